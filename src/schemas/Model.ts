@@ -1,0 +1,104 @@
+/**
+ * Models in the registry: the resource `models/` lists and `models/{id}/` returns, its expansions
+ * (`evaluations`, `versions`, `file_info`) and the body `POST models/` accepts.
+ */
+import { Schema } from "effect"
+import { Id, JsonObject, Timestamp } from "./Common.js"
+
+/** The three kinds of model Synapse knows. */
+export const MODEL_TYPES = ["classification", "detection", "segmentation"] as const
+export const ModelType = Schema.Literal(...MODEL_TYPES)
+export type ModelType = typeof ModelType.Type
+
+/**
+ * Metrics as stored: names to numbers. Values are decoded as unknown so that one odd value on a
+ * real backend does not make a whole listing undecodable; `numericMetrics` picks the numbers.
+ */
+export const Metrics = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+export type Metrics = typeof Metrics.Type
+
+/** Metrics as sent when creating a model: every value must be a finite number. */
+export const MetricsInput = Schema.Record({ key: Schema.String, value: Schema.Number.pipe(Schema.finite()) })
+export type MetricsInput = typeof MetricsInput.Type
+
+/** An evaluation of a model on a ground-truth dataset version (`expand=evaluations`). */
+export const ModelEvaluation = Schema.Struct({
+  id: Id,
+  ground_truth_dataset_version: Schema.NullOr(Schema.Int),
+  metrics: Metrics,
+  created_at: Schema.optional(Timestamp)
+})
+export type ModelEvaluation = typeof ModelEvaluation.Type
+
+/** Another model of the same project and name (`expand=versions`). */
+export const ModelVersionRef = Schema.Struct({
+  id: Id,
+  version: Schema.optional(Schema.NullOr(Schema.String)),
+  is_active: Schema.Boolean,
+  created_at: Schema.optional(Timestamp)
+})
+export type ModelVersionRef = typeof ModelVersionRef.Type
+
+/** What `include_file` adds: the stored file's name, size and md5. */
+export const ModelFileInfo = Schema.Struct({
+  name: Schema.String,
+  size: Schema.Number,
+  checksum: Schema.optional(Schema.NullOr(Schema.String))
+})
+export type ModelFileInfo = typeof ModelFileInfo.Type
+
+/** A model as the server returns it. `file` is a presigned URL, or a local path after url conversion. */
+export const Model = Schema.Struct({
+  id: Id,
+  name: Schema.String,
+  description: Schema.optional(Schema.NullOr(Schema.String)),
+  model_type: Schema.String,
+  project: Schema.optional(Schema.NullOr(Schema.Int)),
+  file: Schema.optional(Schema.NullOr(Schema.String)),
+  metrics: Schema.optional(Schema.NullOr(Metrics)),
+  configuration: Schema.optional(Schema.NullOr(JsonObject)),
+  is_active: Schema.Boolean,
+  created_at: Timestamp,
+  category: Schema.optional(Schema.NullOr(Schema.String)),
+  plugin: Schema.optional(Schema.NullOr(Schema.Int)),
+  version: Schema.optional(Schema.NullOr(Schema.String)),
+  evaluations: Schema.optional(Schema.Array(ModelEvaluation)),
+  versions: Schema.optional(Schema.Array(ModelVersionRef)),
+  file_info: Schema.optional(Schema.NullOr(ModelFileInfo))
+})
+export type Model = typeof Model.Type
+
+/** The JSON body of `POST models/` (WIRE.md "Create body"). Unknown fields are rejected by the server. */
+export const ModelCreateBody = Schema.Struct({
+  name: Schema.String.pipe(Schema.minLength(1)),
+  model_type: ModelType,
+  project: Id,
+  description: Schema.optional(Schema.String),
+  metrics: Schema.optional(MetricsInput),
+  configuration: Schema.optional(JsonObject),
+  is_active: Schema.optional(Schema.Boolean),
+  chunked_upload: Schema.optional(Schema.String),
+  plugin: Schema.optional(Schema.NullOr(Id)),
+  version: Schema.optional(Schema.NullOr(Schema.String))
+})
+export type ModelCreateBody = typeof ModelCreateBody.Type
+
+/** The JSON body of `PATCH models/{id}/`: any subset of the writable fields. */
+export const ModelPatchBody = Schema.Struct({
+  name: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
+  description: Schema.optional(Schema.String),
+  metrics: Schema.optional(MetricsInput),
+  configuration: Schema.optional(JsonObject),
+  is_active: Schema.optional(Schema.Boolean),
+  version: Schema.optional(Schema.NullOr(Schema.String))
+})
+export type ModelPatchBody = typeof ModelPatchBody.Type
+
+/** The numeric metrics of a model (non-numbers and NaN left out). */
+export const numericMetrics = (model: Pick<Model, "metrics">): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const [key, value] of Object.entries(model.metrics ?? {})) {
+    if (typeof value === "number" && Number.isFinite(value)) out[key] = value
+  }
+  return out
+}
