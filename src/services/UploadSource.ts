@@ -1,0 +1,226 @@
+/**
+ * The local side of a chunked upload: the file being sent, read by offset straight from disk, the
+ * incremental md5 of the whole file, and the small resume state file that lets a new process pick
+ * up an unfinished upload of the same file. Nothing here talks HTTP; `ChunkedUpload` composes it
+ * with the client.
+ *
+ * Why read by offset: a chunk that has to be sent again (a retry after a reset, a resume after a
+ * crash) must carry the same bytes as the first attempt. Re-reading its range from disk gives that
+ * for free; a consumed stream would be replayed empty and still "succeed".
+ */
+import { createHash, type Hash } from "node:crypto"
+import { constants as fsConstants } from "node:fs"
+import * as fs from "node:fs/promises"
+import * as nodePath from "node:path"
+import { Effect, Option, Schema, Stream } from "effect"
+
+/** How much is read from disk at a time while streaming a chunk or hashing (a few pieces in flight at most). */
+export const PIECE_SIZE = 1024 * 1024
+
+/** A local file could not be opened, read or described. Mapped to the public error union by `ChunkedUpload`. */
+export class SourceFileError extends Schema.TaggedError<SourceFileError>()("SourceFileError", {
+  path: Schema.String,
+  detail: Schema.String
+}) {}
+
+/** The identity of the file being uploaded: if any of these changed, bytes already sent are stale. */
+export interface FileIdentity {
+  readonly path: string
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+/** An opened upload source: its identity and a handle that reads any range again on demand. */
+export interface UploadSourceFile extends FileIdentity {
+  readonly handle: fs.FileHandle
+}
+
+const describe = (path: string, cause: unknown): string => {
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : ""
+  switch (code) {
+    case "ENOENT":
+      return `file ${path} does not exist`
+    case "EACCES":
+    case "EPERM":
+      return `file ${path} is not readable (permission denied)`
+    case "EISDIR":
+      return `${path} is a directory, not a file`
+    default:
+      return `file ${path} cannot be read: ${cause instanceof Error ? cause.message : String(cause)}`
+  }
+}
+
+/**
+ * Opens `path` for reading for the lifetime of the scope. Fails with `SourceFileError` (before any
+ * request is made) when the file is missing, unreadable or not a regular file.
+ */
+export const openSource = (path: string) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async (): Promise<UploadSourceFile> => {
+        const absolute = nodePath.resolve(path)
+        const handle = await fs.open(absolute, fsConstants.O_RDONLY)
+        try {
+          const stat = await handle.stat()
+          if (!stat.isFile()) {
+            throw Object.assign(new Error("not a regular file"), { code: stat.isDirectory() ? "EISDIR" : "" })
+          }
+          return { path: absolute, size: stat.size, mtimeMs: stat.mtimeMs, handle }
+        } catch (error) {
+          await handle.close()
+          throw error
+        }
+      },
+      catch: (cause) => new SourceFileError({ path, detail: describe(path, cause) })
+    }),
+    (source) => Effect.promise(() => source.handle.close().catch(() => undefined))
+  )
+
+/** Reads `[position, position + length)` into a fresh buffer; a short read means the file shrank. */
+const readPiece = (source: UploadSourceFile, position: number, length: number) =>
+  Effect.tryPromise({
+    try: async () => {
+      // A fresh buffer per piece: the socket may still hold the previous one while it drains.
+      const buffer = Buffer.allocUnsafe(length)
+      let filled = 0
+      while (filled < length) {
+        const { bytesRead } = await source.handle.read(buffer, filled, length - filled, position + filled)
+        if (bytesRead === 0) throw new Error(`file ended at byte ${position + filled}, expected ${source.size} bytes`)
+        filled += bytesRead
+      }
+      return buffer
+    },
+    catch: (cause) => new SourceFileError({ path: source.path, detail: describe(source.path, cause) })
+  })
+
+/**
+ * The bytes `[start, end)` of the file as a stream of pieces read from disk when pulled, each piece
+ * passed to `onPiece` first (the caller hashes and counts with it). Every run of the stream reads
+ * the disk again, so a retried request body is complete.
+ */
+export const rangeStream = (
+  source: UploadSourceFile,
+  start: number,
+  end: number,
+  onPiece: (piece: Uint8Array) => void
+): Stream.Stream<Uint8Array, SourceFileError> =>
+  Stream.unfoldEffect(start, (position) =>
+    position >= end
+      ? Effect.succeed(Option.none())
+      : readPiece(source, position, Math.min(PIECE_SIZE, end - position)).pipe(
+        Effect.map((piece) => {
+          onPiece(piece)
+          return Option.some([piece as Uint8Array, position + piece.length] as const)
+        })
+      ))
+
+/** Feeds the bytes `[start, end)` of the file into `hash`, calling `onProgress` with the position reached. */
+export const hashRange = (
+  source: UploadSourceFile,
+  hash: Hash,
+  start: number,
+  end: number,
+  onProgress: (position: number) => void = () => {}
+) =>
+  Effect.gen(function*() {
+    let position = start
+    while (position < end) {
+      const piece = yield* readPiece(source, position, Math.min(PIECE_SIZE * 4, end - position))
+      hash.update(piece)
+      position += piece.length
+      onProgress(position)
+    }
+  })
+
+/** A new md5 accumulator. */
+export const newMd5 = (): Hash => createHash("md5")
+
+/** The hex digest of an accumulator without finishing it (the upload keeps feeding the original). */
+export const peekDigest = (hash: Hash): string => hash.copy().digest("hex")
+
+// ---------------------------------------------------------------------------------------------
+// Resume state
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What is remembered about an unfinished upload, written after every acknowledged chunk. The
+ * `prefixMd5` is the md5 of the bytes `[0, offset)` as they were sent: on resume the same range is
+ * hashed again from disk and compared, so an edit that kept size and mtime still starts over.
+ */
+export const ResumeState = Schema.Struct({
+  version: Schema.Literal(1),
+  server: Schema.String,
+  url: Schema.String,
+  id: Schema.String,
+  path: Schema.String,
+  size: Schema.Number,
+  mtimeMs: Schema.Number,
+  offset: Schema.Number,
+  prefixMd5: Schema.String
+})
+export type ResumeState = typeof ResumeState.Type
+
+const decodeState = Schema.decodeUnknownOption(Schema.parseJson(ResumeState))
+
+/** The state file for uploads of `path` to `server`: one per (server, file), named by a hash. */
+export const statePath = (stateDir: string, server: string, path: string): string =>
+  nodePath.join(
+    stateDir,
+    `${createHash("sha256").update(server).update("\n").update(nodePath.resolve(path)).digest("hex").slice(0, 32)}.json`
+  )
+
+/** Reads a state file; a missing, unreadable or malformed one is simply no state (start over). */
+export const readState = (file: string): Effect.Effect<Option.Option<ResumeState>> =>
+  Effect.promise(() => fs.readFile(file, "utf8").catch(() => "")).pipe(
+    Effect.map((text) => (text === "" ? Option.none() : decodeState(text)))
+  )
+
+/**
+ * Writes a state file atomically (temporary name, then rename), so a crash mid-write leaves the
+ * previous state, never a torn one. Failures are logged and ignored: resume is a convenience, the
+ * upload itself must not fail because the cache directory is read-only.
+ */
+export const writeState = (file: string, state: ResumeState): Effect.Effect<void> =>
+  Effect.tryPromise(async () => {
+    await fs.mkdir(nodePath.dirname(file), { recursive: true })
+    const temporary = `${file}.${process.pid}.${Date.now()}.tmp`
+    await fs.writeFile(temporary, JSON.stringify(state))
+    await fs.rename(temporary, file)
+  }).pipe(
+    Effect.catchAll((cause) => Effect.logWarning("could not save upload resume state", { file, cause: String(cause) }))
+  )
+
+/** Removes a state file (upload finished, or its state is no longer usable). */
+export const removeState = (file: string): Effect.Effect<void> =>
+  Effect.promise(() => fs.rm(file, { force: true }).catch(() => undefined))
+
+/** Whether a remembered upload was of this very file (same path, size and modification time). */
+export const sameIdentity = (state: ResumeState, file: FileIdentity): boolean =>
+  state.path === file.path && state.size === file.size && state.mtimeMs === file.mtimeMs
+
+// ---------------------------------------------------------------------------------------------
+// Multipart body
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A `multipart/form-data` body with a `filename` field and a `file` part holding the given bytes,
+ * built around a stream so the chunk is never copied into one big buffer. The content length is
+ * exact, so the server sees a normal, non-chunked request.
+ */
+export const multipartBody = (filename: string, bytes: Stream.Stream<Uint8Array, SourceFileError>, length: number) => {
+  const boundary = `----synapse-ml-${createHash("md5").update(`${Date.now()}-${Math.random()}`).digest("hex")}`
+  // Quotes and line breaks cannot appear inside a quoted header parameter: percent-encode them as browsers do.
+  const quoted = filename.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A")
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="filename"\r\n\r\n${filename}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${quoted}"\r\n` +
+      `Content-Type: application/octet-stream\r\n\r\n`,
+    "utf8"
+  )
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`, "utf8")
+  return {
+    contentType: `multipart/form-data; boundary=${boundary}`,
+    contentLength: head.length + length + tail.length,
+    stream: Stream.concat(Stream.concat(Stream.succeed(head as Uint8Array), bytes), Stream.succeed(tail as Uint8Array))
+  }
+}
