@@ -1,0 +1,66 @@
+/**
+ * How list tools page and project their rows. A model should see one bounded page of compact rows
+ * and know how to get more: list tools take `page`, `page_size` (≤ 100) and `fields`, and answer
+ * `{count, page, page_size, next_page, results}` where each row holds only the chosen fields.
+ */
+import { Schema } from "effect"
+
+/** Largest page a tool returns: 100 rows keep most pages inside the output budget. */
+export const MAX_TOOL_PAGE_SIZE = 100
+/** Rows per page when the caller does not say. */
+export const DEFAULT_TOOL_PAGE_SIZE = 20
+
+/** The `page` and `page_size` input fields every list tool has. */
+export const pageInputFields = {
+  page: Schema.optional(
+    Schema.Int.pipe(Schema.between(1, 1_000_000)).annotations({
+      description: "1-based page number (default 1). Use `next_page` from the previous result to continue."
+    })
+  ),
+  page_size: Schema.optional(
+    Schema.Int.pipe(Schema.between(1, MAX_TOOL_PAGE_SIZE)).annotations({
+      description: `Rows per page, 1–${MAX_TOOL_PAGE_SIZE} (default ${DEFAULT_TOOL_PAGE_SIZE}).`
+    })
+  )
+}
+
+/** The `fields` input of a list tool whose rows have fields `all`, `compact` being the default. */
+export const fieldsInput = <const F extends readonly [string, ...Array<string>]>(all: F, compact: ReadonlyArray<F[number]>) =>
+  Schema.optional(
+    Schema.Array(Schema.Literal(...all)).pipe(Schema.minItems(1), Schema.maxItems(all.length)).annotations({
+      description: `Fields to include in each row (default: ${compact.join(", ")}). ` +
+        `Ask for more only when needed: larger rows mean fewer fit in the output budget. Allowed: ${all.join(", ")}.`
+    })
+  )
+
+/** The output of a list tool with rows `item`. */
+export const pageOutput = <A, I>(item: Schema.Schema<A, I, never>, what: string) =>
+  Schema.Struct({
+    count: Schema.Int.annotations({ description: `Total number of ${what} matching the filters, across all pages.` }),
+    page: Schema.Int.annotations({ description: "This page's number." }),
+    page_size: Schema.Int.annotations({ description: "Rows per page used." }),
+    next_page: Schema.NullOr(Schema.Int).annotations({
+      description: "The page to ask for next, or null when this is the last page."
+    }),
+    results: Schema.Array(item).annotations({ description: `The ${what} on this page.` })
+  })
+
+/** The page after `page`, or null when `page` already reaches `count`. */
+export const nextPage = (page: number, pageSize: number, count: number): number | null =>
+  page * pageSize < count ? page + 1 : null
+
+/** Keeps only `fields` of `row` (those present), in the order given. */
+export const project = (row: object, fields: ReadonlyArray<string>): Record<string, unknown> => {
+  const source = row as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const field of fields) {
+    if (field in source && source[field] !== undefined) out[field] = source[field]
+  }
+  return out
+}
+
+/** The page request a list tool makes, with the defaults applied. */
+export const pageRequest = (input: { readonly page?: number | undefined; readonly page_size?: number | undefined }) => ({
+  page: input.page ?? 1,
+  page_size: input.page_size ?? DEFAULT_TOOL_PAGE_SIZE
+})

@@ -1,0 +1,293 @@
+/**
+ * The adapter from the tool table to the MCP SDK's low-level `Server`. It publishes each tool with
+ * JSON Schemas generated from the same Effect Schemas that validate the arguments, runs the tool's
+ * Effect on the application's runtime (so cancelling the request interrupts it), returns
+ * `structuredContent` plus the same JSON as text within the output budget, and turns every failure
+ * into an `isError` result a model can act on. One factory serves every transport: stdio connects
+ * one server for the process, stateless HTTP creates one per request.
+ */
+import { Server } from "@modelcontextprotocol/sdk/server/index.js"
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ErrorCode,
+  type ReadResourceResult,
+  ReadResourceRequestSchema,
+  type Resource,
+  type ResourceTemplate,
+  type Tool as McpToolInfo
+} from "@modelcontextprotocol/sdk/types.js"
+import { Cause, Context, Effect, Exit, JSONSchema, Layer, Option, ParseResult, Runtime, Schema } from "effect"
+import { applyBudget, TruncationNote } from "./Budget.js"
+import { McpConfig } from "./Config.js"
+import type { AnyTool, ToolContext } from "./Tool.js"
+import { ToolError } from "./Tool.js"
+
+/** Name and version the server announces. */
+export const SERVER_INFO = { name: "synapse-ml", version: "0.1.0" } as const
+
+/** Told to the model at initialisation: how the tools fit together. */
+export const INSTRUCTIONS = [
+  "Tools for the Synapse ML model registry and ground-truth datasets.",
+  "Call get_context first: it tells which backend is in use (a local sandbox with demo data or a real Synapse),",
+  "whether write tools are available, the output budget and the directories files may be read from and written to.",
+  "List tools return one page of compact rows; use next_page, page_size (≤ 100) and fields to see more.",
+  "Exports are written to disk and returned as paths plus resource links (synapse://exports/…), never inline.",
+  "deploy_model and prepare_training_data only plan unless told otherwise (confirm: true / dry_run: false)."
+].join(" ")
+
+/** Resources a server offers besides its tools (models, finished exports). */
+export interface ResourceProvider<R> {
+  readonly templates: ReadonlyArray<ResourceTemplate>
+  /** Concrete resources worth listing (finished exports). */
+  readonly list: Effect.Effect<ReadonlyArray<Resource>, never, R>
+  /** Reads `uri`, or fails with an actionable ToolError (unknown scheme, missing id, …). */
+  readonly read: (uri: string) => Effect.Effect<ReadResourceResult["contents"], ToolError, R>
+}
+
+/** What the factory publishes about one tool. */
+const describeTool = (tool: AnyTool<unknown>): McpToolInfo => ({
+  name: tool.name,
+  title: tool.title,
+  description: tool.description,
+  inputSchema: jsonSchemaOf(tool.input) as McpToolInfo["inputSchema"],
+  outputSchema: jsonSchemaOf(outputSchemaOf(tool)) as NonNullable<McpToolInfo["outputSchema"]>,
+  annotations: { title: tool.title, ...tool.annotations }
+})
+
+/** The declared output: the tool's own struct plus the optional truncation note. */
+export const outputSchemaOf = (tool: AnyTool<unknown>) =>
+  Schema.Struct({ ...tool.output.fields, truncated: Schema.optional(TruncationNote) })
+
+type JsonValue = null | boolean | number | string | Array<JsonValue> | { [key: string]: JsonValue }
+
+// Effect's generator names the refinements it meets ("between(1, 100)", "an integer"): clutter for
+// a model reading the schema. Generated titles and descriptions are dropped, the ones we wrote stay.
+const GENERATED = /^(int|number|string|boolean|an? |between\(|greaterThan|lessThan|minItems\(|maxItems\(|minLength\(|maxLength\(|pattern\(|nonNegative|positive|finite|a string|a number|an array|a non-negative|a positive)/
+
+// $defs are inlined so that every client, including ones that do not resolve $ref, sees whole schemas.
+const inline = (node: JsonValue, defs: Record<string, JsonValue>): JsonValue => {
+  if (Array.isArray(node)) return node.map((n) => inline(n, defs))
+  if (node === null || typeof node !== "object") return node
+  let out: Record<string, JsonValue> = {}
+  for (const [key, value] of Object.entries(node)) {
+    if (key === "$defs" || key === "$schema") continue
+    if ((key === "title" || key === "description") && typeof value === "string" && GENERATED.test(value)) continue
+    out[key] = inline(value, defs)
+  }
+  const ref = node["$ref"]
+  if (typeof ref === "string" && ref.startsWith("#/$defs/")) {
+    const target = defs[ref.slice("#/$defs/".length)]
+    delete out["$ref"]
+    out = { ...(inline(target ?? {}, defs) as Record<string, JsonValue>), ...out }
+  }
+  // `allOf` with one member is how the generator attaches annotations to a reference: flatten it.
+  const allOf = out["allOf"]
+  if (Array.isArray(allOf) && allOf.length === 1 && allOf[0] !== null && typeof allOf[0] === "object" && !Array.isArray(allOf[0])) {
+    delete out["allOf"]
+    out = { ...(allOf[0] as Record<string, JsonValue>), ...out }
+  }
+  return out
+}
+
+/** The JSON Schema (draft-07, self-contained) of an Effect Schema. */
+export const jsonSchemaOf = <A, I>(schema: Schema.Schema<A, I, never>): Record<string, JsonValue> => {
+  const root = JSONSchema.make(schema) as unknown as Record<string, JsonValue>
+  const defs = (root["$defs"] ?? {}) as Record<string, JsonValue>
+  return { $schema: "http://json-schema.org/draft-07/schema#", ...(inline(root, defs) as Record<string, JsonValue>) }
+}
+
+/** Lines of `path: message` for every problem in a parse error, as a model needs to fix its call. */
+export const formatParseError = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => {
+      const where = issue.path.length === 0 ? "arguments" : issue.path.join(".")
+      return `- ${where}: ${issue.message.replace(/\s+/g, " ")}`
+    })
+    .slice(0, 20)
+    .join("\n")
+
+const MAX_ERROR_TEXT = 4_000
+
+/** Options of the factory. */
+export interface FactoryOptions {
+  /** Values that must never appear in a result (tokens); replaced by `***` as a last line of defence. */
+  readonly secrets?: ReadonlyArray<string> | undefined
+  /** Extra text for the `initialize` instructions (e.g. "running on the sandbox"). */
+  readonly instructions?: string | undefined
+}
+
+/** Creates MCP `Server` instances wired to the tool table. */
+export interface ServerFactory {
+  /** A new server with all handlers registered; connect it to one transport. */
+  readonly create: () => Server
+  /** The published tool list (after read-only filtering), as `tools/list` returns it. */
+  readonly tools: ReadonlyArray<McpToolInfo>
+}
+
+/** The factory as a service, so transports depend on it and not on how tools are built. */
+export class McpServer extends Context.Tag("synapse-ml/McpServer")<McpServer, ServerFactory>() {}
+
+/**
+ * Builds the factory for `tools` and `resources`, running them on the current runtime. Write tools
+ * are dropped in read-only mode, so they are neither listed nor callable.
+ */
+export const make = <R>(
+  tools: ReadonlyArray<AnyTool<R>>,
+  resources: ResourceProvider<R>,
+  options: FactoryOptions = {}
+): Effect.Effect<ServerFactory, never, R | McpConfig> =>
+  Effect.gen(function*() {
+    const config = yield* McpConfig
+    const runtime = yield* Effect.runtime<R>()
+    const enabled = tools.filter((tool) => !(config.readOnly && tool.write))
+    const names = new Set<string>()
+    for (const tool of enabled) {
+      if (names.has(tool.name)) throw new Error(`duplicate tool name ${tool.name}`)
+      names.add(tool.name)
+    }
+    const byName = new Map(enabled.map((tool) => [tool.name, tool] as const))
+    const published = enabled.map((tool) => describeTool(tool as AnyTool<unknown>))
+    const hidden = new Set(tools.filter((tool) => config.readOnly && tool.write).map((tool) => tool.name))
+    const secrets = (options.secrets ?? []).filter((s) => s.length >= 4)
+
+    const scrub = (text: string): string => {
+      let out = text
+      for (const secret of secrets) out = out.split(secret).join("***")
+      return out.length > MAX_ERROR_TEXT ? `${out.slice(0, MAX_ERROR_TEXT)}…` : out
+    }
+    const errorResult = (text: string): CallToolResult => ({ content: [{ type: "text", text: scrub(text) }], isError: true })
+
+    const callTool = async (
+      name: string,
+      args: unknown,
+      context: ToolContext,
+      signal: AbortSignal
+    ): Promise<CallToolResult> => {
+      const tool = byName.get(name)
+      if (tool === undefined) {
+        return errorResult(
+          hidden.has(name)
+            ? `Tool ${name} is not available: the server runs in read-only mode (SYNAPSE_MCP_READ_ONLY / --read-only).`
+            : `Unknown tool ${name}. Available tools: ${[...byName.keys()].join(", ")}.`
+        )
+      }
+      const program = Effect.gen(function*() {
+        const input = yield* Schema.decodeUnknown(tool.input, { errors: "all", onExcessProperty: "error" })(args ?? {}).pipe(
+          Effect.mapError((error) =>
+            new ToolError({ message: `Invalid arguments for ${name}:\n${formatParseError(error)}\nSee the tool's input schema for allowed values.` })
+          )
+        )
+        const output = yield* tool.run(input, context)
+        // An output that does not match its own schema is a bug in the tool, not the caller's fault.
+        return yield* Schema.encode(tool.output)(output).pipe(Effect.orDie)
+      }).pipe(
+        Effect.withLogSpan(`tool.${name}`),
+        Effect.annotateLogs({ tool: name })
+      )
+      const exit = await Runtime.runPromiseExit(runtime)(program, { signal })
+      if (Exit.isSuccess(exit)) {
+        const hint = "Ask for a smaller page_size, fewer fields, or a narrower filter, and page with next_page."
+        const fitted = applyBudget(exit.value as Record<string, unknown>, config.outputBudget, hint)
+        const links = resourceLinks(fitted.value)
+        return {
+          content: [{ type: "text", text: scrub(fitted.text) }, ...links],
+          structuredContent: fitted.value
+        }
+      }
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isSome(failure)) return errorResult(failure.value.message)
+      if (Cause.isInterruptedOnly(exit.cause)) return errorResult(`${name} was cancelled before it finished.`)
+      await Runtime.runPromise(runtime)(
+        Effect.logError(`tool ${name} crashed`, Cause.pretty(exit.cause)).pipe(Effect.annotateLogs({ tool: name }))
+      )
+      return errorResult(
+        `${name} failed because of an internal error in the server (details are in its log on stderr). ` +
+          "Retrying is unlikely to help; try other arguments or report the problem."
+      )
+    }
+
+    const create = (): Server => {
+      const server = new Server(SERVER_INFO, {
+        capabilities: { tools: { listChanged: false }, resources: { listChanged: false } },
+        instructions: options.instructions === undefined ? INSTRUCTIONS : `${INSTRUCTIONS} ${options.instructions}`
+      })
+      server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [...published] }))
+      server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+        const token = request.params._meta?.progressToken
+        let last = Number.NEGATIVE_INFINITY
+        let lastSentAt = 0
+        const context: ToolContext = {
+          progress: (progress, total, message) =>
+            token === undefined
+              ? Effect.void
+              : Effect.promise(async () => {
+                // Progress must grow; and a flood of notifications helps no one, so at most one per
+                // 50 ms except the final one.
+                if (!(progress > last)) return
+                const now = Date.now()
+                const final = total !== undefined && progress >= total
+                if (!final && now - lastSentAt < 50) return
+                last = progress
+                lastSentAt = now
+                await extra.sendNotification({
+                  method: "notifications/progress",
+                  params: {
+                    progressToken: token,
+                    progress,
+                    ...(total !== undefined ? { total } : {}),
+                    ...(message !== undefined ? { message } : {})
+                  }
+                }).catch(() => undefined)
+              })
+        }
+        return callTool(request.params.name, request.params.arguments, context, extra.signal)
+      })
+      server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: [...resources.templates] }))
+      server.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => ({
+        resources: [...(await Runtime.runPromise(runtime)(resources.list, { signal: extra.signal }))]
+      }))
+      server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+        const exit = await Runtime.runPromiseExit(runtime)(resources.read(request.params.uri), { signal: extra.signal })
+        if (Exit.isSuccess(exit)) return { contents: [...exit.value] }
+        const failure = Cause.failureOption(exit.cause)
+        // Resource reads have no isError result: a protocol error carries the actionable text.
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          Option.isSome(failure) ? scrub(failure.value.message) : `Reading ${request.params.uri} failed (see the server log).`
+        )
+      })
+      return server
+    }
+
+    return { create, tools: published }
+  })
+
+/** `resource_links` entries of an output become `resource_link` content blocks clients can open. */
+const resourceLinks = (value: Record<string, unknown>): CallToolResult["content"] => {
+  const links = value["resource_links"]
+  if (!Array.isArray(links)) return []
+  return links.flatMap((link) => {
+    if (link === null || typeof link !== "object") return []
+    const { uri, name, mimeType, description } = link as Record<string, unknown>
+    if (typeof uri !== "string" || typeof name !== "string") return []
+    return [{
+      type: "resource_link" as const,
+      uri,
+      name,
+      ...(typeof mimeType === "string" ? { mimeType } : {}),
+      ...(typeof description === "string" ? { description } : {})
+    }]
+  })
+}
+
+/** The factory as a layer over the tool table and resources. */
+export const layer = <R>(
+  tools: ReadonlyArray<AnyTool<R>>,
+  resources: ResourceProvider<R>,
+  options: FactoryOptions = {}
+): Layer.Layer<McpServer, never, R | McpConfig> => Layer.effect(McpServer, make(tools, resources, options))

@@ -1,0 +1,68 @@
+/**
+ * The shape of one MCP tool: a row of the tool table. Everything the server publishes about a tool
+ * (name, title, description, JSON Schemas, annotations) and how it runs (an Effect over the SDK's
+ * services) lives in one value, so the listing, the validation and the execution cannot drift apart.
+ */
+import { Effect, Schema } from "effect"
+
+/** The hints MCP clients use to decide whether to ask the user before a call. */
+export interface ToolAnnotations {
+  readonly readOnlyHint: boolean
+  readonly destructiveHint: boolean
+  readonly idempotentHint: boolean
+  /** True when the tool talks to a system outside this process (the Synapse backend). */
+  readonly openWorldHint: boolean
+}
+
+/** What a running tool may do besides computing its result. */
+export interface ToolContext {
+  /**
+   * Reports progress to the caller when it asked for it (a progress token); otherwise does nothing.
+   * `progress` must grow from call to call; `total` is given when known.
+   */
+  readonly progress: (progress: number, total?: number, message?: string) => Effect.Effect<void>
+}
+
+/**
+ * A failure the caller can act on: `message` says what failed, why, and what to try next. It is
+ * shown to the model verbatim, so it never contains a stack trace or a credential.
+ */
+export class ToolError extends Schema.TaggedError<ToolError>()("ToolError", {
+  message: Schema.String
+}) {}
+
+/** A struct schema without context, as inputs and outputs are. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type StructSchema<A> = Schema.Schema<A, any, never> & { readonly fields: Schema.Struct.Fields }
+
+/** One row of the tool table. `R` is what `run` needs (SDK services, workflows, settings). */
+export interface Tool<I, O, R> {
+  /** snake_case, unique. */
+  readonly name: string
+  readonly title: string
+  /** Written for a model: when to use the tool, what it returns, how it relates to the others. */
+  readonly description: string
+  /** Every field described and bounded; decoded before `run` sees it. */
+  readonly input: StructSchema<I>
+  /** What `structuredContent` holds; the adapter adds an optional `truncated` note to it. */
+  readonly output: StructSchema<O>
+  readonly annotations: ToolAnnotations
+  /** Write tools change state (in Synapse or on disk); they are not offered in read-only mode. */
+  readonly write: boolean
+  readonly run: (input: I, context: ToolContext) => Effect.Effect<O, ToolError, R>
+}
+
+/** A tool whose input and output types have been forgotten, so tables can mix tools. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTool<R> = Tool<any, any, R>
+
+/** Builds a table row, checking that `run` fits the input and output schemas. */
+export const make = <I, O, R>(tool: Tool<I, O, R>): Tool<I, O, R> => tool
+
+/** Annotations of a tool that only reads from Synapse. */
+export const readOnly: ToolAnnotations = {
+  readOnlyHint: true,
+  destructiveHint: false,
+  idempotentHint: true,
+  openWorldHint: true
+}
