@@ -1,0 +1,492 @@
+/**
+ * COCO-style bounding-box evaluation, computed here rather than echoed from what an uploader typed.
+ *
+ * The rules are pycocotools' `COCOeval` (iouType "bbox"), reimplemented so that numbers agree with
+ * what people get from the reference tool:
+ * - per image and category, detections sorted by score (stable), at most 100 kept;
+ * - greedy matching per IoU threshold (.50:.05:.95): each detection takes the best still-free
+ *   ground truth with IoU ≥ threshold, non-ignored ground truth preferred over ignored;
+ * - crowd regions: IoU uses the detection's area as denominator, a crowd region can absorb any
+ *   number of detections, and detections matched to it are ignored (neither TP nor FP);
+ * - area ranges all/small/medium/large (32², 96², both ends inclusive): ground truth outside the
+ *   range is ignored, unmatched detections outside it too;
+ * - 101-point interpolated precision, recall at maxDets 1/10/100;
+ * - a category without (non-ignored) ground truth is excluded from every mean, as is a category
+ *   in an area range where it has none.
+ * Pure and synchronous: the inputs are plain arrays, so the MCP server, the CLI, tests and the
+ * benchmark all call the same function.
+ */
+
+/** A category of the evaluated dataset. */
+export interface EvalCategory {
+  readonly id: number
+  readonly name: string
+}
+
+/** One ground-truth box. `area` defaults to the box area; `iscrowd` marks a crowd region. */
+export interface EvalGroundTruth {
+  readonly image_id: number
+  readonly category_id: number
+  readonly bbox: ReadonlyArray<number>
+  readonly area?: number | null | undefined
+  readonly iscrowd?: boolean | number | null | undefined
+}
+
+/** One detection, as in a COCO results file. */
+export interface EvalDetection {
+  readonly image_id: number
+  readonly category_id: number
+  readonly bbox: ReadonlyArray<number>
+  readonly score: number
+}
+
+/** What is evaluated against: every image (also those without boxes), categories, boxes. */
+export interface DetectionDataset {
+  readonly images: ReadonlyArray<number>
+  readonly categories: ReadonlyArray<EvalCategory>
+  readonly annotations: ReadonlyArray<EvalGroundTruth>
+}
+
+/** Options of {@link evaluateDetections}. */
+export interface DetectionEvalOptions {
+  /**
+   * Minimum score for a detection to count in the per-class precision/recall/F1 at IoU 0.5
+   * (AP is threshold-free and ignores it). Default 0: every detection counts, as in COCO.
+   */
+  readonly scoreThreshold?: number
+  /** Value of a ratio whose denominator is 0 (precision of a class never predicted). Default 0. */
+  readonly zeroDivision?: 0 | 1
+}
+
+/** Per-class figures. `ap*` are null when the class is excluded (no ground truth). */
+export interface DetectionClassMetrics {
+  readonly category_id: number
+  readonly name: string
+  /** Non-crowd ground-truth boxes (area "all"). */
+  readonly support: number
+  readonly detections: number
+  readonly ap: number | null
+  readonly ap50: number | null
+  readonly ap75: number | null
+  /** At IoU 0.5, area all, 100 detections per image, detections with score ≥ scoreThreshold. */
+  readonly tp: number
+  readonly fp: number
+  readonly fn: number
+  readonly precision: number
+  readonly recall: number
+  readonly f1: number
+}
+
+/** The twelve COCO summary numbers; null where pycocotools prints -1 (nothing to average). */
+export interface CocoSummary {
+  readonly AP: number | null
+  readonly AP50: number | null
+  readonly AP75: number | null
+  readonly AP_small: number | null
+  readonly AP_medium: number | null
+  readonly AP_large: number | null
+  readonly AR1: number | null
+  readonly AR10: number | null
+  readonly AR100: number | null
+  readonly AR_small: number | null
+  readonly AR_medium: number | null
+  readonly AR_large: number | null
+}
+
+/** The result of a detection evaluation. */
+export interface DetectionMetrics extends CocoSummary {
+  /**
+   * Micro-averaged at IoU 0.5 over the classes that have ground truth (same counting as the
+   * per-class figures; detections of excluded classes show up in their per-class `fp` only).
+   */
+  readonly precision: number
+  readonly recall: number
+  readonly f1: number
+  readonly perClass: ReadonlyArray<DetectionClassMetrics>
+  /** Categories left out of every mean because they have no ground truth. */
+  readonly excludedCategories: ReadonlyArray<EvalCategory>
+  readonly images: number
+  readonly groundTruthBoxes: number
+  readonly detections: number
+  /** Detections dropped because their image/category already had 100 higher-scored ones. */
+  readonly detectionsBeyondMaxDets: number
+}
+
+/** numpy.linspace as pycocotools calls it: start + i·step, last value exactly `stop`. */
+const linspace = (start: number, stop: number, num: number): ReadonlyArray<number> => {
+  const step = (stop - start) / (num - 1)
+  const out: Array<number> = []
+  for (let i = 0; i < num; i++) out.push(start + i * step)
+  out[num - 1] = stop
+  return out
+}
+
+/** IoU thresholds .50:.05:.95 with the same floating-point values pycocotools uses. */
+export const IOU_THRESHOLDS = linspace(0.5, 0.95, 10)
+/** The 101 recall points 0:.01:1. */
+export const RECALL_THRESHOLDS = linspace(0, 1, 101)
+/** Detections kept per image and category, for AR@1/10/100 (the last one also bounds AP). */
+export const MAX_DETS = [1, 10, 100] as const
+/** Area ranges all/small/medium/large, in pixels², both ends inclusive. */
+export const AREA_RANGES: ReadonlyArray<readonly [string, number, number]> = [
+  ["all", 0, 1e5 ** 2],
+  ["small", 0, 32 ** 2],
+  ["medium", 32 ** 2, 96 ** 2],
+  ["large", 96 ** 2, 1e5 ** 2]
+]
+
+const T = IOU_THRESHOLDS.length
+const A = AREA_RANGES.length
+const MAX_DET = MAX_DETS[MAX_DETS.length - 1]
+// numpy's np.spacing(1): keeps precision defined before the first detection.
+const EPS = 2.220446049250313e-16
+
+/**
+ * IoU of a detection and a ground-truth box (pycocotools' bbIou). For a crowd region the union is
+ * the detection's own area: a detection inside a crowd matches it fully.
+ */
+export const boxIou = (d: ReadonlyArray<number>, g: ReadonlyArray<number>, crowd: boolean): number => {
+  const w = Math.min(d[0] + d[2], g[0] + g[2]) - Math.max(d[0], g[0])
+  if (w <= 0) return 0
+  const h = Math.min(d[1] + d[3], g[1] + g[3]) - Math.max(d[1], g[1])
+  if (h <= 0) return 0
+  const inter = w * h
+  const da = d[2] * d[3]
+  return inter / (crowd ? da : da + g[2] * g[3] - inter)
+}
+
+/** The matching of one image × category in one area range (pycocotools' evaluateImg). */
+interface ImageEval {
+  /** matched[t·D + d]: detection d matched some ground truth at threshold t. */
+  readonly matched: Uint8Array
+  /** ignored[t·D + d]: detection d is neither TP nor FP at threshold t. */
+  readonly ignored: Uint8Array
+  /** Ground truth neither crowd nor outside the area range. */
+  readonly npig: number
+}
+
+/** The detections of one image × category, sorted and truncated, with their matchings per area. */
+interface Cell {
+  readonly scores: Float64Array
+  readonly perArea: ReadonlyArray<ImageEval>
+}
+
+const isCrowd = (g: EvalGroundTruth): boolean => g.iscrowd === true || (typeof g.iscrowd === "number" && g.iscrowd !== 0)
+
+const evaluateCell = (gts: ReadonlyArray<EvalGroundTruth>, dts: ReadonlyArray<EvalDetection>): Cell => {
+  // Stable sort by descending score, as pycocotools' mergesort on -score.
+  const sorted = dts.length > 1 ? [...dts].sort((a, b) => b.score - a.score) : dts
+  const kept = sorted.length > MAX_DET ? sorted.slice(0, MAX_DET) : sorted
+  const D = kept.length
+  const G = gts.length
+  const crowd = new Uint8Array(G)
+  const gtArea = new Float64Array(G)
+  for (let g = 0; g < G; g++) {
+    crowd[g] = isCrowd(gts[g]) ? 1 : 0
+    const a = gts[g].area
+    gtArea[g] = typeof a === "number" && Number.isFinite(a) ? a : gts[g].bbox[2] * gts[g].bbox[3]
+  }
+  const ious = new Float64Array(D * G)
+  for (let d = 0; d < D; d++) {
+    for (let g = 0; g < G; g++) ious[d * G + g] = boxIou(kept[d].bbox, gts[g].bbox, crowd[g] === 1)
+  }
+  const scores = new Float64Array(D)
+  const dtArea = new Float64Array(D)
+  for (let d = 0; d < D; d++) {
+    scores[d] = kept[d].score
+    dtArea[d] = kept[d].bbox[2] * kept[d].bbox[3]
+  }
+  const perArea: Array<ImageEval> = []
+  const gtIg = new Uint8Array(G)
+  const order: Array<number> = []
+  const gtm = new Int32Array(G)
+  for (let a = 0; a < A; a++) {
+    const lo = AREA_RANGES[a][1]
+    const hi = AREA_RANGES[a][2]
+    let npig = 0
+    order.length = 0
+    for (let g = 0; g < G; g++) {
+      gtIg[g] = crowd[g] === 1 || gtArea[g] < lo || gtArea[g] > hi ? 1 : 0
+      if (gtIg[g] === 0) {
+        npig++
+        order.push(g)
+      }
+    }
+    // Non-ignored ground truth first, each group in input order (pycocotools' stable argsort).
+    for (let g = 0; g < G; g++) if (gtIg[g] === 1) order.push(g)
+    const matched = new Uint8Array(T * D)
+    const ignored = new Uint8Array(T * D)
+    for (let t = 0; t < T; t++) {
+      gtm.fill(-1)
+      const base = t * D
+      for (let d = 0; d < D; d++) {
+        let best = Math.min(IOU_THRESHOLDS[t], 1 - 1e-10)
+        let m = -1
+        for (let i = 0; i < G; i++) {
+          const g = order[i]
+          if (gtm[g] >= 0 && crowd[g] === 0) continue
+          // Once matched to real ground truth, never trade it for an ignored one.
+          if (m > -1 && gtIg[m] === 0 && gtIg[g] === 1) break
+          const iou = ious[d * G + g]
+          if (iou < best) continue
+          best = iou
+          m = g
+        }
+        if (m === -1) {
+          if (dtArea[d] < lo || dtArea[d] > hi) ignored[base + d] = 1
+          continue
+        }
+        matched[base + d] = 1
+        ignored[base + d] = gtIg[m]
+        gtm[m] = d
+      }
+    }
+    perArea.push({ matched, ignored, npig })
+  }
+  return { scores, perArea }
+}
+
+/** Precision at the 101 recall points and final recall, for one category/area/maxDet/threshold. */
+const interpolate = (tp: Float64Array, fp: Float64Array, nd: number, npig: number, out: Float64Array): number => {
+  if (nd === 0) {
+    out.fill(0)
+    return 0
+  }
+  const pr = new Float64Array(nd)
+  const rc = new Float64Array(nd)
+  for (let i = 0; i < nd; i++) {
+    rc[i] = tp[i] / npig
+    pr[i] = tp[i] / (fp[i] + tp[i] + EPS)
+  }
+  // Make precision monotonically non-increasing from the right (the interpolation envelope).
+  for (let i = nd - 1; i > 0; i--) if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i]
+  // numpy.searchsorted(rc, recThrs, side="left"); points past the last recall stay 0.
+  let p = 0
+  for (let r = 0; r < RECALL_THRESHOLDS.length; r++) {
+    const thr = RECALL_THRESHOLDS[r]
+    while (p < nd && rc[p] < thr) p++
+    out[r] = p < nd ? pr[p] : 0
+  }
+  return rc[nd - 1]
+}
+
+/** Mean of the entries that are defined (≥ 0), or null when none is: pycocotools' `s[s > -1]`. */
+const meanDefined = (values: ReadonlyArray<number>): number | null => {
+  let sum = 0
+  let n = 0
+  for (const v of values) {
+    if (v > -1) {
+      sum += v
+      n++
+    }
+  }
+  return n === 0 ? null : sum / n
+}
+
+const ratio = (num: number, den: number, zeroDivision: 0 | 1): number => (den === 0 ? zeroDivision : num / den)
+
+/**
+ * Evaluates detections against ground truth with COCO's rules. Detections whose image or category
+ * is not in the dataset are ignored here; callers validate them first (see `Predictions`), so that
+ * nothing is dropped silently.
+ */
+export const evaluateDetections = (
+  dataset: DetectionDataset,
+  detections: ReadonlyArray<EvalDetection>,
+  options: DetectionEvalOptions = {}
+): DetectionMetrics => {
+  const zeroDivision = options.zeroDivision ?? 0
+  const scoreThreshold = options.scoreThreshold ?? 0
+  const imageIds = [...new Set(dataset.images)].sort((a, b) => a - b)
+  const imageIndex = new Map<number, number>()
+  imageIds.forEach((id, i) => imageIndex.set(id, i))
+  const categories = [...dataset.categories].sort((a, b) => a.id - b.id)
+  const K = categories.length
+  const catIndex = new Map<number, number>()
+  categories.forEach((c, k) => catIndex.set(c.id, k))
+
+  // Group boxes per category, then per image: cells are keyed image-major inside each category.
+  const gtBy: Array<Map<number, Array<EvalGroundTruth>>> = categories.map(() => new Map())
+  const dtBy: Array<Map<number, Array<EvalDetection>>> = categories.map(() => new Map())
+  let groundTruthBoxes = 0
+  for (const g of dataset.annotations) {
+    const k = catIndex.get(g.category_id)
+    if (k === undefined || !imageIndex.has(g.image_id)) continue
+    groundTruthBoxes++
+    const m = gtBy[k]
+    const list = m.get(g.image_id)
+    if (list) list.push(g)
+    else m.set(g.image_id, [g])
+  }
+  let evaluatedDetections = 0
+  for (const d of detections) {
+    const k = catIndex.get(d.category_id)
+    if (k === undefined || !imageIndex.has(d.image_id)) continue
+    evaluatedDetections++
+    const m = dtBy[k]
+    const list = m.get(d.image_id)
+    if (list) list.push(d)
+    else m.set(d.image_id, [d])
+  }
+
+  // precision[a][k][t][r] (flattened per a,k as T×R) and recall[a][m][k][t]; -1 = undefined.
+  const R = RECALL_THRESHOLDS.length
+  const M = MAX_DETS.length
+  const precision: Array<Float64Array> = [] // index (a*K + k), holds T*R at maxDet 100
+  const recall: Array<Float64Array> = [] // index ((a*M + m)*K + k), holds T
+  for (let i = 0; i < A * K; i++) precision.push(new Float64Array(T * R).fill(-1))
+  for (let i = 0; i < A * M * K; i++) recall.push(new Float64Array(T).fill(-1))
+
+  const perClass: Array<DetectionClassMetrics> = []
+  const excluded: Array<EvalCategory> = []
+  let totalTp = 0
+  let totalFp = 0
+  let totalFn = 0
+  let beyondMaxDets = 0
+  const q = new Float64Array(R)
+
+  for (let k = 0; k < K; k++) {
+    const imgs = new Set<number>([...gtBy[k].keys(), ...dtBy[k].keys()])
+    const cells: Array<Cell> = []
+    for (const img of [...imgs].sort((a, b) => imageIndex.get(a)! - imageIndex.get(b)!)) {
+      const dts = dtBy[k].get(img) ?? []
+      if (dts.length > MAX_DET) beyondMaxDets += dts.length - MAX_DET
+      cells.push(evaluateCell(gtBy[k].get(img) ?? [], dts))
+    }
+    // All detections of the category, sorted once by score (stable in image order). Restricting
+    // to the first m of each image keeps this order, so the same sort serves every maxDet.
+    let n = 0
+    for (const c of cells) n += c.scores.length
+    const cellOf = new Int32Array(n)
+    const rankOf = new Int32Array(n)
+    const scoreOf = new Float64Array(n)
+    let i = 0
+    for (let c = 0; c < cells.length; c++) {
+      const s = cells[c].scores
+      for (let d = 0; d < s.length; d++) {
+        cellOf[i] = c
+        rankOf[i] = d
+        scoreOf[i] = s[d]
+        i++
+      }
+    }
+    const idx = Array.from({ length: n }, (_, j) => j).sort((x, y) => scoreOf[y] - scoreOf[x])
+    const tp = new Float64Array(n)
+    const fp = new Float64Array(n)
+
+    let apAll = -1
+    let ap50 = -1
+    let ap75 = -1
+    let ctp = 0
+    let cfp = 0
+    let supportAll = 0
+    for (let a = 0; a < A; a++) {
+      let npig = 0
+      for (const c of cells) npig += c.perArea[a].npig
+      if (a === 0) supportAll = npig
+      if (npig === 0 || cells.length === 0) continue
+      for (let m = 0; m < M; m++) {
+        const maxDet = MAX_DETS[m]
+        for (let t = 0; t < T; t++) {
+          let nd = 0
+          let ctpT = 0
+          let cfpT = 0
+          for (const j of idx) {
+            const d = rankOf[j]
+            if (d >= maxDet) continue
+            const ev = cells[cellOf[j]].perArea[a]
+            const D = cells[cellOf[j]].scores.length
+            if (ev.ignored[t * D + d] === 0) {
+              if (ev.matched[t * D + d] === 1) ctpT++
+              else cfpT++
+            }
+            tp[nd] = ctpT
+            fp[nd] = cfpT
+            nd++
+          }
+          const rc = interpolate(tp, fp, nd, npig, q)
+          recall[(a * M + m) * K + k][t] = rc
+          if (m === M - 1) precision[a * K + k].set(q, t * R)
+        }
+      }
+      if (a === 0) {
+        const pk = precision[k]
+        apAll = meanDefined(Array.from(pk)) ?? -1
+        ap50 = meanDefined(Array.from(pk.subarray(0, R))) ?? -1
+        ap75 = meanDefined(Array.from(pk.subarray(5 * R, 6 * R))) ?? -1
+      }
+    }
+    // Per-class counts at IoU 0.5, area all, 100 per image, above the score threshold.
+    for (const c of cells) {
+      const ev = c.perArea[0]
+      for (let d = 0; d < c.scores.length; d++) {
+        if (c.scores[d] < scoreThreshold || ev.ignored[d] === 1) continue
+        if (ev.matched[d] === 1) ctp++
+        else cfp++
+      }
+    }
+    const fn = supportAll - ctp
+    if (supportAll === 0) excluded.push(categories[k])
+    else {
+      // Excluded categories stay out of the micro average too, as out of every other mean.
+      totalTp += ctp
+      totalFp += cfp
+      totalFn += fn
+    }
+    let dets = 0
+    for (const c of cells) dets += c.scores.length
+    perClass.push({
+      category_id: categories[k].id,
+      name: categories[k].name,
+      support: supportAll,
+      detections: dets,
+      ap: apAll < 0 ? null : apAll,
+      ap50: ap50 < 0 ? null : ap50,
+      ap75: ap75 < 0 ? null : ap75,
+      tp: ctp,
+      fp: cfp,
+      fn,
+      precision: ratio(ctp, ctp + cfp, zeroDivision),
+      recall: ratio(ctp, ctp + fn, zeroDivision),
+      f1: ratio(2 * ctp, 2 * ctp + cfp + fn, zeroDivision)
+    })
+  }
+
+  const ap = (a: number, t: number | null): number | null => {
+    const values: Array<number> = []
+    for (let k = 0; k < K; k++) {
+      const p = precision[a * K + k]
+      if (t === null) for (const v of p) values.push(v)
+      else for (const v of p.subarray(t * R, (t + 1) * R)) values.push(v)
+    }
+    return meanDefined(values)
+  }
+  const ar = (a: number, m: number): number | null => {
+    const values: Array<number> = []
+    for (let k = 0; k < K; k++) for (const v of recall[(a * M + m) * K + k]) values.push(v)
+    return meanDefined(values)
+  }
+  return {
+    AP: ap(0, null),
+    AP50: ap(0, 0),
+    AP75: ap(0, 5),
+    AP_small: ap(1, null),
+    AP_medium: ap(2, null),
+    AP_large: ap(3, null),
+    AR1: ar(0, 0),
+    AR10: ar(0, 1),
+    AR100: ar(0, 2),
+    AR_small: ar(1, 2),
+    AR_medium: ar(2, 2),
+    AR_large: ar(3, 2),
+    precision: ratio(totalTp, totalTp + totalFp, zeroDivision),
+    recall: ratio(totalTp, totalTp + totalFn, zeroDivision),
+    f1: ratio(2 * totalTp, 2 * totalTp + totalFp + totalFn, zeroDivision),
+    perClass,
+    excludedCategories: excluded,
+    images: imageIds.length,
+    groundTruthBoxes,
+    detections: evaluatedDetections,
+    detectionsBeyondMaxDets: beyondMaxDets
+  }
+}
