@@ -1,0 +1,456 @@
+/**
+ * `ChunkedUpload`: sends a local file to Synapse with the chunked upload protocol (WIRE.md
+ * "chunked upload") so that model files of many gigabytes get through flaky networks and process
+ * restarts without starting over.
+ *
+ * - The file is read by offset from disk, one piece at a time, straight into the request body: it
+ *   is never held whole in memory, and a retried chunk re-reads its bytes (never a consumed stream).
+ * - The md5 of the whole file, which the server checks when the upload is finished, is computed
+ *   while the chunks are sent; a chunk's bytes count only once its PUT was acknowledged.
+ * - Chunk PUTs are idempotent by range, so they go through the client's retry policy. An offset
+ *   mismatch (the server has more or less than we think) continues from the server's offset.
+ * - After every acknowledged chunk a small state file (upload url, file path/size/mtime, md5 of the
+ *   part sent) is saved under the cache directory; a later `upload` of the same, unchanged file picks
+ *   the upload up where the server has it. A changed file starts over.
+ * - Progress goes to an optional callback, or comes as a `Stream` of events. Interrupting the fiber
+ *   (or aborting the `signal`, checked between chunks) leaves the upload resumable.
+ */
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type { Hash } from "node:crypto"
+import * as os from "node:os"
+import * as nodePath from "node:path"
+import { Config, Context, Duration, Effect, Either, Layer, Option, Schema, Stream } from "effect"
+import { ChunkedUploadComplete, ChunkedUploadState } from "../schemas/ChunkedUpload.js"
+import { decoder, fromHttpClientError, parseJson, SynapseClient } from "./SynapseClient.js"
+import { fromResponse, stripQuery, type SynapseError, TimeoutError, ValidationError } from "./SynapseError.js"
+import {
+  hashRange,
+  multipartBody,
+  newMd5,
+  openSource,
+  peekDigest,
+  rangeStream,
+  readState,
+  removeState,
+  type ResumeState,
+  sameIdentity,
+  type SourceFileError,
+  statePath,
+  type UploadSourceFile,
+  writeState
+} from "./UploadSource.js"
+
+/** 1 MiB: the smallest chunk accepted (smaller chunks only multiply requests). */
+export const MIN_CHUNK_SIZE = 1024 * 1024
+/** 50 MiB: the chunk size of the reference SDK. */
+export const DEFAULT_CHUNK_SIZE = 50 * 1024 * 1024
+
+/** Where an upload is: re-reading the part already sent, sending chunks, or asking the server to finish. */
+export type UploadPhase = "hashing" | "uploading" | "finalizing"
+
+/**
+ * A progress report. `bytesSent` is how far the phase got (bytes hashed while `hashing`, bytes the
+ * server holds while `uploading`); `chunk` is the 1-based chunk just completed out of `chunks`.
+ */
+export interface UploadProgress {
+  readonly phase: UploadPhase
+  readonly bytesSent: number
+  readonly totalBytes: number
+  readonly chunk: number
+  readonly chunks: number
+}
+
+/** What `upload` returns: the server's answer plus what this call did. */
+export interface UploadResult extends ChunkedUploadComplete {
+  /** File bytes this call sent (a chunk sent twice counts twice; a resumed part not at all). */
+  readonly bytesSent: number
+  /** The offset a previous, interrupted upload of the same file was picked up at (0 for a fresh one). */
+  readonly resumedFrom: number
+}
+
+/** The events of `uploadStream`: progress, then one `done` with the result. */
+export type UploadEvent = UploadProgress | { readonly phase: "done"; readonly result: UploadResult }
+
+/** Options of one upload. */
+export interface UploadOptions {
+  /** Bytes per chunk, at least `MIN_CHUNK_SIZE` (default `DEFAULT_CHUNK_SIZE`). */
+  readonly chunkSize?: number | undefined
+  /** Pick up an unfinished upload of the same file, and remember this one (default `true`). */
+  readonly resume?: boolean | undefined
+  /** The name the server stores the file under (default: the file's base name). */
+  readonly filename?: string | undefined
+  /** Called on every progress event. */
+  readonly onProgress?: ((progress: UploadProgress) => void) | undefined
+  /** Aborting stops the upload before its next chunk (the upload stays resumable). */
+  readonly signal?: AbortSignal | undefined
+  /**
+   * Time allowed for one chunk PUT (default: the client's connect + read timeouts plus one second
+   * per MiB of chunk, i.e. a link of at least 1 MiB/s).
+   */
+  readonly chunkTimeout?: Duration.DurationInput | undefined
+}
+
+/** The chunked upload service. */
+export interface Service {
+  /** Uploads a local file; succeeds with the finished upload (its id goes into `Models.create`). */
+  readonly upload: (path: string, options?: UploadOptions) => Effect.Effect<UploadResult, SynapseError>
+  /** The same upload as a stream of progress events ending with `{ phase: "done", result }`. */
+  readonly uploadStream: (path: string, options?: UploadOptions) => Stream.Stream<UploadEvent, SynapseError>
+}
+
+/** The `ChunkedUpload` service tag. */
+export class ChunkedUpload extends Context.Tag("synapse-ml/ChunkedUpload")<ChunkedUpload, Service>() {}
+
+/** Options of the layer. */
+export interface LayerOptions {
+  /** The directory of resume state files (default `<cache dir>/uploads`). */
+  readonly stateDir?: string | undefined
+}
+
+/** The cache directory used when none is configured: `$XDG_CACHE_HOME/synapse-ml` or `~/.cache/synapse-ml`. */
+export const defaultCacheDir = (): string =>
+  nodePath.join(process.env.XDG_CACHE_HOME ?? nodePath.join(os.homedir(), ".cache"), "synapse-ml")
+
+/** The answer to one chunk PUT: accepted, or refused because the server's offset is elsewhere. */
+type ChunkOutcome =
+  | { readonly _tag: "Accepted"; readonly state: ChunkedUploadState; readonly hash: Hash | undefined }
+  | { readonly _tag: "Mismatch"; readonly offset: number }
+
+const OffsetBody = Schema.Struct({ offset: Schema.Int.pipe(Schema.nonNegative()) })
+const decodeOffset = Schema.decodeUnknownOption(OffsetBody)
+const decodeState = decoder(ChunkedUploadState)
+
+const contentRange = (start: number, end: number, total: number): string => `bytes ${start}-${end - 1}/${total}`
+
+const sourceError = (error: SourceFileError): ValidationError =>
+  new ValidationError({ detail: error.detail, field: "file" })
+
+/** Builds the service over the configured client. */
+export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, SynapseClient> =>
+  Effect.gen(function*() {
+    const client = yield* SynapseClient
+    const stateDir = options.stateDir ?? nodePath.join(defaultCacheDir(), "uploads")
+
+    // Error bodies of chunk PUTs are read here, not by the client: keep tokens out of them too.
+    const redactError = (error: SynapseError): SynapseError => {
+      const detail = client.redact(error.detail)
+      if (detail === error.detail) return error
+      const fields: Record<string, unknown> = {}
+      for (const [key, value] of Object.entries(error)) if (key !== "_tag") fields[key] = value
+      return new (error.constructor as new(fields: object) => SynapseError)({ ...fields, detail })
+    }
+
+    /** One chunk, retried on transient failures; every attempt re-reads the range from disk. */
+    const sendChunk = (
+      source: UploadSourceFile,
+      filename: string,
+      url: string,
+      start: number,
+      end: number,
+      base: Hash,
+      timeout: Duration.Duration
+    ): Effect.Effect<ChunkOutcome, SynapseError> => {
+      const length = end - start
+      const attempt = Effect.suspend(() => {
+        // The md5 continues from a copy: bytes of a failed attempt must not be counted.
+        const hash = base.copy()
+        let seen = 0
+        const bytes = rangeStream(source, start, end, (piece) => {
+          hash.update(piece)
+          seen += piece.length
+        })
+        const body = multipartBody(filename, bytes, length)
+        const request = HttpClientRequest.put(url).pipe(
+          HttpClientRequest.setHeader("Content-Range", contentRange(start, end, source.size)),
+          HttpClientRequest.bodyStream(body.stream, { contentType: body.contentType, contentLength: body.contentLength })
+        )
+        return client.httpClient.execute(request).pipe(
+          Effect.mapError(fromHttpClientError),
+          Effect.flatMap((response) =>
+            response.text.pipe(
+              Effect.mapError(fromHttpClientError),
+              Effect.flatMap((text): Effect.Effect<ChunkOutcome, SynapseError> => {
+                if (response.status >= 200 && response.status < 300) {
+                  const decoded = Either.flatMap(parseJson(text, response.status), decodeState)
+                  if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+                  return Effect.succeed({ _tag: "Accepted", state: decoded.right, hash: seen === length ? hash : undefined })
+                }
+                if (response.status === 400) {
+                  const json = Either.getOrUndefined(parseJson(text, response.status))
+                  const mismatch = decodeOffset(json)
+                  if (Option.isSome(mismatch)) return Effect.succeed({ _tag: "Mismatch", offset: mismatch.value.offset })
+                }
+                return Effect.fail(fromResponse({
+                  status: response.status,
+                  body: text,
+                  retryAfter: response.headers["retry-after"],
+                  method: "PUT",
+                  url: client.resolveUrl(url)
+                }))
+              })
+            )
+          ),
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () =>
+              new TimeoutError({
+                detail: `chunk ${start}-${end - 1} was not acknowledged within ${Duration.format(timeout)}`,
+                method: "PUT",
+                url: stripQuery(client.resolveUrl(url)),
+                timeoutMs: Duration.toMillis(timeout)
+              })
+          })
+        )
+      })
+      return client.retry(attempt).pipe(
+        Effect.flatMap((outcome) =>
+          // Every piece was hashed unless the server answered before reading the whole body;
+          // then hash the range from disk rather than trust a partial digest.
+          outcome._tag === "Accepted" && outcome.hash === undefined
+            ? Effect.suspend(() => {
+              const hash = base.copy()
+              return hashRange(source, hash, start, end).pipe(
+                Effect.mapError(sourceError),
+                Effect.as({ ...outcome, hash })
+              )
+            })
+            : Effect.succeed(outcome)
+        ),
+        Effect.mapError(redactError)
+      )
+    }
+
+    /**
+     * `POST {url}` with the md5. A POST is never retried blindly: on an unknown outcome the upload's
+     * status says whether to send it again (still `uploading`) or whether it went through.
+     */
+    const finish = (url: string, md5: string): Effect.Effect<ChunkedUploadComplete, SynapseError> => {
+      const post = client.json(
+        HttpClientRequest.post(url).pipe(HttpClientRequest.bodyUnsafeJson({ md5 })),
+        ChunkedUploadComplete,
+        { retry: false }
+      )
+      const unknownOutcome = (error: SynapseError) =>
+        error._tag === "TimeoutError" || error._tag === "ConnectionError" ||
+        (error._tag === "ServerError" && error.status_code !== undefined && error.status_code >= 502)
+      const attempt: Effect.Effect<ChunkedUploadComplete, SynapseError> = post.pipe(
+        Effect.catchIf(unknownOutcome, (error) =>
+          client.json(HttpClientRequest.get(url), ChunkedUploadState).pipe(
+            Effect.flatMap((status) =>
+              status.status === "complete"
+                // The POST went through but its answer was lost: finishing a complete upload again
+                // with the same md5 answers the same file, and is not a new side effect.
+                ? client.json(
+                  HttpClientRequest.post(url).pipe(HttpClientRequest.bodyUnsafeJson({ md5 })),
+                  ChunkedUploadComplete,
+                  { retry: false }
+                )
+                // Still uploading: the POST did not happen; failing with the transient error lets
+                // the retry policy send it again.
+                : Effect.fail(error)
+            )
+          ))
+      )
+      return client.retry(attempt)
+    }
+
+    const upload = Effect.fn("ChunkedUpload.upload")(function*(path: string, uploadOptions: UploadOptions = {}) {
+      const chunkSize = uploadOptions.chunkSize ?? DEFAULT_CHUNK_SIZE
+      if (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE) {
+        return yield* new ValidationError({
+          detail: `chunkSize must be an integer of at least ${MIN_CHUNK_SIZE} bytes (1 MiB), got ${chunkSize}`,
+          field: "chunkSize"
+        })
+      }
+      return yield* Effect.scoped(run(path, chunkSize, uploadOptions))
+    })
+
+    const run = (path: string, chunkSize: number, uploadOptions: UploadOptions) =>
+      Effect.gen(function*() {
+        const source = yield* openSource(path).pipe(Effect.mapError(sourceError))
+        const total = source.size
+        const chunks = Math.max(1, Math.ceil(total / chunkSize))
+        const filename = uploadOptions.filename ?? nodePath.basename(source.path)
+        const resume = uploadOptions.resume !== false
+        const stateFile = statePath(stateDir, client.baseUrl, source.path)
+        const timeout = uploadOptions.chunkTimeout !== undefined
+          ? Duration.decode(uploadOptions.chunkTimeout)
+          : Duration.sum(
+            Duration.sum(client.timeouts.connect, client.timeouts.read),
+            Duration.seconds(Math.ceil(chunkSize / MIN_CHUNK_SIZE))
+          )
+        const report = (phase: UploadPhase, bytesSent: number) =>
+          uploadOptions.onProgress?.({
+            phase,
+            bytesSent,
+            totalBytes: total,
+            chunk: total === 0 ? 1 : Math.min(chunks, Math.ceil(bytesSent / chunkSize)),
+            chunks
+          })
+
+        // The md5 of [0, hashed): moved forward (or restarted) to wherever the next chunk starts.
+        let hash = newMd5()
+        let hashed = 0
+        const hashTo = (to: number) =>
+          Effect.suspend(() => {
+            if (to < hashed) {
+              hash = newMd5()
+              hashed = 0
+            }
+            if (to === hashed) return Effect.void
+            return hashRange(source, hash, hashed, to, (position) => report("hashing", position)).pipe(
+              Effect.mapError(sourceError),
+              Effect.tap(() => {
+                hashed = to
+              })
+            )
+          })
+
+        let session: { readonly id: string; readonly url: string } | undefined
+        let offset = 0
+
+        if (resume) {
+          const remembered = yield* readState(stateFile)
+          if (Option.isSome(remembered)) {
+            const state = remembered.value
+            if (!sameIdentity(state, source)) {
+              yield* Effect.logInfo("the file changed since its upload was interrupted: starting over").pipe(
+                Effect.annotateLogs({ path: source.path })
+              )
+              yield* removeState(stateFile)
+            } else {
+              const status = yield* client.json(HttpClientRequest.get(state.url), ChunkedUploadState).pipe(
+                Effect.tapError((error) =>
+                  Effect.logInfo("the interrupted upload cannot be continued: starting over").pipe(
+                    Effect.annotateLogs({ path: source.path, reason: error.detail })
+                  )
+                ),
+                Effect.option
+              )
+              if (Option.isSome(status) && status.value.status !== "complete") {
+                yield* hashTo(state.offset)
+                if (peekDigest(hash) === state.prefixMd5) {
+                  yield* hashTo(status.value.offset)
+                  session = { id: status.value.id, url: status.value.url }
+                  offset = status.value.offset
+                  yield* Effect.logInfo("resuming an interrupted upload").pipe(
+                    Effect.annotateLogs({ path: source.path, offset, total })
+                  )
+                } else {
+                  yield* Effect.logInfo("the file's content changed since its upload was interrupted: starting over").pipe(
+                    Effect.annotateLogs({ path: source.path })
+                  )
+                }
+              }
+              if (session === undefined) yield* removeState(stateFile)
+            }
+          }
+        }
+
+        const resumedFrom = offset
+        let bytesSent = 0
+        if (session === undefined && total === 0) {
+          // An empty file has no byte range to send: create the upload without a chunk, then finish it.
+          const created = yield* client.json(
+            HttpClientRequest.put("chunked_upload/").pipe(HttpClientRequest.bodyUnsafeJson({ filename })),
+            ChunkedUploadState
+          )
+          session = { id: created.id, url: created.url }
+          report("uploading", 0)
+        }
+        while (session === undefined || offset < total) {
+          if (uploadOptions.signal?.aborted === true) return yield* Effect.interrupt
+          yield* hashTo(offset)
+          const start = offset
+          const end = Math.min(start + chunkSize, total)
+          const outcome = yield* sendChunk(source, filename, session?.url ?? "chunked_upload/", start, end, hash, timeout)
+          if (outcome._tag === "Mismatch") {
+            if (session === undefined || outcome.offset > total) {
+              return yield* new ValidationError({
+                status_code: 400,
+                detail: `the server refused the chunk at ${start} and expects offset ${outcome.offset}`,
+                method: "PUT",
+                url: stripQuery(client.resolveUrl(session?.url ?? "chunked_upload/"))
+              })
+            }
+            yield* Effect.logInfo("the server holds a different part of the upload: continuing from its offset").pipe(
+              Effect.annotateLogs({ sent: start, server: outcome.offset })
+            )
+            offset = outcome.offset
+            continue
+          }
+          if (outcome.hash !== undefined) {
+            hash = outcome.hash
+            hashed = end
+          }
+          bytesSent += end - start
+          session = { id: outcome.state.id, url: outcome.state.url }
+          offset = outcome.state.offset
+          if (resume) {
+            yield* hashTo(offset)
+            const state: ResumeState = {
+              version: 1,
+              server: client.baseUrl,
+              url: session.url,
+              id: session.id,
+              path: source.path,
+              size: source.size,
+              mtimeMs: source.mtimeMs,
+              offset,
+              prefixMd5: peekDigest(hash)
+            }
+            yield* writeState(stateFile, state)
+          }
+          report("uploading", offset)
+        }
+
+        yield* hashTo(total)
+        report("finalizing", total)
+        const complete = yield* finish(session.url, peekDigest(hash))
+        if (resume) yield* removeState(stateFile)
+        const result: UploadResult = { ...complete, bytesSent, resumedFrom }
+        return result
+      })
+
+    const uploadStream = (path: string, uploadOptions: UploadOptions = {}): Stream.Stream<UploadEvent, SynapseError> =>
+      Stream.asyncPush<UploadEvent, SynapseError>((emit) =>
+        upload(path, {
+          ...uploadOptions,
+          onProgress: (progress) => {
+            uploadOptions.onProgress?.(progress)
+            emit.single(progress)
+          }
+        }).pipe(
+          Effect.matchCauseEffect({
+            onSuccess: (result) =>
+              Effect.sync(() => {
+                emit.single({ phase: "done", result })
+                emit.end()
+              }),
+            onFailure: (cause) => Effect.sync(() => emit.halt(cause))
+          }),
+          Effect.forkScoped
+        ), { bufferSize: "unbounded" })
+
+    return ChunkedUpload.of({ upload, uploadStream })
+  })
+
+/** The service over `SynapseClient`, with explicit options. */
+export const layer = (options: LayerOptions = {}): Layer.Layer<ChunkedUpload, never, SynapseClient> =>
+  Layer.effect(ChunkedUpload, make(options))
+
+/**
+ * The service with its state directory from the environment: `SYNAPSE_UPLOAD_STATE_DIR`, else
+ * `$SYNAPSE_CACHE_DIR/uploads`, else `~/.cache/synapse-ml/uploads`.
+ */
+export const layerConfig = (): Layer.Layer<ChunkedUpload, never, SynapseClient> =>
+  Layer.effect(
+    ChunkedUpload,
+    Effect.gen(function*() {
+      const stateDir = yield* Config.string("SYNAPSE_UPLOAD_STATE_DIR").pipe(Config.option, Effect.orElseSucceed(() => Option.none<string>()))
+      const cacheDir = yield* Config.string("SYNAPSE_CACHE_DIR").pipe(Config.option, Effect.orElseSucceed(() => Option.none<string>()))
+      return yield* make({
+        stateDir: Option.getOrElse(stateDir, () => nodePath.join(Option.getOrElse(cacheDir, defaultCacheDir), "uploads"))
+      })
+    })
+  )
