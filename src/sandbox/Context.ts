@@ -1,0 +1,47 @@
+/**
+ * The state one running sandbox shares between its routes: the database, the data directory, the
+ * token, fault injection, request statistics and the cache of listing counts.
+ */
+import type { SqlClient } from "@effect/sql"
+import type { PreparedDataDir } from "./DataDir.js"
+import type { FaultInjector } from "./Faults.js"
+
+/** Per-route request counters and upload byte totals, served by `GET /_sandbox/stats`. */
+export class SandboxStats {
+  startedAt = new Date().toISOString()
+  requests = 0
+  readonly byRoute: Record<string, number> = {}
+  /** File bytes received in chunk uploads (re-sent chunks included: they crossed the wire). */
+  uploadBytesReceived = 0
+  uploadChunks = 0
+
+  count(route: string): void {
+    this.byRoute[route] = (this.byRoute[route] ?? 0) + 1
+  }
+
+  reset(): void {
+    this.startedAt = new Date().toISOString()
+    this.requests = 0
+    for (const key of Object.keys(this.byRoute)) delete this.byRoute[key]
+    this.uploadBytesReceived = 0
+    this.uploadChunks = 0
+  }
+}
+
+/** Everything a route handler needs. */
+export interface SandboxContext {
+  readonly sql: SqlClient.SqlClient
+  readonly data: PreparedDataDir
+  readonly token: string
+  readonly faults: FaultInjector
+  readonly stats: SandboxStats
+  readonly maxUploadBytes: number
+  readonly uploadExpirySeconds: number
+  /** `http://host:port` of the bound server, for links when a request has no usable Host. */
+  origin: string
+  /**
+   * Listing counts by query, so paging through a large listing counts it once. Cleared on every
+   * write; the event tables are written only by seeding, so their counts stay cached for good.
+   */
+  readonly counts: Map<string, number>
+}

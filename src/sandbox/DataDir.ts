@@ -1,0 +1,129 @@
+/**
+ * The sandbox's data directory: `sandbox.sqlite` (WAL), `media/` (files served under `/media/…`)
+ * and `uploads/` (chunked uploads in progress). Preparing it creates the layout, checks the schema
+ * version, creates the signing secret, and seeds the database — only when the directory is new, so
+ * data written by clients survives restarts. Seeding runs synchronously on a plain better-sqlite3
+ * connection (the generators are synchronous and insert in big transactions); the server opens its
+ * own `SqliteClient` afterwards.
+ */
+import Database from "better-sqlite3"
+import { randomBytes } from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { SCHEMA_SQL, SCHEMA_VERSION } from "./Database.js"
+
+/** Which data set a new data directory is filled with. */
+export type SeedKind = "demo" | "large" | "none"
+
+/** The seed generators' contract (implemented by `./seed/index.ts`). */
+export interface SeedOptions {
+  readonly mediaDir: string
+  readonly kind: SeedKind
+  readonly randSeed: number
+  readonly events?: number
+  readonly annotationsPerEvent?: number
+  readonly onProgress?: (done: number, total: number) => void
+}
+type SeedDatabase = (db: Database.Database, options: SeedOptions) => unknown
+
+/** The default data directory: `$SYNAPSE_SANDBOX_DIR`, else `<os tmpdir>/synapse-ml-sandbox`. */
+export const defaultDataDir = (): string => process.env.SYNAPSE_SANDBOX_DIR || Path.join(Os.tmpdir(), "synapse-ml-sandbox")
+
+/** What preparing a data directory found or did. */
+export interface PreparedDataDir {
+  readonly dataDir: string
+  readonly dbPath: string
+  readonly mediaDir: string
+  readonly uploadsDir: string
+  readonly secret: string
+  /** Whether this run seeded the database (false: existing data reused). */
+  readonly seeded: boolean
+  /** The seed kind the directory was created with. */
+  readonly seed: string
+}
+
+/** A data directory that cannot be used (other schema version, unreadable database, …). */
+export class DataDirError extends Error {
+  override readonly name = "DataDirError"
+}
+
+const getMeta = (db: Database.Database, key: string): string | undefined =>
+  (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value
+
+const setMeta = (db: Database.Database, key: string, value: string): void => {
+  db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value)
+}
+
+/**
+ * Creates (or reopens) a data directory. A directory whose seeding never completed (the process
+ * died half way) is seeded again from scratch rather than served half-filled.
+ */
+export const prepareDataDir = async (options: {
+  readonly dataDir: string
+  readonly seed: SeedKind
+  readonly randSeed: number
+  readonly events?: number | undefined
+  readonly onProgress?: ((done: number, total: number) => void) | undefined
+}): Promise<PreparedDataDir> => {
+  const dataDir = Path.resolve(options.dataDir)
+  const mediaDir = Path.join(dataDir, "media")
+  const uploadsDir = Path.join(dataDir, "uploads")
+  const dbPath = Path.join(dataDir, "sandbox.sqlite")
+  Fs.mkdirSync(mediaDir, { recursive: true })
+  Fs.mkdirSync(uploadsDir, { recursive: true })
+
+  let db = new Database(dbPath)
+  try {
+    db.exec(SCHEMA_SQL)
+    const version = getMeta(db, "schema_version")
+    if (version !== undefined && version !== String(SCHEMA_VERSION)) {
+      throw new DataDirError(
+        `data directory ${dataDir} has schema version ${version}, this sandbox needs ${SCHEMA_VERSION}: use another --data-dir or delete it`
+      )
+    }
+    if (version !== undefined && getMeta(db, "seed_complete") === undefined && getMeta(db, "seed") !== "none") {
+      // An interrupted seed: start over with a fresh database file.
+      db.close()
+      for (const suffix of ["", "-wal", "-shm"]) Fs.rmSync(dbPath + suffix, { force: true })
+      db = new Database(dbPath)
+      db.exec(SCHEMA_SQL)
+    }
+    let seeded = false
+    if (getMeta(db, "schema_version") === undefined) {
+      setMeta(db, "schema_version", String(SCHEMA_VERSION))
+      setMeta(db, "seed", options.seed)
+      setMeta(db, "rand_seed", String(options.randSeed))
+      setMeta(db, "signing_secret", randomBytes(32).toString("hex"))
+      setMeta(db, "created_at", new Date().toISOString())
+      if (options.seed !== "none") {
+        const seedDatabase = await loadSeeder()
+        seedDatabase(db, {
+          mediaDir,
+          kind: options.seed,
+          randSeed: options.randSeed,
+          ...(options.events !== undefined ? { events: options.events } : {}),
+          ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {})
+        })
+      }
+      setMeta(db, "seed_complete", new Date().toISOString())
+      seeded = true
+    }
+    const secret = getMeta(db, "signing_secret") ?? randomBytes(32).toString("hex")
+    if (getMeta(db, "signing_secret") === undefined) setMeta(db, "signing_secret", secret)
+    // Fold the WAL back so the server starts from a compact file.
+    db.pragma("wal_checkpoint(TRUNCATE)")
+    return { dataDir, dbPath, mediaDir, uploadsDir, secret, seeded, seed: getMeta(db, "seed") ?? options.seed }
+  } finally {
+    db.close()
+  }
+}
+
+// The generators live in ./seed/ (written alongside); loaded lazily so that serving an existing
+// directory never pays for importing them.
+const loadSeeder = async (): Promise<SeedDatabase> => {
+  const specifier = "./seed/index.js"
+  const mod = (await import(specifier)) as { seedDatabase?: SeedDatabase }
+  if (typeof mod.seedDatabase !== "function") throw new DataDirError("the seed generators (src/sandbox/seed) export no seedDatabase")
+  return mod.seedDatabase
+}

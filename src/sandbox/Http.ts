@@ -1,0 +1,219 @@
+/**
+ * HTTP plumbing shared by the sandbox's routes: the one error type every handler fails with
+ * (rendered as the DRF-style JSON body a real backend sends), query-string parsing with the
+ * lenient forms WIRE.md allows (repeated or comma-joined lists, `True`/`true`), and DRF page
+ * envelopes with absolute `next`/`previous` links.
+ */
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Data } from "effect"
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../schemas/Page.js"
+
+/** A failed request: the status and the JSON body to answer with. */
+export class ApiError extends Data.TaggedError("ApiError")<{
+  readonly status: number
+  readonly body: Record<string, unknown>
+  readonly headers?: Record<string, string>
+}> {}
+
+/** `{"detail": …}` error. */
+export const detailError = (status: number, detail: string, extra: Record<string, unknown> = {}): ApiError =>
+  new ApiError({ status, body: { detail, ...extra } })
+
+/** `{"field": ["message"]}` validation error (400). */
+export const fieldError = (field: string, message: string): ApiError =>
+  new ApiError({ status: 400, body: { [field]: [message] } })
+
+/** A JSON answer from an already serialized body (avoids a second stringify on hot paths). */
+export const jsonText = (body: string, status = 200, headers?: Record<string, string>): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.text(body, { status, contentType: "application/json", ...(headers ? { headers } : {}) })
+
+/** A JSON answer. */
+export const json = (body: unknown, status = 200, headers?: Record<string, string>): HttpServerResponse.HttpServerResponse =>
+  jsonText(JSON.stringify(body), status, headers)
+
+/** The JSON answer of an `ApiError`. */
+export const errorResponse = (error: ApiError): HttpServerResponse.HttpServerResponse => json(error.body, error.status, error.headers)
+
+/** The request's query string. */
+export const queryOf = (request: HttpServerRequest.HttpServerRequest): URLSearchParams => {
+  const q = request.url.indexOf("?")
+  return new URLSearchParams(q < 0 ? "" : request.url.slice(q + 1))
+}
+
+/** The request path without the query string. */
+export const pathOf = (request: HttpServerRequest.HttpServerRequest): string => {
+  const q = request.url.indexOf("?")
+  return q < 0 ? request.url : request.url.slice(0, q)
+}
+
+/**
+ * The origin clients reached us at, from the `Host` header (so links work through port mappings
+ * and for whatever name the client used). Falls back to the bound address.
+ */
+export const originOf = (request: HttpServerRequest.HttpServerRequest, fallback: string): string => {
+  const host = request.headers["host"]
+  return host !== undefined && /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? `http://${host}` : fallback
+}
+
+/** Values of a list parameter: repeated keys and comma-joined values, blanks dropped. */
+export const listParam = (query: URLSearchParams, key: string): Array<string> =>
+  query
+    .getAll(key)
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "")
+
+/** The last non-blank value of a parameter. */
+export const stringParam = (query: URLSearchParams, key: string): string | undefined => {
+  const all = query.getAll(key).filter((v) => v !== "")
+  return all.length === 0 ? undefined : all[all.length - 1]
+}
+
+const MAX_ID = 2 ** 53 - 1
+
+/** A positive integer id parameter; 400 naming the field otherwise. */
+export const idParam = (query: URLSearchParams, key: string): number | undefined => {
+  const raw = stringParam(query, key)
+  return raw === undefined ? undefined : parseId(raw, key)
+}
+
+/** Parses one positive integer id. */
+export const parseId = (raw: string, key: string): number => {
+  const n = /^\d{1,16}$/.test(raw.trim()) ? Number(raw.trim()) : NaN
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ID) throw fieldError(key, `Enter a whole number ≥ 1, got "${excerpt(raw)}".`)
+  return n
+}
+
+/** A list of positive integer ids. */
+export const idListParam = (query: URLSearchParams, key: string): Array<number> =>
+  listParam(query, key).map((v) => parseId(v, key))
+
+/** A boolean parameter: `true`/`True`/`1` or `false`/`False`/`0`. */
+export const boolParam = (query: URLSearchParams, key: string): boolean | undefined => {
+  const raw = stringParam(query, key)
+  if (raw === undefined) return undefined
+  const v = raw.trim().toLowerCase()
+  if (v === "true" || v === "1") return true
+  if (v === "false" || v === "0") return false
+  throw fieldError(key, `Must be a valid boolean (true or false), got "${excerpt(raw)}".`)
+}
+
+/** A choice parameter (one of `allowed`), possibly a list. */
+export const choiceListParam = <T extends string>(query: URLSearchParams, key: string, allowed: ReadonlyArray<T>): Array<T> =>
+  listParam(query, key).map((v) => {
+    if (!(allowed as ReadonlyArray<string>).includes(v)) {
+      throw fieldError(key, `Select a valid choice. "${excerpt(v)}" is not one of ${allowed.join(", ")}.`)
+    }
+    return v as T
+  })
+
+/**
+ * An ISO 8601 date or date-time parameter, normalised to the `YYYY-MM-DDTHH:MM:SS.sssZ` form the
+ * database stores, so it compares as text (and on the index) with stored timestamps.
+ */
+export const dateParam = (query: URLSearchParams, key: string): string | undefined => {
+  const raw = stringParam(query, key)
+  if (raw === undefined) return undefined
+  const ok = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw.trim())
+  const ms = ok ? Date.parse(raw.trim().length === 10 ? `${raw.trim()}T00:00:00Z` : raw.trim()) : NaN
+  if (Number.isNaN(ms)) throw fieldError(key, `Enter a valid ISO 8601 date or date-time, e.g. 2026-11-01T10:00:00Z; got "${excerpt(raw)}".`)
+  return new Date(ms).toISOString()
+}
+
+/** Shortens user input quoted back in error messages. */
+export const excerpt = (s: string): string => (s.length > 80 ? `${s.slice(0, 77)}...` : s)
+
+/** Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern. */
+export const likePattern = (s: string): string => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+
+/** What part of a listing a request asks for. */
+export interface PageRequest {
+  readonly mode: "page" | "limit"
+  readonly limit: number
+  readonly offset: number
+  /** 1-based page number (page mode). */
+  readonly page: number
+}
+
+const parseNonNegative = (raw: string, key: string, min: number): number => {
+  const n = /^\d{1,16}$/.test(raw.trim()) ? Number(raw.trim()) : NaN
+  if (!Number.isSafeInteger(n) || n < min) throw fieldError(key, `Enter a whole number ≥ ${min}, got "${excerpt(raw)}".`)
+  return n
+}
+
+/**
+ * Reads `page`/`page_size` (and `limit`/`offset` where allowed). A bad page number is
+ * `404 {"detail": "Invalid page."}` as in DRF; a bad size is a 400 naming the field; sizes above
+ * the cap are clamped to it (DRF's `max_page_size` behaviour).
+ */
+export const pageRequest = (query: URLSearchParams, allowLimitOffset: boolean): PageRequest => {
+  const limitRaw = allowLimitOffset ? stringParam(query, "limit") : undefined
+  if (limitRaw !== undefined) {
+    const limit = Math.min(parseNonNegative(limitRaw, "limit", 1), MAX_PAGE_SIZE)
+    const offsetRaw = stringParam(query, "offset")
+    const offset = offsetRaw === undefined ? 0 : parseNonNegative(offsetRaw, "offset", 0)
+    return { mode: "limit", limit, offset, page: 1 }
+  }
+  const sizeRaw = stringParam(query, "page_size")
+  const size = sizeRaw === undefined ? DEFAULT_PAGE_SIZE : Math.min(parseNonNegative(sizeRaw, "page_size", 1), MAX_PAGE_SIZE)
+  const pageRaw = stringParam(query, "page")
+  let page = 1
+  if (pageRaw !== undefined && pageRaw !== "last") {
+    page = /^\d{1,9}$/.test(pageRaw.trim()) ? Number(pageRaw.trim()) : 0
+    if (page < 1) throw detailError(404, "Invalid page.")
+  }
+  return { mode: "page", limit: size, offset: (page - 1) * size, page: pageRaw === "last" ? -1 : page }
+}
+
+/** Resolves `page=last` once the count is known. */
+export const resolvePage = (req: PageRequest, count: number): PageRequest => {
+  if (req.page !== -1) return req
+  const page = Math.max(1, Math.ceil(count / req.limit))
+  return { ...req, page, offset: (page - 1) * req.limit }
+}
+
+/** DRF's "page past the end" check: page 1 of an empty listing is fine, any other empty page is 404. */
+export const checkPageInRange = (req: PageRequest, count: number): void => {
+  if (req.mode === "page" && req.page > 1 && req.offset >= count) throw detailError(404, "Invalid page.")
+}
+
+/** The absolute `next` and `previous` links of a page (DRF's replace/remove query param logic). */
+export const pageLinks = (
+  origin: string,
+  path: string,
+  query: URLSearchParams,
+  req: PageRequest,
+  count: number
+): { next: string | null; previous: string | null } => {
+  const link = (mutate: (q: URLSearchParams) => void): string => {
+    const q = new URLSearchParams(query)
+    mutate(q)
+    const s = q.toString()
+    return `${origin}${path}${s === "" ? "" : `?${s}`}`
+  }
+  if (req.mode === "limit") {
+    const next =
+      req.offset + req.limit < count
+        ? link((q) => {
+            q.set("limit", String(req.limit))
+            q.set("offset", String(req.offset + req.limit))
+          })
+        : null
+    const previous =
+      req.offset > 0
+        ? link((q) => {
+            q.set("limit", String(req.limit))
+            if (req.offset - req.limit <= 0) q.delete("offset")
+            else q.set("offset", String(req.offset - req.limit))
+          })
+        : null
+    return { next, previous }
+  }
+  const next = req.offset + req.limit < count ? link((q) => q.set("page", String(req.page + 1))) : null
+  const previous = req.page > 1 ? link((q) => (req.page === 2 ? q.delete("page") : q.set("page", String(req.page - 1)))) : null
+  return { next, previous }
+}
+
+/** Serializes a DRF page whose rows are already JSON text. */
+export const pageJson = (count: number, links: { next: string | null; previous: string | null }, rows: ReadonlyArray<string>): string =>
+  `{"count":${count},"next":${JSON.stringify(links.next)},"previous":${JSON.stringify(links.previous)},"results":[${rows.join(",")}]}`

@@ -1,0 +1,621 @@
+/**
+ * The sandbox's resource endpoints (WIRE.md "Endpoints" except chunked upload): models (list,
+ * detail with expansions, create, patch), ground-truth events, ground truths and dataset
+ * versions. Every filter is bound as a parameter (never spliced into SQL); listings read one page
+ * with LIMIT/OFFSET on an index and a cached COUNT, so a 100 000-event table is served without
+ * loading it. Hot rows are serialized by splicing the stored JSON text instead of parse+stringify.
+ */
+import { HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect } from "effect"
+import { CATEGORIES } from "../schemas/GroundTruth.js"
+import { MODEL_TYPES } from "../schemas/Model.js"
+import { MODEL_ORDERINGS } from "../schemas/Params.js"
+import type { SandboxContext } from "./Context.js"
+import {
+  ApiError,
+  boolParam,
+  checkPageInRange,
+  choiceListParam,
+  dateParam,
+  detailError,
+  excerpt,
+  fieldError,
+  idListParam,
+  json,
+  jsonText,
+  listParam,
+  originOf,
+  pageJson,
+  pageLinks,
+  pageRequest,
+  pathOf,
+  queryOf,
+  resolvePage,
+  stringParam
+} from "./Http.js"
+import { makeSigner, signFileMap } from "./Media.js"
+
+type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError | SqlError, HttpServerRequest.HttpServerRequest>
+
+interface Where {
+  readonly clauses: Array<string>
+  readonly params: Array<unknown>
+}
+
+const whereSql = (w: Where): string => (w.clauses.length === 0 ? "" : ` WHERE ${w.clauses.join(" AND ")}`)
+const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(",")
+
+/** Parses a path id; anything but a positive integer is a plain 404, as a real router answers. */
+export const pathId = (raw: string | undefined): number => {
+  const n = raw !== undefined && /^\d{1,15}$/.test(raw) ? Number(raw) : 0
+  if (n < 1) throw detailError(404, "Not found.")
+  return n
+}
+
+const parseJson = (text: string | null | undefined): unknown => {
+  if (text === null || text === undefined || text === "") return {}
+  try {
+    return JSON.parse(text)
+  } catch {
+    return {}
+  }
+}
+
+/** Runs a COUNT through the cache. */
+const cachedCount = (ctx: SandboxContext, table: string, w: Where) => {
+  const key = `${table}${whereSql(w)}|${JSON.stringify(w.params)}`
+  const hit = ctx.counts.get(key)
+  if (hit !== undefined) return Effect.succeed(hit)
+  return ctx.sql.unsafe<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}${whereSql(w)}`, w.params).pipe(
+    Effect.map((rows) => {
+      const n = Number(rows[0]?.n ?? 0)
+      if (ctx.counts.size > 10_000) ctx.counts.clear()
+      ctx.counts.set(key, n)
+      return n
+    })
+  )
+}
+
+/** The common shape of a listing: parse paging, count, check range, fetch a page, render. */
+const listing = <Row>(
+  ctx: SandboxContext,
+  options: {
+    readonly allowLimitOffset: boolean
+    readonly countFrom: string
+    readonly where: Where
+    readonly select: (limit: number, offset: number) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+    readonly render: (row: Row, sign: (mediaPath: string) => string) => string
+    readonly fields?: ReadonlyArray<string>
+  }
+): Handler =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const query = queryOf(request)
+    const origin = originOf(request, ctx.origin)
+    const count = yield* cachedCount(ctx, options.countFrom, options.where)
+    const page = resolvePage(pageRequest(query, options.allowLimitOffset), count)
+    checkPageInRange(page, count)
+    const rows = page.offset >= count ? [] : yield* options.select(page.limit, page.offset)
+    const sign = makeSigner(origin, ctx.data.secret)
+    let rendered = rows.map((row) => options.render(row, sign))
+    if (options.fields !== undefined && options.fields.length > 0) {
+      const keep = options.fields
+      rendered = rendered.map((text) => {
+        const obj = JSON.parse(text) as Record<string, unknown>
+        return JSON.stringify(Object.fromEntries(Object.entries(obj).filter(([k]) => keep.includes(k))))
+      })
+    }
+    return jsonText(pageJson(count, pageLinks(origin, pathOf(request), query, page, count), rendered))
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Models
+
+interface ModelRow {
+  readonly id: number
+  readonly name: string
+  readonly description: string | null
+  readonly model_type: string
+  readonly project: number
+  readonly file_media: string | null
+  readonly file_name: string | null
+  readonly file_size: number | null
+  readonly file_checksum: string | null
+  readonly metrics: string
+  readonly configuration: string
+  readonly is_active: number
+  readonly created_at: string
+  readonly category: string | null
+  readonly plugin: number | null
+  readonly version: string | null
+}
+
+const MODEL_COLUMNS =
+  "id, name, description, model_type, project, file_media, file_name, file_size, file_checksum, metrics, configuration, is_active, created_at, category, plugin, version"
+
+const ORDER_SQL: Record<(typeof MODEL_ORDERINGS)[number], string> = {
+  created_at: "created_at ASC, id ASC",
+  "-created_at": "created_at DESC, id DESC",
+  name: "name ASC, id ASC",
+  "-name": "name DESC, id DESC",
+  id: "id ASC",
+  "-id": "id DESC"
+}
+
+const modelObject = (row: ModelRow, sign: (mediaPath: string) => string): Record<string, unknown> => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  model_type: row.model_type,
+  project: row.project,
+  file: row.file_media === null ? null : sign(row.file_media),
+  metrics: parseJson(row.metrics),
+  configuration: parseJson(row.configuration),
+  is_active: row.is_active === 1,
+  created_at: row.created_at,
+  category: row.category,
+  plugin: row.plugin,
+  version: row.version
+})
+
+/** `GET models/`. */
+export const listModels = (ctx: SandboxContext): Handler =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const query = queryOf(request)
+    const w: Where = { clauses: [], params: [] }
+    const project = idListParam(query, "project")
+    if (project.length > 0) {
+      w.clauses.push(`project IN (${placeholders(project.length)})`)
+      w.params.push(...project)
+    }
+    const types = choiceListParam(query, "model_type", MODEL_TYPES)
+    if (types.length > 0) {
+      w.clauses.push(`model_type IN (${placeholders(types.length)})`)
+      w.params.push(...types)
+    }
+    const active = boolParam(query, "is_active")
+    if (active !== undefined) {
+      w.clauses.push("is_active = ?")
+      w.params.push(active ? 1 : 0)
+    }
+    const after = dateParam(query, "created_after")
+    if (after !== undefined) {
+      w.clauses.push("created_at >= ?")
+      w.params.push(after)
+    }
+    const search = stringParam(query, "search")
+    if (search !== undefined) {
+      // instr() rather than LIKE: no pattern-length limit and no wildcard characters to escape.
+      w.clauses.push("(instr(lower(name), lower(?)) > 0 OR instr(lower(coalesce(description, '')), lower(?)) > 0)")
+      w.params.push(search, search)
+    }
+    const name = stringParam(query, "name")
+    if (name !== undefined) {
+      w.clauses.push("name = ?")
+      w.params.push(name)
+    }
+    const orderingRaw = stringParam(query, "ordering") ?? "id"
+    if (!(MODEL_ORDERINGS as ReadonlyArray<string>).includes(orderingRaw)) {
+      throw fieldError("ordering", `Select a valid choice. "${excerpt(orderingRaw)}" is not one of ${MODEL_ORDERINGS.join(", ")}.`)
+    }
+    const order = ORDER_SQL[orderingRaw as (typeof MODEL_ORDERINGS)[number]]
+    return yield* listing<ModelRow>(ctx, {
+      allowLimitOffset: true,
+      countFrom: "models",
+      where: w,
+      select: (limit, offset) =>
+        ctx.sql.unsafe<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models${whereSql(w)} ORDER BY ${order} LIMIT ? OFFSET ?`, [
+          ...w.params,
+          limit,
+          offset
+        ]),
+      render: (row, sign) => JSON.stringify(modelObject(row, sign))
+    })
+  })
+
+const MODEL_EXPANSIONS = ["metrics", "evaluations", "versions"] as const
+
+const getModelRow = (ctx: SandboxContext, id: number) =>
+  ctx.sql.unsafe<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models WHERE id = ?`, [id]).pipe(
+    Effect.flatMap((rows) => (rows[0] === undefined ? Effect.fail(detailError(404, "Not found.")) : Effect.succeed(rows[0])))
+  )
+
+/** Renders one model for a detail answer, with the expansions a query asks for. */
+const modelDetail = (ctx: SandboxContext, row: ModelRow, query: URLSearchParams, origin: string) =>
+  Effect.gen(function* () {
+    const expand = choiceListParam(query, "expand", MODEL_EXPANSIONS)
+    const includeFile = boolParam(query, "include_file") ?? false
+    const out = modelObject(row, makeSigner(origin, ctx.data.secret))
+    if (expand.includes("evaluations")) {
+      const evaluations = yield* ctx.sql.unsafe<{ id: number; ground_truth_dataset_version: number | null; metrics: string; created_at: string }>(
+        "SELECT id, ground_truth_dataset_version, metrics, created_at FROM model_evaluations WHERE model_id = ? ORDER BY id",
+        [row.id]
+      )
+      out.evaluations = evaluations.map((e) => ({ ...e, metrics: parseJson(e.metrics) }))
+    }
+    if (expand.includes("versions")) {
+      const versions = yield* ctx.sql.unsafe<{ id: number; version: string | null; is_active: number; created_at: string }>(
+        "SELECT id, version, is_active, created_at FROM models WHERE project = ? AND name = ? ORDER BY created_at, id",
+        [row.project, row.name]
+      )
+      out.versions = versions.map((v) => ({ ...v, is_active: v.is_active === 1 }))
+    }
+    if (includeFile) {
+      out.file_info =
+        row.file_media === null
+          ? null
+          : { name: row.file_name ?? row.file_media.split("/").pop(), size: row.file_size ?? 0, checksum: row.file_checksum }
+    }
+    return out
+  })
+
+/** `GET models/{id}/`. */
+export const getModel = (ctx: SandboxContext, rawId: string | undefined): Handler =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const row = yield* getModelRow(ctx, pathId(rawId))
+    return json(yield* modelDetail(ctx, row, queryOf(request), originOf(request, ctx.origin)))
+  })
+
+/** Reads a JSON object body; malformed JSON or a non-object is a 400 a person can act on. */
+export const readJsonObject = Effect.gen(function* () {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const text = yield* request.text.pipe(
+    Effect.mapError((e) => detailError(400, `Could not read the request body: ${e.message}`))
+  )
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch (e) {
+    throw detailError(400, `JSON parse error - ${e instanceof Error ? e.message : String(e)}`)
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new ApiError({
+      status: 400,
+      body: { non_field_errors: [`Invalid data. Expected a dictionary, but got ${Array.isArray(body) ? "list" : body === null ? "null" : typeof body}.`] }
+    })
+  }
+  return body as Record<string, unknown>
+})
+
+type FieldErrors = Record<string, Array<string>>
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+
+/** Field validators shared by create and patch; each returns an error message or undefined. */
+const MODEL_FIELDS: Record<string, (v: unknown) => string | undefined> = {
+  name: (v) =>
+    typeof v !== "string" ? "Not a valid string." : v.trim() === "" ? "This field may not be blank." : v.length > 255 ? "Ensure this field has no more than 255 characters." : undefined,
+  description: (v) => (v === null || typeof v === "string" ? undefined : "Not a valid string."),
+  model_type: (v) => (typeof v === "string" && (MODEL_TYPES as ReadonlyArray<string>).includes(v) ? undefined : `"${excerpt(String(v))}" is not a valid choice (${MODEL_TYPES.join(", ")}).`),
+  project: (v) => (typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? undefined : "Incorrect type. Expected pk value (a positive integer)."),
+  metrics: (v) =>
+    !isPlainObject(v)
+      ? "Expected a dictionary of numbers."
+      : Object.entries(v).find(([, x]) => typeof x !== "number" || !Number.isFinite(x)) !== undefined
+        ? "Every metric must be a finite number."
+        : undefined,
+  configuration: (v) => (isPlainObject(v) ? undefined : "Expected a dictionary."),
+  is_active: (v) => (typeof v === "boolean" ? undefined : "Must be a valid boolean."),
+  chunked_upload: (v) => (typeof v === "string" && v !== "" ? undefined : "Expected the id of a finished chunked upload (a string)."),
+  plugin: (v) => (v === null || (typeof v === "number" && Number.isSafeInteger(v) && v > 0) ? undefined : "Incorrect type. Expected pk value (a positive integer)."),
+  version: (v) => (v === null || (typeof v === "string" && v.length <= 100) ? undefined : "Not a valid string (at most 100 characters)."),
+  category: (v) => (v === null || typeof v === "string" ? undefined : "Not a valid string.")
+}
+
+const CREATE_FIELDS = ["name", "description", "model_type", "project", "metrics", "configuration", "is_active", "chunked_upload", "plugin", "version"]
+const REQUIRED_FIELDS = ["name", "model_type", "project"]
+const PATCH_FIELDS = ["name", "description", "metrics", "configuration", "is_active", "version"]
+
+const validate = (body: Record<string, unknown>, allowed: ReadonlyArray<string>, required: ReadonlyArray<string>): FieldErrors => {
+  const errors: FieldErrors = {}
+  for (const key of Object.keys(body)) {
+    if (!allowed.includes(key)) errors[excerpt(key)] = ["Unknown field."]
+  }
+  for (const key of required) {
+    if (body[key] === undefined) errors[key] = ["This field is required."]
+  }
+  for (const key of allowed) {
+    if (body[key] === undefined || errors[key] !== undefined) continue
+    const message = MODEL_FIELDS[key]?.(body[key])
+    if (message !== undefined) errors[key] = [message]
+  }
+  return errors
+}
+
+const failIfErrors = (errors: FieldErrors): void => {
+  if (Object.keys(errors).length > 0) throw new ApiError({ status: 400, body: errors })
+}
+
+/** `POST models/`: validated as WIRE.md says; a `chunked_upload` must be a finished upload. */
+export const createModel = (ctx: SandboxContext): Handler =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const body = yield* readJsonObject
+    const errors = validate(body, CREATE_FIELDS, REQUIRED_FIELDS)
+    failIfErrors(errors)
+    const project = body.project as number
+    const projects = yield* ctx.sql.unsafe<{ id: number }>("SELECT id FROM projects WHERE id = ?", [project])
+    if (projects.length === 0) errors.project = [`Invalid pk "${project}" - object does not exist.`]
+    let file: { media: string; name: string; size: number; checksum: string | null } | null = null
+    if (typeof body.chunked_upload === "string") {
+      const uploads = yield* ctx.sql.unsafe<{ status: string; file_media: string | null; filename: string; offset: number; md5: string | null }>(
+        "SELECT status, file_media, filename, offset, md5 FROM chunked_uploads WHERE id = ?",
+        [body.chunked_upload]
+      )
+      const upload = uploads[0]
+      if (upload === undefined) errors.chunked_upload = [`Chunked upload "${excerpt(body.chunked_upload)}" does not exist.`]
+      else if (upload.status !== "complete" || upload.file_media === null) {
+        errors.chunked_upload = [`Chunked upload "${excerpt(body.chunked_upload)}" is not complete: finish it with POST {url} and its md5 first.`]
+      } else file = { media: upload.file_media, name: upload.filename, size: upload.offset, checksum: upload.md5 }
+    }
+    failIfErrors(errors)
+    const createdAt = new Date().toISOString()
+    const rows = yield* ctx.sql.unsafe<{ id: number }>(
+      `INSERT INTO models (name, description, model_type, project, file_media, file_name, file_size, file_checksum, metrics, configuration, is_active, created_at, plugin, version)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [
+        body.name,
+        (body.description as string | null | undefined) ?? null,
+        body.model_type,
+        project,
+        file?.media ?? null,
+        file?.name ?? null,
+        file?.size ?? null,
+        file?.checksum ?? null,
+        JSON.stringify(body.metrics ?? {}),
+        JSON.stringify(body.configuration ?? {}),
+        body.is_active === false ? 0 : 1,
+        createdAt,
+        (body.plugin as number | null | undefined) ?? null,
+        (body.version as string | null | undefined) ?? null
+      ]
+    )
+    ctx.counts.clear()
+    const row = yield* getModelRow(ctx, rows[0]!.id)
+    return json(modelObject(row, makeSigner(originOf(request, ctx.origin), ctx.data.secret)), 201)
+  })
+
+/** `PATCH models/{id}/`: a partial update of the writable fields. */
+export const patchModel = (ctx: SandboxContext, rawId: string | undefined): Handler =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const id = pathId(rawId)
+    yield* getModelRow(ctx, id)
+    const body = yield* readJsonObject
+    failIfErrors(validate(body, PATCH_FIELDS, []))
+    const sets: Array<string> = []
+    const params: Array<unknown> = []
+    for (const key of PATCH_FIELDS) {
+      const value = body[key]
+      if (value === undefined) continue
+      sets.push(`${key} = ?`)
+      params.push(
+        key === "metrics" || key === "configuration" ? JSON.stringify(value) : key === "is_active" ? (value ? 1 : 0) : value
+      )
+    }
+    if (sets.length > 0) {
+      yield* ctx.sql.unsafe(`UPDATE models SET ${sets.join(", ")} WHERE id = ?`, [...params, id])
+      ctx.counts.clear()
+    }
+    const row = yield* getModelRow(ctx, id)
+    return json(modelObject(row, makeSigner(originOf(request, ctx.origin), ctx.data.secret)))
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Ground truth
+
+interface EventRow {
+  readonly id: number
+  readonly version_id: number
+  readonly category: string | null
+  readonly created_at: string
+  readonly data: string
+  readonly files: string
+  readonly metadata: string
+  readonly data_unit_id: number
+  readonly unit_files: string
+}
+
+const safeJsonText = (text: string | null): string => {
+  // Stored JSON is written by us; this guards the rare hand-edited row from breaking a whole page.
+  if (text === null || text === "") return "{}"
+  const c = text.charCodeAt(0)
+  return c === 123 || c === 91 ? text : JSON.stringify(parseJson(text))
+}
+
+/** `GET sdk/ground_truth_events/`. */
+export const listEvents = (ctx: SandboxContext): Handler =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const query = queryOf(request)
+    const w: Where = { clauses: [], params: [] }
+    const versions = idListParam(query, "ground_truth_dataset_versions").concat(idListParam(query, "ground_truth_dataset_version"))
+    if (versions.length > 0) {
+      w.clauses.push(`version_id IN (${placeholders(versions.length)})`)
+      w.params.push(...versions)
+    }
+    const project = idListParam(query, "project")
+    if (project.length > 0) {
+      w.clauses.push(`project IN (${placeholders(project.length)})`)
+      w.params.push(...project)
+    }
+    const after = dateParam(query, "created_after")
+    if (after !== undefined) {
+      w.clauses.push("created_at >= ?")
+      w.params.push(after)
+    }
+    const dataType = listParam(query, "data_type")
+    if (dataType.length > 0) {
+      w.clauses.push(`data_type IN (${placeholders(dataType.length)})`)
+      w.params.push(...dataType)
+    }
+    const category = choiceListParam(query, "category", CATEGORIES)
+    if (category.length > 0) {
+      w.clauses.push(`category IN (${placeholders(category.length)})`)
+      w.params.push(...category)
+    }
+    const search = stringParam(query, "search")
+    if (search !== undefined) {
+      w.clauses.push("(instr(lower(data), lower(?)) > 0 OR instr(lower(metadata), lower(?)) > 0)")
+      w.params.push(search, search)
+    }
+    const fields = listParam(query, "fields")
+    return yield* listing<EventRow>(ctx, {
+      allowLimitOffset: false,
+      countFrom: "ground_truth_events",
+      where: w,
+      // The page's ids come from the index alone; the join then touches only those rows.
+      select: (limit, offset) =>
+        ctx.sql.unsafe<EventRow>(
+          `SELECT e.id, e.version_id, e.category, e.created_at, e.data, e.files, e.metadata, e.data_unit_id, u.files AS unit_files
+           FROM (SELECT id FROM ground_truth_events${whereSql(w)} ORDER BY id LIMIT ? OFFSET ?) page
+           JOIN ground_truth_events e ON e.id = page.id
+           JOIN data_units u ON u.id = e.data_unit_id
+           ORDER BY e.id`,
+          [...w.params, limit, offset]
+        ),
+      render: (r, sign) =>
+        `{"id":${r.id},"ground_truth_dataset_version":${r.version_id},"category":${JSON.stringify(r.category)},` +
+        `"created_at":${JSON.stringify(r.created_at)},"data":${safeJsonText(r.data)},` +
+        `"data_unit":{"id":${r.data_unit_id},"files":${JSON.stringify(signFileMap(parseJson(r.unit_files), sign))}},` +
+        `"files":${JSON.stringify(signFileMap(parseJson(r.files), sign))},"metadata":${safeJsonText(r.metadata)}}`,
+      fields
+    })
+  })
+
+interface GroundTruthRow {
+  readonly id: number
+  readonly dataset_id: number
+  readonly category: string | null
+  readonly files: string
+  readonly data: string
+  readonly data_unit_id: number
+  readonly unit_files: string
+  readonly versions: string | null
+}
+
+/** `GET ground_truths/`. */
+export const listGroundTruths = (ctx: SandboxContext): Handler =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const query = queryOf(request)
+    const w: Where = { clauses: [], params: [] }
+    const dataset = idListParam(query, "ground_truth_dataset")
+    if (dataset.length > 0) {
+      w.clauses.push(`dataset_id IN (${placeholders(dataset.length)})`)
+      w.params.push(...dataset)
+    }
+    const versions = idListParam(query, "ground_truth_dataset_versions").concat(idListParam(query, "ground_truth_dataset_version"))
+    if (versions.length > 0) {
+      w.clauses.push(`id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id IN (${placeholders(versions.length)}))`)
+      w.params.push(...versions)
+    }
+    const category = choiceListParam(query, "category", CATEGORIES)
+    if (category.length > 0) {
+      w.clauses.push(`category IN (${placeholders(category.length)})`)
+      w.params.push(...category)
+    }
+    return yield* listing<GroundTruthRow>(ctx, {
+      allowLimitOffset: false,
+      countFrom: "ground_truths",
+      where: w,
+      select: (limit, offset) =>
+        ctx.sql.unsafe<GroundTruthRow>(
+          `SELECT g.id, g.dataset_id, g.category, g.files, g.data, g.data_unit_id, u.files AS unit_files,
+             (SELECT group_concat(m.version_id) FROM ground_truth_version_members m WHERE m.ground_truth_id = g.id) AS versions
+           FROM (SELECT id FROM ground_truths${whereSql(w)} ORDER BY id LIMIT ? OFFSET ?) page
+           JOIN ground_truths g ON g.id = page.id
+           JOIN data_units u ON u.id = g.data_unit_id
+           ORDER BY g.id`,
+          [...w.params, limit, offset]
+        ),
+      render: (r, sign) =>
+        JSON.stringify({
+          id: r.id,
+          ground_truth_dataset: r.dataset_id,
+          ground_truth_dataset_versions: (r.versions ?? "")
+            .split(",")
+            .filter((v) => v !== "")
+            .map(Number)
+            .sort((a, b) => a - b),
+          category: r.category,
+          data_unit: { id: r.data_unit_id, files: signFileMap(parseJson(r.unit_files), sign) },
+          files: signFileMap(parseJson(r.files), sign),
+          data: parseJson(r.data)
+        })
+    })
+  })
+
+interface VersionRow {
+  readonly id: number
+  readonly version: string
+  readonly name: string | null
+  readonly dataset_id: number
+  readonly dataset_name: string
+  readonly event_count: number
+  readonly description: string | null
+  readonly is_active: number
+  readonly is_archived: number
+  readonly created_at: string
+  readonly statistics: string
+}
+
+const VERSION_SELECT = `SELECT v.id, v.version, v.name, v.dataset_id, d.name AS dataset_name, v.event_count, v.description,
+  v.is_active, v.is_archived, v.created_at, v.statistics
+  FROM ground_truth_dataset_versions v JOIN ground_truth_datasets d ON d.id = v.dataset_id`
+
+const versionObject = (r: VersionRow) => ({
+  id: r.id,
+  version: r.version,
+  name: r.name ?? r.version,
+  ground_truth_dataset: { id: r.dataset_id, name: r.dataset_name },
+  event_count: r.event_count,
+  description: r.description,
+  is_active: r.is_active === 1,
+  is_archived: r.is_archived === 1,
+  created_at: r.created_at,
+  statistics: parseJson(r.statistics)
+})
+
+/** `GET ground_truth_dataset_versions/`. */
+export const listVersions = (ctx: SandboxContext): Handler =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const query = queryOf(request)
+    const w: Where = { clauses: [], params: [] }
+    const dataset = idListParam(query, "ground_truth_dataset")
+    if (dataset.length > 0) {
+      w.clauses.push(`dataset_id IN (${placeholders(dataset.length)})`)
+      w.params.push(...dataset)
+    }
+    const archived = boolParam(query, "is_archived")
+    if (archived !== undefined) {
+      w.clauses.push("is_archived = ?")
+      w.params.push(archived ? 1 : 0)
+    }
+    const active = boolParam(query, "is_active")
+    if (active !== undefined) {
+      w.clauses.push("is_active = ?")
+      w.params.push(active ? 1 : 0)
+    }
+    const prefixed: Where = { clauses: w.clauses.map((c) => `v.${c}`), params: w.params }
+    return yield* listing<VersionRow>(ctx, {
+      allowLimitOffset: false,
+      countFrom: "ground_truth_dataset_versions",
+      where: w,
+      select: (limit, offset) => ctx.sql.unsafe<VersionRow>(`${VERSION_SELECT}${whereSql(prefixed)} ORDER BY v.id LIMIT ? OFFSET ?`, [...w.params, limit, offset]),
+      render: (r) => JSON.stringify(versionObject(r))
+    })
+  })
+
+/** `GET ground_truth_dataset_versions/{id}/`. */
+export const getVersion = (ctx: SandboxContext, rawId: string | undefined): Handler =>
+  Effect.gen(function* () {
+    const id = pathId(rawId)
+    const rows = yield* ctx.sql.unsafe<VersionRow>(`${VERSION_SELECT} WHERE v.id = ?`, [id])
+    if (rows[0] === undefined) throw detailError(404, "Not found.")
+    return json(versionObject(rows[0]))
+  })

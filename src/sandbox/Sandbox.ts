@@ -1,0 +1,159 @@
+/**
+ * Starting and stopping a sandbox in-process: the entry point for tests, the MCP server, the CLI
+ * and benchmarks. A sandbox is a real HTTP server on a real socket backed by SQLite in a data
+ * directory; its API base URL is `http://<host>:<port>/api/v1` (paths below it as in WIRE.md:
+ * `models/`, `sdk/ground_truth_events/`, …), files are served under `/media/…` (presigned), and
+ * test/ops endpoints under `/_sandbox/…` (`stats`, `faults`, `health`).
+ *
+ * Effect callers use `start(options)` (scoped: the server stops when the scope closes);
+ * everyone else uses `startSandbox(options)`, which returns a handle with `close()`.
+ *
+ * The token defaults to `SANDBOX_DEV_TOKEN` (documented, fixed: this is a local development
+ * backend bound to 127.0.0.1 by default), or `$SYNAPSE_SANDBOX_TOKEN` when set.
+ */
+import { HttpServer } from "@effect/platform"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { Data, Effect, Exit, Layer, Scope } from "effect"
+import * as Http from "node:http"
+import { stderrLoggerLayer } from "../services/Logging.js"
+import { type SandboxContext, SandboxStats } from "./Context.js"
+import { defaultDataDir, prepareDataDir, type SeedKind } from "./DataDir.js"
+import { FaultInjector, parseFaultSpec } from "./Faults.js"
+import { API_PREFIX, makeApp } from "./Server.js"
+
+/** The token a sandbox accepts unless told otherwise. */
+export const SANDBOX_DEV_TOKEN = "synapse-sandbox-dev-token"
+
+/** The default upload size limit: 5 GiB. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024 ** 3
+
+/** How to start a sandbox. Every field is optional. */
+export interface SandboxOptions {
+  /** TCP port; 0 (the default) picks a free ephemeral port. */
+  readonly port?: number | undefined
+  /** Interface to bind; default `127.0.0.1`. */
+  readonly host?: string | undefined
+  /** Data directory; default `$SYNAPSE_SANDBOX_DIR` or `<os tmpdir>/synapse-ml-sandbox`. */
+  readonly dataDir?: string | undefined
+  /** Data set for a new data directory (an existing one is served as it is); default `demo`. */
+  readonly seed?: SeedKind | undefined
+  /** Seed of the data generators and of fault injection; default 42. */
+  readonly randSeed?: number | undefined
+  /** Number of events for the `large` seed. */
+  readonly events?: number | undefined
+  /** Access token; default `$SYNAPSE_SANDBOX_TOKEN` or `SANDBOX_DEV_TOKEN`. */
+  readonly token?: string | undefined
+  /** Fault spec (see `Faults.ts`); default `$SYNAPSE_SANDBOX_FAULTS` or none. */
+  readonly faults?: string | undefined
+  /** Upload size limit in bytes (413 above it); default 5 GiB. */
+  readonly maxUploadBytes?: number | undefined
+  /** Seconds until an unfinished upload expires; default 24 h. */
+  readonly uploadExpirySeconds?: number | undefined
+  /** Called while seeding a new directory. */
+  readonly onSeedProgress?: ((done: number, total: number) => void) | undefined
+}
+
+/** A running sandbox. */
+export interface SandboxInfo {
+  /** API base URL, e.g. `http://127.0.0.1:41234/api/v1` (no trailing slash). */
+  readonly url: string
+  /** `http://host:port`, where `/media/…` and `/_sandbox/…` live. */
+  readonly origin: string
+  readonly port: number
+  readonly token: string
+  readonly dataDir: string
+  /** Whether this start seeded the data directory (false: existing data served). */
+  readonly seeded: boolean
+}
+
+/** The sandbox could not start (bad options, unusable data directory, port in use). */
+export class SandboxError extends Data.TaggedError("SandboxError")<{ readonly detail: string; readonly cause?: unknown }> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+/**
+ * Starts a sandbox for the lifetime of the current scope. Prepares (and on first use seeds) the
+ * data directory, opens SQLite, binds the socket and serves until the scope closes.
+ */
+export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptions = {}) {
+  const host = options.host ?? "127.0.0.1"
+  const randSeed = options.randSeed ?? 42
+  const token = options.token ?? (process.env.SYNAPSE_SANDBOX_TOKEN || SANDBOX_DEV_TOKEN)
+  if (token.trim() === "") return yield* new SandboxError({ detail: "the sandbox token must not be empty" })
+  const faultSpec = yield* Effect.try({
+    try: () => parseFaultSpec(options.faults ?? process.env.SYNAPSE_SANDBOX_FAULTS),
+    catch: (cause) => new SandboxError({ detail: `bad fault spec: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+  })
+  const data = yield* Effect.tryPromise({
+    try: () =>
+      prepareDataDir({
+        dataDir: options.dataDir ?? defaultDataDir(),
+        seed: options.seed ?? "demo",
+        randSeed,
+        events: options.events,
+        onProgress: options.onSeedProgress
+      }),
+    catch: (cause) => new SandboxError({ detail: `cannot prepare the data directory: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+  })
+  const sql = yield* SqliteClient.make({ filename: data.dbPath, prepareCacheSize: 500 }).pipe(Effect.provide(Reactivity.layer))
+  yield* sql.unsafe("PRAGMA busy_timeout = 5000").pipe(Effect.orDie)
+  yield* sql.unsafe("PRAGMA foreign_keys = ON").pipe(Effect.orDie)
+  const ctx: SandboxContext = {
+    sql,
+    data,
+    token,
+    faults: new FaultInjector(faultSpec, randSeed),
+    stats: new SandboxStats(),
+    maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+    uploadExpirySeconds: options.uploadExpirySeconds ?? 24 * 3600,
+    origin: "",
+    counts: new Map()
+  }
+  const server = yield* NodeHttpServer.make(() => Http.createServer({ keepAliveTimeout: 5_000 }), {
+    port: options.port ?? 0,
+    host
+  }).pipe(Effect.mapError((cause) => new SandboxError({ detail: `cannot listen on ${host}:${options.port ?? 0}: ${String(cause.cause)}`, cause })))
+  const address = server.address
+  const port = address._tag === "TcpAddress" ? address.port : 0
+  const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host
+  ctx.origin = `http://${urlHost}:${port}`
+  // Logs from request handling go to stderr: the MCP server embeds the sandbox and owns stdout.
+  yield* HttpServer.serveEffect(makeApp(ctx)).pipe(Effect.provideService(HttpServer.HttpServer, server), Effect.provide(stderrLoggerLayer))
+  return {
+    url: `${ctx.origin}${API_PREFIX}`,
+    origin: ctx.origin,
+    port,
+    token,
+    dataDir: data.dataDir,
+    seeded: data.seeded
+  } satisfies SandboxInfo
+})
+
+/** A running sandbox started with `startSandbox`. */
+export interface SandboxHandle extends SandboxInfo {
+  /** Stops the server and closes the database. */
+  readonly close: () => Promise<void>
+}
+
+/** Starts a sandbox for non-Effect callers; `close()` stops it. */
+export const startSandbox = async (options: SandboxOptions = {}): Promise<SandboxHandle> => {
+  const scope = Effect.runSync(Scope.make())
+  const exit = await Effect.runPromiseExit(start(options).pipe(Scope.extend(scope), Effect.provide(Layer.empty)))
+  if (Exit.isFailure(exit)) {
+    await Effect.runPromise(Scope.close(scope, exit))
+    throw Exit.isFailure(exit) ? new Error(String(exit.cause)) : undefined
+  }
+  let closed = false
+  return {
+    ...exit.value,
+    close: async () => {
+      if (closed) return
+      closed = true
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }
+}

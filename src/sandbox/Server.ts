@@ -1,0 +1,246 @@
+/**
+ * The sandbox's HTTP application: the router of every WIRE.md endpoint under `/api/v1/`, presigned
+ * files under `/media/`, test/ops endpoints under `/_sandbox/`, and the middleware in front of
+ * them (token check, fault injection, statistics). Every failure becomes a JSON answer: handlers
+ * fail (or throw, from synchronous parsing) with `ApiError`; anything else is logged and answered
+ * as a 500 JSON body, never a dropped connection (unless a fault asks for one).
+ */
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { toServerResponse } from "@effect/platform-node/NodeHttpServerRequest"
+import { Cause, Effect, Option } from "effect"
+import { timingSafeEqual } from "node:crypto"
+import * as Fs from "node:fs"
+import type { SandboxContext } from "./Context.js"
+import { FaultSpecError, formatFaultSpec, parseFaultSpec } from "./Faults.js"
+import { ApiError, detailError, errorResponse, json, pathOf, queryOf } from "./Http.js"
+import { checkMediaRequest, parseRange, throttle } from "./Media.js"
+import * as Resources from "./Resources.js"
+import * as Uploads from "./Uploads.js"
+
+/** The path prefix of the API: the sandbox's base URL is `http://host:port/api/v1`. */
+export const API_PREFIX = "/api/v1"
+
+type Respond = Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>
+
+const findApiError = (cause: Cause.Cause<unknown>): ApiError | undefined => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure) && failure.value instanceof ApiError) return failure.value
+  for (const defect of Cause.defects(cause)) if (defect instanceof ApiError) return defect
+  return undefined
+}
+
+/** Turns any failure of a handler into a JSON answer. */
+const handled = (self: Respond): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> =>
+  Effect.catchAllCause(self, (cause) => {
+    const apiError = findApiError(cause)
+    if (apiError !== undefined) return Effect.succeed(errorResponse(apiError))
+    return Effect.logError("sandbox: unexpected failure", cause).pipe(
+      Effect.as(json({ detail: "Internal server error in the sandbox (see its log)." }, 500))
+    )
+  })
+
+/** Builds the router; `route` names the counter a request is recorded under. */
+const makeRouter = (ctx: SandboxContext) => {
+  const counted = (route: string, handler: (params: Readonly<Record<string, string | undefined>>) => Respond) =>
+    Effect.gen(function* () {
+      ctx.stats.count(route)
+      const params = yield* HttpRouter.params
+      return yield* handled(Effect.suspend(() => handler(params)))
+    })
+  return HttpRouter.empty.pipe(
+    HttpRouter.get(`${API_PREFIX}/models/`, counted("GET models/", () => Resources.listModels(ctx))),
+    HttpRouter.post(`${API_PREFIX}/models/`, counted("POST models/", () => Resources.createModel(ctx))),
+    HttpRouter.get(`${API_PREFIX}/models/:id/`, counted("GET models/{id}/", (p) => Resources.getModel(ctx, p.id))),
+    HttpRouter.patch(`${API_PREFIX}/models/:id/`, counted("PATCH models/{id}/", (p) => Resources.patchModel(ctx, p.id))),
+    HttpRouter.get(`${API_PREFIX}/sdk/ground_truth_events/`, counted("GET sdk/ground_truth_events/", () => Resources.listEvents(ctx))),
+    HttpRouter.get(`${API_PREFIX}/ground_truths/`, counted("GET ground_truths/", () => Resources.listGroundTruths(ctx))),
+    HttpRouter.get(`${API_PREFIX}/ground_truth_dataset_versions/`, counted("GET ground_truth_dataset_versions/", () => Resources.listVersions(ctx))),
+    HttpRouter.get(
+      `${API_PREFIX}/ground_truth_dataset_versions/:id/`,
+      counted("GET ground_truth_dataset_versions/{id}/", (p) => Resources.getVersion(ctx, p.id))
+    ),
+    HttpRouter.put(`${API_PREFIX}/chunked_upload/`, counted("PUT chunked_upload/", () => Uploads.startUpload(ctx))),
+    HttpRouter.put(`${API_PREFIX}/chunked_upload/:id/`, counted("PUT chunked_upload/{id}/", (p) => Uploads.putChunk(ctx, p.id))),
+    HttpRouter.get(`${API_PREFIX}/chunked_upload/:id/`, counted("GET chunked_upload/{id}/", (p) => Uploads.uploadStatus(ctx, p.id))),
+    HttpRouter.post(`${API_PREFIX}/chunked_upload/:id/`, counted("POST chunked_upload/{id}/", (p) => Uploads.finishUpload(ctx, p.id))),
+    HttpRouter.get("/media/*", counted("GET media", () => serveMedia(ctx))),
+    HttpRouter.head("/media/*", counted("HEAD media", () => serveMedia(ctx))),
+    HttpRouter.get("/_sandbox/health", Effect.sync(() => json({ status: "ok" }))),
+    HttpRouter.get("/_sandbox/stats", counted("GET _sandbox/stats", () => Effect.sync(() => json(statsBody(ctx))))),
+    HttpRouter.del("/_sandbox/stats", counted("DELETE _sandbox/stats", () => Effect.sync(() => (ctx.stats.reset(), json(statsBody(ctx)))))),
+    HttpRouter.get("/_sandbox/faults", counted("GET _sandbox/faults", () => Effect.sync(() => json(faultsBody(ctx))))),
+    HttpRouter.put("/_sandbox/faults", counted("PUT _sandbox/faults", () => replaceFaults(ctx)))
+  )
+}
+
+const statsBody = (ctx: SandboxContext) => ({
+  started_at: ctx.stats.startedAt,
+  requests: ctx.stats.requests,
+  requests_by_route: ctx.stats.byRoute,
+  upload_bytes_received: ctx.stats.uploadBytesReceived,
+  upload_chunks: ctx.stats.uploadChunks,
+  faults_injected: ctx.faults.injected
+})
+
+const faultsBody = (ctx: SandboxContext) => ({ spec: formatFaultSpec(ctx.faults.current), ...ctx.faults.current })
+
+/** `PUT /_sandbox/faults`: body `{"spec": "…", "rand_seed"?: n}` or the bare spec as text. */
+const replaceFaults = (ctx: SandboxContext): Respond =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const text = yield* request.text.pipe(Effect.mapError(() => detailError(400, "Could not read the body.")))
+    let spec = text
+    let seed: number | undefined
+    if (text.trim().startsWith("{")) {
+      let body: { spec?: unknown; rand_seed?: unknown }
+      try {
+        body = JSON.parse(text) as typeof body
+      } catch {
+        throw detailError(400, "Malformed JSON: expected {\"spec\": \"status5xx=0.1,…\"}.")
+      }
+      if (typeof body.spec !== "string") throw detailError(400, "Expected {\"spec\": \"status5xx=0.1,…\"}.")
+      spec = body.spec
+      if (body.rand_seed !== undefined) {
+        if (typeof body.rand_seed !== "number" || !Number.isInteger(body.rand_seed)) throw detailError(400, "rand_seed must be an integer.")
+        seed = body.rand_seed
+      }
+    }
+    try {
+      ctx.faults.replace(parseFaultSpec(spec), seed)
+    } catch (e) {
+      if (e instanceof FaultSpecError) throw detailError(400, e.message)
+      throw e
+    }
+    return json(faultsBody(ctx))
+  })
+
+/** `GET /media/…`: presigned, Range-aware, throttled under the `slowFiles` fault. */
+const serveMedia = (ctx: SandboxContext): Respond =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const check = checkMediaRequest(ctx.data.mediaDir, ctx.data.secret, pathOf(request).slice("/media/".length), queryOf(request))
+    if (check._tag === "Forbidden") throw detailError(403, check.detail)
+    if (check._tag === "NotFound") throw detailError(404, "Not found.")
+    const size = Fs.statSync(check.file).size
+    const range = parseRange(request.headers["range"], size)
+    if (range === "unsatisfiable") {
+      return json({ detail: "Requested range not satisfiable." }, 416, { "content-range": `bytes */${size}` })
+    }
+    const start = range?.start ?? 0
+    const end = range?.end ?? size - 1
+    const headers: Record<string, string> = { "accept-ranges": "bytes", "cache-control": "private, max-age=3600" }
+    if (range !== undefined) headers["content-range"] = `bytes ${start}-${end}/${size}`
+    const status = range !== undefined ? 206 : 200
+    const contentType = contentTypeOf(check.mediaPath)
+    if (size === 0 || request.method === "HEAD") {
+      return HttpServerResponse.empty({ status, headers: { ...headers, "content-length": String(end - start + 1), "content-type": contentType } })
+    }
+    const stream = Fs.createReadStream(check.file, { start, end })
+    const slow = ctx.faults.current.slowFiles
+    const body = slow > 0 && ctx.faults.applies(pathOf(request)) ? stream.pipe(throttle(slow)) : stream
+    return HttpServerResponse.raw(body, { status, headers, contentType, contentLength: end - start + 1 })
+  })
+
+const CONTENT_TYPES: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  json: "application/json",
+  txt: "text/plain"
+}
+const contentTypeOf = (path: string): string => CONTENT_TYPES[path.split(".").pop()?.toLowerCase() ?? ""] ?? "application/octet-stream"
+
+const tokenMatches = (given: string, expected: string): boolean => {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** The token check: either WIRE.md header, with or without the `Token ` prefix. */
+const authorize = (ctx: SandboxContext, request: HttpServerRequest.HttpServerRequest): ApiError | undefined => {
+  const candidates = [request.headers["synapse-access-token"], request.headers["authorization"]]
+    .filter((v): v is string => v !== undefined && v.trim() !== "")
+    .map((v) => v.trim().replace(/^(Token|Bearer)\s+/i, "").trim())
+  if (candidates.length === 0) return detailError(401, "Authentication credentials were not provided.")
+  if (!candidates.some((c) => tokenMatches(c, ctx.token))) return detailError(401, "Invalid token.")
+  return undefined
+}
+
+const needsToken = (path: string): boolean => path !== "/_sandbox/health" && !path.startsWith("/media/")
+
+/**
+ * The whole application: statistics, then fault injection (in front, as a flaky proxy would be),
+ * then the token check, then the router.
+ */
+export const makeApp = (ctx: SandboxContext) => {
+  const router = makeRouter(ctx)
+  const routed = router.pipe(
+    Effect.catchTag("RouteNotFound", () => Effect.succeed(json({ detail: "Not found." }, 404))),
+    handled
+  )
+  const authed = Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const denied = needsToken(pathOf(request)) ? authorize(ctx, request) : undefined
+    if (denied !== undefined) return errorResponse(denied)
+    return yield* routed
+  })
+  return Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    ctx.stats.requests++
+    const decision = ctx.faults.decide(pathOf(request))
+    if (decision.latency > 0) yield* Effect.sleep(decision.latency)
+    switch (decision.kind) {
+      case undefined:
+        return yield* authed
+      case "status5xx":
+        return json({ detail: `Injected fault: ${decision.status}.` }, decision.status)
+      case "status429":
+        return json({ detail: "Request was throttled (injected fault)." }, 429, { "retry-after": String(ctx.faults.current.retryAfter) })
+      case "reset":
+      case "truncate":
+      case "loseResponse": {
+        const response = yield* authed
+        return sabotage(request, response, decision.kind)
+      }
+    }
+  })
+}
+
+/**
+ * Performs a response-level fault on an answer the handler already produced (so the request's
+ * effect, e.g. a created model, has happened): cut the body, reset mid-body, or lose it all.
+ */
+const sabotage = (
+  request: HttpServerRequest.HttpServerRequest,
+  response: HttpServerResponse.HttpServerResponse,
+  kind: "reset" | "truncate" | "loseResponse"
+): HttpServerResponse.HttpServerResponse => {
+  const body = response.body._tag === "Uint8Array" ? response.body.body : undefined
+  if (kind === "truncate") {
+    if (body === undefined) return response
+    const cut = body.subarray(0, Math.floor(body.length / 2))
+    return HttpServerResponse.uint8Array(cut, {
+      status: response.status,
+      headers: response.headers,
+      contentType: response.body._tag === "Uint8Array" ? response.body.contentType : "application/json"
+    })
+  }
+  const nodeResponse = toServerResponse(request)
+  const socket = nodeResponse.socket
+  if (kind === "loseResponse" || body === undefined) {
+    socket?.destroy()
+  } else {
+    nodeResponse.writeHead(response.status, { ...response.headers, "content-type": "application/json", "content-length": String(body.length) })
+    nodeResponse.write(body.subarray(0, Math.floor(body.length / 2)), () => {
+      if (socket && typeof socket.resetAndDestroy === "function") socket.resetAndDestroy()
+      else socket?.destroy()
+    })
+  }
+  // Marks the response finished so the server does not try to answer on the broken socket.
+  try {
+    nodeResponse.end()
+  } catch {
+    // already torn down
+  }
+  return response
+}
