@@ -97,19 +97,74 @@ const inline = (node: JsonValue, defs: Record<string, JsonValue>): JsonValue => 
 /** The JSON Schema (draft-07, self-contained) of an Effect Schema. */
 export const jsonSchemaOf = <A, I>(schema: Schema.Schema<A, I, never>): Record<string, JsonValue> => {
   const root = JSONSchema.make(schema) as unknown as Record<string, JsonValue>
+  // An empty struct comes out as "any object or array"; MCP wants an object schema.
+  if (root["type"] !== "object" && schema.ast._tag === "TypeLiteral" && schema.ast.propertySignatures.length === 0) {
+    return { $schema: "http://json-schema.org/draft-07/schema#", type: "object", properties: {}, additionalProperties: false }
+  }
   const defs = (root["$defs"] ?? {}) as Record<string, JsonValue>
   return { $schema: "http://json-schema.org/draft-07/schema#", ...(inline(root, defs) as Record<string, JsonValue>) }
 }
 
-/** Lines of `path: message` for every problem in a parse error, as a model needs to fix its call. */
-export const formatParseError = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => {
-      const where = issue.path.length === 0 ? "arguments" : issue.path.join(".")
-      return `- ${where}: ${issue.message.replace(/\s+/g, " ")}`
-    })
-    .slice(0, 20)
-    .join("\n")
+/** A short phrase for what a JSON Schema accepts ("one of \"a\", \"b\"", "an integer from 1 to 100"). */
+export const describeExpected = (schema: JsonValue | undefined): string => {
+  if (schema === null || typeof schema !== "object" || Array.isArray(schema)) return "a valid value"
+  const s = schema as Record<string, JsonValue>
+  if (Array.isArray(s["enum"])) return `one of ${s["enum"].map((v) => JSON.stringify(v)).join(", ")}`
+  if (Array.isArray(s["anyOf"])) return s["anyOf"].map(describeExpected).join(" or ")
+  const range = (lo: JsonValue | undefined, hi: JsonValue | undefined, unit = "") =>
+    lo !== undefined && hi !== undefined ? ` from ${lo} to ${hi}${unit}` : lo !== undefined ? ` ≥ ${lo}${unit}` : hi !== undefined ? ` ≤ ${hi}${unit}` : ""
+  switch (s["type"]) {
+    case "integer":
+      return `an integer${range(s["minimum"], s["maximum"])}`
+    case "number":
+      return `a number${range(s["minimum"], s["maximum"])}`
+    case "boolean":
+      return "true or false"
+    case "null":
+      return "null"
+    case "string":
+      return `a string${s["minLength"] !== undefined || s["maxLength"] !== undefined ? ` of length${range(s["minLength"], s["maxLength"])}` : ""}` +
+        (typeof s["pattern"] === "string" ? ` matching ${s["pattern"]}` : "")
+    case "array":
+      return `a list${s["minItems"] !== undefined || s["maxItems"] !== undefined ? ` of${range(s["minItems"], s["maxItems"], " items")}` : ""}` +
+        (s["items"] !== undefined ? ` of ${describeExpected(s["items"])}` : "")
+    case "object":
+      return "an object"
+    default:
+      return "a valid value"
+  }
+}
+
+const shortJson = (value: unknown): string => {
+  const text = value === undefined ? "nothing" : JSON.stringify(value) ?? String(value)
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text
+}
+
+/**
+ * Lines of `field: got …; expected …` for every problem in a parse error, phrased from the field's
+ * JSON Schema (the bounds and allowed values the model was shown), as a model needs to fix its call.
+ */
+export const formatParseError = (
+  error: ParseResult.ParseError,
+  inputSchema: Record<string, JsonValue> = {},
+  args: unknown = undefined
+): string => {
+  const properties = (inputSchema["properties"] ?? {}) as Record<string, JsonValue>
+  const lines = new Map<string, string>()
+  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
+    const where = issue.path.length === 0 ? "arguments" : issue.path.join(".")
+    if (lines.has(where)) continue
+    const field = issue.path.length === 1 ? String(issue.path[0]) : undefined
+    if (field !== undefined && field in properties) {
+      const actual = args !== null && typeof args === "object" ? (args as Record<string, unknown>)[field] : undefined
+      const expected = describeExpected(properties[field])
+      lines.set(where, issue._tag === "Missing" ? `- ${where}: is required; expected ${expected}` : `- ${where}: got ${shortJson(actual)}; expected ${expected}`)
+    } else {
+      lines.set(where, `- ${where}: ${issue.message.replace(/\s+/g, " ")}`)
+    }
+  }
+  return [...lines.values()].slice(0, 20).join("\n")
+}
 
 const MAX_ERROR_TEXT = 4_000
 
@@ -152,6 +207,7 @@ export const make = <R>(
     }
     const byName = new Map(enabled.map((tool) => [tool.name, tool] as const))
     const published = enabled.map((tool) => describeTool(tool as AnyTool<unknown>))
+    const inputSchemas = new Map(published.map((info) => [info.name, info.inputSchema as Record<string, JsonValue>] as const))
     const hidden = new Set(tools.filter((tool) => config.readOnly && tool.write).map((tool) => tool.name))
     const secrets = (options.secrets ?? []).filter((s) => s.length >= 4)
 
@@ -177,11 +233,19 @@ export const make = <R>(
         )
       }
       const program = Effect.gen(function*() {
-        const input = yield* Schema.decodeUnknown(tool.input, { errors: "all", onExcessProperty: "error" })(args ?? {}).pipe(
-          Effect.mapError((error) =>
-            new ToolError({ message: `Invalid arguments for ${name}:\n${formatParseError(error)}\nSee the tool's input schema for allowed values.` })
-          )
-        )
+        // Unknown names are reported together with the invalid values (the decoder would stop at
+        // the first unknown name), so one corrected call can fix everything.
+        const allowed = Object.keys(tool.input.fields)
+        const unknown = args !== null && typeof args === "object" ? Object.keys(args).filter((k) => !allowed.includes(k)) : []
+        const problems = unknown.map((k) => `- ${k}: unknown argument; allowed: ${allowed.join(", ") || "none"}`)
+        const decoded = yield* Effect.either(Schema.decodeUnknown(tool.input, { errors: "all" })(args ?? {}))
+        if (decoded._tag === "Left") problems.push(formatParseError(decoded.left, inputSchemas.get(name), args))
+        if (problems.length > 0 || decoded._tag === "Left") {
+          return yield* new ToolError({
+            message: `Invalid arguments for ${name}:\n${problems.join("\n")}\nSee the tool's input schema for allowed values.`
+          })
+        }
+        const input = decoded.right
         const output = yield* tool.run(input, context)
         // An output that does not match its own schema is a bug in the tool, not the caller's fault.
         return yield* Schema.encode(tool.output)(output).pipe(Effect.orDie)
