@@ -1,0 +1,711 @@
+/**
+ * Streaming export of ground truth to COCO and YOLO (Ultralytics layout), fixing what the seed's
+ * example (and most exporters) get wrong: annotation ids start at 1; `categories` is complete with
+ * stable ids; `area` is the polygon's shoelace area or the box area, never 0; one image entry per
+ * data unit, whose id is the data unit id; boxes are clipped to the image; box-only annotations
+ * carry no empty `segmentation`; degenerate input is counted, never written.
+ *
+ * Memory stays flat whatever the dataset size: events are processed page by page; image entries
+ * and annotations are spooled to temporary line files (category ids are only final once every
+ * class has been seen) and assembled into the output at the end; per-image state is a bitmap bit
+ * plus 8 bytes of image size. Everything is written inside a temporary work directory in the output
+ * directory and renamed into place only when complete, so an interrupted or failed export leaves
+ * no partial file behind.
+ */
+import { Chunk, Effect, Either, Schema, Stream } from "effect"
+import * as Fsp from "node:fs/promises"
+import * as Path from "node:path"
+import { randomBytes } from "node:crypto"
+import type { FileEntry, FileMap } from "../schemas/Common.js"
+import { Id } from "../schemas/Common.js"
+import type { DatasetVersion } from "../schemas/DatasetVersion.js"
+import type { GroundTruthEvent } from "../schemas/GroundTruth.js"
+import {
+  dataMetaKeys,
+  fromDataMeta,
+  fromEventAnnotations,
+  prepare,
+  primaryImageKey,
+  SKIP_REASONS,
+  type SkipReason,
+  type SourceAnnotation
+} from "./Annotations.js"
+import { type CocoValidation, CocoValidation as CocoValidationSchema, validateFile } from "./Coco.js"
+import { HashedStringSet, IdSet, IdSizeMap } from "./IdSet.js"
+import { readImageSize } from "./ImageSize.js"
+import { assignmentOf, readManifest, type SplitManifest } from "./Manifest.js"
+import { BufferedWriter, forEachLine } from "./Spool.js"
+
+/** Output formats. */
+export const ExportFormat = Schema.Literal("coco", "yolo")
+export type ExportFormat = typeof ExportFormat.Type
+
+/** Where per-split files come from: no split (`all`), the events' `category`, or a split manifest. */
+export const SplitBy = Schema.Literal("none", "category", "manifest")
+export type SplitBy = typeof SplitBy.Type
+
+/** Export options (everything but the data source). */
+export const ExportOptions = Schema.Struct({
+  format: ExportFormat.annotations({ description: "coco: annotations/instances_<split>.json; yolo: images/, labels/, data.yaml" }),
+  outputDir: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "Directory to write into (created if missing)" }),
+  splitBy: Schema.optional(SplitBy).annotations({ description: "Per-split files: none (one split named 'all'), the events' category, or a split manifest" }),
+  manifestPath: Schema.optional(Schema.String).annotations({ description: "Split manifest written by prepare_training_data (splitBy=manifest)" }),
+  includeImages: Schema.optional(Schema.Boolean).annotations({ description: "Download images and place them under images/<split>/" }),
+  categoryMap: Schema.optional(Schema.Record({ key: Schema.String, value: Id })).annotations({
+    description: "Class name → category id override; classes not listed are skipped as unknown"
+  }),
+  validate: Schema.optional(Schema.Boolean).annotations({ description: "Run the COCO validator on the written files (default true)" })
+})
+export type ExportOptions = typeof ExportOptions.Type
+
+/** Counts of one split's output. */
+export const SplitSummary = Schema.Struct({
+  images: Schema.Int,
+  annotations: Schema.Int,
+  files: Schema.Array(Schema.String)
+})
+
+/** What an export did. */
+export const ExportSummary = Schema.Struct({
+  format: ExportFormat,
+  outputDir: Schema.String,
+  datasetVersions: Schema.Array(Schema.Int),
+  events: Schema.Int,
+  images: Schema.Int,
+  annotations: Schema.Int,
+  categories: Schema.Array(Schema.Struct({ id: Schema.Int, name: Schema.String })),
+  classCounts: Schema.Record({ key: Schema.String, value: Schema.Int }),
+  skipped: Schema.Struct({
+    events: Schema.Record({ key: Schema.String, value: Schema.Int }),
+    annotations: Schema.Record({ key: Schema.String, value: Schema.Int }),
+    examples: Schema.Array(Schema.Struct({ event: Schema.Int, dataUnit: Schema.NullOr(Schema.Int), reason: Schema.String }))
+  }),
+  splits: Schema.Record({ key: Schema.String, value: SplitSummary }),
+  files: Schema.Array(Schema.String),
+  imagesDownloaded: Schema.Int,
+  bytesWritten: Schema.Int,
+  validation: Schema.Record({ key: Schema.String, value: CocoValidationSchema }),
+  valid: Schema.Boolean
+})
+export type ExportSummary = typeof ExportSummary.Type
+
+/** Progress of a running export, reported after every page and at each phase change. */
+export interface ExportProgress {
+  readonly phase: "reading" | "assembling" | "validating" | "done"
+  readonly eventsRead: number
+  readonly eventsTotal: number | undefined
+  readonly annotationsWritten: number
+  readonly imagesWritten: number
+  readonly imagesDownloaded: number
+  readonly bytesWritten: number
+}
+
+/** The data an export reads: the versions (for `info`), their events, and a file downloader. */
+export interface ExportSource<E> {
+  readonly versions: ReadonlyArray<DatasetVersion>
+  readonly events: Stream.Stream<GroundTruthEvent, E>
+  /** Downloads a file entry (presigned URL) and returns its local path. */
+  readonly fetchFile: (entry: FileEntry) => Effect.Effect<string, E>
+  /** The number of events expected, when known, for progress display. */
+  readonly totalEvents?: number | undefined
+}
+
+/** Run-time knobs that are not part of the serialisable options. */
+export interface ExportRun {
+  readonly onProgress?: (progress: ExportProgress) => void
+  /** A manifest already in memory (instead of `manifestPath`). */
+  readonly manifest?: SplitManifest
+  /** Concurrent file downloads (images, data_meta). Default 8. */
+  readonly concurrency?: number
+}
+
+/** Writing the export failed (file system), or the options contradict each other. */
+export class ExportError extends Schema.TaggedError<ExportError>()("ExportError", {
+  detail: Schema.String,
+  path: Schema.optional(Schema.String)
+}) {}
+
+// ---------------------------------------------------------------------------------------------
+// Categories
+
+interface CategoryInfo {
+  readonly name: string
+  platformId: number | undefined
+  conflict: boolean
+  count: number
+}
+
+/** Classes seen while streaming, by first-seen index; final ids are decided at the end. */
+class CategoryTable {
+  readonly list: Array<CategoryInfo> = []
+  private readonly byName = new Map<string, number>()
+  private readonly nameById = new Map<number, string>()
+
+  constructor(private readonly override: Readonly<Record<string, number>> | undefined) {}
+
+  /** The local index of an annotation's class, or `undefined` for an unknown class. */
+  resolve(a: SourceAnnotation): number | undefined {
+    let name = a.categoryName
+    if (name === undefined && a.categoryId !== undefined) {
+      name = this.nameById.get(a.categoryId) ?? (this.override ? this.nameForOverrideId(a.categoryId) : undefined) ?? `class_${a.categoryId}`
+    }
+    if (name === undefined) return undefined
+    if (this.override !== undefined && !(name in this.override)) return undefined
+    let idx = this.byName.get(name)
+    if (idx === undefined) {
+      idx = this.list.length
+      this.list.push({ name, platformId: a.categoryId, conflict: false, count: 0 })
+      this.byName.set(name, idx)
+    } else if (a.categoryId !== undefined) {
+      const info = this.list[idx]!
+      if (info.platformId === undefined) info.platformId = a.categoryId
+      else if (info.platformId !== a.categoryId) info.conflict = true
+    }
+    if (a.categoryId !== undefined && a.categoryName !== undefined && !this.nameById.has(a.categoryId)) {
+      this.nameById.set(a.categoryId, a.categoryName)
+    }
+    return idx
+  }
+
+  private nameForOverrideId(id: number): string | undefined {
+    for (const [name, v] of Object.entries(this.override!)) if (v === id) return name
+    return undefined
+  }
+
+  /**
+   * Final ids: the override when given; else the platform's ids where every class has one id
+   * and no two classes share one; classes without a platform id follow, in name order. When the
+   * platform's ids conflict, all classes are numbered 1..N in name order.
+   */
+  finalize(): { readonly ids: Array<number>; readonly categories: Array<{ id: number; name: string }> } {
+    if (this.override !== undefined) {
+      const ids = this.list.map((c) => this.override![c.name]!)
+      const categories = Object.entries(this.override).map(([name, id]) => ({ id, name })).sort((a, b) => a.id - b.id)
+      return { ids, categories }
+    }
+    const used = new Map<number, number>()
+    let consistent = true
+    for (const c of this.list) {
+      if (c.conflict) consistent = false
+      if (c.platformId !== undefined) {
+        if (!Number.isSafeInteger(c.platformId) || c.platformId < 1 || used.has(c.platformId)) consistent = false
+        used.set(c.platformId, 1)
+      }
+    }
+    const order = this.list.map((_, i) => i).sort((a, b) => (this.list[a]!.name < this.list[b]!.name ? -1 : this.list[a]!.name > this.list[b]!.name ? 1 : 0))
+    const ids = new Array<number>(this.list.length)
+    if (consistent) {
+      let next = Math.max(0, ...used.keys()) + 1
+      for (const i of order) ids[i] = this.list[i]!.platformId ?? next++
+    } else {
+      order.forEach((i, k) => (ids[i] = k + 1))
+    }
+    const categories = this.list.map((c, i) => ({ id: ids[i]!, name: c.name })).sort((a, b) => a.id - b.id)
+    return { ids, categories }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-event resolution (the only part that may download files)
+
+interface Resolved {
+  readonly event: GroundTruthEvent
+  readonly skip: SkipReason | undefined
+  readonly dataUnit: number | undefined
+  readonly split: string
+  readonly image: FileEntry | undefined
+  readonly imagePath: string | undefined
+  readonly width: number | undefined
+  readonly height: number | undefined
+  readonly sources: ReadonlyArray<SourceAnnotation>
+}
+
+const pickImage = (files: FileMap | undefined): FileEntry | undefined => {
+  if (files === undefined) return undefined
+  const key = primaryImageKey(files)
+  return key === undefined ? undefined : files[key]
+}
+
+const positive = (v: number | null | undefined): v is number => typeof v === "number" && Number.isFinite(v) && v > 0
+
+// Output names must never come verbatim from the server: basename only, a safe character set.
+const safeName = (entry: FileEntry | undefined, dataUnit: number): string => {
+  let raw = entry?.name ?? ""
+  if (raw === "" && typeof entry?.url === "string") {
+    try {
+      raw = decodeURIComponent(new URL(entry.url, "http://x/").pathname.split("/").pop() ?? "")
+    } catch {
+      raw = ""
+    }
+  }
+  const base = raw.split(/[\\/]/).pop() ?? ""
+  const clean = base.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "").slice(-120)
+  return clean.length > 0 ? clean : `${dataUnit}.jpg`
+}
+
+const stemOf = (name: string): string => {
+  const dot = name.lastIndexOf(".")
+  return dot > 0 ? name.slice(0, dot) : name
+}
+
+const r6 = (v: number): string => (Math.round(v * 1e6) / 1e6).toString()
+
+// ---------------------------------------------------------------------------------------------
+// The export
+
+interface SplitState {
+  readonly name: string
+  readonly images: IdSet
+  readonly stems: HashedStringSet
+  readonly imagesSpool: BufferedWriter
+  readonly annotationsSpool: BufferedWriter
+  imageCount: number
+  annotationCount: number
+}
+
+const toError = (detail: string, path?: string) => (e: unknown) =>
+  new ExportError({ detail: `${detail}: ${e instanceof Error ? e.message : String(e)}`, ...(path !== undefined ? { path } : {}) })
+
+/**
+ * Exports events from any source (the SDK, or events in memory) to COCO or YOLO. See the module
+ * comment for the guarantees. Interrupting the returned effect stops between pages and removes
+ * the work directory.
+ */
+export const exportEvents = <E>(source: ExportSource<E>, options: ExportOptions, run: ExportRun = {}) =>
+  Effect.gen(function* () {
+    const splitBy: SplitBy = options.splitBy ?? (options.manifestPath !== undefined || run.manifest !== undefined ? "manifest" : "none")
+    let assignment: Map<number, string> | undefined
+    if (splitBy === "manifest") {
+      const manifest = run.manifest ?? (options.manifestPath !== undefined ? yield* readManifest(options.manifestPath).pipe(Effect.mapError((e) => new ExportError({ detail: e.detail, path: e.path }))) : undefined)
+      if (manifest === undefined) return yield* new ExportError({ detail: "splitBy=manifest needs manifestPath (a split manifest from prepare_training_data)" })
+      assignment = assignmentOf(manifest)
+    }
+    const outputDir = Path.resolve(options.outputDir)
+    yield* Effect.tryPromise({ try: () => Fsp.mkdir(outputDir, { recursive: true }), catch: toError("cannot create the output directory", outputDir) })
+    const work = Path.join(outputDir, `.synapse-export-${randomBytes(6).toString("hex")}`)
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => Fsp.mkdir(work), catch: toError("cannot create the work directory", work) }),
+      () => Effect.promise(() => Fsp.rm(work, { recursive: true, force: true }))
+    )
+    return yield* runExport(source, options, run, splitBy, assignment, outputDir, work)
+  }).pipe(Effect.scoped, Effect.withSpan("Workflows.exportEvents"))
+
+const runExport = <E>(
+  source: ExportSource<E>,
+  options: ExportOptions,
+  run: ExportRun,
+  splitBy: SplitBy,
+  assignment: Map<number, string> | undefined,
+  outputDir: string,
+  work: string
+): Effect.Effect<ExportSummary, E | ExportError> =>
+  Effect.gen(function* () {
+    const format = options.format
+    const includeImages = options.includeImages === true
+    const categories = new CategoryTable(options.categoryMap)
+    const sizes = new IdSizeMap()
+    const splits = new Map<string, SplitState>()
+    const writers: Array<BufferedWriter> = []
+    const skippedEvents: Record<string, number> = {}
+    const skippedAnnotations: Record<string, number> = {}
+    const examples: Array<{ event: number; dataUnit: number | null; reason: string }> = []
+    let eventsRead = 0
+    let annotationsWritten = 0
+    let imagesWritten = 0
+    let imagesDownloaded = 0
+    let nextAnnotationId = 1
+    const labelsSpool = format === "yolo" ? yield* Effect.tryPromise({ try: () => BufferedWriter.open(Path.join(work, "labels.spool")), catch: toError("cannot write", work) }) : undefined
+    if (labelsSpool) writers.push(labelsSpool)
+    const bytes = () => writers.reduce((s, w) => s + w.bytes, 0)
+
+    const progress = (phase: ExportProgress["phase"]) =>
+      run.onProgress?.({ phase, eventsRead, eventsTotal: source.totalEvents, annotationsWritten, imagesWritten, imagesDownloaded, bytesWritten: bytes() })
+
+    const noteSkip = (table: Record<string, number>, reason: SkipReason, event: GroundTruthEvent, dataUnit: number | undefined, n = 1) => {
+      table[reason] = (table[reason] ?? 0) + n
+      if (examples.length < 20) examples.push({ event: event.id, dataUnit: dataUnit ?? null, reason })
+    }
+
+    const splitState = (name: string) =>
+      Effect.gen(function* () {
+        const existing = splits.get(name)
+        if (existing) return existing
+        const dir = Path.join(work, "images", name)
+        const state = yield* Effect.tryPromise({
+          try: async () => {
+            if (includeImages || format === "yolo") await Fsp.mkdir(dir, { recursive: true })
+            if (format === "yolo") await Fsp.mkdir(Path.join(work, "labels", name), { recursive: true })
+            const imagesSpool = await BufferedWriter.open(Path.join(work, `images-${name}.spool`))
+            const annotationsSpool = await BufferedWriter.open(Path.join(work, `annotations-${name}.spool`))
+            return { name, images: new IdSet(), stems: new HashedStringSet(), imagesSpool, annotationsSpool, imageCount: 0, annotationCount: 0 }
+          },
+          catch: toError("cannot create spool files", work)
+        })
+        writers.push(state.imagesSpool, state.annotationsSpool)
+        splits.set(name, state)
+        return state
+      })
+
+    // Stage 1: per event, decide split and image, read annotations; download only what is needed.
+    const resolve = (event: GroundTruthEvent): Effect.Effect<Resolved, E> => {
+      const du = event.data_unit ?? undefined
+      const base = { event, dataUnit: du?.id, split: "all", image: undefined, imagePath: undefined, width: undefined, height: undefined, sources: [] }
+      if (du === undefined) return Effect.succeed({ ...base, skip: "missing_data_unit" })
+      let split = "all"
+      if (splitBy === "category") {
+        if (event.category == null) return Effect.succeed({ ...base, skip: "no_split" })
+        split = event.category
+      } else if (assignment !== undefined) {
+        const s = assignment.get(du.id)
+        if (s === undefined) return Effect.succeed({ ...base, skip: "not_in_manifest" })
+        split = s
+      }
+      const image = pickImage(du.files) ?? pickImage(event.files)
+      const known = sizes.get(du.id)
+      let width = positive(image?.width) ? image.width : known?.[0]
+      let height = positive(image?.height) ? image.height : known?.[1]
+      const needSize = width === undefined || height === undefined
+      const needImage = image !== undefined && (needSize || (includeImages && !splits.get(split)?.images.has(du.id)))
+      const annotations = event.data?.annotations
+      const metaKeys = annotations !== undefined && annotations.length > 0 ? [] : dataMetaKeys(event.files)
+      if (!needImage && metaKeys.length === 0) {
+        return Effect.succeed({ ...base, skip: undefined, split, image, width, height, sources: annotations ? fromEventAnnotations(annotations) : [] })
+      }
+      return Effect.gen(function* () {
+        let imagePath: string | undefined
+        if (needImage && image !== undefined && typeof image.url === "string") {
+          imagePath = yield* source.fetchFile(image)
+          if (needSize) {
+            const header = yield* Effect.promise(() => readImageSize(imagePath!).catch(() => undefined))
+            if (header !== undefined) {
+              width = header.width
+              height = header.height
+            }
+          }
+        }
+        let sources: ReadonlyArray<SourceAnnotation> = annotations ? fromEventAnnotations(annotations) : []
+        let skip: SkipReason | undefined
+        if (metaKeys.length > 0) {
+          const collected: Array<SourceAnnotation> = []
+          const imageKey = primaryImageKey(event.files)
+          for (const key of metaKeys) {
+            const entry = event.files![key]!
+            if (typeof entry.url !== "string" && entry.path === undefined) continue
+            const path = entry.path ?? (yield* source.fetchFile(entry))
+            const json = yield* Effect.promise(() => Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined))
+            const read = fromDataMeta(json, imageKey)
+            if (Either.isLeft(read)) skip = read.left
+            else collected.push(...read.right)
+          }
+          sources = collected
+        }
+        return { ...base, skip, split, image, imagePath, width, height, sources }
+      })
+    }
+
+    // Stage 2: write, strictly in event order.
+    const write = (r: Resolved) =>
+      Effect.gen(function* () {
+        eventsRead++
+        const { event } = r
+        if (r.skip !== undefined) return noteSkip(skippedEvents, r.skip, event, r.dataUnit)
+        const du = r.dataUnit!
+        if (r.width === undefined || r.height === undefined) return noteSkip(skippedEvents, "image_size_unknown", event, du)
+        const width = r.width, height = r.height
+        if (sizes.get(du) === undefined) sizes.set(du, width, height)
+        const s = yield* splitState(r.split)
+        let name = safeName(r.image, du)
+        if (s.images.add(du)) {
+          if (!s.stems.add(stemOf(name))) {
+            // Another data unit already uses this name: prefix the (unique) data unit id.
+            name = `${du}_${name}`
+            s.stems.add(stemOf(name))
+            renamed.set(`${r.split}\t${du}`, name)
+          }
+          s.imagesSpool.push(`${du}\t${width}\t${height}\t${name}\n`)
+          s.imageCount++
+          imagesWritten++
+          if (includeImages && r.imagePath !== undefined) {
+            const target = Path.join(work, "images", r.split, name)
+            yield* Effect.tryPromise({ try: () => Fsp.link(r.imagePath!, target).catch(() => Fsp.copyFile(r.imagePath!, target)), catch: toError("cannot place image", target) })
+            imagesDownloaded++
+          }
+          if (format === "yolo") {
+            const label = Path.join(work, "labels", r.split, `${stemOf(name)}.txt`)
+            yield* Effect.tryPromise({ try: () => Fsp.writeFile(label, ""), catch: toError("cannot write label file", label) })
+          }
+        } else {
+          name = renamed.get(`${r.split}\t${du}`) ?? name
+        }
+        const stem = stemOf(name)
+        for (const a of r.sources) {
+          const cat = categories.resolve(a)
+          if (cat === undefined) {
+            noteSkip(skippedAnnotations, "unknown_class", event, du)
+            continue
+          }
+          const prepared = prepare(a, width, height)
+          if (prepared._tag === "skip") {
+            noteSkip(skippedAnnotations, prepared.reason, event, du)
+            continue
+          }
+          const g = prepared.geometry
+          categories.list[cat]!.count++
+          annotationsWritten++
+          s.annotationCount++
+          if (format === "coco") {
+            let tail = `"bbox":[${g.bbox[0]},${g.bbox[1]},${g.bbox[2]},${g.bbox[3]}],"area":${g.area},"iscrowd":${g.iscrowd}`
+            if (g.polygons !== undefined) tail += `,"segmentation":${JSON.stringify(g.polygons)}`
+            else if (g.rle !== undefined) tail += `,"segmentation":${JSON.stringify(g.rle)}`
+            s.annotationsSpool.push(`${nextAnnotationId++}\t${du}\t${cat}\t${tail}}\n`)
+          } else {
+            const [x, y, w, h] = g.bbox
+            labelsSpool!.push(`${r.split}\t${stem}\t${cat}\t${r6((x + w / 2) / width)} ${r6((y + h / 2) / height)} ${r6(w / width)} ${r6(h / height)}\n`)
+          }
+        }
+      })
+
+    // Names that had to be prefixed because of a collision (rare), so later events of the same
+    // data unit find the same YOLO label file.
+    const renamed = new Map<string, string>()
+
+    const flushAll = Effect.tryPromise({
+      try: () => Promise.all(writers.map((w) => w.maybeFlush())),
+      catch: toError("cannot write spool files", work)
+    })
+
+    yield* source.events.pipe(
+      Stream.rechunk(256),
+      Stream.runForEachChunk((chunk) =>
+        Effect.gen(function* () {
+          const resolved = yield* Effect.forEach(Chunk.toReadonlyArray(chunk), resolve, { concurrency: run.concurrency ?? 8 })
+          for (const r of resolved) yield* write(r)
+          yield* flushAll
+          progress("reading")
+        })
+      )
+    )
+
+    // Assemble the outputs from the spools, inside the work directory.
+    progress("assembling")
+    const { ids, categories: finalCategories } = categories.finalize()
+    const files: Array<string> = []
+    const splitSummaries: Record<string, { images: number; annotations: number; files: Array<string> }> = {}
+    const moves: Array<{ from: string; to: string; dir: boolean }> = []
+    yield* Effect.tryPromise({
+      try: () => Promise.all(writers.map((w) => w.close())),
+      catch: toError("cannot write spool files", work)
+    })
+    const names = [...splits.keys()].sort()
+    const assembled: Record<string, string> = {}
+    for (const name of names) {
+      const s = splits.get(name)!
+      const splitFiles: Array<string> = []
+      if (format === "coco") {
+        const tmp = Path.join(work, `instances_${name}.json`)
+        const target = Path.join(outputDir, "annotations", `instances_${name}.json`)
+        const written = yield* Effect.tryPromise({
+          try: (signal) => assembleCoco(tmp, s, source.versions, finalCategories, ids, signal),
+          catch: toError("cannot write the COCO file", tmp)
+        })
+        writers.push(written)
+        assembled[name] = tmp
+        moves.push({ from: tmp, to: target, dir: false })
+        splitFiles.push(target)
+      } else {
+        moves.push({ from: Path.join(work, "labels", name), to: Path.join(outputDir, "labels", name), dir: true })
+        splitFiles.push(Path.join(outputDir, "labels", name))
+      }
+      if (includeImages || format === "yolo") {
+        moves.push({ from: Path.join(work, "images", name), to: Path.join(outputDir, "images", name), dir: true })
+        splitFiles.push(Path.join(outputDir, "images", name))
+      }
+      splitSummaries[name] = { images: s.imageCount, annotations: s.annotationCount, files: splitFiles }
+      files.push(...splitFiles)
+    }
+    if (format === "yolo") {
+      yield* Effect.tryPromise({
+        try: (signal) => distributeLabels(Path.join(work, "labels.spool"), work, ids, finalCategories, signal),
+        catch: toError("cannot write YOLO labels", work)
+      })
+      const yaml = Path.join(work, "data.yaml")
+      yield* Effect.tryPromise({ try: () => Fsp.writeFile(yaml, dataYaml(outputDir, names, finalCategories)), catch: toError("cannot write data.yaml", yaml) })
+      moves.push({ from: yaml, to: Path.join(outputDir, "data.yaml"), dir: false })
+      files.push(Path.join(outputDir, "data.yaml"))
+    }
+
+    // Validate what was written (the files themselves, read back as a stream).
+    const validation: Record<string, CocoValidation> = {}
+    if (format === "coco" && options.validate !== false) {
+      progress("validating")
+      for (const name of names) {
+        validation[name] = yield* validateFile(assembled[name]!).pipe(Effect.mapError((e) => new ExportError({ detail: e.detail, path: e.path })))
+      }
+    }
+
+    // Move into place: every file was complete before the first rename.
+    yield* Effect.tryPromise({
+      try: async () => {
+        for (const m of moves) {
+          await Fsp.mkdir(Path.dirname(m.to), { recursive: true })
+          if (m.dir) await Fsp.rm(m.to, { recursive: true, force: true })
+          await Fsp.rename(m.from, m.to)
+        }
+      },
+      catch: toError("cannot move the export into place", outputDir)
+    })
+    progress("done")
+
+    const classCounts: Record<string, number> = {}
+    for (const c of [...categories.list].sort((a, b) => (a.name < b.name ? -1 : 1))) classCounts[c.name] = c.count
+    return {
+      format,
+      outputDir,
+      datasetVersions: source.versions.map((v) => v.id),
+      events: eventsRead,
+      images: imagesWritten,
+      annotations: annotationsWritten,
+      categories: finalCategories,
+      classCounts,
+      skipped: { events: skippedEvents, annotations: skippedAnnotations, examples },
+      splits: splitSummaries,
+      files,
+      imagesDownloaded,
+      bytesWritten: bytes(),
+      validation,
+      valid: Object.values(validation).every((v) => v.valid)
+    } satisfies ExportSummary
+  })
+
+/** COCO `info` from the dataset version(s): deterministic, so re-exports are byte-identical. */
+const cocoInfo = (versions: ReadonlyArray<DatasetVersion>) => {
+  const first = versions[0]
+  const datasetName = (v: DatasetVersion) => (typeof v.ground_truth_dataset === "object" ? v.ground_truth_dataset.name : undefined)
+  const created = first?.created_at
+  return {
+    description: versions.map((v) => v.description ?? datasetName(v) ?? v.name ?? v.version).join("; "),
+    version: versions.map((v) => v.version).join("+"),
+    name: versions.map((v) => [datasetName(v), v.name ?? v.version].filter((x) => x !== undefined).join(" ")).join("; "),
+    year: created !== undefined && !Number.isNaN(Date.parse(created)) ? new Date(created).getUTCFullYear() : null,
+    date_created: created ?? null,
+    contributor: "synapse-ml",
+    dataset_versions: versions.map((v) => v.id)
+  }
+}
+
+/** Writes one COCO file from a split's spools; category ids are spliced in as lines are copied. */
+const assembleCoco = async (
+  path: string,
+  s: SplitState,
+  versions: ReadonlyArray<DatasetVersion>,
+  categories: ReadonlyArray<{ id: number; name: string }>,
+  ids: ReadonlyArray<number>,
+  signal: AbortSignal
+): Promise<BufferedWriter> => {
+  const out = await BufferedWriter.open(path)
+  try {
+    out.push(`{"info":${JSON.stringify(cocoInfo(versions))},\n"licenses":[],\n"categories":[`)
+    out.push(categories.map((c) => `\n${JSON.stringify({ id: c.id, name: c.name, supercategory: "" })}`).join(","))
+    out.push(`\n],\n"images":[`)
+    let first = true
+    const between = async () => {
+      if (signal.aborted) throw new Error("interrupted")
+      await out.maybeFlush()
+    }
+    await forEachLine(
+      s.imagesSpool.path,
+      (line) => {
+        const t1 = line.indexOf("\t")
+        const t2 = line.indexOf("\t", t1 + 1)
+        const t3 = line.indexOf("\t", t2 + 1)
+        const name = JSON.stringify(line.slice(t3 + 1))
+        out.push(`${first ? "" : ","}\n{"id":${line.slice(0, t1)},"file_name":${name},"width":${line.slice(t1 + 1, t2)},"height":${line.slice(t2 + 1, t3)}}`)
+        first = false
+      },
+      between,
+      signal
+    )
+    out.push(`\n],\n"annotations":[`)
+    first = true
+    await forEachLine(
+      s.annotationsSpool.path,
+      (line) => {
+        const t1 = line.indexOf("\t")
+        const t2 = line.indexOf("\t", t1 + 1)
+        const t3 = line.indexOf("\t", t2 + 1)
+        const cat = ids[Number(line.slice(t2 + 1, t3))]
+        out.push(`${first ? "" : ","}\n{"id":${line.slice(0, t1)},"image_id":${line.slice(t1 + 1, t2)},"category_id":${cat},${line.slice(t3 + 1)}`)
+        first = false
+      },
+      between,
+      signal
+    )
+    out.push(`\n]}\n`)
+    await out.close()
+    return out
+  } catch (e) {
+    await out.abandon()
+    throw e
+  }
+}
+
+/** Appends spooled YOLO label lines to `labels/<split>/<stem>.txt`, grouping runs per file. */
+const distributeLabels = async (
+  spool: string,
+  work: string,
+  ids: ReadonlyArray<number>,
+  categories: ReadonlyArray<{ id: number; name: string }>,
+  signal: AbortSignal
+): Promise<void> => {
+  // YOLO class indices are 0-based positions in `names`, which lists categories in id order.
+  const indexById = new Map<number, number>()
+  categories.forEach((c, i) => indexById.set(c.id, i))
+  let currentFile = ""
+  let buffer: Array<string> = []
+  const pending: Array<[string, string]> = []
+  const flushRun = () => {
+    if (buffer.length > 0) pending.push([currentFile, buffer.join("")])
+    buffer = []
+  }
+  await forEachLine(
+    spool,
+    (line) => {
+      const t1 = line.indexOf("\t")
+      const t2 = line.indexOf("\t", t1 + 1)
+      const t3 = line.indexOf("\t", t2 + 1)
+      const file = Path.join(work, "labels", line.slice(0, t1), `${line.slice(t1 + 1, t2)}.txt`)
+      if (file !== currentFile) {
+        flushRun()
+        currentFile = file
+      }
+      buffer.push(`${indexById.get(ids[Number(line.slice(t2 + 1, t3))]!)} ${line.slice(t3 + 1)}\n`)
+    },
+    async () => {
+      if (signal.aborted) throw new Error("interrupted")
+      for (const [file, text] of pending.splice(0)) await Fsp.appendFile(file, text)
+    },
+    signal
+  )
+  flushRun()
+  for (const [file, text] of pending.splice(0)) await Fsp.appendFile(file, text)
+}
+
+/** The Ultralytics dataset description. Names are JSON-quoted, which YAML reads as strings. */
+const dataYaml = (outputDir: string, splits: ReadonlyArray<string>, categories: ReadonlyArray<{ id: number; name: string }>): string => {
+  const has = (s: string) => splits.includes(s)
+  const train = has("train") ? "train" : splits[0] ?? "all"
+  const val = has("validation") ? "validation" : has("val") ? "val" : train
+  const lines = [
+    "# Ultralytics YOLO dataset written by synapse-ml export",
+    `path: ${JSON.stringify(outputDir)}`,
+    `train: images/${train}`,
+    `val: images/${val}`
+  ]
+  if (has("test")) lines.push("test: images/test")
+  lines.push(`nc: ${categories.length}`, "names:")
+  categories.forEach((c, i) => lines.push(`  ${i}: ${JSON.stringify(c.name)}`))
+  return lines.join("\n") + "\n"
+}
+
+/** Every skip reason, for reports that list zeros too. */
+export const skipReasons: ReadonlyArray<SkipReason> = SKIP_REASONS

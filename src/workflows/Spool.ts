@@ -1,0 +1,99 @@
+/**
+ * Buffered line files for streaming exports: a writer that batches small strings into large
+ * writes (one syscall per ~256 KiB instead of one per record), and a line reader that walks a
+ * spooled file in chunks. Promise-based on purpose: callers wrap whole phases in one
+ * `Effect.tryPromise` with an `AbortSignal`, which keeps the per-record path free of effect
+ * overhead while staying interruptible between chunks.
+ */
+import * as Fs from "node:fs"
+import * as Fsp from "node:fs/promises"
+import { StringDecoder } from "node:string_decoder"
+
+const FLUSH_AT = 256 * 1024
+
+/** Appends strings to a file through an in-memory buffer of bounded size. */
+export class BufferedWriter {
+  private parts: Array<string> = []
+  private pendingChars = 0
+  /** Bytes written to the file so far. */
+  bytes = 0
+
+  private constructor(private readonly handle: Fsp.FileHandle, readonly path: string) {}
+
+  /** Opens (truncating) `path` for writing. */
+  static async open(path: string): Promise<BufferedWriter> {
+    return new BufferedWriter(await Fsp.open(path, "w"), path)
+  }
+
+  /** Buffers `s`; call `maybeFlush` regularly so the buffer stays bounded. */
+  push(s: string): void {
+    this.parts.push(s)
+    this.pendingChars += s.length
+  }
+
+  /** Whether enough is buffered to be worth a write. */
+  get full(): boolean {
+    return this.pendingChars >= FLUSH_AT
+  }
+
+  /** Writes the buffer when it is full. */
+  async maybeFlush(): Promise<void> {
+    if (this.pendingChars >= FLUSH_AT) await this.flush()
+  }
+
+  /** Writes everything buffered. */
+  async flush(): Promise<void> {
+    if (this.parts.length === 0) return
+    const data = Buffer.from(this.parts.join(""), "utf8")
+    this.parts = []
+    this.pendingChars = 0
+    let off = 0
+    while (off < data.length) {
+      const { bytesWritten } = await this.handle.write(data, off, data.length - off)
+      off += bytesWritten
+    }
+    this.bytes += data.length
+  }
+
+  /** Flushes, syncs to disk and closes. */
+  async close(): Promise<void> {
+    await this.flush()
+    await this.handle.sync()
+    await this.handle.close()
+  }
+
+  /** Closes without flushing (on failure; the file is about to be removed). */
+  async abandon(): Promise<void> {
+    this.parts = []
+    await this.handle.close().catch(() => undefined)
+  }
+}
+
+/**
+ * Calls `onLine` for each line of a file (without the newline), reading 1 MiB at a time.
+ * `between` runs after each chunk (flush output, check for abort).
+ */
+export const forEachLine = async (
+  path: string,
+  onLine: (line: string) => void,
+  between: () => Promise<void>,
+  signal?: AbortSignal
+): Promise<void> => {
+  const decoder = new StringDecoder("utf8")
+  const stream = Fs.createReadStream(path, { highWaterMark: 1 << 20, ...(signal ? { signal } : {}) })
+  let carry = ""
+  for await (const chunk of stream) {
+    const text = carry + decoder.write(chunk as Buffer)
+    let start = 0
+    let nl = text.indexOf("\n", start)
+    while (nl !== -1) {
+      onLine(text.slice(start, nl))
+      start = nl + 1
+      nl = text.indexOf("\n", start)
+    }
+    carry = text.slice(start)
+    await between()
+  }
+  carry += decoder.end()
+  if (carry.length > 0) onLine(carry)
+}
