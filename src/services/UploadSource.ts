@@ -65,7 +65,8 @@ export const openSource = (path: string) =>
           if (!stat.isFile()) {
             throw Object.assign(new Error("not a regular file"), { code: stat.isDirectory() ? "EISDIR" : "" })
           }
-          return { path: absolute, size: stat.size, mtimeMs: stat.mtimeMs, handle }
+          // Millisecond precision: what `utimes`, copies and archives preserve reliably.
+          return { path: absolute, size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs), handle }
         } catch (error) {
           await handle.close()
           throw error

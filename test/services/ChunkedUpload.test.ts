@@ -1,0 +1,272 @@
+/**
+ * ChunkedUpload against a real sandbox on an ephemeral port: sizes at the chunk boundaries, the
+ * stored file compared byte for byte, injected 5xx/resets during chunk PUTs, resume by a new client
+ * instance (bytes counted by the sandbox), a changed file starting over, progress, 413, and the
+ * errors raised before any request.
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Exit, Layer, Logger, Redacted, Schedule, Stream } from "effect"
+import { createHash, randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll } from "vitest"
+import * as ChunkedUpload from "../../src/services/ChunkedUpload.js"
+import * as SynapseClient from "../../src/services/SynapseClient.js"
+import { startTestSandbox, type TestSandbox, useSandbox } from "../support/sandbox.js"
+
+const MiB = 1024 * 1024
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-upload-test-"))
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
+
+const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex")
+
+let fileCounter = 0
+const makeFile = (size: number): { path: string; bytes: Buffer } => {
+  const bytes = randomBytes(size)
+  const file = path.join(work, `model-${++fileCounter}.bin`)
+  fs.writeFileSync(file, bytes)
+  return { path: file, bytes }
+}
+
+// Retries fast (the sandbox is local), but a fixed number of them: a real bug still fails the test.
+const fastRetry = Schedule.spaced("5 millis").pipe(Schedule.intersect(Schedule.recurs(20)))
+
+const uploaderLayer = (sb: TestSandbox, stateDir = path.join(work, "state")) =>
+  ChunkedUpload.layer({ stateDir }).pipe(
+    Layer.provide(SynapseClient.layer({ baseUrl: sb.url, accessToken: Redacted.make(sb.token), retry: fastRetry })),
+    Layer.provide(NodeHttpClient.layer)
+  )
+
+const upload = (sb: TestSandbox, file: string, options: ChunkedUpload.UploadOptions = {}, stateDir?: string) =>
+  Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) => u.upload(file, { chunkSize: MiB, ...options })).pipe(
+    Effect.provide(uploaderLayer(sb, stateDir))
+  )
+
+const sandboxJson = (sb: TestSandbox, route: string, init: RequestInit = {}) =>
+  Effect.promise(async () => {
+    const response = await fetch(`${sb.origin}${route}`, { ...init, headers: { ...sb.headers, "content-type": "application/json" } })
+    return (await response.json()) as Record<string, any>
+  })
+const stats = (sb: TestSandbox) => sandboxJson(sb, "/_sandbox/stats")
+const resetStats = (sb: TestSandbox) => sandboxJson(sb, "/_sandbox/stats", { method: "DELETE" })
+const setFaults = (sb: TestSandbox, spec: string) =>
+  sandboxJson(sb, "/_sandbox/faults", { method: "PUT", body: JSON.stringify({ spec, rand_seed: 7 }) })
+
+/** The stored file, downloaded from its presigned URL (no auth headers). */
+const download = (url: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(url)
+    expect(response.status).toBe(200)
+    return new Uint8Array(await response.arrayBuffer())
+  })
+
+describe("ChunkedUpload", () => {
+  const sandbox = useSandbox({ seed: "none" })
+
+  for (const [label, size] of [
+    ["0 B", 0],
+    ["1 B", 1],
+    ["exactly one chunk", MiB],
+    ["one byte over a chunk", MiB + 1],
+    ["many chunks", 5 * MiB + 12345]
+  ] as const) {
+    it.live(`stores a file of ${label} byte-identical`, () =>
+      Effect.gen(function*() {
+        const sb = sandbox()
+        const { bytes, path: file } = makeFile(size)
+        const events: Array<ChunkedUpload.UploadProgress> = []
+        const result = yield* upload(sb, file, { resume: false, onProgress: (e) => events.push(e) })
+        expect(result.size).toBe(size)
+        expect(result.checksum).toBe(md5(bytes))
+        expect(result.bytesSent).toBe(size)
+        const stored = yield* download(result.file)
+        expect(stored.length).toBe(size)
+        expect(md5(stored)).toBe(md5(bytes))
+        const chunks = Math.max(1, Math.ceil(size / MiB))
+        expect(events.filter((e) => e.phase === "uploading").map((e) => e.chunk)).toStrictEqual(
+          Array.from({ length: chunks }, (_, i) => i + 1)
+        )
+        expect(events.at(-1)).toStrictEqual({ phase: "finalizing", bytesSent: size, totalBytes: size, chunk: chunks, chunks })
+      }))
+  }
+
+  it.live("a missing file, a directory or a too small chunk size fail before any request", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      yield* resetStats(sb)
+      const missing = yield* Effect.flip(upload(sb, path.join(work, "nope.bin")))
+      expect(missing._tag).toBe("ValidationError")
+      expect(missing.detail).toContain("does not exist")
+      const directory = yield* Effect.flip(upload(sb, work))
+      expect(directory.detail).toContain("is a directory")
+      const small = yield* Effect.flip(upload(sb, makeFile(10).path, { chunkSize: 1000 }))
+      expect(small).toMatchObject({ _tag: "ValidationError", field: "chunkSize" })
+      expect((yield* stats(sb)).requests).toBe(1) // the stats call itself
+    }))
+
+  it.live("survives 20% injected 5xx answers and connection resets during chunk PUTs", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const { bytes, path: file } = makeFile(12 * MiB + 7)
+      yield* setFaults(sb, "status5xx=0.1,reset=0.1,paths=chunked_upload")
+      const result = yield* upload(sb, file, { resume: false }).pipe(Effect.ensuring(setFaults(sb, "")))
+      const injected = (yield* stats(sb)).faults_injected
+      expect(injected.status5xx + injected.reset).toBeGreaterThan(0)
+      expect(result.checksum).toBe(md5(bytes))
+      const stored = yield* download(result.file)
+      expect(md5(stored)).toBe(md5(bytes))
+    }))
+
+  it.live("an interrupted upload is resumed by a new client instance, sending only the missing chunks", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const stateDir = path.join(work, "resume-state")
+      const { bytes, path: file } = makeFile(6 * MiB + 100)
+      const controller = new AbortController()
+      const first = yield* Effect.exit(upload(sb, file, {
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.phase === "uploading" && e.bytesSent >= 2 * MiB) controller.abort()
+        }
+      }, stateDir))
+      expect(Exit.isInterrupted(first)).toBe(true)
+      expect(fs.readdirSync(stateDir)).toHaveLength(1)
+
+      yield* resetStats(sb)
+      const phases = new Set<string>()
+      const second = yield* upload(sb, file, { onProgress: (e) => phases.add(e.phase) }, stateDir)
+      expect(second.resumedFrom).toBe(2 * MiB)
+      expect(second.bytesSent).toBe(bytes.length - 2 * MiB)
+      expect((yield* stats(sb)).upload_bytes_received).toBe(bytes.length - 2 * MiB)
+      expect([...phases]).toStrictEqual(["hashing", "uploading", "finalizing"])
+      expect(md5(yield* download(second.file))).toBe(md5(bytes))
+      // Finished: the state is gone, so the next upload of the file is a new one.
+      expect(fs.readdirSync(stateDir)).toHaveLength(0)
+    }))
+
+  it.live("continues from the server's offset when it holds more than the state file says", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const stateDir = path.join(work, "ahead-state")
+      const { bytes, path: file } = makeFile(4 * MiB)
+      const controller = new AbortController()
+      yield* Effect.exit(upload(sb, file, {
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.phase === "uploading" && e.bytesSent >= 3 * MiB) controller.abort()
+        }
+      }, stateDir))
+      // As if the process died after the server took chunk 3 but before the state file was saved.
+      const stateFile = path.join(stateDir, fs.readdirSync(stateDir)[0]!)
+      const state = JSON.parse(fs.readFileSync(stateFile, "utf8"))
+      fs.writeFileSync(stateFile, JSON.stringify({ ...state, offset: MiB, prefixMd5: md5(bytes.subarray(0, MiB)) }))
+      yield* resetStats(sb)
+      const result = yield* upload(sb, file, {}, stateDir)
+      expect(result.resumedFrom).toBe(3 * MiB)
+      expect((yield* stats(sb)).upload_bytes_received).toBe(MiB)
+      expect(result.checksum).toBe(md5(bytes))
+    }))
+
+  it.live("a file modified between attempts starts over, even with its size and mtime restored", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const stateDir = path.join(work, "changed-state")
+      const { path: file } = makeFile(4 * MiB)
+      const interrupted = () => {
+        const controller = new AbortController()
+        return Effect.exit(upload(sb, file, {
+          signal: controller.signal,
+          onProgress: (e) => {
+            if (e.phase === "uploading" && e.bytesSent >= 2 * MiB) controller.abort()
+          }
+        }, stateDir))
+      }
+
+      // A rewrite (new mtime): the identity differs, nothing is hashed or reused.
+      yield* interrupted()
+      const rewritten = randomBytes(4 * MiB)
+      fs.writeFileSync(file, rewritten)
+      yield* resetStats(sb)
+      const afterRewrite = yield* upload(sb, file, {}, stateDir)
+      expect(afterRewrite.resumedFrom).toBe(0)
+      expect((yield* stats(sb)).upload_bytes_received).toBe(4 * MiB)
+      expect(afterRewrite.checksum).toBe(md5(rewritten))
+
+      // An edit inside the part already sent, with size and mtime put back: the prefix hash catches it.
+      const mtime = new Date("2026-11-01T10:00:00Z")
+      fs.utimesSync(file, mtime, mtime)
+      yield* interrupted()
+      const edited = Buffer.from(rewritten)
+      edited[100] = edited[100]! ^ 0xff
+      fs.writeFileSync(file, edited)
+      fs.utimesSync(file, mtime, mtime)
+      const logs: Array<string> = []
+      yield* resetStats(sb)
+      const afterEdit = yield* upload(sb, file, {}, stateDir).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message)))))
+      )
+      expect(logs).toContain("the file's content changed since its upload was interrupted: starting over")
+      expect(afterEdit.resumedFrom).toBe(0)
+      expect((yield* stats(sb)).upload_bytes_received).toBe(4 * MiB)
+      expect(afterEdit.checksum).toBe(md5(edited))
+      expect(md5(yield* download(afterEdit.file))).toBe(md5(edited))
+    }))
+
+  it.live("resume: false neither reads nor writes state", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const stateDir = path.join(work, "no-resume-state")
+      const { path: file } = makeFile(3 * MiB)
+      const controller = new AbortController()
+      yield* Effect.exit(upload(sb, file, {
+        resume: false,
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.bytesSent >= MiB) controller.abort()
+        }
+      }, stateDir))
+      expect(fs.existsSync(stateDir)).toBe(false)
+    }))
+
+  it.live("uploadStream emits progress and ends with the result; stopping the stream stops the upload", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const { bytes, path: file } = makeFile(3 * MiB + 1)
+      const events = yield* Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) =>
+        Stream.runCollect(u.uploadStream(file, { chunkSize: MiB, resume: false }))).pipe(
+          Effect.provide(uploaderLayer(sb))
+        )
+      const list = Chunk.toReadonlyArray(events)
+      expect(list.map((e) => e.phase)).toStrictEqual(["uploading", "uploading", "uploading", "uploading", "finalizing", "done"])
+      const done = list.at(-1)!
+      expect(done.phase === "done" && done.result.checksum).toBe(md5(bytes))
+
+      yield* resetStats(sb)
+      const { path: big } = makeFile(8 * MiB)
+      const taken = yield* Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) =>
+        Stream.runCollect(u.uploadStream(big, { chunkSize: MiB, resume: false }).pipe(Stream.take(2)))).pipe(
+          Effect.provide(uploaderLayer(sb))
+        )
+      expect(Chunk.size(taken)).toBe(2)
+      yield* Effect.sleep("200 millis")
+      // Interrupted after two chunks: far from the 8 MiB a finished upload would have sent.
+      expect((yield* stats(sb)).upload_bytes_received).toBeLessThanOrEqual(4 * MiB)
+    }))
+})
+
+describe("ChunkedUpload size limit", () => {
+  it.live("a file over the server's limit fails with PayloadTooLargeError", () =>
+    Effect.acquireUseRelease(
+      Effect.promise(() => startTestSandbox({ seed: "none", maxUploadBytes: 2 * MiB })),
+      (sb) =>
+        Effect.gen(function*() {
+          const { path: file } = makeFile(3 * MiB)
+          const error = yield* Effect.flip(upload(sb, file, { resume: false }))
+          expect(error._tag).toBe("PayloadTooLargeError")
+          expect(error.status_code).toBe(413)
+        }),
+      (sb) => Effect.promise(() => sb.close())
+    ))
+})
