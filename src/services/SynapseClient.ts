@@ -633,3 +633,63 @@ export const layerConfig = (
     SynapseClient,
     Effect.flatMap(optionsConfig, (options) => make({ ...options, ...overrides }))
   )
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: validated before any request, encoded as WIRE.md says
+// ---------------------------------------------------------------------------------------------
+
+/** A query value: scalars, or lists sent as repeated keys. */
+export type QueryValue = string | number | boolean | null | undefined | ReadonlyArray<string | number | boolean>
+
+/** Extra query parameters passed through unvalidated (a backend may accept more filters). */
+export type ExtraParams = Readonly<Record<string, QueryValue>>
+
+/** The closed sets of values some parameters accept, for messages that list them. */
+const allowedValues = (field: string, allowed: Readonly<Record<string, ReadonlyArray<string>>>): ReadonlyArray<string> | undefined =>
+  allowed[field.split(".")[0] ?? field]
+
+/**
+ * Validates parameters with `schema` before anything is sent. The first problem becomes a
+ * `ValidationError` naming the field (`field`) and, for enumerations, the values it accepts.
+ * Unknown keys are kept, to be passed through.
+ */
+export const validate = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  input: unknown,
+  options?: { readonly prefix?: string; readonly allowed?: Readonly<Record<string, ReadonlyArray<string>>> }
+): Effect.Effect<A, ValidationError> => {
+  const result = Schema.decodeUnknownEither(schema, { onExcessProperty: "preserve", errors: "first" })(input ?? {})
+  if (Either.isRight(result)) return Effect.succeed(result.right)
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(result.left)[0]
+  const inner = issue !== undefined && issue.path.length > 0 ? issue.path.map(String).join(".") : undefined
+  const field = options?.prefix !== undefined ? (inner !== undefined ? `${options.prefix}.${inner}` : options.prefix) : inner ?? "params"
+  const allowed = inner !== undefined && options?.allowed !== undefined ? allowedValues(inner, options.allowed) : undefined
+  const got = issue !== undefined ? short(valueAt(input, issue.path)) : short(input)
+  const detail = allowed !== undefined
+    ? `${field} must be one of ${allowed.join(", ")} (got ${got})`
+    : `${field}: ${issue?.message ?? result.left.message}`
+  return Effect.fail(new ValidationError({ detail, field, ...(allowed !== undefined ? { allowed: [...allowed] } : {}) }))
+}
+
+const isScalar = (u: unknown): u is string | number | boolean =>
+  typeof u === "string" || (typeof u === "number" && Number.isFinite(u)) || typeof u === "boolean"
+
+/**
+ * Query parameters as `[key, value]` pairs: lists as repeated keys, booleans as `true`/`false`,
+ * `undefined`/`null` left out. Nested objects cannot be expressed in a query and are rejected.
+ */
+export const queryParams = (params: Readonly<Record<string, unknown>>): Effect.Effect<Array<[string, string]>, ValidationError> =>
+  Effect.suspend(() => {
+    const out: Array<[string, string]> = []
+    for (const [key, value] of Object.entries(params)) {
+      if (value === undefined || value === null) continue
+      if (isScalar(value)) {
+        out.push([key, String(value)])
+      } else if (Array.isArray(value) && value.every(isScalar)) {
+        for (const item of value) out.push([key, String(item)])
+      } else {
+        return Effect.fail(new ValidationError({ detail: `${key}: a query parameter must be a string, number, boolean or a list of them`, field: key }))
+      }
+    }
+    return Effect.succeed(out)
+  })

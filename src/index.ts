@@ -1,0 +1,17 @@
+/**
+ * The public API of synapse-ml: namespaces only, one per module.
+ *
+ * ```ts
+ * import { GroundTruths, Models, Synapse } from "synapse-ml"
+ * ```
+ */
+export * as ChunkedUpload from "./services/ChunkedUpload.js"
+export * as FileCache from "./services/FileCache.js"
+export * as GroundTruths from "./services/GroundTruths.js"
+export * as Logging from "./services/Logging.js"
+export * as Models from "./services/Models.js"
+export * as Pagination from "./services/Pagination.js"
+export * as Schemas from "./schemas/index.js"
+export * as Synapse from "./services/Synapse.js"
+export * as SynapseClient from "./services/SynapseClient.js"
+export * as SynapseError from "./services/SynapseError.js"

@@ -1,0 +1,110 @@
+/**
+ * Models in the registry (`models/`): the seed's `list_models` and `get_model`, as Effect
+ * programs. `list` returns one page as `{ results, count }`; `stream` walks every page lazily;
+ * `get` fetches one model with optional expansions and url conversion of its `file`.
+ *
+ * Parameters are validated before any request (a bad `model_type` is a `ValidationError` listing
+ * the allowed values). The service closes over `SynapseClient` and `FileCache` when its layer is
+ * built, so every operation has no requirements.
+ */
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { Context, Effect, Layer, Schema, Stream } from "effect"
+import { Id } from "../schemas/Common.js"
+import { Model } from "../schemas/Model.js"
+import { Page } from "../schemas/Page.js"
+import { ALLOWED, ModelGetParams, ModelListParams } from "../schemas/Params.js"
+import { FileCache, type UrlConversion, validateConversion } from "./FileCache.js"
+import * as Pagination from "./Pagination.js"
+import { decoder, type ExtraParams, queryParams, SynapseClient, validate } from "./SynapseClient.js"
+import type { SynapseError } from "./SynapseError.js"
+
+/** Filters of `Models.list`/`stream`; `extra` is passed through unvalidated. */
+export type ListParams = ModelListParams & { readonly extra?: ExtraParams | undefined }
+
+/** Options of `Models.stream`. */
+export interface StreamOptions {
+  /** Fetch pages by number, this many at once (1..16), once `count` is known. Default: follow `next`. */
+  readonly prefetch?: number | undefined
+}
+
+/** Options of `Models.get` (the seed's `get_model(pk, params, url_conversion)`). */
+export interface GetOptions {
+  /** `expand` (`metrics`, `evaluations`, `versions`) and `include_file`; `extra` passed through. */
+  readonly params?: (ModelGetParams & { readonly extra?: ExtraParams | undefined }) | undefined
+  /** Downloads (or rewrites) the model's `file` URL: e.g. `{ filesFields: ["file"] }`. */
+  readonly urlConversion?: UrlConversion | undefined
+}
+
+/** The model operations. */
+export interface Service {
+  /** One page of models and the total count (the seed's `(models_list, total_count)`). */
+  readonly list: (params?: ListParams) => Effect.Effect<Pagination.ListResult<Model>, SynapseError>
+  /** Every model matching the filters, fetched page by page as the stream is pulled. */
+  readonly stream: (params?: ListParams, options?: StreamOptions) => Stream.Stream<Model, SynapseError>
+  /** One model by id. */
+  readonly get: (id: number, options?: GetOptions) => Effect.Effect<Model, SynapseError>
+}
+
+/** The `Models` service. */
+export class Models extends Context.Tag("synapse-ml/Models")<Models, Service>() {}
+
+/** Validates a prefetch concurrency (shared with `GroundTruths`). */
+export const validatePrefetch = (prefetch: number | undefined) =>
+  prefetch === undefined
+    ? Effect.succeed(undefined)
+    : validate(Schema.Int.pipe(Schema.between(1, 16, { message: () => "must be an integer between 1 and 16" })), prefetch, { prefix: "prefetch" })
+
+/** Validated params as query pairs: known and unknown keys, then `extra`. */
+export const toQuery = (params: Readonly<Record<string, unknown>>) => {
+  const { extra, ...rest } = params as { extra?: ExtraParams } & Record<string, unknown>
+  return queryParams({ ...rest, ...(extra ?? {}) })
+}
+
+/** Builds the service over the configured client and file cache. */
+export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Effect.gen(function*() {
+  const client = yield* SynapseClient
+  const files = yield* FileCache
+  const decodePage = decoder(Page(Model))
+  const decodeModel = decoder(Model)
+  const listUrl = client.resolveUrl("models/")
+
+  const fetchPage = (url: string) => client.jsonWith(HttpClientRequest.get(url), decodePage)
+
+  const firstUrl = (params: ListParams | undefined) =>
+    validate(ModelListParams, params, { allowed: ALLOWED }).pipe(
+      Effect.flatMap(toQuery),
+      Effect.map((query) => Pagination.withQuery(listUrl, query))
+    )
+
+  const list = Effect.fn("Models.list")(function*(params?: ListParams) {
+    const url = yield* firstUrl(params)
+    const page = yield* fetchPage(url)
+    return { results: page.results, count: page.count }
+  })
+
+  const stream = (params?: ListParams, options?: StreamOptions): Stream.Stream<Model, SynapseError> =>
+    Stream.unwrap(
+      Effect.gen(function*() {
+        const prefetch = yield* validatePrefetch(options?.prefetch)
+        const url = yield* firstUrl(params)
+        return Pagination.stream(url, fetchPage, { prefetch })
+      })
+    ).pipe(Stream.withSpan("Models.stream"))
+
+  const get = Effect.fn("Models.get")(function*(id: number, options?: GetOptions) {
+    const pk = yield* validate(Id, id, { prefix: "id" })
+    const params = yield* validate(ModelGetParams, options?.params, { prefix: "params", allowed: { expand: ["metrics", "evaluations", "versions"] } })
+    const conversion = options?.urlConversion !== undefined ? yield* validateConversion(options.urlConversion) : undefined
+    const query = yield* toQuery(params)
+    const model = yield* client.jsonWith(
+      HttpClientRequest.get(Pagination.withQuery(client.resolveUrl(`models/${pk}/`), query)),
+      decodeModel
+    )
+    return conversion !== undefined ? yield* files.convert(model, conversion) : model
+  })
+
+  return Models.of({ list, stream, get })
+})
+
+/** The `Models` layer; needs `SynapseClient` and `FileCache`. */
+export const layer: Layer.Layer<Models, never, SynapseClient | FileCache> = Layer.effect(Models, make)

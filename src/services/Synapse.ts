@@ -1,0 +1,56 @@
+/**
+ * The convenience layers that give every SDK service at once: `SynapseClient`, `FileCache`,
+ * `Models`, `GroundTruths` and `ChunkedUpload`. Applications provide one of these plus an
+ * `HttpClient` (`NodeHttpClient.layer`) and can call any SDK operation:
+ *
+ * ```ts
+ * program.pipe(Effect.provide(Synapse.layerConfig()), Effect.provide(NodeHttpClient.layer))
+ * ```
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { type ConfigError, Layer } from "effect"
+import * as ChunkedUpload from "./ChunkedUpload.js"
+import * as FileCache from "./FileCache.js"
+import * as GroundTruths from "./GroundTruths.js"
+import * as Models from "./Models.js"
+import * as SynapseClient from "./SynapseClient.js"
+
+/** Every service the SDK offers. */
+export type Services =
+  | SynapseClient.SynapseClient
+  | FileCache.FileCache
+  | Models.Models
+  | GroundTruths.GroundTruths
+  | ChunkedUpload.ChunkedUpload
+
+/** The SDK services over an already provided `SynapseClient`. */
+export const layerServices = (options?: {
+  readonly fileCache?: FileCache.Options | undefined
+  readonly chunkedUpload?: ChunkedUpload.LayerOptions | undefined
+}): Layer.Layer<Exclude<Services, SynapseClient.SynapseClient>, never, SynapseClient.SynapseClient> => {
+  const files = options?.fileCache !== undefined ? FileCache.layer(options.fileCache) : FileCache.layer()
+  const upload = options?.chunkedUpload !== undefined ? ChunkedUpload.layer(options.chunkedUpload) : ChunkedUpload.layer()
+  const apis = Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(Layer.provideMerge(files))
+  return Layer.merge(apis, upload)
+}
+
+/** Every SDK service from explicit options. */
+export const layer = (
+  options: SynapseClient.Options & {
+    readonly fileCache?: FileCache.Options | undefined
+    readonly chunkedUpload?: ChunkedUpload.LayerOptions | undefined
+  }
+): Layer.Layer<Services, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  layerServices(options).pipe(Layer.provideMerge(SynapseClient.layer(options)))
+
+/**
+ * Every SDK service from the environment: `SYNAPSE_BASE_URL`, the `SYNAPSE_*` tokens and timeouts
+ * (see `SynapseClient.layerConfig`), `SYNAPSE_CACHE_DIR`, `SYNAPSE_UPLOAD_STATE_DIR`.
+ * `overrides` (a retry schedule, `transformClient`, …) take precedence over the environment.
+ */
+export const layerConfig = (
+  overrides?: Partial<SynapseClient.Options>
+): Layer.Layer<Services, ConfigError.ConfigError, HttpClient.HttpClient> => {
+  const apis = Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(Layer.provideMerge(FileCache.layerConfig()))
+  return Layer.merge(apis, ChunkedUpload.layerConfig()).pipe(Layer.provideMerge(SynapseClient.layerConfig(overrides)))
+}
