@@ -1,0 +1,418 @@
+/**
+ * Reproducible, leak-free train/validation/test splits (the seed's `prepare_training_data`, fixed):
+ * - the unit of assignment is the data unit (image), never the event, so no image lands in two
+ *   splits however many annotation passes it has;
+ * - every random choice comes from a PRNG seeded by `seed`, over units in id order, so the same
+ *   seed and data give the same split whatever order the server returns events in;
+ * - `stratified` (default) is iterative stratification (Sechidis et al., 2011) over per-image class
+ *   counts, so each class's share in every split is close to the target ratio; the largest
+ *   deviation is reported;
+ * - `hash` assigns each unit by a hash of (seed, id) alone, so assignments never move when the
+ *   dataset grows; `random` is a seeded shuffle and cut.
+ * The result is a manifest (see Manifest.ts) that the exporter consumes.
+ */
+import { Chunk, Effect, Either, Schema, Stream } from "effect"
+import { createHash } from "node:crypto"
+import * as Fsp from "node:fs/promises"
+import * as Path from "node:path"
+import type { FileEntry } from "../schemas/Common.js"
+import { Id } from "../schemas/Common.js"
+import type { GroundTruthEvent } from "../schemas/GroundTruth.js"
+import { dataMetaKeys, fromDataMeta, fromEventAnnotations, primaryImageKey, type SourceAnnotation } from "./Annotations.js"
+import { hash52 } from "./IdSet.js"
+import { assignmentHash, MANIFEST_FORMAT, type SplitManifest, SplitMethod } from "./Manifest.js"
+
+/** Target shares of each split. `test` is optional; the shares must add up to 1. */
+export const SplitRatios = Schema.Struct({
+  train: Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)),
+  validation: Schema.Number.pipe(Schema.between(0, 1)),
+  test: Schema.optional(Schema.Number.pipe(Schema.between(0, 1)))
+}).pipe(
+  Schema.filter((r) => Math.abs(r.train + r.validation + (r.test ?? 0) - 1) < 1e-6 || "train + validation + test must add up to 1")
+)
+export type SplitRatios = typeof SplitRatios.Type
+
+/** What `prepareTrainingData` takes. Give `project` or `datasetVersionIds`. */
+export const PrepareTrainingDataInput = Schema.Struct({
+  project: Schema.optional(Id).annotations({ description: "Split every ground-truth event of this project" }),
+  datasetVersionIds: Schema.optional(Schema.Array(Id)).annotations({ description: "…or of these dataset versions" }),
+  ratios: Schema.optional(SplitRatios).annotations({ description: "Target shares; default train 0.8, validation 0.2" }),
+  splitRatio: Schema.optional(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThan(1))).annotations({
+    description: "The seed's split_ratio: train share, the rest validation (ignored when ratios is given)"
+  }),
+  seed: Schema.optional(Schema.Union(Schema.Int, Schema.String)).annotations({ description: "PRNG seed: same seed and data give the same split (default 0)" }),
+  method: Schema.optional(SplitMethod).annotations({ description: "stratified (default), random, or hash (stable when the dataset grows)" }),
+  manifestPath: Schema.optional(Schema.String).annotations({ description: "Where to write the manifest JSON" }),
+  dryRun: Schema.optional(Schema.Boolean).annotations({ description: "Compute and return the summary without writing anything" })
+})
+export type PrepareTrainingDataInput = typeof PrepareTrainingDataInput.Type
+
+/** Per-split counts in the summary. */
+export const SplitCounts = Schema.Struct({
+  images: Schema.Int,
+  events: Schema.Int,
+  annotations: Schema.Int,
+  class_counts: Schema.Record({ key: Schema.String, value: Schema.Int })
+})
+
+/** What `prepareTrainingData` returns. */
+export const SplitSummary = Schema.Struct({
+  method: SplitMethod,
+  seed: Schema.Union(Schema.Int, Schema.String),
+  ratios: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  total: Schema.Struct({ images: Schema.Int, events: Schema.Int, annotations: Schema.Int }),
+  splits: Schema.Record({ key: Schema.String, value: SplitCounts }),
+  maxDeviation: Schema.Number.annotations({ description: "Largest |class share in a split − target ratio| over classes and splits" }),
+  deviations: Schema.Record({ key: Schema.String, value: Schema.Record({ key: Schema.String, value: Schema.Number }) }),
+  leakedImages: Schema.Int.annotations({ description: "Images in more than one split (always 0: kept as a checked invariant)" }),
+  assignmentSha256: Schema.String,
+  manifestPath: Schema.NullOr(Schema.String),
+  dryRun: Schema.Boolean
+})
+export type SplitSummary = typeof SplitSummary.Type
+
+/** Bad split input (ratios, missing source) or a manifest that could not be written. */
+export class SplitError extends Schema.TaggedError<SplitError>()("SplitError", {
+  detail: Schema.String,
+  path: Schema.optional(Schema.String)
+}) {}
+
+// ---------------------------------------------------------------------------------------------
+// Pure core
+
+/** One data unit to assign: its id and per-class annotation counts. */
+export interface SplitUnit {
+  readonly id: number
+  readonly classes: ReadonlyMap<string, number>
+}
+
+/** sfc32: a small, fast, well-distributed PRNG with 128-bit state; returns floats in [0, 1). */
+export const prng = (seed: number | string): (() => number) => {
+  const s = typeof seed === "number" ? seed : hash52(seed)
+  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = (s >>> 0) ^ Math.floor(s / 0x100000000)
+  a ^= s >>> 0
+  const next = () => {
+    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0
+    const t = (a + b) | 0
+    a = b ^ (b >>> 9)
+    b = (c + (c << 3)) | 0
+    c = (c << 21) | (c >>> 11)
+    d = (d + 1) | 0
+    const r = (t + d) | 0
+    c = (c + r) | 0
+    return (r >>> 0) / 4294967296
+  }
+  for (let i = 0; i < 16; i++) next()
+  return next
+}
+
+const shuffle = <A>(items: Array<A>, rand: () => number): Array<A> => {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1))
+    const t = items[i]!
+    items[i] = items[j]!
+    items[j] = t
+  }
+  return items
+}
+
+/** The position of (seed, id) in [0, 1), from sha256: independent of every other unit. */
+export const hashPosition = (seed: number | string, id: number): number => {
+  const digest = createHash("sha256").update(`${seed}:${id}`).digest()
+  return digest.readUIntBE(0, 6) / 2 ** 48
+}
+
+/**
+ * Assigns units to splits. `ratios` maps split name → share (shares add up to 1, in the order
+ * given). Deterministic for a given seed and set of units, whatever their input order.
+ */
+export const assignSplits = (
+  units: ReadonlyArray<SplitUnit>,
+  ratios: ReadonlyArray<readonly [string, number]>,
+  method: SplitMethod,
+  seed: number | string
+): Map<number, string> => {
+  const sorted = [...units].sort((a, b) => a.id - b.id)
+  const out = new Map<number, string>()
+  const names = ratios.map(([n]) => n)
+  if (method === "hash") {
+    for (const u of sorted) {
+      const p = hashPosition(seed, u.id)
+      let acc = 0
+      let chosen = names[names.length - 1]!
+      for (const [name, r] of ratios) {
+        acc += r
+        if (p < acc) {
+          chosen = name
+          break
+        }
+      }
+      out.set(u.id, chosen)
+    }
+    return out
+  }
+  const rand = prng(seed)
+  if (method === "random") {
+    const order = shuffle(sorted.slice(), rand)
+    let start = 0
+    let acc = 0
+    ratios.forEach(([name, r], k) => {
+      acc += r
+      const end = k === ratios.length - 1 ? order.length : Math.round(acc * order.length)
+      for (let i = start; i < end; i++) out.set(order[i]!.id, name)
+      start = end
+    })
+    return out
+  }
+  // Iterative stratification over annotation counts.
+  const k = ratios.length
+  const labelTotals = new Map<string, number>()
+  for (const u of sorted) for (const [l, n] of u.classes) labelTotals.set(l, (labelTotals.get(l) ?? 0) + n)
+  const labels = [...labelTotals.keys()].sort()
+  const desired = new Map<string, Array<number>>()
+  for (const l of labels) desired.set(l, ratios.map(([, r]) => r * labelTotals.get(l)!))
+  const desiredUnits = ratios.map(([, r]) => r * sorted.length)
+  const byLabel = new Map<string, Array<SplitUnit>>()
+  for (const l of labels) byLabel.set(l, [])
+  for (const u of sorted) for (const l of u.classes.keys()) byLabel.get(l)!.push(u)
+  const done = new Set<number>()
+  const assign = (u: SplitUnit, j: number) => {
+    out.set(u.id, names[j]!)
+    done.add(u.id)
+    desiredUnits[j]! -= 1
+    for (const [l, n] of u.classes) desired.get(l)![j]! -= n
+  }
+  const pick = (scores: ReadonlyArray<number>, second: ReadonlyArray<number>): number => {
+    let best: Array<number> = []
+    for (let j = 0; j < k; j++) {
+      if (best.length === 0) best = [j]
+      else {
+        const b = best[0]!
+        const cmp = scores[j]! - scores[b]! || second[j]! - second[b]!
+        if (cmp > 1e-12) best = [j]
+        else if (Math.abs(cmp) <= 1e-12) best.push(j)
+      }
+    }
+    return best.length === 1 ? best[0]! : best[Math.floor(rand() * best.length)]!
+  }
+  const remaining = new Map<string, number>()
+  for (const l of labels) remaining.set(l, byLabel.get(l)!.length)
+  for (;;) {
+    // The label with the fewest unassigned units goes first: rare classes are the hardest to spread.
+    let label: string | undefined
+    let fewest = Infinity
+    const tied: Array<string> = []
+    for (const l of labels) {
+      const r = remaining.get(l)!
+      if (r === 0) continue
+      if (r < fewest) {
+        fewest = r
+        tied.length = 0
+        tied.push(l)
+      } else if (r === fewest) tied.push(l)
+    }
+    if (tied.length === 0) break
+    label = tied.length === 1 ? tied[0]! : tied[Math.floor(rand() * tied.length)]!
+    const candidates = shuffle(byLabel.get(label)!.filter((u) => !done.has(u.id)), rand)
+    for (const u of candidates) {
+      assign(u, pick(desired.get(label)!, desiredUnits))
+      for (const l of u.classes.keys()) remaining.set(l, remaining.get(l)! - 1)
+    }
+  }
+  // Units without annotations only need the image ratio.
+  for (const u of shuffle(sorted.filter((u) => !done.has(u.id)), rand)) assign(u, pick(desiredUnits, desiredUnits))
+  return out
+}
+
+/** |share of each class in each split − target| (shares by annotation count). */
+export const deviations = (
+  units: ReadonlyArray<SplitUnit>,
+  assignment: ReadonlyMap<number, string>,
+  ratios: ReadonlyArray<readonly [string, number]>
+): { readonly max: number; readonly byClass: Record<string, Record<string, number>> } => {
+  const totals = new Map<string, number>()
+  const per = new Map<string, Map<string, number>>()
+  for (const u of units) {
+    const s = assignment.get(u.id)!
+    for (const [l, n] of u.classes) {
+      totals.set(l, (totals.get(l) ?? 0) + n)
+      let m = per.get(l)
+      if (!m) per.set(l, (m = new Map()))
+      m.set(s, (m.get(s) ?? 0) + n)
+    }
+  }
+  let max = 0
+  const byClass: Record<string, Record<string, number>> = {}
+  for (const l of [...totals.keys()].sort()) {
+    const row: Record<string, number> = {}
+    for (const [name, r] of ratios) {
+      const d = Math.abs((per.get(l)!.get(name) ?? 0) / totals.get(l)! - r)
+      row[name] = Math.round(d * 1e4) / 1e4
+      if (d > max) max = d
+    }
+    byClass[l] = row
+  }
+  return { max: Math.round(max * 1e4) / 1e4, byClass }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Over events
+
+/** Events to split, and optionally a downloader for native `data_meta` annotations. */
+export interface SplitSource<E> {
+  readonly events: Stream.Stream<GroundTruthEvent, E>
+  readonly fetchFile?: (entry: FileEntry) => Effect.Effect<string, E>
+  /** What the events were selected by, recorded in the manifest. */
+  readonly inputs: { readonly project?: number; readonly dataset_versions?: ReadonlyArray<number> }
+}
+
+const classNameOf = (a: SourceAnnotation): string | undefined => a.categoryName ?? (a.categoryId !== undefined ? `class_${a.categoryId}` : undefined)
+
+/** The ratios as an ordered list, from the input (defaults: 0.8 / 0.2). */
+export const resolveRatios = (input: Pick<PrepareTrainingDataInput, "ratios" | "splitRatio">): Array<readonly [string, number]> => {
+  if (input.ratios !== undefined) {
+    const out: Array<readonly [string, number]> = [["train", input.ratios.train], ["validation", input.ratios.validation]]
+    if (input.ratios.test !== undefined && input.ratios.test > 0) out.push(["test", input.ratios.test])
+    return out
+  }
+  const train = input.splitRatio ?? 0.8
+  return [["train", train], ["validation", Math.round((1 - train) * 1e9) / 1e9]]
+}
+
+interface MutableSplit {
+  data_units: Array<number>
+  images: number
+  events: number
+  annotations: number
+  class_counts: Record<string, number>
+}
+
+interface UnitAcc {
+  classes: Map<string, number>
+  events: number
+}
+
+/**
+ * Splits the events of `source` and (unless `dryRun` or no `manifestPath`) writes the manifest,
+ * atomically. Events are aggregated per data unit as they stream; only per-image class counts are
+ * kept.
+ */
+export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDataInput) =>
+  Effect.gen(function* () {
+    const ratios = resolveRatios(input)
+    const method = input.method ?? "stratified"
+    const seed = input.seed ?? 0
+    const units = new Map<number, UnitAcc>()
+    let events = 0
+    let withoutUnit = 0
+    yield* source.events.pipe(
+      Stream.runForEachChunk((chunk) =>
+        Effect.forEach(
+          Chunk.toReadonlyArray(chunk),
+          (event) =>
+            Effect.gen(function* () {
+              events++
+              const du = event.data_unit?.id
+              if (du === undefined) {
+                withoutUnit++
+                return
+              }
+              let acc = units.get(du)
+              if (!acc) units.set(du, (acc = { classes: new Map(), events: 0 }))
+              acc.events++
+              let sources: ReadonlyArray<SourceAnnotation> = []
+              const anns = event.data?.annotations
+              if (anns !== undefined && anns.length > 0) sources = fromEventAnnotations(anns)
+              else if (source.fetchFile !== undefined) {
+                for (const key of dataMetaKeys(event.files)) {
+                  const entry = event.files![key]!
+                  if (typeof entry.url !== "string" && entry.path === undefined) continue
+                  const path = entry.path ?? (yield* source.fetchFile(entry))
+                  const json = yield* Effect.promise(() => Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined))
+                  const read = fromDataMeta(json, primaryImageKey(event.files))
+                  if (Either.isRight(read)) sources = [...sources, ...read.right]
+                }
+              }
+              for (const a of sources) {
+                const name = classNameOf(a)
+                if (name !== undefined) acc.classes.set(name, (acc.classes.get(name) ?? 0) + 1)
+              }
+            }),
+          { concurrency: 8, discard: true }
+        )
+      )
+    )
+    const unitList: Array<SplitUnit> = [...units.entries()].map(([id, acc]) => ({ id, classes: acc.classes }))
+    const assignment = assignSplits(unitList, ratios, method, seed)
+    const dev = deviations(unitList, assignment, ratios)
+
+    const splits: Record<string, MutableSplit> = {}
+    for (const [name] of ratios) splits[name] = { data_units: [], images: 0, events: 0, annotations: 0, class_counts: {} }
+    let annotations = 0
+    for (const [id, acc] of [...units.entries()].sort((a, b) => a[0] - b[0])) {
+      const s = splits[assignment.get(id)!]!
+      s.data_units.push(id)
+      s.images++
+      s.events += acc.events
+      for (const [l, n] of acc.classes) {
+        s.class_counts[l] = (s.class_counts[l] ?? 0) + n
+        s.annotations += n
+        annotations += n
+      }
+    }
+    for (const s of Object.values(splits)) {
+      const sorted: Record<string, number> = {}
+      for (const l of Object.keys(s.class_counts).sort()) sorted[l] = s.class_counts[l]!
+      s.class_counts = sorted
+    }
+    const seen = new Set<number>()
+    let leaked = 0
+    for (const s of Object.values(splits)) for (const id of s.data_units) seen.has(id) ? leaked++ : seen.add(id)
+
+    const ratioRecord = Object.fromEntries(ratios)
+    const sha = assignmentHash(assignment)
+    const manifest: SplitManifest = {
+      format: MANIFEST_FORMAT,
+      method,
+      seed,
+      ratios: ratioRecord,
+      inputs: {
+        ...(source.inputs.project !== undefined ? { project: source.inputs.project } : {}),
+        ...(source.inputs.dataset_versions !== undefined ? { dataset_versions: [...source.inputs.dataset_versions] } : {})
+      },
+      assignment_sha256: sha,
+      max_deviation: dev.max,
+      deviations: dev.byClass,
+      splits
+    }
+    const dryRun = input.dryRun === true
+    let written: string | null = null
+    if (!dryRun && input.manifestPath !== undefined) {
+      const target = Path.resolve(input.manifestPath)
+      const tmp = `${target}.tmp-${process.pid}-${Date.now()}`
+      yield* Effect.tryPromise({
+        try: async () => {
+          await Fsp.mkdir(Path.dirname(target), { recursive: true })
+          await Fsp.writeFile(tmp, JSON.stringify(manifest, null, 2) + "\n")
+          await Fsp.rename(tmp, target)
+        },
+        catch: (e) => new SplitError({ detail: `cannot write the split manifest: ${(e as Error).message}`, path: target })
+      }).pipe(Effect.onError(() => Effect.promise(() => Fsp.rm(tmp, { force: true }))))
+      written = target
+    }
+    if (withoutUnit > 0) yield* Effect.logWarning(`split: ${withoutUnit} events without a data unit were left out`)
+    const summary: SplitSummary = {
+      method,
+      seed,
+      ratios: ratioRecord,
+      total: { images: units.size, events, annotations },
+      splits: Object.fromEntries(Object.entries(splits).map(([k, s]) => [k, { images: s.images, events: s.events, annotations: s.annotations, class_counts: s.class_counts }])),
+      maxDeviation: dev.max,
+      deviations: dev.byClass,
+      leakedImages: leaked,
+      assignmentSha256: sha,
+      manifestPath: written,
+      dryRun
+    }
+    return { summary, manifest }
+  }).pipe(Effect.withSpan("Workflows.splitEvents"))
