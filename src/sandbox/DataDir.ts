@@ -12,20 +12,10 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./Database.js"
+import { seedDatabase } from "./seed/index.js"
 
 /** Which data set a new data directory is filled with. */
 export type SeedKind = "demo" | "large" | "none"
-
-/** The seed generators' contract (implemented by `./seed/index.ts`). */
-export interface SeedOptions {
-  readonly mediaDir: string
-  readonly kind: SeedKind
-  readonly randSeed: number
-  readonly events?: number
-  readonly annotationsPerEvent?: number
-  readonly onProgress?: (done: number, total: number) => void
-}
-type SeedDatabase = (db: Database.Database, options: SeedOptions) => unknown
 
 /** The default data directory: `$SYNAPSE_SANDBOX_DIR`, else `<os tmpdir>/synapse-ml-sandbox`. */
 export const defaultDataDir = (): string => process.env.SYNAPSE_SANDBOX_DIR || Path.join(Os.tmpdir(), "synapse-ml-sandbox")
@@ -59,13 +49,13 @@ const setMeta = (db: Database.Database, key: string, value: string): void => {
  * Creates (or reopens) a data directory. A directory whose seeding never completed (the process
  * died half way) is seeded again from scratch rather than served half-filled.
  */
-export const prepareDataDir = async (options: {
+export const prepareDataDir = (options: {
   readonly dataDir: string
   readonly seed: SeedKind
   readonly randSeed: number
   readonly events?: number | undefined
   readonly onProgress?: ((done: number, total: number) => void) | undefined
-}): Promise<PreparedDataDir> => {
+}): PreparedDataDir => {
   const dataDir = Path.resolve(options.dataDir)
   const mediaDir = Path.join(dataDir, "media")
   const uploadsDir = Path.join(dataDir, "uploads")
@@ -82,7 +72,7 @@ export const prepareDataDir = async (options: {
         `data directory ${dataDir} has schema version ${version}, this sandbox needs ${SCHEMA_VERSION}: use another --data-dir or delete it`
       )
     }
-    if (version !== undefined && getMeta(db, "seed_complete") === undefined && getMeta(db, "seed") !== "none") {
+    if (version !== undefined && getMeta(db, "seed_complete") === undefined) {
       // An interrupted seed: start over with a fresh database file.
       db.close()
       for (const suffix of ["", "-wal", "-shm"]) Fs.rmSync(dbPath + suffix, { force: true })
@@ -96,8 +86,8 @@ export const prepareDataDir = async (options: {
       setMeta(db, "rand_seed", String(options.randSeed))
       setMeta(db, "signing_secret", randomBytes(32).toString("hex"))
       setMeta(db, "created_at", new Date().toISOString())
-      if (options.seed !== "none") {
-        const seedDatabase = await loadSeeder()
+      {
+        // "none" still runs the seeder: it creates the projects models must reference.
         seedDatabase(db, {
           mediaDir,
           kind: options.seed,
@@ -117,13 +107,4 @@ export const prepareDataDir = async (options: {
   } finally {
     db.close()
   }
-}
-
-// The generators live in ./seed/ (written alongside); loaded lazily so that serving an existing
-// directory never pays for importing them.
-const loadSeeder = async (): Promise<SeedDatabase> => {
-  const specifier = "./seed/index.js"
-  const mod = (await import(specifier)) as { seedDatabase?: SeedDatabase }
-  if (typeof mod.seedDatabase !== "function") throw new DataDirError("the seed generators (src/sandbox/seed) export no seedDatabase")
-  return mod.seedDatabase
 }

@@ -108,7 +108,7 @@ export const choiceListParam = <T extends string>(query: URLSearchParams, key: s
   })
 
 /**
- * An ISO 8601 date or date-time parameter, normalised to the `YYYY-MM-DDTHH:MM:SS.sssZ` form the
+ * An ISO 8601 date or date-time parameter, normalised to the `YYYY-MM-DDTHH:MM:SSZ` form the
  * database stores, so it compares as text (and on the index) with stored timestamps.
  */
 export const dateParam = (query: URLSearchParams, key: string): string | undefined => {
@@ -117,8 +117,14 @@ export const dateParam = (query: URLSearchParams, key: string): string | undefin
   const ok = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw.trim())
   const ms = ok ? Date.parse(raw.trim().length === 10 ? `${raw.trim()}T00:00:00Z` : raw.trim()) : NaN
   if (Number.isNaN(ms)) throw fieldError(key, `Enter a valid ISO 8601 date or date-time, e.g. 2026-11-01T10:00:00Z; got "${excerpt(raw)}".`)
-  return new Date(ms).toISOString()
+  return isoSeconds(ms)
 }
+
+/**
+ * Timestamps as the database stores them: ISO 8601 UTC to the second (`2026-11-01T10:00:00Z`),
+ * one fixed width, so that text comparison is time comparison and `created_after` uses the index.
+ */
+export const isoSeconds = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z")
 
 /** Shortens user input quoted back in error messages. */
 export const excerpt = (s: string): string => (s.length > 80 ? `${s.slice(0, 77)}...` : s)

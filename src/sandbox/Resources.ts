@@ -22,6 +22,7 @@ import {
   excerpt,
   fieldError,
   idListParam,
+  isoSeconds,
   json,
   jsonText,
   listParam,
@@ -352,7 +353,7 @@ export const createModel = (ctx: SandboxContext): Handler =>
       } else file = { media: upload.file_media, name: upload.filename, size: upload.offset, checksum: upload.md5 }
     }
     failIfErrors(errors)
-    const createdAt = new Date().toISOString()
+    const createdAt = isoSeconds(Date.now())
     const rows = yield* ctx.sql.unsafe<{ id: number }>(
       `INSERT INTO models (name, description, model_type, project, file_media, file_name, file_size, file_checksum, metrics, configuration, is_active, created_at, plugin, version)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,

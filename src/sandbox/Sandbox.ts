@@ -88,7 +88,7 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
     try: () => parseFaultSpec(options.faults ?? process.env.SYNAPSE_SANDBOX_FAULTS),
     catch: (cause) => new SandboxError({ detail: `bad fault spec: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
   })
-  const data = yield* Effect.tryPromise({
+  const data = yield* Effect.try({
     try: () =>
       prepareDataDir({
         dataDir: options.dataDir ?? defaultDataDir(),

@@ -7,14 +7,14 @@
  *
  * or, for full control, `const sb = await startTestSandbox({ seed: "none", fixture: (db) => … })`
  * and `await sb.close()`. A `fixture` writes rows into the new database (already created with the
- * sandbox DDL) before the server opens it; use it with `seed: "none"`.
+ * sandbox DDL and seeded: `none` seeds only the demo projects 1-3) before the server opens it.
  */
 import Database from "better-sqlite3"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, beforeAll } from "vitest"
-import { SCHEMA_SQL } from "../../src/sandbox/Database.js"
+import { prepareDataDir } from "../../src/sandbox/DataDir.js"
 import { type SandboxHandle, type SandboxOptions, startSandbox } from "../../src/sandbox/Sandbox.js"
 
 /** Options of a test sandbox: the sandbox's own, plus a fixture writer. */
@@ -34,17 +34,20 @@ export interface TestSandbox extends SandboxHandle {
 export const startTestSandbox = async (options: TestSandboxOptions = {}): Promise<TestSandbox> => {
   const ownDir = options.dataDir === undefined
   const dataDir = options.dataDir ?? Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-test-"))
-  if (options.fixture !== undefined) {
+  const { fixture, ...rest } = options
+  const seed = options.seed ?? "demo"
+  if (fixture !== undefined) {
+    // Seed first (so fixture rows can reference the seeded projects), then add the fixture; the
+    // sandbox then serves the directory as it finds it.
+    prepareDataDir({ dataDir, seed, randSeed: options.randSeed ?? 42, events: options.events })
     const db = new Database(Path.join(dataDir, "sandbox.sqlite"))
     try {
-      db.exec(SCHEMA_SQL)
-      options.fixture(db)
+      fixture(db)
     } finally {
       db.close()
     }
   }
-  const { fixture: _fixture, ...rest } = options
-  const handle = await startSandbox({ seed: "demo", ...rest, dataDir, port: options.port ?? 0, host: options.host ?? "127.0.0.1" })
+  const handle = await startSandbox({ ...rest, seed, dataDir, port: options.port ?? 0, host: options.host ?? "127.0.0.1" })
   return {
     ...handle,
     headers: { "Synapse-Access-Token": `Token ${handle.token}` },

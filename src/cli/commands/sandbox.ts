@@ -1,0 +1,93 @@
+/**
+ * `synapse-ml sandbox`: runs the local Synapse-compatible backend until SIGINT/SIGTERM. The base
+ * URL and token go to stderr (stdout stays free for programs that wrap the command), in the form
+ * of the environment variables the SDK reads, ready to copy.
+ */
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import { defaultDataDir } from "../../sandbox/DataDir.js"
+import * as Sandbox from "../../sandbox/Sandbox.js"
+
+/** The port the command listens on unless told otherwise (`--port 0` picks a free one). */
+export const DEFAULT_SANDBOX_PORT = 8765
+
+/** The sandbox's command-line options, shared with commands that embed it (`start`). */
+export const sandboxOptions = {
+  port: Options.integer("port").pipe(Options.withDefault(DEFAULT_SANDBOX_PORT), Options.withDescription("TCP port (0: any free port)")),
+  host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("interface to bind")),
+  dataDir: Options.text("data-dir").pipe(
+    Options.optional,
+    Options.withDescription("data directory (default $SYNAPSE_SANDBOX_DIR or <tmpdir>/synapse-ml-sandbox); reused across restarts")
+  ),
+  seed: Options.choice("seed", ["demo", "large", "none"] as const).pipe(
+    Options.withDefault("demo" as const),
+    Options.withDescription("data set for a new data directory")
+  ),
+  randSeed: Options.integer("rand-seed").pipe(Options.withDefault(42), Options.withDescription("seed of the data generators and fault injection")),
+  events: Options.integer("events").pipe(Options.optional, Options.withDescription("number of events of the large data set (default 100000)")),
+  faults: Options.text("faults").pipe(
+    Options.optional,
+    Options.withDescription("fault spec, e.g. status5xx=0.1,status429=0.05,latency=20 (default $SYNAPSE_SANDBOX_FAULTS)")
+  ),
+  token: Options.text("token").pipe(Options.optional, Options.withDescription(`access token (default $SYNAPSE_SANDBOX_TOKEN or ${Sandbox.SANDBOX_DEV_TOKEN})`)),
+  maxUploadBytes: Options.integer("max-upload-bytes").pipe(Options.optional, Options.withDescription("upload size limit in bytes (413 above it)"))
+}
+
+/** Parsed sandbox options. */
+export interface SandboxCliOptions {
+  readonly port: number
+  readonly host: string
+  readonly dataDir: Option.Option<string>
+  readonly seed: "demo" | "large" | "none"
+  readonly randSeed: number
+  readonly events: Option.Option<number>
+  readonly faults: Option.Option<string>
+  readonly token: Option.Option<string>
+  readonly maxUploadBytes: Option.Option<number>
+}
+
+/** Starts a sandbox for the current scope from command-line options, reporting on stderr. */
+export const startFromCli = (options: SandboxCliOptions) =>
+  Effect.gen(function* () {
+    const dataDir = Option.getOrElse(options.dataDir, defaultDataDir)
+    let lastReport = 0
+    const info = yield* Sandbox.start({
+      port: options.port,
+      host: options.host,
+      dataDir,
+      seed: options.seed,
+      randSeed: options.randSeed,
+      events: Option.getOrUndefined(options.events),
+      faults: Option.getOrUndefined(options.faults),
+      token: Option.getOrUndefined(options.token),
+      maxUploadBytes: Option.getOrUndefined(options.maxUploadBytes),
+      onSeedProgress: (done, total) => {
+        const now = Date.now()
+        if (now - lastReport > 1000 || done === total) {
+          lastReport = now
+          process.stderr.write(`synapse-ml sandbox: seeding ${done}/${total} events\n`)
+        }
+      }
+    })
+    yield* Console.error(
+      [
+        `synapse-ml sandbox: ${info.seeded ? `seeded ${options.seed} data in` : "serving existing data from"} ${info.dataDir}`,
+        `synapse-ml sandbox: listening on ${info.origin}`,
+        `  SYNAPSE_BASE_URL=${info.url}`,
+        `  SYNAPSE_ACCESS_TOKEN=${info.token}`,
+        `  try: curl -H 'Synapse-Access-Token: Token ${info.token}' '${info.url}/models/?page_size=2'`
+      ].join("\n")
+    )
+    return info
+  })
+
+/** `synapse-ml sandbox`. */
+export const sandboxCommand = Command.make("sandbox", sandboxOptions, (options) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      yield* startFromCli(options)
+      yield* Effect.addFinalizer(() => Console.error("synapse-ml sandbox: stopped"))
+      return yield* Effect.never
+    })
+  )
+).pipe(Command.withDescription("Run the local Synapse-compatible sandbox backend (SQLite + demo data) until interrupted."))

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+/**
+ * The `synapse-ml` command. Each subcommand lives in its own module under `./commands/` and is
+ * registered with one line in `subcommands` below. Logs go to stderr (stdout belongs to command
+ * output and to the MCP stdio transport); SIGINT/SIGTERM interrupt the program, which runs every
+ * finalizer (sockets closed, databases closed) before exiting.
+ */
+import { Command } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import { stderrLoggerLayer } from "../services/Logging.js"
+import { sandboxCommand } from "./commands/sandbox.js"
+import { startCommand } from "./commands/start.js"
+
+const root = Command.make("synapse-ml").pipe(
+  Command.withDescription("Synapse ML SDK command line: the MCP server, the local sandbox backend, exports and more."),
+  Command.withSubcommands([
+    startCommand,
+    sandboxCommand
+  ])
+)
+
+const cli = Command.run(root, { name: "synapse-ml", version: "0.1.0" })
+
+cli(process.argv).pipe(
+  Effect.provide(Layer.mergeAll(NodeContext.layer, stderrLoggerLayer)),
+  NodeRuntime.runMain({ disableErrorReporting: false })
+)
