@@ -252,11 +252,13 @@ const interpolate = (tp: Float64Array, fp: Float64Array, nd: number, npig: numbe
     out.fill(0)
     return 0
   }
-  const pr = new Float64Array(nd)
-  const rc = new Float64Array(nd)
+  // Recall and precision overwrite the counts in place: the caller refills them for every pass.
+  const rc = tp
+  const pr = fp
   for (let i = 0; i < nd; i++) {
-    rc[i] = tp[i] / npig
-    pr[i] = tp[i] / (fp[i] + tp[i] + EPS)
+    const t = tp[i]
+    rc[i] = t / npig
+    pr[i] = t / (fp[i] + t + EPS)
   }
   // Make precision monotonically non-increasing from the right (the interpolation envelope).
   for (let i = nd - 1; i > 0; i--) if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i]
@@ -371,6 +373,25 @@ export const evaluateDetections = (
       }
     }
     const idx = Array.from({ length: n }, (_, j) => j).sort((x, y) => scoreOf[y] - scoreOf[x])
+    // Outcomes laid out in score order per area and threshold (0 ignored, 1 TP, 2 FP), so the
+    // 120 accumulation passes below read one typed array sequentially.
+    const sortedRank = new Int32Array(n)
+    const outcome: Array<Uint8Array> = []
+    for (let a = 0; a < A; a++) outcome.push(new Uint8Array(T * n))
+    for (let p = 0; p < n; p++) {
+      const j = idx[p]
+      const cell = cells[cellOf[j]]
+      const d = rankOf[j]
+      const D = cell.scores.length
+      sortedRank[p] = d
+      for (let a = 0; a < A; a++) {
+        const ev = cell.perArea[a]
+        const out = outcome[a]
+        for (let t = 0; t < T; t++) {
+          out[t * n + p] = ev.ignored[t * D + d] === 1 ? 0 : ev.matched[t * D + d] === 1 ? 1 : 2
+        }
+      }
+    }
     const tp = new Float64Array(n)
     const fp = new Float64Array(n)
 
@@ -385,21 +406,19 @@ export const evaluateDetections = (
       for (const c of cells) npig += c.perArea[a].npig
       if (a === 0) supportAll = npig
       if (npig === 0 || cells.length === 0) continue
+      const out = outcome[a]
       for (let m = 0; m < M; m++) {
         const maxDet = MAX_DETS[m]
         for (let t = 0; t < T; t++) {
           let nd = 0
           let ctpT = 0
           let cfpT = 0
-          for (const j of idx) {
-            const d = rankOf[j]
-            if (d >= maxDet) continue
-            const ev = cells[cellOf[j]].perArea[a]
-            const D = cells[cellOf[j]].scores.length
-            if (ev.ignored[t * D + d] === 0) {
-              if (ev.matched[t * D + d] === 1) ctpT++
-              else cfpT++
-            }
+          const base = t * n
+          for (let p = 0; p < n; p++) {
+            if (sortedRank[p] >= maxDet) continue
+            const o = out[base + p]
+            if (o === 1) ctpT++
+            else if (o === 2) cfpT++
             tp[nd] = ctpT
             fp[nd] = cfpT
             nd++
