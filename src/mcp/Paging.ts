@@ -4,6 +4,7 @@
  * `{count, page, page_size, next_page, results}` where each row holds only the chosen fields.
  */
 import { Schema } from "effect"
+import { IsoDateString } from "../schemas/Params.js"
 
 /** Largest page a tool returns: 100 rows keep most pages inside the output budget. */
 export const MAX_TOOL_PAGE_SIZE = 100
@@ -64,3 +65,9 @@ export const pageRequest = (input: { readonly page?: number | undefined; readonl
   page: input.page ?? 1,
   page_size: input.page_size ?? DEFAULT_TOOL_PAGE_SIZE
 })
+
+/**
+ * An ISO 8601 date input with a description. (The date check is a filter Effect cannot express in
+ * JSON Schema, so the description must go in the `jsonSchema` annotation to be published.)
+ */
+export const isoDate = (description: string) => IsoDateString.annotations({ description, jsonSchema: { description } })

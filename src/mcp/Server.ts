@@ -75,7 +75,8 @@ const inline = (node: JsonValue, defs: Record<string, JsonValue>): JsonValue => 
   if (node === null || typeof node !== "object") return node
   let out: Record<string, JsonValue> = {}
   for (const [key, value] of Object.entries(node)) {
-    if (key === "$defs" || key === "$schema") continue
+    // Effect marks unknown/any/object with $ids like "/schemas/unknown"; repeated, they confuse validators.
+    if (key === "$defs" || key === "$schema" || key === "$id") continue
     if ((key === "title" || key === "description") && typeof value === "string" && GENERATED.test(value)) continue
     out[key] = inline(value, defs)
   }

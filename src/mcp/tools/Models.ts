@@ -1,0 +1,102 @@
+/**
+ * Model registry tools: `list_models` and `get_model` (read), `create_model` and `update_model`
+ * (write). Lists page and project; single models come whole, within the output budget.
+ */
+import { Effect, Schema } from "effect"
+import { Id } from "../../schemas/Common.js"
+import { Model, MODEL_TYPES, ModelType } from "../../schemas/Model.js"
+import { MODEL_EXPANSIONS, MODEL_ORDERINGS, ModelExpansion, ModelOrdering } from "../../schemas/Params.js"
+import { Models } from "../../services/Models.js"
+import { toToolError } from "../Errors.js"
+import { fieldsInput, isoDate, nextPage, pageInputFields, pageOutput, pageRequest, project } from "../Paging.js"
+import * as Tool from "../Tool.js"
+
+/** Every field a model row can show. */
+export const MODEL_FIELDS = [
+  "id", "name", "description", "model_type", "project", "is_active", "version", "created_at", "metrics",
+  "configuration", "category", "plugin", "file"
+] as const
+/** The fields shown when the caller does not choose. */
+export const MODEL_COMPACT_FIELDS = ["id", "name", "model_type", "project", "is_active", "version", "created_at", "metrics"] as const
+
+const ModelRow = Schema.partial(Model).annotations({ description: "A model, with the requested fields only." })
+
+const modelId = Id.annotations({ description: "The model's id (from list_models)." })
+
+/** `list_models`. */
+export const listModels = Tool.make({
+  name: "list_models",
+  title: "List models",
+  description: "List models in the Synapse registry, one page at a time, newest first unless `ordering` says " +
+    "otherwise. Filter by project, model_type, is_active, created_after or a text search in name and description. " +
+    "Returns compact rows (id, name, type, project, active flag, version, date, metrics); use get_model for one " +
+    "model's full record, compare_models to rank several by a metric.",
+  input: Schema.Struct({
+    project: Schema.optional(Id.annotations({ description: "Only models of this project id." })),
+    model_type: Schema.optional(ModelType.annotations({ description: `Only models of this type: ${MODEL_TYPES.join(", ")}.` })),
+    is_active: Schema.optional(Schema.Boolean.annotations({ description: "true: only active models; false: only inactive ones." })),
+    created_after: Schema.optional(isoDate("Only models created after this ISO 8601 date or date-time, e.g. 2026-11-01.")),
+    search: Schema.optional(Schema.String.pipe(Schema.maxLength(200)).annotations({ description: "Text to find in model names and descriptions." })),
+    ordering: Schema.optional(ModelOrdering.annotations({ description: `Sort order: ${MODEL_ORDERINGS.join(", ")} (a leading - means descending).` })),
+    ...pageInputFields,
+    fields: fieldsInput(MODEL_FIELDS, MODEL_COMPACT_FIELDS)
+  }),
+  output: pageOutput(ModelRow, "models"),
+  annotations: Tool.readOnly,
+  write: false,
+  run: (input) =>
+    Effect.gen(function*() {
+      const models = yield* Models
+      const { page, page_size } = pageRequest(input)
+      const { fields, page: _p, page_size: _s, ...filters } = input
+      const result = yield* models.list({ ...filters, page, page_size }).pipe(
+        Effect.mapError(toToolError({
+          action: "Listing models",
+          notFound: `page ${page} does not exist; start again at page 1.`
+        }))
+      )
+      const chosen = fields ?? MODEL_COMPACT_FIELDS
+      return {
+        count: result.count,
+        page,
+        page_size,
+        next_page: nextPage(page, page_size, result.count),
+        results: result.results.map((model) => project(model, chosen))
+      }
+    })
+})
+
+/** `get_model`. */
+export const getModel = Tool.make({
+  name: "get_model",
+  title: "Get a model",
+  description: "Get one model's full record: description, type, project, metrics, configuration, active flag, " +
+    "version and file URL. `expand` adds its evaluations on dataset versions and the other versions of the same " +
+    "model; `include_file` adds the stored file's name, size and md5. The same record is readable as the " +
+    "resource synapse://models/{id}.",
+  input: Schema.Struct({
+    id: modelId,
+    expand: Schema.optional(
+      Schema.Array(ModelExpansion).pipe(Schema.minItems(1), Schema.maxItems(MODEL_EXPANSIONS.length)).annotations({
+        description: `Extra data to include: ${MODEL_EXPANSIONS.join(", ")}.`
+      })
+    ),
+    include_file: Schema.optional(Schema.Boolean.annotations({ description: "Add file_info (name, size, md5 of the model file)." }))
+  }),
+  output: Model,
+  annotations: Tool.readOnly,
+  write: false,
+  run: (input) =>
+    Effect.gen(function*() {
+      const models = yield* Models
+      return yield* models.get(input.id, {
+        params: {
+          ...(input.expand !== undefined ? { expand: input.expand } : {}),
+          ...(input.include_file !== undefined ? { include_file: input.include_file } : {})
+        }
+      }).pipe(Effect.mapError(toToolError({
+        action: `Getting model ${input.id}`,
+        notFound: `model ${input.id} does not exist. Find model ids with list_models.`
+      })))
+    })
+})
