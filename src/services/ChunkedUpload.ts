@@ -443,14 +443,13 @@ export const layer = (options: LayerOptions = {}): Layer.Layer<ChunkedUpload, ne
  * The service with its state directory from the environment: `SYNAPSE_UPLOAD_STATE_DIR`, else
  * `$SYNAPSE_CACHE_DIR/uploads`, else `~/.cache/synapse-ml/uploads`.
  */
-export const layerConfig = (): Layer.Layer<ChunkedUpload, never, SynapseClient> =>
-  Layer.effect(
-    ChunkedUpload,
-    Effect.gen(function*() {
-      const stateDir = yield* Config.string("SYNAPSE_UPLOAD_STATE_DIR").pipe(Config.option, Effect.orElseSucceed(() => Option.none<string>()))
-      const cacheDir = yield* Config.string("SYNAPSE_CACHE_DIR").pipe(Config.option, Effect.orElseSucceed(() => Option.none<string>()))
-      return yield* make({
-        stateDir: Option.getOrElse(stateDir, () => nodePath.join(Option.getOrElse(cacheDir, defaultCacheDir), "uploads"))
-      })
-    })
-  )
+export const makeConfig: Effect.Effect<Service, never, SynapseClient> = Effect.gen(function*() {
+  const stateDir = yield* Config.string("SYNAPSE_UPLOAD_STATE_DIR").pipe(Config.option, Effect.orElseSucceed(() => Option.none<string>()))
+  const cacheDir = yield* Config.string("SYNAPSE_CACHE_DIR").pipe(Config.option, Effect.orElseSucceed(() => Option.none<string>()))
+  return yield* make({
+    stateDir: Option.getOrElse(stateDir, () => nodePath.join(Option.getOrElse(cacheDir, defaultCacheDir), "uploads"))
+  })
+})
+
+/** `makeConfig` as a layer. */
+export const layerConfig = (): Layer.Layer<ChunkedUpload, never, SynapseClient> => Layer.effect(ChunkedUpload, makeConfig)

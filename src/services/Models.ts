@@ -6,6 +6,9 @@
  * Parameters are validated before any request (a bad `model_type` is a `ValidationError` listing
  * the allowed values). The service closes over `SynapseClient` and `FileCache` when its layer is
  * built, so every operation has no requirements.
+ *
+ * The write operations (`create`, `update`, `setActive`) live in `ModelCreate.ts`; `create` uploads
+ * through the `ChunkedUpload` service when one is provided, else one configured from the environment.
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Context, Effect, Layer, Schema, Stream } from "effect"
@@ -13,7 +16,9 @@ import { Id } from "../schemas/Common.js"
 import { Model } from "../schemas/Model.js"
 import { Page } from "../schemas/Page.js"
 import { ALLOWED, ModelGetParams, ModelListParams } from "../schemas/Params.js"
+import * as ChunkedUpload from "./ChunkedUpload.js"
 import { FileCache, type UrlConversion, validateConversion } from "./FileCache.js"
+import { makeWrites, type Writes } from "./ModelCreate.js"
 import * as Pagination from "./Pagination.js"
 import { decoder, type ExtraParams, queryParams, SynapseClient, validate } from "./SynapseClient.js"
 import type { SynapseError } from "./SynapseError.js"
@@ -35,8 +40,10 @@ export interface GetOptions {
   readonly urlConversion?: UrlConversion | undefined
 }
 
-/** The model operations. */
-export interface Service {
+export type { CreateOptions, ModelCreateInput, ModelPatch } from "./ModelCreate.js"
+
+/** The model operations: reads here, writes (`create`, `update`, `setActive`) from `ModelCreate`. */
+export interface Service extends Writes {
   /** One page of models and the total count (the seed's `(models_list, total_count)`). */
   readonly list: (params?: ListParams) => Effect.Effect<Pagination.ListResult<Model>, SynapseError>
   /** Every model matching the filters, fetched page by page as the stream is pulled. */
@@ -103,7 +110,12 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
     return conversion !== undefined ? yield* files.convert(model, conversion) : model
   })
 
-  return Models.of({ list, stream, get })
+  // Optional so that the read-only layers built before the write path existed keep their requirements.
+  const uploader = yield* Effect.serviceOption(ChunkedUpload.ChunkedUpload).pipe(
+    Effect.flatMap((provided) => provided._tag === "Some" ? Effect.succeed(provided.value) : ChunkedUpload.makeConfig)
+  )
+
+  return Models.of({ list, stream, get, ...makeWrites(client, uploader) })
 })
 
 /** The `Models` layer; needs `SynapseClient` and `FileCache`. */

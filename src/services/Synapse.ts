@@ -30,8 +30,8 @@ export const layerServices = (options?: {
 }): Layer.Layer<Exclude<Services, SynapseClient.SynapseClient>, never, SynapseClient.SynapseClient> => {
   const files = options?.fileCache !== undefined ? FileCache.layer(options.fileCache) : FileCache.layer()
   const upload = options?.chunkedUpload !== undefined ? ChunkedUpload.layer(options.chunkedUpload) : ChunkedUpload.layer()
-  const apis = Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(Layer.provideMerge(files))
-  return Layer.merge(apis, upload)
+  // Models.create uploads through the same ChunkedUpload (same resume state directory).
+  return Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(Layer.provideMerge(Layer.merge(files, upload)))
 }
 
 /** Every SDK service from explicit options. */
@@ -51,6 +51,8 @@ export const layer = (
 export const layerConfig = (
   overrides?: Partial<SynapseClient.Options>
 ): Layer.Layer<Services, ConfigError.ConfigError, HttpClient.HttpClient> => {
-  const apis = Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(Layer.provideMerge(FileCache.layerConfig()))
-  return Layer.merge(apis, ChunkedUpload.layerConfig()).pipe(Layer.provideMerge(SynapseClient.layerConfig(overrides)))
+  const apis = Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(
+    Layer.provideMerge(Layer.merge(FileCache.layerConfig(), ChunkedUpload.layerConfig()))
+  )
+  return apis.pipe(Layer.provideMerge(SynapseClient.layerConfig(overrides)))
 }

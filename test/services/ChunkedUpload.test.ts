@@ -36,7 +36,8 @@ const fastRetry = Schedule.spaced("5 millis").pipe(Schedule.intersect(Schedule.r
 const uploaderLayer = (sb: TestSandbox, stateDir = path.join(work, "state")) =>
   ChunkedUpload.layer({ stateDir }).pipe(
     Layer.provide(SynapseClient.layer({ baseUrl: sb.url, accessToken: Redacted.make(sb.token), retry: fastRetry })),
-    Layer.provide(NodeHttpClient.layer)
+    Layer.provide(NodeHttpClient.layer),
+    Layer.orDie
   )
 
 const upload = (sb: TestSandbox, file: string, options: ChunkedUpload.UploadOptions = {}, stateDir?: string) =>
