@@ -20,6 +20,9 @@ import type { FileEntry, FileMap } from "../schemas/Common.js"
 import { Id } from "../schemas/Common.js"
 import type { DatasetVersion } from "../schemas/DatasetVersion.js"
 import type { GroundTruthEvent } from "../schemas/GroundTruth.js"
+import { MAX_PAGE_SIZE } from "../schemas/Page.js"
+import { FileCache } from "../services/FileCache.js"
+import { GroundTruths } from "../services/GroundTruths.js"
 import {
   dataMetaKeys,
   fromDataMeta,
@@ -709,3 +712,30 @@ const dataYaml = (outputDir: string, splits: ReadonlyArray<string>, categories: 
 
 /** Every skip reason, for reports that list zeros too. */
 export const skipReasons: ReadonlyArray<SkipReason> = SKIP_REASONS
+
+// ---------------------------------------------------------------------------------------------
+// Over the SDK
+
+/** Input of `exportGroundTruth`: which dataset version(s), plus the export options. */
+export const ExportGroundTruthInput = Schema.Struct({
+  datasetVersionIds: Schema.NonEmptyArray(Id).annotations({ description: "Dataset version ids to export (their events are merged)" }),
+  ...ExportOptions.fields
+})
+export type ExportGroundTruthInput = typeof ExportGroundTruthInput.Type
+
+/**
+ * The seed's `export_ground_truth_data`, done right: exports the events of one or more dataset
+ * versions through the SDK (pages fetched ahead with bounded concurrency, files through the cache).
+ */
+export const exportGroundTruth = Effect.fn("Workflows.exportGroundTruth")(function* (input: ExportGroundTruthInput, run: ExportRun = {}) {
+  const gt = yield* GroundTruths
+  const cache = yield* FileCache
+  const versions = yield* Effect.forEach(input.datasetVersionIds, (id) => gt.getVersion(id), { concurrency: 4 })
+  const { count, stream } = yield* gt.listAllEvents(
+    { ground_truth_dataset_versions: input.datasetVersionIds },
+    { pageSize: MAX_PAGE_SIZE, prefetch: 4, urlConversion: false }
+  )
+  const { datasetVersionIds: _ids, ...options } = input
+  const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })
+  return yield* exportEvents({ versions, events: stream, fetchFile, totalEvents: count }, options, run)
+})
