@@ -1,0 +1,178 @@
+/**
+ * The chunked upload protocol over real HTTP: complete uploads, resume after an offset mismatch,
+ * idempotent re-sent chunks, md5 verification, size limit, expiry, lying Content-Range, and the
+ * finished file becoming a model's file.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { createHash, randomBytes } from "node:crypto"
+import { call, jsonInit } from "../support/http.js"
+import { useSandbox } from "../support/sandbox.js"
+
+const LIMIT = 16 * 1024 * 1024
+const sandbox = useSandbox({ seed: "none", maxUploadBytes: LIMIT })
+
+const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex")
+
+const start = async () => {
+  const r = await call(`${sandbox().url}/chunked_upload/`, { method: "PUT", headers: sandbox().headers })
+  expect(r.status).toBe(200)
+  return r.body as { id: string; url: string; offset: number; filename: string; expires: string }
+}
+
+const chunk = (url: string, bytes: Uint8Array, range: string | undefined, filename = "model.bin", method = "PUT") => {
+  const form = new FormData()
+  form.append("filename", filename)
+  form.append("file", new Blob([bytes]), filename)
+  return call(url, { method, headers: { ...sandbox().headers, ...(range === undefined ? {} : { "Content-Range": range }) }, body: form })
+}
+
+const finish = (url: string, hash: string) => call(url, jsonInit("POST", { md5: hash }, sandbox().headers))
+
+const stats = async () => (await call(`${sandbox().origin}/_sandbox/stats`, { headers: sandbox().headers })).body
+
+describe("chunked upload", () => {
+  it("uploads in chunks, finishes with md5, serves the file and attaches it to a new model", async () => {
+    const data = randomBytes(25)
+    const upload = await start()
+    expect(upload.url).toBe(`${sandbox().url}/chunked_upload/${upload.id}/`)
+    expect(upload.offset).toBe(0)
+    expect(Date.parse(upload.expires) - Date.now()).toBeGreaterThan(23 * 3600 * 1000)
+    for (const [a, b] of [[0, 9], [10, 19], [20, 24]] as const) {
+      const r = await chunk(upload.url, data.subarray(a, b + 1), `bytes ${a}-${b}/25`)
+      expect(r.status).toBe(200)
+      expect(r.body).toMatchObject({ id: upload.id, url: upload.url, offset: b + 1, filename: "model.bin" })
+    }
+    const status = await call(upload.url, { headers: sandbox().headers })
+    expect(status.body).toMatchObject({ id: upload.id, offset: 25, status: "uploading", filename: "model.bin" })
+    const done = await finish(upload.url, md5(data))
+    expect(done.status).toBe(200)
+    expect(done.body).toMatchObject({ id: upload.id, checksum: md5(data), size: 25 })
+    const file = await fetch(done.body.file)
+    expect(Buffer.from(await file.arrayBuffer())).toStrictEqual(data)
+    // A retried finish (lost answer) gets the same result.
+    expect((await finish(upload.url, md5(data))).body).toStrictEqual(done.body)
+    expect((await call(upload.url, { headers: sandbox().headers })).body.status).toBe("complete")
+
+    const model = await call(
+      `${sandbox().url}/models/`,
+      jsonInit("POST", { name: "Uploaded", model_type: "detection", project: 1, chunked_upload: upload.id }, sandbox().headers)
+    )
+    expect(model.status).toBe(201)
+    const detail = await call(`${sandbox().url}/models/${model.body.id}/?include_file=true`, { headers: sandbox().headers })
+    expect(detail.body.file_info).toStrictEqual({ name: "model.bin", size: 25, checksum: md5(data) })
+    expect(Buffer.from(await (await fetch(detail.body.file)).arrayBuffer())).toStrictEqual(data)
+  })
+
+  it("takes the first chunk on PUT chunked_upload/ itself", async () => {
+    const data = randomBytes(8)
+    const r = await chunk(`${sandbox().url}/chunked_upload/`, data, "bytes 0-7/8", "weights.pt")
+    expect(r.status).toBe(200)
+    expect(r.body).toMatchObject({ offset: 8, filename: "weights.pt" })
+    expect((await finish(r.body.url, md5(data))).status).toBe(200)
+  })
+
+  it("answers an offset mismatch with the server offset, and the client resumes from it", async () => {
+    const data = randomBytes(30)
+    const upload = await start()
+    expect((await chunk(upload.url, data.subarray(0, 10), "bytes 0-9/30")).body.offset).toBe(10)
+    const skipped = await chunk(upload.url, data.subarray(20, 30), "bytes 20-29/30")
+    expect(skipped.status).toBe(400)
+    expect(skipped.body).toStrictEqual({ detail: "Offsets do not match", offset: 10 })
+    const resumed = (await call(upload.url, { headers: sandbox().headers })).body.offset
+    expect(resumed).toBe(10)
+    expect((await chunk(upload.url, data.subarray(10, 30), `bytes ${resumed}-29/30`)).body.offset).toBe(30)
+    expect((await finish(upload.url, md5(data))).status).toBe(200)
+  })
+
+  it("accepts a re-sent chunk idempotently and counts the bytes it received", async () => {
+    const data = randomBytes(20)
+    const upload = await start()
+    const before = (await stats()).upload_bytes_received
+    expect((await chunk(upload.url, data.subarray(0, 10), "bytes 0-9/20")).body.offset).toBe(10)
+    const again = await chunk(upload.url, data.subarray(0, 10), "bytes 0-9/20")
+    expect(again.status).toBe(200)
+    expect(again.body.offset).toBe(10)
+    expect((await chunk(upload.url, data.subarray(10, 20), "bytes 10-19/20")).body.offset).toBe(20)
+    expect((await finish(upload.url, md5(data))).status).toBe(200)
+    expect((await stats()).upload_bytes_received - before).toBe(30)
+  })
+
+  it("refuses a wrong md5 and an incomplete upload", async () => {
+    const data = randomBytes(10)
+    const upload = await start()
+    await chunk(upload.url, data.subarray(0, 5), "bytes 0-4/10")
+    const incomplete = await finish(upload.url, md5(data))
+    expect(incomplete.status).toBe(400)
+    expect(incomplete.body.offset).toBe(5)
+    await chunk(upload.url, data.subarray(5, 10), "bytes 5-9/10")
+    const wrong = await finish(upload.url, md5(Buffer.from("something else")))
+    expect(wrong.status).toBe(400)
+    expect(wrong.body).toStrictEqual({ detail: "md5 checksum does not match" })
+    expect((await finish(upload.url, "not-a-hash")).status).toBe(400)
+    expect((await finish(upload.url, md5(data))).status).toBe(200)
+  })
+
+  it("answers 413 above the size limit", async () => {
+    const upload = await start()
+    const r = await chunk(upload.url, randomBytes(10), `bytes 0-9/${LIMIT + 1}`)
+    expect(r.status).toBe(413)
+    expect(r.body.detail).toContain(String(LIMIT))
+    const r2 = await chunk(upload.url, randomBytes(10), `bytes 0-9/*`)
+    expect(r2.status).toBe(200)
+  })
+
+  it("answers 410 for an expired upload", async () => {
+    const upload = await start()
+    const db = sandbox().openDb()
+    try {
+      db.prepare("UPDATE chunked_uploads SET expires_at = ? WHERE id = ?").run(new Date(Date.now() - 1000).toISOString(), upload.id)
+    } finally {
+      db.close()
+    }
+    const r = await chunk(upload.url, randomBytes(4), "bytes 0-3/4")
+    expect(r.status).toBe(410)
+    expect((await call(upload.url, { headers: sandbox().headers })).status).toBe(410)
+  })
+
+  it("refuses lying, malformed or missing Content-Range without moving the offset", async () => {
+    const upload = await start()
+    const cases: Array<[Uint8Array, string | undefined]> = [
+      [randomBytes(5), "bytes 0-9/20"], // fewer bytes than declared
+      [randomBytes(15), "bytes 0-9/20"], // more bytes than declared
+      [randomBytes(10), "bytes 0-20/20"], // past the total
+      [randomBytes(10), "bytes 9-0/20"], // end before start
+      [randomBytes(10), "bytes=0-9/20"], // malformed
+      [randomBytes(10), "bytes 0-9/abc"],
+      [randomBytes(10), undefined]
+    ]
+    for (const [bytes, range] of cases) {
+      const r = await chunk(upload.url, bytes, range)
+      expect(r.status, String(range)).toBe(400)
+      expect(typeof r.body.detail, String(range)).toBe("string")
+    }
+    expect((await call(upload.url, { headers: sandbox().headers })).body.offset).toBe(0)
+    const data = randomBytes(20)
+    expect((await chunk(upload.url, data.subarray(0, 10), "bytes 0-9/20")).body.offset).toBe(10)
+    const otherTotal = await chunk(upload.url, data.subarray(10, 20), "bytes 10-19/21")
+    expect(otherTotal.status).toBe(400)
+    const notMultipart = await call(upload.url, { method: "PUT", headers: { ...sandbox().headers, "Content-Range": "bytes 10-19/20" }, body: "raw" })
+    expect(notMultipart.status).toBe(400)
+    expect((await call(upload.url, { headers: sandbox().headers })).body.offset).toBe(10)
+  })
+
+  it("404s unknown upload ids", async () => {
+    for (const id of ["0123456789abcdef0123456789abcdef", "nope", "..%2F..%2Fsandbox.sqlite"]) {
+      expect((await call(`${sandbox().url}/chunked_upload/${id}/`, { headers: sandbox().headers })).status).toBe(404)
+    }
+  })
+
+  it("streams a multi-megabyte chunk to disk intact", async () => {
+    const data = randomBytes(9 * 1024 * 1024 + 123)
+    const upload = await start()
+    const half = 5 * 1024 * 1024
+    expect((await chunk(upload.url, data.subarray(0, half), `bytes 0-${half - 1}/${data.length}`)).body.offset).toBe(half)
+    expect((await chunk(upload.url, data.subarray(half), `bytes ${half}-${data.length - 1}/${data.length}`)).body.offset).toBe(data.length)
+    const done = await finish(upload.url, md5(data))
+    expect(done.body.size).toBe(data.length)
+  })
+})
