@@ -1,0 +1,266 @@
+/**
+ * Model performance analysis (the seed's `analyze_model_performance`), made honest: the model's
+ * stored metrics are shown as what they are — numbers its uploader typed in — next to the ground
+ * truth's distribution and, when predictions are supplied, metrics computed from them on the
+ * dataset version, with every reported metric that disagrees with its computed counterpart listed.
+ */
+import { Effect, Schema, Stream } from "effect"
+import { Id } from "../schemas/Common.js"
+import type { DatasetVersion } from "../schemas/DatasetVersion.js"
+import { type Model, numericMetrics } from "../schemas/Model.js"
+import { GroundTruths } from "../services/GroundTruths.js"
+import { Models } from "../services/Models.js"
+import { validate } from "../services/SynapseClient.js"
+import type { SynapseError } from "../services/SynapseError.js"
+import { GroundTruthCollector, type GroundTruthStats } from "./GroundTruthSummary.js"
+import { parseClassifications, parseDetections, PredictionsError } from "./Predictions.js"
+import { compareReported, type MetricComparison, type Score, scoreClassifications, scoreDetections } from "./Scoring.js"
+
+/** The kinds of evaluation the workflows compute. Segmentation models are scored on their boxes. */
+export const EVALUATION_TASKS = ["detection", "classification"] as const
+export const EvaluationTask = Schema.Literal(...EVALUATION_TASKS)
+export type EvaluationTask = typeof EvaluationTask.Type
+
+/** Scoring knobs shared by analyze and compare. */
+export const ScoringFields = {
+  task: Schema.optional(EvaluationTask).annotations({
+    description: "How to read the predictions; default from the model's type (segmentation is scored on boxes, as detection)."
+  }),
+  zero_division: Schema.optional(Schema.Literal(0, 1)).annotations({
+    description: "Value of a precision/recall whose denominator is 0 (a class never predicted, or never present). Default 0; such cases are listed in the result."
+  }),
+  score_threshold: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))).annotations({
+    description: "Detection: minimum score counted in per-class precision/recall/F1 at IoU 0.5 (AP ignores it). Default 0."
+  })
+}
+
+/** Input of {@link analyzeModel} (the seed's `analyze_model_performance(model_id, ground_truth_version_id)`). */
+export const AnalyzeInput = Schema.Struct({
+  model_id: Id.annotations({ description: "The model to analyze." }),
+  ground_truth_version_id: Id.annotations({ description: "The ground-truth dataset version to analyze it on." }),
+  predictions: Schema.optional(Schema.String).annotations({
+    description:
+      "The model's predictions on that version, as text. Detection: a COCO results JSON array [{image_id, category_id, bbox: [x, y, w, h], score}] (image_id = data unit id, as in the COCO export) or the same rows as JSON Lines. Classification: JSON Lines {data_unit, label} (data_unit = id or file name)."
+  }),
+  predictions_name: Schema.optional(Schema.String).annotations({ description: "Name of the predictions (file name) for messages." }),
+  tolerance: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))).annotations({
+    description: "Largest absolute difference between a reported and a computed metric that still agrees. Default 0.01."
+  }),
+  ...ScoringFields
+})
+export type AnalyzeInput = typeof AnalyzeInput.Type
+
+/** Progress of a long step. */
+export interface Progress {
+  readonly stage: "ground_truth" | "scoring"
+  readonly done: number
+  readonly total: number
+  readonly message?: string
+}
+
+/** Options that are not data: callbacks. */
+export interface AnalyzeOptions {
+  /** Called as ground-truth events arrive (about once per page) and around scoring. */
+  readonly onProgress?: ((progress: Progress) => void) | undefined
+}
+
+/** The model, briefly. */
+export interface ModelSummary {
+  readonly id: number
+  readonly name: string
+  readonly model_type: string
+  readonly project: number | null
+  readonly version: string | null
+  readonly is_active: boolean
+}
+
+/** The dataset version, briefly. */
+export interface VersionSummary {
+  readonly id: number
+  readonly version: string
+  readonly dataset: string | null
+  readonly event_count: number | null
+}
+
+/** Metrics as stored on the model: not verified by anyone. */
+export interface ReportedMetrics {
+  readonly source: "reported by the model's uploader; not computed by this analysis"
+  readonly metrics: Readonly<Record<string, number>>
+  /** Stored metric entries that are not finite numbers (left out of every comparison). */
+  readonly nonNumeric: ReadonlyArray<string>
+  /** Evaluations stored for this dataset version, when the server has any. */
+  readonly evaluationsOnVersion: ReadonlyArray<Readonly<Record<string, unknown>>>
+}
+
+/** The result of {@link analyzeModel}. */
+export interface Analysis {
+  readonly model: ModelSummary
+  readonly datasetVersion: VersionSummary
+  readonly reported: ReportedMetrics
+  readonly groundTruth: GroundTruthStats
+  /** Present when predictions were given. */
+  readonly computed?: Score
+  /** Reported metrics set against computed ones (empty without predictions). */
+  readonly comparisons: ReadonlyArray<MetricComparison>
+  /** The comparisons that differ by more than the tolerance. */
+  readonly discrepancies: ReadonlyArray<MetricComparison>
+  /** Reported metrics with no computed counterpart. */
+  readonly uncompared: ReadonlyArray<string>
+  readonly tolerance: number
+  readonly notes: ReadonlyArray<string>
+}
+
+/** The task a model's predictions are read as. */
+export const taskOf = (model: Pick<Model, "model_type">, override?: EvaluationTask): EvaluationTask =>
+  override ?? (model.model_type === "classification" ? "classification" : "detection")
+
+/** A model, briefly. */
+export const summarizeModel = (m: Model): ModelSummary => ({
+  id: m.id,
+  name: m.name,
+  model_type: m.model_type,
+  project: m.project ?? null,
+  version: m.version ?? null,
+  is_active: m.is_active
+})
+
+const summarizeVersion = (v: DatasetVersion): VersionSummary => ({
+  id: v.id,
+  version: v.version,
+  dataset: typeof v.ground_truth_dataset === "number" ? null : v.ground_truth_dataset.name ?? null,
+  event_count: v.event_count ?? null
+})
+
+/**
+ * Streams every ground-truth event of a version into a collector. `keepBoxes` keeps the boxes in
+ * memory (needed to score detections only).
+ */
+export const collectGroundTruth = Effect.fn("Workflows.collectGroundTruth")(function*(
+  versionId: number,
+  keepBoxes: boolean,
+  onProgress?: ((progress: Progress) => void) | undefined
+) {
+  const groundTruths = yield* GroundTruths
+  const { count, stream } = yield* groundTruths.listAllEvents(
+    { ground_truth_dataset_versions: [versionId] },
+    { pageSize: 1000, urlConversion: false }
+  )
+  const collector = new GroundTruthCollector(keepBoxes)
+  onProgress?.({ stage: "ground_truth", done: 0, total: count })
+  let done = 0
+  yield* Stream.runForEachChunk(stream, (chunk) =>
+    Effect.sync(() => {
+      for (const event of chunk) collector.add(event)
+      done += chunk.length
+      onProgress?.({ stage: "ground_truth", done, total: Math.max(count, done) })
+    })
+  )
+  return collector
+})
+
+/** Parses and scores predictions of one model on collected ground truth. */
+export const scorePredictions = (
+  text: string,
+  task: EvaluationTask,
+  groundTruth: GroundTruthCollector,
+  options: { readonly name?: string | undefined; readonly zeroDivision?: 0 | 1 | undefined; readonly scoreThreshold?: number | undefined }
+): Effect.Effect<Score, PredictionsError> =>
+  Effect.suspend((): Effect.Effect<Score, PredictionsError> => {
+    const name = options.name ?? "predictions"
+    const scoring = {
+      name,
+      ...(options.zeroDivision !== undefined ? { zeroDivision: options.zeroDivision } : {}),
+      ...(options.scoreThreshold !== undefined ? { scoreThreshold: options.scoreThreshold } : {})
+    }
+    if (task === "detection") {
+      const parsed = parseDetections(text, name)
+      if (parsed instanceof PredictionsError) return Effect.fail(parsed)
+      const score = scoreDetections(parsed, groundTruth.detectionDataset(), scoring)
+      return score instanceof PredictionsError ? Effect.fail(score) : Effect.succeed(score)
+    }
+    const parsed = parseClassifications(text, name)
+    if (parsed instanceof PredictionsError) return Effect.fail(parsed)
+    const score = scoreClassifications(parsed, groundTruth, scoring)
+    return score instanceof PredictionsError ? Effect.fail(score) : Effect.succeed(score)
+  })
+
+/**
+ * Analyzes a model on a ground-truth dataset version: reported metrics (labelled as such), the
+ * ground truth's distribution, and — with predictions — computed metrics and the discrepancies
+ * between reported and computed values.
+ */
+export const analyzeModel: (
+  input: AnalyzeInput,
+  options?: AnalyzeOptions
+) => Effect.Effect<Analysis, SynapseError | PredictionsError, Models | GroundTruths> = Effect.fn("Workflows.analyzeModel")(
+  function*(rawInput: AnalyzeInput, options: AnalyzeOptions = {}) {
+    const input = yield* validate(AnalyzeInput, rawInput)
+    const models = yield* Models
+    const groundTruths = yield* GroundTruths
+    const [model, version] = yield* Effect.all(
+      [
+        models.get(input.model_id, { params: { expand: ["metrics", "evaluations"] } }),
+        groundTruths.getVersion(input.ground_truth_version_id)
+      ],
+      { concurrency: 2 }
+    )
+    const task = taskOf(model, input.task)
+    const notes: Array<string> = []
+    if (input.predictions !== undefined && model.model_type === "segmentation" && input.task === undefined) {
+      notes.push("segmentation model: predictions are scored on their bounding boxes (COCO iouType bbox)")
+    }
+    const collector = yield* collectGroundTruth(version.id, input.predictions !== undefined && task === "detection", options.onProgress)
+
+    const reportedMetrics = numericMetrics(model)
+    const nonNumeric = Object.keys(model.metrics ?? {}).filter((k) => !(k in reportedMetrics))
+    const evaluationsOnVersion = (model.evaluations ?? [])
+      .filter((e) => e.ground_truth_dataset_version === version.id)
+      .map((e) => ({ ...e }))
+    const tolerance = input.tolerance ?? 0.01
+
+    let computed: Score | undefined
+    let comparisons: ReadonlyArray<MetricComparison> = []
+    let uncompared: ReadonlyArray<string> = Object.keys(reportedMetrics)
+    if (input.predictions !== undefined) {
+      options.onProgress?.({ stage: "scoring", done: 0, total: 1, message: `scoring ${task} predictions` })
+      computed = yield* scorePredictions(input.predictions, task, collector, {
+        name: input.predictions_name,
+        zeroDivision: input.zero_division,
+        scoreThreshold: input.score_threshold
+      })
+      options.onProgress?.({ stage: "scoring", done: 1, total: 1 })
+      const compared = compareReported(reportedMetrics, computed, tolerance)
+      comparisons = compared.comparisons
+      uncompared = compared.uncompared
+      if (computed.predictions.skipped.total > 0) {
+        notes.push(`${computed.predictions.skipped.total} prediction rows were skipped; see computed.predictions.skipped`)
+      }
+      if (computed.task === "detection" && computed.metrics.excludedCategories.length > 0) {
+        notes.push(
+          `categories without ground truth are excluded from the means: ${computed.metrics.excludedCategories.map((c) => c.name).join(", ")}`
+        )
+      }
+    } else {
+      notes.push("no predictions given: only the reported metrics are shown; pass predictions to compute metrics")
+    }
+    const stats = collector.stats()
+    if (stats.events === 0) notes.push("the dataset version has no ground-truth events")
+    return {
+      model: summarizeModel(model),
+      datasetVersion: summarizeVersion(version),
+      reported: {
+        source: "reported by the model's uploader; not computed by this analysis",
+        metrics: reportedMetrics,
+        nonNumeric,
+        evaluationsOnVersion
+      },
+      groundTruth: stats,
+      ...(computed !== undefined ? { computed } : {}),
+      comparisons,
+      discrepancies: comparisons.filter((c) => !c.agrees),
+      uncompared,
+      tolerance,
+      notes
+    } satisfies Analysis
+  }
+)
