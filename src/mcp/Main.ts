@@ -7,7 +7,9 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Either, Layer, Redacted } from "effect"
 import * as Sandbox from "../sandbox/Sandbox.js"
+import * as ChunkedUpload from "../services/ChunkedUpload.js"
 import * as FileCache from "../services/FileCache.js"
+import * as GroundTruths from "../services/GroundTruths.js"
 import * as Models from "../services/Models.js"
 import * as SynapseClient from "../services/SynapseClient.js"
 import * as Backend from "./Backend.js"
@@ -71,8 +73,8 @@ export const backendLayer = (env: Record<string, string | undefined>) =>
   )
 
 /** The SDK services the tools use, over a `SynapseClient`. */
-export const servicesLayer = Layer.mergeAll(Models.layer).pipe(
-  Layer.provideMerge(FileCache.layerConfig().pipe(Layer.orDie))
+export const servicesLayer = Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(
+  Layer.provideMerge(Layer.merge(FileCache.layerConfig().pipe(Layer.orDie), ChunkedUpload.layerConfig()))
 )
 
 /** Everything the tools need besides the settings and the backend. */

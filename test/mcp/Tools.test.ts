@@ -67,3 +67,44 @@ describe("model tools on the sandbox", () => {
       expect(textOf(missing)).toContain("list_models")
     }))
 })
+
+describe("ground-truth tools on the sandbox", () => {
+  it.scoped("dataset versions: list and get", () =>
+    Effect.gen(function*() {
+      const list = yield* call("list_ground_truth_versions", {})
+      const page = list.structuredContent as { count: number; results: Array<{ id: number; event_count?: number }> }
+      expect(page.count).toBeGreaterThan(0)
+      const id = page.results[0]!.id
+      const one = yield* call("get_ground_truth_version", { id })
+      expect(one.structuredContent).toMatchObject({ id })
+      const missing = yield* call("get_ground_truth_version", { id: 99999 })
+      expect(missing.isError).toBe(true)
+      expect(textOf(missing)).toContain("list_ground_truth_versions")
+    }))
+
+  it.scoped("events are summarised by default and raw on request", () =>
+    Effect.gen(function*() {
+      const versions = yield* call("list_ground_truth_versions", {})
+      const id = (versions.structuredContent as { results: Array<{ id: number }> }).results[0]!.id
+      const result = yield* call("list_ground_truth_events", { ground_truth_dataset_versions: [id], page_size: 10 })
+      const page = result.structuredContent as { count: number; results: Array<Record<string, unknown>> }
+      expect(page.count).toBeGreaterThan(10)
+      expect(page.results).toHaveLength(10)
+      for (const row of page.results) {
+        expect(row.ground_truth_dataset_version).toBe(id)
+        expect(typeof row.annotation_count).toBe("number")
+        expect(row).not.toHaveProperty("data")
+      }
+      const raw = yield* call("list_ground_truth_events", { ground_truth_dataset_versions: [id], page_size: 2, fields: ["id", "data"] })
+      const rows = (raw.structuredContent as { results: Array<Record<string, unknown>> }).results
+      expect(Object.keys(rows[0]!).sort()).toStrictEqual(["data", "id"])
+    }))
+
+  it.scoped("ground truths list their file roles", () =>
+    Effect.gen(function*() {
+      const result = yield* call("list_ground_truths", { page_size: 3 })
+      const page = result.structuredContent as { results: Array<{ file_keys: Array<string> }> }
+      expect(page.results.length).toBeGreaterThan(0)
+      expect(page.results[0]!.file_keys.some((k) => k.startsWith("image"))).toBe(true)
+    }))
+})

@@ -2,15 +2,25 @@
  * The tool table: every tool the server offers, in the order `tools/list` shows them (read tools
  * first). Adding a tool is adding a row here.
  */
+import type { GroundTruths } from "../../services/GroundTruths.js"
 import type { Models } from "../../services/Models.js"
 import type { Backend } from "../Backend.js"
 import type { McpConfig } from "../Config.js"
 import type { AnyTool } from "../Tool.js"
 import { getContext } from "./Context.js"
+import { getGroundTruthVersion, listGroundTruthEvents, listGroundTruths, listGroundTruthVersions } from "./GroundTruth.js"
 import { getModel, listModels } from "./Models.js"
 
 /** What the tools need from the application. */
-export type ToolRequirements = Models | McpConfig | Backend
+export type ToolRequirements = Models | GroundTruths | McpConfig | Backend
 
 /** Every tool, read and write; the server drops write tools in read-only mode. */
-export const allTools: ReadonlyArray<AnyTool<ToolRequirements>> = [getContext, listModels, getModel]
+export const allTools: ReadonlyArray<AnyTool<ToolRequirements>> = [
+  getContext,
+  listModels,
+  getModel,
+  listGroundTruthEvents,
+  listGroundTruths,
+  listGroundTruthVersions,
+  getGroundTruthVersion
+]

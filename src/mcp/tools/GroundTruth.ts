@@ -1,0 +1,220 @@
+/**
+ * Ground-truth read tools: events, ground truths with their file manifest, dataset versions. Rows
+ * are summarised by default (annotation counts and class names instead of every polygon), since a
+ * page of raw events would not fit a model's context; `fields` brings the raw parts back.
+ */
+import { Effect, Schema } from "effect"
+import { DataUnit, FileMap, Id, JsonObject } from "../../schemas/Common.js"
+import { DatasetVersion } from "../../schemas/DatasetVersion.js"
+import { CATEGORIES, Category, DatasetRef, EventData, type GroundTruth, type GroundTruthEvent } from "../../schemas/GroundTruth.js"
+import { GroundTruths } from "../../services/GroundTruths.js"
+import { toToolError } from "../Errors.js"
+import { fieldsInput, isoDate, nextPage, pageInputFields, pageOutput, pageRequest, project } from "../Paging.js"
+import * as Tool from "../Tool.js"
+
+const versionIds = Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(50))
+const categoryInput = Category.annotations({ description: `Only this split: ${CATEGORIES.join(", ")}.` })
+
+/** Event row fields; the derived ones (data_type … classes) summarise `data` and `data_unit`. */
+export const EVENT_FIELDS = [
+  "id", "ground_truth_dataset_version", "category", "created_at", "data_type", "data_unit_id", "annotation_count",
+  "classes", "data", "data_unit", "files", "metadata"
+] as const
+/** The default event row. */
+export const EVENT_COMPACT_FIELDS = [
+  "id", "ground_truth_dataset_version", "category", "data_type", "data_unit_id", "annotation_count", "classes"
+] as const
+
+const EventRow = Schema.Struct({
+  id: Schema.optional(Schema.Int),
+  ground_truth_dataset_version: Schema.optional(Schema.NullOr(Schema.Int)),
+  category: Schema.optional(Schema.NullOr(Schema.String)),
+  created_at: Schema.optional(Schema.String),
+  data_type: Schema.optional(Schema.NullOr(Schema.String)).annotations({ description: "data.type (image, …)." }),
+  data_unit_id: Schema.optional(Schema.NullOr(Schema.Int)).annotations({ description: "The annotated item's id." }),
+  annotation_count: Schema.optional(Schema.Int),
+  classes: Schema.optional(Schema.Array(Schema.String)).annotations({ description: "Distinct class names annotated." }),
+  data: Schema.optional(Schema.NullOr(EventData)),
+  data_unit: Schema.optional(Schema.NullOr(DataUnit)),
+  files: Schema.optional(FileMap),
+  metadata: Schema.optional(Schema.NullOr(JsonObject))
+})
+
+const summariseEvent = (event: GroundTruthEvent) => {
+  const annotations = event.data?.annotations ?? []
+  const classes = new Set<string>()
+  for (const a of annotations) if (typeof a.category === "string") classes.add(a.category)
+  if (typeof event.data?.label === "string") classes.add(event.data.label)
+  return {
+    ...event,
+    data_type: event.data?.type ?? null,
+    data_unit_id: event.data_unit?.id ?? null,
+    annotation_count: annotations.length,
+    classes: [...classes].sort()
+  }
+}
+
+/** `list_ground_truth_events`. */
+export const listGroundTruthEvents = Tool.make({
+  name: "list_ground_truth_events",
+  title: "List ground-truth events",
+  description: "List ground-truth events (one annotation pass over one data unit) one page at a time, filtered by " +
+    "dataset version ids, project, split category, data type, creation date or text search. Rows summarise each " +
+    "event (data type, data unit id, number of annotations, class names); add `data` to `fields` for the " +
+    "annotations themselves. For a whole dataset, prefer export_ground_truth, which writes files instead.",
+  input: Schema.Struct({
+    ground_truth_dataset_versions: Schema.optional(versionIds.annotations({ description: "Dataset version ids (1–50) to list events of." })),
+    project: Schema.optional(Id.annotations({ description: "Only events of this project id." })),
+    category: Schema.optional(categoryInput),
+    data_type: Schema.optional(Schema.String.pipe(Schema.maxLength(50)).annotations({ description: "Only events of this data type, e.g. image." })),
+    created_after: Schema.optional(isoDate("Only events created after this ISO 8601 date or date-time.")),
+    search: Schema.optional(Schema.String.pipe(Schema.maxLength(200)).annotations({ description: "Text to find in the event data." })),
+    ...pageInputFields,
+    fields: fieldsInput(EVENT_FIELDS, EVENT_COMPACT_FIELDS)
+  }),
+  output: pageOutput(EventRow, "events"),
+  annotations: Tool.readOnly,
+  write: false,
+  run: (input) =>
+    Effect.gen(function*() {
+      const gt = yield* GroundTruths
+      const { page, page_size } = pageRequest(input)
+      const { fields, page: _p, page_size: _s, ...filters } = input
+      const result = yield* gt.listEvents({ ...filters, page, page_size }, { urlConversion: false }).pipe(
+        Effect.mapError(toToolError({ action: "Listing ground-truth events", notFound: `page ${page} does not exist; start again at page 1.` }))
+      )
+      return {
+        count: result.count,
+        page,
+        page_size,
+        next_page: nextPage(page, page_size, result.count),
+        results: result.results.map((event) => project(summariseEvent(event), fields ?? EVENT_COMPACT_FIELDS))
+      }
+    })
+})
+
+/** Ground-truth row fields. */
+export const GROUND_TRUTH_FIELDS = [
+  "id", "ground_truth_dataset", "ground_truth_dataset_versions", "category", "data_unit_id", "file_keys", "files", "data_unit", "data"
+] as const
+/** The default ground-truth row. */
+export const GROUND_TRUTH_COMPACT_FIELDS = ["id", "ground_truth_dataset", "ground_truth_dataset_versions", "category", "data_unit_id", "file_keys"] as const
+
+const GroundTruthRow = Schema.Struct({
+  id: Schema.optional(Schema.Int),
+  ground_truth_dataset: Schema.optional(Schema.NullOr(DatasetRef)),
+  ground_truth_dataset_versions: Schema.optional(Schema.Array(Schema.Int)),
+  category: Schema.optional(Schema.NullOr(Schema.String)),
+  data_unit_id: Schema.optional(Schema.NullOr(Schema.Int)),
+  file_keys: Schema.optional(Schema.Array(Schema.String)).annotations({
+    description: "Roles of the files in the manifest (image_1, data_meta_1 …); add `files` to fields for their URLs."
+  }),
+  files: Schema.optional(FileMap),
+  data_unit: Schema.optional(Schema.NullOr(DataUnit)),
+  data: Schema.optional(Schema.NullOr(JsonObject))
+})
+
+const summariseGroundTruth = (row: GroundTruth) => ({
+  ...row,
+  data_unit_id: row.data_unit?.id ?? null,
+  file_keys: Object.keys(row.files ?? {}).sort()
+})
+
+/** `list_ground_truths`. */
+export const listGroundTruths = Tool.make({
+  name: "list_ground_truths",
+  title: "List ground truths",
+  description: "List ground truths with their file manifest (images and data_meta annotation JSON files), one page " +
+    "at a time, filtered by dataset id, dataset version ids or split category. Rows list the file roles; add " +
+    "`files` to `fields` for the presigned URLs.",
+  input: Schema.Struct({
+    ground_truth_dataset: Schema.optional(Id.annotations({ description: "Only ground truths of this dataset id." })),
+    ground_truth_dataset_versions: Schema.optional(versionIds.annotations({ description: "Only ground truths in these dataset version ids (1–50)." })),
+    category: Schema.optional(categoryInput),
+    ...pageInputFields,
+    fields: fieldsInput(GROUND_TRUTH_FIELDS, GROUND_TRUTH_COMPACT_FIELDS)
+  }),
+  output: pageOutput(GroundTruthRow, "ground truths"),
+  annotations: Tool.readOnly,
+  write: false,
+  run: (input) =>
+    Effect.gen(function*() {
+      const gt = yield* GroundTruths
+      const { page, page_size } = pageRequest(input)
+      const { fields, page: _p, page_size: _s, ...filters } = input
+      // No url conversion: listing must not download every file of the page.
+      const result = yield* gt.list({ ...filters, page, page_size }, { urlConversion: false, pageSize: page_size }).pipe(
+        Effect.mapError(toToolError({ action: "Listing ground truths", notFound: `page ${page} does not exist; start again at page 1.` }))
+      )
+      return {
+        count: result.count,
+        page,
+        page_size,
+        next_page: nextPage(page, page_size, result.count),
+        results: result.results.map((row) => project(summariseGroundTruth(row), fields ?? GROUND_TRUTH_COMPACT_FIELDS))
+      }
+    })
+})
+
+/** Dataset version row fields. */
+export const VERSION_FIELDS = [
+  "id", "version", "name", "ground_truth_dataset", "event_count", "is_active", "is_archived", "created_at", "description", "statistics"
+] as const
+/** The default dataset version row. */
+export const VERSION_COMPACT_FIELDS = ["id", "version", "name", "ground_truth_dataset", "event_count", "is_active", "is_archived", "created_at"] as const
+
+/** `list_ground_truth_versions`. */
+export const listGroundTruthVersions = Tool.make({
+  name: "list_ground_truth_versions",
+  title: "List dataset versions",
+  description: "List ground-truth dataset versions (id, version name, dataset, event count, active/archived flags), " +
+    "one page at a time, optionally for one dataset and by archived status. Version ids are what the event, " +
+    "export, analysis and split tools take.",
+  input: Schema.Struct({
+    ground_truth_dataset: Schema.optional(Id.annotations({ description: "Only versions of this dataset id." })),
+    is_archived: Schema.optional(Schema.Boolean.annotations({ description: "false: only current versions; true: only archived ones." })),
+    ...pageInputFields,
+    fields: fieldsInput(VERSION_FIELDS, VERSION_COMPACT_FIELDS)
+  }),
+  output: pageOutput(Schema.partial(DatasetVersion), "dataset versions"),
+  annotations: Tool.readOnly,
+  write: false,
+  run: (input) =>
+    Effect.gen(function*() {
+      const gt = yield* GroundTruths
+      const { page, page_size } = pageRequest(input)
+      const { fields, page: _p, page_size: _s, ...filters } = input
+      const result = yield* gt.listVersions({ ...filters, page, page_size }).pipe(
+        Effect.mapError(toToolError({ action: "Listing dataset versions", notFound: `page ${page} does not exist; start again at page 1.` }))
+      )
+      return {
+        count: result.count,
+        page,
+        page_size,
+        next_page: nextPage(page, page_size, result.count),
+        results: result.results.map((row) => project(row, fields ?? VERSION_COMPACT_FIELDS))
+      }
+    })
+})
+
+/** `get_ground_truth_version`. */
+export const getGroundTruthVersion = Tool.make({
+  name: "get_ground_truth_version",
+  title: "Get a dataset version",
+  description: "Get one ground-truth dataset version: version name, parent dataset, event count, description, " +
+    "flags, creation date and statistics (class counts).",
+  input: Schema.Struct({ id: Id.annotations({ description: "The dataset version id (from list_ground_truth_versions)." }) }),
+  output: DatasetVersion,
+  annotations: Tool.readOnly,
+  write: false,
+  run: (input) =>
+    Effect.gen(function*() {
+      const gt = yield* GroundTruths
+      return yield* gt.getVersion(input.id).pipe(
+        Effect.mapError(toToolError({
+          action: `Getting dataset version ${input.id}`,
+          notFound: `dataset version ${input.id} does not exist. Find ids with list_ground_truth_versions.`
+        }))
+      )
+    })
+})
