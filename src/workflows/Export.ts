@@ -62,7 +62,7 @@ export const ExportOptions = Schema.Struct({
 export type ExportOptions = typeof ExportOptions.Type
 
 /** Counts of one split's output. */
-export const SplitSummary = Schema.Struct({
+export const ExportSplitSummary = Schema.Struct({
   images: Schema.Int,
   annotations: Schema.Int,
   files: Schema.Array(Schema.String)
@@ -83,7 +83,7 @@ export const ExportSummary = Schema.Struct({
     annotations: Schema.Record({ key: Schema.String, value: Schema.Int }),
     examples: Schema.Array(Schema.Struct({ event: Schema.Int, dataUnit: Schema.NullOr(Schema.Int), reason: Schema.String }))
   }),
-  splits: Schema.Record({ key: Schema.String, value: SplitSummary }),
+  splits: Schema.Record({ key: Schema.String, value: ExportSplitSummary }),
   files: Schema.Array(Schema.String),
   imagesDownloaded: Schema.Int,
   bytesWritten: Schema.Int,
