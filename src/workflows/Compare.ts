@@ -1,0 +1,193 @@
+/**
+ * Model comparison (the seed's `compare_models`), without its two defects: a model that lacks the
+ * metric is listed apart instead of being ranked as if it scored 0, and the direction is known
+ * (loss and error are lower-is-better). Optionally every model is re-scored on one dataset version
+ * from supplied predictions, so that models are ranked on the same data rather than on whatever
+ * numbers their uploaders typed in.
+ */
+import { Effect, Schema } from "effect"
+import { Id } from "../schemas/Common.js"
+import { type Model, numericMetrics } from "../schemas/Model.js"
+import { GroundTruths } from "../services/GroundTruths.js"
+import { Models } from "../services/Models.js"
+import { validate } from "../services/SynapseClient.js"
+import type { SynapseError } from "../services/SynapseError.js"
+import { collectGroundTruth, type Progress, ScoringFields, scorePredictions, summarizeModel, taskOf, type ModelSummary } from "./Analyze.js"
+import type { PredictionsError } from "./Predictions.js"
+import { flatMetrics } from "./Scoring.js"
+
+/** Which way a metric improves. */
+export const Direction = Schema.Literal("higher", "lower")
+export type Direction = typeof Direction.Type
+
+const LOWER_IS_BETTER = /(loss|error|err$|^err|mse|mae|rmse|mape|wer|cer|latency|fpr|fnr|miss_?rate|perplexity|inference_time|eer)/i
+
+/** The default direction of a metric: lower for losses, errors, latencies and the like; else higher. */
+export const defaultDirection = (metric: string): Direction => (LOWER_IS_BETTER.test(metric) ? "lower" : "higher")
+
+/** A metric that none of the compared models has; `available` lists the ones that exist. */
+export class UnknownMetricError extends Schema.TaggedError<UnknownMetricError>()("UnknownMetricError", {
+  metric: Schema.String,
+  /** Every metric name at least one of the models has. */
+  available: Schema.Array(Schema.String),
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+/** Input of {@link compareModels} (the seed's `compare_models(model_ids, metric)`). */
+export const CompareInput = Schema.Struct({
+  model_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(100)).annotations({
+    description: "The models to compare (1..100)."
+  }),
+  metric: Schema.String.pipe(Schema.minLength(1)).annotations({
+    description: "The metric to rank by, e.g. accuracy, mAP, loss (computed metrics when recomputing: AP, AP50, accuracy, f1_macro…)."
+  }),
+  direction: Schema.optional(Direction).annotations({
+    description: "Whether higher or lower is better. Default: lower for loss/error-like names, higher otherwise."
+  }),
+  recompute: Schema.optional(
+    Schema.Struct({
+      ground_truth_version_id: Id.annotations({ description: "The dataset version every model is scored on." }),
+      predictions: Schema.Record({ key: Schema.String, value: Schema.String }).annotations({
+        description: "Predictions text per model id (as analyze accepts). Models without an entry are listed as missing."
+      }),
+      ...ScoringFields
+    })
+  ).annotations({ description: "Score every model on one dataset version from supplied predictions, and rank by the computed metric." })
+})
+export type CompareInput = typeof CompareInput.Type
+
+/** A ranked model. Tied models share a rank and keep the order they were given in. */
+export interface RankedModel {
+  readonly rank: number
+  readonly model: ModelSummary
+  readonly value: number
+  /** With recompute: the model's stored value of the same metric name, if any. */
+  readonly reported?: number
+}
+
+/** A model left out of the ranking, and why. */
+export interface UnrankedModel {
+  readonly model: ModelSummary
+  readonly reason: string
+}
+
+/** The result of {@link compareModels}. */
+export interface Comparison {
+  readonly metric: string
+  readonly direction: Direction
+  readonly directionSource: "given" | "default"
+  readonly source: "reported" | "computed"
+  readonly ranking: ReadonlyArray<RankedModel>
+  /** Models without the metric: never ranked as if they scored 0. */
+  readonly missing: ReadonlyArray<UnrankedModel>
+  readonly best: RankedModel | null
+  /** Every metric name present on at least one model (of the source compared). */
+  readonly availableMetrics: ReadonlyArray<string>
+}
+
+/**
+ * Ranks values with a direction: stable (ties keep input order) and with shared ranks for ties
+ * (1, 1, 3). Pure, so callers can rank anything.
+ */
+export const rank = <A extends { readonly value: number }>(
+  items: ReadonlyArray<A>,
+  direction: Direction
+): Array<A & { readonly rank: number }> => {
+  const sorted = items
+    .map((item, index) => ({ item, index }))
+    .sort((a, b) => (direction === "higher" ? b.item.value - a.item.value : a.item.value - b.item.value) || a.index - b.index)
+  const out: Array<A & { readonly rank: number }> = []
+  sorted.forEach(({ item }, i) => {
+    const previous = out[i - 1]
+    const r = previous !== undefined && previous.value === item.value ? previous.rank : i + 1
+    out.push({ ...item, rank: r })
+  })
+  return out
+}
+
+/** Compares models by a metric, reported or recomputed on one dataset version. */
+export const compareModels: (
+  input: CompareInput,
+  options?: { readonly onProgress?: ((progress: Progress) => void) | undefined }
+) => Effect.Effect<Comparison, SynapseError | PredictionsError | UnknownMetricError, Models | GroundTruths> = Effect.fn(
+  "Workflows.compareModels"
+)(function*(rawInput: CompareInput, options: { readonly onProgress?: ((progress: Progress) => void) | undefined } = {}) {
+  const input = yield* validate(CompareInput, rawInput)
+  const models = yield* Models
+  const ids = [...new Set(input.model_ids)]
+  const list: ReadonlyArray<Model> = yield* Effect.forEach(ids, (id) => models.get(id, { params: { expand: "metrics" } }), {
+    concurrency: 4
+  })
+  const direction = input.direction ?? defaultDirection(input.metric)
+  const directionSource = input.direction !== undefined ? "given" : "default"
+
+  const values = new Map<number, Record<string, number>>()
+  const reasons = new Map<number, string>()
+  const recompute = input.recompute
+  if (recompute === undefined) {
+    for (const m of list) values.set(m.id, numericMetrics(m))
+  } else {
+    const tasks = new Set(list.filter((m) => String(m.id) in recompute.predictions).map((m) => taskOf(m, recompute.task)))
+    // One pass over the ground truth serves every model.
+    const collector = yield* collectGroundTruth(recompute.ground_truth_version_id, tasks.has("detection"), options.onProgress)
+    let done = 0
+    for (const m of list) {
+      const text = recompute.predictions[String(m.id)]
+      if (text === undefined) {
+        reasons.set(m.id, "no predictions supplied for this model")
+        continue
+      }
+      options.onProgress?.({ stage: "scoring", done, total: list.length, message: `scoring model ${m.id}` })
+      const score = yield* scorePredictions(text, taskOf(m, recompute.task), collector, {
+        name: `predictions of model ${m.id}`,
+        zeroDivision: recompute.zero_division,
+        scoreThreshold: recompute.score_threshold
+      })
+      values.set(m.id, flatMetrics(score))
+      done++
+    }
+    options.onProgress?.({ stage: "scoring", done, total: list.length })
+  }
+
+  const available = [...new Set([...values.values()].flatMap((v) => Object.keys(v)))].sort()
+  const scored = list.filter((m) => values.get(m.id)?.[input.metric] !== undefined)
+  if (scored.length === 0) {
+    const where = recompute === undefined ? "stored on" : "computed for"
+    return yield* new UnknownMetricError({
+      metric: input.metric,
+      available,
+      detail: `no model has a metric named "${input.metric}" ${where} it; metrics that exist: ${available.length > 0 ? available.join(", ") : "none"}`
+    })
+  }
+  const ranking = rank(
+    scored.map((m) => {
+      const reported = numericMetrics(m)[input.metric]
+      return {
+        model: summarizeModel(m),
+        value: values.get(m.id)![input.metric]!,
+        ...(recompute !== undefined && reported !== undefined ? { reported } : {})
+      }
+    }),
+    direction
+  )
+  const missing = list
+    .filter((m) => values.get(m.id)?.[input.metric] === undefined)
+    .map((m) => ({
+      model: summarizeModel(m),
+      reason: reasons.get(m.id) ?? `has no "${input.metric}" metric${recompute === undefined ? "" : " computed for its task"}`
+    }))
+  return {
+    metric: input.metric,
+    direction,
+    directionSource,
+    source: recompute === undefined ? "reported" : "computed",
+    ranking,
+    missing,
+    best: ranking[0] ?? null,
+    availableMetrics: available
+  } satisfies Comparison
+})

@@ -1,0 +1,145 @@
+/**
+ * compareModels against a real sandbox: models registered here with hand-picked metrics, so the
+ * expected ranking is known; missing metrics listed apart, lower-is-better defaults, stable ties,
+ * an unknown metric, and recomputation from predictions on a demo dataset version.
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { Effect, Either, Layer, Redacted } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { Models } from "../../src/services/Models.js"
+import * as Synapse from "../../src/services/Synapse.js"
+import { compareModels, defaultDirection, rank } from "../../src/workflows/Compare.js"
+import { call } from "../support/http.js"
+import { type TestSandbox, useSandbox } from "../support/sandbox.js"
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-compare-test-"))
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
+
+const run = <A, E>(sb: TestSandbox, effect: Effect.Effect<A, E, Synapse.Services>): Promise<Either.Either<A, E>> =>
+  Effect.runPromise(
+    Effect.either(effect).pipe(
+      Effect.provide(
+        Synapse.layer({
+          baseUrl: sb.url,
+          accessToken: Redacted.make(sb.token),
+          fileCache: { dir: path.join(work, "cache") },
+          chunkedUpload: { stateDir: path.join(work, "state") }
+        }).pipe(Layer.provide(NodeHttpClient.layer), Layer.orDie)
+      )
+    )
+  )
+const ok = <A, E>(e: Either.Either<A, E>): A => {
+  if (Either.isLeft(e)) throw new Error(`expected success, got ${String(e.left)}`)
+  return e.right
+}
+
+describe("rank", () => {
+  it("is stable on ties, shares their rank, and follows the direction", () => {
+    const items = [{ id: "a", value: 0.9 }, { id: "b", value: 0.95 }, { id: "c", value: 0.9 }, { id: "d", value: 0.1 }]
+    expect(rank(items, "higher").map((r) => `${r.rank}${r.id}`)).toStrictEqual(["1b", "2a", "2c", "4d"])
+    expect(rank(items, "lower").map((r) => `${r.rank}${r.id}`)).toStrictEqual(["1d", "2a", "2c", "4b"])
+  })
+  it("defaults loss- and error-like metrics to lower is better", () => {
+    expect(["loss", "val_loss", "error_rate", "RMSE", "latency_ms"].map(defaultDirection)).toStrictEqual(["lower", "lower", "lower", "lower", "lower"])
+    expect(["accuracy", "mAP", "f1_score", "recall"].map(defaultDirection)).toStrictEqual(["higher", "higher", "higher", "higher"])
+  })
+})
+
+describe("compareModels", () => {
+  const sandbox = useSandbox()
+  let ids: Array<number> = []
+  const register = async (sb: TestSandbox) => {
+    if (ids.length > 0) return ids
+    const specs: Array<[string, Record<string, number>]> = [
+      ["A", { accuracy: 0.9, loss: 0.3 }],
+      ["B", { accuracy: 0.95 }],
+      ["C", { accuracy: 0.9, loss: 0.2 }],
+      ["D", {}]
+    ]
+    ids = ok(
+      await run(
+        sb,
+        Effect.gen(function*() {
+          const models = yield* Models
+          return yield* Effect.forEach(specs, ([name, metrics]) =>
+            models.create({ name: `compare ${name}`, model_type: "classification", project: 3, metrics, is_active: false }).pipe(
+              Effect.map((m) => m.id)
+            )
+          )
+        })
+      )
+    )
+    return ids
+  }
+
+  it("ranks by the metric, lists models without it apart, and keeps ties in input order", async () => {
+    const sb = sandbox()
+    const [a, b, c, d] = await register(sb)
+    const r = ok(await run(sb, compareModels({ model_ids: [a, b, c, d], metric: "accuracy" })))
+    expect(r.direction).toBe("higher")
+    expect(r.directionSource).toBe("default")
+    expect(r.ranking.map((x) => [x.rank, x.model.id, x.value])).toStrictEqual([[1, b, 0.95], [2, a, 0.9], [2, c, 0.9]])
+    expect(r.missing.map((x) => x.model.id)).toStrictEqual([d])
+    expect(r.best?.model.id).toBe(b)
+    expect(r.availableMetrics).toStrictEqual(["accuracy", "loss"])
+    // Input order decides among ties: C before A when given first.
+    const swapped = ok(await run(sb, compareModels({ model_ids: [c, a, b], metric: "accuracy" })))
+    expect(swapped.ranking.map((x) => x.model.id)).toStrictEqual([b, c, a])
+  })
+
+  it("ranks loss lower-is-better by default, and follows an explicit direction", async () => {
+    const sb = sandbox()
+    const [a, b, c, d] = await register(sb)
+    const r = ok(await run(sb, compareModels({ model_ids: [a, b, c, d], metric: "loss" })))
+    expect(r.direction).toBe("lower")
+    expect(r.ranking.map((x) => x.model.id)).toStrictEqual([c, a])
+    expect(r.missing.map((x) => x.model.id)).toStrictEqual([b, d])
+    const higher = ok(await run(sb, compareModels({ model_ids: [a, b, c, d], metric: "loss", direction: "higher" })))
+    expect(higher.ranking.map((x) => x.model.id)).toStrictEqual([a, c])
+    expect(higher.directionSource).toBe("given")
+  })
+
+  it("names the metrics that exist when asked for one no model has", async () => {
+    const sb = sandbox()
+    const [a, b] = await register(sb)
+    const r = await run(sb, compareModels({ model_ids: [a, b], metric: "f1_score" }))
+    expect(Either.isLeft(r)).toBe(true)
+    if (Either.isRight(r)) return
+    expect(r.left._tag).toBe("UnknownMetricError")
+    expect(r.left.message).toBe('no model has a metric named "f1_score" stored on it; metrics that exist: accuracy, loss')
+  })
+
+  it("recomputes every model on one dataset version from supplied predictions", async () => {
+    const sb = sandbox()
+    const [a, b, c] = await register(sb)
+    const versions = (await call(`${sb.url}/ground_truth_dataset_versions/?page_size=100`, { headers: sb.headers })).body.results
+    const version = versions.find((v: any) => v.ground_truth_dataset.name === "Intersection cameras" && v.version === "v1.1")
+    const events = (await call(`${sb.url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version.id}&page_size=1000`, { headers: sb.headers })).body.results
+    const units = new Map<number, string>()
+    // The last pass per unit; the analysis picks one label per unit by its own rule, so build
+    // predictions that are right or wrong whatever the label: the class itself, or a non-class.
+    for (const e of events) units.set(e.data_unit.id, e.data.label)
+    const perfect = [...units].map(([u, label]) => JSON.stringify({ data_unit: u, label })).join("\n")
+    const allWrong = [...units].map(([u]) => JSON.stringify({ data_unit: u, label: "nothing" })).join("\n")
+    const r = ok(
+      await run(
+        sb,
+        compareModels({
+          model_ids: [a, b, c],
+          metric: "accuracy",
+          recompute: { ground_truth_version_id: version.id, predictions: { [String(a)]: allWrong, [String(b)]: perfect } }
+        })
+      )
+    )
+    expect(r.source).toBe("computed")
+    expect(r.ranking.map((x) => x.model.id)).toStrictEqual([b, a])
+    expect(r.ranking[0].value).toBeGreaterThan(0.8)
+    expect(r.ranking[0].reported).toBe(0.95)
+    expect(r.ranking[1].value).toBe(0)
+    expect(r.missing).toStrictEqual([{ model: expect.objectContaining({ id: c }), reason: "no predictions supplied for this model" }])
+    expect(r.availableMetrics).toContain("f1_macro")
+  })
+})
