@@ -146,14 +146,19 @@ class CategoryTable {
 
   constructor(private readonly override: Readonly<Record<string, number>> | undefined) {}
 
-  /** The local index of an annotation's class, or `undefined` for an unknown class. */
-  resolve(a: SourceAnnotation): number | undefined {
+  /** The class name of an annotation, or `undefined` for an unknown class. */
+  nameOf(a: SourceAnnotation): string | undefined {
     let name = a.categoryName
     if (name === undefined && a.categoryId !== undefined) {
       name = this.nameById.get(a.categoryId) ?? (this.override ? this.nameForOverrideId(a.categoryId) : undefined) ?? `class_${a.categoryId}`
     }
     if (name === undefined) return undefined
     if (this.override !== undefined && !(name in this.override)) return undefined
+    return name
+  }
+
+  /** The local index of class `name` (registered on first use: only written classes are listed). */
+  indexOf(name: string, a: SourceAnnotation): number {
     let idx = this.byName.get(name)
     if (idx === undefined) {
       idx = this.list.length
@@ -442,16 +447,17 @@ const runExport = <E>(
         }
         const stem = stemOf(name)
         for (const a of r.sources) {
-          const cat = categories.resolve(a)
-          if (cat === undefined) {
-            noteSkip(skippedAnnotations, "unknown_class", event, du)
-            continue
-          }
           const prepared = prepare(a, width, height)
           if (prepared._tag === "skip") {
             noteSkip(skippedAnnotations, prepared.reason, event, du)
             continue
           }
+          const className = categories.nameOf(a)
+          if (className === undefined) {
+            noteSkip(skippedAnnotations, "unknown_class", event, du)
+            continue
+          }
+          const cat = categories.indexOf(className, a)
           const g = prepared.geometry
           categories.list[cat]!.count++
           annotationsWritten++
