@@ -198,18 +198,28 @@ const DEGENERATE_KINDS: ReadonlyArray<DegenerateKind> = ["zero_size_box", "box_o
 export class VersionStatistics {
   private readonly classCounts = new Map<string, number>()
   private readonly categoryCounts = new Map<string, number>()
-  private readonly units = new Set<number>()
+  private units = 0
+  private lastUnit = -1
   annotations = 0
   events = 0
 
   /** Counts one event. */
   add(category: string, dataUnitId: number, annotations: ReadonlyArray<{ readonly category: string }>): void {
+    this.addNames(category, dataUnitId, annotations.map((a) => a.category))
+  }
+
+  /** Counts one event given its annotations' class names. */
+  addNames(category: string, dataUnitId: number, classNames: ReadonlyArray<string>): void {
     this.events += 1
-    this.units.add(dataUnitId)
+    // Units arrive in order, so remembering the last one counts distinct units without a set.
+    if (dataUnitId !== this.lastUnit) {
+      this.units += 1
+      this.lastUnit = dataUnitId
+    }
     this.categoryCounts.set(category, (this.categoryCounts.get(category) ?? 0) + 1)
-    for (const a of annotations) {
+    for (const name of classNames) {
       this.annotations += 1
-      this.classCounts.set(a.category, (this.classCounts.get(a.category) ?? 0) + 1)
+      this.classCounts.set(name, (this.classCounts.get(name) ?? 0) + 1)
     }
   }
 
@@ -227,7 +237,7 @@ export class VersionStatistics {
       class_counts: classCounts,
       category_counts: categoryCounts,
       annotation_count: this.annotations,
-      data_unit_count: this.units.size
+      data_unit_count: this.units
     })
   }
 }

@@ -2,19 +2,21 @@
  * The large dataset: one dataset version holding N events (100 000 by default) for benchmarks and
  * scale tests, generated in well under a minute with flat memory. It keeps the demo's shape with
  * three economies, all on purpose:
- * - images come from a pool of 32 PNGs that data units share (disk stays a few MB), so drawn
+ * - images come from a pool of 32 PNGs that data units share (disk stays small), so the drawn
  *   shapes do not match the annotations (boxes are still inside the image's bounds);
- * - each data unit gets two events (two annotation passes, `annotationsPerEvent` objects each);
- * - events carry `image_1` only: writing a `data_meta` file per event would dominate the time
- *   budget. Each data unit's ground truth carries `image_1` and a `data_meta_1` holding both passes.
+ * - each data unit gets two events (two annotation passes, `annotationsPerEvent` objects each) and
+ *   one ground truth holding both passes;
+ * - no `data_meta` files: creating one file per event or per data unit costs more than all the
+ *   database work together on this machine's file system, so large events and ground truths carry
+ *   `image_1` only (annotations are in `data.annotations`). The demo data has them.
  * Rows are written in transactions of a few thousand, so memory does not grow with N.
  */
 import type BetterSqlite3 from "better-sqlite3"
 import { type IdCounters, VersionStatistics, drawCategory, groundTruthStatements } from "./GroundTruthDemo.js"
-import { BASE_TIME_MS, DAY_MS, HOUR_MS, isoAt, type MediaWriter, type WrittenFile } from "./Media.js"
+import { BASE_TIME_MS, DAY_MS, HOUR_MS, isoAt, type MediaWriter } from "./Media.js"
 import { encodePng, fillPolygon, fillRect, gradientRaster } from "./Png.js"
 import type { Rng } from "./Random.js"
-import { CLASSES, IMAGE_SIZES, largestLabel, makeObject, makeScene, toDataMeta, toWireAnnotation, type WireAnnotation } from "./Scenes.js"
+import { annotationJson, CLASSES, IMAGE_SIZES, makeObject, makeScene, toWireAnnotation } from "./Scenes.js"
 
 /** Options of the large generator. */
 export interface LargeOptions {
@@ -48,10 +50,9 @@ const CLASS_WEIGHTS = [10, 8, 3, 3, 4, 1.5, 1.5, 2]
 interface PoolImage {
   readonly width: number
   readonly height: number
-  readonly file: WrittenFile
-  /** `{"name":…,"media":…,"width":…,…}`: the image entry's JSON, built once. */
-  readonly entryJson: string
-  /** `{"image_1": {…}}` as events carry it, built once. */
+  /** `{"image":{…}}` as the data unit stores it, built once. */
+  readonly unitFilesJson: string
+  /** `{"image_1":{…}}` as events and ground truths store it, built once. */
   readonly eventFilesJson: string
 }
 
@@ -66,9 +67,9 @@ const makePool = (media: MediaWriter, rng: Rng): Array<PoolImage> => {
       else fillRect(raster, o.bbox[0], o.bbox[1], o.bbox[2], o.bbox[3], o.cls.color)
     }
     const file = media.write(`images/pool/pool_${String(p).padStart(2, "0")}.png`, encodePng(raster))
-    const entry = { name: file.name, media: file.media, width, height, size: file.size, checksum: file.checksum }
+    const image = { name: file.name, media: file.media, width, height, size: file.size, checksum: file.checksum }
     const image1 = { name: file.name, media: file.media, file_type: "image", is_primary: true, width, height, size: file.size, checksum: file.checksum }
-    pool.push({ width, height, file, entryJson: JSON.stringify(entry), eventFilesJson: JSON.stringify({ image_1: image1 }) })
+    pool.push({ width, height, unitFilesJson: JSON.stringify({ image }), eventFilesJson: JSON.stringify({ image_1: image1 }) })
   }
   return pool
 }
@@ -100,40 +101,57 @@ export const seedLarge = (
   })()
 
   const annotators = ["annotator_1", "annotator_2", "annotator_3", "annotator_4", "annotator_5", "annotator_6"]
-  const metadataJson = annotators.map((annotator) => [1, 2].map((pass) => JSON.stringify({ annotator, pass, review_status: "approved", source: LARGE_DATASET_NAME })))
+  const metadataJson = annotators.map((annotator) =>
+    [1, 2].map((pass) => JSON.stringify({ annotator, pass, review_status: "approved", source: LARGE_DATASET_NAME }))
+  )
   const spanMs = versionMs - BASE_TIME_MS - DAY_MS
+  const parts: Array<string> = []
+  const classNames: Array<string> = []
 
   const writeBatch = db.transaction((from: number, to: number) => {
     for (let u = from; u < to; u++) {
       const unitId = ids.dataUnit++
       const image = pool[rng.int(0, POOL_SIZE - 1)]!
       const category = drawCategory(rng)
-      sql.dataUnit.run(unitId, project, `{"image":${image.entryJson}}`)
+      sql.dataUnit.run(unitId, project, image.unitFilesJson)
       const passes = Math.min(2, total - 2 * u)
-      const union: Array<WireAnnotation> = []
+      // The ground truth is the union of the unit's passes; its label is the largest object's class.
+      const unionParts: Array<string> = []
+      let unionLabel: string | undefined
+      let unionArea = -1
       for (let pass = 0; pass < passes; pass++) {
         const eventId = ids.event++
-        const wire: Array<WireAnnotation> = []
+        parts.length = 0
+        classNames.length = 0
+        let label: string | undefined
+        let largest = -1
         for (let k = 0; k < perEvent; k++) {
           const object = makeObject(rng, rng.weighted(CLASSES, CLASS_WEIGHTS), image.width, image.height, 0.1)
-          wire.push(toWireAnnotation(object, ids.annotation++))
+          const json = annotationJson(toWireAnnotation(object, ids.annotation++))
+          parts.push(json)
+          unionParts.push(json)
+          classNames.push(object.cls.name)
+          if (object.area > largest) {
+            largest = object.area
+            label = object.cls.name
+          }
+          if (object.area > unionArea) {
+            unionArea = object.area
+            unionLabel = object.cls.name
+          }
         }
-        const label = largestLabel(wire)
-        const data = label === undefined ? { type: "image", annotations: wire } : { type: "image", annotations: wire, label }
+        const data = `{"type":"image","annotations":[${parts.join(",")}]${label === undefined ? "" : `,"label":"${label}"`}}`
         // Events spread over the year before the version, in id order (like a real labelling queue).
         const createdMs = BASE_TIME_MS + Math.floor((spanMs * u) / Math.max(1, unitCount)) + pass * HOUR_MS
-        sql.event.run(eventId, versionId, unitId, project, category, isoAt(createdMs), JSON.stringify(data), image.eventFilesJson, metadataJson[rng.int(0, annotators.length - 1)]![pass]!)
-        stats.add(category, unitId, wire)
-        annotations += wire.length
+        const metadata = metadataJson[rng.int(0, annotators.length - 1)]![pass]!
+        sql.event.run(eventId, versionId, unitId, project, category, isoAt(createdMs), data, image.eventFilesJson, metadata)
+        stats.addNames(category, unitId, classNames)
+        annotations += perEvent
         eventsDone += 1
-        for (const a of wire) union.push(a)
       }
       const gtId = ids.groundTruth++
-      const meta = media.write(`data_meta/ground_truths/${gtId}.json`, toDataMeta(union))
-      const label = largestLabel(union)
-      const data = label === undefined ? { type: "image", annotations: union } : { type: "image", annotations: union, label }
-      const files = `{"image_1":${image.eventFilesJson.slice('{"image_1":'.length, -1)},"data_meta_1":${JSON.stringify({ name: meta.name, media: meta.media, file_type: "data_meta", size: meta.size, checksum: meta.checksum })}}`
-      sql.groundTruth.run(gtId, datasetId, unitId, category, files, JSON.stringify(data))
+      const data = `{"type":"image","annotations":[${unionParts.join(",")}]${unionLabel === undefined ? "" : `,"label":"${unionLabel}"`}}`
+      sql.groundTruth.run(gtId, datasetId, unitId, category, image.eventFilesJson, data)
       sql.member.run(versionId, gtId)
     }
   })

@@ -140,6 +140,17 @@ export const toWireAnnotation = (object: SceneObject, id: number): WireAnnotatio
         segmentation: [object.polygon]
       }
 
+/**
+ * `JSON.stringify(annotation)` written out by hand: the large generator serialises millions of
+ * annotations and this is several times faster (a test checks both give the same text).
+ */
+export const annotationJson = (a: WireAnnotation): string => {
+  const head = `{"id":${a.id},"category_id":${a.category_id},"category":"${a.category}","bbox":[${a.bbox.join(",")}],"area":${a.area},"iscrowd":${a.iscrowd}`
+  return a.segmentation === undefined
+    ? head + "}"
+    : `${head},"segmentation":[${a.segmentation.map((ring) => `[${ring.join(",")}]`).join(",")}]}`
+}
+
 /** The class of the largest annotation (what a classification view of the event calls it). */
 export const largestLabel = (annotations: ReadonlyArray<WireAnnotation>): string | undefined => {
   let best: WireAnnotation | undefined
