@@ -9,6 +9,7 @@ import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { stderrLoggerLayer } from "../services/Logging.js"
+import { mcpCommand } from "./commands/mcp.js"
 import { sandboxCommand } from "./commands/sandbox.js"
 import { startCommand } from "./commands/start.js"
 
@@ -16,6 +17,7 @@ const root = Command.make("synapse-ml").pipe(
   Command.withDescription("Synapse ML SDK command line: the MCP server, the local sandbox backend, exports and more."),
   Command.withSubcommands([
     startCommand,
+    mcpCommand,
     sandboxCommand
   ])
 )
@@ -24,5 +26,6 @@ const cli = Command.run(root, { name: "synapse-ml", version: "0.1.0" })
 
 cli(process.argv).pipe(
   Effect.provide(Layer.mergeAll(NodeContext.layer, stderrLoggerLayer)),
-  NodeRuntime.runMain({ disableErrorReporting: false })
+  // No pretty logger: runMain would add one that writes to stdout, which the MCP stdio transport owns.
+  NodeRuntime.runMain({ disableErrorReporting: false, disablePrettyLogger: true })
 )

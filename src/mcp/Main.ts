@@ -5,12 +5,13 @@
  * transports. The `synapse-ml mcp` and `start` commands are thin wrappers around `run`.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Effect, Either, Layer, Redacted } from "effect"
+import { Effect, Either, Layer, Logger, Redacted } from "effect"
 import * as Sandbox from "../sandbox/Sandbox.js"
 import * as ChunkedUpload from "../services/ChunkedUpload.js"
 import * as FileCache from "../services/FileCache.js"
 import * as GroundTruths from "../services/GroundTruths.js"
 import * as Models from "../services/Models.js"
+import { stderrLoggerLayer } from "../services/Logging.js"
 import * as SynapseClient from "../services/SynapseClient.js"
 import * as Backend from "./Backend.js"
 import * as Config from "./Config.js"
@@ -38,7 +39,7 @@ const SECRET_VARIABLES = [
  * (demo data, `SYNAPSE_SANDBOX_DIR` or a temporary directory, an ephemeral port) for the lifetime
  * of the layer and says so on stderr.
  */
-export const backendLayer = (env: Record<string, string | undefined>) =>
+export const backendLayer = (env: Record<string, string | undefined>, sandboxOptions: Sandbox.SandboxOptions = {}) =>
   Layer.unwrapScoped(
     Effect.gen(function*() {
       const baseUrl = env.SYNAPSE_BASE_URL?.trim()
@@ -52,7 +53,7 @@ export const backendLayer = (env: Record<string, string | undefined>) =>
           Backend.layer({ baseUrl: parsed.right, sandbox: false, description: `the Synapse API at ${parsed.right}` })
         )
       }
-      const sandbox = yield* Sandbox.start({ seed: "demo" }).pipe(
+      const sandbox = yield* Sandbox.start({ seed: "demo", ...sandboxOptions }).pipe(
         Effect.mapError((error) => new McpStartError(`SYNAPSE_BASE_URL is not set and the sandbox could not start: ${error.detail}`))
       )
       yield* Effect.logInfo(
@@ -104,6 +105,8 @@ export interface RunOptions {
   readonly transport: "stdio" | "http"
   readonly env: Record<string, string | undefined>
   readonly overrides?: Config.McpOverrides | undefined
+  /** Options of the in-process sandbox (used only when `SYNAPSE_BASE_URL` is unset). */
+  readonly sandbox?: Sandbox.SandboxOptions | undefined
   /** Called once the HTTP endpoint listens (the `start` command prints its banner here). */
   readonly onListening?: ((endpoint: Http.HttpEndpoint, backend: Backend.BackendInfo) => Effect.Effect<void>) | undefined
 }
@@ -138,7 +141,9 @@ export const run = (options: RunOptions) =>
       return yield* Effect.never
     })
     return yield* program.pipe(
-      Effect.provide(serverLayer(settings, backendLayer(options.env).pipe(Layer.provide(NodeHttpClient.layer)), secrets)),
-      Effect.scoped
+      Effect.provide(serverLayer(settings, backendLayer(options.env, options.sandbox).pipe(Layer.provide(NodeHttpClient.layer)), secrets)),
+      Effect.scoped,
+      // Whatever loggers the caller installed, none may write to stdout: stdio belongs to the protocol.
+      Effect.provide(Layer.merge(Logger.remove(Logger.prettyLoggerDefault), stderrLoggerLayer))
     )
   })

@@ -1,18 +1,55 @@
 /**
- * `synapse-ml start` (what `npm start` runs): the sandbox with demo data, so that a newcomer has a
- * working backend with one command. The MCP server will be started on top of it here.
+ * `synapse-ml start` (what `npm start` runs): the MCP server over Streamable HTTP on top of an
+ * in-process sandbox with demo data (or on `SYNAPSE_BASE_URL` when set), so a newcomer has a
+ * working server with one command. It prints the endpoint, an inspector command to try it and the
+ * Claude Desktop configuration for the stdio transport.
  */
-import { Command } from "@effect/cli"
-import { Console, Effect } from "effect"
-import { sandboxOptions, startFromCli } from "./sandbox.js"
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import * as Main from "../../mcp/Main.js"
+import { builtEntryPoint, mcpOptions, overridesOf, reportStartError } from "./mcp.js"
+import { DEFAULT_SANDBOX_PORT } from "./sandbox.js"
 
 /** `synapse-ml start`. */
-export const startCommand = Command.make("start", sandboxOptions, (options) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      yield* startFromCli(options)
-      yield* Effect.addFinalizer(() => Console.error("synapse-ml start: stopped"))
-      return yield* Effect.never
-    })
+export const startCommand = Command.make(
+  "start",
+  {
+    ...mcpOptions,
+    sandboxPort: Options.integer("sandbox-port").pipe(
+      Options.withDefault(DEFAULT_SANDBOX_PORT),
+      Options.withDescription("port of the in-process sandbox API (0: any free port)")
+    ),
+    dataDir: Options.text("data-dir").pipe(
+      Options.optional,
+      Options.withDescription("sandbox data directory (default $SYNAPSE_SANDBOX_DIR or <tmpdir>/synapse-ml-sandbox)")
+    )
+  },
+  (options) =>
+    Main.run({
+      transport: "http",
+      env: process.env,
+      overrides: overridesOf(options),
+      sandbox: { port: options.sandboxPort, ...(Option.isSome(options.dataDir) ? { dataDir: options.dataDir.value } : {}) },
+      onListening: (endpoint, backend) =>
+        Console.log([
+          "",
+          `synapse-ml MCP server (Streamable HTTP, stateless) listening on ${endpoint.url}`,
+          `backend: ${backend.description}`,
+          `         ${backend.baseUrl}`,
+          "",
+          "Try it with the MCP inspector:",
+          `  npx @modelcontextprotocol/inspector --cli ${endpoint.url} --transport http --method tools/list`,
+          `  npx @modelcontextprotocol/inspector --cli ${endpoint.url} --transport http --method tools/call --tool-name list_models --tool-arg page_size=5`,
+          "",
+          "Claude Desktop (stdio): after `npm run build`, add to claude_desktop_config.json:",
+          JSON.stringify({ mcpServers: { "synapse-ml": { command: "node", args: [builtEntryPoint(), "mcp"], env: {} } } }, null, 2)
+            .split("\n").map((line) => `  ${line}`).join("\n"),
+          "",
+          "Ctrl-C stops the server."
+        ].join("\n"))
+    }).pipe(Effect.catchAll(reportStartError("start")))
+).pipe(
+  Command.withDescription(
+    "Run the MCP server over Streamable HTTP on the sandbox with demo data (or SYNAPSE_BASE_URL), printing how to connect."
   )
-).pipe(Command.withDescription("Start the sandbox with demo data (and, once available, the MCP server on top of it)."))
+)

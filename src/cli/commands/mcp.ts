@@ -1,0 +1,70 @@
+/**
+ * `synapse-ml mcp`: the MCP server, on stdio (what desktop clients launch) or, with `--http`, as a
+ * stateless Streamable HTTP endpoint. Without `SYNAPSE_BASE_URL` it runs on an in-process sandbox
+ * with demo data. In stdio mode stdout belongs to the protocol: everything else goes to stderr.
+ * A bad configuration exits with status 2 and a message naming the variable.
+ */
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Main from "../../mcp/Main.js"
+
+/** The options shared by `mcp` and `start`. */
+export const mcpOptions = {
+  port: Options.integer("port").pipe(Options.optional, Options.withDescription("HTTP port (default $SYNAPSE_MCP_PORT or 3333; 0: any free port)")),
+  host: Options.text("host").pipe(
+    Options.optional,
+    Options.withDescription("HTTP bind address (default $SYNAPSE_MCP_HOST or 127.0.0.1; others require SYNAPSE_MCP_HTTP_TOKEN)")
+  ),
+  readOnly: Options.boolean("read-only").pipe(Options.withDescription("offer read tools only (also SYNAPSE_MCP_READ_ONLY=1)")),
+  outputDir: Options.text("output-dir").pipe(
+    Options.optional,
+    Options.withDescription("where exports and splits are written (default $SYNAPSE_MCP_OUTPUT_DIR or <tmpdir>/synapse-ml-exports)")
+  )
+}
+
+/** Parsed shared options. */
+export interface McpCliOptions {
+  readonly port: Option.Option<number>
+  readonly host: Option.Option<string>
+  readonly readOnly: boolean
+  readonly outputDir: Option.Option<string>
+}
+
+/** The overrides the options make to the environment's settings. */
+export const overridesOf = (options: McpCliOptions) => ({
+  readOnly: options.readOnly,
+  port: Option.getOrUndefined(options.port),
+  host: Option.getOrUndefined(options.host),
+  outputDir: Option.getOrUndefined(options.outputDir)
+})
+
+/** Reports a start-up failure on stderr and sets a non-zero exit status (no stack trace). */
+export const reportStartError = (command: string) => (error: Main.McpStartError | Error) =>
+  Console.error(`synapse-ml ${command}: ${error.message}`).pipe(
+    Effect.zipRight(Effect.sync(() => {
+      process.exitCode = 2
+    }))
+  )
+
+/** The built entry point, for the snippets shown to the user. */
+export const builtEntryPoint = (): string =>
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "dist", "cli", "main.js")
+
+/** `synapse-ml mcp [--http] [--port] [--host] [--read-only] [--output-dir]`. */
+export const mcpCommand = Command.make(
+  "mcp",
+  { ...mcpOptions, http: Options.boolean("http").pipe(Options.withDescription("serve Streamable HTTP instead of stdio")) },
+  (options) =>
+    Main.run({
+      transport: options.http ? "http" : "stdio",
+      env: process.env,
+      overrides: overridesOf(options),
+      onListening: (endpoint) => Console.error(`synapse-ml mcp: listening on ${endpoint.url}`)
+    }).pipe(Effect.catchAll(reportStartError("mcp")))
+).pipe(
+  Command.withDescription(
+    "Run the MCP server (stdio by default, --http for Streamable HTTP). Uses SYNAPSE_BASE_URL, or the sandbox with demo data when unset."
+  )
+)
