@@ -101,6 +101,11 @@ CREATE TABLE IF NOT EXISTS ground_truth_events (
 );
 CREATE INDEX IF NOT EXISTS events_by_version ON ground_truth_events(version_id, id);
 CREATE INDEX IF NOT EXISTS events_by_project ON ground_truth_events(project, id);
+-- An index on the rowid itself: unfiltered pages (ORDER BY id LIMIT … OFFSET …) then skip through
+-- this small b-tree instead of the table's leaf pages full of JSON (page 900 of 100 000 events:
+-- ~2 ms instead of ~100 ms). Added by the server's owner; created on existing directories too,
+-- since SCHEMA_SQL runs at every start.
+CREATE INDEX IF NOT EXISTS events_by_id ON ground_truth_events(id);
 
 CREATE TABLE IF NOT EXISTS ground_truths (
   id INTEGER PRIMARY KEY,
@@ -111,6 +116,7 @@ CREATE TABLE IF NOT EXISTS ground_truths (
   data TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS ground_truths_by_dataset ON ground_truths(dataset_id, id);
+CREATE INDEX IF NOT EXISTS ground_truths_by_id ON ground_truths(id);
 
 CREATE TABLE IF NOT EXISTS ground_truth_version_members (
   version_id INTEGER NOT NULL REFERENCES ground_truth_dataset_versions(id),
