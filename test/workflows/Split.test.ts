@@ -1,0 +1,122 @@
+/**
+ * The split algorithms on synthetic data: determinism, grouping by data unit (the seed's unseeded
+ * event split leaked images into both sets), stratification quality, stability of the `hash`
+ * method as the dataset grows, and the manifest written atomically (or not at all on a dry run).
+ * The demo-data checks (≤ 0.05 deviation, export by manifest) are in Golden.test.ts.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Schema, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { afterAll } from "vitest"
+import type { GroundTruthEvent } from "../../src/schemas/GroundTruth.js"
+import { assignmentHash } from "../../src/workflows/Manifest.js"
+import { assignSplits, deviations, PrepareTrainingDataInput, prng, splitEvents, type SplitUnit } from "../../src/workflows/Split.js"
+
+const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "split-test-"))
+afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))
+
+const CLASSES = ["car", "person", "bike", "truck", "bus", "dog"]
+const WEIGHTS = [0.4, 0.25, 0.12, 0.1, 0.08, 0.05]
+const makeUnits = (count: number, seed: number, firstId = 1): Array<SplitUnit> => {
+  const rand = prng(seed)
+  return Array.from({ length: count }, (_, i) => {
+    const classes = new Map<string, number>()
+    const objects = 1 + Math.floor(rand() * 5)
+    for (let k = 0; k < objects; k++) {
+      let r = rand()
+      let c = 0
+      while (c < 5 && r > WEIGHTS[c]!) r -= WEIGHTS[c++]!
+      classes.set(CLASSES[c]!, (classes.get(CLASSES[c]!) ?? 0) + 1)
+    }
+    return { id: firstId + i * 3, classes }
+  })
+}
+const RATIOS = [["train", 0.7], ["validation", 0.2], ["test", 0.1]] as const
+
+describe("assignSplits", () => {
+  it("same seed and data give the same split, whatever the input order; another seed another split", () => {
+    const units = makeUnits(300, 1)
+    for (const method of ["stratified", "random", "hash"] as const) {
+      const a = assignSplits(units, RATIOS, method, 42)
+      const b = assignSplits([...units].reverse(), RATIOS, method, 42)
+      expect(assignmentHash(b)).toBe(assignmentHash(a))
+      expect(assignmentHash(assignSplits(units, RATIOS, method, 43))).not.toBe(assignmentHash(a))
+      expect(a.size).toBe(units.length)
+    }
+  })
+
+  it("stratified keeps every class's share close to the target, much closer than a random cut", () => {
+    const units = makeUnits(400, 2)
+    const strat = deviations(units, assignSplits(units, RATIOS, "stratified", 1), RATIOS).max
+    const random = deviations(units, assignSplits(units, RATIOS, "random", 1), RATIOS).max
+    expect(strat).toBeLessThanOrEqual(0.03)
+    expect(strat).toBeLessThan(random)
+  })
+
+  it("random cuts image counts at the ratios", () => {
+    const units = makeUnits(200, 3)
+    const a = assignSplits(units, RATIOS, "random", 5)
+    const count = (s: string) => [...a.values()].filter((x) => x === s).length
+    expect([count("train"), count("validation"), count("test")]).toEqual([140, 40, 20])
+  })
+
+  it("hash: assignments of existing units never move when the dataset grows", () => {
+    const before = makeUnits(200, 4)
+    const grown = [...before, ...makeUnits(300, 5, 10_000)]
+    const a = assignSplits(before, RATIOS, "hash", "s")
+    const b = assignSplits(grown, RATIOS, "hash", "s")
+    for (const [id, split] of a) expect(b.get(id)).toBe(split)
+    // and it is still roughly at the ratios
+    const train = [...b.values()].filter((s) => s === "train").length / b.size
+    expect(Math.abs(train - 0.7)).toBeLessThan(0.06)
+  })
+})
+
+describe("splitEvents", () => {
+  let id = 0
+  const ev = (dataUnit: number, classes: ReadonlyArray<string>): GroundTruthEvent => ({
+    id: ++id,
+    ground_truth_dataset_version: 1,
+    category: "train",
+    data: { annotations: classes.map((c) => ({ category: c, bbox: [0, 0, 1, 1] })) },
+    data_unit: { id: dataUnit }
+  })
+  // Three annotation passes per image: an event-level shuffle would put most images in both sets.
+  const events = Array.from({ length: 120 }, (_, i) => [ev(i + 1, ["car"]), ev(i + 1, ["person"]), ev(i + 1, i % 3 === 0 ? ["dog"] : [])]).flat()
+
+  it.effect("groups by data unit: no image in two splits; counts add up", () =>
+    Effect.gen(function* () {
+      const manifestPath = Path.join(dir, "m.json")
+      const { manifest, summary } = yield* splitEvents({ events: Stream.fromIterable(events), inputs: { project: 1 } }, { seed: 3, manifestPath, splitRatio: 0.8 })
+      const train = new Set(manifest.splits.train!.data_units)
+      expect(manifest.splits.validation!.data_units.some((u) => train.has(u))).toBe(false)
+      expect(summary.total).toEqual({ images: 120, events: 360, annotations: 280 })
+      expect(summary.splits.train!.images + summary.splits.validation!.images).toBe(120)
+      expect(summary.splits.train!.events).toBe(summary.splits.train!.images * 3)
+      expect(summary.leakedImages).toBe(0)
+      const onDisk = JSON.parse(Fs.readFileSync(manifestPath, "utf8"))
+      expect(onDisk).toEqual(manifest)
+      expect(onDisk).toMatchObject({ format: "synapse-ml/split-manifest@1", seed: 3, method: "stratified", inputs: { project: 1 } })
+      expect(Fs.readdirSync(dir).filter((f) => f.includes(".tmp"))).toEqual([])
+    })
+  )
+
+  it.effect("a dry run returns the summary and writes nothing", () =>
+    Effect.gen(function* () {
+      const manifestPath = Path.join(dir, "dry.json")
+      const { summary } = yield* splitEvents({ events: Stream.fromIterable(events), inputs: { project: 1 } }, { manifestPath, dryRun: true })
+      expect(summary.dryRun).toBe(true)
+      expect(summary.manifestPath).toBeNull()
+      expect(Fs.existsSync(manifestPath)).toBe(false)
+    })
+  )
+
+  it("rejects ratios that do not add up to 1", () => {
+    const decode = Schema.decodeUnknownEither(PrepareTrainingDataInput)
+    expect(Either.isLeft(decode({ ratios: { train: 0.8, validation: 0.3 } }))).toBe(true)
+    expect(Either.isRight(decode({ ratios: { train: 0.7, validation: 0.2, test: 0.1 } }))).toBe(true)
+    expect(Either.isLeft(decode({ splitRatio: 1 }))).toBe(true)
+  })
+})
