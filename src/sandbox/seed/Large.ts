@@ -3,7 +3,8 @@
  * scale tests, generated in well under a minute with flat memory. It keeps the demo's shape with
  * three economies, all on purpose:
  * - images come from a pool of 32 PNGs that data units share (disk stays small), so the drawn
- *   shapes do not match the annotations (boxes are still inside the image's bounds);
+ *   shapes do not match the annotations (boxes are still inside the image's bounds); each unit's
+ *   entry still has its own `name` (`001241.png`) with the pool file's `media`, size and md5;
  * - each data unit gets two events (two annotation passes, `annotationsPerEvent` objects each) and
  *   one ground truth holding both passes;
  * - no `data_meta` files: creating one file per event or per data unit costs more than all the
@@ -50,11 +51,14 @@ const CLASS_WEIGHTS = [10, 8, 3, 3, 4, 1.5, 1.5, 2]
 interface PoolImage {
   readonly width: number
   readonly height: number
-  /** `{"image":{…}}` as the data unit stores it, built once. */
-  readonly unitFilesJson: string
-  /** `{"image_1":{…}}` as events and ground truths store it, built once. */
-  readonly eventFilesJson: string
+  /** The image entry's JSON after its `name` (`"media":…,"width":…,…}`), built once. */
+  readonly unitEntryTail: string
+  /** The same for `image_1` entries (adds `file_type` and `is_primary`). */
+  readonly eventEntryTail: string
 }
+
+/** `{"name":"<name>",` + tail: entries are built by concatenation, not per-row stringify. */
+const withName = (name: string, tail: string): string => `{"name":"${name}",${tail}`
 
 const makePool = (media: MediaWriter, rng: Rng): Array<PoolImage> => {
   const pool: Array<PoolImage> = []
@@ -67,9 +71,9 @@ const makePool = (media: MediaWriter, rng: Rng): Array<PoolImage> => {
       else fillRect(raster, o.bbox[0], o.bbox[1], o.bbox[2], o.bbox[3], o.cls.color)
     }
     const file = media.write(`images/pool/pool_${String(p).padStart(2, "0")}.png`, encodePng(raster))
-    const image = { name: file.name, media: file.media, width, height, size: file.size, checksum: file.checksum }
-    const image1 = { name: file.name, media: file.media, file_type: "image", is_primary: true, width, height, size: file.size, checksum: file.checksum }
-    pool.push({ width, height, unitFilesJson: JSON.stringify({ image }), eventFilesJson: JSON.stringify({ image_1: image1 }) })
+    const unitEntry = JSON.stringify({ media: file.media, width, height, size: file.size, checksum: file.checksum })
+    const eventEntry = JSON.stringify({ media: file.media, file_type: "image", is_primary: true, width, height, size: file.size, checksum: file.checksum })
+    pool.push({ width, height, unitEntryTail: unitEntry.slice(1), eventEntryTail: eventEntry.slice(1) })
   }
   return pool
 }
@@ -113,7 +117,11 @@ export const seedLarge = (
       const unitId = ids.dataUnit++
       const image = pool[rng.int(0, POOL_SIZE - 1)]!
       const category = drawCategory(rng)
-      sql.dataUnit.run(unitId, project, image.unitFilesJson)
+      // Each unit names its image after itself, as the demo does: exporters that name output files
+      // by `name` must not see 50 000 units called pool_07.png. The bytes are the pool's.
+      const name = `${String(unitId).padStart(6, "0")}.png`
+      const eventFilesJson = `{"image_1":${withName(name, image.eventEntryTail)}}`
+      sql.dataUnit.run(unitId, project, `{"image":${withName(name, image.unitEntryTail)}}`)
       const passes = Math.min(2, total - 2 * u)
       // The ground truth is the union of the unit's passes; its label is the largest object's class.
       const unionParts: Array<string> = []
@@ -144,14 +152,14 @@ export const seedLarge = (
         // Events spread over the year before the version, in id order (like a real labelling queue).
         const createdMs = BASE_TIME_MS + Math.floor((spanMs * u) / Math.max(1, unitCount)) + pass * HOUR_MS
         const metadata = metadataJson[rng.int(0, annotators.length - 1)]![pass]!
-        sql.event.run(eventId, versionId, unitId, project, category, isoAt(createdMs), data, image.eventFilesJson, metadata)
+        sql.event.run(eventId, versionId, unitId, project, category, isoAt(createdMs), data, eventFilesJson, metadata)
         stats.addNames(category, unitId, classNames)
         annotations += perEvent
         eventsDone += 1
       }
       const gtId = ids.groundTruth++
       const data = `{"type":"image","annotations":[${unionParts.join(",")}]${unionLabel === undefined ? "" : `,"label":"${unionLabel}"`}}`
-      sql.groundTruth.run(gtId, datasetId, unitId, category, image.eventFilesJson, data)
+      sql.groundTruth.run(gtId, datasetId, unitId, category, eventFilesJson, data)
       sql.member.run(versionId, gtId)
     }
   })

@@ -440,7 +440,12 @@ describe("seedDatabase kinds", () => {
         expect(e.data.annotations.length).toBe(4)
         expect(Object.keys(e.files)).toStrictEqual(["image_1"])
         const image = e.files.image_1!
-        const size = readPngSize(readFileSync(join(s.mediaDir, image.media)))!
+        // Units share pool bytes but each names its image after itself.
+        expect(image.name).toBe(`${String(e.data_unit_id).padStart(6, "0")}.png`)
+        expect(image.media).toMatch(/^images\/pool\/pool_\d\d\.png$/)
+        const bytes = readFileSync(join(s.mediaDir, image.media))
+        expect(md5(bytes)).toBe(image.checksum)
+        const size = readPngSize(bytes)!
         expect({ width: image.width, height: image.height }).toStrictEqual(size)
         for (const an of e.data.annotations) {
           const [x, y, w, h] = an.bbox
@@ -450,6 +455,12 @@ describe("seedDatabase kinds", () => {
         expect(e.data.label).toBe([...e.data.annotations].sort((p, q) => q.area - p.area)[0]!.category)
       }
       expect(JSON.parse(version.statistics).class_counts).toStrictEqual(classCounts)
+      const unitFiles = s.db.prepare(`SELECT files FROM data_units WHERE id = ?`)
+      for (const e of rows.slice(0, 50)) {
+        const { file_type, is_primary, ...rest } = e.files.image_1!
+        expect([file_type, is_primary]).toStrictEqual(["image", true])
+        expect(JSON.parse((unitFiles.get(e.data_unit_id) as { files: string }).files)).toStrictEqual({ image: rest })
+      }
       // Each ground truth holds both passes of its unit, and belongs to the large version.
       const gts = s.db
         .prepare(`SELECT g.data_unit_id, g.data FROM ground_truths g JOIN ground_truth_version_members m ON m.ground_truth_id = g.id WHERE m.version_id = ?`)
