@@ -1,0 +1,397 @@
+/**
+ * Gated model deployment (the seed's `deploy_model(model_path, model_config)` with
+ * `replace_active`), done completely: the seed registers the model and then only prints the models
+ * it "would deactivate" for lack of an update call.
+ *
+ * A deployment is planned first — the model to create, the active models it would replace, the
+ * gate's verdict — and everything that can be checked without changing anything is checked then:
+ * the project exists, the file exists, the gate metric exists on the candidate and on every active
+ * model. A dry run stops there. Executing runs create (file via chunked upload) → activate →
+ * deactivate every other active model → verify, in an order that never leaves the project without
+ * an active model when it had one: the new model is active before any other is demoted. A failed
+ * step ends the deployment with a report of each step (done, failed, not run) and the rollback
+ * that would restore the previous state, which {@link rollbackDeployment} performs.
+ */
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { Chunk, Effect, Schema, Stream } from "effect"
+import * as Fs from "node:fs"
+import { Id, JsonObject } from "../schemas/Common.js"
+import { MetricsInput, type Model, ModelType, numericMetrics } from "../schemas/Model.js"
+import type * as ChunkedUpload from "../services/ChunkedUpload.js"
+import { Models } from "../services/Models.js"
+import { SynapseClient, validate } from "../services/SynapseClient.js"
+import type { SynapseError } from "../services/SynapseError.js"
+import { type ModelSummary, summarizeModel } from "./Analyze.js"
+import { defaultDirection, Direction } from "./Compare.js"
+
+/** The quality gate: the candidate must beat the active model(s) on a metric. */
+export const DeployGate = Schema.Struct({
+  against: Schema.Literal("active").annotations({ description: "What the candidate is compared with: the project's active model(s)." }),
+  metric: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "The metric compared (from the candidate's `metrics` and the active models' stored metrics)." }),
+  min_improvement: Schema.optional(Schema.Number.pipe(Schema.finite())).annotations({
+    description: "Least improvement over the best active model, in the metric's units, in its better direction. Default 0 (at least as good)."
+  }),
+  direction: Schema.optional(Direction).annotations({ description: "Whether higher or lower is better; default from the metric's name (loss/error: lower)." })
+})
+export type DeployGate = typeof DeployGate.Type
+
+/** Input of {@link deployModel}: the seed's deploy config plus file, gate and dry run. */
+export const DeployInput = Schema.Struct({
+  name: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "Name of the model to register." }),
+  description: Schema.optional(Schema.String).annotations({ description: "Description of the model." }),
+  type: ModelType.annotations({ description: "Model type: classification, detection or segmentation." }),
+  project_id: Id.annotations({ description: "The project to deploy into." }),
+  metrics: Schema.optional(MetricsInput).annotations({ description: "The candidate's metrics (numbers)." }),
+  configuration: Schema.optional(JsonObject).annotations({ description: "Model configuration (input size, framework…)." }),
+  version: Schema.optional(Schema.String).annotations({ description: "Version label of the model." }),
+  model_path: Schema.optional(Schema.String.pipe(Schema.minLength(1))).annotations({
+    description: "Local path of the model file, uploaded with the chunked upload protocol. Without it the model is registered without a file."
+  }),
+  replace_active: Schema.optional(Schema.Boolean).annotations({
+    description: "Deactivate every other active model of the project once the new one is active. Default false."
+  }),
+  gate: Schema.optional(DeployGate),
+  dry_run: Schema.optional(Schema.Boolean).annotations({ description: "Only plan and check: change nothing. Default false." })
+})
+export type DeployInput = typeof DeployInput.Type
+
+/** A deployment could not start: nothing was changed. */
+export class DeployPreconditionError extends Schema.TaggedError<DeployPreconditionError>()("DeployPreconditionError", {
+  reason: Schema.Literal("project_not_found", "file_not_found", "gate_metric_missing"),
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${this.detail} (nothing was changed)`
+  }
+}
+
+/** The gate's verdict. */
+export interface GateVerdict {
+  readonly metric: string
+  readonly direction: Direction
+  readonly candidate: number
+  /** The best active model on the metric; null when the project has no active model. */
+  readonly baseline: { readonly model: ModelSummary; readonly value: number } | null
+  /** Candidate minus baseline, signed so that positive is better. */
+  readonly improvement: number | null
+  readonly minImprovement: number
+  readonly passed: boolean
+  readonly reason: string
+}
+
+/** What a deployment would do. */
+export interface DeployPlan {
+  readonly create: {
+    readonly name: string
+    readonly model_type: ModelType
+    readonly project: number
+    readonly version: string | null
+    readonly metrics: Readonly<Record<string, number>>
+    readonly file: { readonly path: string; readonly size: number } | null
+  }
+  /** Active models of the project now. */
+  readonly activeModels: ReadonlyArray<ModelSummary>
+  /** The active models that would be deactivated (`replace_active`). */
+  readonly wouldDeactivate: ReadonlyArray<ModelSummary>
+  readonly gate: GateVerdict | null
+  /** The steps executing would run, in order. */
+  readonly steps: ReadonlyArray<string>
+}
+
+/** One step of an execution. */
+export interface StepReport {
+  readonly step: "create" | "activate" | "deactivate" | "verify" | "reactivate"
+  readonly modelId: number | null
+  readonly status: "done" | "failed" | "not_run"
+  readonly detail?: string
+}
+
+/** What restores the state before a failed deployment: re-activate first, then deactivate. */
+export const RollbackPlan = Schema.Struct({
+  project_id: Id,
+  reactivate: Schema.Array(Id).annotations({ description: "Models that were active before and were deactivated." }),
+  deactivate: Schema.Array(Id).annotations({ description: "Models the deployment activated (the new model)." })
+})
+export type RollbackPlan = typeof RollbackPlan.Type
+
+/** The result of {@link deployModel} when no step failed. */
+export interface DeployResult {
+  readonly status: "planned" | "gate_rejected" | "deployed"
+  readonly dryRun: boolean
+  readonly plan: DeployPlan
+  /** The registered model (after activation). */
+  readonly model?: ModelSummary
+  readonly steps: ReadonlyArray<StepReport>
+  /** Active models of the project after the deployment, as verified. */
+  readonly activeAfter?: ReadonlyArray<number>
+}
+
+/** A deployment step failed: what was done and what was not, and how to undo it. */
+export class DeploymentFailed extends Schema.TaggedError<DeploymentFailed>()("DeploymentFailed", {
+  detail: Schema.String,
+  /** Every step with its status. */
+  steps: Schema.Array(Schema.Struct({
+    step: Schema.String,
+    modelId: Schema.NullOr(Schema.Number),
+    status: Schema.Literal("done", "failed", "not_run"),
+    detail: Schema.optional(Schema.String)
+  })),
+  /** The created model, if the create step succeeded. */
+  createdModelId: Schema.NullOr(Schema.Number),
+  /** Restores the previous active set; null when nothing needs undoing. */
+  rollback: Schema.NullOr(RollbackPlan)
+}) {
+  override get message(): string {
+    const lines = this.steps.map((s) => `  ${s.status.padEnd(7)} ${s.step}${s.modelId !== null ? ` model ${s.modelId}` : ""}${s.detail !== undefined ? `: ${s.detail}` : ""}`)
+    const undo = this.rollback === null
+      ? "nothing to roll back"
+      : `rollback available: re-activate ${this.rollback.reactivate.length > 0 ? this.rollback.reactivate.join(", ") : "none"}, then deactivate ${this.rollback.deactivate.join(", ") || "none"}`
+    return `${this.detail}\n${lines.join("\n")}\n${undo}`
+  }
+}
+
+/** Options that are not data. */
+export interface DeployOptions {
+  /** Passed to the upload of `model_path` (chunk size, progress, abort). */
+  readonly upload?: ChunkedUpload.UploadOptions | undefined
+  /** Called before each step. */
+  readonly onStep?: ((step: StepReport["step"], modelId: number | null) => void) | undefined
+}
+
+const activeModelsOf = (project: number) =>
+  Effect.gen(function*() {
+    const models = yield* Models
+    const chunk = yield* Stream.runCollect(models.stream({ project, is_active: true, page_size: 1000 }))
+    return Chunk.toReadonlyArray(chunk).filter((m) => m.is_active)
+  })
+
+// A syntactically valid upload id that no server has: the probe below can never create a model.
+const NO_SUCH_UPLOAD = "00000000-0000-0000-0000-000000000000"
+
+/**
+ * Whether a project exists, without changing anything: there is no projects endpoint, so a model
+ * is posted that no server can create (it references an upload that does not exist). A DRF backend
+ * validates every field before refusing, so the refusal says whether `project` was valid too.
+ */
+const projectExists = (project: number, modelType: ModelType) =>
+  Effect.gen(function*() {
+    const client = yield* SynapseClient
+    const body = { name: "synapse-ml project check", model_type: modelType, project, is_active: false, chunked_upload: NO_SUCH_UPLOAD }
+    const outcome = yield* client
+      .execute(HttpClientRequest.post("models/").pipe(HttpClientRequest.bodyUnsafeJson(body)), { retry: false })
+      .pipe(Effect.either)
+    if (outcome._tag === "Right") {
+      // Not possible on a backend that follows WIRE.md; say so rather than pretend it was fine.
+      yield* Effect.logWarning("the project check unexpectedly created a model; it is inactive and named \"synapse-ml project check\"")
+      return true
+    }
+    const error = outcome.left
+    if (error._tag === "ValidationError") return error.fieldErrors?.project === undefined
+    return yield* Effect.fail(error)
+  })
+
+const gateVerdict = (gate: DeployGate, candidateMetrics: Readonly<Record<string, number>>, active: ReadonlyArray<Model>) =>
+  Effect.gen(function*() {
+    const direction = gate.direction ?? defaultDirection(gate.metric)
+    const minImprovement = gate.min_improvement ?? 0
+    const candidate = candidateMetrics[gate.metric]
+    if (candidate === undefined) {
+      return yield* new DeployPreconditionError({
+        reason: "gate_metric_missing",
+        detail: `the gate compares "${gate.metric}", but the candidate's metrics do not include it (it has: ${Object.keys(candidateMetrics).join(", ") || "none"})`
+      })
+    }
+    const lacking = active.filter((m) => numericMetrics(m)[gate.metric] === undefined)
+    if (lacking.length > 0) {
+      return yield* new DeployPreconditionError({
+        reason: "gate_metric_missing",
+        detail: `the gate compares "${gate.metric}", which the active model${lacking.length > 1 ? "s" : ""} ${lacking.map((m) => `${m.id} (${m.name})`).join(", ")} lack${lacking.length > 1 ? "" : "s"}: the gate cannot be judged`
+      })
+    }
+    const signed = (v: number) => (direction === "higher" ? v : -v)
+    let baseline: { model: ModelSummary; value: number } | null = null
+    for (const m of active) {
+      const value = numericMetrics(m)[gate.metric]!
+      if (baseline === null || signed(value) > signed(baseline.value)) baseline = { model: summarizeModel(m), value }
+    }
+    if (baseline === null) {
+      return {
+        metric: gate.metric, direction, candidate, baseline: null, improvement: null, minImprovement,
+        passed: true, reason: "the project has no active model: nothing to beat"
+      } satisfies GateVerdict
+    }
+    const improvement = signed(candidate) - signed(baseline.value)
+    const passed = improvement >= minImprovement
+    return {
+      metric: gate.metric, direction, candidate, baseline, improvement, minImprovement, passed,
+      reason: `${gate.metric} ${candidate} vs ${baseline.value} of active model ${baseline.model.id} (${direction} is better): ` +
+        `improvement ${improvement.toPrecision(4)} ${passed ? "≥" : "<"} required ${minImprovement}`
+    } satisfies GateVerdict
+  })
+
+/**
+ * Plans, checks and (unless `dry_run`) executes a deployment. Fails with
+ * `DeployPreconditionError` before changing anything, or `DeploymentFailed` with the step report
+ * and the rollback plan when a step fails midway.
+ */
+export const deployModel: (
+  input: DeployInput,
+  options?: DeployOptions
+) => Effect.Effect<DeployResult, SynapseError | DeployPreconditionError | DeploymentFailed, Models | SynapseClient> = Effect.fn(
+  "Workflows.deployModel"
+)(function*(rawInput: DeployInput, options: DeployOptions = {}) {
+  const input = yield* validate(DeployInput, rawInput)
+  const models = yield* Models
+  const project = input.project_id
+  const metrics = input.metrics ?? {}
+
+  let file: { path: string; size: number } | null = null
+  if (input.model_path !== undefined) {
+    const stat = yield* Effect.sync(() => Fs.statSync(input.model_path!, { throwIfNoEntry: false }))
+    if (stat === undefined || !stat.isFile()) {
+      return yield* new DeployPreconditionError({ reason: "file_not_found", detail: `model file ${input.model_path} does not exist or is not a file` })
+    }
+    file = { path: input.model_path, size: stat.size }
+  }
+  if (!(yield* projectExists(project, input.type))) {
+    return yield* new DeployPreconditionError({ reason: "project_not_found", detail: `project ${project} does not exist` })
+  }
+  const active = yield* activeModelsOf(project)
+  const gate = input.gate !== undefined ? yield* gateVerdict(input.gate, metrics, active) : null
+  const replace = input.replace_active ?? false
+  const wouldDeactivate = replace ? active.map(summarizeModel) : []
+  const plan: DeployPlan = {
+    create: { name: input.name, model_type: input.type, project, version: input.version ?? null, metrics, file },
+    activeModels: active.map(summarizeModel),
+    wouldDeactivate,
+    gate,
+    steps: [
+      file !== null ? `upload ${file.path} (${file.size} bytes) and register "${input.name}" inactive` : `register "${input.name}" inactive, without a file`,
+      "activate the new model",
+      ...wouldDeactivate.map((m) => `deactivate model ${m.id} (${m.name}${m.version !== null ? ` ${m.version}` : ""})`),
+      replace ? "verify that the new model is the only active model of the project" : "verify that the new model is active"
+    ]
+  }
+  if (input.dry_run === true) return { status: "planned", dryRun: true, plan, steps: [] } satisfies DeployResult
+  if (gate !== null && !gate.passed) return { status: "gate_rejected", dryRun: false, plan, steps: [] } satisfies DeployResult
+
+  // Execution. `steps` records every step as it ends; the ones never reached are added on failure.
+  const steps: Array<StepReport> = []
+  const pending: Array<Omit<StepReport, "status">> = [
+    { step: "create", modelId: null },
+    { step: "activate", modelId: null },
+    ...active.filter(() => replace).map((m) => ({ step: "deactivate" as const, modelId: m.id })),
+    { step: "verify", modelId: null }
+  ]
+  const deactivated: Array<number> = []
+  let created: Model | null = null
+  const fail = (index: number, error: { readonly message: string }) => {
+    steps.push({ ...pending[index], ...(created !== null && pending[index].modelId === null ? { modelId: created.id } : {}), status: "failed", detail: error.message })
+    for (const rest of pending.slice(index + 1)) steps.push({ ...rest, status: "not_run" })
+    const activated = steps.some((s) => s.step === "activate" && s.status === "done")
+    const rollback: RollbackPlan | null = created === null
+      ? null
+      : { project_id: project, reactivate: [...deactivated], deactivate: activated ? [created.id] : [] }
+    const needed = rollback !== null && (rollback.reactivate.length > 0 || rollback.deactivate.length > 0)
+    return new DeploymentFailed({
+      detail: `deployment of "${input.name}" to project ${project} failed at step ${index + 1} (${pending[index].step})`,
+      steps,
+      createdModelId: created?.id ?? null,
+      rollback: needed ? rollback : null
+    })
+  }
+
+  options.onStep?.("create", null)
+  const createInput = {
+    name: input.name,
+    model_type: input.type,
+    project,
+    metrics,
+    is_active: false,
+    ...(input.description !== undefined ? { description: input.description } : {}),
+    ...(input.configuration !== undefined ? { configuration: input.configuration } : {}),
+    ...(input.version !== undefined ? { version: input.version } : {}),
+    ...(file !== null ? { file: file.path } : {})
+  }
+  const made = yield* models.create(createInput, options.upload !== undefined ? { upload: options.upload } : undefined).pipe(Effect.either)
+  if (made._tag === "Left") return yield* fail(0, made.left)
+  created = made.right
+  steps.push({ step: "create", modelId: created.id, status: "done" })
+
+  options.onStep?.("activate", created.id)
+  const activated = yield* models.setActive(created.id, true).pipe(Effect.either)
+  if (activated._tag === "Left") return yield* fail(1, activated.left)
+  created = activated.right
+  steps.push({ step: "activate", modelId: created.id, status: "done" })
+
+  for (let i = 2; i < pending.length - 1; i++) {
+    const id = pending[i].modelId!
+    options.onStep?.("deactivate", id)
+    const demoted = yield* models.setActive(id, false).pipe(Effect.either)
+    if (demoted._tag === "Left") return yield* fail(i, demoted.left)
+    deactivated.push(id)
+    steps.push({ step: "deactivate", modelId: id, status: "done" })
+  }
+
+  options.onStep?.("verify", created.id)
+  const after = yield* activeModelsOf(project).pipe(Effect.either)
+  if (after._tag === "Left") return yield* fail(pending.length - 1, after.left)
+  const activeAfter = after.right.map((m) => m.id)
+  const ok = replace ? activeAfter.length === 1 && activeAfter[0] === created.id : activeAfter.includes(created.id)
+  if (!ok) {
+    return yield* fail(pending.length - 1, {
+      message: replace
+        ? `expected model ${created.id} to be the only active model, found active: ${activeAfter.join(", ") || "none"}`
+        : `expected model ${created.id} to be active, found active: ${activeAfter.join(", ") || "none"}`
+    })
+  }
+  steps.push({ step: "verify", modelId: created.id, status: "done", detail: `active: ${activeAfter.join(", ")}` })
+  return { status: "deployed", dryRun: false, plan, model: summarizeModel(created), steps, activeAfter } satisfies DeployResult
+})
+
+/** The result of {@link rollbackDeployment}. */
+export interface RollbackResult {
+  readonly steps: ReadonlyArray<StepReport>
+  readonly activeAfter: ReadonlyArray<number>
+}
+
+/**
+ * Restores the active set before a failed deployment: re-activates the models it demoted first,
+ * then deactivates the models it activated, so the project is never left without an active model.
+ * Every step is attempted; the first failure is reported with the others' outcomes.
+ */
+export const rollbackDeployment: (plan: RollbackPlan) => Effect.Effect<RollbackResult, SynapseError | DeploymentFailed, Models> = Effect.fn(
+  "Workflows.rollbackDeployment"
+)(function*(rawPlan: RollbackPlan) {
+  const plan = yield* validate(RollbackPlan, rawPlan)
+  const models = yield* Models
+  const steps: Array<StepReport> = []
+  const todo: Array<[StepReport["step"], number, boolean]> = [
+    ...plan.reactivate.map((id) => ["reactivate", id, true] as [StepReport["step"], number, boolean]),
+    ...plan.deactivate.map((id) => ["deactivate", id, false] as [StepReport["step"], number, boolean])
+  ]
+  let failed = false
+  for (const [step, id, active] of todo) {
+    // Never demote the new model when a previous one could not be re-activated: that could leave
+    // the project with no active model at all.
+    if (failed && !active) {
+      steps.push({ step, modelId: id, status: "not_run", detail: "skipped: an earlier re-activation failed" })
+      continue
+    }
+    const r = yield* models.setActive(id, active).pipe(Effect.either)
+    if (r._tag === "Left") {
+      failed = true
+      steps.push({ step, modelId: id, status: "failed", detail: r.left.message })
+    } else steps.push({ step, modelId: id, status: "done" })
+  }
+  const activeAfter = (yield* activeModelsOf(plan.project_id)).map((m) => m.id)
+  if (failed) {
+    return yield* new DeploymentFailed({
+      detail: `rollback in project ${plan.project_id} did not complete`,
+      steps,
+      createdModelId: null,
+      rollback: plan
+    })
+  }
+  return { steps, activeAfter }
+})
