@@ -24,7 +24,7 @@ const realpath = (p: string) => Effect.promise(() => fs.realpath(p).then((r) => 
  * Resolves `requested` (absolute, or relative to the first root that has it) to the real path of
  * an existing regular file inside one of `roots`.
  */
-export const resolveUploadFile = (roots: ReadonlyArray<string>, requested: string) =>
+export const resolveUploadFile = (roots: ReadonlyArray<string>, requested: string, what = "the upload roots", argument = "file_path") =>
   Effect.gen(function*() {
     if (roots.length === 0) {
       return yield* new ToolError({
@@ -33,12 +33,12 @@ export const resolveUploadFile = (roots: ReadonlyArray<string>, requested: strin
       })
     }
     if (requested.trim() === "" || requested.includes("\0")) {
-      return yield* new ToolError({ message: "file_path is empty or invalid." })
+      return yield* new ToolError({ message: `${argument} is empty or invalid.` })
     }
     if (hasDotDot(requested)) {
       return yield* new ToolError({
-        message: `file_path ${JSON.stringify(requested)} contains a '..' segment, which is not allowed. ` +
-          `Give a path inside one of the upload roots: ${roots.join(", ")}.`
+        message: `${argument} ${JSON.stringify(requested)} contains a '..' segment, which is not allowed. ` +
+          `Give a path inside ${what}: ${roots.join(", ")}.`
       })
     }
     const candidates = path.isAbsolute(requested) ? [requested] : roots.map((root) => path.join(root, requested))
@@ -48,18 +48,18 @@ export const resolveUploadFile = (roots: ReadonlyArray<string>, requested: strin
       if (real === undefined) continue
       if (!realRoots.some((root) => isInside(root, real))) {
         return yield* new ToolError({
-          message: `file_path ${JSON.stringify(requested)} resolves to a location outside the upload roots ` +
+          message: `${argument} ${JSON.stringify(requested)} resolves to a location outside ${what} ` +
             `(${roots.join(", ")}); symbolic links out of a root are not followed. Copy the file into a root.`
         })
       }
       const stat = yield* Effect.promise(() => fs.stat(real))
       if (!stat.isFile()) {
-        return yield* new ToolError({ message: `file_path ${JSON.stringify(requested)} is not a regular file.` })
+        return yield* new ToolError({ message: `${argument} ${JSON.stringify(requested)} is not a regular file.` })
       }
       return real
     }
     return yield* new ToolError({
-      message: `file_path ${JSON.stringify(requested)} does not exist in the upload roots (${roots.join(", ")}). ` +
+      message: `${argument} ${JSON.stringify(requested)} does not exist in ${what} (${roots.join(", ")}). ` +
         "Give an absolute path inside a root, or a path relative to one."
     })
   })

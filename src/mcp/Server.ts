@@ -204,6 +204,8 @@ export const make = <R>(
     const names = new Set<string>()
     for (const tool of enabled) {
       if (names.has(tool.name)) throw new Error(`duplicate tool name ${tool.name}`)
+      // `truncated` and `resource_links` have a meaning to the adapter; a tool may not use the first.
+      if ("truncated" in tool.output.fields) throw new Error(`tool ${tool.name}: output field "truncated" is reserved`)
       names.add(tool.name)
     }
     const byName = new Map(enabled.map((tool) => [tool.name, tool] as const))

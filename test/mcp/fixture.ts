@@ -14,7 +14,7 @@ import type * as Config from "../../src/mcp/Config.js"
 import { serverLayer } from "../../src/mcp/Main.js"
 import { McpServer, type ServerFactory } from "../../src/mcp/Server.js"
 import * as SynapseClient from "../../src/services/SynapseClient.js"
-import { startTestSandbox, type TestSandbox } from "../support/sandbox.js"
+import { startTestSandbox, type TestSandbox, type TestSandboxOptions } from "../support/sandbox.js"
 
 /** What a test gets. */
 export interface McpFixture {
@@ -36,7 +36,10 @@ export const testSettings = (dir: string, overrides: Partial<Config.McpSettings>
 })
 
 /** Starts a sandbox and a server factory for the test file; both stop after it. */
-export const useMcp = (overrides: Partial<Config.McpSettings> = {}): (() => McpFixture) => {
+export const useMcp = (
+  overrides: Partial<Config.McpSettings> = {},
+  sandboxOptions: TestSandboxOptions = {}
+): (() => McpFixture) => {
   let fixture: McpFixture | undefined
   let runtime: ManagedRuntime.ManagedRuntime<McpServer, unknown> | undefined
   let dir: string | undefined
@@ -44,7 +47,7 @@ export const useMcp = (overrides: Partial<Config.McpSettings> = {}): (() => McpF
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-mcp-"))
     fs.mkdirSync(path.join(dir, "uploads"))
     fs.mkdirSync(path.join(dir, "out"))
-    const sandbox = await startTestSandbox()
+    const sandbox = await startTestSandbox(sandboxOptions)
     const settings = testSettings(dir, overrides)
     const backend = Layer.merge(
       SynapseClient.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(Layer.provide(NodeHttpClient.layer)),

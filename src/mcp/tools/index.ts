@@ -2,17 +2,19 @@
  * The tool table: every tool the server offers, in the order `tools/list` shows them (read tools
  * first). Adding a tool is adding a row here.
  */
+import type { FileCache } from "../../services/FileCache.js"
 import type { GroundTruths } from "../../services/GroundTruths.js"
 import type { Models } from "../../services/Models.js"
 import type { Backend } from "../Backend.js"
 import type { McpConfig } from "../Config.js"
 import type { AnyTool } from "../Tool.js"
 import { getContext } from "./Context.js"
+import { exportGroundTruthTool, prepareTrainingDataTool, validateCoco } from "./Datasets.js"
 import { getGroundTruthVersion, listGroundTruthEvents, listGroundTruths, listGroundTruthVersions } from "./GroundTruth.js"
 import { getModel, listModels } from "./Models.js"
 
 /** What the tools need from the application. */
-export type ToolRequirements = Models | GroundTruths | McpConfig | Backend
+export type ToolRequirements = Models | GroundTruths | FileCache | McpConfig | Backend
 
 /** Every tool, read and write; the server drops write tools in read-only mode. */
 export const allTools: ReadonlyArray<AnyTool<ToolRequirements>> = [
@@ -22,5 +24,8 @@ export const allTools: ReadonlyArray<AnyTool<ToolRequirements>> = [
   listGroundTruthEvents,
   listGroundTruths,
   listGroundTruthVersions,
-  getGroundTruthVersion
+  getGroundTruthVersion,
+  validateCoco,
+  exportGroundTruthTool,
+  prepareTrainingDataTool
 ]

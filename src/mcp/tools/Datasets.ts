@@ -1,0 +1,290 @@
+/**
+ * Dataset tools that work on files: `export_ground_truth` (COCO/YOLO written under the output
+ * directory), `prepare_training_data` (a reproducible, leak-free split, planned by default) and
+ * `validate_coco` (checks a COCO file against the format's rules). Results carry summaries, paths
+ * and resource links, never the dataset itself.
+ */
+import { Effect, Runtime, Schema, Struct } from "effect"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { Id } from "../../schemas/Common.js"
+import { isSynapseError, type SynapseError } from "../../services/SynapseError.js"
+import { CocoValidation, validateFile } from "../../workflows/Coco.js"
+import { ExportFormat, exportGroundTruth, type ExportProgress, type ExportSummary } from "../../workflows/Export.js"
+import { SplitMethod } from "../../workflows/Manifest.js"
+import { prepareTrainingData, SplitSummary } from "../../workflows/Split.js"
+import { McpConfig } from "../Config.js"
+import { toToolError } from "../Errors.js"
+import { EXPORT_SUMMARY_FILE, exportUri, mimeTypeOf } from "../Resources.js"
+import { prepareOutputDir, resolveOutputFile, resolveUploadFile, SAFE_NAME } from "../Roots.js"
+import * as Tool from "../Tool.js"
+
+/** The manifest file a split writes into its output directory. */
+export const SPLIT_MANIFEST_FILE = "split-manifest.json"
+
+const ResourceLink = Schema.Struct({
+  uri: Schema.String,
+  name: Schema.String,
+  mimeType: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String)
+})
+
+const outputName = Schema.String.pipe(Schema.pattern(SAFE_NAME), Schema.maxLength(100)).annotations({
+  description: "Name of the directory to create under the output directory (letters, digits, . _ -). Default: generated from the inputs and time."
+})
+
+const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-")
+
+/** Fails when `name` was already used: outputs are never overwritten. */
+const freshOutput = (outputDir: string, name: string) =>
+  Effect.gen(function*() {
+    const existing = yield* Effect.promise(() => fs.readdir(path.join(outputDir, name)).catch(() => [] as Array<string>))
+    if (existing.length > 0) {
+      return yield* new Tool.ToolError({
+        message: `output_name ${JSON.stringify(name)} already exists under ${outputDir}; choose another name (outputs are never overwritten).`
+      })
+    }
+    return yield* prepareOutputDir(outputDir, name)
+  })
+
+const removeOnFailure = (dir: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.onError(self, () => Effect.promise(() => fs.rm(dir, { recursive: true, force: true })))
+
+const mapWorkflowError = (action: string) => (error: { readonly _tag: string; readonly message: string } | SynapseError): Tool.ToolError =>
+  isSynapseError(error)
+    ? toToolError({ action, notFound: "a dataset version or model id does not exist. Find ids with list_ground_truth_versions / list_models." })(error)
+    : new Tool.ToolError({ message: `${action} failed: ${"detail" in error && typeof error.detail === "string" ? error.detail : error.message}` })
+
+const FileValidation = Schema.Struct({
+  valid: Schema.Boolean,
+  errors: Schema.Int,
+  warnings: Schema.Int,
+  finding_counts: Schema.Record({ key: Schema.String, value: Schema.Int }),
+  first_findings: Schema.Array(Schema.Struct({ rule: Schema.String, severity: Schema.String, path: Schema.String, message: Schema.String }))
+})
+
+const ExportOutput = Schema.Struct({
+  output_name: Schema.String.annotations({ description: "The export's directory name; its files are synapse://exports/{output_name}/…" }),
+  output_dir: Schema.String.annotations({ description: "Absolute path of the export on the server's disk." }),
+  format: ExportFormat,
+  dataset_versions: Schema.Array(Schema.Int),
+  events: Schema.Int,
+  images: Schema.Int,
+  annotations: Schema.Int,
+  categories: Schema.Array(Schema.Struct({ id: Schema.Int, name: Schema.String })),
+  class_counts: Schema.Record({ key: Schema.String, value: Schema.Int }),
+  skipped: Schema.Struct({
+    events: Schema.Record({ key: Schema.String, value: Schema.Int }),
+    annotations: Schema.Record({ key: Schema.String, value: Schema.Int })
+  }).annotations({ description: "Input left out, by reason (degenerate boxes, unknown classes, missing images …)." }),
+  splits: Schema.Record({ key: Schema.String, value: Schema.Struct({ images: Schema.Int, annotations: Schema.Int, files: Schema.Array(Schema.String) }) }),
+  files: Schema.Array(Schema.String).annotations({ description: "Files written, relative to output_dir." }),
+  images_downloaded: Schema.Int,
+  bytes_written: Schema.Int,
+  valid: Schema.Boolean.annotations({ description: "True when every written COCO file passed the validator." }),
+  validation: Schema.Record({ key: Schema.String, value: FileValidation }),
+  resource_links: Schema.Array(ResourceLink)
+})
+
+const PHASES: Record<ExportProgress["phase"], number> = { reading: 0, assembling: 1, validating: 2, done: 3 }
+
+/** Turns an export summary into the tool's output (relative paths, a few findings per file). */
+const exportOutput = (name: string, dir: string, summary: ExportSummary): typeof ExportOutput.Type => {
+  const rel = (file: string) => path.relative(dir, file)
+  const files = summary.files.map(rel)
+  const topLevel = files.filter((f) => !f.includes(path.sep) || f.split(path.sep).length <= 2).slice(0, 20)
+  return {
+    output_name: name,
+    output_dir: dir,
+    format: summary.format,
+    dataset_versions: summary.datasetVersions,
+    events: summary.events,
+    images: summary.images,
+    annotations: summary.annotations,
+    categories: summary.categories,
+    class_counts: summary.classCounts,
+    skipped: { events: summary.skipped.events, annotations: summary.skipped.annotations },
+    splits: Object.fromEntries(Object.entries(summary.splits).map(([k, v]) => [k, { ...v, files: v.files.map(rel) }])),
+    files: files.slice(0, 200),
+    images_downloaded: summary.imagesDownloaded,
+    bytes_written: summary.bytesWritten,
+    valid: summary.valid,
+    validation: Object.fromEntries(Object.entries(summary.validation).map(([file, v]) => [rel(file), {
+      valid: v.valid,
+      errors: v.errors,
+      warnings: v.warnings,
+      finding_counts: v.findingCounts,
+      first_findings: v.findings.slice(0, 5)
+    }])),
+    resource_links: [EXPORT_SUMMARY_FILE, ...topLevel.filter((f) => f.endsWith(".json") || f.endsWith(".yaml"))].map((f) => ({
+      uri: exportUri(name, f),
+      name: `${name}/${f}`,
+      mimeType: mimeTypeOf(f)
+    }))
+  }
+}
+
+/** `export_ground_truth`. */
+export const exportGroundTruthTool = Tool.make({
+  name: "export_ground_truth",
+  title: "Export ground truth (COCO / YOLO)",
+  description: "Export the ground-truth events of one or more dataset versions to COCO JSON or a YOLO dataset, " +
+    "written to a new directory under the server's output directory (see get_context). Returns counts, " +
+    "categories, what was skipped and why, validation results, the file paths and resource links " +
+    "(synapse://exports/…) — never the dataset inline. Optionally one file set per split (the events' category, " +
+    "or a split made by prepare_training_data) and the images themselves. Sends progress; cancelling stops it " +
+    "and leaves no partial files.",
+  input: Schema.Struct({
+    dataset_version_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(20)).annotations({
+      description: "Dataset version ids to export (1–20); their events are merged."
+    }),
+    format: ExportFormat.annotations({ description: "coco: annotations/instances_<split>.json; yolo: images/, labels/, data.yaml." }),
+    split_by: Schema.optional(Schema.Literal("none", "category", "manifest").annotations({
+      description: "One file set per split: none (default, one split 'all'), category (the events' train/validation/test), " +
+        "or manifest (the split written by prepare_training_data; give split_name)."
+    })),
+    split_name: Schema.optional(outputName.annotations({
+      description: "With split_by=manifest: the output_name of a prepare_training_data run (dry_run false)."
+    })),
+    include_images: Schema.optional(Schema.Boolean.annotations({ description: "Also download the images into images/<split>/ (default false; slower)." })),
+    output_name: Schema.optional(outputName)
+  }),
+  output: ExportOutput,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  write: true,
+  run: (input, context) =>
+    Effect.gen(function*() {
+      const config = yield* McpConfig
+      const name = input.output_name ?? `export-${input.dataset_version_ids.join("_")}-${input.format}-${stamp()}`
+      if (input.split_by === "manifest" && input.split_name === undefined) {
+        return yield* new Tool.ToolError({ message: "split_by=manifest needs split_name: the output_name of a prepare_training_data run with dry_run false." })
+      }
+      const manifestPath = input.split_by === "manifest"
+        ? yield* resolveOutputFile(config.outputDir, input.split_name!, SPLIT_MANIFEST_FILE)
+        : undefined
+      const dir = yield* freshOutput(config.outputDir, name)
+      const runtime = yield* Effect.runtime<never>()
+      const report = (p: ExportProgress) => {
+        const total = (p.eventsTotal ?? p.eventsRead) + 3
+        const done = p.phase === "reading" ? p.eventsRead : (p.eventsTotal ?? p.eventsRead) + PHASES[p.phase]
+        Runtime.runFork(runtime)(context.progress(done, total, `${p.phase}: ${p.eventsRead} events, ${p.annotationsWritten} annotations`))
+      }
+      const summary = yield* exportGroundTruth({
+        datasetVersionIds: input.dataset_version_ids as [number, ...Array<number>],
+        format: input.format,
+        outputDir: dir,
+        ...(input.split_by !== undefined ? { splitBy: input.split_by } : {}),
+        ...(manifestPath !== undefined ? { manifestPath } : {}),
+        ...(input.include_images !== undefined ? { includeImages: input.include_images } : {})
+      }, { onProgress: report }).pipe(
+        Effect.mapError(mapWorkflowError(`Exporting dataset versions ${input.dataset_version_ids.join(", ")}`)),
+        removeOnFailure(dir)
+      )
+      const output = exportOutput(name, dir, summary)
+      // Written last: its presence marks the export finished (resources list only finished ones).
+      yield* Effect.promise(() => fs.writeFile(path.join(dir, EXPORT_SUMMARY_FILE), JSON.stringify(output, null, 2)))
+      return output
+    })
+})
+
+const SplitOutput = Schema.Struct({
+  ...SplitSummary.fields,
+  output_name: Schema.NullOr(Schema.String).annotations({ description: "Where the manifest was written (null for a dry run)." }),
+  resource_links: Schema.Array(ResourceLink)
+})
+
+/** `prepare_training_data`. */
+export const prepareTrainingDataTool = Tool.make({
+  name: "prepare_training_data",
+  title: "Split ground truth into train/validation/test",
+  description: "Split the ground-truth events of a project or of dataset versions into train/validation(/test) by " +
+    "image, so no image lands in two splits, stratified by class by default, reproducible from `seed`. Returns " +
+    "per-split counts and class balance. By default a dry run that writes nothing; with dry_run false the " +
+    "split manifest is written under the output directory, and export_ground_truth can then export per split " +
+    "(split_by manifest, split_name = this output_name).",
+  input: Schema.Struct({
+    project: Schema.optional(Id.annotations({ description: "Split every event of this project id (or give dataset_version_ids)." })),
+    dataset_version_ids: Schema.optional(Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(20)).annotations({
+      description: "Split the events of these dataset version ids (1–20)."
+    })),
+    train: Schema.optional(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)).annotations({
+      description: "Share of images for training, e.g. 0.8 (default 0.8). train + validation + test must be 1."
+    })),
+    validation: Schema.optional(Schema.Number.pipe(Schema.between(0, 1)).annotations({ description: "Share for validation (default: the rest)." })),
+    test: Schema.optional(Schema.Number.pipe(Schema.between(0, 1)).annotations({ description: "Share for test (default 0)." })),
+    seed: Schema.optional(Schema.Int.pipe(Schema.between(0, 2 ** 31 - 1)).annotations({ description: "Random seed; same seed and data give the same split (default 0)." })),
+    method: Schema.optional(SplitMethod.annotations({ description: "stratified (default: class balance), random, or hash (stable as the dataset grows)." })),
+    dry_run: Schema.optional(Schema.Boolean.annotations({ description: "true (default): only compute and report. false: also write the manifest." })),
+    output_name: Schema.optional(outputName)
+  }),
+  output: SplitOutput,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  write: true,
+  run: (input) =>
+    Effect.gen(function*() {
+      const config = yield* McpConfig
+      if (input.project === undefined && input.dataset_version_ids === undefined) {
+        return yield* new Tool.ToolError({ message: "Give project or dataset_version_ids: the events to split." })
+      }
+      const train = input.train ?? 0.8
+      const test = input.test ?? 0
+      const validation = input.validation ?? Math.max(0, 1 - train - test)
+      if (Math.abs(train + validation + test - 1) > 1e-6) {
+        return yield* new Tool.ToolError({ message: `train + validation + test must add up to 1; got ${train} + ${validation} + ${test}.` })
+      }
+      const dryRun = input.dry_run ?? true
+      const name = dryRun ? undefined : input.output_name ?? `split-${input.project !== undefined ? `project${input.project}` : input.dataset_version_ids!.join("_")}-${stamp()}`
+      const dir = name !== undefined ? yield* freshOutput(config.outputDir, name) : undefined
+      const { summary } = yield* prepareTrainingData({
+        ...(input.project !== undefined ? { project: input.project } : {}),
+        ...(input.dataset_version_ids !== undefined ? { datasetVersionIds: input.dataset_version_ids } : {}),
+        ratios: { train, validation, ...(test > 0 ? { test } : {}) },
+        ...(input.seed !== undefined ? { seed: input.seed } : {}),
+        ...(input.method !== undefined ? { method: input.method } : {}),
+        ...(dir !== undefined ? { manifestPath: path.join(dir, SPLIT_MANIFEST_FILE) } : {}),
+        dryRun
+      }).pipe(
+        Effect.mapError(mapWorkflowError("Preparing training data")),
+        dir !== undefined ? removeOnFailure(dir) : (self) => self
+      )
+      const links = name !== undefined
+        ? [SPLIT_MANIFEST_FILE, EXPORT_SUMMARY_FILE].map((f) => ({ uri: exportUri(name, f), name: `${name}/${f}`, mimeType: "application/json" }))
+        : []
+      const output = { ...summary, output_name: name ?? null, resource_links: links }
+      if (dir !== undefined) yield* Effect.promise(() => fs.writeFile(path.join(dir, EXPORT_SUMMARY_FILE), JSON.stringify(output, null, 2)))
+      return output
+    })
+})
+
+/** `validate_coco`. */
+export const validateCoco = Tool.make({
+  name: "validate_coco",
+  title: "Validate a COCO file",
+  description: "Check a COCO annotations JSON file against the format's rules (unique ids, references between " +
+    "images/annotations/categories, bbox inside the image, area, polygon and RLE shapes, iscrowd). The file must " +
+    "be under the output directory (e.g. an export: `<output_name>/annotations/instances_all.json`) or an upload " +
+    "root. Returns counts and the first findings, each with the rule, the JSON path and what to fix.",
+  input: Schema.Struct({
+    path: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
+      description: "The COCO JSON file: relative to the output directory, or absolute inside the output directory or an upload root."
+    }),
+    max_findings: Schema.optional(Schema.Int.pipe(Schema.between(1, 200)).annotations({ description: "How many findings to list (default 50; all are counted)." }))
+  }),
+  output: Schema.Struct({
+    path: Schema.String,
+    ...Struct.omit(CocoValidation.fields, "truncated"),
+    findings_truncated: Schema.Boolean.annotations({ description: "true when more findings were made than `findings` lists." })
+  }),
+  annotations: { ...Tool.readOnly, openWorldHint: false },
+  write: false,
+  run: (input) =>
+    Effect.gen(function*() {
+      const config = yield* McpConfig
+      const file = yield* resolveUploadFile([config.outputDir, ...config.uploadRoots], input.path, "the output directory and upload roots", "path")
+      const result = yield* validateFile(file, { maxFindings: input.max_findings ?? 50 }).pipe(
+        Effect.mapError((error) => new Tool.ToolError({ message: `Validating ${input.path} failed: ${error.detail}` }))
+      )
+      const { truncated, ...rest } = result
+      return { path: file, ...rest, findings_truncated: truncated }
+    })
+})
