@@ -10,6 +10,7 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { stderrLoggerLayer } from "../services/Logging.js"
 import { mcpCommand } from "./commands/mcp.js"
+import { modelsCommand } from "./commands/models.js"
 import { sandboxCommand } from "./commands/sandbox.js"
 import { startCommand } from "./commands/start.js"
 
@@ -18,7 +19,8 @@ const root = Command.make("synapse-ml").pipe(
   Command.withSubcommands([
     startCommand,
     mcpCommand,
-    sandboxCommand
+    sandboxCommand,
+    modelsCommand
   ])
 )
 
