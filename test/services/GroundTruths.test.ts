@@ -1,0 +1,195 @@
+/**
+ * `GroundTruths` against a real sandbox: filters checked on the sent URL and against the sandbox
+ * database, url conversion of file manifests, and a listing that survives 20% 5xx + 5% 429 + 5%
+ * connection resets with every event exactly once, in order.
+ */
+import { Chunk, Effect, Stream } from "effect"
+import { createHash } from "node:crypto"
+import * as Fs from "node:fs"
+import { describe, expect, it } from "vitest"
+import type { DataMeta } from "../../src/schemas/GroundTruth.js"
+import { GroundTruths } from "../../src/services/GroundTruths.js"
+import { useSandbox } from "../support/sandbox.js"
+import { queryOf, sandboxSdk } from "./SandboxSdk.js"
+
+const sandbox = useSandbox()
+
+const query = <T>(sql: string, ...params: Array<unknown>): Array<T> => {
+  const db = sandbox().openDb()
+  try {
+    return db.prepare(sql).all(...params) as Array<T>
+  } finally {
+    db.close()
+  }
+}
+const ids = (sql: string, ...params: Array<unknown>) => query<{ id: number }>(sql, ...params).map((r) => r.id)
+
+const run = <A, E>(sdk: ReturnType<typeof sandboxSdk>, f: (g: typeof GroundTruths.Service) => Effect.Effect<A, E>) =>
+  Effect.runPromise(Effect.flatMap(GroundTruths, f).pipe(Effect.provide(sdk.layer)))
+
+const collect = <A, E>(sdk: ReturnType<typeof sandboxSdk>, f: (g: typeof GroundTruths.Service) => Stream.Stream<A, E>) =>
+  run(sdk, (g) => Stream.runCollect(f(g))).then((c) => Chunk.toReadonlyArray(c))
+
+describe("GroundTruths events", () => {
+  it("streamEvents yields every event once, in id order (the seed's list_all=True)", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const events = await collect(sdk, (g) => g.streamEvents({ page_size: 200 }))
+    expect(events.map((e) => e.id)).toStrictEqual(ids("SELECT id FROM ground_truth_events ORDER BY id"))
+  })
+
+  it("filter ground_truth_dataset_versions sends repeated keys and selects those versions", async () => {
+    const [a, b] = ids("SELECT id FROM ground_truth_dataset_versions ORDER BY id")
+    const sdk = sandboxSdk(sandbox())
+    const events = await collect(sdk, (g) => g.streamEvents({ ground_truth_dataset_versions: [a!, b!], page_size: 100 }))
+    expect(events.map((e) => e.id)).toStrictEqual(ids("SELECT id FROM ground_truth_events WHERE version_id IN (?, ?) ORDER BY id", a, b))
+    expect(events.every((e) => e.ground_truth_dataset_version === a || e.ground_truth_dataset_version === b)).toBe(true)
+    expect(queryOf(sdk.sent[0]!)).toStrictEqual([["ground_truth_dataset_versions", String(a)], ["ground_truth_dataset_versions", String(b)], ["page_size", "100"]])
+  })
+
+  const cases: Array<[string, Record<string, unknown>, string, Array<unknown>]> = [
+    ["project", { project: 1 }, "project = ?", [1]],
+    ["category", { category: "validation" }, "category = ?", ["validation"]],
+    ["data_type", { data_type: "image" }, "data_type = ?", ["image"]],
+    ["search", { search: "truck" }, "(instr(lower(data), 'truck') > 0 OR instr(lower(metadata), 'truck') > 0)", []]
+  ]
+  for (const [name, params, where, args] of cases) {
+    it(`filter ${name} reaches the server and selects exactly the matching events`, async () => {
+      const sdk = sandboxSdk(sandbox())
+      const events = await collect(sdk, (g) => g.streamEvents({ ...params, page_size: 100 }))
+      const expected = ids(`SELECT id FROM ground_truth_events WHERE ${where} ORDER BY id`, ...args)
+      expect(expected.length).toBeGreaterThan(0)
+      expect(events.map((e) => e.id)).toStrictEqual(expected)
+      const [key, value] = Object.entries(params)[0]!
+      expect(queryOf(sdk.sent[0]!)[0]).toStrictEqual([key, String(value)])
+    })
+  }
+
+  it("filter created_after selects events created at or after it", async () => {
+    const stamps = query<{ created_at: string }>("SELECT created_at FROM ground_truth_events ORDER BY created_at").map((r) => r.created_at)
+    const pivot = stamps[Math.floor(stamps.length / 3)]!
+    const sdk = sandboxSdk(sandbox())
+    const events = await collect(sdk, (g) => g.streamEvents({ created_after: pivot, page_size: 500 }))
+    expect(events.map((e) => e.id)).toStrictEqual(ids("SELECT id FROM ground_truth_events WHERE created_at >= ? ORDER BY id", pivot))
+  })
+
+  it("listEvents returns one page and the count; pageSize overrides page_size", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const page = await run(sdk, (g) => g.listEvents({ category: "train", page_size: 50 }, { pageSize: 7 }))
+    expect(page.results).toHaveLength(7)
+    expect(page.count).toBe(ids("SELECT id FROM ground_truth_events WHERE category = 'train'").length)
+    expect(queryOf(sdk.sent[0]!)).toStrictEqual([["category", "train"], ["page_size", "7"]])
+  })
+
+  it("url conversion of dotted data_unit.files downloads each image once per page, verified", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const page = await run(sdk, (g) => g.listEvents({ page_size: 30 }, { urlConversion: { filesFields: ["data_unit.files"] } }))
+    const units = new Set(page.results.map((e) => e.data_unit!.id))
+    for (const event of page.results) {
+      const image = event.data_unit!.files!.image!
+      expect(image.url).toBeUndefined()
+      expect(image.path!.startsWith(Fs.realpathSync(sdk.cacheDir))).toBe(true)
+      const bytes = Fs.readFileSync(image.path!)
+      expect(bytes.length).toBe(image.size)
+      expect(createHash("md5").update(bytes).digest("hex")).toBe(image.checksum)
+    }
+    // several events share a data unit: its image is downloaded once
+    expect(sdk.sent.filter((u) => u.includes("/media/"))).toHaveLength(units.size)
+    expect(Fs.readdirSync(sdk.cacheDir).filter((f) => f.endsWith(".part"))).toStrictEqual([])
+  })
+
+  it("listAllEvents gives the count before the stream, page 1 fetched once", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const { count, events } = await run(sdk, (g) =>
+      Effect.flatMap(g.listAllEvents({ page_size: 250 }), ({ count, stream }) => Effect.map(Stream.runCollect(stream), (c) => ({ count, events: Chunk.toReadonlyArray(c) }))))
+    expect(events).toHaveLength(count)
+    expect(sdk.sent).toHaveLength(Math.ceil(count / 250))
+    expect(new Set(sdk.sent).size).toBe(sdk.sent.length)
+  })
+
+  it("rejects an unknown category and a bad version id before any request", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const category = await run(sdk, (g) => Effect.flip(g.listEvents({ category: "holdout" as never })))
+    expect(category).toMatchObject({ _tag: "ValidationError", field: "category", allowed: ["train", "validation", "test"] })
+    const version = await run(sdk, (g) => Effect.flip(g.listEvents({ ground_truth_dataset_versions: [1, -2] })))
+    expect(version).toMatchObject({ _tag: "ValidationError", field: "ground_truth_dataset_versions.1" })
+    const pageSize = await run(sdk, (g) => Effect.flip(g.list({}, { pageSize: 5000 })))
+    expect(pageSize).toMatchObject({ _tag: "ValidationError", field: "pageSize" })
+    expect(sdk.sent).toStrictEqual([])
+  })
+})
+
+describe("GroundTruths ground truths and versions", () => {
+  it("list defaults to page_size 100 and converts `files` to local paths (data_meta readable)", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const page = await run(sdk, (g) => g.list({ category: "test" }))
+    expect(queryOf(sdk.sent[0]!)).toStrictEqual([["category", "test"], ["page_size", "100"]])
+    expect(page.count).toBe(ids("SELECT id FROM ground_truths WHERE category = 'test'").length)
+    const withMeta = page.results.find((gt) => Object.keys(gt.files ?? {}).some((k) => k.startsWith("data_meta")))!
+    expect(withMeta).toBeDefined()
+    for (const [role, entry] of Object.entries(withMeta.files!)) {
+      expect(entry.url).toBeUndefined()
+      expect(Fs.existsSync(entry.path!)).toBe(true)
+      if (role.startsWith("data_meta")) {
+        const meta = JSON.parse(Fs.readFileSync(entry.path!, "utf8")) as DataMeta
+        expect(typeof meta.annotations).toBe("object")
+        expect(typeof meta.annotationsData).toBe("object")
+      }
+    }
+  })
+
+  it("urlConversion: false keeps the presigned URLs and downloads nothing", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const page = await run(sdk, (g) => g.list({ page_size: 5 }, { urlConversion: false }))
+    expect(Object.values(page.results[0]!.files!)[0]!.url).toMatch(/^http:\/\/.*\/media\/.*signature=/)
+    expect(sdk.sent).toHaveLength(1)
+  })
+
+  it("filters ground_truth_dataset, ground_truth_dataset_versions and category", async () => {
+    const [dataset] = ids("SELECT id FROM ground_truth_datasets ORDER BY id")
+    const [version] = ids("SELECT id FROM ground_truth_dataset_versions ORDER BY id DESC")
+    const sdk = sandboxSdk(sandbox())
+    const byDataset = await collect(sdk, (g) => g.stream({ ground_truth_dataset: dataset!, page_size: 40 }, { urlConversion: false }))
+    expect(byDataset.map((g) => g.id)).toStrictEqual(ids("SELECT id FROM ground_truths WHERE dataset_id = ? ORDER BY id", dataset))
+    const byVersion = await collect(sdk, (g) => g.stream({ ground_truth_dataset_versions: [version!], category: "train" }, { urlConversion: false, pageSize: 40 }))
+    expect(byVersion.map((g) => g.id)).toStrictEqual(
+      ids("SELECT id FROM ground_truths WHERE category = 'train' AND id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id = ?) ORDER BY id", version)
+    )
+    expect(queryOf(sdk.sent.at(-1)!).slice(0, 3)).toStrictEqual([["ground_truth_dataset_versions", String(version)], ["category", "train"], ["page_size", "40"]])
+  })
+
+  it("listVersions filters by dataset and archived state; getVersion returns one", async () => {
+    const [dataset] = ids("SELECT id FROM ground_truth_datasets ORDER BY id")
+    const sdk = sandboxSdk(sandbox())
+    const versions = await run(sdk, (g) => g.listVersions({ ground_truth_dataset: dataset!, is_archived: false }))
+    expect(versions.results.map((v) => v.id)).toStrictEqual(ids("SELECT id FROM ground_truth_dataset_versions WHERE dataset_id = ? AND is_archived = 0 ORDER BY id", dataset))
+    expect(queryOf(sdk.sent[0]!)).toStrictEqual([["ground_truth_dataset", String(dataset)], ["is_archived", "false"]])
+    const one = await run(sdk, (g) => g.getVersion(versions.results[0]!.id))
+    expect(one).toStrictEqual(versions.results[0])
+    expect(typeof one.ground_truth_dataset === "object" ? one.ground_truth_dataset.id : one.ground_truth_dataset).toBe(dataset)
+    const missing = await run(sdk, (g) => Effect.flip(g.getVersion(999999)))
+    expect(missing).toMatchObject({ _tag: "NotFoundError", status_code: 404 })
+  })
+})
+
+describe("GroundTruths under fault injection", () => {
+  const faulty = useSandbox({ faults: "status5xx=0.2,status429=0.05,reset=0.05,retryAfter=1,paths=ground_truth_events" })
+
+  for (const prefetch of [undefined, 4]) {
+    it(`20% 5xx + 5% 429 + 5% resets: every event exactly once, in order (${prefetch === undefined ? "next following" : "prefetch 4"})`, async () => {
+      const sdk = sandboxSdk(faulty(), { fastRetry: true })
+      const before = await fetch(`${faulty().origin}/_sandbox/stats`, { headers: faulty().headers }).then((r) => r.json()) as { faults_injected: Record<string, number> }
+      const events = await collect(sdk, (g) => g.streamEvents({ page_size: 25 }, { prefetch }))
+      const db = faulty().openDb()
+      const expected = (db.prepare("SELECT id FROM ground_truth_events ORDER BY id").all() as Array<{ id: number }>).map((r) => r.id)
+      db.close()
+      expect(events.map((e) => e.id)).toStrictEqual(expected)
+      const after = await fetch(`${faulty().origin}/_sandbox/stats`, { headers: faulty().headers }).then((r) => r.json()) as { faults_injected: Record<string, number> }
+      const injected = (stats: typeof after, kind: string) => stats.faults_injected[kind] ?? 0
+      // the faults really happened during this listing
+      for (const kind of ["status5xx", "status429", "reset"]) {
+        expect(injected(after, kind) - injected(before, kind), kind).toBeGreaterThan(0)
+      }
+      expect(sdk.sent.length).toBeGreaterThan(Math.ceil(expected.length / 25))
+    })
+  }
+})
