@@ -31,11 +31,46 @@ const encodePath = (mediaPath: string): string => mediaPath.split("/").map(encod
 export const presign = (origin: string, secret: string, mediaPath: string, expires: number): string =>
   `${origin}/media/${encodePath(mediaPath)}?expires=${expires}&signature=${signMediaPath(secret, mediaPath, expires)}`
 
+// Signatures by secret and expiry, then by media path. URLs carry an expiry rounded to the hour,
+// so one listing page after another signs the same paths again: caching makes that a lookup.
+const signatureCache = new Map<string, Map<string, string>>()
+const MAX_CACHED_SIGNATURES = 200_000
+
+const signaturesFor = (secret: string, expires: number): Map<string, string> => {
+  const key = `${secret}:${expires}`
+  let cache = signatureCache.get(key)
+  if (cache === undefined || cache.size > MAX_CACHED_SIGNATURES) {
+    // A new hour (or an overfull cache): old entries are never needed again.
+    for (const k of signatureCache.keys()) if (k.startsWith(`${secret}:`)) signatureCache.delete(k)
+    cache = new Map()
+    signatureCache.set(key, cache)
+  }
+  return cache
+}
+
 /** Makes a function turning media paths into presigned URLs for one answer. */
 export const makeSigner = (origin: string, secret: string) => {
   const expires = currentExpiry()
-  return (mediaPath: string): string => presign(origin, secret, mediaPath, expires)
+  const cache = signaturesFor(secret, expires)
+  return (mediaPath: string): string => {
+    let signature = cache.get(mediaPath)
+    if (signature === undefined) {
+      signature = signMediaPath(secret, mediaPath, expires)
+      cache.set(mediaPath, signature)
+    }
+    return `${origin}/media/${encodePath(mediaPath)}?expires=${expires}&signature=${signature}`
+  }
 }
+
+const MEDIA_KEY = /"media"\s*:\s*"((?:[^"\\]|\\.)*)"/g
+
+/**
+ * `signFileMap` on JSON text, for hot listings: replaces each `"media": "<path>"` member with
+ * `"url": "<presigned>"` in place, without parsing and re-serializing the whole map. Valid for the
+ * file-map columns, where `media` only ever appears as a file entry's key.
+ */
+export const signFilesJson = (text: string, sign: (mediaPath: string) => string): string =>
+  text.replace(MEDIA_KEY, (_match, raw: string) => `"url":${JSON.stringify(sign(raw.includes("\\") ? (JSON.parse(`"${raw}"`) as string) : raw))}`)
 
 /**
  * Rewrites a JSON map of file entries (`{"image_1": {"media": …, …}}`): each entry keeps its keys

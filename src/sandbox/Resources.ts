@@ -35,7 +35,7 @@ import {
   resolvePage,
   stringParam
 } from "./Http.js"
-import { makeSigner, signFileMap } from "./Media.js"
+import { makeSigner, signFileMap, signFilesJson } from "./Media.js"
 
 type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError | SqlError, HttpServerRequest.HttpServerRequest>
 
@@ -486,8 +486,8 @@ export const listEvents = (ctx: SandboxContext): Handler =>
       render: (r, sign) =>
         `{"id":${r.id},"ground_truth_dataset_version":${r.version_id},"category":${JSON.stringify(r.category)},` +
         `"created_at":${JSON.stringify(r.created_at)},"data":${safeJsonText(r.data)},` +
-        `"data_unit":{"id":${r.data_unit_id},"files":${JSON.stringify(signFileMap(parseJson(r.unit_files), sign))}},` +
-        `"files":${JSON.stringify(signFileMap(parseJson(r.files), sign))},"metadata":${safeJsonText(r.metadata)}}`,
+        `"data_unit":{"id":${r.data_unit_id},"files":${signFilesJson(safeJsonText(r.unit_files), sign)}},` +
+        `"files":${signFilesJson(safeJsonText(r.files), sign)},"metadata":${safeJsonText(r.metadata)}}`,
       fields
     })
   })

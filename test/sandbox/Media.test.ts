@@ -7,7 +7,7 @@ import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { presign } from "../../src/sandbox/Media.js"
+import { makeSigner, presign, signFileMap, signFilesJson } from "../../src/sandbox/Media.js"
 import { call, jsonInit } from "../support/http.js"
 import { startTestSandbox, useSandbox } from "../support/sandbox.js"
 
@@ -38,6 +38,23 @@ const secretOf = (): string => {
     db.close()
   }
 }
+
+describe("signing file maps", () => {
+  it("rewrites JSON text exactly as parsing and rewriting the map would", () => {
+    const sign = makeSigner("http://h:1", "s3cret")
+    const maps = [
+      { image_1: { name: "a.png", media: "images/a.png", file_type: "image", is_primary: true, width: 2 }, data_meta_1: { media: "meta/ü \"q\".json" } },
+      { image: { name: "x", media: "dir/with space/ø.png" } },
+      { none: { url: "http://elsewhere/x" } },
+      {}
+    ]
+    for (const map of maps) {
+      const text = JSON.stringify(map)
+      expect(JSON.parse(signFilesJson(text, sign))).toStrictEqual(signFileMap(map, sign))
+      expect(JSON.parse(signFilesJson(JSON.stringify(map, null, 2), sign))).toStrictEqual(signFileMap(map, sign))
+    }
+  })
+})
 
 describe("media", () => {
   it("serves a presigned file without auth, with its size and a PNG content type", async () => {
