@@ -41,9 +41,9 @@ export const FIRST_MODEL_ID = 101
 
 // Entries of one name are listed oldest version first: dates are assigned in that order.
 const CATALOGUE: ReadonlyArray<CatalogueEntry> = [
-  { project: 1, name: "Street Object Detector", type: "detection", version: "1.0.0", active: false, framework: "pytorch", architecture: "yolov8s", numClasses: 8, category: "base", plugin: 12, description: "YOLOv8-small trained on Street scenes v1.0." },
-  { project: 1, name: "Street Object Detector", type: "detection", version: "1.1.0", active: false, framework: "pytorch", architecture: "yolov8s", numClasses: 8, category: "fine-tuned", plugin: 12, description: "Fine-tuned on Street scenes v1.1 with night images." },
-  { project: 1, name: "Street Object Detector", type: "detection", version: "2.0.0", active: true, framework: "pytorch", architecture: "yolov8m", numClasses: 8, category: "fine-tuned", plugin: 12, description: "YOLOv8-medium on Street scenes v2.0; current production detector." },
+  { project: 1, name: "Street Object Detector", type: "detection", version: "1.0.0", active: false, framework: "pytorch", architecture: "yolov8s", numClasses: 8, category: "base", plugin: 12, description: "YOLOv8-small baseline on the first labelled street images." },
+  { project: 1, name: "Street Object Detector", type: "detection", version: "1.1.0", active: false, framework: "pytorch", architecture: "yolov8s", numClasses: 8, category: "fine-tuned", plugin: 12, description: "Fine-tuned with night images added." },
+  { project: 1, name: "Street Object Detector", type: "detection", version: "2.0.0", active: true, framework: "pytorch", architecture: "yolov8m", numClasses: 8, category: "fine-tuned", plugin: 12, description: "YOLOv8-medium on the relabelled street images; current production detector." },
   { project: 1, name: "Street Object Detector", type: "detection", version: "2.1.0-rc1", active: false, framework: "onnx", architecture: "yolov8m", numClasses: 8, category: "fine-tuned", plugin: 12, description: "Release candidate exported to ONNX, pending evaluation." },
   { project: 1, name: "Pedestrian Detector", type: "detection", version: "0.9.0", active: false, framework: "tensorflow", architecture: "ssd_mobilenet_v2", numClasses: 1, noFile: true, category: "base", description: "Early pedestrian-only experiment; weights were not kept." },
   { project: 1, name: "Scene Classifier", type: "classification", version: "1.0.0", active: false, framework: "pytorch", architecture: "resnet50", numClasses: 8, category: "base", description: "Dominant-object classifier for street images." },
@@ -151,6 +151,7 @@ export const seedModels = (
     versionTotal.set(key, (versionTotal.get(key) ?? 0) + 1)
   }
   const groupStart = new Map<string, number>()
+  const groupCount = versionTotal.size
 
   let modelFiles = 0
   let evaluations = 0
@@ -163,7 +164,12 @@ export const seedModels = (
     const nth = versionIndex.get(key) ?? 0
     versionIndex.set(key, nth + 1)
     const total = versionTotal.get(key)!
-    if (!groupStart.has(key)) groupStart.set(key, BASE_TIME_MS + rng.float(0, span * (total > 1 ? 0.35 : 0.9)))
+    if (!groupStart.has(key)) {
+      // Stratified over the year (group g of G starts in the g-th slice) so that every seed spreads
+      // registrations over many months; names with several versions start in the first half.
+      const g = groupStart.size
+      groupStart.set(key, BASE_TIME_MS + ((g + rng.next()) / groupCount) * span * (total > 1 ? 0.5 : 1))
+    }
     const start = groupStart.get(key)!
     // Later versions spread over what is left of the year after the first one.
     const createdMs = total > 1 ? start + ((END_TIME_MS - 5 * DAY_MS - start) * nth) / total + rng.float(0, 5 * DAY_MS) : start
