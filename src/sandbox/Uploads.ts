@@ -277,11 +277,18 @@ export const finishUpload = (ctx: SandboxContext, rawId: string | undefined): Ha
     if (actual !== md5.toLowerCase()) throw detailError(400, "md5 checksum does not match")
     const mediaPath = `uploads/${upload.id}/${upload.filename}`
     const target = Path.join(ctx.data.mediaDir, "uploads", upload.id, upload.filename)
-    yield* Effect.promise(async () => {
-      await FsP.mkdir(Path.dirname(target), { recursive: true })
-      await FsP.truncate(partPath(ctx, upload.id), upload.offset)
-      await FsP.rename(partPath(ctx, upload.id), target)
-    })
+    yield* Effect.tryPromise({
+      try: async () => {
+        await FsP.mkdir(Path.dirname(target), { recursive: true })
+        await FsP.truncate(partPath(ctx, upload.id), upload.offset)
+        await FsP.rename(partPath(ctx, upload.id), target)
+      },
+      catch: (e) => e
+    }).pipe(
+      // Two finishes racing (a client retrying a POST whose answer was slow): the loser finds the
+      // part file already moved, and answers the completed state like the winner.
+      Effect.catchAll((e) => (Fs.existsSync(target) ? Effect.void : Effect.fail(detailError(500, `Could not store the upload: ${String(e)}`))))
+    )
     yield* ctx.sql.unsafe("UPDATE chunked_uploads SET status = 'complete', md5 = ?, file_media = ?, total = ? WHERE id = ? AND status = 'uploading'", [
       actual,
       mediaPath,

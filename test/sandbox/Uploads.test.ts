@@ -160,6 +160,18 @@ describe("chunked upload", () => {
     expect((await call(upload.url, { headers: sandbox().headers })).body.offset).toBe(10)
   })
 
+  it("answers racing finishes and racing re-sends of one chunk consistently", async () => {
+    const data = randomBytes(4096)
+    const upload = await start()
+    const sends = await Promise.all([1, 2, 3].map(() => chunk(upload.url, data, "bytes 0-4095/4096")))
+    expect(sends.map((r) => r.status)).toStrictEqual([200, 200, 200])
+    expect(sends.map((r) => r.body.offset)).toStrictEqual([4096, 4096, 4096])
+    const finishes = await Promise.all([1, 2, 3].map(() => finish(upload.url, md5(data))))
+    expect(finishes.map((r) => r.status)).toStrictEqual([200, 200, 200])
+    expect(new Set(finishes.map((r) => JSON.stringify(r.body))).size).toBe(1)
+    expect(Buffer.from(await (await fetch(finishes[0]!.body.file)).arrayBuffer())).toStrictEqual(data)
+  })
+
   it("404s unknown upload ids", async () => {
     for (const id of ["0123456789abcdef0123456789abcdef", "nope", "..%2F..%2Fsandbox.sqlite"]) {
       expect((await call(`${sandbox().url}/chunked_upload/${id}/`, { headers: sandbox().headers })).status).toBe(404)
