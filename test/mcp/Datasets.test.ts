@@ -107,3 +107,46 @@ describe("dataset tools on the sandbox", () => {
       expect(fs.existsSync(path.join(mcp().outputDir, "missing"))).toBe(false)
     }))
 })
+
+describe("cancellation", () => {
+  it.scopedLive("cancelling an export interrupts it: requests stop and no partial output remains", () =>
+    Effect.gen(function*() {
+      const { origin, headers } = mcp().sandbox
+      const setFaults = (spec: string) =>
+        Effect.promise(() => fetch(`${origin}/_sandbox/faults`, { method: "PUT", headers, body: spec }).then((r) => r.text()))
+      const requests = Effect.promise(() =>
+        fetch(`${origin}/_sandbox/stats`, { headers }).then((r) => r.json() as Promise<{ requests: number }>).then((s) => s.requests)
+      )
+      // Slow every file download so that the export is still running when it is cancelled.
+      yield* setFaults("latency=150,paths=media")
+      yield* Effect.addFinalizer(() => setFaults(""))
+      const version = yield* firstVersion
+      const client = yield* connect(mcp().factory)
+      const controller = new AbortController()
+      let progressed = 0
+      const outcome = yield* Effect.promise(() =>
+        client.callTool(
+          { name: "export_ground_truth", arguments: { dataset_version_ids: [version], format: "coco", include_images: true, output_name: "cancelled" } },
+          undefined,
+          {
+            signal: controller.signal,
+            onprogress: () => {
+              progressed++
+              controller.abort("user cancelled")
+            }
+          }
+        ).then(() => "finished", (error: unknown) => `rejected: ${String(error)}`)
+      )
+      expect(outcome).toContain("rejected")
+      expect(progressed).toBeGreaterThan(0)
+      // The interruption reaches the workflow: the sandbox stops receiving its downloads.
+      yield* Effect.sleep("400 millis")
+      const after = yield* requests
+      yield* Effect.sleep("1 second")
+      const later = yield* requests
+      expect(later - after).toBeLessThanOrEqual(1) // the stats request itself
+      expect(fs.existsSync(path.join(mcp().outputDir, "cancelled"))).toBe(false)
+      const listed = yield* Effect.promise(() => client.listResources())
+      expect(listed.resources.some((r) => r.uri.includes("/cancelled/"))).toBe(false)
+    }))
+})
