@@ -5,6 +5,22 @@
  *
  * Determinism: everything derives from `randSeed` through forked seeded streams and a fixed
  * calendar (2026-01..2026-11); the same seed gives identical rows and identical media bytes.
+ *
+ * Facts that hold for every `randSeed` (tests elsewhere may rely on them; values such as metrics,
+ * boxes, event counts beyond the minimums and dates vary with the seed):
+ * - projects 1 "Autonomous Driving", 2 "Smart City Cameras", 3 "Warehouse Robotics" (all kinds);
+ * - models 101–122: active 103 (project 1 detection, "Street Object Detector" 2.0.0), 107, 110,
+ *   112, 114, 116, 117, 120; no file: 105, 113; a metric missing: 108 (f1_score), 113 (mAP),
+ *   121 (dice); shared names: 101–104, 106–107, 109–110, 111–112, 114–115, 119–120, 121–122;
+ *   evaluations only for project 1 detectors, on Street scenes versions;
+ * - datasets 201 "Street scenes" (project 1, 8 classes), 202 "Intersection cameras" (project 2,
+ *   6 classes); versions 301 Street scenes v1.0 (archived, 100 units, one event each), 302 v1.1
+ *   (130 units; the only version with broken annotations), 303 v2.0 (160 units, clean),
+ *   304 Intersection cameras v1.0 (60 units, one event each), 305 v1.1 (80 units);
+ * - data units 1001–1160 (Street scenes) and 1161–1240 (Intersection cameras), image
+ *   `images/<id as 6 digits>.png`; events from 9001, ground truths from 20001;
+ * - class ids: car 1, person 2, bicycle 3, truck 4, traffic_light 5, dog 6, bus 7, motorcycle 8;
+ * - `large` adds dataset 203 "Street scenes (large)" with version 306 (project 1).
  */
 import type BetterSqlite3 from "better-sqlite3"
 import { seedGroundTruthDemo, type DegenerateAnnotation, type IdCounters } from "./GroundTruthDemo.js"

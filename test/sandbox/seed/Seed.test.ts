@@ -130,6 +130,45 @@ describe("seedDatabase", () => {
     })
   })
 
+  it("keeps the documented fixed facts whatever the randSeed", () => {
+    for (const s of [a, other]) {
+      const ids = (sql: string) => (s.db.prepare(sql).all() as Array<{ id: number }>).map((r) => r.id)
+      expect(ids(`SELECT id FROM projects ORDER BY id`)).toStrictEqual([1, 2, 3])
+      expect(ids(`SELECT id FROM models ORDER BY id`)).toStrictEqual(Array.from({ length: 22 }, (_, i) => 101 + i))
+      expect(ids(`SELECT id FROM models WHERE is_active = 1 ORDER BY id`)).toStrictEqual([103, 107, 110, 112, 114, 116, 117, 120])
+      expect(ids(`SELECT id FROM models WHERE file_media IS NULL ORDER BY id`)).toStrictEqual([105, 113])
+      expect(s.db.prepare(`SELECT name, version, model_type, project FROM models WHERE id = 103`).get()).toStrictEqual({
+        name: "Street Object Detector", version: "2.0.0", model_type: "detection", project: 1
+      })
+      expect(s.db.prepare(`SELECT id, name, project FROM ground_truth_datasets ORDER BY id`).all()).toStrictEqual([
+        { id: 201, name: "Street scenes", project: 1 },
+        { id: 202, name: "Intersection cameras", project: 2 }
+      ])
+      expect(s.db.prepare(`SELECT id, dataset_id, version, is_archived FROM ground_truth_dataset_versions ORDER BY id`).all()).toStrictEqual([
+        { id: 301, dataset_id: 201, version: "v1.0", is_archived: 1 },
+        { id: 302, dataset_id: 201, version: "v1.1", is_archived: 0 },
+        { id: 303, dataset_id: 201, version: "v2.0", is_archived: 0 },
+        { id: 304, dataset_id: 202, version: "v1.0", is_archived: 0 },
+        { id: 305, dataset_id: 202, version: "v1.1", is_archived: 0 }
+      ])
+      expect(s.summary.degenerate?.versionId).toBe(302)
+      expect(s.summary.versionIds).toStrictEqual({
+        "Street scenes": { "v1.0": 301, "v1.1": 302, "v2.0": 303 },
+        "Intersection cameras": { "v1.0": 304, "v1.1": 305 }
+      })
+      const units = s.db.prepare(`SELECT version_id, count(DISTINCT data_unit_id) AS units, count(*) AS events, min(data_unit_id) AS lo, max(data_unit_id) AS hi FROM ground_truth_events GROUP BY version_id ORDER BY version_id`).all()
+      expect(units).toMatchObject([
+        { version_id: 301, units: 100, events: 100, lo: 1001, hi: 1100 },
+        { version_id: 302, units: 130, lo: 1001, hi: 1130 },
+        { version_id: 303, units: 160, lo: 1001, hi: 1160 },
+        { version_id: 304, units: 60, events: 60, lo: 1161, hi: 1220 },
+        { version_id: 305, units: 80, lo: 1161, hi: 1240 }
+      ])
+      expect(ids(`SELECT min(id) AS id FROM ground_truth_events`)).toStrictEqual([9001])
+      expect(ids(`SELECT min(id) AS id FROM ground_truths`)).toStrictEqual([20001])
+    }
+  })
+
   describe("demo models", () => {
     interface ModelRow {
       id: number
