@@ -63,6 +63,9 @@ export const prepareDataDir = (options: {
   Fs.mkdirSync(mediaDir, { recursive: true })
   Fs.mkdirSync(uploadsDir, { recursive: true })
 
+  // Several processes may start on one directory at once (the default one especially): the lock
+  // makes one of them seed while the others wait, then find the data ready.
+  const releaseLock = acquireLock(Path.join(dataDir, ".prepare.lock"))
   let db = new Database(dbPath)
   try {
     db.exec(SCHEMA_SQL)
@@ -106,5 +109,47 @@ export const prepareDataDir = (options: {
     return { dataDir, dbPath, mediaDir, uploadsDir, secret, seeded, seed: getMeta(db, "seed") ?? options.seed }
   } finally {
     db.close()
+    releaseLock()
+  }
+}
+
+const sleepSync = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * An exclusive lock file holding the owner's pid; waits (up to 5 minutes: seeding 100 000 events
+ * takes a while) for another owner, and takes over a lock whose owner died.
+ */
+const acquireLock = (lockPath: string): (() => void) => {
+  const deadline = Date.now() + 5 * 60_000
+  for (;;) {
+    try {
+      Fs.writeFileSync(lockPath, String(process.pid), { flag: "wx" })
+      return () => Fs.rmSync(lockPath, { force: true })
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+    }
+    let owner = NaN
+    try {
+      owner = Number(Fs.readFileSync(lockPath, "utf8"))
+    } catch {
+      continue // released between our attempts
+    }
+    if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) {
+      Fs.rmSync(lockPath, { force: true })
+      continue
+    }
+    if (Date.now() > deadline) throw new DataDirError(`data directory is locked by process ${owner} (${lockPath})`)
+    sleepSync(100)
   }
 }

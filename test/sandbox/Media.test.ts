@@ -5,8 +5,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
+import { spawn } from "node:child_process"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { prepareDataDir } from "../../src/sandbox/DataDir.js"
 import { makeSigner, presign, signFileMap, signFilesJson } from "../../src/sandbox/Media.js"
 import { call, jsonInit } from "../support/http.js"
 import { startTestSandbox, useSandbox } from "../support/sandbox.js"
@@ -121,6 +123,28 @@ describe("media", () => {
 })
 
 describe("data directory", () => {
+  it("waits for another process's lock, and takes over the lock of a dead one", async () => {
+    const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-lock-"))
+    try {
+      // A pid that cannot be running (above the kernel's pid_max).
+      Fs.writeFileSync(Path.join(dataDir, ".prepare.lock"), "99999999")
+      const prepared = prepareDataDir({ dataDir, seed: "none", randSeed: 1 })
+      expect(prepared.seeded).toBe(true)
+      expect(Fs.existsSync(Path.join(dataDir, ".prepare.lock"))).toBe(false)
+      // A live owner (a child that holds the lock for a moment): prepare waits, then reuses the data.
+      const holder = spawn(process.execPath, ["-e", `require("fs").writeFileSync(${JSON.stringify(Path.join(dataDir, ".prepare.lock"))}, String(process.pid), { flag: "wx" }); setTimeout(() => require("fs").rmSync(${JSON.stringify(Path.join(dataDir, ".prepare.lock"))}), 500)`])
+      const lock = Path.join(dataDir, ".prepare.lock")
+      while (!Fs.existsSync(lock) || Fs.readFileSync(lock, "utf8") === "") await new Promise((r) => setTimeout(r, 20))
+      const t0 = Date.now()
+      const again = prepareDataDir({ dataDir, seed: "none", randSeed: 1 })
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(150)
+      expect(again.seeded).toBe(false)
+      await new Promise((r) => holder.once("exit", r))
+    } finally {
+      Fs.rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
   it("keeps data across a restart without re-seeding, and old URLs stay valid", async () => {
     const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-restart-"))
     try {
