@@ -19,17 +19,18 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type { Hash } from "node:crypto"
 import * as os from "node:os"
 import * as nodePath from "node:path"
-import { Config, Context, Duration, Effect, Either, Layer, Option, Schema, Stream } from "effect"
+import { Config, Context, Duration, Effect, Either, Fiber, Layer, Option, Schema, Stream } from "effect"
 import { ChunkedUploadComplete, ChunkedUploadState } from "../schemas/ChunkedUpload.js"
 import { decoder, fromHttpClientError, parseJson, SynapseClient } from "./SynapseClient.js"
 import { fromResponse, stripQuery, type SynapseError, TimeoutError, ValidationError } from "./SynapseError.js"
 import {
+  hashBytes,
   hashRange,
   multipartBody,
   newMd5,
   openSource,
   peekDigest,
-  rangeStream,
+  readRange,
   readState,
   removeState,
   type ResumeState,
@@ -113,7 +114,7 @@ export const defaultCacheDir = (): string =>
 
 /** The answer to one chunk PUT: accepted, or refused because the server's offset is elsewhere. */
 type ChunkOutcome =
-  | { readonly _tag: "Accepted"; readonly state: ChunkedUploadState; readonly hash: Hash | undefined }
+  | { readonly _tag: "Accepted"; readonly state: ChunkedUploadState; readonly hash: Hash }
   | { readonly _tag: "Mismatch"; readonly offset: number }
 
 const OffsetBody = Schema.Struct({ offset: Schema.Int.pipe(Schema.nonNegative()) })
@@ -148,37 +149,23 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
       start: number,
       end: number,
       base: Hash,
-      timeout: Duration.Duration
+      timeout: Duration.Duration,
+      prefetched: Effect.Effect<Buffer, SynapseError> | undefined
     ): Effect.Effect<ChunkOutcome, SynapseError> => {
-      const length = end - start
-      const attempt = Effect.suspend(() => {
-        // The md5 continues from a copy: bytes of a failed attempt must not be counted.
-        const hash = base.copy()
-        let seen = 0
-        const bytes = rangeStream(source, start, end, (piece) => {
-          hash.update(piece)
-          seen += piece.length
-        })
-        const body = multipartBody(filename, bytes, length)
-        const request = HttpClientRequest.put(url).pipe(
-          HttpClientRequest.setHeader("Content-Range", contentRange(start, end, source.size)),
-          HttpClientRequest.bodyStream(body.stream, { contentType: body.contentType, contentLength: body.contentLength })
-        )
-        return client.httpClient.execute(request).pipe(
+      const send = (request: HttpClientRequest.HttpClientRequest) =>
+        client.httpClient.execute(request).pipe(
           Effect.mapError(fromHttpClientError),
           Effect.flatMap((response) =>
             response.text.pipe(
               Effect.mapError(fromHttpClientError),
-              Effect.flatMap((text): Effect.Effect<ChunkOutcome, SynapseError> => {
+              Effect.flatMap((text): Effect.Effect<ChunkedUploadState | { readonly mismatch: number }, SynapseError> => {
                 if (response.status >= 200 && response.status < 300) {
                   const decoded = Either.flatMap(parseJson(text, response.status), decodeState)
-                  if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-                  return Effect.succeed({ _tag: "Accepted", state: decoded.right, hash: seen === length ? hash : undefined })
+                  return Either.isLeft(decoded) ? Effect.fail(decoded.left) : Effect.succeed(decoded.right)
                 }
                 if (response.status === 400) {
-                  const json = Either.getOrUndefined(parseJson(text, response.status))
-                  const mismatch = decodeOffset(json)
-                  if (Option.isSome(mismatch)) return Effect.succeed({ _tag: "Mismatch", offset: mismatch.value.offset })
+                  const mismatch = decodeOffset(Either.getOrUndefined(parseJson(text, response.status)))
+                  if (Option.isSome(mismatch)) return Effect.succeed({ mismatch: mismatch.value.offset })
                 }
                 return Effect.fail(fromResponse({
                   status: response.status,
@@ -201,23 +188,28 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
               })
           })
         )
+
+      let first = prefetched
+      const attempt = Effect.gen(function*() {
+        // The first attempt takes the bytes read ahead while the previous chunk was sent; every
+        // retry reads them from disk again: a retry never replays a consumed stream.
+        const read = first ?? readRange(source, start, end).pipe(Effect.mapError(sourceError))
+        first = undefined
+        const bytes = yield* read
+        const body = multipartBody(filename, bytes)
+        const request = HttpClientRequest.put(url).pipe(
+          HttpClientRequest.setHeader("Content-Range", contentRange(start, end, source.size)),
+          HttpClientRequest.bodyStream(body.stream, { contentType: body.contentType, contentLength: body.contentLength })
+        )
+        // The md5 continues from a copy (a failed attempt must not count), hashed while the
+        // socket sends the same bytes.
+        const hash = base.copy()
+        const [answer] = yield* Effect.all([send(request), hashBytes(hash, bytes)], { concurrency: 2 })
+        return "mismatch" in answer
+          ? { _tag: "Mismatch", offset: answer.mismatch } as const
+          : { _tag: "Accepted", state: answer, hash } as const
       })
-      return client.retry(attempt).pipe(
-        Effect.flatMap((outcome) =>
-          // Every piece was hashed unless the server answered before reading the whole body;
-          // then hash the range from disk rather than trust a partial digest.
-          outcome._tag === "Accepted" && outcome.hash === undefined
-            ? Effect.suspend(() => {
-              const hash = base.copy()
-              return hashRange(source, hash, start, end).pipe(
-                Effect.mapError(sourceError),
-                Effect.as({ ...outcome, hash })
-              )
-            })
-            : Effect.succeed(outcome)
-        ),
-        Effect.mapError(redactError)
-      )
+      return client.retry(attempt).pipe(Effect.mapError(redactError))
     }
 
     /**
@@ -358,12 +350,25 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
           session = { id: created.id, url: created.url }
           report("uploading", 0)
         }
+        let readAhead: { readonly start: number; readonly end: number; readonly fiber: Fiber.Fiber<Buffer, ValidationError> } | undefined
         while (session === undefined || offset < total) {
           if (uploadOptions.signal?.aborted === true) return yield* Effect.interrupt
           yield* hashTo(offset)
           const start = offset
           const end = Math.min(start + chunkSize, total)
-          const outcome = yield* sendChunk(source, filename, session?.url ?? "chunked_upload/", start, end, hash, timeout)
+          const prefetched = readAhead !== undefined && readAhead.start === start && readAhead.end === end
+            ? Fiber.join(readAhead.fiber)
+            : undefined
+          if (prefetched === undefined && readAhead !== undefined) yield* Fiber.interrupt(readAhead.fiber)
+          // Read the next chunk while this one is on the wire (at most two chunks in memory).
+          readAhead = end < total
+            ? {
+              start: end,
+              end: Math.min(end + chunkSize, total),
+              fiber: yield* Effect.forkScoped(readRange(source, end, Math.min(end + chunkSize, total)).pipe(Effect.mapError(sourceError)))
+            }
+            : undefined
+          const outcome = yield* sendChunk(source, filename, session?.url ?? "chunked_upload/", start, end, hash, timeout, prefetched)
           if (outcome._tag === "Mismatch") {
             if (session === undefined || outcome.offset > total) {
               return yield* new ValidationError({
@@ -379,10 +384,8 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
             offset = outcome.offset
             continue
           }
-          if (outcome.hash !== undefined) {
-            hash = outcome.hash
-            hashed = end
-          }
+          hash = outcome.hash
+          hashed = end
           bytesSent += end - start
           session = { id: outcome.state.id, url: outcome.state.url }
           offset = outcome.state.offset

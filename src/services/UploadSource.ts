@@ -8,14 +8,14 @@
  * crash) must carry the same bytes as the first attempt. Re-reading its range from disk gives that
  * for free; a consumed stream would be replayed empty and still "succeed".
  */
-import { createHash, type Hash } from "node:crypto"
+import { createHash, type Hash, randomBytes } from "node:crypto"
 import { constants as fsConstants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import { Effect, Option, Schema, Stream } from "effect"
 
-/** How much is read from disk at a time while streaming a chunk or hashing (a few pieces in flight at most). */
-export const PIECE_SIZE = 1024 * 1024
+/** How much is read from disk per read call, and hashed between two turns of the event loop. */
+export const PIECE_SIZE = 4 * 1024 * 1024
 
 /** A local file could not be opened, read or described. Mapped to the public error union by `ChunkedUpload`. */
 export class SourceFileError extends Schema.TaggedError<SourceFileError>()("SourceFileError", {
@@ -77,16 +77,21 @@ export const openSource = (path: string) =>
     (source) => Effect.promise(() => source.handle.close().catch(() => undefined))
   )
 
-/** Reads `[position, position + length)` into a fresh buffer; a short read means the file shrank. */
-const readPiece = (source: UploadSourceFile, position: number, length: number) =>
+/**
+ * Reads `[start, end)` into one fresh buffer, a few large reads at a time. A fresh buffer per call,
+ * never reused: the socket may still hold the previous chunk while it drains, and a retried chunk
+ * must be read again from disk rather than replayed from whatever is in memory. A short read
+ * means the file shrank after it was opened.
+ */
+export const readRange = (source: UploadSourceFile, start: number, end: number) =>
   Effect.tryPromise({
     try: async () => {
-      // A fresh buffer per piece: the socket may still hold the previous one while it drains.
-      const buffer = Buffer.allocUnsafe(length)
+      const buffer = Buffer.allocUnsafe(end - start)
       let filled = 0
-      while (filled < length) {
-        const { bytesRead } = await source.handle.read(buffer, filled, length - filled, position + filled)
-        if (bytesRead === 0) throw new Error(`file ended at byte ${position + filled}, expected ${source.size} bytes`)
+      while (filled < buffer.length) {
+        const length = Math.min(PIECE_SIZE, buffer.length - filled)
+        const { bytesRead } = await source.handle.read(buffer, filled, length, start + filled)
+        if (bytesRead === 0) throw new Error(`file ended at byte ${start + filled}, expected ${source.size} bytes`)
         filled += bytesRead
       }
       return buffer
@@ -94,26 +99,24 @@ const readPiece = (source: UploadSourceFile, position: number, length: number) =
     catch: (cause) => new SourceFileError({ path: source.path, detail: describe(source.path, cause) })
   })
 
+/** One turn of the event loop (a macrotask), so that pending socket writes progress. */
+const nextTurn = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
 /**
- * The bytes `[start, end)` of the file as a stream of pieces read from disk when pulled, each piece
- * passed to `onPiece` first (the caller hashes and counts with it). Every run of the stream reads
- * the disk again, so a retried request body is complete.
+ * Feeds `bytes` into `hash` one piece per turn of the event loop. md5 runs on the main thread: done
+ * in one go for a 50 MiB chunk it would stall the socket sending that very chunk; in pieces, hashing
+ * and sending overlap.
  */
-export const rangeStream = (
-  source: UploadSourceFile,
-  start: number,
-  end: number,
-  onPiece: (piece: Uint8Array) => void
-): Stream.Stream<Uint8Array, SourceFileError> =>
-  Stream.unfoldEffect(start, (position) =>
-    position >= end
-      ? Effect.succeed(Option.none())
-      : readPiece(source, position, Math.min(PIECE_SIZE, end - position)).pipe(
-        Effect.map((piece) => {
-          onPiece(piece)
-          return Option.some([piece as Uint8Array, position + piece.length] as const)
-        })
-      ))
+export const hashBytes = (hash: Hash, bytes: Uint8Array): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (let offset = 0; offset < bytes.length; offset += PIECE_SIZE) {
+      hash.update(bytes.subarray(offset, Math.min(offset + PIECE_SIZE, bytes.length)))
+      if (offset + PIECE_SIZE < bytes.length) yield* nextTurn
+    }
+  })
 
 /** Feeds the bytes `[start, end)` of the file into `hash`, calling `onProgress` with the position reached. */
 export const hashRange = (
@@ -126,9 +129,9 @@ export const hashRange = (
   Effect.gen(function*() {
     let position = start
     while (position < end) {
-      const piece = yield* readPiece(source, position, Math.min(PIECE_SIZE * 4, end - position))
-      hash.update(piece)
-      position += piece.length
+      const next = Math.min(position + PIECE_SIZE * 4, end)
+      hash.update(yield* readRange(source, position, next))
+      position = next
       onProgress(position)
     }
   })
@@ -204,12 +207,12 @@ export const sameIdentity = (state: ResumeState, file: FileIdentity): boolean =>
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A `multipart/form-data` body with a `filename` field and a `file` part holding the given bytes,
- * built around a stream so the chunk is never copied into one big buffer. The content length is
+ * A `multipart/form-data` body with a `filename` field and a `file` part holding `bytes`, as a
+ * stream of three pieces so the chunk is not copied into a bigger buffer. The content length is
  * exact, so the server sees a normal, non-chunked request.
  */
-export const multipartBody = (filename: string, bytes: Stream.Stream<Uint8Array, SourceFileError>, length: number) => {
-  const boundary = `----synapse-ml-${createHash("md5").update(`${Date.now()}-${Math.random()}`).digest("hex")}`
+export const multipartBody = (filename: string, bytes: Uint8Array) => {
+  const boundary = `----synapse-ml-${randomBytes(16).toString("hex")}`
   // Quotes and line breaks cannot appear inside a quoted header parameter: percent-encode them as browsers do.
   const quoted = filename.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A")
   const head = Buffer.from(
@@ -221,7 +224,7 @@ export const multipartBody = (filename: string, bytes: Stream.Stream<Uint8Array,
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`, "utf8")
   return {
     contentType: `multipart/form-data; boundary=${boundary}`,
-    contentLength: head.length + length + tail.length,
-    stream: Stream.concat(Stream.concat(Stream.succeed(head as Uint8Array), bytes), Stream.succeed(tail as Uint8Array))
+    contentLength: head.length + bytes.length + tail.length,
+    stream: Stream.make<Array<Uint8Array>>(head, bytes, tail)
   }
 }
