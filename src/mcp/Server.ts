@@ -67,7 +67,7 @@ type JsonValue = null | boolean | number | string | Array<JsonValue> | { [key: s
 
 // Effect's generator names the refinements it meets ("between(1, 100)", "an integer"): clutter for
 // a model reading the schema. Generated titles and descriptions are dropped, the ones we wrote stay.
-const GENERATED = /^(int|number|string|boolean|an? |between\(|greaterThan|lessThan|minItems\(|maxItems\(|minLength\(|maxLength\(|pattern\(|nonNegative|positive|finite|a string|a number|an array|a non-negative|a positive)/
+const GENERATED = /^(unknown$|any$|object$|int|number|string|boolean|an? |between\(|greaterThan|lessThan|minItems\(|maxItems\(|minLength\(|maxLength\(|pattern\(|nonNegative|positive|finite|a string|a number|an array|a non-negative|a positive)/
 
 // $defs are inlined so that every client, including ones that do not resolve $ref, sees whole schemas.
 const inline = (node: JsonValue, defs: Record<string, JsonValue>): JsonValue => {

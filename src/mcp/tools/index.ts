@@ -5,6 +5,7 @@
 import type { FileCache } from "../../services/FileCache.js"
 import type { GroundTruths } from "../../services/GroundTruths.js"
 import type { Models } from "../../services/Models.js"
+import type { SynapseClient } from "../../services/SynapseClient.js"
 import type { Backend } from "../Backend.js"
 import type { McpConfig } from "../Config.js"
 import type { AnyTool } from "../Tool.js"
@@ -12,9 +13,16 @@ import { getContext } from "./Context.js"
 import { exportGroundTruthTool, prepareTrainingDataTool, validateCoco } from "./Datasets.js"
 import { getGroundTruthVersion, listGroundTruthEvents, listGroundTruths, listGroundTruthVersions } from "./GroundTruth.js"
 import { getModel, listModels } from "./Models.js"
+import {
+  analyzeModelPerformance,
+  compareModelsTool,
+  createModel,
+  deployModelTool,
+  updateModel
+} from "./ModelWorkflows.js"
 
 /** What the tools need from the application. */
-export type ToolRequirements = Models | GroundTruths | FileCache | McpConfig | Backend
+export type ToolRequirements = Models | GroundTruths | FileCache | SynapseClient | McpConfig | Backend
 
 /** Every tool, read and write; the server drops write tools in read-only mode. */
 export const allTools: ReadonlyArray<AnyTool<ToolRequirements>> = [
@@ -25,7 +33,12 @@ export const allTools: ReadonlyArray<AnyTool<ToolRequirements>> = [
   listGroundTruths,
   listGroundTruthVersions,
   getGroundTruthVersion,
+  analyzeModelPerformance,
+  compareModelsTool,
   validateCoco,
+  createModel,
+  updateModel,
   exportGroundTruthTool,
-  prepareTrainingDataTool
+  prepareTrainingDataTool,
+  deployModelTool
 ]

@@ -1,0 +1,304 @@
+/**
+ * Model tools that do more than one read: `analyze_model_performance`, `compare_models` (read),
+ * `create_model`, `update_model` and `deploy_model` (write). Model files and prediction files are
+ * read only from the upload roots. `deploy_model` changes which model is active, so it returns its
+ * plan unless called with `confirm: true`.
+ */
+import { Effect, Runtime, Schema } from "effect"
+import * as fs from "node:fs/promises"
+import { Id, JsonObject } from "../../schemas/Common.js"
+import { MetricsInput, Model, MODEL_TYPES, ModelType } from "../../schemas/Model.js"
+import type { UploadProgress } from "../../services/ChunkedUpload.js"
+import { Models } from "../../services/Models.js"
+import { isSynapseError, type SynapseError } from "../../services/SynapseError.js"
+import { analyzeModel, ScoringFields } from "../../workflows/Analyze.js"
+import { compareModels, Direction } from "../../workflows/Compare.js"
+import { DeployGate, deployModel } from "../../workflows/Deploy.js"
+import { GroundTruthStats } from "../../workflows/GroundTruthSummary.js"
+import { McpConfig } from "../Config.js"
+import { toToolError } from "../Errors.js"
+import { resolveUploadFile } from "../Roots.js"
+import * as Tool from "../Tool.js"
+
+const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+const MAX_PREDICTIONS_BYTES = 64 * 1024 * 1024
+
+const mapError = (action: string, notFound: string) => (error: SynapseError | { readonly _tag: string; readonly message: string }): Tool.ToolError =>
+  isSynapseError(error) ? toToolError({ action, notFound })(error) : new Tool.ToolError({ message: `${action} failed: ${error.message}` })
+
+/** Reads a predictions file from the upload roots. */
+const readPredictions = (path: string) =>
+  Effect.gen(function*() {
+    const config = yield* McpConfig
+    const file = yield* resolveUploadFile(config.uploadRoots, path, "the upload roots", "predictions_path")
+    const stat = yield* Effect.promise(() => fs.stat(file))
+    if (stat.size > MAX_PREDICTIONS_BYTES) {
+      return yield* new Tool.ToolError({ message: `predictions_path is ${stat.size} bytes; the limit is ${MAX_PREDICTIONS_BYTES}.` })
+    }
+    return yield* Effect.promise(() => fs.readFile(file, "utf8"))
+  })
+
+const ModelBrief = Schema.Struct({
+  id: Schema.Int,
+  name: Schema.String,
+  model_type: Schema.String,
+  project: Schema.NullOr(Schema.Int),
+  version: Schema.NullOr(Schema.String),
+  is_active: Schema.Boolean
+})
+
+/** `analyze_model_performance`. */
+export const analyzeModelPerformance = Tool.make({
+  name: "analyze_model_performance",
+  title: "Analyze a model on a dataset version",
+  description: "Analyze a model against a ground-truth dataset version: the model's stored metrics (labelled as " +
+    "reported by its uploader, not verified), the ground truth's distribution (events, data units, classes, splits) " +
+    "and, when the model's predictions are given (inline or as a file in an upload root), metrics computed from " +
+    "them, with every reported metric that disagrees with its computed value listed as a discrepancy.",
+  input: Schema.Struct({
+    model_id: Id.annotations({ description: "The model to analyze (from list_models)." }),
+    ground_truth_version_id: Id.annotations({ description: "The dataset version to analyze it on (from list_ground_truth_versions)." }),
+    predictions: Schema.optional(Schema.String.pipe(Schema.maxLength(2_000_000)).annotations({
+      description: "The model's predictions as text. Detection: COCO results JSON [{image_id, category_id, bbox, score}] " +
+        "(image_id = data unit id) or JSON Lines. Classification: JSON Lines {data_unit, label}."
+    })),
+    predictions_path: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
+      description: "Instead of predictions: a predictions file inside an upload root."
+    })),
+    tolerance: Schema.optional(Schema.Number.pipe(Schema.between(0, 1)).annotations({
+      description: "Largest difference between reported and computed metrics that still agrees (default 0.01)."
+    })),
+    ...ScoringFields
+  }),
+  output: Schema.Struct({
+    model: ModelBrief,
+    datasetVersion: Obj,
+    reported: Obj.annotations({ description: "Metrics stored on the model: reported by its uploader, not computed here." }),
+    groundTruth: GroundTruthStats,
+    computed: Schema.optional(Obj).annotations({ description: "Metrics computed from the predictions (only with predictions)." }),
+    comparisons: Schema.Array(Obj),
+    discrepancies: Schema.Array(Obj).annotations({ description: "Reported metrics that differ from the computed ones by more than the tolerance." }),
+    uncompared: Schema.Array(Schema.String),
+    tolerance: Schema.Number,
+    notes: Schema.Array(Schema.String)
+  }),
+  annotations: Tool.readOnly,
+  write: false,
+  run: (input, context) =>
+    Effect.gen(function*() {
+      if (input.predictions !== undefined && input.predictions_path !== undefined) {
+        return yield* new Tool.ToolError({ message: "Give predictions or predictions_path, not both." })
+      }
+      const predictions = input.predictions_path !== undefined ? yield* readPredictions(input.predictions_path) : input.predictions
+      const runtime = yield* Effect.runtime<never>()
+      const { predictions: _p, predictions_path: _pp, ...rest } = input
+      const analysis = yield* analyzeModel(
+        { ...rest, ...(predictions !== undefined ? { predictions } : {}) },
+        {
+          onProgress: (p) =>
+            Runtime.runFork(runtime)(context.progress(p.stage === "ground_truth" ? p.done : p.total + p.done, p.total * 2, `${p.stage}: ${p.done}/${p.total}`))
+        }
+      ).pipe(Effect.mapError(mapError(
+        `Analyzing model ${input.model_id} on dataset version ${input.ground_truth_version_id}`,
+        "the model or the dataset version does not exist. Check the ids with list_models and list_ground_truth_versions."
+      )))
+      return analysis as unknown as {
+        readonly model: typeof ModelBrief.Type
+        readonly datasetVersion: Record<string, unknown>
+        readonly reported: Record<string, unknown>
+        readonly groundTruth: typeof GroundTruthStats.Type
+        readonly computed?: Record<string, unknown>
+        readonly comparisons: ReadonlyArray<Record<string, unknown>>
+        readonly discrepancies: ReadonlyArray<Record<string, unknown>>
+        readonly uncompared: ReadonlyArray<string>
+        readonly tolerance: number
+        readonly notes: ReadonlyArray<string>
+      }
+    })
+})
+
+/** `compare_models`. */
+export const compareModelsTool = Tool.make({
+  name: "compare_models",
+  title: "Rank models by a metric",
+  description: "Rank models by one metric, best first, knowing that loss/error-like metrics are lower-is-better. " +
+    "Models without the metric are listed apart, never ranked as 0. By default the stored (reported) metrics are " +
+    "used; with `recompute`, every model is scored on one dataset version from supplied predictions and ranked on " +
+    "the computed metric. An unknown metric name fails with the list of metrics the models have.",
+  input: Schema.Struct({
+    model_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(100)).annotations({ description: "The models to compare (1–100 ids)." }),
+    metric: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)).annotations({
+      description: "The metric to rank by, e.g. accuracy, mAP, f1_score, loss."
+    }),
+    direction: Schema.optional(Direction.annotations({ description: "higher or lower is better (default: lower for loss/error-like names)." })),
+    recompute: Schema.optional(Schema.Struct({
+      ground_truth_version_id: Id.annotations({ description: "The dataset version every model is scored on." }),
+      predictions: Schema.Record({ key: Schema.String, value: Schema.String }).annotations({
+        description: "Predictions text per model id (same formats as analyze_model_performance)."
+      })
+    }).annotations({ description: "Score every model on one dataset version from predictions and rank by the computed metric." }))
+  }),
+  output: Schema.Struct({
+    metric: Schema.String,
+    direction: Direction,
+    directionSource: Schema.Literal("given", "default"),
+    source: Schema.Literal("reported", "computed"),
+    ranking: Schema.Array(Obj).annotations({ description: "Ranked models, best first: {rank, model, value}." }),
+    missing: Schema.Array(Obj).annotations({ description: "Models without the metric, with the reason." }),
+    best: Schema.NullOr(Obj),
+    availableMetrics: Schema.Array(Schema.String)
+  }),
+  annotations: Tool.readOnly,
+  write: false,
+  run: (input) =>
+    compareModels(input).pipe(
+      Effect.mapError(mapError(`Comparing models ${input.model_ids.join(", ")}`, "one of the model ids does not exist. Check them with list_models.")),
+      Effect.map((comparison) => comparison as unknown as {
+        readonly metric: string
+        readonly direction: "higher" | "lower"
+        readonly directionSource: "given" | "default"
+        readonly source: "reported" | "computed"
+        readonly ranking: ReadonlyArray<Record<string, unknown>>
+        readonly missing: ReadonlyArray<Record<string, unknown>>
+        readonly best: Record<string, unknown> | null
+        readonly availableMetrics: ReadonlyArray<string>
+      })
+    )
+})
+
+const uploadProgress = (context: Tool.ToolContext, runtime: Runtime.Runtime<never>) => (p: UploadProgress) =>
+  Runtime.runFork(runtime)(context.progress(p.bytesSent, p.totalBytes, `${p.phase}: chunk ${p.chunk}/${p.chunks}`))
+
+/** `create_model`. */
+export const createModel = Tool.make({
+  name: "create_model",
+  title: "Register a model",
+  description: "Register a new model in a project, optionally uploading its file from an upload root (see " +
+    "get_context) with the resumable chunked upload; sends upload progress. Returns the created model. Use " +
+    "deploy_model instead to register a model and make it the project's active one with a quality gate.",
+  input: Schema.Struct({
+    name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "Model name." }),
+    model_type: ModelType.annotations({ description: `One of ${MODEL_TYPES.join(", ")}.` }),
+    project: Id.annotations({ description: "Project id." }),
+    description: Schema.optional(Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "What the model is." })),
+    metrics: Schema.optional(MetricsInput.annotations({ description: "Metric name → number, e.g. {\"accuracy\": 0.92}." })),
+    configuration: Schema.optional(JsonObject.annotations({ description: "Configuration object (input size, framework …)." })),
+    is_active: Schema.optional(Schema.Boolean.annotations({ description: "Register as active (default: server default, inactive)." })),
+    version: Schema.optional(Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "Version label, e.g. 1.2.0." })),
+    file_path: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
+      description: "The model file: absolute inside an upload root, or relative to one. Without it the model has no file."
+    }))
+  }),
+  output: Model,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  write: true,
+  run: (input, context) =>
+    Effect.gen(function*() {
+      const config = yield* McpConfig
+      const models = yield* Models
+      const file = input.file_path !== undefined ? yield* resolveUploadFile(config.uploadRoots, input.file_path) : undefined
+      const runtime = yield* Effect.runtime<never>()
+      const { file_path: _f, ...data } = input
+      return yield* models.create({ ...data, ...(file !== undefined ? { file } : {}) }, { upload: { onProgress: uploadProgress(context, runtime) } }).pipe(
+        Effect.mapError(toToolError({ action: `Creating model ${JSON.stringify(input.name)}`, notFound: `project ${input.project} does not exist.` }))
+      )
+    })
+})
+
+/** `update_model`. */
+export const updateModel = Tool.make({
+  name: "update_model",
+  title: "Update a model",
+  description: "Change some fields of an existing model: name, description, metrics, configuration, version or " +
+    "is_active (deactivating a model can take it out of service; deploy_model is the gated way to switch the " +
+    "active model). Returns the updated model.",
+  input: Schema.Struct({
+    id: Id.annotations({ description: "The model to update." }),
+    name: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "New name." })),
+    description: Schema.optional(Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "New description." })),
+    metrics: Schema.optional(MetricsInput.annotations({ description: "New metrics (replaces the stored object)." })),
+    configuration: Schema.optional(JsonObject.annotations({ description: "New configuration (replaces the stored object)." })),
+    is_active: Schema.optional(Schema.Boolean.annotations({ description: "Activate (true) or deactivate (false)." })),
+    version: Schema.optional(Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "New version label." }))
+  }),
+  output: Model,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  write: true,
+  run: (input) =>
+    Effect.gen(function*() {
+      const models = yield* Models
+      const { id, ...patch } = input
+      if (Object.keys(patch).length === 0) {
+        return yield* new Tool.ToolError({ message: "Nothing to update: give at least one of name, description, metrics, configuration, is_active, version." })
+      }
+      return yield* models.update(id, patch).pipe(
+        Effect.mapError(toToolError({ action: `Updating model ${id}`, notFound: `model ${id} does not exist. Find ids with list_models.` }))
+      )
+    })
+})
+
+/** `deploy_model`. */
+export const deployModelTool = Tool.make({
+  name: "deploy_model",
+  title: "Deploy a model (plan, then confirm)",
+  description: "Register a model (uploading its file from an upload root), make it the project's active model and, " +
+    "with replace_active, deactivate the others — optionally only if it beats the active model on a metric " +
+    "(gate). Without confirm: true nothing changes and the plan is returned (what would be created and " +
+    "deactivated, the gate's verdict); show it to the user, then call again with confirm: true. A failed step " +
+    "reports what was done and how to roll back.",
+  input: Schema.Struct({
+    name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "Name of the model to register." }),
+    type: ModelType.annotations({ description: `Model type: ${MODEL_TYPES.join(", ")}.` }),
+    project_id: Id.annotations({ description: "The project to deploy into." }),
+    description: Schema.optional(Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "Description of the model." })),
+    metrics: Schema.optional(MetricsInput.annotations({ description: "The candidate's metrics, e.g. {\"mAP\": 0.87}." })),
+    configuration: Schema.optional(JsonObject.annotations({ description: "Configuration object." })),
+    version: Schema.optional(Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "Version label." })),
+    model_path: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
+      description: "The model file inside an upload root (absolute or relative to a root)."
+    })),
+    replace_active: Schema.optional(Schema.Boolean.annotations({ description: "Deactivate the project's other active models (default false)." })),
+    gate: Schema.optional(DeployGate.annotations({ description: "Deploy only if the candidate beats the active model on `metric` by at least min_improvement." })),
+    confirm: Schema.optional(Schema.Boolean.annotations({ description: "true: execute. Default false: return the plan and change nothing." }))
+  }),
+  output: Schema.Struct({
+    status: Schema.Literal("planned", "gate_rejected", "deployed"),
+    dryRun: Schema.Boolean,
+    plan: Obj.annotations({ description: "What the deployment does: model to create, active models, models to deactivate, gate verdict, steps." }),
+    model: Schema.optional(Obj),
+    steps: Schema.Array(Obj),
+    activeAfter: Schema.optional(Schema.Array(Schema.Int)),
+    next: Schema.String.annotations({ description: "What to do next." })
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  write: true,
+  run: (input, context) =>
+    Effect.gen(function*() {
+      const config = yield* McpConfig
+      const file = input.model_path !== undefined ? yield* resolveUploadFile(config.uploadRoots, input.model_path, "the upload roots", "model_path") : undefined
+      const runtime = yield* Effect.runtime<never>()
+      const confirm = input.confirm === true
+      const { confirm: _c, model_path: _m, ...rest } = input
+      const result = yield* deployModel(
+        { ...rest, ...(file !== undefined ? { model_path: file } : {}), dry_run: !confirm },
+        {
+          upload: { onProgress: uploadProgress(context, runtime) },
+          onStep: (step, id) => Runtime.runFork(runtime)(Effect.logInfo(`deploy step ${step}${id !== null ? ` (model ${id})` : ""}`))
+        }
+      ).pipe(Effect.mapError(mapError(`Deploying ${JSON.stringify(input.name)} to project ${input.project_id}`, `project ${input.project_id} does not exist.`)))
+      const next = result.status === "planned"
+        ? "Nothing was changed. Show this plan to the user; call deploy_model again with the same arguments and confirm: true to execute it."
+        : result.status === "gate_rejected"
+        ? "The candidate did not pass the gate; nothing was changed."
+        : "Deployed. The new model is active; activeAfter lists the project's active models."
+      return { ...(result as unknown as Record<string, unknown>), next } as unknown as {
+        readonly status: "planned" | "gate_rejected" | "deployed"
+        readonly dryRun: boolean
+        readonly plan: Record<string, unknown>
+        readonly model?: Record<string, unknown>
+        readonly steps: ReadonlyArray<Record<string, unknown>>
+        readonly activeAfter?: ReadonlyArray<number>
+        readonly next: string
+      }
+    })
+})
