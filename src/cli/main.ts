@@ -5,7 +5,7 @@
  * output and to the MCP stdio transport); SIGINT/SIGTERM interrupt the program, which runs every
  * finalizer (sockets closed, databases closed) before exiting.
  */
-import { Command } from "@effect/cli"
+import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { stderrLoggerLayer } from "../services/Logging.js"
@@ -13,6 +13,9 @@ import { mcpCommand } from "./commands/mcp.js"
 import { modelsCommand } from "./commands/models.js"
 import { sandboxCommand } from "./commands/sandbox.js"
 import { startCommand } from "./commands/start.js"
+import { cocoCommand } from "./commands/coco.js"
+import { exportCommand } from "./commands/export.js"
+import { splitCommand } from "./commands/split.js"
 
 const root = Command.make("synapse-ml").pipe(
   Command.withDescription("Synapse ML SDK command line: the MCP server, the local sandbox backend, exports and more."),
@@ -20,13 +23,18 @@ const root = Command.make("synapse-ml").pipe(
     startCommand,
     mcpCommand,
     sandboxCommand,
-    modelsCommand
+    modelsCommand,
+    exportCommand,
+    splitCommand,
+    cocoCommand
   ])
 )
 
 const cli = Command.run(root, { name: "synapse-ml", version: "0.1.0" })
 
 cli(process.argv).pipe(
+  // @effect/cli has already printed what is wrong with the arguments: exit 2 (usage), not 1.
+  Effect.catchIf(ValidationError.isValidationError, () => Effect.sync(() => void (process.exitCode = 2))),
   Effect.provide(Layer.mergeAll(NodeContext.layer, stderrLoggerLayer)),
   // No pretty logger: runMain would add one that writes to stdout, which the MCP stdio transport owns.
   NodeRuntime.runMain({ disableErrorReporting: false, disablePrettyLogger: true })
