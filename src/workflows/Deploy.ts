@@ -8,7 +8,9 @@
  * the project exists, the file exists, the gate metric exists on the candidate and on every active
  * model. A dry run stops there. Executing runs create (file via chunked upload) → activate →
  * deactivate every other active model → verify, in an order that never leaves the project without
- * an active model when it had one: the new model is active before any other is demoted. A failed
+ * an active model when it had one: the new model is active before any other is demoted. "Other"
+ * means the project's active models of the same type by default (`scope: "project"`: all of them,
+ * as the seed's script does), since deploying a detector should not switch off the classifier. A failed
  * step ends the deployment with a report of each step (done, failed, not run) and the rollback
  * that would restore the previous state, which {@link rollbackDeployment} performs.
  */
@@ -48,7 +50,11 @@ export const DeployInput = Schema.Struct({
     description: "Local path of the model file, uploaded with the chunked upload protocol. Without it the model is registered without a file."
   }),
   replace_active: Schema.optional(Schema.Boolean).annotations({
-    description: "Deactivate every other active model of the project once the new one is active. Default false."
+    description: "Deactivate every other active model in scope once the new one is active. Default false."
+  }),
+  scope: Schema.optional(Schema.Literal("type", "project")).annotations({
+    description:
+      "Which active models the deployment replaces and its gate compares with: those of the project with the same model type (default; a detector does not replace the project's classifier), or every active model of the project."
   }),
   gate: Schema.optional(DeployGate),
   dry_run: Schema.optional(Schema.Boolean).annotations({ description: "Only plan and check: change nothing. Default false." })
@@ -89,7 +95,9 @@ export interface DeployPlan {
     readonly metrics: Readonly<Record<string, number>>
     readonly file: { readonly path: string; readonly size: number } | null
   }
-  /** Active models of the project now. */
+  /** Which active models are in scope: the project's of the same type, or all of the project's. */
+  readonly scope: "type" | "project"
+  /** Active models in scope now. */
   readonly activeModels: ReadonlyArray<ModelSummary>
   /** The active models that would be deactivated (`replace_active`). */
   readonly wouldDeactivate: ReadonlyArray<ModelSummary>
@@ -158,11 +166,14 @@ export interface DeployOptions {
   readonly onStep?: ((step: StepReport["step"], modelId: number | null) => void) | undefined
 }
 
-const activeModelsOf = (project: number) =>
+/** Active models of a project, of one type when `modelType` is given. */
+const activeModelsOf = (project: number, modelType?: ModelType) =>
   Effect.gen(function*() {
     const models = yield* Models
-    const chunk = yield* Stream.runCollect(models.stream({ project, is_active: true, page_size: 1000 }))
-    return Chunk.toReadonlyArray(chunk).filter((m) => m.is_active)
+    const chunk = yield* Stream.runCollect(
+      models.stream({ project, is_active: true, page_size: 1000, ...(modelType !== undefined ? { model_type: modelType } : {}) })
+    )
+    return Chunk.toReadonlyArray(chunk).filter((m) => m.is_active && (modelType === undefined || m.model_type === modelType))
   })
 
 // A syntactically valid upload id that no server has: the probe below can never create a model.
@@ -256,12 +267,14 @@ export const deployModel: (
   if (!(yield* projectExists(project, input.type))) {
     return yield* new DeployPreconditionError({ reason: "project_not_found", detail: `project ${project} does not exist` })
   }
-  const active = yield* activeModelsOf(project)
+  const scopeType = (input.scope ?? "type") === "type" ? input.type : undefined
+  const active = yield* activeModelsOf(project, scopeType)
   const gate = input.gate !== undefined ? yield* gateVerdict(input.gate, metrics, active) : null
   const replace = input.replace_active ?? false
   const wouldDeactivate = replace ? active.map(summarizeModel) : []
   const plan: DeployPlan = {
     create: { name: input.name, model_type: input.type, project, version: input.version ?? null, metrics, file },
+    scope: scopeType !== undefined ? "type" : "project",
     activeModels: active.map(summarizeModel),
     wouldDeactivate,
     gate,
@@ -269,7 +282,9 @@ export const deployModel: (
       file !== null ? `upload ${file.path} (${file.size} bytes) and register "${input.name}" inactive` : `register "${input.name}" inactive, without a file`,
       "activate the new model",
       ...wouldDeactivate.map((m) => `deactivate model ${m.id} (${m.name}${m.version !== null ? ` ${m.version}` : ""})`),
-      replace ? "verify that the new model is the only active model of the project" : "verify that the new model is active"
+      replace
+        ? `verify that the new model is the only active ${scopeType !== undefined ? `${scopeType} model` : "model"} of the project`
+        : "verify that the new model is active"
     ]
   }
   if (input.dry_run === true) return { status: "planned", dryRun: true, plan, steps: [] } satisfies DeployResult
@@ -334,14 +349,14 @@ export const deployModel: (
   }
 
   options.onStep?.("verify", created.id)
-  const after = yield* activeModelsOf(project).pipe(Effect.either)
+  const after = yield* activeModelsOf(project, scopeType).pipe(Effect.either)
   if (after._tag === "Left") return yield* fail(pending.length - 1, after.left)
   const activeAfter = after.right.map((m) => m.id)
   const ok = replace ? activeAfter.length === 1 && activeAfter[0] === created.id : activeAfter.includes(created.id)
   if (!ok) {
     return yield* fail(pending.length - 1, {
       message: replace
-        ? `expected model ${created.id} to be the only active model, found active: ${activeAfter.join(", ") || "none"}`
+        ? `expected model ${created.id} to be the only active model in scope, found active: ${activeAfter.join(", ") || "none"}`
         : `expected model ${created.id} to be active, found active: ${activeAfter.join(", ") || "none"}`
     })
   }

@@ -82,14 +82,20 @@ const modelsOf = async (sb: TestSandbox, project: number) =>
 const activeOf = async (sb: TestSandbox, project: number) => (await modelsOf(sb, project)).filter((m) => m.is_active).map((m) => m.id)
 
 /** Registers models in `project` with the given metrics and activity; answers their ids. */
-const register = async (sb: TestSandbox, project: number, specs: Array<{ name: string; metrics: Record<string, number>; active: boolean }>) => {
+const register = async (
+  sb: TestSandbox,
+  project: number,
+  specs: Array<{ name: string; metrics: Record<string, number>; active: boolean; type?: "detection" | "classification" }>
+) => {
   const r = await run(
     sb.url,
     sb.token,
     Effect.gen(function*() {
       const models = yield* Models
       return yield* Effect.forEach(specs, (s) =>
-        models.create({ name: s.name, model_type: "detection", project, metrics: s.metrics, is_active: s.active }).pipe(Effect.map((m) => m.id))
+        models.create({ name: s.name, model_type: s.type ?? "detection", project, metrics: s.metrics, is_active: s.active }).pipe(
+          Effect.map((m) => m.id)
+        )
       )
     })
   )
@@ -130,11 +136,16 @@ describe("deployModel", () => {
 
   it("replaces the active models, uploading the file, and leaves exactly one active", async () => {
     const sb = sandbox()
-    await register(sb, 2, [
+    const [, , , classifier] = await register(sb, 2, [
       { name: "old A", metrics: { mAP: 0.8 }, active: true },
       { name: "old B", metrics: { mAP: 0.7 }, active: true },
-      { name: "old C", metrics: { mAP: 0.6 }, active: false }
+      { name: "old C", metrics: { mAP: 0.6 }, active: false },
+      { name: "classifier", metrics: { accuracy: 0.9 }, active: true, type: "classification" }
     ])
+    // Project scope would also switch off the classifier (the seed's behaviour); type scope does not.
+    const wide = await run(sb.url, sb.token, deployModel(config(2, { dry_run: true, scope: "project" })))
+    if (Either.isLeft(wide)) throw wide.left
+    expect(wide.right.plan.wouldDeactivate.map((m) => m.id)).toContain(classifier)
     const file = path.join(work, "model.pkl")
     fs.writeFileSync(file, Buffer.alloc(300_000, 7))
     const seen: Array<string> = []
@@ -145,7 +156,7 @@ describe("deployModel", () => {
     expect(r.right.steps.map((s) => `${s.step}:${s.status}`)).toStrictEqual(["create:done", "activate:done", "deactivate:done", "deactivate:done", "verify:done"])
     expect(seen).toStrictEqual(["create", "activate", "deactivate", "deactivate", "verify"])
     expect(r.right.activeAfter).toStrictEqual([id])
-    expect(await activeOf(sb, 2)).toStrictEqual([id])
+    expect(await activeOf(sb, 2)).toStrictEqual([id, classifier].sort((x, y) => x - y))
     const stored = (await call(`${sb.url}/models/${id}/?include_file=true`, { headers: sb.headers })).body
     expect(stored).toMatchObject({ name: "Production Object Detector v3", version: "3.0.0", metrics: { mAP: 0.87 }, file_info: { size: 300_000 } })
   })

@@ -110,7 +110,7 @@ const analyze = Command.make(
   "analyze",
   {
     modelId: Args.integer({ name: "model-id" }).pipe(Args.withDescription("the model to analyze")),
-    version: Options.integer("version").pipe(Options.withDescription("ground-truth dataset version id")),
+    version: Options.integer("dataset-version").pipe(Options.withDescription("ground-truth dataset version id")),
     predictions: Options.file("predictions", { exists: "yes" }).pipe(
       Options.optional,
       Options.withDescription("predictions file: COCO results JSON (detection) or JSONL {data_unit, label} (classification)")
@@ -151,7 +151,7 @@ const comparisonReport = (c: Comparison): string => {
   }
   if (c.missing.length > 0) {
     lines.push("Not ranked:")
-    for (const m of c.missing) lines.push(`  - ${m.model.name} (id ${m.model.id}): ${m.reason}`)
+    for (const m of c.missing) lines.push(`  - ${m.model.name}${m.model.version !== null ? ` ${m.model.version}` : ""} (id ${m.model.id}): ${m.reason}`)
   }
   return lines.join("\n")
 }
@@ -201,7 +201,7 @@ const deployReport = (r: DeployResult): string => {
   const p = r.plan
   const lines = [
     r.status === "planned" ? "Deployment plan (dry run: nothing changed):" : r.status === "gate_rejected" ? "Deployment rejected by its gate (nothing changed):" : `Deployed model ${r.model?.id} "${r.model?.name}":`,
-    `  project ${p.create.project}; active now: ${p.activeModels.map((m) => `${m.id} (${m.name})`).join(", ") || "none"}`
+    `  project ${p.create.project}; active ${p.scope === "type" ? `${p.create.model_type} models` : "models"} ${r.status === "deployed" ? "before" : "now"}: ${p.activeModels.map((m) => `${m.id} (${m.name})`).join(", ") || "none"}`
   ]
   if (p.gate !== null) lines.push(`  gate: ${p.gate.passed ? "passed" : "REJECTED"}: ${p.gate.reason}`)
   if (r.status === "deployed") {
@@ -223,7 +223,11 @@ const deploy = Command.make(
     configuration: Options.text("configuration").pipe(Options.optional, Options.withDescription("configuration as a JSON object")),
     version: Options.text("model-version").pipe(Options.optional, Options.withDescription("version label of the model")),
     file: Options.file("file", { exists: "yes" }).pipe(Options.optional, Options.withDescription("model file to upload")),
-    replaceActive: Options.boolean("replace-active").pipe(Options.withDescription("deactivate the project's other active models")),
+    replaceActive: Options.boolean("replace-active").pipe(Options.withDescription("deactivate the other active models in scope")),
+    scope: Options.choice("scope", ["type", "project"]).pipe(
+      Options.withDefault("type" as const),
+      Options.withDescription("replace (and gate against) the project's active models of the same type, or all of them")
+    ),
     gateMetric: Options.text("gate-metric").pipe(Options.optional, Options.withDescription("require an improvement over the active model on this metric")),
     gateMin: Options.float("gate-min-improvement").pipe(Options.withDefault(0)),
     gateDirection: Options.choice("gate-direction", ["higher", "lower"]).pipe(Options.optional),
@@ -241,6 +245,7 @@ const deploy = Command.make(
           type: o.type,
           project_id: o.project,
           replace_active: o.replaceActive,
+          scope: o.scope,
           dry_run: o.dryRun,
           ...(Option.isSome(o.description) ? { description: o.description.value } : {}),
           ...(metrics !== undefined ? { metrics } : {}),
@@ -254,7 +259,10 @@ const deploy = Command.make(
         const progress = progressReporter("deploy")
         const result = yield* deployModel(input, {
           upload: { onProgress: (p) => progress.report({ phase: "upload", done: p.bytesSent, total: p.totalBytes, unit: "bytes", extra: "" }) },
-          onStep: (step, id) => progress.report({ phase: step, done: 0, total: undefined, unit: id !== null ? `model ${id}` : "", extra: "" })
+          onStep: (step, id) => {
+            progress.end()
+            process.stderr.write(`deploy: ${step}${id !== null ? ` model ${id}` : ""}\n`)
+          }
         }).pipe(
           Effect.tapError((e) =>
             e._tag === "DeploymentFailed" && e.rollback !== null
