@@ -290,7 +290,7 @@ export const deployModelTool = Tool.make({
         ? "Nothing was changed. Show this plan to the user; call deploy_model again with the same arguments and confirm: true to execute it."
         : result.status === "gate_rejected"
         ? "The candidate did not pass the gate; nothing was changed."
-        : "Deployed. The new model is active; activeAfter lists the project's active models."
+        : "Deployed. The new model is active; activeAfter lists the active models in the deployment's scope (plan.scope)."
       return { ...(result as unknown as Record<string, unknown>), next } as unknown as {
         readonly status: "planned" | "gate_rejected" | "deployed"
         readonly dryRun: boolean
