@@ -1,0 +1,91 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import * as http from "node:http"
+import * as Http from "../../src/mcp/Http.js"
+import { useMcp } from "./fixture.js"
+
+const mcp = useMcp()
+
+const INIT = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "0" } }
+})
+
+/** A raw POST with full control of the headers (fetch would not let us set Host). */
+const post = (port: number, headers: Record<string, string>, body = INIT, method = "POST") =>
+  Effect.async<{ status: number; body: string }>((resume) => {
+    const req = http.request({
+      host: "127.0.0.1",
+      port,
+      path: "/mcp",
+      method,
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers }
+    }, (res) => {
+      let text = ""
+      res.setEncoding("utf8")
+      res.on("data", (c: string) => (text += c))
+      res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, body: text })))
+    })
+    req.on("error", (e) => resume(Effect.die(e)))
+    req.end(method === "POST" ? body : undefined)
+  })
+
+const settings = (overrides: { host?: string; token?: string } = {}) => ({
+  ...mcp().settings,
+  http: {
+    ...mcp().settings.http,
+    port: 0,
+    ...(overrides.host !== undefined ? { host: overrides.host } : {}),
+    token: overrides.token !== undefined ? Redacted.make(overrides.token) : undefined
+  }
+})
+
+describe("Streamable HTTP transport", () => {
+  it.scopedLive("serves tools to the SDK's HTTP client (stateless: a new client per call works)", () =>
+    Effect.gen(function*() {
+      const endpoint = yield* Http.serve(mcp().factory, settings())
+      expect(endpoint.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/)
+      for (let i = 0; i < 2; i++) {
+        const client = new Client({ name: "http-test", version: "0" })
+        yield* Effect.promise(() => client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url))))
+        const { tools } = yield* Effect.promise(() => client.listTools())
+        expect(tools.length).toBe(15)
+        const result = yield* Effect.promise(() => client.callTool({ name: "list_models", arguments: { page_size: 2 } }))
+        expect((result.structuredContent as { results: Array<unknown> }).results).toHaveLength(2)
+        yield* Effect.promise(() => client.close())
+      }
+    }))
+
+  it.scopedLive("wrong Host → 403, wrong Origin → 403, local Origin → 200, GET → 405", () =>
+    Effect.gen(function*() {
+      const { port } = yield* Http.serve(mcp().factory, settings())
+      const badHost = yield* post(port, { host: `evil.example:${port}` })
+      expect(badHost.status).toBe(403)
+      expect(badHost.body).toContain("Host")
+      const badOrigin = yield* post(port, { host: `127.0.0.1:${port}`, origin: "https://evil.example" })
+      expect(badOrigin.status).toBe(403)
+      expect(badOrigin.body).toContain("Origin")
+      const good = yield* post(port, { host: `localhost:${port}`, origin: `http://localhost:${port}` })
+      expect(good.status).toBe(200)
+      expect(good.body).toContain("synapse-ml")
+      const get = yield* post(port, { host: `127.0.0.1:${port}` }, INIT, "GET")
+      expect(get.status).toBe(405)
+    }))
+
+  it.scopedLive("a non-loopback bind requires the bearer token: missing or wrong → 401", () =>
+    Effect.gen(function*() {
+      const token = "test-token-0123456789abcdef"
+      const { port } = yield* Http.serve(mcp().factory, settings({ host: "0.0.0.0", token }))
+      const missing = yield* post(port, { host: `127.0.0.1:${port}` })
+      expect(missing.status).toBe(401)
+      const wrong = yield* post(port, { host: `127.0.0.1:${port}`, authorization: "Bearer test-token-0123456789abcdeX" })
+      expect(wrong.status).toBe(401)
+      const right = yield* post(port, { host: `127.0.0.1:${port}`, authorization: `Bearer ${token}` })
+      expect(right.status).toBe(200)
+      expect(right.body).not.toContain(token)
+    }))
+})
