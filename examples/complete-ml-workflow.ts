@@ -130,7 +130,8 @@ const workflow = Effect.gen(function*() {
   const candidatePredictions = simulateDetections(events, 2, 0.92, 0.04)
   const score = yield* scorePredictions(candidatePredictions, "detection", groundTruth, { name: "candidate predictions" })
   const computed = flatMetrics(score)
-  const metrics = { mAP: computed.AP, mAP50: computed.AP50, precision: computed.precision, recall: computed.recall }
+  const round4 = (v: number | undefined) => Math.round((v ?? 0) * 1e4) / 1e4
+  const metrics = { mAP: round4(computed.AP), mAP50: round4(computed.AP50), precision: round4(computed.precision), recall: round4(computed.recall) }
   yield* Console.log(`   Computed: ${Object.entries(metrics).map(([k, v]) => `${k} ${fmt(v)}`).join("  ")}`)
   const modelFile = Path.join(work, "model.pt")
   Fs.writeFileSync(modelFile, Buffer.from(Array.from({ length: 256 * 1024 }, (_, i) => (i * 31) % 251)))
