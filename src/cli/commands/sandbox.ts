@@ -89,5 +89,16 @@ export const sandboxCommand = Command.make("sandbox", sandboxOptions, (options) 
       yield* Effect.addFinalizer(() => Console.error("synapse-ml sandbox: stopped"))
       return yield* Effect.never
     })
+  ).pipe(
+    // A bad option or an unusable directory: one line saying why, exit status 2, no stack trace.
+    Effect.catchTag("SandboxError", (error) =>
+      Console.error(`synapse-ml sandbox: ${error.detail}`).pipe(
+        Effect.zipRight(
+          Effect.sync(() => {
+            process.exitCode = 2
+          })
+        )
+      )
+    )
   )
 ).pipe(Command.withDescription("Run the local Synapse-compatible sandbox backend (SQLite + demo data) until interrupted."))

@@ -1,0 +1,97 @@
+/**
+ * `synapse-ml sandbox` as a user runs it: a spawned process that reports its URL and token on
+ * stderr (nothing on stdout), serves a DRF page whose `next` works, applies `--faults`, stops
+ * cleanly on SIGTERM, and refuses bad options in one line. (Two spawns only: each costs seconds.)
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { call } from "../support/http.js"
+
+const root = Path.resolve(import.meta.dirname, "../..")
+
+// The built command when it is up to date (`npm test` builds first), else the sources through tsx.
+const newestSource = (dir: string): number =>
+  Fs.readdirSync(dir, { withFileTypes: true }).reduce(
+    (newest, entry) =>
+      Math.max(newest, entry.isDirectory() ? newestSource(Path.join(dir, entry.name)) : Fs.statSync(Path.join(dir, entry.name)).mtimeMs),
+    0
+  )
+const built = Path.join(root, "dist/cli/main.js")
+const entry: ReadonlyArray<string> =
+  Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestSource(Path.join(root, "src")) ? [built] : ["--import", "tsx", "src/cli/main.ts"]
+
+interface Running {
+  readonly child: ChildProcess
+  readonly url: string
+  readonly token: string
+  stdout: string
+  stderr: string
+}
+
+const startCli = (args: ReadonlyArray<string>): Promise<Running> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...entry, "sandbox", ...args], {
+      cwd: root,
+      env: { ...process.env, SYNAPSE_SANDBOX_FAULTS: "", SYNAPSE_SANDBOX_TOKEN: "" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    const running = { child, url: "", token: "", stdout: "", stderr: "" }
+    child.stdout.on("data", (d) => (running.stdout += d))
+    child.stderr.on("data", (d) => {
+      running.stderr += d
+      const url = /SYNAPSE_BASE_URL=(\S+)/.exec(running.stderr)
+      const token = /SYNAPSE_ACCESS_TOKEN=(\S+)/.exec(running.stderr)
+      if (url && token && running.url === "") resolve(Object.assign(running, { url: url[1]!, token: token[1]! }))
+    })
+    child.on("exit", (code) => reject(new Error(`exited with ${code} before listening:\n${running.stderr}`)))
+  })
+
+const exitOf = (child: ChildProcess): Promise<number | null> =>
+  new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))))
+
+describe("synapse-ml sandbox", () => {
+  it("prints URL and token on stderr, serves pages whose next works, applies --faults, stops on SIGTERM", async () => {
+    const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-cli-"))
+    const running = await startCli([
+      "--port", "0", "--seed", "none", "--data-dir", dataDir, "--token", "cli-token",
+      "--faults", "status429=1,retryAfter=7,paths=ground_truth_dataset_versions"
+    ])
+    try {
+      expect(running.token).toBe("cli-token")
+      expect(running.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/v1$/)
+      const headers = { "Synapse-Access-Token": `Token ${running.token}` }
+      for (let i = 0; i < 3; i++) {
+        const created = await call(`${running.url}/models/`, {
+          method: "POST",
+          headers: { ...headers, "content-type": "application/json" },
+          body: JSON.stringify({ name: `cli ${i}`, model_type: "detection", project: 1 })
+        })
+        expect(created.status).toBe(201)
+      }
+      const first = await call(`${running.url}/models/?page_size=2`, { headers })
+      expect(first.body.count).toBe(3)
+      const second = await call(first.body.next, { headers })
+      expect(second.status).toBe(200)
+      expect(second.body.results.length).toBe(1)
+      const throttled = await call(`${running.url}/ground_truth_dataset_versions/`, { headers })
+      expect(throttled.status).toBe(429)
+      expect(throttled.headers.get("retry-after")).toBe("7")
+      running.child.kill("SIGTERM")
+      expect(await exitOf(running.child)).toBe(0)
+      expect(running.stderr).toContain("stopped")
+      expect(running.stdout).toBe("")
+    } finally {
+      running.child.kill("SIGKILL")
+      Fs.rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
+  it("refuses a bad fault spec with one line naming it and exit status 2", async () => {
+    await expect(startCli(["--port", "0", "--seed", "none", "--faults", "boom=1", "--data-dir", Path.join(Os.tmpdir(), `synapse-ml-cli-bad-${process.pid}`)])).rejects.toThrow(
+      /^exited with 2 before listening:\nsynapse-ml sandbox: bad fault spec: unknown fault "boom" \(known: [^\n]*\)\n$/
+    )
+  })
+})
