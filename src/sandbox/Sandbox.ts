@@ -16,7 +16,9 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Data, Effect, Exit, Layer, Scope } from "effect"
+import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Path from "node:path"
 import { stderrLoggerLayer } from "../services/Logging.js"
 import { type SandboxContext, SandboxStats } from "./Context.js"
 import { defaultDataDir, prepareDataDir, type SeedKind } from "./DataDir.js"
@@ -102,6 +104,11 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
   const sql = yield* SqliteClient.make({ filename: data.dbPath, prepareCacheSize: 500 }).pipe(Effect.provide(Reactivity.layer))
   yield* sql.unsafe("PRAGMA busy_timeout = 5000").pipe(Effect.orDie)
   yield* sql.unsafe("PRAGMA foreign_keys = ON").pipe(Effect.orDie)
+  // Unfinished uploads past their expiry only answer 410 from now on: free their bytes.
+  const expired = yield* sql
+    .unsafe<{ id: string }>("SELECT id FROM chunked_uploads WHERE status = 'uploading' AND expires_at < ?", [new Date().toISOString()])
+    .pipe(Effect.orDie)
+  for (const { id } of expired) Fs.rmSync(Path.join(data.uploadsDir, `${id}.part`), { force: true })
   const ctx: SandboxContext = {
     sql,
     data,
