@@ -350,25 +350,36 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
           session = { id: created.id, url: created.url }
           report("uploading", 0)
         }
+        // Two chunk buffers for the whole upload, used in turn: chunk n is read into buffer n % 2
+        // while chunk n - 1 is on the wire, so disk and network overlap and memory stays flat
+        // (fresh 50 MiB buffers pile up faster than the collector returns them). A retry reads
+        // into a fresh buffer instead: a failed request is not trusted to be done with its bytes.
+        const pool: Array<Buffer | undefined> = [undefined, undefined]
+        const slot = (n: number) => (pool[n % 2] ??= Buffer.allocUnsafe(Math.min(chunkSize, total)))
+        let sent = 0
         let readAhead: { readonly start: number; readonly end: number; readonly fiber: Fiber.Fiber<Buffer, ValidationError> } | undefined
+        const readInto = (n: number, from: number, to: number) =>
+          readRange(source, from, to, slot(n)).pipe(Effect.mapError(sourceError))
         while (session === undefined || offset < total) {
           if (uploadOptions.signal?.aborted === true) return yield* Effect.interrupt
           yield* hashTo(offset)
           const start = offset
           const end = Math.min(start + chunkSize, total)
-          const prefetched = readAhead !== undefined && readAhead.start === start && readAhead.end === end
-            ? Fiber.join(readAhead.fiber)
-            : undefined
-          if (prefetched === undefined && readAhead !== undefined) yield* Fiber.interrupt(readAhead.fiber)
-          // Read the next chunk while this one is on the wire (at most two chunks in memory).
+          let first: Effect.Effect<Buffer, ValidationError>
+          if (readAhead !== undefined && readAhead.start === start && readAhead.end === end) {
+            first = Fiber.join(readAhead.fiber)
+          } else {
+            // A read ahead of the wrong range (the server moved the offset) is awaited, not
+            // interrupted: the file read it started would still write into the buffer.
+            if (readAhead !== undefined) yield* Fiber.await(readAhead.fiber)
+            first = readInto(sent, start, end)
+          }
+          const nextEnd = Math.min(end + chunkSize, total)
           readAhead = end < total
-            ? {
-              start: end,
-              end: Math.min(end + chunkSize, total),
-              fiber: yield* Effect.forkScoped(readRange(source, end, Math.min(end + chunkSize, total)).pipe(Effect.mapError(sourceError)))
-            }
+            ? { start: end, end: nextEnd, fiber: yield* Effect.forkScoped(readInto(sent + 1, end, nextEnd)) }
             : undefined
-          const outcome = yield* sendChunk(source, filename, session?.url ?? "chunked_upload/", start, end, hash, timeout, prefetched)
+          const outcome = yield* sendChunk(source, filename, session?.url ?? "chunked_upload/", start, end, hash, timeout, first)
+          sent++
           if (outcome._tag === "Mismatch") {
             if (session === undefined || outcome.offset > total) {
               return yield* new ValidationError({

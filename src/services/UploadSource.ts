@@ -78,15 +78,16 @@ export const openSource = (path: string) =>
   )
 
 /**
- * Reads `[start, end)` into one fresh buffer, a few large reads at a time. A fresh buffer per call,
- * never reused: the socket may still hold the previous chunk while it drains, and a retried chunk
- * must be read again from disk rather than replayed from whatever is in memory. A short read
- * means the file shrank after it was opened.
+ * Reads `[start, end)` from disk, a few large reads at a time, into `into` (a buffer the caller
+ * owns and knows to be free) or else a fresh one. A short read means the file shrank after it was
+ * opened.
  */
-export const readRange = (source: UploadSourceFile, start: number, end: number) =>
+export const readRange = (source: UploadSourceFile, start: number, end: number, into?: Buffer) =>
   Effect.tryPromise({
     try: async () => {
-      const buffer = Buffer.allocUnsafe(end - start)
+      const buffer = into !== undefined && into.length >= end - start
+        ? into.subarray(0, end - start)
+        : Buffer.allocUnsafe(end - start)
       let filled = 0
       while (filled < buffer.length) {
         const length = Math.min(PIECE_SIZE, buffer.length - filled)
