@@ -226,29 +226,100 @@ export const parseBaseUrl = (value: string | URL, name: string): Either.Either<s
 // Decoding
 // ---------------------------------------------------------------------------------------------
 
+type Guard = (u: unknown) => boolean
+
+const NO_OPTIONS: SchemaAST.ParseOptions = {}
+
 /**
- * Whether decoding `ast` is the identity (no transformation anywhere): then the raw JSON, once
- * validated, is the decoded value and the fast `Schema.is` check can replace a full decode.
+ * Compiles a transformation-free schema into a plain predicate, for bulk decoding: a page of 1 000
+ * events is validated several times faster than by the generic `Schema.is` interpreter, which
+ * allocates a result per node. The guard is conservative: it may reject a value the schema accepts
+ * (the full decode then decides, and explains), never the reverse. `undefined` when the schema has
+ * a node it does not handle (transformations, declarations, recursion): callers then always run
+ * the full decode.
  */
-const isTransformationFree = (ast: SchemaAST.AST, seen: Set<SchemaAST.AST> = new Set()): boolean => {
-  if (seen.has(ast)) return true
-  seen.add(ast)
+const compileGuard = (ast: SchemaAST.AST): Guard | undefined => {
   switch (ast._tag) {
-    case "Transformation":
-    case "Declaration":
-    case "Suspend":
-      return false
-    case "Refinement":
-      return isTransformationFree(ast.from, seen)
-    case "TypeLiteral":
-      return ast.propertySignatures.every((p) => isTransformationFree(p.type, seen)) &&
-        ast.indexSignatures.every((s) => isTransformationFree(s.type, seen))
-    case "Union":
-      return ast.types.every((t) => isTransformationFree(t, seen))
-    case "TupleType":
-      return ast.elements.every((e) => isTransformationFree(e.type, seen)) && ast.rest.every((r) => isTransformationFree(r.type, seen))
+    case "StringKeyword":
+      return (u) => typeof u === "string"
+    case "NumberKeyword":
+      return (u) => typeof u === "number"
+    case "BooleanKeyword":
+      return (u) => typeof u === "boolean"
+    case "UnknownKeyword":
+    case "AnyKeyword":
+      return () => true
+    case "UndefinedKeyword":
+    case "VoidKeyword":
+      return (u) => u === undefined
+    case "Literal": {
+      const literal = ast.literal
+      return (u) => u === literal
+    }
+    case "Refinement": {
+      const from = compileGuard(ast.from)
+      if (from === undefined) return undefined
+      const refinement = ast
+      return (u) => from(u) && Option.isNone(refinement.filter(u, NO_OPTIONS, refinement))
+    }
+    case "Union": {
+      const members = ast.types.map(compileGuard)
+      if (members.some((m) => m === undefined)) return undefined
+      const guards = members as Array<Guard>
+      return (u) => {
+        for (let i = 0; i < guards.length; i++) if (guards[i]!(u)) return true
+        return false
+      }
+    }
+    case "TupleType": {
+      // arrays only (`Schema.Array(item)`): other tuple shapes go to the generic path
+      if (ast.elements.length !== 0 || ast.rest.length !== 1) return undefined
+      const item = compileGuard(ast.rest[0]!.type)
+      if (item === undefined) return undefined
+      return (u) => {
+        if (!Array.isArray(u)) return false
+        for (let i = 0; i < u.length; i++) if (!item(u[i])) return false
+        return true
+      }
+    }
+    case "TypeLiteral": {
+      const props: Array<{ name: string; optional: boolean; guard: Guard }> = []
+      for (const ps of ast.propertySignatures) {
+        const guard = compileGuard(ps.type)
+        if (guard === undefined || typeof ps.name !== "string") return undefined
+        props.push({ name: ps.name, optional: ps.isOptional, guard })
+      }
+      const indexGuards: Array<Guard> = []
+      for (const is of ast.indexSignatures) {
+        if (is.parameter._tag !== "StringKeyword") return undefined
+        const guard = compileGuard(is.type)
+        if (guard === undefined) return undefined
+        indexGuards.push(guard)
+      }
+      const declared = new Set(props.map((p) => p.name))
+      const hasOwn = Object.prototype.hasOwnProperty
+      return (u) => {
+        if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+        const o = u as Record<string, unknown>
+        for (let i = 0; i < props.length; i++) {
+          const p = props[i]!
+          if (hasOwn.call(o, p.name)) {
+            if (!p.guard(o[p.name])) return false
+          } else if (!p.optional) {
+            return false
+          }
+        }
+        if (indexGuards.length > 0) {
+          for (const key in o) {
+            if (!hasOwn.call(o, key) || declared.has(key)) continue
+            for (let i = 0; i < indexGuards.length; i++) if (!indexGuards[i]!(o[key])) return false
+          }
+        }
+        return true
+      }
+    }
     default:
-      return true
+      return undefined
   }
 }
 
@@ -295,13 +366,10 @@ export const decoder = <A, I>(schema: Schema.Schema<A, I, never>): Decoder<A> =>
   if (cached !== undefined) return cached as Decoder<A>
   const decode = Schema.decodeUnknownEither(schema, { onExcessProperty: "preserve", errors: "all" })
   const slow: Decoder<A> = (json) => Either.mapLeft(decode(json), (error) => decodeErrorFrom(json, error))
-  let made: Decoder<A>
-  if (isTransformationFree(schema.ast)) {
-    const is = Schema.is(schema)
-    made = (json) => (is(json) ? Either.right(json) : slow(json))
-  } else {
-    made = slow
-  }
+  // Without transformations the validated JSON is the decoded value: a fast check, and the full
+  // decode only to explain a failure.
+  const guard = compileGuard(schema.ast)
+  const made: Decoder<A> = guard !== undefined ? (json) => (guard(json) ? Either.right(json as A) : slow(json)) : slow
   decoders.set(schema.ast, made as Decoder<unknown>)
   return made
 }

@@ -1,6 +1,7 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Exit, Fiber, Layer, Redacted, Schedule, Schema, TestClock } from "effect"
+import { GroundTruthEvent } from "../../src/schemas/GroundTruth.js"
 import * as SynapseClient from "../../src/services/SynapseClient.js"
 import {
   AuthenticationError,
@@ -350,4 +351,50 @@ describe("SynapseClient configuration", () => {
       const { program } = fromEnv({ SYNAPSE_BASE_URL: "https://x", SYNAPSE_TIMEOUT_READ: "fast" })
       expect(String(yield* Effect.flip(program))).toContain("SYNAPSE_TIMEOUT_READ")
     }))
+})
+
+describe("decoder (compiled guard for bulk rows)", () => {
+  const valid = {
+    id: 9001,
+    ground_truth_dataset_version: 123,
+    category: "train",
+    created_at: "2026-11-01T10:00:00Z",
+    data: { type: "image", annotations: [{ id: 1, category_id: 3, category: "car", bbox: [10, 20, 100, 50], area: 5000, iscrowd: 0, segmentation: [[1, 2]] }] },
+    data_unit: { id: 77, files: { image: { name: "a.png", url: "http://h/a.png", width: 640, height: 480, size: 12, checksum: "x" } } },
+    files: { image_1: { url: "http://h/a.png", file_type: "image", is_primary: true } },
+    metadata: { annotator: "z" },
+    unknown_extra: { kept: true }
+  }
+  const mutations: Array<[string, (e: any) => void]> = [
+    ["id as a string", (e) => (e.id = "9001")],
+    ["id not an integer", (e) => (e.id = 1.5)],
+    ["id zero", (e) => (e.id = 0)],
+    ["missing ground_truth_dataset_version", (e) => delete e.ground_truth_dataset_version],
+    ["null ground_truth_dataset_version (allowed)", (e) => (e.ground_truth_dataset_version = null)],
+    ["bbox with a string", (e) => (e.data.annotations[0].bbox = [1, "2", 3, 4])],
+    ["annotations not a list", (e) => (e.data.annotations = {})],
+    ["annotation id as a string (allowed)", (e) => (e.data.annotations[0].id = "a1")],
+    ["data_unit without id", (e) => delete e.data_unit.id],
+    ["a file entry with numeric url", (e) => (e.files.image_1.url = 5)],
+    ["files as a list", (e) => (e.files = [])],
+    ["metadata null (allowed)", (e) => (e.metadata = null)],
+    ["created_at missing (allowed)", (e) => delete e.created_at],
+    ["explicit undefined on an optional field (allowed)", (e) => (e.category = undefined)],
+    ["the whole row null", (e) => Object.keys(e).forEach((k) => delete e[k])]
+  ]
+  const decode = SynapseClient.decoder(GroundTruthEvent)
+  const is = Schema.is(GroundTruthEvent)
+  it("accepts a valid row as is, unknown fields kept, without copying", () => {
+    const row = structuredClone(valid)
+    const result = decode(row)
+    expect(result._tag).toBe("Right")
+    expect(result._tag === "Right" && result.right).toBe(row)
+  })
+  for (const [name, mutate] of mutations) {
+    it(`agrees with Schema.is: ${name}`, () => {
+      const row = structuredClone(valid) as any
+      mutate(row)
+      expect(decode(row)._tag === "Right").toBe(is(row))
+    })
+  }
 })
