@@ -7,6 +7,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Layer, Logger, Redacted, Schedule, Stream } from "effect"
+import { spawn } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -145,6 +146,46 @@ describe("ChunkedUpload", () => {
       expect(md5(yield* download(second.file))).toBe(md5(bytes))
       // Finished: the state is gone, so the next upload of the file is a new one.
       expect(fs.readdirSync(stateDir)).toHaveLength(0)
+    }))
+
+  it.live("an upload whose process was killed (SIGKILL) resumes where it stopped", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const stateDir = path.join(work, "killed-state")
+      const { bytes, path: file } = makeFile(8 * MiB + 3)
+      // Slow chunk answers down so that the kill lands mid-upload, not after it.
+      yield* setFaults(sb, "latency=150,paths=chunked_upload")
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", path.join(import.meta.dirname, "fixtures", "upload-child.ts"), sb.url, sb.token, file, stateDir, String(MiB)],
+        { stdio: ["ignore", "pipe", "pipe"] }
+      )
+      let stderr = ""
+      child.stderr.on("data", (d) => (stderr += d))
+      const killedAt = yield* Effect.async<number, Error>((resume) => {
+        let out = ""
+        child.stdout.on("data", (d) => {
+          out += d
+          const acknowledged = out.split("\n").filter((line) => /^\d+$/.test(line)).map(Number)
+          if (acknowledged.some((n) => n >= 2 * MiB) && child.kill("SIGKILL")) resume(Effect.succeed(Math.max(...acknowledged)))
+        })
+        child.on("exit", (code, signal) => {
+          if (signal !== "SIGKILL") resume(Effect.fail(new Error(`the child ended by itself (${code}): ${stderr}${out}`)))
+        })
+      })
+      yield* Effect.async<void>((resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) resume(Effect.void)
+        else child.on("exit", () => resume(Effect.void))
+      })
+      yield* setFaults(sb, "")
+      expect(killedAt).toBeLessThan(bytes.length)
+
+      yield* resetStats(sb)
+      const resumed = yield* upload(sb, file, {}, stateDir)
+      expect(resumed.resumedFrom).toBeGreaterThanOrEqual(killedAt)
+      expect(resumed.resumedFrom).toBeLessThan(bytes.length)
+      expect((yield* stats(sb)).upload_bytes_received).toBe(bytes.length - resumed.resumedFrom)
+      expect(md5(yield* download(resumed.file))).toBe(md5(bytes))
     }))
 
   it.live("continues from the server's offset when it holds more than the state file says", () =>
