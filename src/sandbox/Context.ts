@@ -41,7 +41,9 @@ export interface SandboxContext {
   origin: string
   /**
    * Listing counts by query, so paging through a large listing counts it once. Cleared on every
-   * write; the event tables are written only by seeding, so their counts stay cached for good.
+   * write, ours or (seen through `dataVersion`) another process's.
    */
   readonly counts: Map<string, number>
+  /** SQLite's `data_version` when `counts` was last valid (changes when another process writes). */
+  readonly dataVersion: { value: number }
 }

@@ -70,20 +70,27 @@ const parseJson = (text: string | null | undefined): unknown => {
   }
 }
 
-/** Runs a COUNT through the cache. */
-const cachedCount = (ctx: SandboxContext, table: string, w: Where) => {
-  const key = `${table}${whereSql(w)}|${JSON.stringify(w.params)}`
-  const hit = ctx.counts.get(key)
-  if (hit !== undefined) return Effect.succeed(hit)
-  return ctx.sql.unsafe<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}${whereSql(w)}`, w.params).pipe(
-    Effect.map((rows) => {
-      const n = Number(rows[0]?.n ?? 0)
-      if (ctx.counts.size > 10_000) ctx.counts.clear()
-      ctx.counts.set(key, n)
-      return n
-    })
-  )
-}
+/**
+ * Runs a COUNT through the cache. Another process serving the same data directory may have
+ * written since (SQLite's `data_version` tells, cheaply); then the cache starts over.
+ */
+const cachedCount = (ctx: SandboxContext, table: string, w: Where) =>
+  Effect.gen(function* () {
+    const version = yield* ctx.sql.unsafe<{ data_version: number }>("PRAGMA data_version")
+    const current = Number(version[0]?.data_version ?? 0)
+    if (current !== ctx.dataVersion.value) {
+      ctx.counts.clear()
+      ctx.dataVersion.value = current
+    }
+    const key = `${table}${whereSql(w)}|${JSON.stringify(w.params)}`
+    const hit = ctx.counts.get(key)
+    if (hit !== undefined) return hit
+    const rows = yield* ctx.sql.unsafe<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}${whereSql(w)}`, w.params)
+    const n = Number(rows[0]?.n ?? 0)
+    if (ctx.counts.size > 10_000) ctx.counts.clear()
+    ctx.counts.set(key, n)
+    return n
+  })
 
 /** The common shape of a listing: parse paging, count, check range, fetch a page, render. */
 const listing = <Row>(

@@ -118,7 +118,8 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
     maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     uploadExpirySeconds: options.uploadExpirySeconds ?? 24 * 3600,
     origin: "",
-    counts: new Map()
+    counts: new Map(),
+    dataVersion: { value: -1 }
   }
   const server = yield* NodeHttpServer.make(() => Http.createServer({ keepAliveTimeout: 5_000 }), {
     port: options.port ?? 0,

@@ -145,6 +145,22 @@ describe("data directory", () => {
     }
   })
 
+  it("two servers on one directory see each other's writes in counts", async () => {
+    const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-shared-"))
+    const a = await startTestSandbox({ seed: "none", dataDir })
+    const b = await startTestSandbox({ seed: "none", dataDir })
+    try {
+      const countAt = async (sb: typeof a) => (await call(`${sb.url}/models/?project=1`, { headers: sb.headers })).body.count
+      expect(await countAt(b)).toBe(0)
+      await call(`${a.url}/models/`, jsonInit("POST", { name: "shared", model_type: "detection", project: 1 }, a.headers))
+      expect(await countAt(b)).toBe(1)
+    } finally {
+      await a.close()
+      await b.close()
+      Fs.rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
   it("keeps data across a restart without re-seeding, and old URLs stay valid", async () => {
     const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-restart-"))
     try {
