@@ -15,7 +15,7 @@ import { HttpServer } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Data, Effect, Exit, Layer, Scope } from "effect"
+import { Cause, Data, Effect, Exit, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Path from "node:path"
@@ -150,10 +150,11 @@ export interface SandboxHandle extends SandboxInfo {
 /** Starts a sandbox for non-Effect callers; `close()` stops it. */
 export const startSandbox = async (options: SandboxOptions = {}): Promise<SandboxHandle> => {
   const scope = Effect.runSync(Scope.make())
-  const exit = await Effect.runPromiseExit(start(options).pipe(Scope.extend(scope), Effect.provide(Layer.empty)))
+  const exit = await Effect.runPromiseExit(start(options).pipe(Scope.extend(scope)))
   if (Exit.isFailure(exit)) {
     await Effect.runPromise(Scope.close(scope, exit))
-    throw Exit.isFailure(exit) ? new Error(String(exit.cause)) : undefined
+    // The SandboxError itself (an Error with a readable message), not a rendering of the Cause.
+    throw Cause.squash(exit.cause)
   }
   let closed = false
   return {
