@@ -60,14 +60,26 @@ const sandbox = await new Promise((resolve, reject) => {
 })
 const auth = `Synapse-Access-Token: Token ${sandbox.token}`
 
+// CPU seconds (user + system) of the sandbox process so far, from /proc (Linux).
+const ticks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim() || 100)
+const sandboxCpu = () => {
+  try {
+    const fields = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / ticks
+  } catch {
+    return NaN
+  }
+}
 const curlJson = (args) => {
   const run = spawnSync("curl", ["-sS", "--fail-with-body", "-H", auth, ...args], { encoding: "utf8", maxBuffer: 16 * MiB })
   if (run.status !== 0) throw new Error(`curl failed: ${run.stderr} ${run.stdout}`)
   return JSON.parse(run.stdout)
 }
 
+const cpu = { curlServer: [], sdkServer: [], sdkClient: [] }
 const viaCurl = () => {
   const start = performance.now()
+  const server = sandboxCpu()
   const state = curlJson([
     "-X", "PUT",
     "-H", `Content-Range: bytes 0-${SIZE - 1}/${SIZE}`,
@@ -77,6 +89,7 @@ const viaCurl = () => {
   ])
   const done = curlJson(["-X", "POST", "-H", "Content-Type: application/json", "--data", JSON.stringify({ md5 }), state.url])
   if (done.size !== SIZE || done.checksum !== md5) throw new Error("curl upload stored the wrong file")
+  cpu.curlServer.push(sandboxCpu() - server)
   return performance.now() - start
 }
 
@@ -91,12 +104,17 @@ const viaSdk = async () => {
   }, 10)
   try {
     const start = performance.now()
+    const server = sandboxCpu()
+    const client = process.cpuUsage()
     const result = await Effect.runPromise(
       Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) => u.upload(file, { chunkSize: CHUNK, resume: false })).pipe(
         Effect.provide(layer)
       )
     )
     const elapsed = performance.now() - start
+    const used = process.cpuUsage(client)
+    cpu.sdkClient.push((used.user + used.system) / 1e6)
+    cpu.sdkServer.push(sandboxCpu() - server)
     if (result.size !== SIZE || result.checksum !== md5) throw new Error("SDK upload stored the wrong file")
     return elapsed
   } finally {
@@ -122,6 +140,9 @@ try {
   console.log(`upload of ${SIZE / MiB} MiB in ${CHUNK / MiB} MiB chunks, best of ${ROUNDS}`)
   console.log(`curl (one multipart PUT + finish): ${best(curlTimes).toFixed(0)} ms, ${mibps(best(curlTimes)).toFixed(1)} MiB/s`)
   console.log(`SDK ChunkedUpload.upload:          ${best(sdkTimes).toFixed(0)} ms, ${mibps(best(sdkTimes)).toFixed(1)} MiB/s`)
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  console.log(`CPU per upload (median): sandbox ${median(cpu.curlServer).toFixed(1)} s for curl's, sandbox ${median(cpu.sdkServer).toFixed(1)} s + SDK client ${median(cpu.sdkClient).toFixed(1)} s for the SDK's`)
+  console.log(`load average: ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`)
   console.log(`peak RSS during SDK upload: ${(peakRss / 1e6).toFixed(0)} MB (limit 3 × chunk + 150 MB = ${(limit / 1e6).toFixed(0)} MB) ${peakRss <= limit ? "OK" : "OVER"}`)
   console.log(`upload throughput ratio SDK/curl: ${(best(curlTimes) / best(sdkTimes)).toFixed(2)} (need >= 0.7)`)
 } finally {
