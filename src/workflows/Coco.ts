@@ -367,6 +367,9 @@ export interface ScanHandlers {
 
 const WS = new Uint8Array(128)
 WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1
+// `"` `,` `[` `]` `{` `}`: the only characters that change the scanner's state outside strings.
+const STRUCTURAL = new Uint8Array(128)
+for (const ch of "\",[]{}") STRUCTURAL[ch.charCodeAt(0)] = 1
 
 /**
  * A streaming reader for JSON documents shaped like COCO files: a top-level object whose large
@@ -396,27 +399,58 @@ export class CocoScanner {
     const h = this.handlers
     const n = s.length
     for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i)
       if (this.inString) {
-        if (this.escape) this.escape = false
-        else if (c === 0x5c) this.escape = true
-        else if (c === 0x22) {
-          this.inString = false
-          if (this.keyParts !== undefined) {
-            this.keyParts.push(s.slice(this.keyStart, i + 1))
-            this.key = this.parse(this.keyParts.join(""), "key") as string
-            this.keyParts = undefined
+        // Jump to the closing quote: a quote preceded by an even run of backslashes.
+        let from = i
+        if (this.escape) {
+          this.escape = false
+          from = i + 1
+        }
+        let close = -1
+        for (;;) {
+          const q = s.indexOf("\"", from)
+          let k = (q === -1 ? n : q) - 1
+          let slashes = 0
+          while (k >= from && s.charCodeAt(k) === 0x5c) {
+            slashes++
+            k--
           }
+          if (q === -1) {
+            this.escape = slashes % 2 === 1
+            break
+          }
+          if (slashes % 2 === 0) {
+            close = q
+            break
+          }
+          from = q + 1
+        }
+        if (close === -1) {
+          i = n
+          break
+        }
+        i = close
+        this.inString = false
+        if (this.keyParts !== undefined) {
+          this.keyParts.push(s.slice(this.keyStart, i + 1))
+          this.key = this.parse(this.keyParts.join(""), "key") as string
+          this.keyParts = undefined
         }
         continue
       }
-      if (c < 128 && WS[c] === 1) continue
+      let c = s.charCodeAt(i)
       if (this.capParts !== undefined) {
+        // Inside a captured value only quotes, brackets and (at its own depth) commas matter.
+        while (c < 128 && STRUCTURAL[c] === 0) {
+          if (++i === n) break
+          c = s.charCodeAt(i)
+        }
+        if (i === n) break
         if (this.depth === this.capDepth && (c === 0x2c || c === 0x7d || c === 0x5d)) {
           this.capParts.push(s.slice(this.capStart, i))
-          const text = this.capParts.join("")
+          const text = this.capParts.length === 1 ? this.capParts[0]! : this.capParts.join("")
           this.capParts = undefined
-          if (this.arrayKey !== undefined) h.element(this.arrayKey, this.parse(text, `${this.arrayKey}[${this.index}]`), this.index++)
+          if (this.arrayKey !== undefined) h.element(this.arrayKey, this.parse(text, this.arrayKey, this.index), this.index++)
           else h.value(this.key, this.parse(text, this.key))
           // fall through: the comma or bracket is structure of the enclosing container
         } else {
@@ -426,6 +460,7 @@ export class CocoScanner {
           continue
         }
       }
+      if (c < 128 && WS[c] === 1) continue
       if (this.done) {
         h.syntax("unexpected text after the end of the document")
         return
@@ -502,11 +537,11 @@ export class CocoScanner {
     void s
   }
 
-  private parse(text: string, where: string): unknown {
+  private parse(text: string, where: string, index?: number): unknown {
     try {
       return JSON.parse(text)
     } catch (e) {
-      this.handlers.syntax(`invalid JSON at ${where}: ${(e as Error).message}`)
+      this.handlers.syntax(`invalid JSON at ${index === undefined ? where : `${where}[${index}]`}: ${(e as Error).message}`)
       return undefined
     }
   }

@@ -354,30 +354,38 @@ const runExport = <E>(
         return state
       })
 
-    // Stage 1: per event, decide split and image, read annotations; download only what is needed.
-    const resolve = (event: GroundTruthEvent): Effect.Effect<Resolved, E> => {
+    // Stage 1: per event, decide split and image, read annotations. Synchronous unless a file must
+    // be downloaded (image without size, images requested, native data_meta): the common case
+    // allocates no fiber, which is what keeps a million annotations fast.
+    const skipped = (event: GroundTruthEvent, dataUnit: number | undefined, skip: SkipReason): Resolved => ({
+      event, skip, dataUnit, split: "all", image: undefined, imagePath: undefined, width: undefined, height: undefined, sources: []
+    })
+    const resolve = (event: GroundTruthEvent): Resolved | Effect.Effect<Resolved, E> => {
       const du = event.data_unit ?? undefined
-      const base = { event, dataUnit: du?.id, split: "all", image: undefined, imagePath: undefined, width: undefined, height: undefined, sources: [] }
-      if (du === undefined) return Effect.succeed({ ...base, skip: "missing_data_unit" })
+      if (du === undefined) return skipped(event, undefined, "missing_data_unit")
       let split = "all"
       if (splitBy === "category") {
-        if (event.category == null) return Effect.succeed({ ...base, skip: "no_split" })
+        if (event.category == null) return skipped(event, du.id, "no_split")
         split = event.category
       } else if (assignment !== undefined) {
         const s = assignment.get(du.id)
-        if (s === undefined) return Effect.succeed({ ...base, skip: "not_in_manifest" })
+        if (s === undefined) return skipped(event, du.id, "not_in_manifest")
         split = s
       }
       const image = pickImage(du.files) ?? pickImage(event.files)
-      const known = sizes.get(du.id)
-      let width = positive(image?.width) ? image.width : known?.[0]
-      let height = positive(image?.height) ? image.height : known?.[1]
+      let width = positive(image?.width) ? image.width : undefined
+      let height = positive(image?.height) ? image.height : undefined
+      if (width === undefined || height === undefined) {
+        const known = sizes.get(du.id)
+        width = known?.[0]
+        height = known?.[1]
+      }
       const needSize = width === undefined || height === undefined
       const needImage = image !== undefined && (needSize || (includeImages && !splits.get(split)?.images.has(du.id)))
       const annotations = event.data?.annotations
       const metaKeys = annotations !== undefined && annotations.length > 0 ? [] : dataMetaKeys(event.files)
       if (!needImage && metaKeys.length === 0) {
-        return Effect.succeed({ ...base, skip: undefined, split, image, width, height, sources: annotations ? fromEventAnnotations(annotations) : [] })
+        return { event, skip: undefined, dataUnit: du.id, split, image, imagePath: undefined, width, height, sources: annotations ? fromEventAnnotations(annotations) : [] }
       }
       return Effect.gen(function* () {
         let imagePath: string | undefined
@@ -407,89 +415,107 @@ const runExport = <E>(
           }
           sources = collected
         }
-        return { ...base, skip, split, image, imagePath, width, height, sources }
+        return { event, skip, dataUnit: du.id, split, image, imagePath, width, height, sources }
       })
     }
 
-    // Stage 2: write, strictly in event order.
-    const write = (r: Resolved) =>
-      Effect.gen(function* () {
-        eventsRead++
-        const { event } = r
-        if (r.skip !== undefined) return noteSkip(skippedEvents, r.skip, event, r.dataUnit)
-        const du = r.dataUnit!
-        if (r.width === undefined || r.height === undefined) return noteSkip(skippedEvents, "image_size_unknown", event, du)
-        const width = r.width, height = r.height
-        if (sizes.get(du) === undefined) sizes.set(du, width, height)
-        const s = yield* splitState(r.split)
-        let name = safeName(r.image, du)
-        if (s.images.add(du)) {
-          if (!s.stems.add(stemOf(name))) {
-            // Another data unit already uses this name: prefix the (unique) data unit id.
-            name = `${du}_${name}`
-            s.stems.add(stemOf(name))
-            renamed.set(`${r.split}\t${du}`, name)
-          }
-          s.imagesSpool.push(`${du}\t${width}\t${height}\t${name}\n`)
-          s.imageCount++
-          imagesWritten++
-          if (includeImages && r.imagePath !== undefined) {
-            const target = Path.join(work, "images", r.split, name)
-            yield* Effect.tryPromise({ try: () => Fsp.link(r.imagePath!, target).catch(() => Fsp.copyFile(r.imagePath!, target)), catch: toError("cannot place image", target) })
-            imagesDownloaded++
-          }
-          if (format === "yolo") {
-            const label = Path.join(work, "labels", r.split, `${stemOf(name)}.txt`)
-            yield* Effect.tryPromise({ try: () => Fsp.writeFile(label, ""), catch: toError("cannot write label file", label) })
-          }
+    // File work decided while writing (placing images, creating YOLO label files), run after
+    // each page in order.
+    const fileTasks: Array<{ readonly path: string; readonly run: () => Promise<unknown> }> = []
+
+    // Stage 2: write, strictly in event order. Synchronous: spool lines go to in-memory buffers.
+    const write = (r: Resolved): void => {
+      eventsRead++
+      const { event } = r
+      if (r.skip !== undefined) return noteSkip(skippedEvents, r.skip, event, r.dataUnit)
+      const du = r.dataUnit!
+      if (r.width === undefined || r.height === undefined) return noteSkip(skippedEvents, "image_size_unknown", event, du)
+      const width = r.width, height = r.height
+      if (sizes.get(du) === undefined) sizes.set(du, width, height)
+      const s = splits.get(r.split)!
+      let name = safeName(r.image, du)
+      if (s.images.add(du)) {
+        if (!s.stems.add(stemOf(name))) {
+          // Another data unit already uses this name: prefix the (unique) data unit id.
+          name = `${du}_${name}`
+          s.stems.add(stemOf(name))
+          renamed.set(`${r.split}\t${du}`, name)
+        }
+        s.imagesSpool.push(`${du}\t${width}\t${height}\t${name}\n`)
+        s.imageCount++
+        imagesWritten++
+        if (includeImages && r.imagePath !== undefined) {
+          const from = r.imagePath
+          const target = Path.join(work, "images", r.split, name)
+          fileTasks.push({ path: target, run: () => Fsp.link(from, target).catch(() => Fsp.copyFile(from, target)) })
+          imagesDownloaded++
+        }
+        if (format === "yolo") {
+          const label = Path.join(work, "labels", r.split, `${stemOf(name)}.txt`)
+          fileTasks.push({ path: label, run: () => Fsp.writeFile(label, "") })
+        }
+      } else if (renamed.size > 0) {
+        name = renamed.get(`${r.split}\t${du}`) ?? name
+      }
+      const stem = format === "yolo" ? stemOf(name) : ""
+      for (const a of r.sources) {
+        const prepared = prepare(a, width, height)
+        if (prepared._tag === "skip") {
+          noteSkip(skippedAnnotations, prepared.reason, event, du)
+          continue
+        }
+        const className = categories.nameOf(a)
+        if (className === undefined) {
+          noteSkip(skippedAnnotations, "unknown_class", event, du)
+          continue
+        }
+        const cat = categories.indexOf(className, a)
+        const g = prepared.geometry
+        categories.list[cat]!.count++
+        annotationsWritten++
+        s.annotationCount++
+        if (format === "coco") {
+          let tail = `"bbox":[${g.bbox[0]},${g.bbox[1]},${g.bbox[2]},${g.bbox[3]}],"area":${g.area},"iscrowd":${g.iscrowd}`
+          if (g.polygons !== undefined) tail += `,"segmentation":${JSON.stringify(g.polygons)}`
+          else if (g.rle !== undefined) tail += `,"segmentation":${JSON.stringify(g.rle)}`
+          s.annotationsSpool.push(`${nextAnnotationId++}\t${du}\t${cat}\t${tail}}\n`)
         } else {
-          name = renamed.get(`${r.split}\t${du}`) ?? name
+          const [x, y, w, h] = g.bbox
+          labelsSpool!.push(`${r.split}\t${stem}\t${cat}\t${r6((x + w / 2) / width)} ${r6((y + h / 2) / height)} ${r6(w / width)} ${r6(h / height)}\n`)
         }
-        const stem = stemOf(name)
-        for (const a of r.sources) {
-          const prepared = prepare(a, width, height)
-          if (prepared._tag === "skip") {
-            noteSkip(skippedAnnotations, prepared.reason, event, du)
-            continue
-          }
-          const className = categories.nameOf(a)
-          if (className === undefined) {
-            noteSkip(skippedAnnotations, "unknown_class", event, du)
-            continue
-          }
-          const cat = categories.indexOf(className, a)
-          const g = prepared.geometry
-          categories.list[cat]!.count++
-          annotationsWritten++
-          s.annotationCount++
-          if (format === "coco") {
-            let tail = `"bbox":[${g.bbox[0]},${g.bbox[1]},${g.bbox[2]},${g.bbox[3]}],"area":${g.area},"iscrowd":${g.iscrowd}`
-            if (g.polygons !== undefined) tail += `,"segmentation":${JSON.stringify(g.polygons)}`
-            else if (g.rle !== undefined) tail += `,"segmentation":${JSON.stringify(g.rle)}`
-            s.annotationsSpool.push(`${nextAnnotationId++}\t${du}\t${cat}\t${tail}}\n`)
-          } else {
-            const [x, y, w, h] = g.bbox
-            labelsSpool!.push(`${r.split}\t${stem}\t${cat}\t${r6((x + w / 2) / width)} ${r6((y + h / 2) / height)} ${r6(w / width)} ${r6(h / height)}\n`)
-          }
-        }
-      })
+      }
+    }
 
     // Names that had to be prefixed because of a collision (rare), so later events of the same
     // data unit find the same YOLO label file.
     const renamed = new Map<string, string>()
 
-    const flushAll = Effect.tryPromise({
-      try: () => Promise.all(writers.map((w) => w.maybeFlush())),
-      catch: toError("cannot write spool files", work)
+    const afterPage = Effect.tryPromise({
+      try: async () => {
+        for (const task of fileTasks.splice(0)) await task.run()
+        await Promise.all(writers.map((w) => w.maybeFlush()))
+      },
+      catch: toError("cannot write the export's files", work)
     })
 
+    const concurrency = run.concurrency ?? 8
     yield* source.events.pipe(
-      Stream.rechunk(256),
       Stream.runForEachChunk((chunk) =>
         Effect.gen(function* () {
-          const resolved = yield* Effect.forEach(Chunk.toReadonlyArray(chunk), resolve, { concurrency: run.concurrency ?? 8 })
-          for (const r of resolved) yield* write(r)
-          yield* flushAll
+          const events = Chunk.toReadonlyArray(chunk)
+          const resolved: Array<Resolved> = new Array(events.length)
+          const downloads: Array<readonly [number, Effect.Effect<Resolved, E>]> = []
+          for (let i = 0; i < events.length; i++) {
+            const r = resolve(events[i]!)
+            if (Effect.isEffect(r)) downloads.push([i, r])
+            else resolved[i] = r
+          }
+          if (downloads.length > 0) {
+            yield* Effect.forEach(downloads, ([i, eff]) => Effect.map(eff, (r) => void (resolved[i] = r)), { concurrency, discard: true })
+          }
+          for (const r of resolved) if (r.skip === undefined && !splits.has(r.split)) yield* splitState(r.split)
+          for (const r of resolved) write(r)
+          yield* afterPage
           progress("reading")
         })
       )
