@@ -155,72 +155,75 @@ export const boxIou = (d: ReadonlyArray<number>, g: ReadonlyArray<number>, crowd
   return inter / (crowd ? da : da + g[2] * g[3] - inter)
 }
 
-/** The matching of one image × category in one area range (pycocotools' evaluateImg). */
-interface ImageEval {
-  /** matched[t·D + d]: detection d matched some ground truth at threshold t. */
-  readonly matched: Uint8Array
-  /** ignored[t·D + d]: detection d is neither TP nor FP at threshold t. */
-  readonly ignored: Uint8Array
-  /** Ground truth neither crowd nor outside the area range. */
-  readonly npig: number
-}
-
-/** The detections of one image × category, sorted and truncated, with their matchings per area. */
-interface Cell {
-  readonly scores: Float64Array
-  readonly perArea: ReadonlyArray<ImageEval>
-}
-
 const isCrowd = (g: EvalGroundTruth): boolean => g.iscrowd === true || (typeof g.iscrowd === "number" && g.iscrowd !== 0)
 
-const evaluateCell = (gts: ReadonlyArray<EvalGroundTruth>, dts: ReadonlyArray<EvalDetection>): Cell => {
-  // Stable sort by descending score, as pycocotools' mergesort on -score.
-  const sorted = dts.length > 1 ? [...dts].sort((a, b) => b.score - a.score) : dts
-  const kept = sorted.length > MAX_DET ? sorted.slice(0, MAX_DET) : sorted
+/** Scratch space reused across cells: one evaluation allocates per category, not per image. */
+class Scratch {
+  ious = new Float64Array(1024)
+  crowd = new Uint8Array(64)
+  gtArea = new Float64Array(64)
+  gtIg = new Uint8Array(64)
+  order = new Int32Array(64)
+  gtm = new Int32Array(64)
+  ensure(D: number, G: number): void {
+    if (this.ious.length < D * G) this.ious = new Float64Array(Math.max(D * G, this.ious.length * 2))
+    if (this.crowd.length < G) {
+      const size = Math.max(G, this.crowd.length * 2)
+      this.crowd = new Uint8Array(size)
+      this.gtArea = new Float64Array(size)
+      this.gtIg = new Uint8Array(size)
+      this.order = new Int32Array(size)
+      this.gtm = new Int32Array(size)
+    }
+  }
+}
+
+/**
+ * pycocotools' evaluateImg for one image × category, every area range and threshold at once.
+ * `kept` are the detections sorted by score and truncated to 100; their outcomes go to
+ * `outcome[a][t·n + offset + d]` (0 ignored, 1 true positive, 2 false positive) and the count of
+ * non-ignored ground truth per area is added to `npig`.
+ */
+const evaluateCell = (
+  gts: ReadonlyArray<EvalGroundTruth>,
+  kept: ReadonlyArray<EvalDetection>,
+  outcome: ReadonlyArray<Uint8Array>,
+  n: number,
+  offset: number,
+  npig: Float64Array,
+  scratch: Scratch
+): void => {
   const D = kept.length
   const G = gts.length
-  const crowd = new Uint8Array(G)
-  const gtArea = new Float64Array(G)
+  scratch.ensure(D, G)
+  const { crowd, gtArea, gtIg, order, gtm, ious } = scratch
   for (let g = 0; g < G; g++) {
     crowd[g] = isCrowd(gts[g]) ? 1 : 0
     const a = gts[g].area
     gtArea[g] = typeof a === "number" && Number.isFinite(a) ? a : gts[g].bbox[2] * gts[g].bbox[3]
   }
-  const ious = new Float64Array(D * G)
   for (let d = 0; d < D; d++) {
     for (let g = 0; g < G; g++) ious[d * G + g] = boxIou(kept[d].bbox, gts[g].bbox, crowd[g] === 1)
   }
-  const scores = new Float64Array(D)
-  const dtArea = new Float64Array(D)
-  for (let d = 0; d < D; d++) {
-    scores[d] = kept[d].score
-    dtArea[d] = kept[d].bbox[2] * kept[d].bbox[3]
-  }
-  const perArea: Array<ImageEval> = []
-  const gtIg = new Uint8Array(G)
-  const order: Array<number> = []
-  const gtm = new Int32Array(G)
   for (let a = 0; a < A; a++) {
     const lo = AREA_RANGES[a][1]
     const hi = AREA_RANGES[a][2]
-    let npig = 0
-    order.length = 0
+    const out = outcome[a]
+    let count = 0
     for (let g = 0; g < G; g++) {
       gtIg[g] = crowd[g] === 1 || gtArea[g] < lo || gtArea[g] > hi ? 1 : 0
-      if (gtIg[g] === 0) {
-        npig++
-        order.push(g)
-      }
+      if (gtIg[g] === 0) order[count++] = g
     }
+    npig[a] += count
     // Non-ignored ground truth first, each group in input order (pycocotools' stable argsort).
-    for (let g = 0; g < G; g++) if (gtIg[g] === 1) order.push(g)
-    const matched = new Uint8Array(T * D)
-    const ignored = new Uint8Array(T * D)
+    let o = count
+    for (let g = 0; g < G; g++) if (gtIg[g] === 1) order[o++] = g
     for (let t = 0; t < T; t++) {
-      gtm.fill(-1)
-      const base = t * D
+      gtm.fill(-1, 0, G)
+      const base = t * n + offset
+      const threshold = Math.min(IOU_THRESHOLDS[t], 1 - 1e-10)
       for (let d = 0; d < D; d++) {
-        let best = Math.min(IOU_THRESHOLDS[t], 1 - 1e-10)
+        let best = threshold
         let m = -1
         for (let i = 0; i < G; i++) {
           const g = order[i]
@@ -233,17 +236,16 @@ const evaluateCell = (gts: ReadonlyArray<EvalGroundTruth>, dts: ReadonlyArray<Ev
           m = g
         }
         if (m === -1) {
-          if (dtArea[d] < lo || dtArea[d] > hi) ignored[base + d] = 1
+          // Unmatched: a false positive, unless the detection itself is outside the area range.
+          const area = kept[d].bbox[2] * kept[d].bbox[3]
+          out[base + d] = area < lo || area > hi ? 0 : 2
           continue
         }
-        matched[base + d] = 1
-        ignored[base + d] = gtIg[m]
+        out[base + d] = gtIg[m] === 1 ? 0 : 1
         gtm[m] = d
       }
     }
-    perArea.push({ matched, ignored, npig })
   }
-  return { scores, perArea }
 }
 
 /** Precision at the 101 recall points and final recall, for one category/area/maxDet/threshold. */
@@ -347,51 +349,38 @@ export const evaluateDetections = (
   let beyondMaxDets = 0
   const q = new Float64Array(R)
 
+  const scratch = new Scratch()
   for (let k = 0; k < K; k++) {
-    const imgs = new Set<number>([...gtBy[k].keys(), ...dtBy[k].keys()])
-    const cells: Array<Cell> = []
-    for (const img of [...imgs].sort((a, b) => imageIndex.get(a)! - imageIndex.get(b)!)) {
+    // Cells (image × category) in image order; detections sorted by score (stable, as
+    // pycocotools' mergesort) and truncated to 100 per cell.
+    const imgs = [...new Set<number>([...gtBy[k].keys(), ...dtBy[k].keys()])].sort((a, b) => imageIndex.get(a)! - imageIndex.get(b)!)
+    const kept: Array<ReadonlyArray<EvalDetection>> = []
+    const offsets: Array<number> = []
+    let n = 0
+    for (const img of imgs) {
       const dts = dtBy[k].get(img) ?? []
-      if (dts.length > MAX_DET) beyondMaxDets += dts.length - MAX_DET
-      cells.push(evaluateCell(gtBy[k].get(img) ?? [], dts))
+      const sorted = dts.length > 1 ? [...dts].sort((a, b) => b.score - a.score) : dts
+      if (sorted.length > MAX_DET) beyondMaxDets += sorted.length - MAX_DET
+      kept.push(sorted.length > MAX_DET ? sorted.slice(0, MAX_DET) : sorted)
+      offsets.push(n)
+      n += Math.min(sorted.length, MAX_DET)
+    }
+    const outcome: Array<Uint8Array> = []
+    for (let a = 0; a < A; a++) outcome.push(new Uint8Array(T * n))
+    const npigByArea = new Float64Array(A)
+    const rankOf = new Int32Array(n)
+    const scoreOf = new Float64Array(n)
+    for (let c = 0; c < imgs.length; c++) {
+      evaluateCell(gtBy[k].get(imgs[c]) ?? [], kept[c], outcome, n, offsets[c], npigByArea, scratch)
+      const list = kept[c]
+      for (let d = 0; d < list.length; d++) {
+        rankOf[offsets[c] + d] = d
+        scoreOf[offsets[c] + d] = list[d].score
+      }
     }
     // All detections of the category, sorted once by score (stable in image order). Restricting
     // to the first m of each image keeps this order, so the same sort serves every maxDet.
-    let n = 0
-    for (const c of cells) n += c.scores.length
-    const cellOf = new Int32Array(n)
-    const rankOf = new Int32Array(n)
-    const scoreOf = new Float64Array(n)
-    let i = 0
-    for (let c = 0; c < cells.length; c++) {
-      const s = cells[c].scores
-      for (let d = 0; d < s.length; d++) {
-        cellOf[i] = c
-        rankOf[i] = d
-        scoreOf[i] = s[d]
-        i++
-      }
-    }
-    const idx = Array.from({ length: n }, (_, j) => j).sort((x, y) => scoreOf[y] - scoreOf[x])
-    // Outcomes laid out in score order per area and threshold (0 ignored, 1 TP, 2 FP), so the
-    // 120 accumulation passes below read one typed array sequentially.
-    const sortedRank = new Int32Array(n)
-    const outcome: Array<Uint8Array> = []
-    for (let a = 0; a < A; a++) outcome.push(new Uint8Array(T * n))
-    for (let p = 0; p < n; p++) {
-      const j = idx[p]
-      const cell = cells[cellOf[j]]
-      const d = rankOf[j]
-      const D = cell.scores.length
-      sortedRank[p] = d
-      for (let a = 0; a < A; a++) {
-        const ev = cell.perArea[a]
-        const out = outcome[a]
-        for (let t = 0; t < T; t++) {
-          out[t * n + p] = ev.ignored[t * D + d] === 1 ? 0 : ev.matched[t * D + d] === 1 ? 1 : 2
-        }
-      }
-    }
+    const idx = Int32Array.from(Array.from({ length: n }, (_, j) => j).sort((x, y) => scoreOf[y] - scoreOf[x]))
     const tp = new Float64Array(n)
     const fp = new Float64Array(n)
 
@@ -400,33 +389,32 @@ export const evaluateDetections = (
     let ap75 = -1
     let ctp = 0
     let cfp = 0
-    let supportAll = 0
+    const supportAll = npigByArea[0]
     for (let a = 0; a < A; a++) {
-      let npig = 0
-      for (const c of cells) npig += c.perArea[a].npig
-      if (a === 0) supportAll = npig
-      if (npig === 0 || cells.length === 0) continue
+      const npig = npigByArea[a]
+      if (npig === 0) continue
       const out = outcome[a]
-      for (let m = 0; m < M; m++) {
-        const maxDet = MAX_DETS[m]
-        for (let t = 0; t < T; t++) {
-          let nd = 0
-          let ctpT = 0
-          let cfpT = 0
-          const base = t * n
-          for (let p = 0; p < n; p++) {
-            if (sortedRank[p] >= maxDet) continue
-            const o = out[base + p]
-            if (o === 1) ctpT++
-            else if (o === 2) cfpT++
-            tp[nd] = ctpT
-            fp[nd] = cfpT
-            nd++
-          }
-          const rc = interpolate(tp, fp, nd, npig, q)
-          recall[(a * M + m) * K + k][t] = rc
-          if (m === M - 1) precision[a * K + k].set(q, t * R)
+      for (let t = 0; t < T; t++) {
+        const base = t * n
+        // AR@1 and AR@10 need only the final recall: a count, in any order.
+        for (let m = 0; m < M - 1; m++) {
+          const maxDet = MAX_DETS[m]
+          let found = 0
+          for (let j = 0; j < n; j++) if (rankOf[j] < maxDet && out[base + j] === 1) found++
+          recall[(a * M + m) * K + k][t] = found / npig
         }
+        // maxDet 100 keeps every kept detection: the full precision/recall curve in score order.
+        let ctpT = 0
+        let cfpT = 0
+        for (let p = 0; p < n; p++) {
+          const o = out[base + idx[p]]
+          if (o === 1) ctpT++
+          else if (o === 2) cfpT++
+          tp[p] = ctpT
+          fp[p] = cfpT
+        }
+        recall[(a * M + M - 1) * K + k][t] = interpolate(tp, fp, n, npig, q)
+        precision[a * K + k].set(q, t * R)
       }
       if (a === 0) {
         const pk = precision[k]
@@ -435,14 +423,12 @@ export const evaluateDetections = (
         ap75 = meanDefined(Array.from(pk.subarray(5 * R, 6 * R))) ?? -1
       }
     }
-    // Per-class counts at IoU 0.5, area all, 100 per image, above the score threshold.
-    for (const c of cells) {
-      const ev = c.perArea[0]
-      for (let d = 0; d < c.scores.length; d++) {
-        if (c.scores[d] < scoreThreshold || ev.ignored[d] === 1) continue
-        if (ev.matched[d] === 1) ctp++
-        else cfp++
-      }
+    // Per-class counts at IoU 0.5 (t = 0), area all, 100 per image, above the score threshold.
+    const out0 = outcome[0]
+    for (let j = 0; j < n; j++) {
+      if (scoreOf[j] < scoreThreshold) continue
+      if (out0[j] === 1) ctp++
+      else if (out0[j] === 2) cfp++
     }
     const fn = supportAll - ctp
     if (supportAll === 0) excluded.push(categories[k])
@@ -452,8 +438,7 @@ export const evaluateDetections = (
       totalFp += cfp
       totalFn += fn
     }
-    let dets = 0
-    for (const c of cells) dets += c.scores.length
+    const dets = n
     perClass.push({
       category_id: categories[k].id,
       name: categories[k].name,
