@@ -319,7 +319,11 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
                 ),
                 Effect.option
               )
-              if (Option.isSome(status) && status.value.status !== "complete") {
+              // A complete upload is picked up too (the crash came after the finish, before the
+              // state was removed): finishing it again with the same md5 answers the same file.
+              const usable = Option.isSome(status) && status.value.offset <= total &&
+                (status.value.status !== "complete" || status.value.offset === total)
+              if (Option.isSome(status) && usable) {
                 yield* hashTo(state.offset)
                 if (peekDigest(hash) === state.prefixMd5) {
                   yield* hashTo(status.value.offset)

@@ -211,6 +211,54 @@ describe("ChunkedUpload", () => {
       expect(result.checksum).toBe(md5(bytes))
     }))
 
+  it.live("when the server's offset moves back mid-upload (400 Offsets do not match), it continues from there", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const stateDir = path.join(work, "mismatch-state")
+      const { bytes, path: file } = makeFile(4 * MiB + 5)
+      let rewound = false
+      const logs: Array<string> = []
+      const result = yield* upload(sb, file, {
+        onProgress: (e) => {
+          if (rewound || e.phase !== "uploading" || e.bytesSent < 2 * MiB) return
+          // As if the server lost the second chunk: its offset goes back to 1 MiB.
+          const { id } = JSON.parse(fs.readFileSync(path.join(stateDir, fs.readdirSync(stateDir)[0]!), "utf8"))
+          const db = sb.openDb()
+          db.prepare("UPDATE chunked_uploads SET offset = ? WHERE id = ?").run(MiB, id)
+          db.close()
+          rewound = true
+        }
+      }, stateDir).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message)))))
+      )
+      expect(rewound).toBe(true)
+      expect(logs).toContain("the server holds a different part of the upload: continuing from its offset")
+      expect(result.bytesSent).toBe(bytes.length + MiB)
+      expect(result.checksum).toBe(md5(bytes))
+      expect(md5(yield* download(result.file))).toBe(md5(bytes))
+    }))
+
+  it.live("an upload finished just before a crash (state not yet removed) is not sent again", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const stateDir = path.join(work, "finished-state")
+      const { bytes, path: file } = makeFile(2 * MiB)
+      let saved: [string, string] | undefined
+      const first = yield* upload(sb, file, {
+        onProgress: (e) => {
+          if (e.phase !== "finalizing") return
+          const name = path.join(stateDir, fs.readdirSync(stateDir)[0]!)
+          saved = [name, fs.readFileSync(name, "utf8")]
+        }
+      }, stateDir)
+      expect(fs.readdirSync(stateDir)).toHaveLength(0)
+      fs.writeFileSync(saved![0], saved![1])
+      yield* resetStats(sb)
+      const second = yield* upload(sb, file, {}, stateDir)
+      expect(second).toMatchObject({ id: first.id, file: expect.any(String), checksum: md5(bytes), resumedFrom: bytes.length, bytesSent: 0 })
+      expect((yield* stats(sb)).upload_bytes_received).toBe(0)
+    }))
+
   it.live("a file modified between attempts starts over, even with its size and mtime restored", () =>
     Effect.gen(function*() {
       const sb = sandbox()
