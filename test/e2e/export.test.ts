@@ -1,0 +1,101 @@
+/**
+ * The data-workflow commands as a user runs them: `synapse-ml export`, `split` and `coco validate`
+ * spawned as processes against a sandbox, checking files written, stdout summaries, progress lines
+ * on stderr (not a TTY here, so plain lines) and the exit codes that tell outcomes apart.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { afterAll } from "vitest"
+import { useSandbox } from "../support/sandbox.js"
+
+const root = Path.resolve(import.meta.dirname, "../..")
+const newestSource = (dir: string): number =>
+  Fs.readdirSync(dir, { withFileTypes: true }).reduce(
+    (newest, entry) =>
+      Math.max(newest, entry.isDirectory() ? newestSource(Path.join(dir, entry.name)) : Fs.statSync(Path.join(dir, entry.name)).mtimeMs),
+    0
+  )
+// The built command when it is up to date (`npm test` builds first), else the sources through tsx.
+const built = Path.join(root, "dist/cli/main.js")
+const entry: ReadonlyArray<string> =
+  Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestSource(Path.join(root, "src")) ? [built] : ["--import", "tsx", "src/cli/main.ts"]
+
+const sandbox = useSandbox({ seed: "demo" })
+const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "e2e-export-"))
+afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
+
+interface Result {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const cli = (args: ReadonlyArray<string>): Promise<Result> =>
+  new Promise((resolve, reject) => {
+    const sb = sandbox()
+    const child = spawn(process.execPath, [...entry, ...args], {
+      cwd: root,
+      env: { ...process.env, SYNAPSE_BASE_URL: sb.url, SYNAPSE_ACCESS_TOKEN: sb.token, SYNAPSE_CACHE_DIR: Path.join(tmp, "cache") },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => (stdout += d))
+    child.stderr.on("data", (d) => (stderr += d))
+    child.on("error", reject)
+    child.on("exit", (code) => resolve({ code, stdout, stderr }))
+  })
+
+describe("synapse-ml export / split / coco validate", () => {
+  it("export → coco validate → split → export by manifest (YOLO)", async () => {
+    const out = Path.join(tmp, "coco")
+    const exported = await cli(["export", "--dataset-version", "303", "--format", "coco", "-o", out, "--split-by", "category", "--json"])
+    expect(exported.code).toBe(0)
+    const summary = JSON.parse(exported.stdout)
+    expect(summary).toMatchObject({ format: "coco", valid: true, datasetVersions: [303] })
+    expect(summary.annotations).toBeGreaterThan(0)
+    expect(exported.stderr).toMatch(/^export reading: \d+\/\d+ events/m)
+    expect(exported.stderr).toMatch(/^export done: /m)
+
+    const checked = await cli(["coco", "validate", Path.join(out, "annotations", "instances_train.json")])
+    expect(checked.code).toBe(0)
+    expect(checked.stdout).toMatch(/: valid \(/)
+
+    const manifest = Path.join(tmp, "split.json")
+    const split = await cli(["split", "--project", "1", "--train", "0.7", "--validation", "0.2", "--test", "0.1", "--seed", "11", "--manifest", manifest])
+    expect(split.code).toBe(0)
+    expect(split.stdout).toContain("images in two splits: 0")
+    expect(JSON.parse(Fs.readFileSync(manifest, "utf8")).seed).toBe(11)
+
+    const yolo = Path.join(tmp, "yolo")
+    const byManifest = await cli(["export", "--dataset-version", "302,303", "--format", "yolo", "-o", yolo, "--manifest", manifest])
+    expect(byManifest.code).toBe(0)
+    expect(byManifest.stdout).toMatch(/^Exported \d+ images/)
+    expect(Fs.readdirSync(Path.join(yolo, "labels")).sort()).toEqual(["test", "train", "validation"])
+    expect(Fs.readFileSync(Path.join(yolo, "data.yaml"), "utf8")).toContain("test: images/test")
+  })
+
+  it("exit codes: 2 usage, 3 API error, 4 invalid COCO, 5 unreadable file", async () => {
+    const bad = Path.join(tmp, "bad.json")
+    Fs.writeFileSync(bad, JSON.stringify({ images: [{ id: 0, file_name: "a.png", width: 1, height: 1 }], annotations: [], categories: [] }))
+    const [noVersion, badFlag, unknown, invalid, missing] = await Promise.all([
+      cli(["export", "-o", Path.join(tmp, "x")]),
+      cli(["export", "--dataset-version", "303", "--bogus"]),
+      cli(["export", "--dataset-version", "999999", "-o", Path.join(tmp, "y")]),
+      cli(["coco", "validate", bad, "--json"]),
+      cli(["coco", "validate", Path.join(tmp, "missing.json")])
+    ])
+    expect(noVersion.code).toBe(2)
+    expect(noVersion.stderr).toContain("--dataset-version")
+    expect(badFlag.code).toBe(2)
+    expect(unknown.code).toBe(3)
+    expect(unknown.stderr).toContain("NotFoundError")
+    expect(invalid.code).toBe(4)
+    expect(JSON.parse(invalid.stdout).findingCounts).toEqual({ id_positive: 1, categories_nonempty: 1 })
+    expect(missing.code).toBe(5)
+    expect(Fs.existsSync(Path.join(tmp, "y", "annotations"))).toBe(false)
+  })
+})
