@@ -3,8 +3,9 @@
  * "chunked upload") so that model files of many gigabytes get through flaky networks and process
  * restarts without starting over.
  *
- * - The file is read by offset from disk, one piece at a time, straight into the request body: it
- *   is never held whole in memory, and a retried chunk re-reads its bytes (never a consumed stream).
+ * - The file is read by offset from disk one chunk at a time (the next while the current one is on
+ *   the wire, into two buffers used in turn): it is never held whole in memory, and a retried
+ *   chunk re-reads its bytes from disk (never a consumed stream).
  * - The md5 of the whole file, which the server checks when the upload is finished, is computed
  *   while the chunks are sent; a chunk's bytes count only once its PUT was acknowledged.
  * - Chunk PUTs are idempotent by range, so they go through the client's retry policy. An offset
