@@ -323,6 +323,116 @@ const compileGuard = (ast: SchemaAST.AST): Guard | undefined => {
   }
 }
 
+/**
+ * The same guard as `compileGuard`, generated as JavaScript source (one function per object or
+ * array node, primitive checks inlined), so that V8 sees monomorphic direct calls instead of a
+ * chain of closures: about twice as fast again on event pages. `undefined` when a node is not
+ * supported or code generation is disabled (`--disallow-code-generation-from-strings`).
+ */
+const generateGuard = (root: SchemaAST.AST): Guard | undefined => {
+  const functions: Array<string> = []
+  const refinements: Array<SchemaAST.Refinement> = []
+  const sets: Array<ReadonlySet<string>> = []
+  const names = new Map<SchemaAST.AST, string>()
+  const ALWAYS = "true"
+
+  const expr = (ast: SchemaAST.AST, v: string): string | undefined => {
+    switch (ast._tag) {
+      case "StringKeyword":
+        return `typeof ${v} === "string"`
+      case "NumberKeyword":
+        return `typeof ${v} === "number"`
+      case "BooleanKeyword":
+        return `typeof ${v} === "boolean"`
+      case "UnknownKeyword":
+      case "AnyKeyword":
+        return ALWAYS
+      case "UndefinedKeyword":
+      case "VoidKeyword":
+        return `${v} === undefined`
+      case "Literal":
+        if (ast.literal === null) return `${v} === null`
+        if (typeof ast.literal === "string" || typeof ast.literal === "boolean" || (typeof ast.literal === "number" && Number.isFinite(ast.literal))) {
+          return `${v} === ${JSON.stringify(ast.literal)}`
+        }
+        return undefined
+      case "Refinement": {
+        const from = expr(ast.from, v)
+        if (from === undefined) return undefined
+        const i = refinements.push(ast) - 1
+        return `(${from}) && isNone(r[${i}].filter(${v}, opts, r[${i}]))`
+      }
+      case "Union": {
+        const members = ast.types.map((t) => expr(t, v))
+        if (members.some((m) => m === undefined)) return undefined
+        if (members.includes(ALWAYS)) return ALWAYS
+        return members.map((m) => `(${m})`).join(" || ")
+      }
+      case "TupleType":
+      case "TypeLiteral": {
+        const name = fn(ast)
+        return name === undefined ? undefined : `${name}(${v})`
+      }
+      default:
+        return undefined
+    }
+  }
+
+  const fn = (ast: SchemaAST.TupleType | SchemaAST.TypeLiteral): string | undefined => {
+    const known = names.get(ast)
+    if (known !== undefined) return known
+    const name = `f${names.size}`
+    names.set(ast, name)
+    let body: string
+    if (ast._tag === "TupleType") {
+      if (ast.elements.length !== 0 || ast.rest.length !== 1) return undefined
+      const item = expr(ast.rest[0]!.type, "x")
+      if (item === undefined) return undefined
+      body = item === ALWAYS
+        ? `return Array.isArray(a)`
+        : `if (!Array.isArray(a)) return false; for (let i = 0; i < a.length; i++) { const x = a[i]; if (!(${item})) return false } return true`
+      functions.push(`function ${name}(a) { ${body} }`)
+      return name
+    }
+    const lines: Array<string> = [`if (typeof o !== "object" || o === null || Array.isArray(o)) return false`, `let x`]
+    for (const ps of ast.propertySignatures) {
+      if (typeof ps.name !== "string") return undefined
+      const key = JSON.stringify(ps.name)
+      const check = expr(ps.type, "x")
+      if (check === undefined) return undefined
+      const missing = ps.isOptional ? "" : "return false"
+      lines.push(`x = o[${key}]`)
+      // `in` rather than a hasOwnProperty call: a key found on the prototype instead holds a
+      // function there, which fails the check (and the full decode then decides)
+      lines.push(`if (x === undefined && !(${key} in o)) { ${missing} } else if (!(${check})) return false`)
+    }
+    const indexChecks: Array<string> = []
+    for (const is of ast.indexSignatures) {
+      if (is.parameter._tag !== "StringKeyword") return undefined
+      const check = expr(is.type, "x")
+      if (check === undefined) return undefined
+      if (check !== ALWAYS) indexChecks.push(check)
+    }
+    if (indexChecks.length > 0) {
+      // inherited enumerable keys (none on JSON objects) only add checks: still conservative
+      const skip = ast.propertySignatures.length === 0 ? "" : `if (sets[${sets.push(new Set(ast.propertySignatures.map((p) => String(p.name)))) - 1}].has(k)) continue; `
+      lines.push(`for (const k in o) { ${skip}x = o[k]; if (!(${indexChecks.map((c) => `(${c})`).join(" && ")})) return false }`)
+    }
+    lines.push("return true")
+    functions.push(`function ${name}(o) { ${lines.join("; ")} }`)
+    return name
+  }
+
+  const top = expr(root, "u")
+  if (top === undefined) return undefined
+  try {
+    const factory = new Function("r", "isNone", "opts", "sets", `"use strict"; ${functions.join("\n")}\nreturn function guard(u) { return ${top} }`)
+    return factory(refinements, Option.isNone, NO_OPTIONS, sets) as Guard
+  } catch {
+    return undefined
+  }
+}
+
 const valueAt = (json: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
   let current = json
   for (const key of path) {
@@ -368,7 +478,7 @@ export const decoder = <A, I>(schema: Schema.Schema<A, I, never>): Decoder<A> =>
   const slow: Decoder<A> = (json) => Either.mapLeft(decode(json), (error) => decodeErrorFrom(json, error))
   // Without transformations the validated JSON is the decoded value: a fast check, and the full
   // decode only to explain a failure.
-  const guard = compileGuard(schema.ast)
+  const guard = generateGuard(schema.ast) ?? compileGuard(schema.ast)
   const made: Decoder<A> = guard !== undefined ? (json) => (guard(json) ? Either.right(json as A) : slow(json)) : slow
   decoders.set(schema.ast, made as Decoder<unknown>)
   return made
