@@ -90,19 +90,59 @@ async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     // Stateless: no session to stream server-initiated messages on, and nothing to delete.
     return reject(res, 405, "Method not allowed: this stateless server accepts POST only.", { allow: "POST" })
   }
+  const body = await readBody(req)
+  if (body === "too large") return reject(res, 413, `Request body over ${MAX_BODY_BYTES} bytes.`)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch {
+    res.writeHead(400, { "content-type": "application/json" })
+    res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error: the body is not JSON." }, id: null }))
+    return
+  }
   const server = factory.create()
-  const transport = new StreamableHTTPServerTransport({}) // no sessionIdGenerator: stateless
+  // Without a progress token nothing but the answer will be sent, so it goes as plain JSON; an SSE
+  // stream is opened only when progress notifications may follow.
+  const transport = new StreamableHTTPServerTransport({ enableJsonResponse: !wantsProgress(parsed) }) // no sessionIdGenerator: stateless
   res.on("close", () => {
     void transport.close()
     void server.close()
   })
   try {
     await server.connect(transport)
-    await transport.handleRequest(req, res)
+    await transport.handleRequest(req, res, parsed)
   } catch {
     reject(res, 500, "Internal error while handling the MCP request (see the server log).")
   }
 }
+
+/** Largest request body read (the SDK's own default). */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024
+
+const readBody = (req: http.IncomingMessage): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_BODY_BYTES) {
+        req.removeAllListeners("data")
+        req.resume()
+        resolve("too large")
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+    req.on("error", reject)
+  })
+
+/** Whether any request in the body carries a progress token. */
+const wantsProgress = (body: unknown): boolean =>
+  (Array.isArray(body) ? body : [body]).some((message) => {
+    const meta = (message as { params?: { _meta?: { progressToken?: unknown } } } | null)?.params?._meta
+    return meta?.progressToken !== undefined
+  })
 
 /**
  * Serves `factory` over HTTP on the configured host and port for the lifetime of the scope, and

@@ -73,6 +73,14 @@ export const backendLayer = (env: Record<string, string | undefined>, sandboxOpt
     })
   )
 
+/**
+ * The HTTP client of a long-running server: Node's client (DESIGN.md: not undici) with connections
+ * kept alive, so a tool call does not pay a TCP handshake to Synapse every time.
+ */
+export const httpClientLayer = NodeHttpClient.layerWithoutAgent.pipe(
+  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true }))
+)
+
 /** The SDK services the tools use, over a `SynapseClient`. */
 export const servicesLayer = Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(
   Layer.provideMerge(Layer.merge(FileCache.layerConfig().pipe(Layer.orDie), ChunkedUpload.layerConfig()))
@@ -141,7 +149,7 @@ export const run = (options: RunOptions) =>
       return yield* Effect.never
     })
     return yield* program.pipe(
-      Effect.provide(serverLayer(settings, backendLayer(options.env, options.sandbox).pipe(Layer.provide(NodeHttpClient.layer)), secrets)),
+      Effect.provide(serverLayer(settings, backendLayer(options.env, options.sandbox).pipe(Layer.provide(httpClientLayer)), secrets)),
       Effect.scoped,
       // Whatever loggers the caller installed, none may write to stdout: stdio belongs to the protocol.
       Effect.provide(Layer.merge(Logger.remove(Logger.prettyLoggerDefault), stderrLoggerLayer))

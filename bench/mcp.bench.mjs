@@ -1,0 +1,133 @@
+// Added latency of the MCP server: `tools/call list_models` through the Streamable HTTP transport
+// (the built `synapse-ml mcp --http`, its own process, stateless: a fresh server per request) vs
+// `Models.list` called directly with the SDK from this process, same page (20 rows), same sandbox
+// (the built `synapse-ml sandbox`, demo data, its own process), same run, interleaved.
+// Target: added latency at p50 <= 3 ms. Last line: the p50 ratio.
+// Run after `npm run build`: node bench/mcp.bench.mjs [calls]
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const root = path.dirname(here)
+const main = path.join(root, "dist/cli/main.js")
+const CALLS = Number(process.argv[2] ?? 400)
+const WARMUP = 50
+const PAGE_SIZE = 20
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-bench-mcp-"))
+
+/** Starts a built command and waits for `pattern` on its stderr. */
+const startProcess = (args, env, pattern) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] })
+    let err = ""
+    child.stderr.on("data", (chunk) => {
+      err += chunk
+      const match = pattern.exec(err)
+      if (match) resolve({ child, match })
+    })
+    child.on("exit", (code) => reject(new Error(`${args[0]} exited with ${code}:\n${err}`)))
+  })
+
+const { SYNAPSE_BASE_URL: _drop, ...cleanEnv } = process.env
+process.env = cleanEnv
+const sandbox = await startProcess(
+  ["sandbox", "--port", "0", "--seed", "demo", "--data-dir", path.join(dir, "sandbox")],
+  {},
+  /SYNAPSE_BASE_URL=(\S+)[\s\S]*SYNAPSE_ACCESS_TOKEN=(\S+)/
+)
+const [, baseUrl, token] = sandbox.match
+const mcp = await startProcess(
+  ["mcp", "--http", "--port", "0"],
+  { SYNAPSE_BASE_URL: baseUrl, SYNAPSE_ACCESS_TOKEN: token, SYNAPSE_MCP_OUTPUT_DIR: path.join(dir, "out") },
+  /listening on (http:\/\/\S+\/mcp)/
+)
+const [, endpoint] = mcp.match
+console.log(`sandbox ${baseUrl}, MCP ${endpoint}; ${CALLS} calls each after ${WARMUP} warm-up calls, interleaved`)
+
+// The direct path: the SDK in this process.
+const imp = (p) => import(pathToFileURL(path.join(root, p)).href)
+const [{ Effect, Layer, Redacted }, NodeHttpClient, Synapse, Models] = await Promise.all([
+  import("effect"),
+  import("@effect/platform-node/NodeHttpClient"),
+  imp("dist/services/Synapse.js"),
+  imp("dist/services/Models.js")
+])
+// Keep-alive connections, as the MCP server's own client has, so both paths pay the same to reach the sandbox.
+const httpClient = NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true })))
+const layer = Synapse.layer({ baseUrl, accessToken: Redacted.make(token) }).pipe(Layer.provide(httpClient))
+const { ManagedRuntime } = await import("effect")
+const runtime = ManagedRuntime.make(layer)
+const listProgram = Effect.flatMap(Models.Models, (m) => m.list({ page: 1, page_size: PAGE_SIZE }))
+const direct = async () => {
+  const page = await runtime.runPromise(listProgram)
+  if (page.results.length !== PAGE_SIZE) throw new Error("direct: short page")
+}
+
+// The MCP path: a JSON-RPC tools/call over HTTP (keep-alive fetch), no progress token.
+let id = 0
+const viaMcp = async () => {
+  const response = await fetch(endpoint, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method: "tools/call", params: { name: "list_models", arguments: { page_size: PAGE_SIZE } } })
+  })
+  const text = await response.text()
+  // Plain JSON without a progress token; an SSE stream otherwise.
+  const message = (response.headers.get("content-type") ?? "").includes("text/event-stream")
+    ? JSON.parse(text.split("\n").find((line) => line.startsWith("data: ")).slice(6))
+    : JSON.parse(text)
+  if (message.result?.structuredContent?.results?.length !== PAGE_SIZE) throw new Error(`mcp: unexpected answer ${text.slice(0, 300)}`)
+}
+
+const time = async (f) => {
+  const t0 = performance.now()
+  await f()
+  return performance.now() - t0
+}
+for (let i = 0; i < WARMUP; i++) {
+  await direct()
+  await viaMcp()
+}
+const directTimes = []
+const mcpTimes = []
+for (let i = 0; i < CALLS; i++) {
+  directTimes.push(await time(direct))
+  mcpTimes.push(await time(viaMcp))
+}
+const pct = (xs, p) => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+}
+const row = (name, xs) => `${name.padEnd(28)} p50 ${pct(xs, 50).toFixed(2)} ms  p90 ${pct(xs, 90).toFixed(2)} ms  p99 ${pct(xs, 99).toFixed(2)} ms`
+console.log(row("Models.list (direct, SDK)", directTimes))
+console.log(row("tools/call list_models (MCP)", mcpTimes))
+const added = pct(mcpTimes, 50) - pct(directTimes, 50)
+console.log(`added latency at p50: ${added.toFixed(2)} ms (target <= 3 ms): ${added <= 3 ? "met" : "NOT met"}`)
+
+// CPU per call, steadier than wall time on a loaded machine: the direct loop's CPU in this process,
+// against the MCP server process's CPU (from /proc) for the same number of tools/call.
+const procCpuMs = (pid) => {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime + stime, in clock ticks of 10 ms
+}
+const cpuOf = async (f) => {
+  const before = process.cpuUsage()
+  for (let i = 0; i < CALLS; i++) await f()
+  const used = process.cpuUsage(before)
+  return (used.user + used.system) / 1000 / CALLS
+}
+const directCpu = await cpuOf(direct)
+const serverBefore = procCpuMs(mcp.child.pid)
+const clientCpu = await cpuOf(viaMcp)
+const serverCpu = (procCpuMs(mcp.child.pid) - serverBefore) / CALLS
+console.log(`CPU per call: direct Models.list ${directCpu.toFixed(2)} ms; MCP server ${serverCpu.toFixed(2)} ms (its own Models.list included) + client fetch ${clientCpu.toFixed(2)} ms`)
+console.log(`added CPU per call in the server: ${(serverCpu - directCpu).toFixed(2)} ms`)
+
+await runtime.dispose()
+mcp.child.kill("SIGTERM")
+sandbox.child.kill("SIGTERM")
+fs.rmSync(dir, { recursive: true, force: true })
+console.log(`ratio mcp/direct at p50: ${(pct(mcpTimes, 50) / pct(directTimes, 50)).toFixed(2)}`)
