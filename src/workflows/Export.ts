@@ -578,8 +578,9 @@ const runExport = <E>(
       }
     }
 
-    // Move into place: every file was complete before the first rename.
-    yield* Effect.tryPromise({
+    // Move into place: every file was complete before the first rename. Uninterruptible, so an
+    // interruption cannot leave half of the splits moved (a few renames are quick).
+    yield* Effect.uninterruptible(Effect.tryPromise({
       try: async () => {
         for (const m of moves) {
           await Fsp.mkdir(Path.dirname(m.to), { recursive: true })
@@ -588,7 +589,7 @@ const runExport = <E>(
         }
       },
       catch: toError("cannot move the export into place", outputDir)
-    })
+    }))
     progress("done")
 
     const classCounts: Record<string, number> = {}
