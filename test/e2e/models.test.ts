@@ -1,0 +1,118 @@
+/**
+ * The model workflow commands as a user runs them, spawned against a demo sandbox:
+ * `synapse-ml export` then `models analyze` with predictions written against the exported COCO
+ * file (so image and category ids are the export's), `models compare` with an unknown metric,
+ * `models deploy` as a dry run, rejected by its gate, and executed, with their exit codes.
+ */
+import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { call } from "../support/http.js"
+import { useSandbox } from "../support/sandbox.js"
+
+const root = Path.resolve(import.meta.dirname, "../..")
+const newestSource = (dir: string): number =>
+  Fs.readdirSync(dir, { withFileTypes: true }).reduce(
+    (newest, entry) =>
+      Math.max(newest, entry.isDirectory() ? newestSource(Path.join(dir, entry.name)) : Fs.statSync(Path.join(dir, entry.name)).mtimeMs),
+    0
+  )
+// The built command when it is up to date (`npm test` builds first), else the sources through tsx.
+const built = Path.join(root, "dist/cli/main.js")
+const entry: ReadonlyArray<string> =
+  Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestSource(Path.join(root, "src")) ? [built] : ["--import", "tsx", "src/cli/main.ts"]
+
+const sandbox = useSandbox({ seed: "demo" })
+const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "e2e-models-"))
+afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
+
+const cli = (args: ReadonlyArray<string>): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+  new Promise((resolve, reject) => {
+    const sb = sandbox()
+    const child = spawn(process.execPath, [...entry, ...args], {
+      cwd: root,
+      env: {
+        ...process.env,
+        SYNAPSE_BASE_URL: sb.url,
+        SYNAPSE_ACCESS_TOKEN: sb.token,
+        SYNAPSE_CACHE_DIR: Path.join(tmp, "cache"),
+        SYNAPSE_UPLOAD_STATE_DIR: Path.join(tmp, "uploads")
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => (stdout += d))
+    child.stderr.on("data", (d) => (stderr += d))
+    child.on("error", reject)
+    child.on("exit", (code) => resolve({ code, stdout, stderr }))
+  })
+
+const activeDetectors = async () => {
+  const sb = sandbox()
+  const page = await call(`${sb.url}/models/?project=1&model_type=detection&is_active=true`, { headers: sb.headers })
+  return page.body.results.map((m: any) => m.id) as Array<number>
+}
+
+describe("synapse-ml models", () => {
+  it("analyzes a model with predictions made against the COCO export: AP 1, discrepancies listed", async () => {
+    const out = Path.join(tmp, "coco")
+    const exported = await cli(["export", "--dataset-version", "303", "--format", "coco", "-o", out])
+    expect(exported.code).toBe(0)
+    const coco = JSON.parse(Fs.readFileSync(Path.join(out, "annotations", "instances_all.json"), "utf8"))
+    const predictions = coco.annotations
+      .filter((a: any) => a.iscrowd === 0)
+      .map((a: any, i: number) => ({ image_id: a.image_id, category_id: a.category_id, bbox: a.bbox, score: 0.5 + (i % 50) / 100 }))
+    // Two rows the evaluation cannot use: reported as skipped, not silently dropped.
+    predictions.push({ image_id: 987654, category_id: 1, bbox: [0, 0, 10, 10], score: 0.5 })
+    predictions.push({ image_id: coco.images[0].id, category_id: 1, bbox: [0, 0, 10, 10], score: 1.5 })
+    const file = Path.join(tmp, "predictions.json")
+    Fs.writeFileSync(file, JSON.stringify(predictions))
+
+    const [active] = await activeDetectors()
+    const report = await cli(["models", "analyze", String(active), "--dataset-version", "303", "--predictions", file])
+    expect(report.code).toBe(0)
+    expect(report.stdout).toMatch(/Reported metrics \(typed in by the model's uploader, not verified\)/)
+    expect(report.stdout).toContain(`over ${coco.images.length} data units`)
+    expect(report.stdout).toMatch(/AP 1\.000 {2}AP50 1\.000 {2}AP75 1\.000/)
+    expect(report.stdout).toContain(
+      `(${predictions.length - 2} of ${predictions.length} rows used; skipped: score_out_of_range ×1 (rows ${predictions.length}), unknown_image ×1 (rows ${predictions.length - 1}))`
+    )
+    expect(report.stdout).toMatch(/DIFFERS {2}mAP reported [\d.]+, computed AP 1\.0000/)
+    expect(report.stderr).toMatch(/^analyze ground truth: \d+\/\d+ events/m)
+  })
+
+  it("exits 2 naming the metrics that exist when compare is given an unknown one", async () => {
+    const r = await cli(["models", "compare", "101", "103", "--metric", "nope"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/UnknownMetricError: no model has a metric named "nope" stored on it; metrics that exist: loss, mAP, mAP50, precision, recall/)
+  })
+
+  it("deploys: dry run changes nothing, the gate rejects with exit 4, then replaces the active detector", async () => {
+    const before = await activeDetectors()
+    expect(before).toHaveLength(1)
+    const file = Path.join(tmp, "model.pt")
+    Fs.writeFileSync(file, Buffer.alloc(100_000, 3))
+    const base = ["models", "deploy", "--name", "CLI Detector", "--type", "detection", "--project", "1", "--file", file, "--replace-active", "--gate-metric", "mAP"]
+
+    const dry = await cli([...base, "--metrics", '{"mAP": 0.99}', "--dry-run"])
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).toMatch(/Deployment plan \(dry run: nothing changed\)/)
+    expect(dry.stdout).toMatch(new RegExp(`deactivate model ${before[0]}`))
+    expect(await activeDetectors()).toStrictEqual(before)
+
+    const rejected = await cli([...base, "--metrics", '{"mAP": 0.01}'])
+    expect(rejected.code).toBe(4)
+    expect(rejected.stdout).toMatch(/gate: REJECTED/)
+    expect(await activeDetectors()).toStrictEqual(before)
+
+    const done = await cli([...base, "--metrics", '{"mAP": 0.99}', "--json"])
+    expect(done.code).toBe(0)
+    const result = JSON.parse(done.stdout)
+    expect(result.status).toBe("deployed")
+    expect(await activeDetectors()).toStrictEqual([result.model.id])
+    expect(done.stderr).toMatch(/deploy: deactivate model \d+/)
+  })
+})
