@@ -23,7 +23,7 @@ import * as nodePath from "node:path"
 import { Config, Context, Duration, Effect, Either, Fiber, Layer, Option, Schema, Stream } from "effect"
 import { ChunkedUploadComplete, ChunkedUploadState } from "../schemas/ChunkedUpload.js"
 import { decoder, fromHttpClientError, parseJson, SynapseClient } from "./SynapseClient.js"
-import { fromResponse, stripQuery, type SynapseError, TimeoutError, ValidationError } from "./SynapseError.js"
+import { fromResponse, isTransient, stripQuery, type SynapseError, TimeoutError, ValidationError } from "./SynapseError.js"
 import {
   hashBytes,
   hashRange,
@@ -217,15 +217,20 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
      * `POST {url}` with the md5. A POST is never retried blindly: on an unknown outcome the upload's
      * status says whether to send it again (still `uploading`) or whether it went through.
      */
-    const finish = (url: string, md5: string): Effect.Effect<ChunkedUploadComplete, SynapseError> => {
+    const finish = (url: string, md5: string, size: number): Effect.Effect<ChunkedUploadComplete, SynapseError> => {
+      // The server reads the whole file back to check the md5 before answering: allow for it
+      // (at least 50 MiB/s) on top of the usual timeouts.
+      const timeout = Duration.sum(
+        Duration.sum(client.timeouts.connect, client.timeouts.read),
+        Duration.seconds(Math.ceil(size / (50 * MIN_CHUNK_SIZE)))
+      )
       const post = client.json(
         HttpClientRequest.post(url).pipe(HttpClientRequest.bodyUnsafeJson({ md5 })),
         ChunkedUploadComplete,
-        { retry: false }
+        { retry: false, timeout }
       )
-      const unknownOutcome = (error: SynapseError) =>
-        error._tag === "TimeoutError" || error._tag === "ConnectionError" ||
-        (error._tag === "ServerError" && error.status_code !== undefined && error.status_code >= 502)
+      // A 429 says the POST was not performed; any other transient failure leaves it unknown.
+      const unknownOutcome = (error: SynapseError) => isTransient(error) && error._tag !== "RateLimitError"
       const attempt: Effect.Effect<ChunkedUploadComplete, SynapseError> = post.pipe(
         Effect.catchIf(unknownOutcome, (error) =>
           client.json(HttpClientRequest.get(url), ChunkedUploadState).pipe(
@@ -233,11 +238,7 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
               status.status === "complete"
                 // The POST went through but its answer was lost: finishing a complete upload again
                 // with the same md5 answers the same file, and is not a new side effect.
-                ? client.json(
-                  HttpClientRequest.post(url).pipe(HttpClientRequest.bodyUnsafeJson({ md5 })),
-                  ChunkedUploadComplete,
-                  { retry: false }
-                )
+                ? post
                 // Still uploading: the POST did not happen; failing with the transient error lets
                 // the retry policy send it again.
                 : Effect.fail(error)
@@ -425,7 +426,7 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
 
         yield* hashTo(total)
         report("finalizing", total)
-        const complete = yield* finish(session.url, peekDigest(hash))
+        const complete = yield* finish(session.url, peekDigest(hash), total)
         if (resume) yield* removeState(stateFile)
         const result: UploadResult = { ...complete, bytesSent, resumedFrom }
         return result

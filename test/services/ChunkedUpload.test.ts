@@ -4,6 +4,7 @@
  * instance (bytes counted by the sandbox), a changed file starting over, progress, 413, and the
  * errors raised before any request.
  */
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Layer, Logger, Redacted, Schedule, Stream } from "effect"
@@ -119,6 +120,47 @@ describe("ChunkedUpload", () => {
       expect(result.checksum).toBe(md5(bytes))
       const stored = yield* download(result.file)
       expect(md5(stored)).toBe(md5(bytes))
+    }))
+
+  it.live("a finish whose answer is lost is checked with GET, then completed with the same md5", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const { bytes, path: file } = makeFile(MiB + 10)
+      // The first POST {url} is performed, then its socket destroyed (the sandbox's loseResponse
+      // fault); faults are off again before the next request, the status check.
+      let phase: "idle" | "armed" | "done" = "idle"
+      const layer = ChunkedUpload.layer({ stateDir: path.join(work, "state") }).pipe(
+        Layer.provide(SynapseClient.layer({
+          baseUrl: sb.url,
+          accessToken: Redacted.make(sb.token),
+          retry: fastRetry,
+          transformClient: (client) =>
+            HttpClient.mapRequestEffect(client, (request) => {
+              if (phase === "idle" && request.method === "POST") {
+                phase = "armed"
+                return Effect.as(setFaults(sb, "loseResponse=1,paths=chunked_upload"), request)
+              }
+              if (phase === "armed") {
+                phase = "done"
+                return Effect.as(setFaults(sb, ""), request)
+              }
+              return Effect.succeed(request)
+            })
+        })),
+        Layer.provide(NodeHttpClient.layer),
+        Layer.orDie
+      )
+      yield* resetStats(sb)
+      const result = yield* Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) => u.upload(file, { chunkSize: MiB, resume: false })).pipe(
+        Effect.provide(layer)
+      )
+      const after = yield* stats(sb)
+      expect(phase).toBe("done")
+      expect(after.faults_injected.loseResponse).toBe(1)
+      expect(after.requests_by_route["GET chunked_upload/{id}/"]).toBe(1)
+      expect(after.requests_by_route["POST chunked_upload/{id}/"]).toBe(2)
+      expect(result.checksum).toBe(md5(bytes))
+      expect(md5(yield* download(result.file))).toBe(md5(bytes))
     }))
 
   it.live("an interrupted upload is resumed by a new client instance, sending only the missing chunks", () =>
