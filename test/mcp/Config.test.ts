@@ -1,0 +1,60 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Either, Redacted } from "effect"
+import * as path from "node:path"
+import * as Config from "../../src/mcp/Config.js"
+
+const ok = (env: Record<string, string>, overrides: Config.McpOverrides = {}) => {
+  const result = Config.settingsFromEnv(env, overrides, "/work")
+  if (Either.isLeft(result)) throw result.left
+  return result.right
+}
+const problem = (env: Record<string, string>, overrides: Config.McpOverrides = {}) =>
+  Either.match(Config.settingsFromEnv(env, overrides, "/work"), { onLeft: (e) => e.message, onRight: () => "no error" })
+
+describe("MCP settings", () => {
+  it("defaults: loopback, port 3333, 25 000 characters, no upload roots", () => {
+    const settings = ok({})
+    expect(settings.readOnly).toBe(false)
+    expect(settings.uploadRoots).toStrictEqual([])
+    expect(settings.outputBudget).toBe(25_000)
+    expect(settings.http.host).toBe("127.0.0.1")
+    expect(settings.http.port).toBe(3333)
+    expect(settings.http.token).toBeUndefined()
+  })
+
+  it("reads every variable; flags win over the environment", () => {
+    const settings = ok({
+      SYNAPSE_MCP_READ_ONLY: "true",
+      SYNAPSE_MCP_UPLOAD_ROOTS: `models${path.delimiter}/data/weights`,
+      SYNAPSE_MCP_OUTPUT_DIR: "out",
+      SYNAPSE_MCP_OUTPUT_BUDGET: "5000",
+      SYNAPSE_MCP_PORT: "4000",
+      SYNAPSE_MCP_HTTP_TOKEN: "a-long-enough-secret",
+      SYNAPSE_MCP_ALLOWED_HOSTS: "mcp.internal, other:8080"
+    }, { port: 5000 })
+    expect(settings.readOnly).toBe(true)
+    expect(settings.uploadRoots).toStrictEqual(["/work/models", "/data/weights"])
+    expect(settings.outputDir).toBe("/work/out")
+    expect(settings.outputBudget).toBe(5000)
+    expect(settings.http.port).toBe(5000)
+    expect(Redacted.value(settings.http.token!)).toBe("a-long-enough-secret")
+    expect(settings.http.allowedHosts).toStrictEqual(["mcp.internal", "other:8080"])
+  })
+
+  it("names the variable at fault", () => {
+    expect(problem({ SYNAPSE_MCP_READ_ONLY: "maybe" })).toContain("SYNAPSE_MCP_READ_ONLY")
+    expect(problem({ SYNAPSE_MCP_OUTPUT_BUDGET: "10" })).toContain("SYNAPSE_MCP_OUTPUT_BUDGET")
+    expect(problem({ SYNAPSE_MCP_PORT: "70000" })).toContain("SYNAPSE_MCP_PORT")
+    expect(problem({ SYNAPSE_MCP_HTTP_TOKEN: "short" })).toContain("SYNAPSE_MCP_HTTP_TOKEN")
+  })
+
+  it("a non-loopback bind needs a token", () => {
+    expect(Config.isLoopback("127.0.0.1")).toBe(true)
+    expect(Config.isLoopback("::1")).toBe(true)
+    expect(Config.isLoopback("0.0.0.0")).toBe(false)
+    const open = Config.checkHttpSettings(ok({}, { host: "0.0.0.0" }))
+    expect(Either.isLeft(open) && open.left.variable).toBe("SYNAPSE_MCP_HTTP_TOKEN")
+    const guarded = Config.checkHttpSettings(ok({ SYNAPSE_MCP_HTTP_TOKEN: "a-long-enough-secret" }, { host: "0.0.0.0" }))
+    expect(Either.isRight(guarded)).toBe(true)
+  })
+})
