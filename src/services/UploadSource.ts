@@ -134,9 +134,11 @@ export const hashRange = (
 ) =>
   Effect.gen(function*() {
     let position = start
+    // One scratch buffer for the whole range: hashing is synchronous, so it is free again at once.
+    const scratch = Buffer.allocUnsafe(Math.min(PIECE_SIZE * 4, Math.max(0, end - start)))
     while (position < end) {
-      const next = Math.min(position + PIECE_SIZE * 4, end)
-      hash.update(yield* readRange(source, position, next))
+      const next = Math.min(position + scratch.length, end)
+      hash.update(yield* readRange(source, position, next, scratch))
       position = next
       onProgress(position)
     }
