@@ -10,6 +10,7 @@ import { toServerResponse } from "@effect/platform-node/NodeHttpServerRequest"
 import { Cause, Effect, Option } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import * as Fs from "node:fs"
+import { pipeline } from "node:stream"
 import type { SandboxContext } from "./Context.js"
 import { FaultSpecError, formatFaultSpec, parseFaultSpec } from "./Faults.js"
 import { ApiError, detailError, errorResponse, json, pathOf, queryOf } from "./Http.js"
@@ -137,7 +138,8 @@ const serveMedia = (ctx: SandboxContext): Respond =>
     }
     const stream = Fs.createReadStream(check.file, { start, end })
     const slow = ctx.faults.current.slowFiles
-    const body = slow > 0 && ctx.faults.applies(pathOf(request)) ? stream.pipe(throttle(slow)) : stream
+    // pipeline (not pipe) so that a client hanging up mid-download also closes the file.
+    const body = slow > 0 && ctx.faults.applies(pathOf(request)) ? pipeline(stream, throttle(slow), () => {}) : stream
     return HttpServerResponse.raw(body, { status, headers, contentType, contentLength: end - start + 1 })
   })
 
@@ -227,6 +229,11 @@ const sabotage = (
   }
   const nodeResponse = toServerResponse(request)
   const socket = nodeResponse.socket
+  if (response.body._tag === "Raw") {
+    // A file stream that will never be sent: close it now rather than leak its descriptor.
+    const raw = response.body.body as { destroy?: () => void } | null
+    if (raw !== null && typeof raw === "object" && typeof raw.destroy === "function") raw.destroy()
+  }
   if (kind === "loseResponse" || body === undefined) {
     socket?.destroy()
   } else {
