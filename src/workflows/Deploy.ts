@@ -57,7 +57,10 @@ export const DeployInput = Schema.Struct({
       "Which active models the deployment replaces and its gate compares with: those of the project with the same model type (default; a detector does not replace the project's classifier), or every active model of the project."
   }),
   gate: Schema.optional(DeployGate),
-  dry_run: Schema.optional(Schema.Boolean).annotations({ description: "Only plan and check: change nothing. Default false." })
+  dry_run: Schema.optional(Schema.Boolean).annotations({ description: "Only plan and check: change nothing. Default false." }),
+  rollback_on_failure: Schema.optional(Schema.Boolean).annotations({
+    description: "When a step fails midway, restore the previous active models at once instead of only offering the rollback. Default false."
+  })
 })
 export type DeployInput = typeof DeployInput.Type
 
@@ -147,12 +150,28 @@ export class DeploymentFailed extends Schema.TaggedError<DeploymentFailed>()("De
   /** The created model, if the create step succeeded. */
   createdModelId: Schema.NullOr(Schema.Number),
   /** Restores the previous active set; null when nothing needs undoing. */
-  rollback: Schema.NullOr(RollbackPlan)
+  rollback: Schema.NullOr(RollbackPlan),
+  /** With `rollback_on_failure`: what the rollback did. */
+  rolledBack: Schema.optional(Schema.Struct({
+    complete: Schema.Boolean,
+    steps: Schema.Array(Schema.Struct({
+      step: Schema.String,
+      modelId: Schema.NullOr(Schema.Number),
+      status: Schema.Literal("done", "failed", "not_run"),
+      detail: Schema.optional(Schema.String)
+    })),
+    activeAfter: Schema.Array(Schema.Number),
+    detail: Schema.optional(Schema.String)
+  }))
 }) {
   override get message(): string {
     const lines = this.steps.map((s) => `  ${s.status.padEnd(7)} ${s.step}${s.modelId !== null ? ` model ${s.modelId}` : ""}${s.detail !== undefined ? `: ${s.detail}` : ""}`)
     const undo = this.rollback === null
       ? "nothing to roll back"
+      : this.rolledBack !== undefined
+      ? this.rolledBack.complete
+        ? `rolled back: active now ${this.rolledBack.activeAfter.join(", ") || "none"}`
+        : `rollback did not complete (${this.rolledBack.detail ?? "see rolledBack.steps"}); still to do: re-activate ${this.rollback.reactivate.join(", ") || "none"}, then deactivate ${this.rollback.deactivate.join(", ") || "none"}`
       : `rollback available: re-activate ${this.rollback.reactivate.length > 0 ? this.rollback.reactivate.join(", ") : "none"}, then deactivate ${this.rollback.deactivate.join(", ") || "none"}`
     return `${this.detail}\n${lines.join("\n")}\n${undo}`
   }
@@ -300,21 +319,31 @@ export const deployModel: (
   ]
   const deactivated: Array<number> = []
   let created: Model | null = null
-  const fail = (index: number, error: { readonly message: string }) => {
-    steps.push({ ...pending[index], ...(created !== null && pending[index].modelId === null ? { modelId: created.id } : {}), status: "failed", detail: error.message })
-    for (const rest of pending.slice(index + 1)) steps.push({ ...rest, status: "not_run" })
-    const activated = steps.some((s) => s.step === "activate" && s.status === "done")
-    const rollback: RollbackPlan | null = created === null
-      ? null
-      : { project_id: project, reactivate: [...deactivated], deactivate: activated ? [created.id] : [] }
-    const needed = rollback !== null && (rollback.reactivate.length > 0 || rollback.deactivate.length > 0)
-    return new DeploymentFailed({
-      detail: `deployment of "${input.name}" to project ${project} failed at step ${index + 1} (${pending[index].step})`,
-      steps,
-      createdModelId: created?.id ?? null,
-      rollback: needed ? rollback : null
+  const fail = (index: number, error: { readonly message: string }) =>
+    Effect.gen(function*() {
+      steps.push({ ...pending[index], ...(created !== null && pending[index].modelId === null ? { modelId: created.id } : {}), status: "failed", detail: error.message })
+      for (const rest of pending.slice(index + 1)) steps.push({ ...rest, status: "not_run" })
+      // From the activation on, the new model may be active (a failed answer is not a failed
+      // change): deactivating it again is harmless, and it comes after every re-activation.
+      const rollback: RollbackPlan | null = created === null
+        ? null
+        : { project_id: project, reactivate: [...deactivated], deactivate: index >= 1 ? [created.id] : [] }
+      const needed = rollback !== null && (rollback.reactivate.length > 0 || rollback.deactivate.length > 0)
+      const fields = {
+        detail: `deployment of "${input.name}" to project ${project} failed at step ${index + 1} (${pending[index].step})`,
+        steps,
+        createdModelId: created?.id ?? null,
+        rollback: needed ? rollback : null
+      }
+      if (!needed || input.rollback_on_failure !== true) return yield* new DeploymentFailed(fields)
+      const undone = yield* rollbackDeployment(rollback).pipe(Effect.either)
+      return yield* new DeploymentFailed({
+        ...fields,
+        rolledBack: undone._tag === "Right"
+          ? { complete: true, steps: undone.right.steps, activeAfter: undone.right.activeAfter }
+          : { complete: false, steps: undone.left._tag === "DeploymentFailed" ? undone.left.steps : [], activeAfter: [], detail: undone.left.message }
+      })
     })
-  }
 
   options.onStep?.("create", null)
   const createInput = {

@@ -247,8 +247,31 @@ describe("deployModel", () => {
         ...original.map(() => "deactivate:not_run"),
         "verify:not_run"
       ])
-      expect(r.left.rollback).toBeNull()
+      // The activation may have happened although its answer failed: the rollback offers to undo it.
+      expect(r.left.rollback).toStrictEqual({ project_id: 3, reactivate: [], deactivate: [r.left.createdModelId] })
       expect(await activeOf(sb, 3)).toStrictEqual(original)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("rolls back at once with rollback_on_failure", async () => {
+    const sb = sandbox()
+    const [a, b] = await register(sb, 2, [
+      { name: "auto A", metrics: { mAP: 0.5 }, active: true },
+      { name: "auto B", metrics: { mAP: 0.5 }, active: true }
+    ])
+    // Make sure both are active whatever earlier tests left in this project.
+    const original = await activeOf(sb, 2)
+    expect(original).toEqual(expect.arrayContaining([a, b]))
+    const proxy = await startProxy(sb.origin, (method, url, body) => method === "PATCH" && url.endsWith(`/models/${b}/`) && body.includes("false"))
+    try {
+      const r = await run(proxy.url, sb.token, deployModel(config(2, { rollback_on_failure: true })))
+      if (Either.isRight(r) || r.left._tag !== "DeploymentFailed") throw new Error("expected DeploymentFailed")
+      expect(r.left.rolledBack?.complete).toBe(true)
+      expect([...(r.left.rolledBack?.activeAfter ?? [])].sort()).toStrictEqual([...original].sort())
+      expect(r.left.message).toMatch(/rolled back: active now/)
+      expect(await activeOf(sb, 2)).toStrictEqual(original)
     } finally {
       await proxy.close()
     }

@@ -232,6 +232,9 @@ const deploy = Command.make(
     gateMin: Options.float("gate-min-improvement").pipe(Options.withDefault(0)),
     gateDirection: Options.choice("gate-direction", ["higher", "lower"]).pipe(Options.optional),
     dryRun: Options.boolean("dry-run").pipe(Options.withDescription("plan and check only; change nothing")),
+    rollbackOnFailure: Options.boolean("rollback-on-failure").pipe(
+      Options.withDescription("if a step fails midway, restore the previous active models at once")
+    ),
     json
   },
   (o) =>
@@ -247,6 +250,7 @@ const deploy = Command.make(
           replace_active: o.replaceActive,
           scope: o.scope,
           dry_run: o.dryRun,
+          rollback_on_failure: o.rollbackOnFailure,
           ...(Option.isSome(o.description) ? { description: o.description.value } : {}),
           ...(metrics !== undefined ? { metrics } : {}),
           ...(configuration !== undefined ? { configuration } : {}),
@@ -265,7 +269,7 @@ const deploy = Command.make(
           }
         }).pipe(
           Effect.tapError((e) =>
-            e._tag === "DeploymentFailed" && e.rollback !== null
+            e._tag === "DeploymentFailed" && e.rollback !== null && e.rolledBack?.complete !== true
               ? Console.error(`to roll back: synapse-ml models rollback --project ${e.rollback.project_id}${e.rollback.reactivate.map((id) => ` --reactivate ${id}`).join("")}${e.rollback.deactivate.map((id) => ` --deactivate ${id}`).join("")}`)
               : Effect.void
           ),
