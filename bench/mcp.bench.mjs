@@ -82,6 +82,33 @@ const viaMcp = async () => {
   if (message.result?.structuredContent?.results?.length !== PAGE_SIZE) throw new Error(`mcp: unexpected answer ${text.slice(0, 300)}`)
 }
 
+// The adapter alone: the same tools/call in this process, through the SDK's in-memory transport
+// (no HTTP hop to the MCP server), over the same keep-alive client.
+const [{ Client }, { InMemoryTransport }, McpMain, McpServerModule, Backend] = await Promise.all([
+  import("@modelcontextprotocol/sdk/client/index.js"),
+  import("@modelcontextprotocol/sdk/inMemory.js"),
+  imp("dist/mcp/Main.js"),
+  imp("dist/mcp/Server.js"),
+  imp("dist/mcp/Backend.js")
+])
+const settings = McpMain.loadSettings({ env: { SYNAPSE_MCP_OUTPUT_DIR: path.join(dir, "out") }, transport: "stdio" })
+const inProcess = ManagedRuntime.make(McpMain.serverLayer(
+  await Effect.runPromise(settings),
+  Layer.merge(
+    (await imp("dist/services/SynapseClient.js")).layer({ baseUrl, accessToken: Redacted.make(token) }).pipe(Layer.provide(httpClient)),
+    Backend.layer({ baseUrl, sandbox: true, description: "bench" })
+  )
+))
+const factory = await inProcess.runPromise(McpServerModule.McpServer)
+const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+await factory.create().connect(serverSide)
+const memoryClient = new Client({ name: "bench", version: "0" })
+await memoryClient.connect(clientSide)
+const viaAdapter = async () => {
+  const result = await memoryClient.callTool({ name: "list_models", arguments: { page_size: PAGE_SIZE } })
+  if (result.structuredContent?.results?.length !== PAGE_SIZE) throw new Error("adapter: short page")
+}
+
 const time = async (f) => {
   const t0 = performance.now()
   await f()
@@ -89,21 +116,26 @@ const time = async (f) => {
 }
 for (let i = 0; i < WARMUP; i++) {
   await direct()
+  await viaAdapter()
   await viaMcp()
 }
 const directTimes = []
+const adapterTimes = []
 const mcpTimes = []
 for (let i = 0; i < CALLS; i++) {
   directTimes.push(await time(direct))
+  adapterTimes.push(await time(viaAdapter))
   mcpTimes.push(await time(viaMcp))
 }
 const pct = (xs, p) => {
   const sorted = [...xs].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 }
-const row = (name, xs) => `${name.padEnd(28)} p50 ${pct(xs, 50).toFixed(2)} ms  p90 ${pct(xs, 90).toFixed(2)} ms  p99 ${pct(xs, 99).toFixed(2)} ms`
+const row = (name, xs) => `${name.padEnd(32)} p50 ${pct(xs, 50).toFixed(2)} ms  p90 ${pct(xs, 90).toFixed(2)} ms  p99 ${pct(xs, 99).toFixed(2)} ms`
 console.log(row("Models.list (direct, SDK)", directTimes))
+console.log(row("tools/call, in-memory (adapter)", adapterTimes))
 console.log(row("tools/call list_models (MCP)", mcpTimes))
+console.log(`adapter alone adds ${(pct(adapterTimes, 50) - pct(directTimes, 50)).toFixed(2)} ms at p50`)
 const added = pct(mcpTimes, 50) - pct(directTimes, 50)
 console.log(`added latency at p50: ${added.toFixed(2)} ms (target <= 3 ms): ${added <= 3 ? "met" : "NOT met"}`)
 
@@ -120,12 +152,16 @@ const cpuOf = async (f) => {
   return (used.user + used.system) / 1000 / CALLS
 }
 const directCpu = await cpuOf(direct)
+const adapterCpu = await cpuOf(viaAdapter)
+console.log(`CPU per call in this process: direct ${directCpu.toFixed(2)} ms; through the adapter (in-memory, client included) ${adapterCpu.toFixed(2)} ms`)
 const serverBefore = procCpuMs(mcp.child.pid)
 const clientCpu = await cpuOf(viaMcp)
 const serverCpu = (procCpuMs(mcp.child.pid) - serverBefore) / CALLS
 console.log(`CPU per call: direct Models.list ${directCpu.toFixed(2)} ms; MCP server ${serverCpu.toFixed(2)} ms (its own Models.list included) + client fetch ${clientCpu.toFixed(2)} ms`)
 console.log(`added CPU per call in the server: ${(serverCpu - directCpu).toFixed(2)} ms`)
 
+await memoryClient.close()
+await inProcess.dispose()
 await runtime.dispose()
 mcp.child.kill("SIGTERM")
 sandbox.child.kill("SIGTERM")
