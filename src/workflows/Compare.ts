@@ -42,8 +42,8 @@ export const CompareInput = Schema.Struct({
   model_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(100)).annotations({
     description: "The models to compare (1..100)."
   }),
-  metric: Schema.String.pipe(Schema.minLength(1)).annotations({
-    description: "The metric to rank by, e.g. accuracy, mAP, loss (computed metrics when recomputing: AP, AP50, accuracy, f1_macro…)."
+  metric: Schema.optional(Schema.String.pipe(Schema.minLength(1))).annotations({
+    description: "The metric to rank by, e.g. accuracy, mAP, loss (computed metrics when recomputing: AP, AP50, accuracy, f1_macro…). Default accuracy, as in the seed."
   }),
   direction: Schema.optional(Direction).annotations({
     description: "Whether higher or lower is better. Default: lower for loss/error-like names, higher otherwise."
@@ -122,7 +122,8 @@ export const compareModels: (
   const list: ReadonlyArray<Model> = yield* Effect.forEach(ids, (id) => models.get(id, { params: { expand: "metrics" } }), {
     concurrency: 4
   })
-  const direction = input.direction ?? defaultDirection(input.metric)
+  const metric = input.metric ?? "accuracy"
+  const direction = input.direction ?? defaultDirection(metric)
   const directionSource = input.direction !== undefined ? "given" : "default"
 
   const values = new Map<number, Record<string, number>>()
@@ -154,34 +155,34 @@ export const compareModels: (
   }
 
   const available = [...new Set([...values.values()].flatMap((v) => Object.keys(v)))].sort()
-  const scored = list.filter((m) => values.get(m.id)?.[input.metric] !== undefined)
+  const scored = list.filter((m) => values.get(m.id)?.[metric] !== undefined)
   if (scored.length === 0) {
     const where = recompute === undefined ? "stored on" : "computed for"
     return yield* new UnknownMetricError({
-      metric: input.metric,
+      metric,
       available,
-      detail: `no model has a metric named "${input.metric}" ${where} it; metrics that exist: ${available.length > 0 ? available.join(", ") : "none"}`
+      detail: `no model has a metric named "${metric}" ${where} it; metrics that exist: ${available.length > 0 ? available.join(", ") : "none"}`
     })
   }
   const ranking = rank(
     scored.map((m) => {
-      const reported = numericMetrics(m)[input.metric]
+      const reported = numericMetrics(m)[metric]
       return {
         model: summarizeModel(m),
-        value: values.get(m.id)![input.metric]!,
+        value: values.get(m.id)![metric]!,
         ...(recompute !== undefined && reported !== undefined ? { reported } : {})
       }
     }),
     direction
   )
   const missing = list
-    .filter((m) => values.get(m.id)?.[input.metric] === undefined)
+    .filter((m) => values.get(m.id)?.[metric] === undefined)
     .map((m) => ({
       model: summarizeModel(m),
-      reason: reasons.get(m.id) ?? `has no "${input.metric}" metric${recompute === undefined ? "" : " computed for its task"}`
+      reason: reasons.get(m.id) ?? `has no "${metric}" metric${recompute === undefined ? "" : " computed for its task"}`
     }))
   return {
-    metric: input.metric,
+    metric,
     direction,
     directionSource,
     source: recompute === undefined ? "reported" : "computed",
