@@ -258,7 +258,7 @@ export const make = <R>(
       )
       const exit = await Runtime.runPromiseExit(runtime)(program, { signal })
       if (Exit.isSuccess(exit)) {
-        const hint = "Ask for a smaller page_size, fewer fields, or a narrower filter, and page with next_page."
+        const hint = tool.truncationHint ?? "Ask for a smaller page_size, fewer fields, or a narrower filter, and page with next_page."
         const fitted = applyBudget(exit.value as Record<string, unknown>, config.outputBudget, hint)
         const links = resourceLinks(fitted.value)
         return {

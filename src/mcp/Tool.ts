@@ -50,6 +50,8 @@ export interface Tool<I, O, R> {
   /** Write tools change state (in Synapse or on disk); they are not offered in read-only mode. */
   readonly write: boolean
   readonly run: (input: I, context: ToolContext) => Effect.Effect<O, ToolError, R>
+  /** How to get what a truncated result left out (default: page with next_page, fewer fields). */
+  readonly truncationHint?: string | undefined
 }
 
 /** A tool whose input and output types have been forgotten, so tables can mix tools. */

@@ -150,6 +150,7 @@ export const exportGroundTruthTool = Tool.make({
     output_name: Schema.optional(outputName)
   }),
   output: ExportOutput,
+  truncationHint: "The complete summary is the resource synapse://exports/{output_name}/synapse-export.json.",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   write: true,
   run: (input, context) =>

@@ -86,6 +86,7 @@ export const getModel = Tool.make({
   output: Model,
   annotations: Tool.readOnly,
   write: false,
+  truncationHint: "Read the whole record as the resource synapse://models/{id} (resources/read).",
   run: (input) =>
     Effect.gen(function*() {
       const models = yield* Models
