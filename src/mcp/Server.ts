@@ -253,6 +253,7 @@ export const make = <R>(
         // An output that does not match its own schema is a bug in the tool, not the caller's fault.
         return yield* Schema.encode(tool.output)(output).pipe(Effect.orDie)
       }).pipe(
+        Effect.withSpan(`McpTool.${name}`),
         Effect.withLogSpan(`tool.${name}`),
         Effect.annotateLogs({ tool: name })
       )
