@@ -651,8 +651,9 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
         policy
       )
 
+    // a plain catch rather than Effect.retry: no schedule driver to build on every request
     const retryTruncatedOnce = <A, R>(self: Effect.Effect<A, SynapseError, R>) =>
-      Effect.retry(self, { times: 1, while: (error) => error._tag === "DecodeError" && error.truncated === true })
+      Effect.catchIf(self, (error) => error._tag === "DecodeError" && error.truncated === true, () => self)
 
     const shouldRetry = (request: HttpClientRequest.HttpClientRequest, options?: RequestOptions) =>
       options?.retry ?? SAFE_METHODS.has(request.method)

@@ -1,0 +1,102 @@
+// SDK listing throughput and memory against a `large` sandbox (100 000 events) running as the built
+// `synapse-ml sandbox` command in a separate process.
+//
+// Baseline, measured in the same run over the same pages: a hand-written loop of `fetch` +
+// `JSON.parse` that follows `next` sequentially (no validation, no Effect).
+// Measured:
+//   1. `GroundTruths.streamEvents` following `next` sequentially   target: time ratio <= 1.15
+//   2. `streamEvents` with `prefetch: 4` (pages by number)           target: >= 2x faster than baseline
+//   3. peak RSS of a fresh process streaming all events, sampled every 10 000 events: flat, and
+//      compared with a fresh process running the baseline loop
+// The three contenders run interleaved RUNS times (the machine is shared, so noise spreads over all
+// of them); wall time is the best run, client CPU time (user + system of this process) the median.
+// The sandbox serves every page from one Node thread, so on a loaded 2-core machine the wall time is
+// mostly the server's: the CPU figure is the SDK's own cost. Last line: the streamEvents ratio.
+// Run after `npm run build`: node bench/sdk-stream.bench.mjs [events] [pageSize]
+import { spawn, spawnSync } from "node:child_process"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const root = path.dirname(here)
+
+// ---- child mode: stream every event with the SDK in a fresh process and report RSS samples ----
+if (process.argv[2] === "--rss-child") {
+  const [, , , url, token, pageSize, mode] = process.argv
+  const { runRssChild } = await import(path.join(here, "sdk-stream.shared.mjs"))
+  await runRssChild(root, url, token, Number(pageSize), mode)
+  process.exit(0)
+}
+
+const EVENTS = Number(process.argv[2] ?? 100_000)
+const PAGE_SIZE = Number(process.argv[3] ?? process.env.BENCH_PAGE_SIZE ?? 1000)
+const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+const dataDir = path.join(os.tmpdir(), `synapse-ml-bench-large-${EVENTS}`)
+
+const child = spawn(
+  process.execPath,
+  [path.join(root, "dist/cli/main.js"), "sandbox", "--seed", "large", "--events", String(EVENTS), "--port", "0", "--data-dir", dataDir],
+  { stdio: ["ignore", "ignore", "pipe"] }
+)
+const started = Date.now()
+const { url, token } = await new Promise((resolve, reject) => {
+  let err = ""
+  child.stderr.on("data", (chunk) => {
+    err += chunk
+    const base = /SYNAPSE_BASE_URL=(\S+)/.exec(err)
+    const tok = /SYNAPSE_ACCESS_TOKEN=(\S+)/.exec(err)
+    if (base && tok) resolve({ url: base[1], token: tok[1] })
+  })
+  child.on("exit", (code) => reject(new Error(`sandbox exited with ${code}:\n${err}`)))
+})
+console.log(`sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s (data dir ${dataDir}), page_size ${PAGE_SIZE}, best of ${RUNS}`)
+
+const { sdkCount, rawCount } = await import(path.join(here, "sdk-stream.shared.mjs"))
+
+const contenders = [
+  ["baseline: fetch + JSON.parse, next sequential", () => rawCount(url, token, PAGE_SIZE)],
+  ["GroundTruths.streamEvents (next sequential)", () => sdkCount(root, url, token, PAGE_SIZE, undefined)],
+  ["GroundTruths.streamEvents (prefetch 4)", () => sdkCount(root, url, token, PAGE_SIZE, 4)]
+]
+
+const rssOf = (mode) => {
+  const out = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--rss-child", url, token, String(PAGE_SIZE), mode], { encoding: "utf8" })
+  if (out.status !== 0) throw new Error(`rss child failed: ${out.stderr}`)
+  return JSON.parse(out.stdout.trim().split("\n").pop())
+}
+
+try {
+  // warm the server (COUNT cache, prepared statements, page cache) so every contender sees the same
+  await rawCount(url, token, PAGE_SIZE)
+  await sdkCount(root, url, token, PAGE_SIZE, undefined)
+  const results = contenders.map(() => ({ wall: [], cpu: [], count: 0 }))
+  for (let run = 0; run < RUNS; run++) {
+    for (let i = 0; i < contenders.length; i++) {
+      const c0 = process.cpuUsage()
+      const t0 = performance.now()
+      results[i].count = await contenders[i][1]()
+      results[i].wall.push(performance.now() - t0)
+      const c = process.cpuUsage(c0)
+      results[i].cpu.push((c.user + c.system) / 1000)
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  const summary = results.map((r) => ({ wall: Math.min(...r.wall), cpu: median(r.cpu), count: r.count }))
+  summary.forEach((r, i) =>
+    console.log(`${contenders[i][0].padEnd(48)} wall ${(r.wall / 1000).toFixed(2).padStart(6)} s   client CPU ${(r.cpu / 1000).toFixed(2).padStart(5)} s   ${r.count} events   ${Math.round(r.count / (r.wall / 1000))} events/s`))
+  const [raw, seq, pre] = summary
+  if (seq.count !== raw.count || pre.count !== raw.count) throw new Error(`counts differ: raw ${raw.count}, sdk ${seq.count}, prefetch ${pre.count}`)
+
+  const sdkRss = rssOf("sdk")
+  const rawRss = rssOf("raw")
+  console.log(`peak RSS (MB), SDK stream, by events streamed: ${sdkRss.map((s) => `${s.events / 1000}k ${s.rssMb}`).join(", ")}`)
+  console.log(`peak RSS (MB), baseline loop, by events:       ${rawRss.map((s) => `${s.events / 1000}k ${s.rssMb}`).join(", ")}`)
+  const at = (samples, events) => samples.find((s) => s.events === events) ?? samples[samples.length - 1]
+  const last = (samples) => samples[samples.length - 1]
+  console.log(`SDK peak RSS growth 30k -> ${last(sdkRss).events / 1000}k events: ${(last(sdkRss).rssMb / at(sdkRss, 30_000).rssMb).toFixed(2)}x; SDK / baseline peak RSS at the end: ${(last(sdkRss).rssMb / last(rawRss).rssMb).toFixed(2)}x`)
+  console.log(`prefetch 4 vs baseline (wall): ${(raw.wall / pre.wall).toFixed(2)}x faster; streamEvents / baseline client CPU: ${(seq.cpu / raw.cpu).toFixed(3)}`)
+  console.log(`ratio streamEvents / fetch loop (wall time): ${(seq.wall / raw.wall).toFixed(3)}`)
+} finally {
+  child.kill("SIGTERM")
+}

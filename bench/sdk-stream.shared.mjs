@@ -1,0 +1,70 @@
+// Helpers of sdk-stream.bench.mjs (not a benchmark itself: the runner only picks *.bench.mjs).
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+
+/** The baseline: sequential fetch + JSON.parse following `next`, counting events. */
+export const rawCount = async (url, token, pageSize) => {
+  const headers = { "Synapse-Access-Token": `Token ${token}`, accept: "application/json" }
+  let next = `${url}/sdk/ground_truth_events/?page_size=${pageSize}`
+  let count = 0
+  while (next !== null) {
+    const response = await fetch(next, { headers })
+    if (!response.ok) throw new Error(`HTTP ${response.status}`)
+    const page = JSON.parse(await response.text())
+    count += page.results.length
+    next = page.next
+  }
+  return count
+}
+
+const load = async (root) => {
+  const imp = (p) => import(pathToFileURL(path.join(root, p)).href)
+  const [{ Effect, Layer, Redacted, Stream }, NodeHttpClient, Synapse, GroundTruths] = await Promise.all([
+    import("effect"),
+    import("@effect/platform-node/NodeHttpClient"),
+    imp("dist/services/Synapse.js"),
+    imp("dist/services/GroundTruths.js")
+  ])
+  return { Effect, Layer, Redacted, Stream, NodeHttpClient, Synapse, GroundTruths }
+}
+
+const layerFor = (m, url, token) =>
+  m.Synapse.layer({ baseUrl: url, accessToken: m.Redacted.make(token) }).pipe(m.Layer.provide(m.NodeHttpClient.layer))
+
+/** The SDK: streamEvents over every event, counted. */
+export const sdkCount = async (root, url, token, pageSize, prefetch) => {
+  const m = await load(root)
+  const program = m.Effect.flatMap(m.GroundTruths.GroundTruths, (g) =>
+    m.Stream.runCount(g.streamEvents({ page_size: pageSize }, { prefetch })))
+  return m.Effect.runPromise(program.pipe(m.Effect.provide(layerFor(m, url, token))))
+}
+
+/**
+ * Streams every event (`mode` "sdk") or runs the baseline loop ("raw"), sampling peak RSS every
+ * 1 000 events and recording it every 10 000; prints the samples as JSON.
+ */
+export const runRssChild = async (root, url, token, pageSize, mode) => {
+  const samples = []
+  let peak = 0
+  let n = 0
+  const tick = () => {
+    n++
+    if (n % 1000 === 0) peak = Math.max(peak, process.memoryUsage().rss)
+    if (n % 10_000 === 0) samples.push({ events: n, rssMb: Number((peak / 2 ** 20).toFixed(1)) })
+  }
+  if (mode === "raw") {
+    const headers = { "Synapse-Access-Token": `Token ${token}`, accept: "application/json" }
+    let next = `${url}/sdk/ground_truth_events/?page_size=${pageSize}`
+    while (next !== null) {
+      const page = JSON.parse(await (await fetch(next, { headers })).text())
+      for (const _ of page.results) tick()
+      next = page.next
+    }
+  } else {
+    const m = await load(root)
+    const program = m.Effect.flatMap(m.GroundTruths.GroundTruths, (g) =>
+      g.streamEvents({ page_size: pageSize }).pipe(m.Stream.runForEach(() => m.Effect.sync(tick))))
+    await m.Effect.runPromise(program.pipe(m.Effect.provide(layerFor(m, url, token))))
+  }
+  console.log(JSON.stringify(samples))
+}
