@@ -60,6 +60,26 @@ describe("Streamable HTTP transport", () => {
       }
     }))
 
+  it.scopedLive("streams progress notifications over SSE when the request carries a progress token", () =>
+    Effect.gen(function*() {
+      const endpoint = yield* Http.serve(mcp().factory, settings())
+      const client = new Client({ name: "http-progress", version: "0" })
+      yield* Effect.promise(() => client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url))))
+      const versions = yield* Effect.promise(() => client.callTool({ name: "list_ground_truth_versions", arguments: {} }))
+      const version = (versions.structuredContent as { results: Array<{ id: number }> }).results[0]!.id
+      const progress: Array<number> = []
+      const result = yield* Effect.promise(() =>
+        client.callTool(
+          { name: "export_ground_truth", arguments: { dataset_version_ids: [version], format: "yolo", output_name: "http-progress" } },
+          undefined,
+          { onprogress: (p) => void progress.push(p.progress) }
+        )
+      )
+      expect(result.isError).toBeFalsy()
+      expect(progress.length).toBeGreaterThan(0)
+      yield* Effect.promise(() => client.close())
+    }))
+
   it.scopedLive("wrong Host → 403, wrong Origin → 403, local Origin → 200, GET → 405", () =>
     Effect.gen(function*() {
       const { port } = yield* Http.serve(mcp().factory, settings())
