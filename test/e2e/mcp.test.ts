@@ -128,6 +128,10 @@ describe("built `synapse-ml mcp` with the MCP inspector CLI", () => {
       expect((JSON.parse(called.stdout) as { structuredContent: { id: number } }).structuredContent.id).toBe(101)
       const resources = await run([INSPECTOR, "--cli", url, "--transport", "http", "--method", "resources/templates/list"])
       expect(resources.stdout).toContain("synapse://models/{id}")
+      const read = await run([INSPECTOR, "--cli", url, "--transport", "http", "--method", "resources/read", "--uri", "synapse://models/101"])
+      expect(read.code).toBe(0)
+      const contents = (JSON.parse(read.stdout) as { contents: Array<{ text: string }> }).contents
+      expect(JSON.parse(contents[0]!.text)).toMatchObject({ id: 101 })
     } finally {
       server.kill("SIGTERM")
     }
