@@ -22,7 +22,7 @@ import {
   type Tool as McpToolInfo
 } from "@modelcontextprotocol/sdk/types.js"
 import { Cause, Context, Effect, Exit, JSONSchema, Layer, Option, ParseResult, Runtime, Schema } from "effect"
-import { applyBudget, TruncationNote } from "./Budget.js"
+import { applyBudget } from "./Budget.js"
 import { McpConfig } from "./Config.js"
 import type { AnyTool, ToolContext } from "./Tool.js"
 import { ToolError } from "./Tool.js"
@@ -60,8 +60,16 @@ const describeTool = (tool: AnyTool<unknown>): McpToolInfo => ({
 })
 
 /** The declared output: the tool's own struct plus the optional truncation note. */
-export const outputSchemaOf = (tool: AnyTool<unknown>) =>
-  Schema.Struct({ ...tool.output.fields, truncated: Schema.optional(TruncationNote) })
+export const outputSchemaOf = (tool: AnyTool<unknown>) => Schema.Struct({ ...tool.output.fields, truncated: TruncatedField })
+
+// Published loosely (an object with a description) rather than field by field: it is repeated in
+// every tool's schema, and clients put the whole tool list into the model's context.
+const TruncatedField = Schema.optional(
+  Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
+    description: "Present only when the result exceeded the output budget: {budget, omitted: [{path, kept, omitted}], " +
+      "shortened_strings, message}; message says what was left out and how to get it."
+  })
+)
 
 type JsonValue = null | boolean | number | string | Array<JsonValue> | { [key: string]: JsonValue }
 
