@@ -44,9 +44,24 @@ if (process.argv[2] === "--child") {
   const layer = Synapse.layer({ baseUrl: url, accessToken: Redacted.make(token), fileCache: { dir: path.join(outputDir, "..", "cache") } }).pipe(
     Layer.provide(NodeHttpClient.layer)
   )
+  let at100k
+  let lastPhase = "start"
+  const phases = []
   const t0 = performance.now()
   const summary = await Effect.runPromise(
-    Export.exportGroundTruth({ datasetVersionIds: [Number(versionId)], format: "coco", outputDir }).pipe(Effect.provide(layer))
+    Export.exportGroundTruth(
+      { datasetVersionIds: [Number(versionId)], format: "coco", outputDir },
+      {
+        ...(process.env.BENCH_PREFETCH ? { prefetch: Number(process.env.BENCH_PREFETCH) } : {}),
+        ...(process.env.BENCH_PAGE_SIZE ? { pageSize: Number(process.env.BENCH_PAGE_SIZE) } : {}),
+        onProgress: (p) => {
+          // peak RSS once 100 000 annotations are written, to compare with the end in one run
+          if (at100k === undefined && p.annotationsWritten >= 100_000) at100k = process.resourceUsage().maxRSS / 1024
+          if (p.phase !== lastPhase) phases.push(`${lastPhase} ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`)
+          lastPhase = p.phase
+        }
+      }
+    ).pipe(Effect.provide(layer))
   )
   const ms = performance.now() - t0
   console.log(
@@ -57,7 +72,9 @@ if (process.argv[2] === "--child") {
       valid: summary.valid,
       bytes: summary.bytesWritten,
       ms,
-      maxRssMb: Number((process.resourceUsage().maxRSS / 1024).toFixed(1))
+      maxRssMb: Number((process.resourceUsage().maxRSS / 1024).toFixed(1)),
+      maxRssAt100kMb: at100k === undefined ? null : Number(at100k.toFixed(1)),
+      peakAfterPhase: phases
     })
   )
   process.exit(0)

@@ -120,6 +120,14 @@ export interface ExportRun {
   readonly manifest?: SplitManifest
   /** Concurrent file downloads (images, data_meta). Default 8. */
   readonly concurrency?: number
+  /** Events per page requested from the API (1..1000). Default 1000. */
+  readonly pageSize?: number
+  /**
+   * Pages fetched ahead by number (`GroundTruths.streamEvents` prefetch). Default: none, pages
+   * follow `next` one at a time, so at most one decoded page is in memory (prefetching buffers
+   * pages ahead of a slower consumer, and peak memory then depends on timing).
+   */
+  readonly prefetch?: number
 }
 
 /** Writing the export failed (file system), or the options contradict each other. */
@@ -766,7 +774,7 @@ export const exportGroundTruth = Effect.fn("Workflows.exportGroundTruth")(functi
   const versions = yield* Effect.forEach(input.datasetVersionIds, (id) => gt.getVersion(id), { concurrency: 4 })
   const { count, stream } = yield* gt.listAllEvents(
     { ground_truth_dataset_versions: input.datasetVersionIds },
-    { pageSize: MAX_PAGE_SIZE, prefetch: 4, urlConversion: false }
+    { pageSize: run.pageSize ?? MAX_PAGE_SIZE, prefetch: run.prefetch, urlConversion: false }
   )
   const { datasetVersionIds: _ids, ...options } = input
   const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })
