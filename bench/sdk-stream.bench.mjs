@@ -6,8 +6,8 @@
 // Measured:
 //   1. `GroundTruths.streamEvents` following `next` sequentially   target: time ratio <= 1.15
 //   2. `streamEvents` with `prefetch: 4` (pages by number)           target: >= 2x faster than baseline
-//   3. peak RSS of a fresh process streaming all events, sampled every 10 000 events: flat, and
-//      compared with a fresh process running the baseline loop
+//   3. peak RSS of a fresh process streaming all events, sampled every 10 000 events (with the heap
+//      in use after a forced GC): flat, and compared with a fresh process running the baseline loop
 // The three contenders run interleaved RUNS times (the machine is shared, so noise spreads over all
 // of them); wall time is the best run, client CPU time (user + system of this process) the median.
 // The sandbox serves every page from one Node thread, so on a loaded 2-core machine the wall time is
@@ -61,7 +61,7 @@ const contenders = [
 ]
 
 const rssOf = (mode) => {
-  const out = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--rss-child", url, token, String(PAGE_SIZE), mode], { encoding: "utf8" })
+  const out = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--rss-child", url, token, String(PAGE_SIZE), mode], { encoding: "utf8" })
   if (out.status !== 0) throw new Error(`rss child failed: ${out.stderr}`)
   return JSON.parse(out.stdout.trim().split("\n").pop())
 }
@@ -94,6 +94,7 @@ try {
   console.log(`peak RSS (MB), baseline loop, by events:       ${rawRss.map((s) => `${s.events / 1000}k ${s.rssMb}`).join(", ")}`)
   const at = (samples, events) => samples.find((s) => s.events === events) ?? samples[samples.length - 1]
   const last = (samples) => samples[samples.length - 1]
+  console.log(`heap in use after GC (MB), SDK stream: ${sdkRss.map((s) => `${s.events / 1000}k ${s.heapMb}`).join(", ")}`)
   console.log(`SDK peak RSS growth 30k -> ${last(sdkRss).events / 1000}k events: ${(last(sdkRss).rssMb / at(sdkRss, 30_000).rssMb).toFixed(2)}x; SDK / baseline peak RSS at the end: ${(last(sdkRss).rssMb / last(rawRss).rssMb).toFixed(2)}x`)
   console.log(`prefetch 4 vs baseline (wall): ${(raw.wall / pre.wall).toFixed(2)}x faster; streamEvents / baseline client CPU: ${(seq.cpu / raw.cpu).toFixed(3)}`)
   console.log(`ratio streamEvents / fetch loop (wall time): ${(seq.wall / raw.wall).toFixed(3)}`)
