@@ -361,6 +361,12 @@ export const resolveRatios = (input: Pick<PrepareTrainingDataInput, "ratios" | "
   return [["train", train], ["validation", Math.round((1 - train) * 1e9) / 1e9]]
 }
 
+/** Run-time knobs of a split. */
+export interface SplitRun {
+  /** Called after each page of events with the running counts. */
+  readonly onProgress?: (progress: { readonly eventsRead: number; readonly images: number }) => void
+}
+
 interface MutableSplit {
   data_units: Array<number>
   images: number
@@ -379,7 +385,7 @@ interface UnitAcc {
  * atomically. Events are aggregated per data unit as they stream; only per-image class counts are
  * kept.
  */
-export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDataInput) =>
+export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDataInput, run: SplitRun = {}) =>
   Effect.gen(function* () {
     const ratios = resolveRatios(input)
     const method = input.method ?? "stratified"
@@ -421,7 +427,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
               }
             }),
           { concurrency: 8, discard: true }
-        )
+        ).pipe(Effect.tap(() => run.onProgress?.({ eventsRead: events, images: units.size })))
       )
     )
     const unitList: Array<SplitUnit> = [...units.entries()].map(([id, acc]) => ({ id, classes: acc.classes }))
@@ -506,7 +512,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
  * The seed's `prepare_training_data(project_id, split_ratio)`, reproducible and leak-free: splits
  * the events of a project or of dataset versions by data unit and writes the manifest.
  */
-export const prepareTrainingData = Effect.fn("Workflows.prepareTrainingData")(function* (input: PrepareTrainingDataInput) {
+export const prepareTrainingData = Effect.fn("Workflows.prepareTrainingData")(function* (input: PrepareTrainingDataInput, run: SplitRun = {}) {
   const gt = yield* GroundTruths
   const cache = yield* FileCache
   const hasVersions = input.datasetVersionIds !== undefined && input.datasetVersionIds.length > 0
@@ -517,5 +523,5 @@ export const prepareTrainingData = Effect.fn("Workflows.prepareTrainingData")(fu
   const events = gt.streamEvents(params, { pageSize: MAX_PAGE_SIZE, prefetch: 4, urlConversion: false })
   const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })
   const inputs = hasVersions ? { dataset_versions: input.datasetVersionIds! } : { project: input.project! }
-  return yield* splitEvents({ events, fetchFile, inputs }, input)
+  return yield* splitEvents({ events, fetchFile, inputs }, input, run)
 })

@@ -61,8 +61,9 @@ export const splitCommand = Command.make("split", options, (o) =>
         ...(Option.isSome(o.manifest) ? { manifestPath: o.manifest.value } : {})
       }
       const progress = progressReporter("split")
-      progress.report({ phase: "reading", done: 0, total: undefined, unit: "events", extra: "" })
-      const { summary } = yield* prepareTrainingData(input).pipe(Effect.ensuring(Effect.sync(progress.end)), Effect.provide(sdkLayer()))
+      const { summary } = yield* prepareTrainingData(input, {
+        onProgress: (p) => progress.report({ phase: "reading", done: p.eventsRead, total: undefined, unit: "events", extra: `${p.images} images` })
+      }).pipe(Effect.ensuring(Effect.sync(progress.end)), Effect.provide(sdkLayer()))
       yield* Console.log(o.json ? JSON.stringify(summary, null, 2) : formatSplitSummary(summary))
     })
   )
