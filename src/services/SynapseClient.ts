@@ -644,7 +644,7 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
           Effect.tapError((error) =>
             isTransient(error)
               ? Effect.logDebug("synapse request failed, will retry if the budget allows").pipe(
-                Effect.annotateLogs({ error: error._tag, status: error.status_code ?? "-", detail: error.detail })
+                Effect.annotateLogs({ error: error._tag, status: error.status_code ?? "-", detail: redact(error.detail) })
               )
               : Effect.void
           )
@@ -699,8 +699,9 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
       )
 
     const finish = <A>(self: Effect.Effect<A, SynapseError>, request: HttpClientRequest.HttpClientRequest, options?: RequestOptions) => {
-      const attempts = shouldRetry(request, options) ? retry(self) : self
-      return withRedactedHeaders(attempts).pipe(Effect.mapError((error) => scrubError(error, secrets)))
+      // scrubbed before the retry policy sees them, so that its log lines are clean too
+      const clean = Effect.mapError(self, (error) => scrubError(error, secrets))
+      return withRedactedHeaders(shouldRetry(request, options) ? retry(clean) : clean)
     }
 
     const execute: Service["execute"] = (request, options) => {

@@ -1,6 +1,6 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Exit, Fiber, Layer, Redacted, Schedule, Schema, TestClock } from "effect"
+import { ConfigProvider, Duration, Effect, Exit, Fiber, HashMap, Layer, Logger, LogLevel, Redacted, Schedule, Schema, TestClock } from "effect"
 import { GroundTruthEvent } from "../../src/schemas/GroundTruth.js"
 import * as SynapseClient from "../../src/services/SynapseClient.js"
 import {
@@ -146,6 +146,26 @@ describe("SynapseClient error classification", () => {
         expect(everything).not.toContain(TOKEN)
         expect(everything).toContain("[redacted]")
       }
+    }))
+
+  it.effect("never lets a token into a log line, even when a retried error echoes it", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const capture = Logger.make(({ annotations, message }) => {
+        lines.push(`${String(message)} ${JSON.stringify(HashMap.toEntries(annotations))}`)
+      })
+      const fake = fakeHttp((_, __, n) => (n === 1 ? jsonResponse({ detail: `upstream rejected Token ${TOKEN}` }, 503) : jsonResponse({ id: 1, name: "a" })))
+      const fiber = yield* Effect.fork(
+        withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item)).pipe(
+          Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+          Logger.withMinimumLogLevel(LogLevel.Debug)
+        )
+      )
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      expect(lines.length).toBeGreaterThan(0)
+      expect(lines.join("\n")).toContain("[redacted]")
+      expect(lines.join("\n")).not.toContain(TOKEN)
     }))
 
   it("parses Retry-After as seconds or as an HTTP date", () => {
