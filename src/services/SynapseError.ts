@@ -135,7 +135,7 @@ export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError"
   override get message(): string {
     const at = this.path !== undefined ? ` at ${this.path}` : ""
     const excerpt = this.excerpt !== undefined ? `; received: ${this.excerpt}` : ""
-    return `${describe(this)}${at}${excerpt}`
+    return describe({ ...this, detail: `${this.detail}${at}${excerpt}` })
   }
 }
 

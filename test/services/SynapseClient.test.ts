@@ -187,6 +187,7 @@ describe("SynapseClient decoding", () => {
       const decode = error as DecodeError
       expect(decode.path).toBe("results.1.id")
       expect(decode.excerpt).toBe("\"two\"")
+      expect(decode.message).toBe(`HTTP 200: the answer does not match the expected schema: Expected number, actual "two" at results.1.id; received: "two" (GET ${BASE}/x/)`)
       expect(decode.status_code).toBe(200)
       expect(fake.seen).toHaveLength(1)
     }))
