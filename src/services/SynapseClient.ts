@@ -120,7 +120,10 @@ export interface Options {
   readonly maxRetryAfter?: Duration.DurationInput | undefined
   /** The `User-Agent` header (default `synapse-ml/<version>`). */
   readonly userAgent?: string | undefined
-  /** A last transformation of the configured client (tracing, extra headers, a proxy…). */
+  /**
+   * A last transformation of the configured clients (tracing, observing requests, a proxy…). It
+   * applies to the file client too, so it must not add credentials: file hosts get none.
+   */
   readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
 }
 
