@@ -54,6 +54,27 @@ const pageLimit = (limit: number, offset: number): string => `${Math.trunc(limit
 
 const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(",")
 
+/** Adds one clause with its bound parameters. */
+const addClause = (w: Where, clause: string, params: ReadonlyArray<unknown>): void => {
+  w.clauses.push(clause)
+  w.params.push(...params)
+}
+
+/** Adds `column IN (?, …)` for a list filter; an absent or empty filter adds nothing. */
+const addIn = (w: Where, column: string, values: ReadonlyArray<unknown>): void => {
+  if (values.length > 0) addClause(w, `${column} IN (${placeholders(values.length)})`, values)
+}
+
+/** Adds `column = 0|1` for a boolean filter (stored as an integer); an absent one adds nothing. */
+const addFlag = (w: Where, column: string, value: boolean | undefined): void => {
+  if (value !== undefined) addClause(w, `${column} = ?`, [value ? 1 : 0])
+}
+
+/** Adds `created_at >= ?` when a `created_after` filter was given. */
+const addCreatedAfter = (w: Where, after: string | undefined): void => {
+  if (after !== undefined) addClause(w, "created_at >= ?", [after])
+}
+
 /** Parses a path id; anything but a positive integer is a plain 404, as a real router answers. */
 export const pathId = (raw: string | undefined): number => {
   const n = raw !== undefined && /^\d{1,15}$/.test(raw) ? Number(raw) : 0
@@ -180,37 +201,17 @@ export const listModels = (ctx: SandboxContext): Handler =>
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = queryOf(request)
     const w: Where = { clauses: [], params: [] }
-    const project = idListParam(query, "project")
-    if (project.length > 0) {
-      w.clauses.push(`project IN (${placeholders(project.length)})`)
-      w.params.push(...project)
-    }
-    const types = choiceListParam(query, "model_type", MODEL_TYPES)
-    if (types.length > 0) {
-      w.clauses.push(`model_type IN (${placeholders(types.length)})`)
-      w.params.push(...types)
-    }
-    const active = boolParam(query, "is_active")
-    if (active !== undefined) {
-      w.clauses.push("is_active = ?")
-      w.params.push(active ? 1 : 0)
-    }
-    const after = dateParam(query, "created_after")
-    if (after !== undefined) {
-      w.clauses.push("created_at >= ?")
-      w.params.push(after)
-    }
+    addIn(w, "project", idListParam(query, "project"))
+    addIn(w, "model_type", choiceListParam(query, "model_type", MODEL_TYPES))
+    addFlag(w, "is_active", boolParam(query, "is_active"))
+    addCreatedAfter(w, dateParam(query, "created_after"))
     const search = stringParam(query, "search")
     if (search !== undefined) {
       // instr() rather than LIKE: no pattern-length limit and no wildcard characters to escape.
-      w.clauses.push("(instr(lower(name), lower(?)) > 0 OR instr(lower(coalesce(description, '')), lower(?)) > 0)")
-      w.params.push(search, search)
+      addClause(w, "(instr(lower(name), lower(?)) > 0 OR instr(lower(coalesce(description, '')), lower(?)) > 0)", [search, search])
     }
     const name = stringParam(query, "name")
-    if (name !== undefined) {
-      w.clauses.push("name = ?")
-      w.params.push(name)
-    }
+    if (name !== undefined) addClause(w, "name = ?", [name])
     const orderingRaw = stringParam(query, "ordering") ?? "id"
     if (!(MODEL_ORDERINGS as ReadonlyArray<string>).includes(orderingRaw)) {
       throw fieldError("ordering", `Select a valid choice. "${excerpt(orderingRaw)}" is not one of ${MODEL_ORDERINGS.join(", ")}.`)
@@ -439,41 +440,24 @@ const safeJsonText = (text: string | null): string => {
   return c === 123 || c === 91 ? text : JSON.stringify(parseJson(text))
 }
 
+/** The dataset-version filter, under its plural name or the singular one clients also send. */
+const versionIds = (query: URLSearchParams): Array<number> =>
+  idListParam(query, "ground_truth_dataset_versions").concat(idListParam(query, "ground_truth_dataset_version"))
+
 /** `GET sdk/ground_truth_events/`. */
 export const listEvents = (ctx: SandboxContext): Handler =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = queryOf(request)
     const w: Where = { clauses: [], params: [] }
-    const versions = idListParam(query, "ground_truth_dataset_versions").concat(idListParam(query, "ground_truth_dataset_version"))
-    if (versions.length > 0) {
-      w.clauses.push(`version_id IN (${placeholders(versions.length)})`)
-      w.params.push(...versions)
-    }
-    const project = idListParam(query, "project")
-    if (project.length > 0) {
-      w.clauses.push(`project IN (${placeholders(project.length)})`)
-      w.params.push(...project)
-    }
-    const after = dateParam(query, "created_after")
-    if (after !== undefined) {
-      w.clauses.push("created_at >= ?")
-      w.params.push(after)
-    }
-    const dataType = listParam(query, "data_type")
-    if (dataType.length > 0) {
-      w.clauses.push(`data_type IN (${placeholders(dataType.length)})`)
-      w.params.push(...dataType)
-    }
-    const category = choiceListParam(query, "category", CATEGORIES)
-    if (category.length > 0) {
-      w.clauses.push(`category IN (${placeholders(category.length)})`)
-      w.params.push(...category)
-    }
+    addIn(w, "version_id", versionIds(query))
+    addIn(w, "project", idListParam(query, "project"))
+    addCreatedAfter(w, dateParam(query, "created_after"))
+    addIn(w, "data_type", listParam(query, "data_type"))
+    addIn(w, "category", choiceListParam(query, "category", CATEGORIES))
     const search = stringParam(query, "search")
     if (search !== undefined) {
-      w.clauses.push("(instr(lower(data), lower(?)) > 0 OR instr(lower(metadata), lower(?)) > 0)")
-      w.params.push(search, search)
+      addClause(w, "(instr(lower(data), lower(?)) > 0 OR instr(lower(metadata), lower(?)) > 0)", [search, search])
     }
     const fields = listParam(query, "fields")
     return yield* listing<EventRow>(ctx, {
@@ -516,21 +500,12 @@ export const listGroundTruths = (ctx: SandboxContext): Handler =>
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = queryOf(request)
     const w: Where = { clauses: [], params: [] }
-    const dataset = idListParam(query, "ground_truth_dataset")
-    if (dataset.length > 0) {
-      w.clauses.push(`dataset_id IN (${placeholders(dataset.length)})`)
-      w.params.push(...dataset)
-    }
-    const versions = idListParam(query, "ground_truth_dataset_versions").concat(idListParam(query, "ground_truth_dataset_version"))
+    addIn(w, "dataset_id", idListParam(query, "ground_truth_dataset"))
+    const versions = versionIds(query)
     if (versions.length > 0) {
-      w.clauses.push(`id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id IN (${placeholders(versions.length)}))`)
-      w.params.push(...versions)
+      addClause(w, `id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id IN (${placeholders(versions.length)}))`, versions)
     }
-    const category = choiceListParam(query, "category", CATEGORIES)
-    if (category.length > 0) {
-      w.clauses.push(`category IN (${placeholders(category.length)})`)
-      w.params.push(...category)
-    }
+    addIn(w, "category", choiceListParam(query, "category", CATEGORIES))
     return yield* listing<GroundTruthRow>(ctx, {
       allowLimitOffset: false,
       countFrom: "ground_truths",
@@ -599,21 +574,9 @@ export const listVersions = (ctx: SandboxContext): Handler =>
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = queryOf(request)
     const w: Where = { clauses: [], params: [] }
-    const dataset = idListParam(query, "ground_truth_dataset")
-    if (dataset.length > 0) {
-      w.clauses.push(`dataset_id IN (${placeholders(dataset.length)})`)
-      w.params.push(...dataset)
-    }
-    const archived = boolParam(query, "is_archived")
-    if (archived !== undefined) {
-      w.clauses.push("is_archived = ?")
-      w.params.push(archived ? 1 : 0)
-    }
-    const active = boolParam(query, "is_active")
-    if (active !== undefined) {
-      w.clauses.push("is_active = ?")
-      w.params.push(active ? 1 : 0)
-    }
+    addIn(w, "dataset_id", idListParam(query, "ground_truth_dataset"))
+    addFlag(w, "is_archived", boolParam(query, "is_archived"))
+    addFlag(w, "is_active", boolParam(query, "is_active"))
     const prefixed: Where = { clauses: w.clauses.map((c) => `v.${c}`), params: w.params }
     return yield* listing<VersionRow>(ctx, {
       allowLimitOffset: false,
