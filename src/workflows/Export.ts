@@ -508,6 +508,9 @@ const runExport = <E>(
 
     const concurrency = run.concurrency ?? 8
     yield* source.events.pipe(
+      // One page fetched ahead while this one is written: server and client work overlap, and at
+      // most two decoded pages are in memory.
+      Stream.bufferChunks({ capacity: 1 }),
       Stream.runForEachChunk((chunk) =>
         Effect.gen(function* () {
           const events = Chunk.toReadonlyArray(chunk)
