@@ -41,14 +41,18 @@ export interface DegenerateAnnotation {
   readonly kind: DegenerateKind
 }
 
-/** What seeding the demo ground truth produced. */
-export interface GroundTruthSeeded {
+/** Rows written per ground-truth table; the seed summary reports the same counts. */
+export interface GroundTruthCounts {
   readonly datasets: number
   readonly versions: number
   readonly dataUnits: number
   readonly events: number
   readonly annotations: number
   readonly groundTruths: number
+}
+
+/** What seeding the demo ground truth produced. */
+export interface GroundTruthSeeded extends GroundTruthCounts {
   /** Version ids by dataset name then version string, e.g. `versionIds["Street scenes"]["v2.0"]`. */
   readonly versionIds: Readonly<Record<string, Readonly<Record<string, number>>>>
   /** The version holding the broken annotations, and those annotations. */

@@ -23,7 +23,7 @@
  * - `large` adds dataset 203 "Street scenes (large)" with version 306 (project 1).
  */
 import type BetterSqlite3 from "better-sqlite3"
-import { seedGroundTruthDemo, type DegenerateAnnotation, type IdCounters } from "./GroundTruthDemo.js"
+import { seedGroundTruthDemo, type DegenerateAnnotation, type GroundTruthCounts, type IdCounters } from "./GroundTruthDemo.js"
 import { LARGE_DATASET_NAME, seedLarge } from "./Large.js"
 import { MediaWriter } from "./Media.js"
 import { DEMO_PROJECTS, seedModels } from "./Models.js"
@@ -53,19 +53,13 @@ export interface SeedOptions {
 }
 
 /** What was seeded: counts per resource and the ids tests and examples need to find things. */
-export interface SeedSummary {
+export interface SeedSummary extends GroundTruthCounts {
   readonly kind: SeedKind
   readonly randSeed: number
   readonly projects: number
   readonly models: number
   readonly modelFiles: number
   readonly evaluations: number
-  readonly datasets: number
-  readonly versions: number
-  readonly dataUnits: number
-  readonly events: number
-  readonly annotations: number
-  readonly groundTruths: number
   readonly mediaFiles: number
   readonly mediaBytes: number
   /** Demo version ids by dataset name and version, e.g. `versionIds["Street scenes"]["v2.0"]`. */
