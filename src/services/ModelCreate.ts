@@ -13,8 +13,8 @@
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Clock, Effect, Schema } from "effect"
-import { Id, JsonObject } from "../schemas/Common.js"
-import { MetricsInput, Model, type ModelCreateBody, ModelPatchBody, MODEL_TYPES, ModelType } from "../schemas/Model.js"
+import { Id } from "../schemas/Common.js"
+import { Model, ModelCreateBody, ModelPatchBody, MODEL_TYPES } from "../schemas/Model.js"
 import { Page } from "../schemas/Page.js"
 import type * as ChunkedUpload from "./ChunkedUpload.js"
 import { decoder, type Service as Client, validate } from "./SynapseClient.js"
@@ -23,18 +23,15 @@ import { isTransient, type SynapseError, ValidationError } from "./SynapseError.
 /**
  * What `Models.create` accepts: the seed's model data. `file` is a local path, uploaded with the
  * chunked upload protocol before the model is registered; without it the model has no file.
+ *
+ * The other fields are the create body's own (one definition of the wire contract); `name` only
+ * adds a message, and the field order is kept because it is the order error messages list them in.
  */
 export const ModelCreateInput = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" })),
-  model_type: ModelType,
-  project: Id,
-  description: Schema.optional(Schema.String),
-  metrics: Schema.optional(MetricsInput),
-  configuration: Schema.optional(JsonObject),
-  is_active: Schema.optional(Schema.Boolean),
+  ...ModelCreateBody.pick("model_type", "project", "description", "metrics", "configuration", "is_active").fields,
   file: Schema.optional(Schema.String.pipe(Schema.minLength(1, { message: () => "must be the path of a local file" }))),
-  plugin: Schema.optional(Schema.NullOr(Id)),
-  version: Schema.optional(Schema.NullOr(Schema.String))
+  ...ModelCreateBody.pick("plugin", "version").fields
 })
 export type ModelCreateInput = typeof ModelCreateInput.Type
 
