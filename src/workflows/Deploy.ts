@@ -137,16 +137,19 @@ export interface DeployResult {
   readonly activeAfter?: ReadonlyArray<number>
 }
 
+/** One step as {@link DeploymentFailed} carries it, for the deployment and for its rollback alike. */
+const StepRecord = Schema.Struct({
+  step: Schema.String,
+  modelId: Schema.NullOr(Schema.Number),
+  status: Schema.Literal("done", "failed", "not_run"),
+  detail: Schema.optional(Schema.String)
+})
+
 /** A deployment step failed: what was done and what was not, and how to undo it. */
 export class DeploymentFailed extends Schema.TaggedError<DeploymentFailed>()("DeploymentFailed", {
   detail: Schema.String,
   /** Every step with its status. */
-  steps: Schema.Array(Schema.Struct({
-    step: Schema.String,
-    modelId: Schema.NullOr(Schema.Number),
-    status: Schema.Literal("done", "failed", "not_run"),
-    detail: Schema.optional(Schema.String)
-  })),
+  steps: Schema.Array(StepRecord),
   /** The created model, if the create step succeeded. */
   createdModelId: Schema.NullOr(Schema.Number),
   /** Restores the previous active set; null when nothing needs undoing. */
@@ -154,12 +157,7 @@ export class DeploymentFailed extends Schema.TaggedError<DeploymentFailed>()("De
   /** With `rollback_on_failure`: what the rollback did. */
   rolledBack: Schema.optional(Schema.Struct({
     complete: Schema.Boolean,
-    steps: Schema.Array(Schema.Struct({
-      step: Schema.String,
-      modelId: Schema.NullOr(Schema.Number),
-      status: Schema.Literal("done", "failed", "not_run"),
-      detail: Schema.optional(Schema.String)
-    })),
+    steps: Schema.Array(StepRecord),
     activeAfter: Schema.Array(Schema.Number),
     detail: Schema.optional(Schema.String)
   }))
