@@ -86,6 +86,16 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
   const randSeed = options.randSeed ?? 42
   const token = options.token ?? (process.env.SYNAPSE_SANDBOX_TOKEN || SANDBOX_DEV_TOKEN)
   if (token.trim() === "") return yield* new SandboxError({ detail: "the sandbox token must not be empty" })
+  // Checked up front: Node throws on a port out of range (a defect with a stack trace, after the
+  // data directory was already seeded), and a negative limit or count would be taken silently.
+  const whole = (name: string, value: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER) =>
+    value === undefined || (Number.isInteger(value) && value >= min && value <= max)
+      ? Effect.void
+      : Effect.fail(new SandboxError({ detail: `${name} must be a whole number from ${min} to ${max}, got ${value}` }))
+  yield* whole("port", options.port, 0, 65535)
+  yield* whole("events", options.events, 1)
+  yield* whole("max upload bytes", options.maxUploadBytes, 0)
+  yield* whole("upload expiry seconds", options.uploadExpirySeconds, 1)
   const faultSpec = yield* Effect.try({
     try: () => parseFaultSpec(options.faults ?? process.env.SYNAPSE_SANDBOX_FAULTS),
     catch: (cause) => new SandboxError({ detail: `bad fault spec: ${cause instanceof Error ? cause.message : String(cause)}`, cause })

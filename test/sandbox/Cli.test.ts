@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { startSandbox } from "../../src/sandbox/Sandbox.js"
 import { call } from "../support/http.js"
 
 const root = Path.resolve(import.meta.dirname, "../..")
@@ -93,5 +94,18 @@ describe("synapse-ml sandbox", () => {
     await expect(startCli(["--port", "0", "--seed", "none", "--faults", "boom=1", "--data-dir", Path.join(Os.tmpdir(), `synapse-ml-cli-bad-${process.pid}`)])).rejects.toThrow(
       /^exited with 2 before listening:\nsynapse-ml sandbox: bad fault spec: unknown fault "boom" \(known: [^\n]*\)\n$/
     )
+  })
+
+  it("refuses out-of-range numeric options in one line before touching the data directory", async () => {
+    const dataDir = Path.join(Os.tmpdir(), `synapse-ml-never-${process.pid}`)
+    for (const [options, message] of [
+      [{ port: 70000 }, "port must be a whole number from 0 to 65535, got 70000"],
+      [{ port: -1 }, "port must be a whole number from 0 to 65535, got -1"],
+      [{ events: -5 }, "events must be a whole number from 1"],
+      [{ maxUploadBytes: -1 }, "max upload bytes must be a whole number from 0"]
+    ] as const) {
+      await expect(startSandbox({ seed: "none", dataDir, ...options })).rejects.toThrow(message)
+    }
+    expect(Fs.existsSync(dataDir)).toBe(false)
   })
 })
