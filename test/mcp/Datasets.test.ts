@@ -42,6 +42,7 @@ describe("dataset tools on the sandbox", () => {
       expect(out.images).toBeGreaterThan(0)
       expect(out.annotations).toBeGreaterThan(0)
       expect(out.valid).toBe(true)
+      expect(Object.keys((out as unknown as { validation: object }).validation)).toStrictEqual(["all"])
       for (const file of out.files) expect(fs.existsSync(path.join(out.output_dir, file))).toBe(true)
       // Never inline: the text is a summary, far smaller than the COCO file.
       const cocoFile = out.files.find((f) => f.endsWith(".json"))!

@@ -109,7 +109,8 @@ const exportOutput = (name: string, dir: string, summary: ExportSummary): typeof
     images_downloaded: summary.imagesDownloaded,
     bytes_written: summary.bytesWritten,
     valid: summary.valid,
-    validation: Object.fromEntries(Object.entries(summary.validation).map(([file, v]) => [rel(file), {
+    // Keyed by split name (as the export summary is), not by path.
+    validation: Object.fromEntries(Object.entries(summary.validation).map(([split, v]) => [split, {
       valid: v.valid,
       errors: v.errors,
       warnings: v.warnings,
