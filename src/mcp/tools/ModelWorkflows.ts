@@ -183,7 +183,7 @@ export const createModel = Tool.make({
     description: Schema.optional(Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "What the model is." })),
     metrics: Schema.optional(MetricsInput.annotations({ description: "Metric name → number, e.g. {\"accuracy\": 0.92}." })),
     configuration: Schema.optional(JsonObject.annotations({ description: "Configuration object (input size, framework …)." })),
-    is_active: Schema.optional(Schema.Boolean.annotations({ description: "Register as active (default: server default, inactive)." })),
+    is_active: Schema.optional(Schema.Boolean.annotations({ description: "Register as active (default: the server's; the sandbox makes a new model active). Pass false to keep it out of service; deploy_model is the gated way to switch." })),
     version: Schema.optional(Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "Version label, e.g. 1.2.0." })),
     file_path: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
       description: "The model file: absolute inside an upload root, or relative to one. Without it the model has no file."
