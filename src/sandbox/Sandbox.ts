@@ -78,6 +78,26 @@ export class SandboxError extends Data.TaggedError("SandboxError")<{ readonly de
 }
 
 /**
+ * Requests that Node refuses before any handler runs (a URL or headers over its 16 KB limit, e.g. a
+ * very long search string; a malformed request line) get a JSON body like every other error,
+ * instead of Node's bare status line.
+ */
+const withJsonClientErrors = (server: Http.Server): Http.Server =>
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    const [status, reason, detail] = error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request Header Fields Too Large", "The request line and headers are over 16 KB: shorten the query string (e.g. a long search)."]
+      : [400, "Bad Request", "Malformed HTTP request."]
+    const body = JSON.stringify({ detail })
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+    )
+  })
+
+/**
  * Starts a sandbox for the lifetime of the current scope. Prepares (and on first use seeds) the
  * data directory, opens SQLite, binds the socket and serves until the scope closes.
  */
@@ -131,7 +151,7 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
     counts: new Map(),
     dataVersion: { value: -1 }
   }
-  const server = yield* NodeHttpServer.make(() => Http.createServer({ keepAliveTimeout: 5_000 }), {
+  const server = yield* NodeHttpServer.make(() => withJsonClientErrors(Http.createServer({ keepAliveTimeout: 5_000 })), {
     port: options.port ?? 0,
     host
   }).pipe(Effect.mapError((cause) => new SandboxError({ detail: `cannot listen on ${host}:${options.port ?? 0}: ${String(cause.cause)}`, cause })))

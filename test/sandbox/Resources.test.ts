@@ -397,4 +397,12 @@ describe("hostile input gets a clear 4xx, never a 500", () => {
     expect((await get("models/?search=%25")).body.count).toBe(0)
     expect(sqlCount("SELECT COUNT(*) AS n FROM models")).toBeGreaterThan(0)
   })
+
+  it("answers a query string over Node's header limit with a JSON 431, not a bare status line", async () => {
+    const r = await get(`models/?search=${encodeURIComponent("é".repeat(5000))}`)
+    expect(r.status).toBe(431)
+    expect(r.headers.get("content-type")).toBe("application/json")
+    expect(r.body.detail).toContain("shorten the query string")
+    expect((await get("models/?page_size=1")).status).toBe(200) // the server is still up
+  })
 })
