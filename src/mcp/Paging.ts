@@ -3,8 +3,10 @@
  * and know how to get more: list tools take `page`, `page_size` (≤ 100) and `fields`, and answer
  * `{count, page, page_size, next_page, results}` where each row holds only the chosen fields.
  */
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { IsoDateString } from "../schemas/Params.js"
+import type { SynapseError } from "../services/SynapseError.js"
+import { toToolError } from "./Errors.js"
 
 /** Largest page a tool returns: 100 rows keep most pages inside the output budget. */
 export const MAX_TOOL_PAGE_SIZE = 100
@@ -71,3 +73,45 @@ export const pageRequest = (input: { readonly page?: number | undefined; readonl
  * JSON Schema, so the description must go in the `jsonSchema` annotation to be published.)
  */
 export const isoDate = (description: string) => IsoDateString.annotations({ description, jsonSchema: { description } })
+
+/** The input every list tool has besides its filters. */
+export interface ListInput {
+  readonly page?: number | undefined
+  readonly page_size?: number | undefined
+  readonly fields?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * Runs a list tool: applies the page defaults, passes the filters (everything but `fields`) and the
+ * page to `fetch`, turns a failure into a tool error (a missing page says to start again at 1) and
+ * answers the page with each row cut to the chosen fields (`compact` when the caller chose none).
+ */
+export const listPage = <Input extends ListInput, Row, R>(
+  input: Input,
+  options: {
+    /** What failed, for the error text, e.g. "Listing models". */
+    readonly action: string
+    readonly compact: ReadonlyArray<string>
+    readonly fetch: (
+      request: Omit<Input, "fields" | "page" | "page_size"> & { readonly page: number; readonly page_size: number }
+    ) => Effect.Effect<{ readonly count: number; readonly results: ReadonlyArray<Row> }, SynapseError, R>
+    /** Adds derived fields to a row before it is cut; the row as it is by default. */
+    readonly summarise?: ((row: Row) => object) | undefined
+  }
+) =>
+  Effect.gen(function*() {
+    const { page, page_size } = pageRequest(input)
+    const { fields, page: _p, page_size: _s, ...filters } = input
+    const result = yield* options.fetch({ ...filters, page, page_size }).pipe(
+      Effect.mapError(toToolError({ action: options.action, notFound: `page ${page} does not exist; start again at page 1.` }))
+    )
+    const chosen = fields ?? options.compact
+    const summarise = options.summarise ?? ((row: Row) => row as object)
+    return {
+      count: result.count,
+      page,
+      page_size,
+      next_page: nextPage(page, page_size, result.count),
+      results: result.results.map((row) => project(summarise(row), chosen))
+    }
+  })

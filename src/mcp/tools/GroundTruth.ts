@@ -9,7 +9,7 @@ import { DatasetVersion } from "../../schemas/DatasetVersion.js"
 import { CATEGORIES, Category, DatasetRef, EventData, type GroundTruth, type GroundTruthEvent } from "../../schemas/GroundTruth.js"
 import { GroundTruths } from "../../services/GroundTruths.js"
 import { toToolError } from "../Errors.js"
-import { fieldsInput, isoDate, nextPage, pageInputFields, pageOutput, pageRequest, project } from "../Paging.js"
+import { fieldsInput, isoDate, listPage, pageInputFields, pageOutput } from "../Paging.js"
 import * as Tool from "../Tool.js"
 
 const versionIds = Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(50))
@@ -78,18 +78,12 @@ export const listGroundTruthEvents = Tool.make({
   run: (input) =>
     Effect.gen(function*() {
       const gt = yield* GroundTruths
-      const { page, page_size } = pageRequest(input)
-      const { fields, page: _p, page_size: _s, ...filters } = input
-      const result = yield* gt.listEvents({ ...filters, page, page_size }, { urlConversion: false }).pipe(
-        Effect.mapError(toToolError({ action: "Listing ground-truth events", notFound: `page ${page} does not exist; start again at page 1.` }))
-      )
-      return {
-        count: result.count,
-        page,
-        page_size,
-        next_page: nextPage(page, page_size, result.count),
-        results: result.results.map((event) => project(summariseEvent(event), fields ?? EVENT_COMPACT_FIELDS))
-      }
+      return yield* listPage(input, {
+        action: "Listing ground-truth events",
+        compact: EVENT_COMPACT_FIELDS,
+        fetch: (request) => gt.listEvents(request, { urlConversion: false }),
+        summarise: summariseEvent
+      })
     })
 })
 
@@ -140,19 +134,13 @@ export const listGroundTruths = Tool.make({
   run: (input) =>
     Effect.gen(function*() {
       const gt = yield* GroundTruths
-      const { page, page_size } = pageRequest(input)
-      const { fields, page: _p, page_size: _s, ...filters } = input
-      // No url conversion: listing must not download every file of the page.
-      const result = yield* gt.list({ ...filters, page, page_size }, { urlConversion: false, pageSize: page_size }).pipe(
-        Effect.mapError(toToolError({ action: "Listing ground truths", notFound: `page ${page} does not exist; start again at page 1.` }))
-      )
-      return {
-        count: result.count,
-        page,
-        page_size,
-        next_page: nextPage(page, page_size, result.count),
-        results: result.results.map((row) => project(summariseGroundTruth(row), fields ?? GROUND_TRUTH_COMPACT_FIELDS))
-      }
+      return yield* listPage(input, {
+        action: "Listing ground truths",
+        compact: GROUND_TRUTH_COMPACT_FIELDS,
+        // No url conversion: listing must not download every file of the page.
+        fetch: (request) => gt.list(request, { urlConversion: false, pageSize: request.page_size }),
+        summarise: summariseGroundTruth
+      })
     })
 })
 
@@ -182,18 +170,11 @@ export const listGroundTruthVersions = Tool.make({
   run: (input) =>
     Effect.gen(function*() {
       const gt = yield* GroundTruths
-      const { page, page_size } = pageRequest(input)
-      const { fields, page: _p, page_size: _s, ...filters } = input
-      const result = yield* gt.listVersions({ ...filters, page, page_size }).pipe(
-        Effect.mapError(toToolError({ action: "Listing dataset versions", notFound: `page ${page} does not exist; start again at page 1.` }))
-      )
-      return {
-        count: result.count,
-        page,
-        page_size,
-        next_page: nextPage(page, page_size, result.count),
-        results: result.results.map((row) => project(row, fields ?? VERSION_COMPACT_FIELDS))
-      }
+      return yield* listPage(input, {
+        action: "Listing dataset versions",
+        compact: VERSION_COMPACT_FIELDS,
+        fetch: (request) => gt.listVersions(request)
+      })
     })
 })
 

@@ -8,7 +8,7 @@ import { Model, MODEL_TYPES, ModelType } from "../../schemas/Model.js"
 import { MODEL_EXPANSIONS, MODEL_ORDERINGS, ModelExpansion, ModelOrdering } from "../../schemas/Params.js"
 import { Models } from "../../services/Models.js"
 import { toToolError } from "../Errors.js"
-import { fieldsInput, isoDate, nextPage, pageInputFields, pageOutput, pageRequest, project } from "../Paging.js"
+import { fieldsInput, isoDate, listPage, pageInputFields, pageOutput } from "../Paging.js"
 import * as Tool from "../Tool.js"
 
 /** Every field a model row can show. */
@@ -47,22 +47,11 @@ export const listModels = Tool.make({
   run: (input) =>
     Effect.gen(function*() {
       const models = yield* Models
-      const { page, page_size } = pageRequest(input)
-      const { fields, page: _p, page_size: _s, ...filters } = input
-      const result = yield* models.list({ ...filters, page, page_size }).pipe(
-        Effect.mapError(toToolError({
-          action: "Listing models",
-          notFound: `page ${page} does not exist; start again at page 1.`
-        }))
-      )
-      const chosen = fields ?? MODEL_COMPACT_FIELDS
-      return {
-        count: result.count,
-        page,
-        page_size,
-        next_page: nextPage(page, page_size, result.count),
-        results: result.results.map((model) => project(model, chosen))
-      }
+      return yield* listPage(input, {
+        action: "Listing models",
+        compact: MODEL_COMPACT_FIELDS,
+        fetch: (request) => models.list(request)
+      })
     })
 })
 
