@@ -62,6 +62,9 @@ const tagOf = (e: unknown): string | undefined =>
 const detailOf = (e: unknown): string => {
   if (typeof e === "object" && e !== null) {
     const o = e as { detail?: unknown; message?: unknown }
+    // An API error's message adds the status and the request (method, URL without query) to its
+    // detail: "Not found." alone does not say which id was missing.
+    if (isSynapseError(e) && typeof o.message === "string" && o.message !== "") return o.message
     if (typeof o.detail === "string") return o.detail
     if (typeof o.message === "string" && o.message !== "") return o.message
   }
