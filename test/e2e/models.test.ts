@@ -90,6 +90,12 @@ describe("synapse-ml models", () => {
     expect(r.stderr).toMatch(/UnknownMetricError: no model has a metric named "nope" stored on it; metrics that exist: loss, mAP, mAP50, precision, recall/)
   })
 
+  it("exits 3 naming the request when a model does not exist", async () => {
+    const r = await cli(["models", "compare", "101", "99999"])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toMatch(/NotFoundError: HTTP 404: .*\(GET http:\/\/\S+\/models\/99999\/\)/)
+  })
+
   it("deploys: dry run changes nothing, the gate rejects with exit 4, then replaces the active detector", async () => {
     const before = await activeDetectors()
     expect(before).toHaveLength(1)
