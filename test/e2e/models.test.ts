@@ -4,51 +4,27 @@
  * file (so image and category ids are the export's), `models compare` with an unknown metric,
  * `models deploy` as a dry run, rejected by its gate, and executed, with their exit codes.
  */
-import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
+import { type CliResult, runCli } from "../support/cli.js"
 import { call } from "../support/http.js"
 import { useSandbox } from "../support/sandbox.js"
-
-const root = Path.resolve(import.meta.dirname, "../..")
-const newestSource = (dir: string): number =>
-  Fs.readdirSync(dir, { withFileTypes: true }).reduce(
-    (newest, entry) =>
-      Math.max(newest, entry.isDirectory() ? newestSource(Path.join(dir, entry.name)) : Fs.statSync(Path.join(dir, entry.name)).mtimeMs),
-    0
-  )
-// The built command when it is up to date (`npm test` builds first), else the sources through tsx.
-const built = Path.join(root, "dist/cli/main.js")
-const entry: ReadonlyArray<string> =
-  Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestSource(Path.join(root, "src")) ? [built] : ["--import", "tsx", "src/cli/main.ts"]
 
 const sandbox = useSandbox({ seed: "demo" })
 const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "e2e-models-"))
 afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
 
-const cli = (args: ReadonlyArray<string>): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-  new Promise((resolve, reject) => {
-    const sb = sandbox()
-    const child = spawn(process.execPath, [...entry, ...args], {
-      cwd: root,
-      env: {
-        ...process.env,
-        SYNAPSE_BASE_URL: sb.url,
-        SYNAPSE_ACCESS_TOKEN: sb.token,
-        SYNAPSE_CACHE_DIR: Path.join(tmp, "cache"),
-        SYNAPSE_UPLOAD_STATE_DIR: Path.join(tmp, "uploads")
-      },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => (stdout += d))
-    child.stderr.on("data", (d) => (stderr += d))
-    child.on("error", reject)
-    child.on("exit", (code) => resolve({ code, stdout, stderr }))
+const cli = (args: ReadonlyArray<string>): Promise<CliResult> => {
+  const sb = sandbox()
+  return runCli(args, {
+    SYNAPSE_BASE_URL: sb.url,
+    SYNAPSE_ACCESS_TOKEN: sb.token,
+    SYNAPSE_CACHE_DIR: Path.join(tmp, "cache"),
+    SYNAPSE_UPLOAD_STATE_DIR: Path.join(tmp, "uploads")
   })
+}
 
 const activeDetectors = async () => {
   const sb = sandbox()

@@ -9,20 +9,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { startSandbox } from "../../src/sandbox/Sandbox.js"
+import { cliEntry, repoRoot } from "../support/cli.js"
 import { call } from "../support/http.js"
-
-const root = Path.resolve(import.meta.dirname, "../..")
-
-// The built command when it is up to date (`npm test` builds first), else the sources through tsx.
-const newestSource = (dir: string): number =>
-  Fs.readdirSync(dir, { withFileTypes: true }).reduce(
-    (newest, entry) =>
-      Math.max(newest, entry.isDirectory() ? newestSource(Path.join(dir, entry.name)) : Fs.statSync(Path.join(dir, entry.name)).mtimeMs),
-    0
-  )
-const built = Path.join(root, "dist/cli/main.js")
-const entry: ReadonlyArray<string> =
-  Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestSource(Path.join(root, "src")) ? [built] : ["--import", "tsx", "src/cli/main.ts"]
 
 interface Running {
   readonly child: ChildProcess
@@ -34,8 +22,8 @@ interface Running {
 
 const startCli = (args: ReadonlyArray<string>): Promise<Running> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...entry, "sandbox", ...args], {
-      cwd: root,
+    const child = spawn(process.execPath, [...cliEntry, "sandbox", ...args], {
+      cwd: repoRoot,
       env: { ...process.env, SYNAPSE_SANDBOX_FAULTS: "", SYNAPSE_SANDBOX_TOKEN: "" },
       stdio: ["ignore", "pipe", "pipe"]
     })

@@ -1,0 +1,54 @@
+/**
+ * Test helper: the `synapse-ml` command as end-to-end tests spawn it. The built command when it is
+ * up to date (`npm test` builds first), else the sources through tsx, so a test never runs a stale
+ * build against newer sources.
+ *
+ *   const result = await runCli(["export", "--dataset-version", "303"], { SYNAPSE_BASE_URL: url })
+ *   expect(result.code).toBe(0)
+ *
+ * For a long-running command (a server), spawn `process.execPath` with `[...cliEntry, ...args]`
+ * in `repoRoot` yourself.
+ */
+import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
+/** The repository root, the working directory of every spawned command. */
+export const repoRoot = Path.resolve(import.meta.dirname, "../..")
+
+const newestSource = (dir: string): number =>
+  Fs.readdirSync(dir, { withFileTypes: true }).reduce(
+    (newest, entry) =>
+      Math.max(newest, entry.isDirectory() ? newestSource(Path.join(dir, entry.name)) : Fs.statSync(Path.join(dir, entry.name)).mtimeMs),
+    0
+  )
+
+const built = Path.join(repoRoot, "dist/cli/main.js")
+
+/** The node arguments that start the command: the build if no source is newer, else tsx on the sources. */
+export const cliEntry: ReadonlyArray<string> =
+  Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestSource(Path.join(repoRoot, "src")) ? [built] : ["--import", "tsx", "src/cli/main.ts"]
+
+/** A finished command: its exit code and everything it wrote. */
+export interface CliResult {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the command to completion with `env` added to this process's environment. */
+export const runCli = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<CliResult> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...cliEntry, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => (stdout += d))
+    child.stderr.on("data", (d) => (stderr += d))
+    child.on("error", reject)
+    // "close", not "exit": only then are stdout and stderr read to their end.
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  })
