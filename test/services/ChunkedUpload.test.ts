@@ -17,6 +17,7 @@ import { afterAll } from "vitest"
 import * as ChunkedUpload from "../../src/services/ChunkedUpload.js"
 import * as SynapseClient from "../../src/services/SynapseClient.js"
 import { startTestSandbox, type TestSandbox, useSandbox } from "../support/sandbox.js"
+import { resetStats, setFaults, stats } from "../support/sandboxAdmin.js"
 
 const MiB = 1024 * 1024
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-upload-test-"))
@@ -47,15 +48,8 @@ const upload = (sb: TestSandbox, file: string, options: ChunkedUpload.UploadOpti
     Effect.provide(uploaderLayer(sb, stateDir))
   )
 
-const sandboxJson = (sb: TestSandbox, route: string, init: RequestInit = {}) =>
-  Effect.promise(async () => {
-    const response = await fetch(`${sb.origin}${route}`, { ...init, headers: { ...sb.headers, "content-type": "application/json" } })
-    return (await response.json()) as Record<string, any>
-  })
-const stats = (sb: TestSandbox) => sandboxJson(sb, "/_sandbox/stats")
-const resetStats = (sb: TestSandbox) => sandboxJson(sb, "/_sandbox/stats", { method: "DELETE" })
-const setFaults = (sb: TestSandbox, spec: string) =>
-  sandboxJson(sb, "/_sandbox/faults", { method: "PUT", body: JSON.stringify({ spec, rand_seed: 7 }) })
+/** Which requests the fault spec hits, fixed so that a failure reproduces. */
+const FAULT_SEED = 7
 
 /** The stored file, downloaded from its presigned URL (no auth headers). */
 const download = (url: string) =>
@@ -113,8 +107,8 @@ describe("ChunkedUpload", () => {
     Effect.gen(function*() {
       const sb = sandbox()
       const { bytes, path: file } = makeFile(12 * MiB + 7)
-      yield* setFaults(sb, "status5xx=0.1,reset=0.1,paths=chunked_upload")
-      const result = yield* upload(sb, file, { resume: false }).pipe(Effect.ensuring(setFaults(sb, "")))
+      yield* setFaults(sb, "status5xx=0.1,reset=0.1,paths=chunked_upload", FAULT_SEED)
+      const result = yield* upload(sb, file, { resume: false }).pipe(Effect.ensuring(setFaults(sb, "", FAULT_SEED)))
       const injected = (yield* stats(sb)).faults_injected
       expect(injected.status5xx + injected.reset).toBeGreaterThan(0)
       expect(result.checksum).toBe(md5(bytes))
@@ -138,11 +132,11 @@ describe("ChunkedUpload", () => {
             HttpClient.mapRequestEffect(client, (request) => {
               if (phase === "idle" && request.method === "POST") {
                 phase = "armed"
-                return Effect.as(setFaults(sb, "loseResponse=1,paths=chunked_upload"), request)
+                return Effect.as(setFaults(sb, "loseResponse=1,paths=chunked_upload", FAULT_SEED), request)
               }
               if (phase === "armed") {
                 phase = "done"
-                return Effect.as(setFaults(sb, ""), request)
+                return Effect.as(setFaults(sb, "", FAULT_SEED), request)
               }
               return Effect.succeed(request)
             })
@@ -196,7 +190,7 @@ describe("ChunkedUpload", () => {
       const stateDir = path.join(work, "killed-state")
       const { bytes, path: file } = makeFile(8 * MiB + 3)
       // Slow chunk answers down so that the kill lands mid-upload, not after it.
-      yield* setFaults(sb, "latency=150,paths=chunked_upload")
+      yield* setFaults(sb, "latency=150,paths=chunked_upload", FAULT_SEED)
       const child = spawn(
         process.execPath,
         ["--import", "tsx", path.join(import.meta.dirname, "fixtures", "upload-child.ts"), sb.url, sb.token, file, stateDir, String(MiB)],
@@ -219,7 +213,7 @@ describe("ChunkedUpload", () => {
         if (child.exitCode !== null || child.signalCode !== null) resume(Effect.void)
         else child.on("exit", () => resume(Effect.void))
       })
-      yield* setFaults(sb, "")
+      yield* setFaults(sb, "", FAULT_SEED)
       expect(killedAt).toBeLessThan(bytes.length)
 
       yield* resetStats(sb)

@@ -15,6 +15,7 @@ import { afterAll } from "vitest"
 import * as Models from "../../src/services/Models.js"
 import * as Synapse from "../../src/services/Synapse.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
+import { resetStats, sandboxJson, setFaults, stats } from "../support/sandboxAdmin.js"
 
 const MiB = 1024 * 1024
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-models-write-test-"))
@@ -23,15 +24,8 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
 const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex")
 const fastRetry = Schedule.spaced("5 millis").pipe(Schedule.intersect(Schedule.recurs(20)))
 
-const sandboxJson = (sb: TestSandbox, route: string, init: RequestInit = {}) =>
-  Effect.promise(async () => {
-    const response = await fetch(`${sb.origin}${route}`, { ...init, headers: { ...sb.headers, "content-type": "application/json" } })
-    return (await response.json()) as Record<string, any>
-  })
-const stats = (sb: TestSandbox) => sandboxJson(sb, "/_sandbox/stats")
-const resetStats = (sb: TestSandbox) => sandboxJson(sb, "/_sandbox/stats", { method: "DELETE" })
-const setFaults = (sb: TestSandbox, spec: string) =>
-  sandboxJson(sb, "/_sandbox/faults", { method: "PUT", body: JSON.stringify({ spec, rand_seed: 11 }) })
+/** Which requests the fault spec hits, fixed so that a failure reproduces. */
+const FAULT_SEED = 11
 const modelsNamed = (sb: TestSandbox, name: string) =>
   sandboxJson(sb, `/api/v1/models/?name=${encodeURIComponent(name)}&page_size=100`)
 
@@ -141,11 +135,11 @@ describe("Models write operations", () => {
         HttpClient.mapRequestEffect(client, (request) => {
           if (phase === "idle" && request.method === "POST" && new URL(request.url).pathname.endsWith("/models/")) {
             phase = "armed"
-            return Effect.as(setFaults(sb, "loseResponse=1,paths=/models/"), request)
+            return Effect.as(setFaults(sb, "loseResponse=1,paths=/models/", FAULT_SEED), request)
           }
           if (phase === "armed") {
             phase = "done"
-            return Effect.as(setFaults(sb, ""), request)
+            return Effect.as(setFaults(sb, "", FAULT_SEED), request)
           }
           return Effect.succeed(request)
         }))
@@ -165,10 +159,10 @@ describe("Models write operations", () => {
       const sb = sandbox()
       const models = yield* writes(sb)
       yield* resetStats(sb)
-      yield* setFaults(sb, "loseResponse=0.3,status5xx=0.2,paths=/models/")
+      yield* setFaults(sb, "loseResponse=0.3,status5xx=0.2,paths=/models/", FAULT_SEED)
       const names = Array.from({ length: 6 }, (_, i) => `flaky ${i}`)
       const created = yield* Effect.forEach(names, (name) => models.create({ ...base, name })).pipe(
-        Effect.ensuring(setFaults(sb, ""))
+        Effect.ensuring(setFaults(sb, "", FAULT_SEED))
       )
       const injected = (yield* stats(sb)).faults_injected
       expect(injected.loseResponse).toBeGreaterThan(0)
