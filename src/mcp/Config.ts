@@ -6,6 +6,7 @@
  * as a confusing tool failure.
  */
 import { Context, Either, Layer, Redacted } from "effect"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 
@@ -148,6 +149,25 @@ export const checkHttpSettings = (settings: McpSettings): Either.Either<McpSetti
       )
     )
     : Either.right(settings)
+
+/**
+ * Checks that every upload root is an existing directory: a mistyped root would otherwise start a
+ * server whose every upload is refused, surfacing as a tool failure far from its cause.
+ */
+export const checkUploadRoots = (settings: McpSettings): Either.Either<McpSettings, McpConfigError> => {
+  for (const root of settings.uploadRoots) {
+    const stat = fs.statSync(root, { throwIfNoEntry: false })
+    if (stat === undefined || !stat.isDirectory()) {
+      return Either.left(
+        new McpConfigError(
+          "SYNAPSE_MCP_UPLOAD_ROOTS",
+          `${JSON.stringify(root)} ${stat === undefined ? "does not exist" : "is not a directory"}; give existing directories separated by "${path.delimiter}"`
+        )
+      )
+    }
+  }
+  return Either.right(settings)
+}
 
 /** Provides fixed settings (tests, programs that configure the server themselves). */
 export const layer = (settings: McpSettings): Layer.Layer<McpConfig> => Layer.succeed(McpConfig, settings)

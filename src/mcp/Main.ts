@@ -124,6 +124,8 @@ export const loadSettings = (options: Pick<RunOptions, "env" | "overrides" | "tr
   Effect.gen(function*() {
     const settings = Config.settingsFromEnv(options.env, options.overrides ?? {})
     if (Either.isLeft(settings)) return yield* Effect.fail(new McpStartError(settings.left.message))
+    const roots = Config.checkUploadRoots(settings.right)
+    if (Either.isLeft(roots)) return yield* Effect.fail(new McpStartError(roots.left.message))
     if (options.transport === "http") {
       const checked = Config.checkHttpSettings(settings.right)
       if (Either.isLeft(checked)) return yield* Effect.fail(new McpStartError(checked.left.message))

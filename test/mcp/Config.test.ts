@@ -48,6 +48,14 @@ describe("MCP settings", () => {
     expect(problem({ SYNAPSE_MCP_HTTP_TOKEN: "short" })).toContain("SYNAPSE_MCP_HTTP_TOKEN")
   })
 
+  it("upload roots must be existing directories", () => {
+    const missing = Config.checkUploadRoots(ok({ SYNAPSE_MCP_UPLOAD_ROOTS: "/no/such/dir" }))
+    expect(Either.isLeft(missing) && missing.left.message).toMatch(/^SYNAPSE_MCP_UPLOAD_ROOTS: "\/no\/such\/dir" does not exist/)
+    const file = Config.checkUploadRoots(ok({ SYNAPSE_MCP_UPLOAD_ROOTS: import.meta.filename }))
+    expect(Either.isLeft(file) && file.left.message).toContain("is not a directory")
+    expect(Either.isRight(Config.checkUploadRoots(ok({ SYNAPSE_MCP_UPLOAD_ROOTS: import.meta.dirname })))).toBe(true)
+  })
+
   it("a non-loopback bind needs a token", () => {
     expect(Config.isLoopback("127.0.0.1")).toBe(true)
     expect(Config.isLoopback("::1")).toBe(true)
