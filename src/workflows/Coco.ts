@@ -112,7 +112,7 @@ const show = (v: unknown): string => {
 }
 
 interface PendingRef {
-  readonly path: string
+  readonly index: number
   readonly imageId: number | undefined
   readonly categoryId: number | undefined
   readonly bbox: readonly [number, number, number, number] | undefined
@@ -203,72 +203,77 @@ export class CocoChecker {
   /** Checks one entry of `annotations`. */
   annotation(value: unknown, index: number): void {
     this.nAnnotations++
-    const path = `annotations[${index}]`
-    if (!isObject(value)) return this.report("structure", path, "annotation must be an object")
-    this.checkId(value.id, path, this.annotationIds)
+    // The path string is built only when something is reported (or a reference must wait): a
+    // clean annotation allocates nothing here.
+    if (!isObject(value)) return this.report("structure", `annotations[${index}]`, "annotation must be an object")
+    this.checkId(value.id, index, this.annotationIds)
 
-    let bbox: readonly [number, number, number, number] | undefined
+    let bboxOk = false
     const b = value.bbox
-    if (!Array.isArray(b) || b.length !== 4 || !b.every(isFiniteNumber)) {
-      this.report("bbox_format", `${path}.bbox`, `bbox must be [x, y, width, height] of 4 finite numbers, got ${show(b)}`)
+    if (!Array.isArray(b) || b.length !== 4 || !isFiniteNumber(b[0]) || !isFiniteNumber(b[1]) || !isFiniteNumber(b[2]) || !isFiniteNumber(b[3])) {
+      this.report("bbox_format", `annotations[${index}].bbox`, `bbox must be [x, y, width, height] of 4 finite numbers, got ${show(b)}`)
     } else if (!(b[2] > 0 && b[3] > 0)) {
-      this.report("bbox_size", `${path}.bbox`, `bbox width and height must be positive, got ${show(b)}`)
+      this.report("bbox_size", `annotations[${index}].bbox`, `bbox width and height must be positive, got ${show(b)}`)
     } else {
-      bbox = [b[0], b[1], b[2], b[3]]
+      bboxOk = true
     }
 
     if (!isFiniteNumber(value.area) || !(value.area > 0)) {
-      this.report("area_positive", `${path}.area`, `area must be a positive number, got ${show(value.area)}`)
+      this.report("area_positive", `annotations[${index}].area`, `area must be a positive number, got ${show(value.area)}`)
     }
     if (value.iscrowd !== 0 && value.iscrowd !== 1) {
-      this.report("iscrowd_value", `${path}.iscrowd`, `iscrowd must be 0 or 1, got ${show(value.iscrowd)}`)
+      this.report("iscrowd_value", `annotations[${index}].iscrowd`, `iscrowd must be 0 or 1, got ${show(value.iscrowd)}`)
     }
 
     let rleSize: readonly [number, number] | undefined
     const seg = value.segmentation
     if (Array.isArray(seg)) {
       if (seg.length === 0) {
-        this.report("segmentation_empty", `${path}.segmentation`, "empty segmentation list: omit the field for box-only annotations", "warning")
+        this.report("segmentation_empty", `annotations[${index}].segmentation`, "empty segmentation list: omit the field for box-only annotations", "warning")
       }
-      seg.forEach((poly, k) => {
+      for (let k = 0; k < seg.length; k++) {
+        const poly: unknown = seg[k]
         if (!Array.isArray(poly) || poly.length < 6 || poly.length % 2 !== 0 || !poly.every(isFiniteNumber)) {
           const n = Array.isArray(poly) ? poly.length : "no"
-          this.report("polygon_format", `${path}.segmentation[${k}]`, `polygon must be an even list of at least 6 finite numbers (3 points), got ${n} values`)
+          this.report("polygon_format", `annotations[${index}].segmentation[${k}]`, `polygon must be an even list of at least 6 finite numbers (3 points), got ${n} values`)
         }
-      })
+      }
     } else if (isObject(seg)) {
       const size = seg.size
       if (!Array.isArray(size) || size.length !== 2 || !size.every(isPositiveInt)) {
-        this.report("rle_size", `${path}.segmentation.size`, `RLE size must be [height, width] of positive integers, got ${show(size)}`)
+        this.report("rle_size", `annotations[${index}].segmentation.size`, `RLE size must be [height, width] of positive integers, got ${show(size)}`)
       } else {
         rleSize = [size[0], size[1]]
       }
       if (typeof seg.counts !== "string" && !(Array.isArray(seg.counts) && seg.counts.every(isFiniteNumber))) {
-        this.report("polygon_format", `${path}.segmentation.counts`, "RLE counts must be a string or a list of numbers")
+        this.report("polygon_format", `annotations[${index}].segmentation.counts`, "RLE counts must be a string or a list of numbers")
       }
     } else if (seg !== undefined && seg !== null) {
-      this.report("polygon_format", `${path}.segmentation`, `segmentation must be a list of polygons or an RLE object, got ${show(seg)}`)
+      this.report("polygon_format", `annotations[${index}].segmentation`, `segmentation must be a list of polygons or an RLE object, got ${show(seg)}`)
     }
 
     const imageId = value.image_id
     const categoryId = value.category_id
-    if (!isPositiveInt(imageId)) {
-      this.report("image_ref", `${path}.image_id`, `image_id must be a positive integer id, got ${show(imageId)}`)
+    const imageOk = isPositiveInt(imageId)
+    const categoryOk = isPositiveInt(categoryId)
+    if (!imageOk) {
+      this.report("image_ref", `annotations[${index}].image_id`, `image_id must be a positive integer id, got ${show(imageId)}`)
     }
-    if (!isPositiveInt(categoryId)) {
-      this.report("category_ref", `${path}.category_id`, `category_id must be a positive integer id, got ${show(categoryId)}`)
+    if (!categoryOk) {
+      this.report("category_ref", `annotations[${index}].category_id`, `category_id must be a positive integer id, got ${show(categoryId)}`)
     }
-    const ref: PendingRef = {
-      path,
-      imageId: isPositiveInt(imageId) ? imageId : undefined,
-      categoryId: isPositiveInt(categoryId) ? categoryId : undefined,
-      bbox,
-      rleSize
-    }
-    if ((ref.imageId !== undefined && !this.imagesComplete) || (ref.categoryId !== undefined && !this.categoriesComplete)) {
-      this.pending.push(ref)
+    const bbox = bboxOk ? (b as ReadonlyArray<number>) : undefined
+    if ((imageOk && !this.imagesComplete) || (categoryOk && !this.categoriesComplete)) {
+      // Kept until the referenced array is complete: copy what is needed, not the parsed value.
+      this.pending.push({
+        index,
+        imageId: imageOk ? imageId : undefined,
+        categoryId: categoryOk ? categoryId : undefined,
+        bbox: bbox === undefined ? undefined : [bbox[0]!, bbox[1]!, bbox[2]!, bbox[3]!],
+        rleSize
+      })
     } else {
-      this.checkRefs(ref)
+      this.checkRefs(index, imageOk ? imageId : undefined, categoryOk ? categoryId : undefined, bbox, rleSize)
     }
   }
 
@@ -276,7 +281,7 @@ export class CocoChecker {
   finish(): CocoValidation {
     this.imagesComplete = true
     this.categoriesComplete = true
-    for (const ref of this.pending) this.checkRefs(ref)
+    for (const ref of this.pending) this.checkRefs(ref.index, ref.imageId, ref.categoryId, ref.bbox, ref.rleSize)
     this.pending.length = 0
     for (const key of ["images", "annotations", "categories"]) {
       if (!this.seen.has(key)) this.report("structure", key, `missing "${key}" array`)
@@ -297,7 +302,10 @@ export class CocoChecker {
     }
   }
 
-  private checkId(id: unknown, path: string, set: IdSet): boolean {
+  // `where` is the entry's path, or an annotation's index (its path is built only when reported).
+  private checkId(id: unknown, where: string | number, set: IdSet): boolean {
+    if (isPositiveInt(id) && set.add(id)) return true
+    const path = typeof where === "number" ? `annotations[${where}]` : where
     if (!isPositiveInt(id)) {
       this.report("id_positive", `${path}.id`, `id must be an integer ≥ 1 (pycocotools treats 0 as "no match"), got ${show(id)}`)
       return false
@@ -309,25 +317,29 @@ export class CocoChecker {
     return true
   }
 
-  private checkRefs(ref: PendingRef): void {
-    if (ref.categoryId !== undefined && !this.categoryIds.has(ref.categoryId)) {
-      this.report("category_ref", `${ref.path}.category_id`, `category_id ${ref.categoryId} is not in categories`)
+  private checkRefs(
+    index: number,
+    imageId: number | undefined,
+    categoryId: number | undefined,
+    b: ReadonlyArray<number> | undefined,
+    r: readonly [number, number] | undefined
+  ): void {
+    if (categoryId !== undefined && !this.categoryIds.has(categoryId)) {
+      this.report("category_ref", `annotations[${index}].category_id`, `category_id ${categoryId} is not in categories`)
     }
-    if (ref.imageId === undefined) return
-    if (!this.imageIds.has(ref.imageId)) {
-      this.report("image_ref", `${ref.path}.image_id`, `image_id ${ref.imageId} is not in images`)
+    if (imageId === undefined) return
+    if (!this.imageIds.has(imageId)) {
+      this.report("image_ref", `annotations[${index}].image_id`, `image_id ${imageId} is not in images`)
       return
     }
-    const size = this.sizes.get(ref.imageId)
-    if (size === undefined) return
-    const [w, h] = size
-    const b = ref.bbox
-    if (b !== undefined && (b[0] < -EPS || b[1] < -EPS || b[0] + b[2] > w + EPS || b[1] + b[3] > h + EPS)) {
-      this.report("bbox_inside", `${ref.path}.bbox`, `bbox ${show(b)} extends outside the ${w}x${h} image`)
+    const w = this.sizes.width(imageId)
+    if (Number.isNaN(w)) return
+    const h = this.sizes.height(imageId)
+    if (b !== undefined && (b[0]! < -EPS || b[1]! < -EPS || b[0]! + b[2]! > w + EPS || b[1]! + b[3]! > h + EPS)) {
+      this.report("bbox_inside", `annotations[${index}].bbox`, `bbox ${show(b)} extends outside the ${w}x${h} image`)
     }
-    const r = ref.rleSize
     if (r !== undefined && (r[0] !== h || r[1] !== w)) {
-      this.report("rle_size", `${ref.path}.segmentation.size`, `RLE size ${show(r)} must be [height, width] = [${h}, ${w}]`)
+      this.report("rle_size", `annotations[${index}].segmentation.size`, `RLE size ${show(r)} must be [height, width] = [${h}, ${w}]`)
     }
   }
 }
@@ -391,6 +403,11 @@ export class CocoScanner {
   private capParts: Array<string> | undefined
   private capStart = -1
   private done = false
+  // Elements completed within the current piece of text, not yet parsed: their [start, end)
+  // offsets in `batchText` (reused between pieces).
+  private batchText = ""
+  private batchCount = 0
+  private readonly batchBounds: Array<number> = []
 
   constructor(private readonly handlers: ScanHandlers) {}
 
@@ -447,11 +464,21 @@ export class CocoScanner {
         }
         if (i === n) break
         if (this.depth === this.capDepth && (c === 0x2c || c === 0x7d || c === 0x5d)) {
-          this.capParts.push(s.slice(this.capStart, i))
-          const text = this.capParts.length === 1 ? this.capParts[0]! : this.capParts.join("")
-          this.capParts = undefined
-          if (this.arrayKey !== undefined) h.element(this.arrayKey, this.parse(text, this.arrayKey, this.index), this.index++)
-          else h.value(this.key, this.parse(text, this.key))
+          if (this.capParts.length === 0 && this.arrayKey !== undefined) {
+            // Element wholly inside this piece of text: batched, parsed with its neighbours.
+            if (this.batchCount === 0) this.batchText = s
+            this.batchBounds[2 * this.batchCount] = this.capStart
+            this.batchBounds[2 * this.batchCount + 1] = i
+            this.batchCount++
+            this.capParts = undefined
+          } else {
+            this.flushBatch()
+            this.capParts.push(s.slice(this.capStart, i))
+            const text = this.capParts.length === 1 ? this.capParts[0]! : this.capParts.join("")
+            this.capParts = undefined
+            if (this.arrayKey !== undefined) h.element(this.arrayKey, this.parse(text, this.arrayKey, this.index), this.index++)
+            else h.value(this.key, this.parse(text, this.key))
+          }
           // fall through: the comma or bracket is structure of the enclosing container
         } else {
           if (c === 0x22) this.inString = true
@@ -462,6 +489,7 @@ export class CocoScanner {
       }
       if (c < 128 && WS[c] === 1) continue
       if (this.done) {
+        this.flushBatch()
         h.syntax("unexpected text after the end of the document")
         return
       }
@@ -505,6 +533,7 @@ export class CocoScanner {
       }
       // depth 2, inside a top-level array, between elements
       if (c === 0x5d) {
+        this.flushBatch()
         this.depth = 1
         const k = this.arrayKey!
         this.arrayKey = undefined
@@ -513,6 +542,7 @@ export class CocoScanner {
         this.startCapture(s, i, c, 2)
       }
     }
+    this.flushBatch()
     if (this.capParts !== undefined) {
       this.capParts.push(s.slice(this.capStart))
       this.capStart = 0
@@ -526,6 +556,32 @@ export class CocoScanner {
   /** Signals the end of input. */
   end(): void {
     if (!this.done) this.handlers.syntax("the document ends before its closing brace (truncated file?)")
+  }
+
+  /**
+   * Parses the batched elements (all from one piece of text, separated by commas) with one
+   * `JSON.parse` of `[e1,e2,…]` instead of one call per element; when that fails, each element is
+   * parsed alone so the error names the element, exactly as without batching.
+   */
+  private flushBatch(): void {
+    const n = this.batchCount
+    if (n === 0) return
+    this.batchCount = 0
+    const s = this.batchText
+    this.batchText = ""
+    const key = this.arrayKey!
+    const bounds = this.batchBounds
+    let values: Array<unknown> | undefined
+    try {
+      values = JSON.parse(`[${s.slice(bounds[0]!, bounds[2 * n - 1]!)}]`) as Array<unknown>
+      if (values.length !== n) values = undefined
+    } catch {
+      values = undefined
+    }
+    for (let k = 0; k < n; k++) {
+      const value = values !== undefined ? values[k] : this.parse(s.slice(bounds[2 * k]!, bounds[2 * k + 1]!), key, this.index)
+      this.handlers.element(key, value, this.index++)
+    }
   }
 
   private startCapture(s: string, i: number, c: number, depth: number): void {

@@ -108,6 +108,18 @@ export class IdSizeMap {
     page[slot + 1] = height
   }
 
+  /** The width of image `id`, NaN when unknown (no tuple: for checks made per annotation). */
+  width(id: number): number {
+    const page = this.pages.get(Math.floor(id / SIZE_PAGE))
+    return page === undefined ? Number.NaN : page[(id % SIZE_PAGE) * 2]!
+  }
+
+  /** The height of image `id`, NaN when unknown. */
+  height(id: number): number {
+    const page = this.pages.get(Math.floor(id / SIZE_PAGE))
+    return page === undefined ? Number.NaN : page[(id % SIZE_PAGE) * 2 + 1]!
+  }
+
   /** The size of image `id` as `[width, height]`, or `undefined` when unknown. */
   get(id: number): readonly [number, number] | undefined {
     const page = this.pages.get(Math.floor(id / SIZE_PAGE))

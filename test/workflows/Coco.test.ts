@@ -151,4 +151,33 @@ describe("Coco.validateFile (streaming)", () => {
       expect(got).toEqual([["info", doc.info], ["images", doc.images[0]], ["nums", 1], ["nums", 2.5], ["nums", "s"]])
     }
   })
+
+  it("elements parsed together in one piece of text report a bad one by its own index, in order", () => {
+    // One element is not JSON: the batch parse fails and each element is parsed alone, so the
+    // others still arrive and the error names annotations[2], wherever the chunks are cut.
+    const text = `{"annotations":[{"id":1},{"id":2},{"id":3,},{"id":4}],"images":[]}`
+    for (const size of [1, 5, 16, 1000]) {
+      const got: Array<unknown> = []
+      const s = new CocoScanner({
+        arrayStart: (k) => got.push(["start", k]),
+        element: (k, v, i) => got.push([k, i, v]),
+        arrayEnd: (k) => got.push(["end", k]),
+        value: (k, v) => got.push([k, v]),
+        syntax: (m) => got.push(["syntax", m.slice(0, 31)])
+      })
+      for (let i = 0; i < text.length; i += size) s.push(text.slice(i, i + size))
+      s.end()
+      expect(got).toEqual([
+        ["start", "annotations"],
+        ["annotations", 0, { id: 1 }],
+        ["annotations", 1, { id: 2 }],
+        ["syntax", "invalid JSON at annotations[2]:"],
+        ["annotations", 2, undefined],
+        ["annotations", 3, { id: 4 }],
+        ["end", "annotations"],
+        ["start", "images"],
+        ["end", "images"]
+      ])
+    }
+  })
 })
