@@ -18,8 +18,12 @@ export interface ErrorContext {
 export const toToolError = (context: ErrorContext) => (error: SynapseError): ToolError => {
   const head = `${context.action} failed`
   switch (error._tag) {
-    case "NotFoundError":
-      return new ToolError({ message: `${head}: ${context.notFound ?? "not found (HTTP 404)."}` })
+    case "NotFoundError": {
+      // The request's path says which of several ids was missing (compare_models takes many).
+      const path = error.url !== undefined && URL.canParse(error.url) ? new URL(error.url).pathname : undefined
+      const request = path !== undefined ? ` (HTTP 404 for ${error.method ?? "GET"} ${path})` : ""
+      return new ToolError({ message: `${head}: ${context.notFound ?? "not found."}${request}` })
+    }
     case "ValidationError": {
       const allowed = error.allowed !== undefined ? ` Allowed values: ${error.allowed.join(", ")}.` : ""
       const fields = error.fieldErrors !== undefined

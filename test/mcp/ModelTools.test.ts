@@ -53,6 +53,9 @@ describe("model workflow tools on the sandbox", () => {
       const unknown = yield* call("compare_models", { model_ids: detectors.map((m) => m.id), metric: "no_such_metric" })
       expect(unknown.isError).toBe(true)
       expect(textOf(unknown)).toContain(metric)
+      const missing = yield* call("compare_models", { model_ids: [detectors[0]!.id, 987654], metric })
+      expect(missing.isError).toBe(true)
+      expect(textOf(missing)).toMatch(/does not exist.*\(HTTP 404 for GET \/api\/v1\/models\/987654\/\)/)
     }))
 
   it.scoped("create_model uploads a file from an upload root with progress; outside the roots is refused", () =>
