@@ -82,6 +82,9 @@ export const analyzeModelPerformance = Tool.make({
     tolerance: Schema.Number,
     notes: Schema.Array(Schema.String)
   }),
+  // An analysis has no page to ask for: the default hint (page_size, next_page) would mislead.
+  truncationHint: "An analysis is not paged: the left-out parts (per-class rows, comparisons, confusion matrix) need a " +
+    "larger output budget (SYNAPSE_MCP_OUTPUT_BUDGET, set by the user) or `synapse-ml models analyze --json`.",
   annotations: Tool.readOnly,
   write: false,
   run: (input, context) =>
