@@ -4,18 +4,17 @@
  * still registers exactly one model, update and setActive.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Schedule } from "effect"
+import { Effect, Schedule } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
 import * as Models from "../../src/services/Models.js"
-import * as Synapse from "../../src/services/Synapse.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
 import { resetStats, sandboxJson, setFaults, stats } from "../support/sandboxAdmin.js"
+import { sdkLayer } from "../support/sdk.js"
 
 const MiB = 1024 * 1024
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-models-write-test-"))
@@ -31,17 +30,7 @@ const modelsNamed = (sb: TestSandbox, name: string) =>
 
 /** The Models service over a client for `sb` (`transformClient` lets a test act around requests). */
 const writes = (sb: TestSandbox, transformClient?: (client: HttpClient.HttpClient) => HttpClient.HttpClient) =>
-  Effect.provide(
-    Models.Models,
-    Synapse.layer({
-      baseUrl: sb.url,
-      accessToken: Redacted.make(sb.token),
-      retry: fastRetry,
-      transformClient,
-      fileCache: { dir: path.join(work, "cache") },
-      chunkedUpload: { stateDir: path.join(work, "state") }
-    }).pipe(Layer.provide(NodeHttpClient.layer), Layer.orDie)
-  )
+  Effect.provide(Models.Models, sdkLayer(sb, work, { retry: fastRetry, transformClient }))
 
 const base: Models.ModelCreateInput = {
   name: "Object Detection Model v2",

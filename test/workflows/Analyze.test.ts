@@ -3,8 +3,7 @@
  * ground-truth distribution cross-checked with the raw API, computed metrics from predictions built
  * out of the ground truth itself (so the expected values are known), and bad predictions.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Effect, Either, Layer, Redacted } from "effect"
+import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -13,28 +12,13 @@ import * as Synapse from "../../src/services/Synapse.js"
 import { analyzeModel, type AnalyzeInput } from "../../src/workflows/Analyze.js"
 import { call } from "../support/http.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
+import { ok, runEither, sdkLayer } from "../support/sdk.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-analyze-test-"))
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
 
-const run = <A, E>(sb: TestSandbox, effect: Effect.Effect<A, E, Synapse.Services>): Promise<Either.Either<A, E>> =>
-  Effect.runPromise(
-    Effect.either(effect).pipe(
-      Effect.provide(
-        Synapse.layer({
-          baseUrl: sb.url,
-          accessToken: Redacted.make(sb.token),
-          fileCache: { dir: path.join(work, "cache") },
-          chunkedUpload: { stateDir: path.join(work, "state") }
-        }).pipe(Layer.provide(NodeHttpClient.layer), Layer.orDie)
-      )
-    )
-  )
+const run = <A, E>(sb: TestSandbox, effect: Effect.Effect<A, E, Synapse.Services>) => runEither(sdkLayer(sb, work), effect)
 const analyze = async (sb: TestSandbox, input: AnalyzeInput) => run(sb, analyzeModel(input))
-const ok = <A, E>(e: Either.Either<A, E>): A => {
-  if (Either.isLeft(e)) throw new Error(`expected success, got ${String(e.left)}`)
-  return e.right
-}
 
 const get = async (sb: TestSandbox, route: string) => {
   const answer = await call(`${sb.url}/${route}`, { headers: sb.headers })

@@ -3,8 +3,7 @@
  * expected ranking is known; missing metrics listed apart, lower-is-better defaults, stable ties,
  * an unknown metric, and recomputation from predictions on a demo dataset version.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Effect, Either, Layer, Redacted } from "effect"
+import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -14,27 +13,12 @@ import * as Synapse from "../../src/services/Synapse.js"
 import { compareModels, defaultDirection, rank } from "../../src/workflows/Compare.js"
 import { call } from "../support/http.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
+import { ok, runEither, sdkLayer } from "../support/sdk.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-compare-test-"))
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
 
-const run = <A, E>(sb: TestSandbox, effect: Effect.Effect<A, E, Synapse.Services>): Promise<Either.Either<A, E>> =>
-  Effect.runPromise(
-    Effect.either(effect).pipe(
-      Effect.provide(
-        Synapse.layer({
-          baseUrl: sb.url,
-          accessToken: Redacted.make(sb.token),
-          fileCache: { dir: path.join(work, "cache") },
-          chunkedUpload: { stateDir: path.join(work, "state") }
-        }).pipe(Layer.provide(NodeHttpClient.layer), Layer.orDie)
-      )
-    )
-  )
-const ok = <A, E>(e: Either.Either<A, E>): A => {
-  if (Either.isLeft(e)) throw new Error(`expected success, got ${String(e.left)}`)
-  return e.right
-}
+const run = <A, E>(sb: TestSandbox, effect: Effect.Effect<A, E, Synapse.Services>) => runEither(sdkLayer(sb, work), effect)
 
 describe("rank", () => {
   it("is stable on ties, shares their rank, and follows the direction", () => {

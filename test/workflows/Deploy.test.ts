@@ -3,8 +3,7 @@
  * active sets are known). Failures between steps are injected by a small HTTP proxy in front of the
  * sandbox that refuses one chosen request, so the SDK meets a real failed answer on a real socket.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Effect, Either, Layer, Redacted, Schedule } from "effect"
+import { Effect, Either, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -16,22 +15,19 @@ import * as Synapse from "../../src/services/Synapse.js"
 import { deployModel, type DeployInput, rollbackDeployment } from "../../src/workflows/Deploy.js"
 import { call } from "../support/http.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
+import { runEither, sdkLayer } from "../support/sdk.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-deploy-test-"))
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
 
 const layerFor = (baseUrl: string, token: string) =>
-  Synapse.layer({
-    baseUrl,
-    accessToken: Redacted.make(token),
+  sdkLayer({ url: baseUrl, token }, work, {
     // setActive is idempotent and retried: keep the injected failures' retries fast.
-    retry: Schedule.spaced("5 millis").pipe(Schedule.intersect(Schedule.recurs(3))),
-    fileCache: { dir: path.join(work, "cache") },
-    chunkedUpload: { stateDir: path.join(work, "state") }
-  }).pipe(Layer.provide(NodeHttpClient.layer), Layer.orDie)
+    retry: Schedule.spaced("5 millis").pipe(Schedule.intersect(Schedule.recurs(3)))
+  })
 
 const run = <A, E>(baseUrl: string, token: string, effect: Effect.Effect<A, E, Synapse.Services>) =>
-  Effect.runPromise(Effect.either(effect).pipe(Effect.provide(layerFor(baseUrl, token))))
+  runEither(layerFor(baseUrl, token), effect)
 
 /** A proxy to the sandbox that answers 500 to every request `refuse` picks, instead of forwarding it. */
 const startProxy = async (target: string, refuse: (method: string, url: string, body: string) => boolean) => {
