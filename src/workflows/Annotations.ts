@@ -9,7 +9,7 @@
 import { Either, Schema } from "effect"
 import type { FileMap } from "../schemas/Common.js"
 import { type Annotation, DataMeta } from "../schemas/GroundTruth.js"
-import { allFinite, type Box, clipBox, clipPolygon, polygonsBbox, round2, shoelaceArea } from "./Geometry.js"
+import { allFinite, type Box, clipPolygon, polygonsBbox, round2, shoelaceArea } from "./Geometry.js"
 
 /** Why an item was left out of an export. Every skip is counted under one of these. */
 export const SKIP_REASONS = [
@@ -57,28 +57,56 @@ const skip = (reason: SkipReason): Prepared => ({ _tag: "skip", reason })
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
+/** A `SourceAnnotation` whose fields are overwritten for each annotation read (`readEventAnnotation`). */
+export interface MutableSourceAnnotation {
+  categoryId: number | undefined
+  categoryName: string | undefined
+  bbox: ReadonlyArray<unknown> | undefined
+  polygons: ReadonlyArray<ReadonlyArray<unknown>> | undefined
+  rle: { readonly size: unknown; readonly counts: unknown } | undefined
+  iscrowd: number | undefined
+  area: number | undefined
+  unusable?: SkipReason
+}
+
+/** A blank `MutableSourceAnnotation` to pass to `readEventAnnotation`. */
+export const scratchSource = (): MutableSourceAnnotation => ({
+  categoryId: undefined,
+  categoryName: undefined,
+  bbox: undefined,
+  polygons: undefined,
+  rle: undefined,
+  iscrowd: undefined,
+  area: undefined
+})
+
+/**
+ * Reads one entry of an event's `data.annotations` into `out` (overwriting every field): the
+ * export's hot path reuses one object instead of allocating one per annotation.
+ */
+export const readEventAnnotation = (a: Annotation, out: MutableSourceAnnotation): MutableSourceAnnotation => {
+  const seg = a.segmentation
+  let polygons: ReadonlyArray<ReadonlyArray<unknown>> | undefined
+  let rle: SourceAnnotation["rle"]
+  if (Array.isArray(seg) && seg.length > 0) {
+    // A flat list of numbers is one polygon written without the outer list; accept both.
+    polygons = seg.every(Array.isArray) ? (seg as ReadonlyArray<ReadonlyArray<unknown>>) : [seg]
+  } else if (isRecord(seg) && "counts" in seg) {
+    rle = { size: seg.size, counts: seg.counts }
+  }
+  out.categoryId = typeof a.category_id === "number" ? a.category_id : undefined
+  out.categoryName = typeof a.category === "string" && a.category.length > 0 ? a.category : undefined
+  out.bbox = a.bbox ?? undefined
+  out.polygons = polygons
+  out.rle = rle
+  out.iscrowd = a.iscrowd ?? undefined
+  out.area = a.area ?? undefined
+  return out
+}
+
 /** Reads an event's `data.annotations` entries. */
 export const fromEventAnnotations = (annotations: ReadonlyArray<Annotation>): Array<SourceAnnotation> =>
-  annotations.map((a) => {
-    const seg = a.segmentation
-    let polygons: ReadonlyArray<ReadonlyArray<unknown>> | undefined
-    let rle: SourceAnnotation["rle"]
-    if (Array.isArray(seg) && seg.length > 0) {
-      // A flat list of numbers is one polygon written without the outer list; accept both.
-      polygons = seg.every(Array.isArray) ? (seg as ReadonlyArray<ReadonlyArray<unknown>>) : [seg]
-    } else if (isRecord(seg) && "counts" in seg) {
-      rle = { size: seg.size, counts: seg.counts }
-    }
-    return {
-      categoryId: typeof a.category_id === "number" ? a.category_id : undefined,
-      categoryName: typeof a.category === "string" && a.category.length > 0 ? a.category : undefined,
-      bbox: a.bbox ?? undefined,
-      polygons,
-      rle,
-      iscrowd: a.iscrowd ?? undefined,
-      area: a.area ?? undefined
-    }
-  })
+  annotations.map((a) => readEventAnnotation(a, scratchSource()))
 
 /** The file key (`image_1`) of an event's primary image, if its file map says. */
 export const primaryImageKey = (files: FileMap | undefined): string | undefined => {
@@ -140,6 +168,43 @@ const rleArea = (counts: ReadonlyArray<number>): number => {
   return area
 }
 
+/** A prepared box, written in place by `prepareBox`. */
+export interface BoxOut {
+  x: number
+  y: number
+  w: number
+  h: number
+}
+
+/** A blank `BoxOut`. */
+export const boxOut = (): BoxOut => ({ x: 0, y: 0, w: 0, h: 0 })
+
+const boxScratch = boxOut()
+
+/**
+ * The box part of `prepare`, allocation-free: checks `b`, clips it to the image and rounds it into
+ * `out`; returns the skip reason when it cannot be written. The export calls it directly for
+ * box-only annotations (the common case), whose area is then `round2(out.w * out.h)`.
+ */
+export const prepareBox = (b: ReadonlyArray<unknown> | undefined, width: number, height: number, out: BoxOut): SkipReason | undefined => {
+  if (b === undefined || b.length !== 4 || !allFinite(b)) return "invalid_geometry"
+  if (!(b[2] > 0) || !(b[3] > 0)) return "non_positive_size"
+  // clipBox, inline (no tuple); the same operations in the same order, so the same numbers.
+  const cx = Math.max(0, b[0]), cy = Math.max(0, b[1])
+  const ex = Math.min(width, b[0] + b[2]), ey = Math.min(height, b[1] + b[3])
+  if (!(ex > cx) || !(ey > cy)) return "outside_image"
+  const cw = ex - cx, ch = ey - cy
+  const x0 = round2(cx), y0 = round2(cy)
+  const x1 = round2(cx + cw), y1 = round2(cy + ch)
+  const w = round2(x1 - x0), h = round2(y1 - y0)
+  if (!(w > 0) || !(h > 0)) return "outside_image"
+  out.x = x0
+  out.y = y0
+  out.w = w
+  out.h = h
+  return undefined
+}
+
 /**
  * Checks and converts one annotation's geometry for an image of `width` × `height`: polygons are
  * clipped (Sutherland–Hodgman) and measured with the shoelace formula, boxes clipped, everything
@@ -164,15 +229,9 @@ export const prepare = (a: SourceAnnotation, width: number, height: number): Pre
     if (!(area > 0) || !(bbox[2] > 0) || !(bbox[3] > 0)) return skip("non_positive_size")
     return { _tag: "ok", geometry: { bbox, area, iscrowd, polygons: kept } }
   }
-  const b = a.bbox
-  if (b === undefined || b.length !== 4 || !allFinite(b)) return skip("invalid_geometry")
-  if (!(b[2] > 0) || !(b[3] > 0)) return skip("non_positive_size")
-  const clipped = clipBox([b[0], b[1], b[2], b[3]], width, height)
-  if (clipped === undefined) return skip("outside_image")
-  const x0 = round2(clipped[0]), y0 = round2(clipped[1])
-  const x1 = round2(clipped[0] + clipped[2]), y1 = round2(clipped[1] + clipped[3])
-  const bbox: Box = [x0, y0, round2(x1 - x0), round2(y1 - y0)]
-  if (!(bbox[2] > 0) || !(bbox[3] > 0)) return skip("outside_image")
+  const reason = prepareBox(a.bbox, width, height, boxScratch)
+  if (reason !== undefined) return skip(reason)
+  const bbox: Box = [boxScratch.x, boxScratch.y, boxScratch.w, boxScratch.h]
   if (a.rle !== undefined) {
     const size = a.rle.size
     const counts = a.rle.counts

@@ -19,20 +19,26 @@ import { randomBytes } from "node:crypto"
 import type { FileEntry, FileMap } from "../schemas/Common.js"
 import { Id } from "../schemas/Common.js"
 import type { DatasetVersion } from "../schemas/DatasetVersion.js"
-import type { GroundTruthEvent } from "../schemas/GroundTruth.js"
+import type { Annotation, GroundTruthEvent } from "../schemas/GroundTruth.js"
 import { MAX_PAGE_SIZE } from "../schemas/Page.js"
 import { FileCache } from "../services/FileCache.js"
 import { GroundTruths } from "../services/GroundTruths.js"
 import {
+  boxOut,
   dataMetaKeys,
   fromDataMeta,
   fromEventAnnotations,
   prepare,
+  prepareBox,
+  type PreparedGeometry,
   primaryImageKey,
+  readEventAnnotation,
+  scratchSource,
   SKIP_REASONS,
   type SkipReason,
   type SourceAnnotation
 } from "./Annotations.js"
+import { round2 } from "./Geometry.js"
 import { type CocoValidation, CocoValidation as CocoValidationSchema, validateFile } from "./Coco.js"
 import { HashedStringSet, IdSet, IdSizeMap } from "./IdSet.js"
 import { readImageSize } from "./ImageSize.js"
@@ -233,7 +239,10 @@ interface Resolved {
   readonly imagePath: string | undefined
   readonly width: number | undefined
   readonly height: number | undefined
+  /** Annotations read from downloaded data_meta files (or converted already). */
   readonly sources: ReadonlyArray<SourceAnnotation>
+  /** The event's own `data.annotations`, read one at a time while writing (no copy per event). */
+  readonly raw: ReadonlyArray<Annotation> | undefined
 }
 
 const pickImage = (files: FileMap | undefined): FileEntry | undefined => {
@@ -366,7 +375,7 @@ const runExport = <E>(
     // be downloaded (image without size, images requested, native data_meta): the common case
     // allocates no fiber, which is what keeps a million annotations fast.
     const skipped = (event: GroundTruthEvent, dataUnit: number | undefined, skip: SkipReason): Resolved => ({
-      event, skip, dataUnit, split: "all", image: undefined, imagePath: undefined, width: undefined, height: undefined, sources: []
+      event, skip, dataUnit, split: "all", image: undefined, imagePath: undefined, width: undefined, height: undefined, sources: [], raw: undefined
     })
     const resolve = (event: GroundTruthEvent): Resolved | Effect.Effect<Resolved, E> => {
       const du = event.data_unit ?? undefined
@@ -393,7 +402,7 @@ const runExport = <E>(
       const annotations = event.data?.annotations
       const metaKeys = annotations !== undefined && annotations.length > 0 ? [] : dataMetaKeys(event.files)
       if (!needImage && metaKeys.length === 0) {
-        return { event, skip: undefined, dataUnit: du.id, split, image, imagePath: undefined, width, height, sources: annotations ? fromEventAnnotations(annotations) : [] }
+        return { event, skip: undefined, dataUnit: du.id, split, image, imagePath: undefined, width, height, sources: [], raw: annotations }
       }
       return Effect.gen(function* () {
         let imagePath: string | undefined
@@ -423,7 +432,7 @@ const runExport = <E>(
           }
           sources = collected
         }
-        return { event, skip, dataUnit: du.id, split, image, imagePath, width, height, sources }
+        return { event, skip, dataUnit: du.id, split, image, imagePath, width, height, sources, raw: undefined }
       })
     }
 
@@ -432,6 +441,9 @@ const runExport = <E>(
     const fileTasks: Array<{ readonly path: string; readonly run: () => Promise<unknown> }> = []
 
     // Stage 2: write, strictly in event order. Synchronous: spool lines go to in-memory buffers.
+    // One annotation record and one box, overwritten for each annotation.
+    const scratch = scratchSource()
+    const box = boxOut()
     const write = (r: Resolved): void => {
       eventsRead++
       const { event } = r
@@ -439,7 +451,7 @@ const runExport = <E>(
       const du = r.dataUnit!
       if (r.width === undefined || r.height === undefined) return noteSkip(skippedEvents, "image_size_unknown", event, du)
       const width = r.width, height = r.height
-      if (sizes.get(du) === undefined) sizes.set(du, width, height)
+      if (Number.isNaN(sizes.width(du))) sizes.set(du, width, height)
       const s = splits.get(r.split)!
       let name = safeName(r.image, du)
       if (s.images.add(du)) {
@@ -466,11 +478,39 @@ const runExport = <E>(
         name = renamed.get(`${r.split}\t${du}`) ?? name
       }
       const stem = format === "yolo" ? stemOf(name) : ""
-      for (const a of r.sources) {
-        const prepared = prepare(a, width, height)
-        if (prepared._tag === "skip") {
-          noteSkip(skippedAnnotations, prepared.reason, event, du)
-          continue
+      const raw = r.raw
+      const n = raw !== undefined ? raw.length : r.sources.length
+      for (let k = 0; k < n; k++) {
+        const a: SourceAnnotation = raw !== undefined ? readEventAnnotation(raw[k]!, scratch) : r.sources[k]!
+        // Box-only annotations (the common case) are prepared in place, without the geometry
+        // objects `prepare` returns; the numbers are the same (prepare uses prepareBox too).
+        let polygons: ReadonlyArray<ReadonlyArray<number>> | undefined
+        let rle: PreparedGeometry["rle"]
+        let area: number
+        let iscrowd: 0 | 1
+        if (a.polygons === undefined && a.rle === undefined && a.unusable === undefined) {
+          const reason = prepareBox(a.bbox, width, height, box)
+          if (reason !== undefined) {
+            noteSkip(skippedAnnotations, reason, event, du)
+            continue
+          }
+          area = round2(box.w * box.h)
+          iscrowd = a.iscrowd === 1 ? 1 : 0
+        } else {
+          const prepared = prepare(a, width, height)
+          if (prepared._tag === "skip") {
+            noteSkip(skippedAnnotations, prepared.reason, event, du)
+            continue
+          }
+          const g = prepared.geometry
+          box.x = g.bbox[0]
+          box.y = g.bbox[1]
+          box.w = g.bbox[2]
+          box.h = g.bbox[3]
+          area = g.area
+          iscrowd = g.iscrowd
+          polygons = g.polygons
+          rle = g.rle
         }
         const className = categories.nameOf(a)
         if (className === undefined) {
@@ -478,17 +518,16 @@ const runExport = <E>(
           continue
         }
         const cat = categories.indexOf(className, a)
-        const g = prepared.geometry
         categories.list[cat]!.count++
         annotationsWritten++
         s.annotationCount++
         if (format === "coco") {
-          let tail = `"bbox":[${g.bbox[0]},${g.bbox[1]},${g.bbox[2]},${g.bbox[3]}],"area":${g.area},"iscrowd":${g.iscrowd}`
-          if (g.polygons !== undefined) tail += `,"segmentation":${JSON.stringify(g.polygons)}`
-          else if (g.rle !== undefined) tail += `,"segmentation":${JSON.stringify(g.rle)}`
+          let tail = `"bbox":[${box.x},${box.y},${box.w},${box.h}],"area":${area},"iscrowd":${iscrowd}`
+          if (polygons !== undefined) tail += `,"segmentation":${JSON.stringify(polygons)}`
+          else if (rle !== undefined) tail += `,"segmentation":${JSON.stringify(rle)}`
           s.annotationsSpool.push(`${nextAnnotationId++}\t${du}\t${cat}\t${tail}}\n`)
         } else {
-          const [x, y, w, h] = g.bbox
+          const x = box.x, y = box.y, w = box.w, h = box.h
           labelsSpool!.push(`${r.split}\t${stem}\t${cat}\t${r6((x + w / 2) / width)} ${r6((y + h / 2) / height)} ${r6(w / width)} ${r6(h / height)}\n`)
         }
       }
