@@ -136,7 +136,7 @@ export const compareModelsTool = Tool.make({
     direction: Schema.optional(Direction.annotations({ description: "higher or lower is better (default: lower for loss/error-like names)." })),
     recompute: Schema.optional(Schema.Struct({
       ground_truth_version_id: Id.annotations({ description: "The dataset version every model is scored on." }),
-      predictions: Schema.Record({ key: Schema.String, value: Schema.String }).annotations({
+      predictions: Schema.Record({ key: Schema.String, value: Schema.String.pipe(Schema.maxLength(2_000_000)) }).annotations({
         description: "Predictions text per model id (same formats as analyze_model_performance)."
       })
     }).annotations({ description: "Score every model on one dataset version from predictions and rank by the computed metric." }))
