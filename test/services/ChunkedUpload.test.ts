@@ -4,7 +4,6 @@
  * instance (bytes counted by the sandbox), a changed file starting over, progress, 413, and the
  * errors raised before any request.
  */
-import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Layer, Logger, Redacted, Schedule, Stream } from "effect"
@@ -17,7 +16,7 @@ import { afterAll } from "vitest"
 import * as ChunkedUpload from "../../src/services/ChunkedUpload.js"
 import * as SynapseClient from "../../src/services/SynapseClient.js"
 import { startTestSandbox, type TestSandbox, useSandbox } from "../support/sandbox.js"
-import { resetStats, setFaults, stats } from "../support/sandboxAdmin.js"
+import { loseFirstAnswer, resetStats, setFaults, stats } from "../support/sandboxAdmin.js"
 
 const MiB = 1024 * 1024
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-upload-test-"))
@@ -122,24 +121,13 @@ describe("ChunkedUpload", () => {
       const { bytes, path: file } = makeFile(MiB + 10)
       // The first POST {url} is performed, then its socket destroyed (the sandbox's loseResponse
       // fault); faults are off again before the next request, the status check.
-      let phase: "idle" | "armed" | "done" = "idle"
+      const lost = loseFirstAnswer(sb, { matches: (request) => request.method === "POST", paths: "chunked_upload", randSeed: FAULT_SEED })
       const layer = ChunkedUpload.layer({ stateDir: path.join(work, "state") }).pipe(
         Layer.provide(SynapseClient.layer({
           baseUrl: sb.url,
           accessToken: Redacted.make(sb.token),
           retry: fastRetry,
-          transformClient: (client) =>
-            HttpClient.mapRequestEffect(client, (request) => {
-              if (phase === "idle" && request.method === "POST") {
-                phase = "armed"
-                return Effect.as(setFaults(sb, "loseResponse=1,paths=chunked_upload", FAULT_SEED), request)
-              }
-              if (phase === "armed") {
-                phase = "done"
-                return Effect.as(setFaults(sb, "", FAULT_SEED), request)
-              }
-              return Effect.succeed(request)
-            })
+          transformClient: lost.transformClient
         })),
         Layer.provide(NodeHttpClient.layer),
         Layer.orDie
@@ -149,7 +137,7 @@ describe("ChunkedUpload", () => {
         Effect.provide(layer)
       )
       const after = yield* stats(sb)
-      expect(phase).toBe("done")
+      expect(lost.phase()).toBe("done")
       expect(after.faults_injected.loseResponse).toBe(1)
       expect(after.requests_by_route["GET chunked_upload/{id}/"]).toBe(1)
       expect(after.requests_by_route["POST chunked_upload/{id}/"]).toBe(2)

@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { afterAll } from "vitest"
 import * as Models from "../../src/services/Models.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
-import { resetStats, sandboxJson, setFaults, stats } from "../support/sandboxAdmin.js"
+import { loseFirstAnswer, resetStats, sandboxJson, setFaults, stats } from "../support/sandboxAdmin.js"
 import { sdkLayer } from "../support/sdk.js"
 
 const MiB = 1024 * 1024
@@ -119,23 +119,16 @@ describe("Models write operations", () => {
       const sb = sandbox()
       // The first POST models/ meets the sandbox's loseResponse fault (performed, then the socket is
       // destroyed); faults are switched off again before the next request, the lookup.
-      let phase: "idle" | "armed" | "done" = "idle"
-      const models = yield* writes(sb, (client) =>
-        HttpClient.mapRequestEffect(client, (request) => {
-          if (phase === "idle" && request.method === "POST" && new URL(request.url).pathname.endsWith("/models/")) {
-            phase = "armed"
-            return Effect.as(setFaults(sb, "loseResponse=1,paths=/models/", FAULT_SEED), request)
-          }
-          if (phase === "armed") {
-            phase = "done"
-            return Effect.as(setFaults(sb, "", FAULT_SEED), request)
-          }
-          return Effect.succeed(request)
-        }))
+      const lost = loseFirstAnswer(sb, {
+        matches: (request) => request.method === "POST" && new URL(request.url).pathname.endsWith("/models/"),
+        paths: "/models/",
+        randSeed: FAULT_SEED
+      })
+      const models = yield* writes(sb, lost.transformClient)
       yield* resetStats(sb)
       const model = yield* models.create({ ...base, name: "lost answer" })
       const after = yield* stats(sb)
-      expect(phase).toBe("done")
+      expect(lost.phase()).toBe("done")
       expect(after.faults_injected.loseResponse).toBe(1)
       expect(after.requests_by_route["POST models/"]).toBe(1)
       const listed = yield* modelsNamed(sb, "lost answer")

@@ -6,6 +6,8 @@
  *   yield* setFaults(sb, "reset@chunk=1", 7)
  *   const { requests } = yield* stats(sb)
  */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Effect } from "effect"
 import type { TestSandbox } from "./sandbox.js"
 
@@ -25,3 +27,29 @@ export const resetStats = (sb: TestSandbox) => sandboxJson(sb, "/_sandbox/stats"
 /** Replaces the fault spec; `randSeed` makes which requests fail reproducible. */
 export const setFaults = (sb: TestSandbox, spec: string, randSeed: number) =>
   sandboxJson(sb, "/_sandbox/faults", { method: "PUT", body: JSON.stringify({ spec, rand_seed: randSeed }) })
+
+/**
+ * A client transform that makes the sandbox lose the answer to the first request `matches` picks
+ * (the sandbox's loseResponse fault for `paths`: performed, then its socket destroyed), and turns
+ * faults off before the next request goes out, so exactly one answer is lost. `phase()` is "done"
+ * once that next request was sent.
+ */
+export const loseFirstAnswer = (
+  sb: TestSandbox,
+  options: { readonly matches: (request: HttpClientRequest.HttpClientRequest) => boolean; readonly paths: string; readonly randSeed: number }
+) => {
+  let phase: "idle" | "armed" | "done" = "idle"
+  const transformClient = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+    HttpClient.mapRequestEffect(client, (request) => {
+      if (phase === "idle" && options.matches(request)) {
+        phase = "armed"
+        return Effect.as(setFaults(sb, `loseResponse=1,paths=${options.paths}`, options.randSeed), request)
+      }
+      if (phase === "armed") {
+        phase = "done"
+        return Effect.as(setFaults(sb, "", options.randSeed), request)
+      }
+      return Effect.succeed(request)
+    })
+  return { transformClient, phase: () => phase }
+}
