@@ -165,51 +165,61 @@ export const parseJsonRows = (text: string, name = "predictions"): { values: Rea
 
 const isInt = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u)
 
-/** Parses detection predictions (COCO results). Fails only when the file as a whole is unusable. */
-export const parseDetections = (text: string, name = "predictions"): Parsed<DetectionRow> | PredictionsError => {
+/**
+ * The loop both parsers share: every value of the file becomes a row or a counted skip. `check`
+ * sees each object with its 1-based row number and answers the row, or `skip(reason)`.
+ */
+const parseRows = <Row>(
+  text: string,
+  name: string,
+  check: (v: Record<string, unknown>, row: number, skip: (reason: PredictionSkipReason) => undefined) => Row | undefined
+): Parsed<Row> | PredictionsError => {
   const parsed = parseJsonRows(text, name)
   if (parsed instanceof PredictionsError) return parsed
   const skips = new SkipCounter()
-  const rows: Array<DetectionRow> = []
+  const rows: Array<Row> = []
   parsed.values.forEach((v, i) => {
     const row = i + 1
     if (!isRecord(v)) return skips.add("not_an_object", row)
-    if (!isInt(v.image_id)) return skips.add("invalid_image_id", row)
-    if (!isInt(v.category_id)) return skips.add("invalid_category_id", row)
-    const b = v.bbox
-    if (!Array.isArray(b) || b.length !== 4 || !b.every((x) => typeof x === "number" && Number.isFinite(x))) {
-      return skips.add("invalid_bbox", row)
-    }
-    if (b[2] <= 0 || b[3] <= 0) return skips.add("non_positive_size", row)
-    if (typeof v.score !== "number" || !Number.isFinite(v.score)) return skips.add("invalid_score", row)
-    if (v.score < 0 || v.score > 1) return skips.add("score_out_of_range", row)
-    rows.push({ row, image_id: v.image_id, category_id: v.category_id, bbox: [b[0], b[1], b[2], b[3]], score: v.score })
+    const out = check(v, row, (reason) => {
+      skips.add(reason, row)
+      return undefined
+    })
+    if (out !== undefined) rows.push(out)
   })
   return { rows, skipped: skips.result(), format: parsed.format }
 }
 
+/** Parses detection predictions (COCO results). Fails only when the file as a whole is unusable. */
+export const parseDetections = (text: string, name = "predictions"): Parsed<DetectionRow> | PredictionsError =>
+  parseRows<DetectionRow>(text, name, (v, row, skip) => {
+    if (!isInt(v.image_id)) return skip("invalid_image_id")
+    if (!isInt(v.category_id)) return skip("invalid_category_id")
+    const b = v.bbox
+    if (!Array.isArray(b) || b.length !== 4 || !b.every((x) => typeof x === "number" && Number.isFinite(x))) {
+      return skip("invalid_bbox")
+    }
+    if (b[2] <= 0 || b[3] <= 0) return skip("non_positive_size")
+    if (typeof v.score !== "number" || !Number.isFinite(v.score)) return skip("invalid_score")
+    if (v.score < 0 || v.score > 1) return skip("score_out_of_range")
+    return { row, image_id: v.image_id, category_id: v.category_id, bbox: [b[0], b[1], b[2], b[3]], score: v.score }
+  })
+
 /** Parses classification predictions (`{data_unit, label}` rows). */
-export const parseClassifications = (text: string, name = "predictions"): Parsed<ClassificationRow> | PredictionsError => {
-  const parsed = parseJsonRows(text, name)
-  if (parsed instanceof PredictionsError) return parsed
-  const skips = new SkipCounter()
-  const rows: Array<ClassificationRow> = []
-  parsed.values.forEach((v, i) => {
-    const row = i + 1
-    if (!isRecord(v)) return skips.add("not_an_object", row)
+export const parseClassifications = (text: string, name = "predictions"): Parsed<ClassificationRow> | PredictionsError =>
+  parseRows<ClassificationRow>(text, name, (v, row, skip) => {
     const unit = v.data_unit ?? v.file_name
     const ref = isRecord(unit) ? unit.id : unit
-    if (!((isInt(ref) && ref > 0) || (typeof ref === "string" && ref.length > 0))) return skips.add("invalid_data_unit", row)
+    if (!((isInt(ref) && ref > 0) || (typeof ref === "string" && ref.length > 0))) return skip("invalid_data_unit")
     const label = v.label ?? v.prediction ?? v.class
-    if (typeof label !== "string" || label.length === 0) return skips.add("invalid_label", row)
+    if (typeof label !== "string" || label.length === 0) return skip("invalid_label")
     if (v.score !== undefined) {
-      if (typeof v.score !== "number" || !Number.isFinite(v.score)) return skips.add("invalid_score", row)
-      if (v.score < 0 || v.score > 1) return skips.add("score_out_of_range", row)
-      rows.push({ row, data_unit: ref, label, score: v.score })
-    } else rows.push({ row, data_unit: ref, label })
+      if (typeof v.score !== "number" || !Number.isFinite(v.score)) return skip("invalid_score")
+      if (v.score < 0 || v.score > 1) return skip("score_out_of_range")
+      return { row, data_unit: ref, label, score: v.score }
+    }
+    return { row, data_unit: ref, label }
   })
-  return { rows, skipped: skips.result(), format: parsed.format }
-}
 
 /** Guard used by callers: a file with rows but none usable is an error, not "no predictions". */
 export const requireUsable = <A>(parsed: Parsed<A>, usable: number, name = "predictions"): PredictionsError | undefined => {
