@@ -47,6 +47,9 @@ export const MIN_CHUNK_SIZE = 1024 * 1024
 /** 50 MiB: the chunk size of the reference SDK. */
 export const DEFAULT_CHUNK_SIZE = 50 * 1024 * 1024
 
+/** How many times in a row a chunk refused at the offset the server then asks for is sent again. */
+const MAX_REFUSALS_IN_PLACE = 5
+
 /** Where an upload is: re-reading the part already sent, sending chunks, or asking the server to finish. */
 export type UploadPhase = "hashing" | "uploading" | "finalizing"
 
@@ -363,6 +366,9 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
         const pool: Array<Buffer | undefined> = [undefined, undefined]
         const slot = (n: number) => (pool[n % 2] ??= Buffer.allocUnsafe(Math.min(chunkSize, total)))
         let sent = 0
+        // Refusals of a chunk at the very offset the server then asks for (e.g. a body cut short on
+        // the way): a few are resent, but a server that keeps refusing must not loop forever.
+        let refusedInPlace = 0
         let readAhead: { readonly start: number; readonly end: number; readonly fiber: Fiber.Fiber<Buffer, ValidationError> } | undefined
         const readInto = (n: number, from: number, to: number) =>
           readRange(source, from, to, slot(n)).pipe(Effect.mapError(sourceError))
@@ -395,12 +401,22 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
                 url: stripQuery(client.resolveUrl(session?.url ?? "chunked_upload/"))
               })
             }
+            refusedInPlace = outcome.offset === start ? refusedInPlace + 1 : 0
+            if (refusedInPlace > MAX_REFUSALS_IN_PLACE) {
+              return yield* new ValidationError({
+                status_code: 400,
+                detail: `the server refused the chunk at ${start} ${refusedInPlace} times in a row while asking for that same offset`,
+                method: "PUT",
+                url: stripQuery(client.resolveUrl(session.url))
+              })
+            }
             yield* Effect.logInfo("the server holds a different part of the upload: continuing from its offset").pipe(
               Effect.annotateLogs({ sent: start, server: outcome.offset })
             )
             offset = outcome.offset
             continue
           }
+          refusedInPlace = 0
           hash = outcome.hash
           hashed = end
           bytesSent += end - start

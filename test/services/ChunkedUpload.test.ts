@@ -10,6 +10,7 @@ import { Chunk, Effect, Exit, Layer, Logger, Redacted, Schedule, Stream } from "
 import { spawn } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
@@ -368,6 +369,44 @@ describe("ChunkedUpload", () => {
       // Interrupted after two chunks: far from the 8 MiB a finished upload would have sent.
       expect((yield* stats(sb)).upload_bytes_received).toBeLessThanOrEqual(4 * MiB)
     }))
+})
+
+describe("ChunkedUpload against a server that keeps refusing a chunk", () => {
+  it.live("fails with a clear error after a few refusals at the offset the server asks for, instead of looping", () =>
+    Effect.acquireUseRelease(
+      // A real HTTP server that takes the first chunk, then answers every later chunk with
+      // "400, expected offset <the chunk's own start>": a broken proxy or backend, never the sandbox.
+      Effect.promise(() =>
+        new Promise<{ server: http.Server; base: string; puts: () => number }>((resolve) => {
+          let puts = 0
+          const server = http.createServer((req, res) => {
+            req.resume()
+            req.on("end", () => {
+              puts++
+              const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1`
+              const first = req.url === "/api/v1/chunked_upload/"
+              res.writeHead(first ? 200 : 400, { "content-type": "application/json" })
+              res.end(JSON.stringify(
+                first
+                  ? { id: "u1", url: `${base}/chunked_upload/u1/`, offset: MiB, status: "uploading" }
+                  : { detail: "Content-Range declares 1048576 bytes but the chunk carried 0.", offset: MiB }
+              ))
+            })
+          })
+          server.listen(0, "127.0.0.1", () =>
+            resolve({ server, base: `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1`, puts: () => puts }))
+        })
+      ),
+      ({ base, puts }) =>
+        Effect.gen(function*() {
+          const { path: file } = makeFile(2 * MiB)
+          const error = yield* Effect.flip(upload({ url: base, token: "t" } as TestSandbox, file, { resume: false }))
+          expect(error).toMatchObject({ _tag: "ValidationError", status_code: 400 })
+          expect(error.detail).toContain(`refused the chunk at ${MiB} 6 times in a row`)
+          expect(puts()).toBe(1 + 6)
+        }),
+      ({ server }) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    ))
 })
 
 describe("ChunkedUpload size limit", () => {
