@@ -310,28 +310,23 @@ export const evaluateDetections = (
   categories.forEach((c, k) => catIndex.set(c.id, k))
 
   // Group boxes per category, then per image: cells are keyed image-major inside each category.
-  const gtBy: Array<Map<number, Array<EvalGroundTruth>>> = categories.map(() => new Map())
-  const dtBy: Array<Map<number, Array<EvalDetection>>> = categories.map(() => new Map())
-  let groundTruthBoxes = 0
-  for (const g of dataset.annotations) {
-    const k = catIndex.get(g.category_id)
-    if (k === undefined || !imageIndex.has(g.image_id)) continue
-    groundTruthBoxes++
-    const m = gtBy[k]
-    const list = m.get(g.image_id)
-    if (list) list.push(g)
-    else m.set(g.image_id, [g])
+  /** Boxes by category index then image id, leaving out those of unknown images or categories. */
+  const group = <B extends { readonly image_id: number; readonly category_id: number }>(boxes: ReadonlyArray<B>) => {
+    const by: Array<Map<number, Array<B>>> = categories.map(() => new Map())
+    let kept = 0
+    for (const box of boxes) {
+      const k = catIndex.get(box.category_id)
+      if (k === undefined || !imageIndex.has(box.image_id)) continue
+      kept++
+      const m = by[k]
+      const list = m.get(box.image_id)
+      if (list) list.push(box)
+      else m.set(box.image_id, [box])
+    }
+    return { by, kept }
   }
-  let evaluatedDetections = 0
-  for (const d of detections) {
-    const k = catIndex.get(d.category_id)
-    if (k === undefined || !imageIndex.has(d.image_id)) continue
-    evaluatedDetections++
-    const m = dtBy[k]
-    const list = m.get(d.image_id)
-    if (list) list.push(d)
-    else m.set(d.image_id, [d])
-  }
+  const { by: gtBy, kept: groundTruthBoxes } = group<EvalGroundTruth>(dataset.annotations)
+  const { by: dtBy, kept: evaluatedDetections } = group<EvalDetection>(detections)
 
   // precision[a][k][t][r] (flattened per a,k as T×R) and recall[a][m][k][t]; -1 = undefined.
   const R = RECALL_THRESHOLDS.length
