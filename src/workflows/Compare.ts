@@ -13,7 +13,7 @@ import { Models } from "../services/Models.js"
 import { validate } from "../services/SynapseClient.js"
 import type { SynapseError } from "../services/SynapseError.js"
 import { collectGroundTruth, type Progress, ScoringFields, scorePredictions, summarizeModel, taskOf, type ModelSummary } from "./Analyze.js"
-import type { PredictionsError } from "./Predictions.js"
+import { PredictionsError } from "./Predictions.js"
 import { flatMetrics } from "./Scoring.js"
 
 /** Which way a metric improves. */
@@ -132,6 +132,15 @@ export const compareModels: (
   if (recompute === undefined) {
     for (const m of list) values.set(m.id, numericMetrics(m))
   } else {
+    // Predictions keyed by a model that is not compared (a typo in an id) would otherwise be
+    // ignored and surface as "no predictions supplied" or an unknown metric, far from the cause.
+    const strays = Object.keys(recompute.predictions).filter((key) => !ids.some((id) => String(id) === key))
+    if (strays.length > 0) {
+      return yield* new PredictionsError({
+        detail: `predictions were given for ${strays.map((k) => JSON.stringify(k)).join(", ")}, which ${strays.length === 1 ? "is" : "are"} not ` +
+          `among the compared models (${ids.join(", ")}); key predictions by the id of a compared model`
+      })
+    }
     const tasks = new Set(list.filter((m) => String(m.id) in recompute.predictions).map((m) => taskOf(m, recompute.task)))
     // One pass over the ground truth serves every model.
     const collector = yield* collectGroundTruth(recompute.ground_truth_version_id, tasks.has("detection"), options.onProgress)

@@ -126,4 +126,14 @@ describe("compareModels", () => {
     expect(r.missing).toStrictEqual([{ model: expect.objectContaining({ id: c }), reason: "no predictions supplied for this model" }])
     expect(r.availableMetrics).toContain("f1_macro")
   })
+
+  it("refuses predictions keyed by a model that is not compared, naming it", async () => {
+    const sb = sandbox()
+    const [a, b] = await register(sb)
+    const r = await run(sb, compareModels({ model_ids: [a, b], metric: "accuracy", recompute: { ground_truth_version_id: 1, predictions: { "999999": "" } } }))
+    expect(Either.isLeft(r)).toBe(true)
+    if (Either.isRight(r)) return
+    expect(r.left._tag).toBe("PredictionsError")
+    expect(r.left.message).toBe(`predictions were given for "999999", which is not among the compared models (${a}, ${b}); key predictions by the id of a compared model`)
+  })
 })
