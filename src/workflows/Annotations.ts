@@ -112,7 +112,10 @@ export const fromEventAnnotations = (annotations: ReadonlyArray<Annotation>): Ar
 export const primaryImageKey = (files: FileMap | undefined): string | undefined => {
   if (files === undefined) return undefined
   let first: string | undefined
-  for (const [key, entry] of Object.entries(files)) {
+  // for…in rather than Object.entries: same order, no [key, value] pair per entry (runs per event).
+  for (const key in files) {
+    if (!Object.prototype.hasOwnProperty.call(files, key)) continue
+    const entry = files[key]!
     const isImage = entry.file_type === "image" || key.startsWith("image")
     if (!isImage) continue
     if (entry.is_primary === true) return key

@@ -174,7 +174,7 @@ export class CocoChecker {
     this.nCategories++
     const path = `categories[${index}]`
     if (!isObject(value)) return this.report("structure", path, "category must be an object")
-    this.checkId(value.id, path, this.categoryIds)
+    this.checkId(value.id, "categories", index, this.categoryIds)
     if (typeof value.name !== "string" || value.name.length === 0) {
       this.report("category_name", `${path}.name`, `category name must be a non-empty string, got ${show(value.name)}`)
     }
@@ -183,20 +183,19 @@ export class CocoChecker {
   /** Checks one entry of `images`. */
   image(value: unknown, index: number): void {
     this.nImages++
-    const path = `images[${index}]`
-    if (!isObject(value)) return this.report("structure", path, "image must be an object")
-    const fresh = this.checkId(value.id, path, this.imageIds)
+    if (!isObject(value)) return this.report("structure", `images[${index}]`, "image must be an object")
+    const fresh = this.checkId(value.id, "images", index, this.imageIds)
     const { height, width } = value
     const sizeOk = isFiniteNumber(width) && isFiniteNumber(height) && width > 0 && height > 0
     if (!sizeOk) {
-      this.report("image_size", path, `width and height must be positive numbers, got ${show(width)} x ${show(height)}`)
+      this.report("image_size", `images[${index}]`, `width and height must be positive numbers, got ${show(width)} x ${show(height)}`)
     } else if (fresh && isPositiveInt(value.id)) {
       this.sizes.set(value.id, width, height)
     }
     if (typeof value.file_name !== "string" || value.file_name.length === 0) {
-      this.report("file_name", `${path}.file_name`, `file_name must be a non-empty string, got ${show(value.file_name)}`)
+      this.report("file_name", `images[${index}].file_name`, `file_name must be a non-empty string, got ${show(value.file_name)}`)
     } else if (!this.fileNames.add(value.file_name)) {
-      this.report("file_name_unique", `${path}.file_name`, `another image entry already has file_name ${show(value.file_name)}: one entry per image`)
+      this.report("file_name_unique", `images[${index}].file_name`, `another image entry already has file_name ${show(value.file_name)}: one entry per image`)
     }
   }
 
@@ -206,7 +205,7 @@ export class CocoChecker {
     // The path string is built only when something is reported (or a reference must wait): a
     // clean annotation allocates nothing here.
     if (!isObject(value)) return this.report("structure", `annotations[${index}]`, "annotation must be an object")
-    this.checkId(value.id, index, this.annotationIds)
+    this.checkId(value.id, "annotations", index, this.annotationIds)
 
     let bboxOk = false
     const b = value.bbox
@@ -302,10 +301,10 @@ export class CocoChecker {
     }
   }
 
-  // `where` is the entry's path, or an annotation's index (its path is built only when reported).
-  private checkId(id: unknown, where: string | number, set: IdSet): boolean {
+  // The entry's path (`images[3]`) is built only when something is reported.
+  private checkId(id: unknown, array: string, index: number, set: IdSet): boolean {
     if (isPositiveInt(id) && set.add(id)) return true
-    const path = typeof where === "number" ? `annotations[${where}]` : where
+    const path = `${array}[${index}]`
     if (!isPositiveInt(id)) {
       this.report("id_positive", `${path}.id`, `id must be an integer ≥ 1 (pycocotools treats 0 as "no match"), got ${show(id)}`)
       return false

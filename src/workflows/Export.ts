@@ -254,8 +254,12 @@ const pickImage = (files: FileMap | undefined): FileEntry | undefined => {
 const positive = (v: number | null | undefined): v is number => typeof v === "number" && Number.isFinite(v) && v > 0
 
 // Output names must never come verbatim from the server: basename only, a safe character set.
+// A name that the cleaning below would leave unchanged (the usual case), checked with one regex.
+const ALREADY_SAFE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,119}$/
+
 const safeName = (entry: FileEntry | undefined, dataUnit: number): string => {
   let raw = entry?.name ?? ""
+  if (ALREADY_SAFE.test(raw)) return raw
   if (raw === "" && typeof entry?.url === "string") {
     try {
       raw = decodeURIComponent(new URL(entry.url, "http://x/").pathname.split("/").pop() ?? "")
