@@ -31,8 +31,10 @@ const encodePath = (mediaPath: string): string => mediaPath.split("/").map(encod
 export const presign = (origin: string, secret: string, mediaPath: string, expires: number): string =>
   `${origin}/media/${encodePath(mediaPath)}?expires=${expires}&signature=${signMediaPath(secret, mediaPath, expires)}`
 
-// Signatures by secret and expiry, then by media path. URLs carry an expiry rounded to the hour,
-// so one listing page after another signs the same paths again: caching makes that a lookup.
+// Signed URL tails (`/media/<encoded path>?expires=…&signature=…`) by secret and expiry, then by
+// media path. URLs carry an expiry rounded to the hour, so one listing page after another signs the
+// same paths again: caching the whole tail (not only the HMAC) makes that one lookup and one
+// concatenation; encoding the path segment by segment was the largest per-row cost left.
 const signatureCache = new Map<string, Map<string, string>>()
 const MAX_CACHED_SIGNATURES = 200_000
 
@@ -53,12 +55,12 @@ export const makeSigner = (origin: string, secret: string) => {
   const expires = currentExpiry()
   const cache = signaturesFor(secret, expires)
   return (mediaPath: string): string => {
-    let signature = cache.get(mediaPath)
-    if (signature === undefined) {
-      signature = signMediaPath(secret, mediaPath, expires)
-      cache.set(mediaPath, signature)
+    let tail = cache.get(mediaPath)
+    if (tail === undefined) {
+      tail = `/media/${encodePath(mediaPath)}?expires=${expires}&signature=${signMediaPath(secret, mediaPath, expires)}`
+      cache.set(mediaPath, tail)
     }
-    return `${origin}/media/${encodePath(mediaPath)}?expires=${expires}&signature=${signature}`
+    return origin + tail
   }
 }
 
