@@ -64,6 +64,9 @@ describe("synapse-ml models", () => {
     const r = await cli(["models", "compare", "101", "103", "--metric", "nope"])
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/UnknownMetricError: no model has a metric named "nope" stored on it; metrics that exist: loss, mAP, mAP50, precision, recall/)
+    const unkeyed = await cli(["models", "compare", "101", "103", "--recompute-on", "303", "--predictions", "preds.json"])
+    expect(unkeyed.code).toBe(2)
+    expect(unkeyed.stderr).toContain('--predictions expects model-id=file, e.g. --predictions 101=a.json; got "preds.json"')
   })
 
   it("exits 3 naming the request when a model does not exist", async () => {

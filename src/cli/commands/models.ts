@@ -6,7 +6,7 @@
  * gate, 6 a deployment step failed (the report and the rollback command are printed).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, HashMap, Option } from "effect"
+import { Console, Effect, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { MODEL_TYPES } from "../../schemas/Model.js"
@@ -55,6 +55,9 @@ const parseJsonOption = (name: string, text: string) =>
     try: () => JSON.parse(text) as unknown,
     catch: () => new UsageError(`--${name} must be JSON, e.g. '{"mAP": 0.87}'`)
   })
+
+/** At most 4 decimals, as the seed's stored metrics have (computed ones are full floats). */
+const round = (x: number): number => Number(x.toFixed(4))
 
 const analysisReport = (a: Analysis): string => {
   const lines: Array<string> = []
@@ -147,7 +150,7 @@ const analyze = Command.make(
 const comparisonReport = (c: Comparison): string => {
   const lines = [`Models ranked by ${c.metric} (${c.direction} is better${c.directionSource === "default" ? ", by default" : ""}; ${c.source} values):`]
   for (const r of c.ranking) {
-    lines.push(`  ${String(r.rank).padStart(2)}. ${r.model.name}${r.model.version !== null ? ` ${r.model.version}` : ""} (id ${r.model.id}): ${r.value}${r.reported !== undefined ? ` (reported ${r.reported})` : ""}`)
+    lines.push(`  ${String(r.rank).padStart(2)}. ${r.model.name}${r.model.version !== null ? ` ${r.model.version}` : ""} (id ${r.model.id}): ${round(r.value)}${r.reported !== undefined ? ` (reported ${round(r.reported)})` : ""}`)
   }
   if (c.missing.length > 0) {
     lines.push("Not ranked:")
@@ -163,8 +166,10 @@ const compare = Command.make(
     metric: Options.text("metric").pipe(Options.withDefault("accuracy"), Options.withDescription("metric to rank by")),
     direction: Options.choice("direction", ["higher", "lower"]).pipe(Options.optional, Options.withDescription("which way is better (default: lower for loss/error)")),
     recompute: Options.integer("recompute-on").pipe(Options.optional, Options.withDescription("ground-truth version to recompute every model's metrics on")),
-    predictions: Options.keyValueMap("predictions").pipe(
-      Options.optional,
+    // Parsed here rather than with Options.keyValueMap, whose error for a missing "=" ("text options
+    // do not have a default value") does not say what is expected.
+    predictions: Options.text("predictions").pipe(
+      Options.repeated,
       Options.withDescription("with --recompute-on: model-id=file, repeatable (e.g. --predictions 101=a.json --predictions 103=b.json)")
     ),
     json
@@ -175,12 +180,17 @@ const compare = Command.make(
       Effect.gen(function*() {
         let recompute: CompareInput["recompute"] | undefined
         if (Option.isSome(o.recompute)) {
-          const files = Option.isSome(o.predictions) ? [...HashMap.entries(o.predictions.value)] : []
+          const files: Array<[string, string]> = []
+          for (const entry of o.predictions) {
+            const match = /^\s*(\d+)\s*=(.+)$/.exec(entry)
+            if (match === null) return yield* Effect.fail(new UsageError(`--predictions expects model-id=file, e.g. --predictions 101=a.json; got ${JSON.stringify(entry)}`))
+            files.push([match[1]!, match[2]!])
+          }
           if (files.length === 0) return yield* Effect.fail(new UsageError("--recompute-on needs --predictions model-id=file for at least one model"))
           const predictions: Record<string, string> = {}
           for (const [id, file] of files) predictions[id] = yield* readText(file)
           recompute = { ground_truth_version_id: o.recompute.value, predictions }
-        } else if (Option.isSome(o.predictions)) {
+        } else if (o.predictions.length > 0) {
           return yield* Effect.fail(new UsageError("--predictions needs --recompute-on <version id>"))
         }
         const progress = progressReporter("compare")
