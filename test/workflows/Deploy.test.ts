@@ -73,6 +73,22 @@ const startProxy = async (target: string, refuse: (method: string, url: string, 
   }
 }
 
+type Proxy = Awaited<ReturnType<typeof startProxy>>
+
+/** Runs `body` with a refusing proxy in front of the sandbox, closing the proxy however it ends. */
+const withProxy = async (target: string, refuse: Parameters<typeof startProxy>[1], body: (proxy: Proxy) => Promise<void>) => {
+  const proxy = await startProxy(target, refuse)
+  try {
+    await body(proxy)
+  } finally {
+    await proxy.close()
+  }
+}
+
+/** Picks the PATCH that deactivates `model`. */
+const demotionOf = (model: number) => (method: string, url: string, body: string) =>
+  method === "PATCH" && url.endsWith(`/models/${model}/`) && body.includes("false")
+
 const modelsOf = async (sb: TestSandbox, project: number) =>
   (await call(`${sb.url}/models/?project=${project}&page_size=1000&ordering=id`, { headers: sb.headers })).body.results as Array<any>
 const activeOf = async (sb: TestSandbox, project: number) => (await modelsOf(sb, project)).filter((m) => m.is_active).map((m) => m.id)
@@ -196,8 +212,7 @@ describe("deployModel", () => {
     const original = await activeOf(sb, 1)
     expect(original).toEqual(expect.arrayContaining([a, b]))
     // Refuse the demotion of B: A is demoted already, the new model is active.
-    const proxy = await startProxy(sb.origin, (method, url, body) => method === "PATCH" && url.endsWith(`/models/${b}/`) && body.includes("false"))
-    try {
+    await withProxy(sb.origin, demotionOf(b), async (proxy) => {
       const r = await run(proxy.url, sb.token, deployModel(config(1)))
       expect(Either.isLeft(r)).toBe(true)
       if (Either.isRight(r) || r.left._tag !== "DeploymentFailed") throw new Error("expected DeploymentFailed")
@@ -224,17 +239,14 @@ describe("deployModel", () => {
       if (Either.isLeft(undone)) throw undone.left
       expect([...undone.right.activeAfter].sort()).toStrictEqual([...original].sort())
       expect(await activeOf(sb, 1)).toStrictEqual(original)
-    } finally {
-      await proxy.close()
-    }
+    })
   })
 
   it("leaves the previous models active when activation of the new one fails", async () => {
     const sb = sandbox()
     await register(sb, 3, [{ name: "act A", metrics: { mAP: 0.5 }, active: true }])
     const original = await activeOf(sb, 3)
-    const proxy = await startProxy(sb.origin, (method, _url, body) => method === "PATCH" && body.includes("true"))
-    try {
+    await withProxy(sb.origin, (method, _url, body) => method === "PATCH" && body.includes("true"), async (proxy) => {
       const r = await run(proxy.url, sb.token, deployModel(config(3)))
       if (Either.isRight(r) || r.left._tag !== "DeploymentFailed") throw new Error("expected DeploymentFailed")
       expect(r.left.steps.map((s) => `${s.step}:${s.status}`)).toStrictEqual([
@@ -246,9 +258,7 @@ describe("deployModel", () => {
       // The activation may have happened although its answer failed: the rollback offers to undo it.
       expect(r.left.rollback).toStrictEqual({ project_id: 3, reactivate: [], deactivate: [r.left.createdModelId] })
       expect(await activeOf(sb, 3)).toStrictEqual(original)
-    } finally {
-      await proxy.close()
-    }
+    })
   })
 
   it("rolls back at once with rollback_on_failure", async () => {
@@ -260,16 +270,13 @@ describe("deployModel", () => {
     // Make sure both are active whatever earlier tests left in this project.
     const original = await activeOf(sb, 2)
     expect(original).toEqual(expect.arrayContaining([a, b]))
-    const proxy = await startProxy(sb.origin, (method, url, body) => method === "PATCH" && url.endsWith(`/models/${b}/`) && body.includes("false"))
-    try {
+    await withProxy(sb.origin, demotionOf(b), async (proxy) => {
       const r = await run(proxy.url, sb.token, deployModel(config(2, { rollback_on_failure: true })))
       if (Either.isRight(r) || r.left._tag !== "DeploymentFailed") throw new Error("expected DeploymentFailed")
       expect(r.left.rolledBack?.complete).toBe(true)
       expect([...(r.left.rolledBack?.activeAfter ?? [])].sort()).toStrictEqual([...original].sort())
       expect(r.left.message).toMatch(/rolled back: active now/)
       expect(await activeOf(sb, 2)).toStrictEqual(original)
-    } finally {
-      await proxy.close()
-    }
+    })
   })
 })
