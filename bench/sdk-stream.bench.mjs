@@ -6,6 +6,7 @@
 // Measured:
 //   1. `GroundTruths.streamEvents` following `next` sequentially   target: time ratio <= 1.15
 //   2. `streamEvents` with `prefetch: 4` (pages by number)           target: >= 2x faster than baseline
+//   (and 1. again over NodeHttpClient.layerUndici, to separate the transport's cost from the SDK's)
 //   3. peak RSS of a fresh process streaming all events, sampled every 10 000 events (with the heap
 //      in use after a forced GC): flat, and compared with a fresh process running the baseline loop
 // The three contenders run interleaved RUNS times (the machine is shared, so noise spreads over all
@@ -57,7 +58,9 @@ const { sdkCount, rawCount } = await import(path.join(here, "sdk-stream.shared.m
 const contenders = [
   ["baseline: fetch + JSON.parse, next sequential", () => rawCount(url, token, PAGE_SIZE)],
   ["GroundTruths.streamEvents (next sequential)", () => sdkCount(root, url, token, PAGE_SIZE, undefined)],
-  ["GroundTruths.streamEvents (prefetch 4)", () => sdkCount(root, url, token, PAGE_SIZE, 4)]
+  ["GroundTruths.streamEvents (prefetch 4)", () => sdkCount(root, url, token, PAGE_SIZE, 4)],
+  // Same SDK over the undici transport: shows how much of the gap is node:http itself
+  ["streamEvents, next sequential, layerUndici", () => sdkCount(root, url, token, PAGE_SIZE, undefined, "undici")]
 ]
 
 const rssOf = (mode) => {
@@ -85,8 +88,8 @@ try {
   const summary = results.map((r) => ({ wall: Math.min(...r.wall), cpu: median(r.cpu), count: r.count }))
   summary.forEach((r, i) =>
     console.log(`${contenders[i][0].padEnd(48)} wall ${(r.wall / 1000).toFixed(2).padStart(6)} s   client CPU ${(r.cpu / 1000).toFixed(2).padStart(5)} s   ${r.count} events   ${Math.round(r.count / (r.wall / 1000))} events/s`))
-  const [raw, seq, pre] = summary
-  if (seq.count !== raw.count || pre.count !== raw.count) throw new Error(`counts differ: raw ${raw.count}, sdk ${seq.count}, prefetch ${pre.count}`)
+  const [raw, seq, pre, und] = summary
+  if (seq.count !== raw.count || pre.count !== raw.count || und.count !== raw.count) throw new Error(`counts differ: raw ${raw.count}, sdk ${seq.count}, prefetch ${pre.count}`)
 
   const sdkRss = rssOf("sdk")
   const rawRss = rssOf("raw")
@@ -97,6 +100,7 @@ try {
   console.log(`heap in use after GC (MB), SDK stream: ${sdkRss.map((s) => `${s.events / 1000}k ${s.heapMb}`).join(", ")}`)
   console.log(`SDK peak RSS growth 30k -> ${last(sdkRss).events / 1000}k events: ${(last(sdkRss).rssMb / at(sdkRss, 30_000).rssMb).toFixed(2)}x; SDK / baseline peak RSS at the end: ${(last(sdkRss).rssMb / last(rawRss).rssMb).toFixed(2)}x`)
   console.log(`prefetch 4 vs baseline (wall): ${(raw.wall / pre.wall).toFixed(2)}x faster; streamEvents / baseline client CPU: ${(seq.cpu / raw.cpu).toFixed(3)}`)
+  console.log(`over layerUndici: streamEvents / baseline wall ${(und.wall / raw.wall).toFixed(3)}, client CPU ${(und.cpu / raw.cpu).toFixed(3)}`)
   console.log(`ratio streamEvents / fetch loop (wall time): ${(seq.wall / raw.wall).toFixed(3)}`)
 } finally {
   child.kill("SIGTERM")

@@ -28,15 +28,18 @@ const load = async (root) => {
   return { Effect, Layer, Redacted, Stream, NodeHttpClient, Synapse, GroundTruths }
 }
 
-const layerFor = (m, url, token) =>
-  m.Synapse.layer({ baseUrl: url, accessToken: m.Redacted.make(token) }).pipe(m.Layer.provide(m.NodeHttpClient.layer))
+// transport "node" is NodeHttpClient.layer (node:http), "undici" NodeHttpClient.layerUndici
+const layerFor = (m, url, token, transport = "node") =>
+  m.Synapse.layer({ baseUrl: url, accessToken: m.Redacted.make(token) }).pipe(
+    m.Layer.provide(transport === "undici" ? m.NodeHttpClient.layerUndici : m.NodeHttpClient.layer)
+  )
 
 /** The SDK: streamEvents over every event, counted. */
-export const sdkCount = async (root, url, token, pageSize, prefetch) => {
+export const sdkCount = async (root, url, token, pageSize, prefetch, transport) => {
   const m = await load(root)
   const program = m.Effect.flatMap(m.GroundTruths.GroundTruths, (g) =>
     m.Stream.runCount(g.streamEvents({ page_size: pageSize }, { prefetch })))
-  return m.Effect.runPromise(program.pipe(m.Effect.provide(layerFor(m, url, token))))
+  return m.Effect.runPromise(program.pipe(m.Effect.provide(layerFor(m, url, token, transport))))
 }
 
 /**
