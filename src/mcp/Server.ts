@@ -144,6 +144,27 @@ export const describeExpected = (schema: JsonValue | undefined): string => {
   }
 }
 
+/** The JSON Schema of the field at `path` (properties, list items, optional unions), if known. */
+const schemaAt = (schema: JsonValue | undefined, path: ReadonlyArray<PropertyKey>): JsonValue | undefined => {
+  let current = schema
+  for (const key of path) {
+    if (current === null || typeof current !== "object" || Array.isArray(current)) return undefined
+    const s = current as Record<string, JsonValue>
+    const branches = Array.isArray(s["anyOf"]) ? s["anyOf"] : [s]
+    let next: JsonValue | undefined
+    for (const branch of branches) {
+      if (branch === null || typeof branch !== "object" || Array.isArray(branch)) continue
+      const b = branch as Record<string, JsonValue>
+      const properties = b["properties"] as Record<string, JsonValue> | undefined
+      if (typeof key === "number") next = b["items"]
+      else if (properties !== undefined && typeof key === "string" && key in properties) next = properties[key]
+      if (next !== undefined) break
+    }
+    current = next
+  }
+  return current
+}
+
 const shortJson = (value: unknown): string => {
   const text = value === undefined ? "nothing" : JSON.stringify(value) ?? String(value)
   return text.length > 80 ? `${text.slice(0, 80)}…` : text
@@ -158,15 +179,17 @@ export const formatParseError = (
   inputSchema: Record<string, JsonValue> = {},
   args: unknown = undefined
 ): string => {
-  const properties = (inputSchema["properties"] ?? {}) as Record<string, JsonValue>
   const lines = new Map<string, string>()
-  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  for (const issue of issues) {
     const where = issue.path.length === 0 ? "arguments" : issue.path.join(".")
     if (lines.has(where)) continue
-    const field = issue.path.length === 1 ? String(issue.path[0]) : undefined
-    if (field !== undefined && field in properties) {
-      const actual = args !== null && typeof args === "object" ? (args as Record<string, unknown>)[field] : undefined
-      const expected = describeExpected(properties[field])
+    // A nested field's own line says more than its parent's "expected an object".
+    if (issues.some((other) => other.path.length > issue.path.length && issue.path.every((key, i) => other.path[i] === key))) continue
+    const fieldSchema = issue.path.length > 0 ? schemaAt(inputSchema, issue.path) : undefined
+    if (fieldSchema !== undefined) {
+      const actual = issue.path.reduce<unknown>((value, key) => (value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined), args)
+      const expected = describeExpected(fieldSchema)
       lines.set(where, issue._tag === "Missing" ? `- ${where}: is required; expected ${expected}` : `- ${where}: got ${shortJson(actual)}; expected ${expected}`)
     } else {
       lines.set(where, `- ${where}: ${issue.message.replace(/\s+/g, " ")}`)

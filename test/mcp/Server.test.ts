@@ -135,6 +135,21 @@ describe("MCP adapter", () => {
       expect(text).toContain("- extra: unknown argument; allowed: count, kind")
     }))
 
+  it("nested fields (objects, list items, optional objects) are phrased from their own schema", () => {
+    const input = Schema.Struct({
+      gate: Schema.optional(Schema.Struct({ metric: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "The metric compared." }) })),
+      ids: Schema.Array(Schema.Int)
+    })
+    const args = { gate: { metric: "" }, ids: [1, "x"] }
+    const parsed = Schema.decodeUnknownEither(input, { errors: "all" })(args)
+    if (parsed._tag === "Right") throw new Error("expected a parse error")
+    const text = Server.formatParseError(parsed.left, Server.jsonSchemaOf(input), args)
+    expect(text).toContain(`- gate.metric: got ""; expected a string of length ≥ 1`)
+    expect(text).toContain(`- ids.1: got "x"; expected an integer`)
+    expect(text).not.toContain("- gate:")
+    expect(text).not.toContain("The metric compared")
+  })
+
   it.scoped("tool failures are actionable; defects hide stack and secrets", () =>
     Effect.gen(function*() {
       const client = yield* connect(yield* factory(settings()))
