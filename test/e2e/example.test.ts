@@ -3,26 +3,16 @@
  * tsx with no backend configured, so it starts its own demo sandbox. It must finish, print each of
  * its six steps on stdout, and deploy through the gate (the new model the only active detector).
  */
-import { spawn } from "node:child_process"
-import * as Path from "node:path"
 import { describe, expect, it } from "vitest"
+import { type CliResult, runNode } from "../support/cli.js"
 
-const root = Path.resolve(import.meta.dirname, "../..")
-
-const runExample = (): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-  new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { ...process.env }
-    // The script's sandbox fallback is what `npm run example` exercises on a fresh checkout.
-    delete env.SYNAPSE_BASE_URL
-    delete env.SYNAPSE_ACCESS_TOKEN
-    const child = spawn(process.execPath, ["--import", "tsx", "examples/complete-ml-workflow.ts"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => (stdout += d))
-    child.stderr.on("data", (d) => (stderr += d))
-    child.on("error", reject)
-    child.on("exit", (code) => resolve({ code, stdout, stderr }))
-  })
+const runExample = (): Promise<CliResult> => {
+  const env: Record<string, string | undefined> = { ...process.env }
+  // The script's sandbox fallback is what `npm run example` exercises on a fresh checkout.
+  delete env.SYNAPSE_BASE_URL
+  delete env.SYNAPSE_ACCESS_TOKEN
+  return runNode(["--import", "tsx", "examples/complete-ml-workflow.ts"], env)
+}
 
 describe("examples/complete-ml-workflow.ts", () => {
   it("runs end to end on its own sandbox, printing every step", async () => {

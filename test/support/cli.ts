@@ -6,8 +6,9 @@
  *   const result = await runCli(["export", "--dataset-version", "303"], { SYNAPSE_BASE_URL: url })
  *   expect(result.code).toBe(0)
  *
- * For a long-running command (a server), spawn `process.execPath` with `[...cliEntry, ...args]`
- * in `repoRoot` yourself.
+ * `runNode` runs any other script the same way (`["--import", "tsx", "examples/…"]`). For a
+ * long-running command (a server), spawn `process.execPath` with `[...cliEntry, ...args]` in
+ * `repoRoot` yourself.
  */
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
@@ -36,14 +37,10 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** Runs the command to completion with `env` added to this process's environment. */
-export const runCli = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<CliResult> =>
+/** Runs `node <args>` in the repository root to completion, with exactly the environment `env`. */
+export const runNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<CliResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...cliEntry, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => (stdout += d))
@@ -52,3 +49,7 @@ export const runCli = (args: ReadonlyArray<string>, env: Record<string, string>)
     // "close", not "exit": only then are stdout and stderr read to their end.
     child.on("close", (code) => resolve({ code, stdout, stderr }))
   })
+
+/** Runs the command to completion with `env` added to this process's environment. */
+export const runCli = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<CliResult> =>
+  runNode([...cliEntry, ...args], { ...process.env, ...env })
