@@ -29,7 +29,11 @@ import { defaultDirection, Direction } from "./Compare.js"
 /** The quality gate: the candidate must beat the active model(s) on a metric. */
 export const DeployGate = Schema.Struct({
   against: Schema.Literal("active").annotations({ description: "What the candidate is compared with: the project's active model(s)." }),
-  metric: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "The metric compared (from the candidate's `metrics` and the active models' stored metrics)." }),
+  metric: Schema.String.pipe(Schema.minLength(1)).annotations({
+    description: "The metric compared (from the candidate's `metrics` and the active models' stored metrics).",
+    // Without a message, a refinement's error reads "Expected <its description>".
+    message: () => "must be a metric name, not empty"
+  }),
   min_improvement: Schema.optional(Schema.Number.pipe(Schema.finite())).annotations({
     description: "Least improvement over the best active model, in the metric's units, in its better direction. Default 0 (at least as good)."
   }),
@@ -39,7 +43,7 @@ export type DeployGate = typeof DeployGate.Type
 
 /** Input of {@link deployModel}: the seed's deploy config plus file, gate and dry run. */
 export const DeployInput = Schema.Struct({
-  name: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "Name of the model to register." }),
+  name: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "Name of the model to register.", message: () => "must not be empty" }),
   description: Schema.optional(Schema.String).annotations({ description: "Description of the model." }),
   type: ModelType.annotations({ description: "Model type: classification, detection or segmentation." }),
   project_id: Id.annotations({ description: "The project to deploy into." }),
