@@ -188,6 +188,10 @@ describe("deployModel", () => {
     const lacking = await run(sb.url, sb.token, deployModel(config(3, { metrics: { f1: 0.9 }, gate: { against: "active", metric: "f1" } })))
     expect(Either.isLeft(lacking) && lacking.left._tag).toBe("DeployPreconditionError")
     expect(Either.isLeft(lacking) && lacking.left.message).toMatch(/active model .*lacks.*nothing was changed/)
+    const noName = await run(sb.url, sb.token, deployModel(config(3, { name: "" })))
+    expect(Either.isLeft(noName) && noName.left.message).toMatch(/name: must not be empty/)
+    const noMetric = await run(sb.url, sb.token, deployModel(config(3, { gate: { against: "active", metric: "" } })))
+    expect(Either.isLeft(noMetric) && noMetric.left.message).toMatch(/gate\.metric: must be a metric name, not empty/)
     expect(await modelsOf(sb, 3)).toStrictEqual(before)
   })
 
