@@ -15,11 +15,12 @@
 // The sandbox runs as the built command in its own process (`--seed large`, 3 boxes per event), its
 // data directory kept in the OS temp dir between runs (seeding 333 000 events takes a while).
 // Last line: the peak RSS ratio. Run after `npm run build`: node bench/export.bench.mjs [small] [large]
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { startLargeSandbox, stopSandbox } from "./sandbox-process.mjs"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
@@ -115,25 +116,9 @@ if (process.argv[2] === "--child-replay") {
 }
 
 const startSandbox = async (events) => {
-  const dataDir = path.join(os.tmpdir(), `synapse-ml-bench-large-${events}`)
-  const child = spawn(
-    process.execPath,
-    [path.join(root, "dist/cli/main.js"), "sandbox", "--seed", "large", "--events", String(events), "--port", "0", "--data-dir", dataDir],
-    { stdio: ["ignore", "ignore", "pipe"] }
-  )
-  const started = Date.now()
-  const info = await new Promise((resolve, reject) => {
-    let err = ""
-    child.stderr.on("data", (chunk) => {
-      err += chunk
-      const base = /SYNAPSE_BASE_URL=(\S+)/.exec(err)
-      const tok = /SYNAPSE_ACCESS_TOKEN=(\S+)/.exec(err)
-      if (base && tok) resolve({ url: base[1], token: tok[1] })
-    })
-    child.on("exit", (code) => reject(new Error(`sandbox exited with ${code}:\n${err}`)))
-  })
-  console.log(`sandbox with ${events} large events ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${dataDir})`)
-  return { ...info, child }
+  const sb = await startLargeSandbox(events)
+  console.log(`sandbox with ${events} large events ready in ${sb.seconds} s (${sb.dataDir})`)
+  return sb
 }
 
 const rawRead = async (url, token, versionId, ndjson) => {
@@ -192,8 +177,7 @@ try {
       console.log(`${"baseline".padEnd(11)} fetch + JSON.parse loop over the same pages: ${(raw.ms / 1000).toFixed(1)} s, ${Math.round(raw.annotations / (raw.ms / 1000))} annotations/s (end to end / baseline time: ${(e2e.ms / raw.ms).toFixed(2)})`)
       results.push({ e2e, engine })
     } finally {
-      sb.child.kill("SIGTERM")
-      await new Promise((resolve) => sb.child.once("exit", resolve))
+      await stopSandbox(sb.child)
     }
   }
 } finally {

@@ -9,34 +9,15 @@
 // Run after `npm run build`: node bench/sandbox.bench.mjs [events]
 // The seeded data directory is kept in the OS temp dir and reused by later runs.
 import autocannon from "autocannon"
-import { spawn } from "node:child_process"
-import * as os from "node:os"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { startLargeSandbox, stopSandbox } from "./sandbox-process.mjs"
 
 const EVENTS = Number(process.argv[2] ?? 100_000)
 const DURATION = Number(process.env.BENCH_DURATION ?? 5)
 const CONNECTIONS = 4
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
-const dataDir = path.join(os.tmpdir(), `synapse-ml-bench-large-${EVENTS}`)
 
-const child = spawn(
-  process.execPath,
-  [path.join(root, "dist/cli/main.js"), "sandbox", "--seed", "large", "--events", String(EVENTS), "--port", "0", "--data-dir", dataDir],
-  { stdio: ["ignore", "ignore", "pipe"] }
-)
-const started = Date.now()
-const { url, token } = await new Promise((resolve, reject) => {
-  let err = ""
-  child.stderr.on("data", (chunk) => {
-    err += chunk
-    const base = /SYNAPSE_BASE_URL=(\S+)/.exec(err)
-    const tok = /SYNAPSE_ACCESS_TOKEN=(\S+)/.exec(err)
-    if (base && tok) resolve({ url: base[1], token: tok[1] })
-  })
-  child.on("exit", (code) => reject(new Error(`sandbox exited with ${code}:\n${err}`)))
-})
-console.log(`sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${EVENTS} events, data dir ${dataDir})`)
+const sandbox = await startLargeSandbox(EVENTS)
+const { url, token } = sandbox
+console.log(`sandbox ready in ${sandbox.seconds} s (${EVENTS} events, data dir ${sandbox.dataDir})`)
 const origin = new URL(url).origin
 const headers = { "Synapse-Access-Token": `Token ${token}` }
 
@@ -65,5 +46,5 @@ try {
   await run("GET sdk/ground_truth_events/?page_size=100&page=900", `${url}/sdk/ground_truth_events/?page_size=100&page=900`, true)
   console.log(`ratio events page / health baseline (req/s): ${(events.requests.average / health.requests.average).toFixed(3)}`)
 } finally {
-  child.kill("SIGTERM")
+  await stopSandbox(sandbox.child)
 }

@@ -14,10 +14,10 @@
 // The sandbox serves every page from one Node thread, so on a loaded 2-core machine the wall time is
 // mostly the server's: the CPU figure is the SDK's own cost. Last line: the streamEvents ratio.
 // Run after `npm run build`: node bench/sdk-stream.bench.mjs [events] [pageSize]
-import { spawn, spawnSync } from "node:child_process"
-import * as os from "node:os"
+import { spawnSync } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { startLargeSandbox, stopSandbox } from "./sandbox-process.mjs"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
@@ -33,25 +33,10 @@ if (process.argv[2] === "--rss-child") {
 const EVENTS = Number(process.argv[2] ?? 100_000)
 const PAGE_SIZE = Number(process.argv[3] ?? process.env.BENCH_PAGE_SIZE ?? 1000)
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
-const dataDir = path.join(os.tmpdir(), `synapse-ml-bench-large-${EVENTS}`)
 
-const child = spawn(
-  process.execPath,
-  [path.join(root, "dist/cli/main.js"), "sandbox", "--seed", "large", "--events", String(EVENTS), "--port", "0", "--data-dir", dataDir],
-  { stdio: ["ignore", "ignore", "pipe"] }
-)
-const started = Date.now()
-const { url, token } = await new Promise((resolve, reject) => {
-  let err = ""
-  child.stderr.on("data", (chunk) => {
-    err += chunk
-    const base = /SYNAPSE_BASE_URL=(\S+)/.exec(err)
-    const tok = /SYNAPSE_ACCESS_TOKEN=(\S+)/.exec(err)
-    if (base && tok) resolve({ url: base[1], token: tok[1] })
-  })
-  child.on("exit", (code) => reject(new Error(`sandbox exited with ${code}:\n${err}`)))
-})
-console.log(`sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s (data dir ${dataDir}), page_size ${PAGE_SIZE}, best of ${RUNS}`)
+const sandbox = await startLargeSandbox(EVENTS)
+const { url, token } = sandbox
+console.log(`sandbox ready in ${sandbox.seconds} s (data dir ${sandbox.dataDir}), page_size ${PAGE_SIZE}, best of ${RUNS}`)
 
 const { sdkCount, rawCount } = await import(path.join(here, "sdk-stream.shared.mjs"))
 
@@ -103,5 +88,5 @@ try {
   console.log(`over layerUndici: streamEvents / baseline wall ${(und.wall / raw.wall).toFixed(3)}, client CPU ${(und.cpu / raw.cpu).toFixed(3)}`)
   console.log(`ratio streamEvents / fetch loop (wall time): ${(seq.wall / raw.wall).toFixed(3)}`)
 } finally {
-  child.kill("SIGTERM")
+  await stopSandbox(sandbox.child)
 }
