@@ -7,6 +7,7 @@ import { Effect, Schema } from "effect"
 import { IsoDateString } from "../schemas/Params.js"
 import type { SynapseError } from "../services/SynapseError.js"
 import { toToolError } from "./Errors.js"
+import * as Tool from "./Tool.js"
 
 /** Largest page a tool returns: 100 rows keep most pages inside the output budget. */
 export const MAX_TOOL_PAGE_SIZE = 100
@@ -115,3 +116,58 @@ export const listPage = <Input extends ListInput, Row, R>(
       results: result.results.map((row) => project(summarise(row), chosen))
     }
   })
+
+/**
+ * A read-only list tool: its input is `filters` followed by `page`, `page_size` and `fields` (rows
+ * having fields `fields`, `compact` by default), its output a page of `row`s, and it runs `listPage`.
+ * Every list tool is built this way so that they page, project and fail alike.
+ */
+export const listTool = <
+  const Filters extends Schema.Struct.Fields,
+  const F extends readonly [string, ...Array<string>],
+  A,
+  I,
+  Row,
+  R
+>(spec: {
+  readonly name: string
+  readonly title: string
+  readonly description: string
+  readonly filters: Filters
+  readonly fields: F
+  readonly compact: ReadonlyArray<F[number]>
+  readonly row: Schema.Schema<A, I, never>
+  /** The rows' plural name, for the output's descriptions, e.g. "models". */
+  readonly what: string
+  /** What failed, for the error text, e.g. "Listing models". */
+  readonly action: string
+  readonly fetch: (
+    request: Schema.Struct.Type<Filters> & { readonly page: number; readonly page_size: number }
+  ) => Effect.Effect<{ readonly count: number; readonly results: ReadonlyArray<Row> }, SynapseError, R>
+  /** Adds derived fields to a row before it is cut; the row as it is by default. */
+  readonly summarise?: ((row: Row) => object) | undefined
+}): Tool.Tool<ListToolInput<Filters, F>, Schema.Schema.Type<ReturnType<typeof pageOutput<A, I>>>, R> => {
+  const input = Schema.Struct({ ...spec.filters, ...pageInputFields, fields: fieldsInput(spec.fields, spec.compact) })
+  return Tool.make({
+    name: spec.name,
+    title: spec.title,
+    description: spec.description,
+    // Filters are context-free input fields, which TypeScript cannot see through the generic
+    input: input as unknown as Tool.StructSchema<ListToolInput<Filters, F>>,
+    output: pageOutput(spec.row, spec.what),
+    annotations: Tool.readOnly,
+    write: false,
+    run: (request) =>
+      listPage(request, {
+        action: spec.action,
+        compact: spec.compact,
+        // listPage passes the input without page_size, page and fields, i.e. the filters
+        fetch: (filtered) => spec.fetch(filtered as unknown as Parameters<typeof spec.fetch>[0]),
+        summarise: spec.summarise
+      }) as Effect.Effect<Schema.Schema.Type<ReturnType<typeof pageOutput<A, I>>>, Tool.ToolError, R>
+  })
+}
+
+/** The decoded input of a list tool with filters `Filters` and row fields `F`. */
+export type ListToolInput<Filters extends Schema.Struct.Fields, F extends readonly [string, ...Array<string>]> =
+  Schema.Struct.Type<Filters> & ListInput & { readonly fields?: ReadonlyArray<F[number]> | undefined }

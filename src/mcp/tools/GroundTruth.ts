@@ -9,7 +9,7 @@ import { DatasetVersion } from "../../schemas/DatasetVersion.js"
 import { CATEGORIES, Category, DatasetRef, EventData, type GroundTruth, type GroundTruthEvent } from "../../schemas/GroundTruth.js"
 import { GroundTruths } from "../../services/GroundTruths.js"
 import { toToolError } from "../Errors.js"
-import { fieldsInput, isoDate, listPage, pageInputFields, pageOutput } from "../Paging.js"
+import { isoDate, listTool } from "../Paging.js"
 import * as Tool from "../Tool.js"
 
 const versionIds = Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(50))
@@ -55,36 +55,28 @@ const summariseEvent = (event: GroundTruthEvent) => {
 }
 
 /** `list_ground_truth_events`. */
-export const listGroundTruthEvents = Tool.make({
+export const listGroundTruthEvents = listTool({
   name: "list_ground_truth_events",
   title: "List ground-truth events",
   description: "List ground-truth events (one annotation pass over one data unit) one page at a time, filtered by " +
     "dataset version ids, project, split category, data type, creation date or text search. Rows summarise each " +
     "event (data type, data unit id, number of annotations, class names); add `data` to `fields` for the " +
     "annotations themselves. For a whole dataset, prefer export_ground_truth, which writes files instead.",
-  input: Schema.Struct({
+  filters: {
     ground_truth_dataset_versions: Schema.optional(versionIds.annotations({ description: "Dataset version ids (1–50) to list events of." })),
     project: Schema.optional(Id.annotations({ description: "Only events of this project id." })),
     category: Schema.optional(categoryInput),
     data_type: Schema.optional(Schema.String.pipe(Schema.maxLength(50)).annotations({ description: "Only events of this data type, e.g. image." })),
     created_after: Schema.optional(isoDate("Only events created after this ISO 8601 date or date-time.")),
-    search: Schema.optional(Schema.String.pipe(Schema.maxLength(200)).annotations({ description: "Text to find in the event data." })),
-    ...pageInputFields,
-    fields: fieldsInput(EVENT_FIELDS, EVENT_COMPACT_FIELDS)
-  }),
-  output: pageOutput(EventRow, "events"),
-  annotations: Tool.readOnly,
-  write: false,
-  run: (input) =>
-    Effect.gen(function*() {
-      const gt = yield* GroundTruths
-      return yield* listPage(input, {
-        action: "Listing ground-truth events",
-        compact: EVENT_COMPACT_FIELDS,
-        fetch: (request) => gt.listEvents(request, { urlConversion: false }),
-        summarise: summariseEvent
-      })
-    })
+    search: Schema.optional(Schema.String.pipe(Schema.maxLength(200)).annotations({ description: "Text to find in the event data." }))
+  },
+  fields: EVENT_FIELDS,
+  compact: EVENT_COMPACT_FIELDS,
+  row: EventRow,
+  what: "events",
+  action: "Listing ground-truth events",
+  fetch: (request) => Effect.flatMap(GroundTruths, (gt) => gt.listEvents(request, { urlConversion: false })),
+  summarise: summariseEvent
 })
 
 /** Ground-truth row fields. */
@@ -115,33 +107,26 @@ const summariseGroundTruth = (row: GroundTruth) => ({
 })
 
 /** `list_ground_truths`. */
-export const listGroundTruths = Tool.make({
+export const listGroundTruths = listTool({
   name: "list_ground_truths",
   title: "List ground truths",
   description: "List ground truths with their file manifest (images and data_meta annotation JSON files), one page " +
     "at a time, filtered by dataset id, dataset version ids or split category. Rows list the file roles; add " +
     "`files` to `fields` for the presigned URLs.",
-  input: Schema.Struct({
+  filters: {
     ground_truth_dataset: Schema.optional(Id.annotations({ description: "Only ground truths of this dataset id." })),
     ground_truth_dataset_versions: Schema.optional(versionIds.annotations({ description: "Only ground truths in these dataset version ids (1–50)." })),
-    category: Schema.optional(categoryInput),
-    ...pageInputFields,
-    fields: fieldsInput(GROUND_TRUTH_FIELDS, GROUND_TRUTH_COMPACT_FIELDS)
-  }),
-  output: pageOutput(GroundTruthRow, "ground truths"),
-  annotations: Tool.readOnly,
-  write: false,
-  run: (input) =>
-    Effect.gen(function*() {
-      const gt = yield* GroundTruths
-      return yield* listPage(input, {
-        action: "Listing ground truths",
-        compact: GROUND_TRUTH_COMPACT_FIELDS,
-        // No url conversion: listing must not download every file of the page.
-        fetch: (request) => gt.list(request, { urlConversion: false, pageSize: request.page_size }),
-        summarise: summariseGroundTruth
-      })
-    })
+    category: Schema.optional(categoryInput)
+  },
+  fields: GROUND_TRUTH_FIELDS,
+  compact: GROUND_TRUTH_COMPACT_FIELDS,
+  row: GroundTruthRow,
+  what: "ground truths",
+  action: "Listing ground truths",
+  fetch: (request) =>
+    // No url conversion: listing must not download every file of the page.
+    Effect.flatMap(GroundTruths, (gt) => gt.list(request, { urlConversion: false, pageSize: request.page_size })),
+  summarise: summariseGroundTruth
 })
 
 /** Dataset version row fields. */
@@ -152,30 +137,22 @@ export const VERSION_FIELDS = [
 export const VERSION_COMPACT_FIELDS = ["id", "version", "name", "ground_truth_dataset", "event_count", "is_active", "is_archived", "created_at"] as const
 
 /** `list_ground_truth_versions`. */
-export const listGroundTruthVersions = Tool.make({
+export const listGroundTruthVersions = listTool({
   name: "list_ground_truth_versions",
   title: "List dataset versions",
   description: "List ground-truth dataset versions (id, version name, dataset, event count, active/archived flags), " +
     "one page at a time, optionally for one dataset and by archived status. Version ids are what the event, " +
     "export, analysis and split tools take.",
-  input: Schema.Struct({
+  filters: {
     ground_truth_dataset: Schema.optional(Id.annotations({ description: "Only versions of this dataset id." })),
-    is_archived: Schema.optional(Schema.Boolean.annotations({ description: "false: only current versions; true: only archived ones." })),
-    ...pageInputFields,
-    fields: fieldsInput(VERSION_FIELDS, VERSION_COMPACT_FIELDS)
-  }),
-  output: pageOutput(Schema.partial(DatasetVersion), "dataset versions"),
-  annotations: Tool.readOnly,
-  write: false,
-  run: (input) =>
-    Effect.gen(function*() {
-      const gt = yield* GroundTruths
-      return yield* listPage(input, {
-        action: "Listing dataset versions",
-        compact: VERSION_COMPACT_FIELDS,
-        fetch: (request) => gt.listVersions(request)
-      })
-    })
+    is_archived: Schema.optional(Schema.Boolean.annotations({ description: "false: only current versions; true: only archived ones." }))
+  },
+  fields: VERSION_FIELDS,
+  compact: VERSION_COMPACT_FIELDS,
+  row: Schema.partial(DatasetVersion),
+  what: "dataset versions",
+  action: "Listing dataset versions",
+  fetch: (request) => Effect.flatMap(GroundTruths, (gt) => gt.listVersions(request))
 })
 
 /** `get_ground_truth_version`. */

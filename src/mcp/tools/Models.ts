@@ -8,7 +8,7 @@ import { Model, MODEL_TYPES, ModelType } from "../../schemas/Model.js"
 import { MODEL_EXPANSIONS, MODEL_ORDERINGS, ModelExpansion, ModelOrdering } from "../../schemas/Params.js"
 import { Models } from "../../services/Models.js"
 import { toToolError } from "../Errors.js"
-import { fieldsInput, isoDate, listPage, pageInputFields, pageOutput } from "../Paging.js"
+import { isoDate, listTool } from "../Paging.js"
 import * as Tool from "../Tool.js"
 
 /** Every field a model row can show. */
@@ -24,35 +24,27 @@ const ModelRow = Schema.partial(Model).annotations({ description: "A model, with
 const modelId = Id.annotations({ description: "The model's id (from list_models)." })
 
 /** `list_models`. */
-export const listModels = Tool.make({
+export const listModels = listTool({
   name: "list_models",
   title: "List models",
   description: "List models in the Synapse registry, one page at a time, newest first unless `ordering` says " +
     "otherwise. Filter by project, model_type, is_active, created_after or a text search in name and description. " +
     "Returns compact rows (id, name, type, project, active flag, version, date, metrics); use get_model for one " +
     "model's full record, compare_models to rank several by a metric.",
-  input: Schema.Struct({
+  filters: {
     project: Schema.optional(Id.annotations({ description: "Only models of this project id." })),
     model_type: Schema.optional(ModelType.annotations({ description: `Only models of this type: ${MODEL_TYPES.join(", ")}.` })),
     is_active: Schema.optional(Schema.Boolean.annotations({ description: "true: only active models; false: only inactive ones." })),
     created_after: Schema.optional(isoDate("Only models created after this ISO 8601 date or date-time, e.g. 2026-11-01.")),
     search: Schema.optional(Schema.String.pipe(Schema.maxLength(200)).annotations({ description: "Text to find in model names and descriptions." })),
-    ordering: Schema.optional(ModelOrdering.annotations({ description: `Sort order: ${MODEL_ORDERINGS.join(", ")} (a leading - means descending).` })),
-    ...pageInputFields,
-    fields: fieldsInput(MODEL_FIELDS, MODEL_COMPACT_FIELDS)
-  }),
-  output: pageOutput(ModelRow, "models"),
-  annotations: Tool.readOnly,
-  write: false,
-  run: (input) =>
-    Effect.gen(function*() {
-      const models = yield* Models
-      return yield* listPage(input, {
-        action: "Listing models",
-        compact: MODEL_COMPACT_FIELDS,
-        fetch: (request) => models.list(request)
-      })
-    })
+    ordering: Schema.optional(ModelOrdering.annotations({ description: `Sort order: ${MODEL_ORDERINGS.join(", ")} (a leading - means descending).` }))
+  },
+  fields: MODEL_FIELDS,
+  compact: MODEL_COMPACT_FIELDS,
+  row: ModelRow,
+  what: "models",
+  action: "Listing models",
+  fetch: (request) => Effect.flatMap(Models, (models) => models.list(request))
 })
 
 /** `get_model`. */
