@@ -697,39 +697,32 @@ const assembleCoco = async (
     out.push(`{"info":${JSON.stringify(cocoInfo(versions))},\n"licenses":[],\n"categories":[`)
     out.push(categories.map((c) => `\n${JSON.stringify({ id: c.id, name: c.name, supercategory: "" })}`).join(","))
     out.push(`\n],\n"images":[`)
-    let first = true
     const between = async () => {
       if (signal.aborted) throw new Error("interrupted")
       await out.maybeFlush()
     }
-    await forEachLine(
-      s.imagesSpool.path,
-      (line) => {
-        const t1 = line.indexOf("\t")
-        const t2 = line.indexOf("\t", t1 + 1)
-        const t3 = line.indexOf("\t", t2 + 1)
-        const name = JSON.stringify(line.slice(t3 + 1))
-        out.push(`${first ? "" : ","}\n{"id":${line.slice(0, t1)},"file_name":${name},"width":${line.slice(t1 + 1, t2)},"height":${line.slice(t2 + 1, t3)}}`)
-        first = false
-      },
-      between,
-      signal
-    )
+    // Both spools hold one row a line as tab-separated fields, the fourth running to the end of the
+    // line; each row becomes one element of a JSON array, comma-separated.
+    const copyRows = (spool: string, element: (line: string, t1: number, t2: number, t3: number) => string) => {
+      let first = true
+      return forEachLine(
+        spool,
+        (line) => {
+          const t1 = line.indexOf("\t")
+          const t2 = line.indexOf("\t", t1 + 1)
+          const t3 = line.indexOf("\t", t2 + 1)
+          out.push(`${first ? "" : ","}\n${element(line, t1, t2, t3)}`)
+          first = false
+        },
+        between,
+        signal
+      )
+    }
+    await copyRows(s.imagesSpool.path, (line, t1, t2, t3) =>
+      `{"id":${line.slice(0, t1)},"file_name":${JSON.stringify(line.slice(t3 + 1))},"width":${line.slice(t1 + 1, t2)},"height":${line.slice(t2 + 1, t3)}}`)
     out.push(`\n],\n"annotations":[`)
-    first = true
-    await forEachLine(
-      s.annotationsSpool.path,
-      (line) => {
-        const t1 = line.indexOf("\t")
-        const t2 = line.indexOf("\t", t1 + 1)
-        const t3 = line.indexOf("\t", t2 + 1)
-        const cat = ids[Number(line.slice(t2 + 1, t3))]
-        out.push(`${first ? "" : ","}\n{"id":${line.slice(0, t1)},"image_id":${line.slice(t1 + 1, t2)},"category_id":${cat},${line.slice(t3 + 1)}`)
-        first = false
-      },
-      between,
-      signal
-    )
+    await copyRows(s.annotationsSpool.path, (line, t1, t2, t3) =>
+      `{"id":${line.slice(0, t1)},"image_id":${line.slice(t1 + 1, t2)},"category_id":${ids[Number(line.slice(t2 + 1, t3))]},${line.slice(t3 + 1)}`)
     out.push(`\n]}\n`)
     await out.close()
     return out
