@@ -683,6 +683,28 @@ const cocoInfo = (versions: ReadonlyArray<DatasetVersion>) => {
   }
 }
 
+/**
+ * Calls `onRow` for each line of a spool with the positions of its first three tabs: every spool
+ * (images, annotations, YOLO labels) holds one row a line as tab-separated fields, the fourth
+ * running to the end of the line.
+ */
+const forEachRow = (
+  spool: string,
+  onRow: (line: string, t1: number, t2: number, t3: number) => void,
+  between: () => Promise<void>,
+  signal: AbortSignal
+): Promise<void> =>
+  forEachLine(
+    spool,
+    (line) => {
+      const t1 = line.indexOf("\t")
+      const t2 = line.indexOf("\t", t1 + 1)
+      onRow(line, t1, t2, line.indexOf("\t", t2 + 1))
+    },
+    between,
+    signal
+  )
+
 /** Writes one COCO file from a split's spools; category ids are spliced in as lines are copied. */
 const assembleCoco = async (
   path: string,
@@ -701,16 +723,12 @@ const assembleCoco = async (
       if (signal.aborted) throw new Error("interrupted")
       await out.maybeFlush()
     }
-    // Both spools hold one row a line as tab-separated fields, the fourth running to the end of the
-    // line; each row becomes one element of a JSON array, comma-separated.
+    // Each spooled row becomes one element of a JSON array, comma-separated.
     const copyRows = (spool: string, element: (line: string, t1: number, t2: number, t3: number) => string) => {
       let first = true
-      return forEachLine(
+      return forEachRow(
         spool,
-        (line) => {
-          const t1 = line.indexOf("\t")
-          const t2 = line.indexOf("\t", t1 + 1)
-          const t3 = line.indexOf("\t", t2 + 1)
+        (line, t1, t2, t3) => {
           out.push(`${first ? "" : ","}\n${element(line, t1, t2, t3)}`)
           first = false
         },
@@ -750,12 +768,9 @@ const distributeLabels = async (
     if (buffer.length > 0) pending.push([currentFile, buffer.join("")])
     buffer = []
   }
-  await forEachLine(
+  await forEachRow(
     spool,
-    (line) => {
-      const t1 = line.indexOf("\t")
-      const t2 = line.indexOf("\t", t1 + 1)
-      const t3 = line.indexOf("\t", t2 + 1)
+    (line, t1, t2, t3) => {
       const file = Path.join(work, "labels", line.slice(0, t1), `${line.slice(t1 + 1, t2)}.txt`)
       if (file !== currentFile) {
         flushRun()
