@@ -7,6 +7,7 @@
  * one server for the process, stateless HTTP creates one per request.
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
 import {
   CallToolRequestSchema,
   type CallToolResult,
@@ -310,8 +311,13 @@ export const make = <R>(
       )
     }
 
+    // The SDK's default is a fresh Ajv instance per `Server` (about 0.4 ms of CPU, the largest single
+    // cost of a stateless HTTP request in a profile); the server only uses it to validate
+    // elicitation answers, and one Ajv instance is safe to share, so it is built once here.
+    const jsonSchemaValidator = new AjvJsonSchemaValidator()
     const create = (): Server => {
       const server = new Server(SERVER_INFO, {
+        jsonSchemaValidator,
         capabilities: { tools: { listChanged: false }, resources: { listChanged: false } },
         instructions: options.instructions === undefined ? INSTRUCTIONS : `${INSTRUCTIONS} ${options.instructions}`
       })
