@@ -66,53 +66,64 @@ const tokenMatches = (expected: Redacted.Redacted<string>, header: string | unde
 }
 
 /** The request handler: checks, then hands the request to a fresh stateless SDK transport. */
-export const makeHandler = (factory: ServerFactory, settings: McpSettings, port: () => number) =>
-async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-  const url = new URL(req.url ?? "/", "http://localhost")
-  if (url.pathname !== MCP_PATH && url.pathname !== `${MCP_PATH}/`) {
-    return reject(res, 404, `Not found: the MCP endpoint is ${MCP_PATH}.`)
-  }
-  const hosts = allowedHostHeaders(settings, port())
-  const host = (req.headers.host ?? "").toLowerCase()
-  if (!hosts.has(host)) {
-    return reject(res, 403, `Forbidden: Host header ${JSON.stringify(req.headers.host ?? "")} is not allowed (set SYNAPSE_MCP_ALLOWED_HOSTS).`)
-  }
-  const origin = req.headers.origin
-  if (origin !== undefined && !allowedOrigins(settings, port()).has(origin.toLowerCase())) {
-    return reject(res, 403, `Forbidden: Origin ${JSON.stringify(origin)} is not allowed (set SYNAPSE_MCP_ALLOWED_ORIGINS).`)
-  }
-  if (settings.http.token !== undefined && !tokenMatches(settings.http.token, req.headers.authorization)) {
-    return reject(res, 401, "Unauthorized: send Authorization: Bearer <SYNAPSE_MCP_HTTP_TOKEN>.", {
-      "www-authenticate": "Bearer"
+export const makeHandler = (factory: ServerFactory, settings: McpSettings, port: () => number) => {
+  // The allowed sets depend only on the settings and the port, so they are built once per port
+  // rather than on every request (the port is known only once listening has begun).
+  let cachedPort = -1
+  let hosts = new Set<string>()
+  let origins = new Set<string>()
+  return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://localhost")
+    if (url.pathname !== MCP_PATH && url.pathname !== `${MCP_PATH}/`) {
+      return reject(res, 404, `Not found: the MCP endpoint is ${MCP_PATH}.`)
+    }
+    const current = port()
+    if (current !== cachedPort) {
+      hosts = allowedHostHeaders(settings, current)
+      origins = allowedOrigins(settings, current)
+      cachedPort = current
+    }
+    const host = (req.headers.host ?? "").toLowerCase()
+    if (!hosts.has(host)) {
+      return reject(res, 403, `Forbidden: Host header ${JSON.stringify(req.headers.host ?? "")} is not allowed (set SYNAPSE_MCP_ALLOWED_HOSTS).`)
+    }
+    const origin = req.headers.origin
+    if (origin !== undefined && !origins.has(origin.toLowerCase())) {
+      return reject(res, 403, `Forbidden: Origin ${JSON.stringify(origin)} is not allowed (set SYNAPSE_MCP_ALLOWED_ORIGINS).`)
+    }
+    if (settings.http.token !== undefined && !tokenMatches(settings.http.token, req.headers.authorization)) {
+      return reject(res, 401, "Unauthorized: send Authorization: Bearer <SYNAPSE_MCP_HTTP_TOKEN>.", {
+        "www-authenticate": "Bearer"
+      })
+    }
+    if (req.method !== "POST") {
+      // Stateless: no session to stream server-initiated messages on, and nothing to delete.
+      return reject(res, 405, "Method not allowed: this stateless server accepts POST only.", { allow: "POST" })
+    }
+    const body = await readBody(req)
+    if (body === "too large") return reject(res, 413, `Request body over ${MAX_BODY_BYTES} bytes.`)
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(body)
+    } catch {
+      res.writeHead(400, { "content-type": "application/json" })
+      res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error: the body is not JSON." }, id: null }))
+      return
+    }
+    const server = factory.create()
+    // Without a progress token nothing but the answer will be sent, so it goes as plain JSON; an SSE
+    // stream is opened only when progress notifications may follow.
+    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: !wantsProgress(parsed) }) // no sessionIdGenerator: stateless
+    res.on("close", () => {
+      void transport.close()
+      void server.close()
     })
-  }
-  if (req.method !== "POST") {
-    // Stateless: no session to stream server-initiated messages on, and nothing to delete.
-    return reject(res, 405, "Method not allowed: this stateless server accepts POST only.", { allow: "POST" })
-  }
-  const body = await readBody(req)
-  if (body === "too large") return reject(res, 413, `Request body over ${MAX_BODY_BYTES} bytes.`)
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(body)
-  } catch {
-    res.writeHead(400, { "content-type": "application/json" })
-    res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error: the body is not JSON." }, id: null }))
-    return
-  }
-  const server = factory.create()
-  // Without a progress token nothing but the answer will be sent, so it goes as plain JSON; an SSE
-  // stream is opened only when progress notifications may follow.
-  const transport = new StreamableHTTPServerTransport({ enableJsonResponse: !wantsProgress(parsed) }) // no sessionIdGenerator: stateless
-  res.on("close", () => {
-    void transport.close()
-    void server.close()
-  })
-  try {
-    await server.connect(transport)
-    await transport.handleRequest(req, res, parsed)
-  } catch {
-    reject(res, 500, "Internal error while handling the MCP request (see the server log).")
+    try {
+      await server.connect(transport)
+      await transport.handleRequest(req, res, parsed)
+    } catch {
+      reject(res, 500, "Internal error while handling the MCP request (see the server log).")
+    }
   }
 }
 
