@@ -5,7 +5,7 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Context, Effect, Layer, Schedule } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -28,9 +28,13 @@ const FAULT_SEED = 11
 const modelsNamed = (sb: TestSandbox, name: string) =>
   sandboxJson(sb, `/api/v1/models/?name=${encodeURIComponent(name)}&page_size=100`)
 
-/** The Models service over a client for `sb` (`transformClient` lets a test act around requests). */
+/**
+ * The Models service over a client for `sb` (`transformClient` lets a test act around requests),
+ * built in the test's scope: the service holds the transport, which its layer closes with the scope
+ * (undici refuses every request after that with UND_ERR_DESTROYED), so it must not outlive it.
+ */
 const writes = (sb: TestSandbox, transformClient?: (client: HttpClient.HttpClient) => HttpClient.HttpClient) =>
-  Effect.provide(Models.Models, sdkLayer(sb, work, { retry: fastRetry, transformClient }))
+  Layer.build(sdkLayer(sb, work, { retry: fastRetry, transformClient })).pipe(Effect.map(Context.get(Models.Models)))
 
 const base: Models.ModelCreateInput = {
   name: "Object Detection Model v2",
@@ -44,7 +48,7 @@ const base: Models.ModelCreateInput = {
 describe("Models write operations", () => {
   const sandbox = useSandbox({ seed: "none" })
 
-  it.live("create uploads the file and registers a model whose file downloads back byte-identical", () =>
+  it.scopedLive("create uploads the file and registers a model whose file downloads back byte-identical", () =>
     Effect.gen(function*() {
       const sb = sandbox()
       const bytes = randomBytes(2 * MiB + 17)
@@ -71,7 +75,7 @@ describe("Models write operations", () => {
       expect(md5(stored)).toBe(md5(bytes))
     }))
 
-  it.live("create without a file registers a model with no file", () =>
+  it.scopedLive("create without a file registers a model with no file", () =>
     Effect.gen(function*() {
       const sb = sandbox()
       const model = yield* Effect.flatMap(writes(sb), (m) => m.create({ ...base, name: "no file" }))
@@ -79,7 +83,7 @@ describe("Models write operations", () => {
       expect(model.is_active).toBe(true)
     }))
 
-  it.live("each kind of invalid data fails before any request (and before any upload)", () =>
+  it.scopedLive("each kind of invalid data fails before any request (and before any upload)", () =>
     Effect.gen(function*() {
       const sb = sandbox()
       const models = yield* writes(sb)
@@ -114,7 +118,7 @@ describe("Models write operations", () => {
       expect(after.upload_bytes_received).toBe(0)
     }))
 
-  it.live("a POST whose answer is lost registers exactly one model", () =>
+  it.scopedLive("a POST whose answer is lost registers exactly one model", () =>
     Effect.gen(function*() {
       const sb = sandbox()
       // The first POST models/ meets the sandbox's loseResponse fault (performed, then the socket is
@@ -136,7 +140,7 @@ describe("Models write operations", () => {
       expect(listed.results[0].id).toBe(model.id)
     }))
 
-  it.live("under random lost answers and 5xx on models/, every create registers exactly one model", () =>
+  it.scopedLive("under random lost answers and 5xx on models/, every create registers exactly one model", () =>
     Effect.gen(function*() {
       const sb = sandbox()
       const models = yield* writes(sb)
@@ -156,7 +160,7 @@ describe("Models write operations", () => {
       }
     }))
 
-  it.live("update patches fields; setActive switches is_active; bad input is refused before any request", () =>
+  it.scopedLive("update patches fields; setActive switches is_active; bad input is refused before any request", () =>
     Effect.gen(function*() {
       const sb = sandbox()
       const models = yield* writes(sb)

@@ -6,6 +6,7 @@
  *   const layer = sdkLayer(sandbox(), work)
  *   const result = ok(await runEither(layer, analyzeModel(input)))
  */
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Either, Layer, Redacted } from "effect"
 import * as Path from "node:path"
@@ -20,12 +21,15 @@ export interface SdkTarget {
 
 /**
  * Every SDK service against `target`; the cache and upload state go in `workDir/cache` and
- * `workDir/state`. `options` adds client options (a fast retry schedule, `transformClient`, …).
+ * `workDir/state`. `options` adds client options (a fast retry schedule, `transformClient`, …);
+ * `transport` is the `HttpClient` underneath (the SDK takes any: `NodeHttpClient.layerUndici`, …).
+ * The layer closes its transport with its scope: use the services only while it is provided.
  */
 export const sdkLayer = (
   target: SdkTarget,
   workDir: string,
-  options: Omit<SynapseClient.Options, "baseUrl" | "accessToken"> = {}
+  options: Omit<SynapseClient.Options, "baseUrl" | "accessToken"> = {},
+  transport: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layer
 ): Layer.Layer<Synapse.Services> =>
   Synapse.layer({
     baseUrl: target.url,
@@ -33,7 +37,7 @@ export const sdkLayer = (
     ...options,
     fileCache: { dir: Path.join(workDir, "cache") },
     chunkedUpload: { stateDir: Path.join(workDir, "state") }
-  }).pipe(Layer.provide(NodeHttpClient.layer), Layer.orDie)
+  }).pipe(Layer.provide(transport), Layer.orDie)
 
 /** Runs `effect` with `layer`; a failure comes back as `Left` instead of rejecting. */
 export const runEither = <A, E>(layer: Layer.Layer<Synapse.Services>, effect: Effect.Effect<A, E, Synapse.Services>): Promise<Either.Either<A, E>> =>
