@@ -35,6 +35,14 @@ const handled = (self: Respond): Effect.Effect<HttpServerResponse.HttpServerResp
   Effect.catchAllCause(self, (cause) => {
     const apiError = findApiError(cause)
     if (apiError !== undefined) return Effect.succeed(errorResponse(apiError))
+    if (Cause.isInterruptedOnly(cause)) {
+      // The client hung up (the platform interrupts the handler when its socket closes): normal
+      // operation, not a sandbox failure. Nobody is left to read an answer; handlers that keep
+      // state (uploads) log what they kept themselves.
+      return Effect.logDebug("sandbox: the client disconnected before its answer was sent").pipe(
+        Effect.as(json({ detail: "Client closed the request." }, 499))
+      )
+    }
     return Effect.logError("sandbox: unexpected failure", cause).pipe(
       Effect.as(json({ detail: "Internal server error in the sandbox (see its log)." }, 500))
     )

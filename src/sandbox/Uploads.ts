@@ -168,7 +168,16 @@ const receiveChunk = (ctx: SandboxContext, request: HttpServerRequest.HttpServer
     yield* request.multipartStream.pipe(
       Stream.mapError(multipartError),
       Stream.runForEach(consume),
-      Effect.ensuring(handle === undefined ? Effect.void : Effect.promise(() => handle.close()))
+      Effect.ensuring(handle === undefined ? Effect.void : Effect.promise(() => handle.close())),
+      // A client that hangs up mid-chunk (a timeout, a cancelled upload) is normal operation. The
+      // offset has not moved, so the bytes written so far are simply overwritten by the re-sent
+      // chunk; say where the upload stands, for whoever wonders why it stalled.
+      Effect.onInterrupt(() =>
+        Effect.logInfo(
+          `sandbox: client disconnected during chunk bytes ${range.start}-${range.end} of upload ${upload.id} ` +
+            `after ${received} of ${length} bytes; the upload stays at offset ${upload.offset}, where the next PUT resumes.`
+        )
+      )
     )
     if (!sawFile) throw detailError(400, "The multipart body has no \"file\" part.")
     if (received !== length) {

@@ -1,10 +1,12 @@
 /**
  * The chunked upload protocol over real HTTP: complete uploads, resume after an offset mismatch,
- * idempotent re-sent chunks, md5 verification, size limit, expiry, lying Content-Range, and the
- * finished file becoming a model's file.
+ * idempotent re-sent chunks, md5 verification, size limit, expiry, lying Content-Range, a client
+ * hanging up mid-chunk, and the finished file becoming a model's file.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { createHash, randomBytes } from "node:crypto"
+import * as net from "node:net"
+import { vi } from "vitest"
 import { call, jsonInit } from "../support/http.js"
 import { useSandbox } from "../support/sandbox.js"
 
@@ -29,6 +31,42 @@ const chunk = (url: string, bytes: Uint8Array, range: string | undefined, filena
 const finish = (url: string, hash: string) => call(url, jsonInit("POST", { md5: hash }, sandbox().headers))
 
 const stats = async () => (await call(`${sandbox().origin}/_sandbox/stats`, { headers: sandbox().headers })).body
+
+/** Polls `check` until it holds (or fails the test after `ms`). */
+const waitFor = async (what: string, check: () => boolean | Promise<boolean>, ms = 5_000) => {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/**
+ * Sends a chunk PUT over a raw socket whose body stops after `sent` of its bytes, then hangs up
+ * once the sandbox has written some of them: a client that dies (or times out) mid-upload.
+ */
+const abortedChunk = async (url: string, bytes: Uint8Array, range: string, sent: number) => {
+  const target = new URL(url)
+  const boundary = "synapse-ml-test-boundary"
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="model.bin"\r\n` +
+      "Content-Type: application/octet-stream\r\n\r\n"
+  )
+  const body = Buffer.concat([head, bytes, Buffer.from(`\r\n--${boundary}--\r\n`)])
+  const before = (await stats()).upload_bytes_received as number
+  const socket = net.connect(Number(target.port), target.hostname)
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject))
+  socket.write(
+    `PUT ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\n` +
+      Object.entries(sandbox().headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") +
+      `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Range: ${range}\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n`
+  )
+  socket.write(body.subarray(0, head.length + sent))
+  // Hang up only once the sandbox is streaming the part to disk, so the abort is truly mid-body.
+  await waitFor("the sandbox to receive part of the chunk", async () => (await stats()).upload_bytes_received > before)
+  socket.destroy()
+}
 
 describe("chunked upload", () => {
   it("uploads in chunks, finishes with md5, serves the file and attaches it to a new model", async () => {
@@ -186,5 +224,35 @@ describe("chunked upload", () => {
     expect((await chunk(upload.url, data.subarray(half), `bytes ${half}-${data.length - 1}/${data.length}`)).body.offset).toBe(data.length)
     const done = await finish(upload.url, md5(data))
     expect(done.body.size).toBe(data.length)
+  })
+
+  it("a client hanging up mid-chunk is logged as normal operation, and the upload resumes at its offset", async () => {
+    const data = randomBytes(10 + 256 * 1024)
+    const upload = await start()
+    expect((await chunk(upload.url, data.subarray(0, 10), `bytes 0-9/${data.length}`)).body.offset).toBe(10)
+    const logged: Array<string> = []
+    const spy = vi.spyOn(console, "error").mockImplementation((...args: Array<unknown>) => void logged.push(args.map(String).join(" ")))
+    try {
+      // The aborted attempt carries other bytes than the real ones: the resumed chunk must replace them.
+      await abortedChunk(upload.url, randomBytes(data.length - 10), `bytes 10-${data.length - 1}/${data.length}`, 100 * 1024)
+      await waitFor("the sandbox to log the disconnect", () => logged.some((line) => line.includes("client disconnected")))
+    } finally {
+      spy.mockRestore()
+    }
+    const line = logged.find((l) => l.includes("client disconnected"))!
+    expect(line).toContain("level=INFO")
+    expect(line).toContain(upload.id)
+    expect(line).toContain("offset 10")
+    expect(logged.filter((l) => l.includes("level=ERROR"))).toStrictEqual([])
+
+    const state = await call(upload.url, { headers: sandbox().headers })
+    expect(state.body).toMatchObject({ offset: 10, status: "uploading" })
+    const resumed = await chunk(upload.url, data.subarray(10), `bytes 10-${data.length - 1}/${data.length}`)
+    expect(resumed.status).toBe(200)
+    expect(resumed.body.offset).toBe(data.length)
+    const done = await finish(upload.url, md5(data))
+    expect(done.status).toBe(200)
+    // By hash: a deep equality of a quarter megabyte, byte by byte, costs over a second.
+    expect(md5(new Uint8Array(await (await fetch(done.body.file)).arrayBuffer()))).toBe(md5(data))
   })
 })
