@@ -12,8 +12,9 @@
  * const model = yield* client.json(HttpClientRequest.get(`models/${id}/`), Model)
  * // absolute URLs (a `next` link, a chunked-upload `url`) are used verbatim, relative ones are
  * // resolved against the base URL; auth headers are added either way.
+ * const body = multipartBody(filename, bytes) // from UploadSource (bodyFormData fails over undici)
  * const state = yield* client.json(
- *   HttpClientRequest.put(uploadUrl).pipe(HttpClientRequest.bodyFormData(form)),
+ *   HttpClientRequest.put(uploadUrl).pipe(HttpClientRequest.bodyStream(body.stream, { contentType: body.contentType, contentLength: body.contentLength })),
  *   ChunkedUploadState,
  *   { retry: true, timeout: "2 minutes" } // chunk PUTs are idempotent by range: retried
  * )

@@ -217,7 +217,9 @@ export const sameIdentity = (state: ResumeState, file: FileIdentity): boolean =>
 /**
  * A `multipart/form-data` body with a `filename` field and a `file` part holding `bytes`, as a
  * stream of three pieces so the chunk is not copied into a bigger buffer. The content length is
- * exact, so the server sees a normal, non-chunked request.
+ * exact, so the server sees a normal, non-chunked request. Built by hand so that it works over
+ * any transport: `HttpClientRequest.bodyFormData` of Node 20's global `FormData` fails over
+ * `NodeHttpClient.layerUndici` (undici 7 serializes only its own `FormData` class: a TypeError).
  */
 export const multipartBody = (filename: string, bytes: Uint8Array) => {
   const boundary = `----synapse-ml-${randomBytes(16).toString("hex")}`
