@@ -1,7 +1,8 @@
 /**
  * The sandbox's HTTP application: the router of every WIRE.md endpoint under `/api/v1/`, presigned
  * files under `/media/`, test/ops endpoints under `/_sandbox/`, and the middleware in front of
- * them (token check, fault injection, statistics). Every failure becomes a JSON answer: handlers
+ * them (token check, fault injection, statistics). A known path asked with a method it does not
+ * serve answers DRF's `405` with `Allow`; an unknown path `404`. Every failure becomes a JSON answer: handlers
  * fail (or throw, from synchronous parsing) with `ApiError`; anything else is logged and answered
  * as a 500 JSON body, never a dropped connection (unless a fault asks for one).
  */
@@ -176,6 +177,39 @@ const authorize = (ctx: SandboxContext, request: HttpServerRequest.HttpServerReq
   return undefined
 }
 
+/**
+ * The methods each route path answers, from the router's own table, so a known path asked with
+ * another method gets DRF's `405` with an `Allow` header rather than a misleading `404` (and no
+ * route has to say so itself). Answers `[]` for a path no route knows.
+ */
+const DRF_METHOD_ORDER = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
+
+const makeAllowedMethods = (routes: Iterable<{ readonly method: string; readonly path: string }>) => {
+  const byPattern = new Map<string, { readonly pattern: RegExp; readonly methods: Set<string> }>()
+  for (const route of routes) {
+    let entry = byPattern.get(route.path)
+    if (entry === undefined) {
+      // Router syntax: `:name` is one path segment, a trailing `*` anything below.
+      const source = route.path
+        .split("/")
+        .map((segment) => (segment.startsWith(":") ? "[^/]+" : segment === "*" ? ".*" : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+        .join("/")
+      entry = { pattern: new RegExp(`^${source}$`), methods: new Set() }
+      byPattern.set(route.path, entry)
+    }
+    entry.methods.add(route.method)
+  }
+  const entries = [...byPattern.values()]
+  return (path: string): Array<string> => {
+    const allowed = new Set<string>()
+    for (const { pattern, methods } of entries) if (pattern.test(path)) for (const m of methods) allowed.add(m)
+    // The router answers HEAD with the GET route, so a GET path allows HEAD too.
+    if (allowed.has("GET")) allowed.add("HEAD")
+    // In DRF's order (Django's `http_method_names`), so `Allow` reads as a real backend's would.
+    return DRF_METHOD_ORDER.filter((m) => allowed.has(m))
+  }
+}
+
 const needsToken = (path: string): boolean => path !== "/_sandbox/health" && !path.startsWith("/media/")
 
 /**
@@ -184,8 +218,13 @@ const needsToken = (path: string): boolean => path !== "/_sandbox/health" && !pa
  */
 export const makeApp = (ctx: SandboxContext) => {
   const router = makeRouter(ctx)
+  const allowedMethods = makeAllowedMethods(router.routes)
   const routed = router.pipe(
-    Effect.catchTag("RouteNotFound", () => Effect.succeed(json({ detail: "Not found." }, 404))),
+    Effect.catchTag("RouteNotFound", ({ request }) => {
+      const allowed = allowedMethods(pathOf(request))
+      if (allowed.length === 0) return Effect.succeed(json({ detail: "Not found." }, 404))
+      return Effect.succeed(json({ detail: `Method "${request.method}" not allowed.` }, 405, { allow: allowed.join(", ") }))
+    }),
     handled
   )
   const authed = Effect.gen(function* () {

@@ -58,6 +58,40 @@ describe("auth", () => {
     expect(r.status).toBe(404)
     expect(r.body).toStrictEqual({ detail: "Not found." })
   })
+
+  it("answers a known path asked with another method 405 with Allow, as DRF does; unknown paths stay 404", async () => {
+    const ask = (method: string, path: string, origin = sandbox().url) =>
+      call(`${origin}/${path}`, {
+        method,
+        headers: { ...sandbox().headers, "content-type": "application/json" },
+        ...(["GET", "HEAD", "DELETE"].includes(method) ? {} : { body: "{}" })
+      })
+    const model = (await get("models/?page_size=1")).body.results[0].id as number
+    const cases: Array<[string, string, string]> = [
+      ["DELETE", `models/${model}/`, "GET, PATCH, HEAD"],
+      ["POST", "sdk/ground_truth_events/", "GET, HEAD"],
+      ["PUT", "ground_truth_dataset_versions/1/", "GET, HEAD"],
+      ["DELETE", "models/", "GET, POST, HEAD"],
+      ["PATCH", "chunked_upload/", "PUT"],
+      ["HEAD", "chunked_upload/", "PUT"],
+      ["DELETE", "chunked_upload/0123456789abcdef0123456789abcdef/", "GET, POST, PUT, HEAD"]
+    ]
+    for (const [method, path, allow] of cases) {
+      const r = await ask(method, path)
+      expect(r.status, `${method} ${path}`).toBe(405)
+      // (A HEAD answer has no body to carry the detail.)
+      if (method !== "HEAD") expect(r.body).toStrictEqual({ detail: `Method "${method}" not allowed.` })
+      expect(r.headers.get("allow")).toBe(allow)
+    }
+    // Nothing was deleted.
+    expect((await get(`models/${model}/`)).status).toBe(200)
+    // Outside the API too, and still only for paths that exist.
+    expect((await ask("DELETE", "_sandbox/faults", sandbox().origin)).headers.get("allow")).toBe("GET, PUT, HEAD")
+    expect((await ask("DELETE", "no_such_thing/")).status).toBe(404)
+    expect((await ask("DELETE", `models/${model}/extra/`)).status).toBe(404)
+    // Authentication comes first, as in DRF: no token, 401 whatever the method.
+    expect((await call(`${sandbox().url}/models/${model}/`, { method: "DELETE" })).status).toBe(401)
+  })
 })
 
 describe("models/", () => {
