@@ -2,6 +2,7 @@
  * `Models` against a real sandbox: every filter reaches the server as WIRE.md says (checked on the
  * sent URL) and the server's answer matches the same filter run on its database.
  */
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Chunk, Effect, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
@@ -9,6 +10,8 @@ import * as Path from "node:path"
 import { describe, expect, it } from "vitest"
 import type { ListParams } from "../../src/services/Models.js"
 import { Models } from "../../src/services/Models.js"
+import { SynapseClient } from "../../src/services/SynapseClient.js"
+import { UnexpectedStatusError } from "../../src/services/SynapseError.js"
 import { useSandbox } from "../support/sandbox.js"
 import { queryOf, sandboxSdk } from "./SandboxSdk.js"
 
@@ -205,4 +208,19 @@ describe("Models rejects bad input before any request", () => {
       expect(sdk.sent).toStrictEqual([])
     })
   }
+})
+
+describe("SynapseClient against the sandbox", () => {
+  it("maps a 405 (a method the path does not serve) to UnexpectedStatusError with the server's detail", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const id = rows()[0]!.id
+    const error = await Effect.runPromise(
+      Effect.flatMap(SynapseClient, (client) => client.execute(HttpClientRequest.del(`models/${id}/`))).pipe(Effect.flip, Effect.provide(sdk.layer))
+    )
+    expect(error).toStrictEqual(
+      new UnexpectedStatusError({ status_code: 405, detail: "Method \"DELETE\" not allowed.", method: "DELETE", url: `${sandbox().url}/models/${id}/` })
+    )
+    // Not retried: a wrong method stays wrong.
+    expect(sdk.sent).toStrictEqual([`${sandbox().url}/models/${id}/`])
+  })
 })
