@@ -4,7 +4,7 @@
  * `get` fetches one model with optional expansions and url conversion of its `file`.
  *
  * Parameters are validated before any request (a bad `model_type` is a `ValidationError` listing
- * the allowed values). The service closes over `SynapseClient` and `FileCache` when its layer is
+ * the allowed values; several bad parameters are all reported in one). The service closes over `SynapseClient` and `FileCache` when its layer is
  * built, so every operation has no requirements.
  *
  * The write operations (`create`, `update`, `setActive`) live in `ModelCreate.ts`; `create` uploads

@@ -833,27 +833,59 @@ export type ExtraParams = Readonly<Record<string, QueryValue>>
 const allowedValues = (field: string, allowed: Readonly<Record<string, ReadonlyArray<string>>>): ReadonlyArray<string> | undefined =>
   allowed[field.split(".")[0] ?? field]
 
+/** One parameter's problem, as `validate` reports it. */
+interface ParamProblem {
+  readonly field: string
+  readonly allowed: ReadonlyArray<string> | undefined
+  /** The problem without the field name (a `fieldErrors` entry). */
+  readonly message: string
+  /** The problem naming its field (a part of `detail`). */
+  readonly detail: string
+}
+
 /**
- * Validates parameters with `schema` before anything is sent. The first problem becomes a
- * `ValidationError` naming the field (`field`) and, for enumerations, the values it accepts.
- * Unknown keys are kept, to be passed through.
+ * Validates parameters with `schema` before anything is sent. Every bad parameter is reported at
+ * once, so a caller fixes them in one round rather than one per attempt: the `ValidationError`
+ * names the first in `field` (and, for enumerations, the values it accepts in `allowed`), lists
+ * each in `fieldErrors`, and joins them in `detail` (`; `-separated; one problem reads as it
+ * always did). Unknown keys are kept, to be passed through.
  */
 export const validate = <A, I>(
   schema: Schema.Schema<A, I, never>,
   input: unknown,
   options?: { readonly prefix?: string; readonly allowed?: Readonly<Record<string, ReadonlyArray<string>>> }
 ): Effect.Effect<A, ValidationError> => {
-  const result = Schema.decodeUnknownEither(schema, { onExcessProperty: "preserve", errors: "first" })(input ?? {})
+  const result = Schema.decodeUnknownEither(schema, { onExcessProperty: "preserve", errors: "all" })(input ?? {})
   if (Either.isRight(result)) return Effect.succeed(result.right)
-  const issue = ParseResult.ArrayFormatter.formatErrorSync(result.left)[0]
-  const inner = issue !== undefined && issue.path.length > 0 ? issue.path.map(String).join(".") : undefined
-  const field = options?.prefix !== undefined ? (inner !== undefined ? `${options.prefix}.${inner}` : options.prefix) : inner ?? "params"
-  const allowed = inner !== undefined && options?.allowed !== undefined ? allowedValues(inner, options.allowed) : undefined
-  const got = issue !== undefined ? short(valueAt(input, issue.path)) : short(input)
-  const detail = allowed !== undefined
-    ? `${field} must be one of ${allowed.join(", ")} (got ${got})`
-    : `${field}: ${issue?.message ?? result.left.message}`
-  return Effect.fail(new ValidationError({ detail, field, ...(allowed !== undefined ? { allowed: [...allowed] } : {}) }))
+  // One problem per parameter. Every issue of a parameter is listed (each member an optional or
+  // union field tried, each bad element of a list), and its first is the one that says best what is
+  // wrong: the one a stop-at-the-first-error decode reports.
+  const firstByParam = new Map<string, ParseResult.ArrayFormatterIssue>()
+  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(result.left)) {
+    const param = issue.path.length > 0 ? String(issue.path[0]) : ""
+    if (!firstByParam.has(param)) firstByParam.set(param, issue)
+  }
+  const describeIssue = (issue: ParseResult.ArrayFormatterIssue | undefined): ParamProblem => {
+    const inner = issue !== undefined && issue.path.length > 0 ? issue.path.map(String).join(".") : undefined
+    const field = options?.prefix !== undefined ? (inner !== undefined ? `${options.prefix}.${inner}` : options.prefix) : inner ?? "params"
+    const allowed = inner !== undefined && options?.allowed !== undefined ? allowedValues(inner, options.allowed) : undefined
+    const got = issue !== undefined ? short(valueAt(input, issue.path)) : short(input)
+    return allowed !== undefined
+      ? { field, allowed, message: `must be one of ${allowed.join(", ")} (got ${got})`, detail: `${field} must be one of ${allowed.join(", ")} (got ${got})` }
+      : { field, allowed, message: issue?.message ?? result.left.message, detail: `${field}: ${issue?.message ?? result.left.message}` }
+  }
+  const problems = firstByParam.size === 0 ? [describeIssue(undefined)] : [...firstByParam.values()].map(describeIssue)
+  const first = problems[0]!
+  const fieldErrors: Record<string, Array<string>> = {}
+  for (const problem of problems) (fieldErrors[problem.field] ??= []).push(problem.message)
+  return Effect.fail(
+    new ValidationError({
+      detail: problems.map((p) => p.detail).join("; "),
+      field: first.field,
+      ...(first.allowed !== undefined ? { allowed: [...first.allowed] } : {}),
+      fieldErrors
+    })
+  )
 }
 
 const isScalar = (u: unknown): u is string | number | boolean =>

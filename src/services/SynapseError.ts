@@ -56,9 +56,12 @@ export class NotFoundError extends Schema.TaggedError<NotFoundError>()("NotFound
  */
 export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", {
   ...common,
-  /** Field errors as the server sent them: `{"name": ["This field is required."]}`. */
+  /**
+   * Field errors as the server sent them (`{"name": ["This field is required."]}`), or, for a
+   * rejection by the SDK itself, every bad parameter it found, each with its problem.
+   */
   fieldErrors: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Array(Schema.String) })),
-  /** The offending parameter, for a rejection by the SDK itself. */
+  /** The offending parameter (the first, when there are several), for a rejection by the SDK itself. */
   field: Schema.optional(Schema.String),
   /** The values the parameter accepts, when they form a closed set. */
   allowed: Schema.optional(Schema.Array(Schema.String))

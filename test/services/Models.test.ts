@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest"
 import type { ListParams } from "../../src/services/Models.js"
 import { Models } from "../../src/services/Models.js"
 import { SynapseClient } from "../../src/services/SynapseClient.js"
-import { UnexpectedStatusError } from "../../src/services/SynapseError.js"
+import { UnexpectedStatusError, ValidationError } from "../../src/services/SynapseError.js"
 import { useSandbox } from "../support/sandbox.js"
 import { queryOf, sandboxSdk } from "./SandboxSdk.js"
 
@@ -208,6 +208,36 @@ describe("Models rejects bad input before any request", () => {
       expect(sdk.sent).toStrictEqual([])
     })
   }
+})
+
+describe("Models reports every bad parameter at once", () => {
+  it("two bad fields: both in fieldErrors and in detail, the first in field/allowed, nothing sent", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const error = await run(sdk, (m) => Effect.flip(m.list({ model_type: "nope" as never, page_size: 5000 })))
+    const types = "classification, detection, segmentation"
+    expect(error).toStrictEqual(
+      new ValidationError({
+        detail: `model_type must be one of ${types} (got "nope"); page_size: must be an integer between 1 and 1000`,
+        field: "model_type",
+        allowed: ["classification", "detection", "segmentation"],
+        fieldErrors: {
+          model_type: [`must be one of ${types} (got "nope")`],
+          page_size: ["must be an integer between 1 and 1000"]
+        }
+      })
+    )
+    expect(sdk.sent).toStrictEqual([])
+  })
+
+  it("one bad field reads as before; a list parameter with several bad elements is one problem", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const one = await run(sdk, (m) => Effect.flip(m.list({ page_size: 0 })))
+    expect(one).toMatchObject({ detail: "page_size: must be an integer between 1 and 1000", field: "page_size" })
+    expect((one as ValidationError).fieldErrors).toStrictEqual({ page_size: ["must be an integer between 1 and 1000"] })
+    const expand = await run(sdk, (m) => Effect.flip(m.get(1, { params: { expand: ["owner", "x"] as never, include_file: "yes" as never } })))
+    expect(Object.keys((expand as ValidationError).fieldErrors ?? {})).toStrictEqual(["params.expand", "params.include_file"])
+    expect(sdk.sent).toStrictEqual([])
+  })
 })
 
 describe("SynapseClient against the sandbox", () => {
