@@ -2,9 +2,10 @@
  * The sandbox's HTTP application: the router of every WIRE.md endpoint under `/api/v1/`, presigned
  * files under `/media/`, test/ops endpoints under `/_sandbox/`, and the middleware in front of
  * them (token check, fault injection, statistics). A known path asked with a method it does not
- * serve answers DRF's `405` with `Allow`; an unknown path `404`. Every failure becomes a JSON answer: handlers
- * fail (or throw, from synchronous parsing) with `ApiError`; anything else is logged and answered
- * as a 500 JSON body, never a dropped connection (unless a fault asks for one).
+ * serve answers DRF's `405` with `Allow`; an unknown path `404`. Every failure becomes a JSON
+ * answer: handlers fail (or throw, from synchronous parsing) with `ApiError`; a client that hung up
+ * is logged at debug level; anything else is logged as an error and answered as a 500 JSON body,
+ * never a dropped connection (unless a fault asks for one).
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { toServerResponse } from "@effect/platform-node/NodeHttpServerRequest"
