@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { outputSchemaOf } from "../../src/mcp/Server.js"
 import { allTools } from "../../src/mcp/tools/index.js"
+import { call as http } from "../support/http.js"
 import { connect, textOf } from "./harness.js"
 import { useMcp } from "./fixture.js"
 
@@ -56,6 +58,115 @@ describe("model workflow tools on the sandbox", () => {
       const missing = yield* call("compare_models", { model_ids: [detectors[0]!.id, 987654], metric })
       expect(missing.isError).toBe(true)
       expect(textOf(missing)).toMatch(/does not exist.*\(HTTP 404 for GET \/api\/v1\/models\/987654\/\)/)
+    }))
+
+  // Predictions that score accuracy 1 and 0 on a dataset version, whatever label the analysis
+  // picks per data unit: the unit's own label, or a label no class has.
+  const classificationPredictions = Effect.promise(async () => {
+    const sb = mcp().sandbox
+    const versions = (await http(`${sb.url}/ground_truth_dataset_versions/?page_size=100`, { headers: sb.headers })).body.results
+    const version = versions.find((v: any) => v.ground_truth_dataset.name === "Intersection cameras" && v.version === "v1.1")
+    const events = (await http(`${sb.url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version.id}&page_size=1000`, { headers: sb.headers })).body.results
+    const units = new Map<number, string>()
+    for (const e of events) units.set(e.data_unit.id, e.data.label)
+    return {
+      version: version.id as number,
+      perfect: [...units].map(([u, label]) => JSON.stringify({ data_unit: u, label })).join("\n"),
+      allWrong: [...units].map(([u]) => JSON.stringify({ data_unit: u, label: "nothing" })).join("\n")
+    }
+  })
+
+  it.scoped("compare_models recomputes from prediction files in the upload roots, alone or mixed with inline predictions", () =>
+    Effect.gen(function*() {
+      const [a, b, c] = (yield* models({ model_type: "classification" })).map((m) => m.id)
+      const { version, perfect, allWrong } = yield* classificationPredictions
+      fs.mkdirSync(path.join(mcp().uploadDir, "preds"), { recursive: true })
+      fs.writeFileSync(path.join(mcp().uploadDir, "preds", "a.jsonl"), allWrong)
+      const bFile = path.join(mcp().uploadDir, "preds", "b.jsonl")
+      fs.writeFileSync(bFile, perfect)
+      type Ranked = { ranking: Array<{ rank: number; model: { id: number }; value: number }>; missing: Array<{ model: { id: number }; reason: string }>; source: string }
+
+      // One path relative to a root, one absolute inside it.
+      const result = yield* call("compare_models", {
+        model_ids: [a, b, c],
+        metric: "accuracy",
+        recompute: { ground_truth_version_id: version, predictions_paths: { [String(a)]: "preds/a.jsonl", [String(b)]: bFile } }
+      })
+      expect(result.isError).toBeFalsy()
+      const comparison = result.structuredContent as Ranked
+      expect(comparison.source).toBe("computed")
+      expect(comparison.ranking.map((r) => [r.rank, r.model.id])).toStrictEqual([[1, b], [2, a]])
+      expect(comparison.ranking[0]!.value).toBeGreaterThan(0.8)
+      expect(comparison.ranking[1]!.value).toBe(0)
+      expect(comparison.missing.map((m) => [m.model.id, m.reason])).toStrictEqual([[c, "no predictions supplied for this model"]])
+
+      // The same ranking when one model's predictions come inline and the other's from a file.
+      const mixed = yield* call("compare_models", {
+        model_ids: [a, b],
+        metric: "accuracy",
+        recompute: { ground_truth_version_id: version, predictions: { [String(a)]: allWrong }, predictions_paths: { [String(b)]: "preds/b.jsonl" } }
+      })
+      expect(mixed.isError).toBeFalsy()
+      expect((mixed.structuredContent as Ranked).ranking.map((r) => [r.model.id, r.value])).toStrictEqual(comparison.ranking.map((r) => [r.model.id, r.value]))
+    }))
+
+  it.scoped("compare_models refuses prediction files outside the roots, too large, unkeyed, or given twice for a model, naming them", () =>
+    Effect.gen(function*() {
+      const [a, b] = (yield* models({ model_type: "classification" })).map((m) => m.id)
+      const { version, perfect } = yield* classificationPredictions
+      const recompute = (r: Record<string, unknown>) =>
+        call("compare_models", { model_ids: [a, b], metric: "accuracy", recompute: { ground_truth_version_id: version, ...r } })
+      fs.writeFileSync(path.join(mcp().uploadDir, "ok.jsonl"), perfect)
+
+      // A real file, outside every upload root.
+      const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-outside-"))
+      const outsideFile = path.join(elsewhere, "preds.jsonl")
+      fs.writeFileSync(outsideFile, perfect)
+      try {
+        const outside = yield* recompute({ predictions_paths: { [String(a)]: "ok.jsonl", [String(b)]: outsideFile } })
+        expect(outside.isError).toBe(true)
+        expect(textOf(outside)).toContain(`recompute.predictions_paths["${b}"] ${JSON.stringify(outsideFile)} resolves to a location outside the upload roots (${mcp().uploadDir})`)
+      } finally {
+        fs.rmSync(elsewhere, { recursive: true, force: true })
+      }
+
+      const both = yield* recompute({ predictions: { [String(a)]: perfect }, predictions_paths: { [String(a)]: "ok.jsonl", [String(b)]: "ok.jsonl" } })
+      expect(both.isError).toBe(true)
+      expect(textOf(both)).toContain(`model ${a} has predictions both inline (recompute.predictions) and as a file (recompute.predictions_paths: "ok.jsonl"); give each model one or the other.`)
+
+      const stray = yield* recompute({ predictions_paths: { "999999": "ok.jsonl" } })
+      expect(stray.isError).toBe(true)
+      expect(textOf(stray)).toContain(`recompute.predictions_paths has files for "999999", which is not among model_ids (${a}, ${b})`)
+
+      const nothing = yield* recompute({})
+      expect(nothing.isError).toBe(true)
+      expect(textOf(nothing)).toContain("recompute needs predictions for at least one model")
+
+      // Sparse files: their size is checked before anything is read, so nothing is loaded.
+      const big = path.join(mcp().uploadDir, "big.jsonl")
+      fs.writeFileSync(big, "")
+      fs.truncateSync(big, 64 * 1024 * 1024 + 1)
+      const tooLarge = yield* recompute({ predictions_paths: { [String(a)]: "ok.jsonl", [String(b)]: "big.jsonl" } })
+      expect(tooLarge.isError).toBe(true)
+      expect(textOf(tooLarge)).toContain(`recompute.predictions_paths["${b}"] "big.jsonl" is ${64 * 1024 * 1024 + 1} bytes (64 MiB); the limit is ${64 * 1024 * 1024} bytes (64 MiB) per predictions file.`)
+      // Five files of 60 MiB each pass the per-file limit, not the limit on one call.
+      const ids = (yield* models({ model_type: "classification" })).map((m) => m.id).slice(0, 5)
+      expect(ids.length).toBe(5)
+      const sixty = ids.map((_, i) => `sixty-${i}.jsonl`)
+      for (const name of sixty) {
+        fs.writeFileSync(path.join(mcp().uploadDir, name), "")
+        fs.truncateSync(path.join(mcp().uploadDir, name), 60 * 1024 * 1024)
+      }
+      const together = yield* call("compare_models", {
+        model_ids: ids,
+        metric: "accuracy",
+        recompute: { ground_truth_version_id: version, predictions_paths: Object.fromEntries(ids.map((id, i) => [String(id), sixty[i]!])) }
+      })
+      expect(together.isError).toBe(true)
+      expect(textOf(together)).toContain(
+        `The files in recompute.predictions_paths are ${5 * 60 * 1024 * 1024} bytes together (300 MiB); the limit for one call is 268435456 bytes (256 MiB).`
+      )
+      for (const name of ["big.jsonl", ...sixty]) fs.rmSync(path.join(mcp().uploadDir, name))
     }))
 
   it.scoped("create_model uploads a file from an upload root with progress; outside the roots is refused", () =>

@@ -21,22 +21,45 @@ import { resolveUploadFile } from "../Roots.js"
 import * as Tool from "../Tool.js"
 
 const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+/** A predictions file is read whole into memory, so one file may not be larger than this. */
 const MAX_PREDICTIONS_BYTES = 64 * 1024 * 1024
+/** All the prediction files of one compare_models call together, held in memory at once. */
+const MAX_PREDICTIONS_TOTAL_BYTES = 4 * MAX_PREDICTIONS_BYTES
+const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`
 
 const mapError = (action: string, notFound: string) => (error: SynapseError | { readonly _tag: string; readonly message: string }): Tool.ToolError =>
   isSynapseError(error) ? toToolError({ action, notFound })(error) : new Tool.ToolError({ message: `${action} failed: ${error.message}` })
 
-/** Reads a predictions file from the upload roots. */
-const readPredictions = (path: string) =>
+/**
+ * Finds a predictions file in the upload roots and checks its size, without reading it (so that
+ * several files can be checked before any is read). `argument` names the file in errors.
+ */
+const locatePredictions = (requested: string, argument: string) =>
   Effect.gen(function*() {
     const config = yield* McpConfig
-    const file = yield* resolveUploadFile(config.uploadRoots, path, "the upload roots", "predictions_path")
-    const stat = yield* Effect.promise(() => fs.stat(file))
-    if (stat.size > MAX_PREDICTIONS_BYTES) {
-      return yield* new Tool.ToolError({ message: `predictions_path is ${stat.size} bytes; the limit is ${MAX_PREDICTIONS_BYTES}.` })
+    const file = yield* resolveUploadFile(config.uploadRoots, requested, "the upload roots", argument)
+    const { size } = yield* Effect.promise(() => fs.stat(file))
+    if (size > MAX_PREDICTIONS_BYTES) {
+      return yield* new Tool.ToolError({
+        message: `${argument} ${JSON.stringify(requested)} is ${size} bytes (${mib(size)}); the limit is ${MAX_PREDICTIONS_BYTES} bytes ` +
+          `(${mib(MAX_PREDICTIONS_BYTES)}) per predictions file. Give a smaller file, or ask the user to run the \`synapse-ml models\` ` +
+          "command, which reads files of any size."
+      })
     }
-    return yield* Effect.promise(() => fs.readFile(file, "utf8"))
+    return { requested, argument, file, size }
   })
+
+const readLocated = (located: { readonly requested: string; readonly argument: string; readonly file: string }) =>
+  Effect.tryPromise({
+    try: () => fs.readFile(located.file, "utf8"),
+    catch: (e) =>
+      new Tool.ToolError({
+        message: `${located.argument} ${JSON.stringify(located.requested)} cannot be read: ${e instanceof Error ? e.message : String(e)}.`
+      })
+  })
+
+/** Reads a predictions file from the upload roots. */
+const readPredictions = (path: string) => Effect.flatMap(locatePredictions(path, "predictions_path"), readLocated)
 
 const ModelBrief = Schema.Struct({
   id: Schema.Int,
@@ -120,14 +143,84 @@ export const analyzeModelPerformance = Tool.make({
     })
 })
 
+/**
+ * A map keyed by model id, at most as many entries as compare_models takes models. Keys are
+ * checked against the compared models by the tool (with a message naming the stray key), not by
+ * the schema: a Record with a refined key would drop a mistyped key silently.
+ */
+const perModel = <A>(value: Schema.Schema<A, string>, description: string) =>
+  Schema.Record({ key: Schema.String, value }).pipe(
+    Schema.filter((entries) => Object.keys(entries).length <= 100 || "at most 100 entries (one per compared model)", {
+      jsonSchema: { maxProperties: 100, propertyNames: { pattern: "^[1-9][0-9]*$" } }
+    })
+  ).annotations({ description })
+
+/**
+ * compare_models' `recompute` with every model's predictions as text: files named in
+ * `predictions_paths` are found and size-checked first, then read, so that a wrong path or an
+ * oversized file fails the call before anything is loaded.
+ */
+const recomputePredictions = (
+  modelIds: ReadonlyArray<number>,
+  recompute: {
+    readonly ground_truth_version_id: number
+    readonly predictions?: Readonly<Record<string, string>> | undefined
+    readonly predictions_paths?: Readonly<Record<string, string>> | undefined
+  }
+) =>
+  Effect.gen(function*() {
+    const inline = recompute.predictions ?? {}
+    const paths = recompute.predictions_paths ?? {}
+    if (Object.keys(inline).length === 0 && Object.keys(paths).length === 0) {
+      return yield* new Tool.ToolError({
+        message: "recompute needs predictions for at least one model: recompute.predictions (text per model id) or " +
+          "recompute.predictions_paths (a file in an upload root per model id)."
+      })
+    }
+    const strays = Object.keys(paths).filter((key) => !modelIds.some((id) => String(id) === key))
+    if (strays.length > 0) {
+      return yield* new Tool.ToolError({
+        message: `recompute.predictions_paths has files for ${strays.map((k) => JSON.stringify(k)).join(", ")}, which ` +
+          `${strays.length === 1 ? "is" : "are"} not among model_ids (${modelIds.join(", ")}); key each file by the id of a compared model.`
+      })
+    }
+    const both = Object.keys(paths).filter((key) => key in inline)
+    if (both.length > 0) {
+      return yield* new Tool.ToolError({
+        message: `${both.map((k) => `model ${k}`).join(", ")} ${both.length === 1 ? "has" : "have"} predictions both inline ` +
+          `(recompute.predictions) and as a file (recompute.predictions_paths: ${both.map((k) => JSON.stringify(paths[k])).join(", ")}); ` +
+          "give each model one or the other."
+      })
+    }
+    const located = yield* Effect.forEach(Object.entries(paths), ([id, path]) =>
+      locatePredictions(path, `recompute.predictions_paths[${JSON.stringify(id)}]`).pipe(Effect.map((l) => ({ id, ...l }))))
+    // A file named for several models is read once and counted once.
+    const sizes = new Map(located.map((l) => [l.file, l.size]))
+    const total = [...sizes.values()].reduce((a, b) => a + b, 0)
+    if (total > MAX_PREDICTIONS_TOTAL_BYTES) {
+      return yield* new Tool.ToolError({
+        message: `The files in recompute.predictions_paths are ${total} bytes together (${mib(total)}); the limit for one call is ` +
+          `${MAX_PREDICTIONS_TOTAL_BYTES} bytes (${mib(MAX_PREDICTIONS_TOTAL_BYTES)}). Sizes: ` +
+          `${located.map((l) => `model ${l.id} ${mib(l.size)}`).join(", ")}. Compare fewer models per call.`
+      })
+    }
+    const texts = new Map<string, string>()
+    for (const l of located) {
+      if (!texts.has(l.file)) texts.set(l.file, yield* readLocated(l))
+    }
+    const predictions: Record<string, string> = { ...inline }
+    for (const l of located) predictions[l.id] = texts.get(l.file)!
+    return { ground_truth_version_id: recompute.ground_truth_version_id, predictions }
+  })
+
 /** `compare_models`. */
 export const compareModelsTool = Tool.make({
   name: "compare_models",
   title: "Rank models by a metric",
   description: "Rank models by one metric, best first, knowing that loss/error-like metrics are lower-is-better. " +
     "Models without the metric are listed apart, never ranked as 0. By default the stored (reported) metrics are " +
-    "used; with `recompute`, every model is scored on one dataset version from supplied predictions and ranked on " +
-    "the computed metric. An unknown metric name fails with the list of metrics the models have.",
+    "used; with `recompute`, every model is scored on one dataset version from its predictions (inline, or a file in " +
+    "an upload root per model) and ranked on the computed metric. An unknown metric name fails with the list of metrics the models have.",
   input: Schema.Struct({
     model_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(100)).annotations({ description: "The models to compare (1–100 ids)." }),
     metric: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)).annotations({
@@ -136,10 +229,22 @@ export const compareModelsTool = Tool.make({
     direction: Schema.optional(Direction.annotations({ description: "higher or lower is better (default: lower for loss/error-like names)." })),
     recompute: Schema.optional(Schema.Struct({
       ground_truth_version_id: Id.annotations({ description: "The dataset version every model is scored on." }),
-      predictions: Schema.Record({ key: Schema.String, value: Schema.String.pipe(Schema.maxLength(2_000_000)) }).annotations({
-        description: "Predictions text per model id (same formats as analyze_model_performance)."
-      })
-    }).annotations({ description: "Score every model on one dataset version from predictions and rank by the computed metric." }))
+      predictions: Schema.optional(perModel(
+        Schema.String.pipe(Schema.maxLength(2_000_000)),
+        "Predictions text per model id, e.g. {\"101\": \"…\"} (same formats as analyze_model_performance). For files too " +
+          "large to pass inline, use predictions_paths."
+      )),
+      predictions_paths: Schema.optional(perModel(
+        Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)),
+        `A predictions file per model id, e.g. {"101": "preds/101.json"}: absolute inside an upload root, or relative to one; ` +
+          `at most ${mib(MAX_PREDICTIONS_BYTES)} per file and ${mib(MAX_PREDICTIONS_TOTAL_BYTES)} together. A model may have ` +
+          "inline predictions or a file, not both; different models may mix them."
+      ))
+    }).annotations({
+      description: "Score every model on one dataset version from predictions (inline, or files in an upload root) and rank " +
+        "by the computed metric. Give predictions, predictions_paths or both (for different models); models with neither " +
+        "are listed as missing."
+    }))
   }),
   output: Schema.Struct({
     metric: Schema.String,
@@ -154,8 +259,13 @@ export const compareModelsTool = Tool.make({
   annotations: Tool.readOnly,
   write: false,
   run: (input) =>
-    compareModels(input).pipe(
-      Effect.mapError(mapError(`Comparing models ${input.model_ids.join(", ")}`, "one of the model ids does not exist. Check them with list_models.")),
+    Effect.gen(function*() {
+      const { recompute: given, ...rest } = input
+      const recompute = given !== undefined ? yield* recomputePredictions(input.model_ids, given) : undefined
+      return yield* compareModels({ ...rest, ...(recompute !== undefined ? { recompute } : {}) }).pipe(
+        Effect.mapError(mapError(`Comparing models ${input.model_ids.join(", ")}`, "one of the model ids does not exist. Check them with list_models."))
+      )
+    }).pipe(
       Effect.map((comparison) => comparison as unknown as {
         readonly metric: string
         readonly direction: "higher" | "lower"
