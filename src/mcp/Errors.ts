@@ -25,7 +25,8 @@ export const toToolError = (context: ErrorContext) => (error: SynapseError): Too
       return new ToolError({ message: `${head}: ${context.notFound ?? "not found."}${request}` })
     }
     case "ValidationError": {
-      const allowed = error.allowed !== undefined ? ` Allowed values: ${error.allowed.join(", ")}.` : ""
+      // The SDK's own field errors already name the allowed values; say them once.
+      const allowed = error.allowed !== undefined && error.fieldErrors === undefined ? ` Allowed values: ${error.allowed.join(", ")}.` : ""
       const fields = error.fieldErrors !== undefined
         ? ` Field errors: ${Object.entries(error.fieldErrors).map(([k, v]) => `${k}: ${v.join(" ")}`).join("; ")}.`
         : ""
