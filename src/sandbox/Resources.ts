@@ -11,7 +11,7 @@ import { Effect } from "effect"
 import { CATEGORIES } from "../schemas/GroundTruth.js"
 import { MODEL_TYPES } from "../schemas/Model.js"
 import { MODEL_ORDERINGS } from "../schemas/Params.js"
-import type { SandboxContext } from "./Context.js"
+import { forgetListings, type SandboxContext } from "./Context.js"
 import {
   ApiError,
   boolParam,
@@ -100,10 +100,10 @@ const cachedCount = (ctx: SandboxContext, table: string, w: Where) =>
     const version = yield* ctx.sql.unsafe<{ data_version: number }>("PRAGMA data_version")
     const current = Number(version[0]?.data_version ?? 0)
     if (current !== ctx.dataVersion.value) {
-      ctx.counts.clear()
+      forgetListings(ctx)
       ctx.dataVersion.value = current
     }
-    const key = `${table}${whereSql(w)}|${JSON.stringify(w.params)}`
+    const key = listingKey(table, w)
     const hit = ctx.counts.get(key)
     if (hit !== undefined) return hit
     const rows = yield* ctx.sql.unsafe<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}${whereSql(w)}`, w.params)
@@ -112,6 +112,21 @@ const cachedCount = (ctx: SandboxContext, table: string, w: Where) =>
     ctx.counts.set(key, n)
     return n
   })
+
+/** What identifies a listing's rows for the caches: its table, filters and their values. */
+const listingKey = (table: string, w: Where): string => `${table}${whereSql(w)}|${JSON.stringify(w.params)}`
+
+/** `w` plus `id > afterId`: the rows after a page that ended at `afterId`, in a listing ordered by id. */
+const after = (w: Where, afterId: number): Where => ({ clauses: [...w.clauses, "id > ?"], params: [...w.params, afterId] })
+
+/**
+ * Reading a page of a listing ordered by id from where the previous one ended, when that is known:
+ * `select` takes the filter with `id > last` added and a row count (no offset).
+ */
+interface Seek<Row> {
+  readonly select: (limit: number, where: Where) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+  readonly idOf: (row: Row) => number
+}
 
 /** The common shape of a listing: parse paging, count, check range, fetch a page, render. */
 const listing = <Row>(
@@ -123,6 +138,8 @@ const listing = <Row>(
     readonly select: (limit: number, offset: number) => Effect.Effect<ReadonlyArray<Row>, SqlError>
     readonly render: (row: Row, sign: (mediaPath: string) => string) => string
     readonly fields?: ReadonlyArray<string>
+    /** For listings ordered by id: how to read a page from a remembered cursor. */
+    readonly seek?: Seek<Row>
   }
 ): Handler =>
   Effect.gen(function* () {
@@ -132,7 +149,7 @@ const listing = <Row>(
     const count = yield* cachedCount(ctx, options.countFrom, options.where)
     const page = resolvePage(pageRequest(query, options.allowLimitOffset), count)
     checkPageInRange(page, count)
-    const rows = page.offset >= count ? [] : yield* options.select(page.limit, page.offset)
+    const rows = page.offset >= count ? [] : yield* selectPage(ctx, options, page.limit, page.offset)
     const sign = makeSigner(origin, ctx.data.secret)
     let rendered = rows.map((row) => options.render(row, sign))
     if (options.fields !== undefined && options.fields.length > 0) {
@@ -143,6 +160,35 @@ const listing = <Row>(
       })
     }
     return jsonText(pageJson(count, pageLinks(origin, pathOf(request), query, page, count), rendered))
+  })
+
+/**
+ * One page of rows: from the cursor the previous page left when there is one (a client following
+ * `next`), else by skipping `offset` rows; remembers where this page ends for the next request.
+ */
+const selectPage = <Row>(
+  ctx: SandboxContext,
+  options: {
+    readonly countFrom: string
+    readonly where: Where
+    readonly select: (limit: number, offset: number) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+    readonly seek?: Seek<Row>
+  },
+  limit: number,
+  offset: number
+) =>
+  Effect.gen(function* () {
+    const seek = options.seek
+    if (seek === undefined) return yield* options.select(limit, offset)
+    const key = listingKey(options.countFrom, options.where)
+    const last = offset === 0 ? undefined : ctx.seeks.get(`${key}|${offset}`)
+    const rows = last === undefined ? yield* options.select(limit, offset) : yield* seek.select(limit, after(options.where, last))
+    if (last !== undefined) ctx.stats.listingSeeks++
+    if (rows.length > 0) {
+      if (ctx.seeks.size > 10_000) ctx.seeks.clear()
+      ctx.seeks.set(`${key}|${offset + rows.length}`, seek.idOf(rows[rows.length - 1]!))
+    }
+    return rows
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -387,7 +433,7 @@ export const createModel = (ctx: SandboxContext): Handler =>
         (body.version as string | null | undefined) ?? null
       ]
     )
-    ctx.counts.clear()
+    forgetListings(ctx)
     const row = yield* getModelRow(ctx, rows[0]!.id)
     return json(modelObject(row, makeSigner(originOf(request, ctx.origin), ctx.data.secret)), 201)
   })
@@ -412,7 +458,7 @@ export const patchModel = (ctx: SandboxContext, rawId: string | undefined): Hand
     }
     if (sets.length > 0) {
       yield* ctx.sql.unsafe(`UPDATE models SET ${sets.join(", ")} WHERE id = ?`, [...params, id])
-      ctx.counts.clear()
+      forgetListings(ctx)
     }
     const row = yield* getModelRow(ctx, id)
     return json(modelObject(row, makeSigner(originOf(request, ctx.origin), ctx.data.secret)))
@@ -460,20 +506,22 @@ export const listEvents = (ctx: SandboxContext): Handler =>
       addClause(w, "(instr(lower(data), lower(?)) > 0 OR instr(lower(metadata), lower(?)) > 0)", [search, search])
     }
     const fields = listParam(query, "fields")
+    const selectEvents = (where: Where, limit: string) =>
+      ctx.sql.unsafe<EventRow>(
+        `SELECT e.id, e.version_id, e.category, e.created_at, e.data, e.files, e.metadata, e.data_unit_id, u.files AS unit_files
+         FROM (SELECT id FROM ground_truth_events${whereSql(where)} ORDER BY id LIMIT ${limit}) page
+         JOIN ground_truth_events e ON e.id = page.id
+         JOIN data_units u ON u.id = e.data_unit_id
+         ORDER BY e.id`,
+        where.params
+      )
     return yield* listing<EventRow>(ctx, {
       allowLimitOffset: false,
       countFrom: "ground_truth_events",
       where: w,
       // The page's ids come from the index alone; the join then touches only those rows.
-      select: (limit, offset) =>
-        ctx.sql.unsafe<EventRow>(
-          `SELECT e.id, e.version_id, e.category, e.created_at, e.data, e.files, e.metadata, e.data_unit_id, u.files AS unit_files
-           FROM (SELECT id FROM ground_truth_events${whereSql(w)} ORDER BY id LIMIT ${pageLimit(limit, offset)}) page
-           JOIN ground_truth_events e ON e.id = page.id
-           JOIN data_units u ON u.id = e.data_unit_id
-           ORDER BY e.id`,
-          w.params
-        ),
+      select: (limit, offset) => selectEvents(w, `${pageLimit(limit, offset)}`),
+      seek: { select: (limit, from) => selectEvents(from, `${Math.trunc(limit)}`), idOf: (r) => r.id },
       render: (r, sign) =>
         `{"id":${r.id},"ground_truth_dataset_version":${r.version_id},"category":${JSON.stringify(r.category)},` +
         `"created_at":${JSON.stringify(r.created_at)},"data":${safeJsonText(r.data)},` +
@@ -506,20 +554,22 @@ export const listGroundTruths = (ctx: SandboxContext): Handler =>
       addClause(w, `id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id IN (${placeholders(versions.length)}))`, versions)
     }
     addIn(w, "category", choiceListParam(query, "category", CATEGORIES))
+    const selectGroundTruths = (where: Where, limit: string) =>
+      ctx.sql.unsafe<GroundTruthRow>(
+        `SELECT g.id, g.dataset_id, g.category, g.files, g.data, g.data_unit_id, u.files AS unit_files,
+           (SELECT group_concat(m.version_id) FROM ground_truth_version_members m WHERE m.ground_truth_id = g.id) AS versions
+         FROM (SELECT id FROM ground_truths${whereSql(where)} ORDER BY id LIMIT ${limit}) page
+         JOIN ground_truths g ON g.id = page.id
+         JOIN data_units u ON u.id = g.data_unit_id
+         ORDER BY g.id`,
+        where.params
+      )
     return yield* listing<GroundTruthRow>(ctx, {
       allowLimitOffset: false,
       countFrom: "ground_truths",
       where: w,
-      select: (limit, offset) =>
-        ctx.sql.unsafe<GroundTruthRow>(
-          `SELECT g.id, g.dataset_id, g.category, g.files, g.data, g.data_unit_id, u.files AS unit_files,
-             (SELECT group_concat(m.version_id) FROM ground_truth_version_members m WHERE m.ground_truth_id = g.id) AS versions
-           FROM (SELECT id FROM ground_truths${whereSql(w)} ORDER BY id LIMIT ${pageLimit(limit, offset)}) page
-           JOIN ground_truths g ON g.id = page.id
-           JOIN data_units u ON u.id = g.data_unit_id
-           ORDER BY g.id`,
-          w.params
-        ),
+      select: (limit, offset) => selectGroundTruths(w, pageLimit(limit, offset)),
+      seek: { select: (limit, from) => selectGroundTruths(from, `${Math.trunc(limit)}`), idOf: (r) => r.id },
       render: (r, sign) =>
         JSON.stringify({
           id: r.id,

@@ -149,6 +149,7 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
     uploadExpirySeconds: options.uploadExpirySeconds ?? 24 * 3600,
     origin: "",
     counts: new Map(),
+    seeks: new Map(),
     dataVersion: { value: -1 }
   }
   const server = yield* NodeHttpServer.make(() => withJsonClientErrors(Http.createServer({ keepAliveTimeout: 5_000 })), {

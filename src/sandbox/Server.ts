@@ -90,6 +90,7 @@ const statsBody = (ctx: SandboxContext) => ({
   requests_by_route: ctx.stats.byRoute,
   upload_bytes_received: ctx.stats.uploadBytesReceived,
   upload_chunks: ctx.stats.uploadChunks,
+  listing_seeks: ctx.stats.listingSeeks,
   faults_injected: ctx.faults.injected
 })
 

@@ -331,6 +331,33 @@ describe("ground truth", () => {
     expect(rows.map((e) => e.id)).toStrictEqual(expected)
   })
 
+  it("reads page N+1 from where page N ended, with the same rows as skipping, and forgets after a write", async () => {
+    const stats = async () => (await call(`${new URL(sandbox().url).origin}/_sandbox/stats`, { headers: sandbox().headers })).body
+    const ids = (sql: string) => db.prepare(sql).all().map((r: any) => r.id as number)
+    const before = (await stats()).listing_seeks as number
+    // Following `next`: every page after the first starts from the previous page's last id.
+    const events = await all("sdk/ground_truth_events/?project=1&page_size=23")
+    expect(events.map((e) => e.id)).toStrictEqual(ids("SELECT id FROM ground_truth_events WHERE project = 1 ORDER BY id"))
+    const pages = Math.ceil(events.length / 23)
+    expect((await stats()).listing_seeks - before).toBe(pages - 1)
+    const truths = await all("ground_truths/?ground_truth_dataset=201&page_size=17")
+    expect(truths.map((g) => g.id)).toStrictEqual(ids("SELECT id FROM ground_truths WHERE dataset_id = 201 ORDER BY id"))
+
+    // Jumping in: a page nobody reached by `next` is read by offset, and is the same slice.
+    const expected = ids("SELECT id FROM ground_truth_events WHERE category = 'train' ORDER BY id")
+    const page = async (n: number) => (await get(`sdk/ground_truth_events/?category=train&page_size=11&page=${n}`)).body.results.map((e: any) => e.id)
+    const start = (await stats()).listing_seeks as number
+    expect(await page(3)).toStrictEqual(expected.slice(22, 33))
+    expect(await page(2)).toStrictEqual(expected.slice(11, 22))
+    expect((await stats()).listing_seeks).toBe(start)
+    expect(await page(4)).toStrictEqual(expected.slice(33, 44))
+    expect((await stats()).listing_seeks).toBe(start + 1)
+    // Another process writes: the remembered cursors may be stale, so page 4 is read by offset again.
+    db.exec("CREATE TABLE IF NOT EXISTS test_scratch (x INTEGER); INSERT INTO test_scratch VALUES (1)")
+    expect(await page(4)).toStrictEqual(expected.slice(33, 44))
+    expect((await stats()).listing_seeks).toBe(start + 1)
+  })
+
   it("filters ground truths by dataset, versions and category, listing their versions", async () => {
     const cases: Array<[string, string]> = [
       ["ground_truth_dataset=202", "dataset_id = 202"],
