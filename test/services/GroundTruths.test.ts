@@ -14,14 +14,7 @@ import { queryOf, sandboxSdk } from "./SandboxSdk.js"
 
 const sandbox = useSandbox()
 
-const query = <T>(sql: string, ...params: Array<unknown>): Array<T> => {
-  const db = sandbox().openDb()
-  try {
-    return db.prepare(sql).all(...params) as Array<T>
-  } finally {
-    db.close()
-  }
-}
+const query = <T>(sql: string, ...params: Array<unknown>): Array<T> => sandbox().query<T>(sql, ...params)
 const ids = (sql: string, ...params: Array<unknown>) => query<{ id: number }>(sql, ...params).map((r) => r.id)
 
 const run = <A, E>(sdk: ReturnType<typeof sandboxSdk>, f: (g: typeof GroundTruths.Service) => Effect.Effect<A, E>) =>

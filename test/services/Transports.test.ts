@@ -44,14 +44,7 @@ const transports: Array<{ name: string; layer: Layer.Layer<HttpClient.HttpClient
 ]
 
 const sandbox = useSandbox()
-const query = <T>(sql: string, ...params: Array<unknown>): Array<T> => {
-  const db = sandbox().openDb()
-  try {
-    return db.prepare(sql).all(...params) as Array<T>
-  } finally {
-    db.close()
-  }
-}
+const query = <T>(sql: string, ...params: Array<unknown>): Array<T> => sandbox().query<T>(sql, ...params)
 
 for (const transport of transports) {
   describe(`the SDK over ${transport.name}`, () => {

@@ -26,6 +26,8 @@ export interface TestSandboxOptions extends SandboxOptions {
 export interface TestSandbox extends SandboxHandle {
   /** Opens the sandbox database directly (for assertions or to age rows); close it after use. */
   readonly openDb: () => Database.Database
+  /** Runs a read query on the sandbox database (opened and closed around it): the expected rows. */
+  readonly query: <T>(sql: string, ...params: Array<unknown>) => Array<T>
   /** Default headers for API calls (the access token). */
   readonly headers: Record<string, string>
 }
@@ -48,10 +50,19 @@ export const startTestSandbox = async (options: TestSandboxOptions = {}): Promis
     }
   }
   const handle = await startSandbox({ ...rest, seed, dataDir, port: options.port ?? 0, host: options.host ?? "127.0.0.1" })
+  const openDb = () => new Database(Path.join(dataDir, "sandbox.sqlite"))
   return {
     ...handle,
     headers: { "Synapse-Access-Token": `Token ${handle.token}` },
-    openDb: () => new Database(Path.join(dataDir, "sandbox.sqlite")),
+    openDb,
+    query: <T>(sql: string, ...params: Array<unknown>): Array<T> => {
+      const db = openDb()
+      try {
+        return db.prepare(sql).all(...params) as Array<T>
+      } finally {
+        db.close()
+      }
+    },
     close: async () => {
       await handle.close()
       if (ownDir) Fs.rmSync(dataDir, { recursive: true, force: true })
