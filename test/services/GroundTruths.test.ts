@@ -186,3 +186,20 @@ describe("GroundTruths under fault injection", () => {
     })
   }
 })
+
+describe("GroundTruths with answers cut short", () => {
+  // truncated bodies are parsed by the consumer in prefetch mode (pages cross fibers as text): a
+  // page cut short must still be fetched again, not lost or duplicated
+  const truncating = useSandbox({ faults: "truncate=0.1,paths=ground_truth_events", randSeed: 11 })
+
+  for (const prefetch of [undefined, 4]) {
+    it(`10% truncated bodies (each retried once): every event exactly once, in order (${prefetch === undefined ? "next following" : "prefetch 4"})`, async () => {
+      const sdk = sandboxSdk(truncating(), { fastRetry: true })
+      const stats = () => fetch(`${truncating().origin}/_sandbox/stats`, { headers: truncating().headers }).then((r) => r.json()) as Promise<{ faults_injected: Record<string, number> }>
+      const before = (await stats()).faults_injected.truncate ?? 0
+      const events = await collect(sdk, (g) => g.streamEvents({ page_size: 25 }, { prefetch }))
+      expect(events.map((e) => e.id)).toStrictEqual(truncating().query<{ id: number }>("SELECT id FROM ground_truth_events ORDER BY id").map((r) => r.id))
+      expect(((await stats()).faults_injected.truncate ?? 0) - before).toBeGreaterThan(0)
+    })
+  }
+})
