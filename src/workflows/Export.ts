@@ -551,9 +551,10 @@ const runExport = <E>(
 
     const concurrency = run.concurrency ?? 8
     yield* source.events.pipe(
-      // One page fetched ahead while this one is written: server and client work overlap, and at
-      // most two decoded pages are in memory.
-      Stream.bufferChunks({ capacity: 1 }),
+      // No read-ahead buffer: one fetched while this page is written ran the listing in a fiber of
+      // its own, and a parsed page handed over from another fiber stays reachable for V8's
+      // young-generation collector until the next full collection (see SynapseClient.jsonWith):
+      // at 1M annotations it raised peak RSS from ~250 to 265-281 MB for 3-5 % more throughput.
       Stream.runForEachChunk((chunk) =>
         Effect.gen(function* () {
           const events = Chunk.toReadonlyArray(chunk)
