@@ -92,10 +92,11 @@ const parseJson = (text: string | null | undefined): unknown => {
 }
 
 /**
- * Runs a COUNT through the cache. Another process serving the same data directory may have
- * written since (SQLite's `data_version` tells, cheaply); then the cache starts over.
+ * Runs a COUNT through the cache, under the listing's `listingKey`. Another process serving the
+ * same data directory may have written since (SQLite's `data_version` tells, cheaply); then the
+ * caches start over.
  */
-const cachedCount = (ctx: SandboxContext, table: string, w: Where) =>
+const cachedCount = (ctx: SandboxContext, table: string, w: Where, key: string) =>
   Effect.gen(function* () {
     const version = yield* ctx.sql.unsafe<{ data_version: number }>("PRAGMA data_version")
     const current = Number(version[0]?.data_version ?? 0)
@@ -103,7 +104,6 @@ const cachedCount = (ctx: SandboxContext, table: string, w: Where) =>
       forgetListings(ctx)
       ctx.dataVersion.value = current
     }
-    const key = listingKey(table, w)
     const hit = ctx.counts.get(key)
     if (hit !== undefined) return hit
     const rows = yield* ctx.sql.unsafe<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}${whereSql(w)}`, w.params)
@@ -128,28 +128,29 @@ interface Seek<Row> {
   readonly idOf: (row: Row) => number
 }
 
+/** What a listing route gives `listing`. */
+interface ListingOptions<Row> {
+  readonly allowLimitOffset: boolean
+  readonly countFrom: string
+  readonly where: Where
+  readonly select: (limit: number, offset: number) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+  readonly render: (row: Row, sign: (mediaPath: string) => string) => string
+  readonly fields?: ReadonlyArray<string>
+  /** For listings ordered by id: how to read a page from a remembered cursor. */
+  readonly seek?: Seek<Row>
+}
+
 /** The common shape of a listing: parse paging, count, check range, fetch a page, render. */
-const listing = <Row>(
-  ctx: SandboxContext,
-  options: {
-    readonly allowLimitOffset: boolean
-    readonly countFrom: string
-    readonly where: Where
-    readonly select: (limit: number, offset: number) => Effect.Effect<ReadonlyArray<Row>, SqlError>
-    readonly render: (row: Row, sign: (mediaPath: string) => string) => string
-    readonly fields?: ReadonlyArray<string>
-    /** For listings ordered by id: how to read a page from a remembered cursor. */
-    readonly seek?: Seek<Row>
-  }
-): Handler =>
+const listing = <Row>(ctx: SandboxContext, options: ListingOptions<Row>): Handler =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = queryOf(request)
     const origin = originOf(request, ctx.origin)
-    const count = yield* cachedCount(ctx, options.countFrom, options.where)
+    const key = listingKey(options.countFrom, options.where)
+    const count = yield* cachedCount(ctx, options.countFrom, options.where, key)
     const page = resolvePage(pageRequest(query, options.allowLimitOffset), count)
     checkPageInRange(page, count)
-    const rows = page.offset >= count ? [] : yield* selectPage(ctx, options, page.limit, page.offset)
+    const rows = page.offset >= count ? [] : yield* selectPage(ctx, options, key, page.limit, page.offset)
     const sign = makeSigner(origin, ctx.data.secret)
     let rendered = rows.map((row) => options.render(row, sign))
     if (options.fields !== undefined && options.fields.length > 0) {
@@ -168,19 +169,14 @@ const listing = <Row>(
  */
 const selectPage = <Row>(
   ctx: SandboxContext,
-  options: {
-    readonly countFrom: string
-    readonly where: Where
-    readonly select: (limit: number, offset: number) => Effect.Effect<ReadonlyArray<Row>, SqlError>
-    readonly seek?: Seek<Row>
-  },
+  options: Pick<ListingOptions<Row>, "where" | "select" | "seek">,
+  key: string,
   limit: number,
   offset: number
 ) =>
   Effect.gen(function* () {
     const seek = options.seek
     if (seek === undefined) return yield* options.select(limit, offset)
-    const key = listingKey(options.countFrom, options.where)
     const last = offset === 0 ? undefined : ctx.seeks.get(`${key}|${offset}`)
     const rows = last === undefined ? yield* options.select(limit, offset) : yield* seek.select(limit, after(options.where, last))
     if (last !== undefined) ctx.stats.listingSeeks++

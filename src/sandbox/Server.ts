@@ -179,12 +179,14 @@ const authorize = (ctx: SandboxContext, request: HttpServerRequest.HttpServerReq
   return undefined
 }
 
+/** Django's `http_method_names` order, so an `Allow` header reads as a real backend's would. */
+const DRF_METHOD_ORDER = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
+
 /**
  * The methods each route path answers, from the router's own table, so a known path asked with
  * another method gets DRF's `405` with an `Allow` header rather than a misleading `404` (and no
  * route has to say so itself). Answers `[]` for a path no route knows.
  */
-const DRF_METHOD_ORDER = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
 
 const makeAllowedMethods = (routes: Iterable<{ readonly method: string; readonly path: string }>) => {
   const byPattern = new Map<string, { readonly pattern: RegExp; readonly methods: Set<string> }>()
@@ -207,7 +209,6 @@ const makeAllowedMethods = (routes: Iterable<{ readonly method: string; readonly
     for (const { pattern, methods } of entries) if (pattern.test(path)) for (const m of methods) allowed.add(m)
     // The router answers HEAD with the GET route, so a GET path allows HEAD too.
     if (allowed.has("GET")) allowed.add("HEAD")
-    // In DRF's order (Django's `http_method_names`), so `Allow` reads as a real backend's would.
     return DRF_METHOD_ORDER.filter((m) => allowed.has(m))
   }
 }
