@@ -22,7 +22,8 @@ import {
   type ResourceTemplate,
   type Tool as McpToolInfo
 } from "@modelcontextprotocol/sdk/types.js"
-import { Cause, Context, Effect, Exit, JSONSchema, Layer, Option, ParseResult, Runtime, Schema } from "effect"
+import { Cause, Context, Effect, Either, Exit, JSONSchema, Layer, Option, ParseResult, Runtime, Schema } from "effect"
+import { guardOf } from "../schemas/Guard.js"
 import { applyBudget } from "./Budget.js"
 import { McpConfig } from "./Config.js"
 import type { AnyTool, ToolContext } from "./Tool.js"
@@ -201,6 +202,26 @@ export const formatParseError = (
 
 const MAX_ERROR_TEXT = 4_000
 
+/** How the adapter decodes a tool's arguments and encodes its result, prepared once per tool. */
+interface ToolCodec {
+  readonly allowed: ReadonlySet<string>
+  readonly decodeInput: (args: unknown) => Either.Either<unknown, ParseResult.ParseError>
+  readonly encodeOutput: (output: unknown) => Either.Either<unknown, ParseResult.ParseError>
+}
+
+const toolCodec = (tool: AnyTool<unknown>): ToolCodec => {
+  const encode = Schema.encodeUnknownEither(tool.output)
+  // Most outputs are plain JSON already shaped like their schema (projected rows, summaries): a
+  // value that passes the exact guard is its own encoding, so the generic encoder, a third of the
+  // adapter's own cost on a page of rows, runs only for the others (and to explain a mismatch).
+  const exact = guardOf(tool.output.ast, { exact: true })
+  return {
+    allowed: new Set(Object.keys(tool.input.fields)),
+    decodeInput: Schema.decodeUnknownEither(tool.input, { errors: "all" }),
+    encodeOutput: exact === undefined ? encode : (output) => (exact(output) ? Either.right(output) : encode(output))
+  }
+}
+
 /** Options of the factory. */
 export interface FactoryOptions {
   /** Values that must never appear in a result (tokens); replaced by `***` as a last line of defence. */
@@ -243,6 +264,7 @@ export const make = <R>(
     const byName = new Map(enabled.map((tool) => [tool.name, tool] as const))
     const published = enabled.map((tool) => describeTool(tool as AnyTool<unknown>))
     const inputSchemas = new Map(published.map((info) => [info.name, info.inputSchema as Record<string, JsonValue>] as const))
+    const codecs = new Map(enabled.map((tool) => [tool.name, toolCodec(tool as AnyTool<unknown>)] as const))
     const hidden = new Set(tools.filter((tool) => config.readOnly && tool.write).map((tool) => tool.name))
     const secrets = (options.secrets ?? []).filter((s) => s.length >= 4)
 
@@ -267,23 +289,21 @@ export const make = <R>(
             : `Unknown tool ${name}. Available tools: ${[...byName.keys()].join(", ")}.`
         )
       }
-      const program = Effect.gen(function*() {
+      const codec = codecs.get(name)!
+      const program = Effect.suspend(() => {
         // Unknown names are reported together with the invalid values (the decoder would stop at
         // the first unknown name), so one corrected call can fix everything.
-        const allowed = Object.keys(tool.input.fields)
-        const unknown = args !== null && typeof args === "object" ? Object.keys(args).filter((k) => !allowed.includes(k)) : []
-        const problems = unknown.map((k) => `- ${k}: unknown argument; allowed: ${allowed.join(", ") || "none"}`)
-        const decoded = yield* Effect.either(Schema.decodeUnknown(tool.input, { errors: "all" })(args ?? {}))
-        if (decoded._tag === "Left") problems.push(formatParseError(decoded.left, inputSchemas.get(name), args))
-        if (problems.length > 0 || decoded._tag === "Left") {
-          return yield* new ToolError({
+        const unknown = args !== null && typeof args === "object" ? Object.keys(args).filter((k) => !codec.allowed.has(k)) : []
+        const problems = unknown.map((k) => `- ${k}: unknown argument; allowed: ${[...codec.allowed].join(", ") || "none"}`)
+        const decoded = codec.decodeInput(args ?? {})
+        if (Either.isLeft(decoded)) problems.push(formatParseError(decoded.left, inputSchemas.get(name), args))
+        if (problems.length > 0 || Either.isLeft(decoded)) {
+          return Effect.fail(new ToolError({
             message: `Invalid arguments for ${name}:\n${problems.join("\n")}\nSee the tool's input schema for allowed values.`
-          })
+          }))
         }
-        const input = decoded.right
-        const output = yield* tool.run(input, context)
         // An output that does not match its own schema is a bug in the tool, not the caller's fault.
-        return yield* Schema.encode(tool.output)(output).pipe(Effect.orDie)
+        return Effect.flatMap(tool.run(decoded.right, context), (output) => Effect.orDie(codec.encodeOutput(output)))
       }).pipe(
         Effect.withSpan(`McpTool.${name}`),
         Effect.withLogSpan(`tool.${name}`),
