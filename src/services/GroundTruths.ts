@@ -139,10 +139,15 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
         : listingTimeout
       const query = yield* toQuery({ ...valid, ...(pageSize !== undefined ? { page_size: pageSize } : {}) })
       const url = Pagination.withQuery(client.resolveUrl(listing.path), query)
-      const fetch = (pageUrl: string): Effect.Effect<PageOf<A>, SynapseError> => {
-        const page = client.jsonWith(HttpClientRequest.get(pageUrl), listing.decode, { timeout })
+      const fetch: Pagination.FetchPage<A> = (pageUrl) => {
+        const page = client.jsonLater(HttpClientRequest.get(pageUrl), listing.decode, { timeout })
         if (conversion === undefined) return page
-        return Effect.flatMap(page, (p) => Effect.map(files.convertAll(p.results, conversion), (results) => ({ ...p, results })))
+        // Downloads are network work too: they belong to the first step, so that prefetched pages
+        // download their files concurrently.
+        return Effect.map(
+          Effect.flatMap(Effect.flatten(page), (p) => Effect.map(files.convertAll(p.results, conversion), (results) => ({ ...p, results }))),
+          Effect.succeed
+        )
       }
       return { url, fetch }
     })
@@ -150,7 +155,7 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
   const listOf = <A, P>(listing: Listing<A>, schema: Schema.Schema<P, any, never>, params: Readonly<Record<string, unknown>> | undefined, options: ListOptions | undefined) =>
     Effect.gen(function*() {
       const { fetch, url } = yield* prepare(listing, schema, params, options)
-      const page = yield* fetch(url)
+      const page = yield* Pagination.fetchNow(fetch, url)
       return { results: page.results, count: page.count }
     })
 
@@ -167,7 +172,7 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
     Effect.gen(function*() {
       const prefetch = yield* validatePrefetch(options?.prefetch)
       const { fetch, url } = yield* prepare(listing, schema, params, options)
-      const first = yield* fetch(url)
+      const first = yield* Pagination.fetchNow(fetch, url)
       return { stream: Pagination.fromFirstPage(url, first, fetch, { prefetch }), count: first.count }
     })
 

@@ -18,8 +18,17 @@ import { Chunk, Effect, Option, Stream } from "effect"
 import type { Page } from "../schemas/Page.js"
 import { DecodeError, stripQuery, type SynapseError } from "./SynapseError.js"
 
-/** Fetches (and decodes, and url-converts) one page by its absolute URL. */
-export type FetchPage<A> = (url: string) => Effect.Effect<Page<A>, SynapseError>
+/**
+ * Fetches one page by its absolute URL, in two steps: the outer effect does the network part (the
+ * request, its retries, reading the body), the effect it succeeds with the rest (parsing, decoding,
+ * url conversion). Prefetching runs the first step for several pages at once and the second one
+ * page after the other, in order: a parsed page that a forked fiber completed with stays in the
+ * young generation's way until the next full collection (see `SynapseClient.jsonLater`).
+ */
+export type FetchPage<A> = (url: string) => Effect.Effect<Effect.Effect<Page<A>, SynapseError>, SynapseError>
+
+/** Both steps of `fetch`, one after the other. */
+export const fetchNow = <A>(fetch: FetchPage<A>, url: string): Effect.Effect<Page<A>, SynapseError> => Effect.flatten(fetch(url))
 
 /** How to walk the pages. */
 export interface Options {
@@ -82,7 +91,7 @@ const follow = <A>(firstUrl: string, first: Page<A>, fetch: FetchPage<A>): Strea
           case "Have":
             return emit(state.url, state.page)
           case "Fetch":
-            return Effect.flatMap(fetch(state.url), (page) => emit(state.url, page))
+            return Effect.flatMap(fetchNow(fetch, state.url), (page) => emit(state.url, page))
         }
       }
     )
@@ -113,15 +122,17 @@ const byNumber = <A>(firstUrl: string, first: Page<A>, fetch: FetchPage<A>, conc
         Stream.fromIterable(rest).pipe(
           Stream.mapEffect((page) => {
             const url = pageUrl(firstUrl, page, pageSize)
-            return Effect.map(fetch(url), (result) => ({ url, result }))
+            return Effect.map(fetch(url), (finish) => ({ url, finish }))
           }, { concurrency }),
-          Stream.mapEffect(({ result, url }) => {
-            if (result.results.length === 0 && emitted < result.count) {
-              return Effect.fail(shortPageError(url, emitted, result.count))
-            }
-            emitted += result.results.length
-            return Effect.succeed(chunkOf(result.results))
-          }),
+          Stream.mapEffect(({ finish, url }) =>
+            Effect.flatMap(finish, (result) => {
+              if (result.results.length === 0 && emitted < result.count) {
+                return Effect.fail(shortPageError(url, emitted, result.count))
+              }
+              emitted += result.results.length
+              return Effect.succeed(chunkOf(result.results))
+            })
+          ),
           Stream.flattenChunks
         )
       )
@@ -145,7 +156,7 @@ export const fromFirstPage = <A>(
 
 /** All items of a listing, fetching page 1 from `firstUrl` when the stream is first pulled. */
 export const stream = <A>(firstUrl: string, fetch: FetchPage<A>, options?: Options): Stream.Stream<A, SynapseError> =>
-  Stream.unwrap(Effect.map(fetch(firstUrl), (first) => fromFirstPage(firstUrl, first, fetch, options)))
+  Stream.unwrap(Effect.map(fetchNow(fetch, firstUrl), (first) => fromFirstPage(firstUrl, first, fetch, options)))
 
 /** One page of a listing as the list operations return it (the seed's `(results, total_count)`). */
 export interface ListResult<A> {

@@ -182,6 +182,18 @@ export interface Service {
     options?: RequestOptions
   ) => Effect.Effect<A, SynapseError>
   /**
+   * `jsonWith` in two steps: the outer effect sends the request and reads the answer's body (with
+   * the timeout and retries); the effect it succeeds with parses and decodes that body (asking once
+   * more if the body was cut short). Prefetching runs the first step concurrently and the second
+   * in order: parsed pages are then never the result of a forked fiber, which costs the garbage
+   * collector dearly (see the note where it is built).
+   */
+  readonly jsonLater: <A>(
+    request: HttpClientRequest.HttpClientRequest,
+    decode: Decoder<A>,
+    options?: RequestOptions
+  ) => Effect.Effect<Effect.Effect<A, SynapseError>, SynapseError>
+  /**
    * The retry policy alone: retries `self` on transient failures (408, 429, 5xx except 501/505…,
    * timeouts, broken connections) with the configured schedule, waiting at least `Retry-After`.
    */
@@ -455,10 +467,6 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
         policy
       )
 
-    // a plain catch rather than Effect.retry: no schedule driver to build on every request
-    const retryTruncatedOnce = <A, R>(self: Effect.Effect<A, SynapseError, R>) =>
-      Effect.catchIf(self, (error) => error._tag === "DecodeError" && error.truncated === true, () => self)
-
     const shouldRetry = (request: HttpClientRequest.HttpClientRequest, options?: RequestOptions) =>
       options?.retry ?? SAFE_METHODS.has(request.method)
 
@@ -512,36 +520,43 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
       return finish(sendOnce(request).pipe(withTimeout(timeout, request)), request, options)
     }
 
-    const jsonWith: Service["jsonWith"] = <A>(request: HttpClientRequest.HttpClientRequest, decode: Decoder<A>, options?: RequestOptions) => {
+    const jsonLater: Service["jsonLater"] = <A>(request: HttpClientRequest.HttpClientRequest, decode: Decoder<A>, options?: RequestOptions) => {
       const timeout = options?.timeout !== undefined ? Duration.decode(options.timeout) : defaultTimeout
       const method = request.method
       const url = stripQuery(resolveUrl(request.url))
       // The timeout bounds the network part (answer and body text) only; parsing and decoding run
       // after it, in the caller's fiber. `timeoutFail` runs its effect in a forked fiber, and a
-      // value that fiber completes with stays reachable, for V8's young-generation collector, from
+      // value a fiber completes with stays reachable, for V8's young-generation collector, from
       // the dead fiber until the next full collection: a parsed page (megabytes of small objects)
       // returned from there was copied and promoted by every scavenge, 3-4x the scavenge work of
       // a plain fetch loop. The body text is one large string, which scavenges do not copy.
-      const attempt = sendOnce(request).pipe(
-        Effect.flatMap((response) =>
-          Effect.map(Effect.mapError(response.text, fromHttpClientError), (text) => new Body(response.status, text))
+      const read = finish(
+        sendOnce(request).pipe(
+          Effect.flatMap((response) =>
+            Effect.map(Effect.mapError(response.text, fromHttpClientError), (text) => new Body(response.status, text))
+          ),
+          withTimeout(timeout, request)
         ),
-        withTimeout(timeout, request),
-        Effect.flatMap((body) => {
-          const parsed = parseJson(body.text, body.status)
-          if (Either.isLeft(parsed)) return Effect.fail(parsed.left)
-          const decoded = decode(parsed.right)
-          if (Either.isLeft(decoded)) {
-            return Effect.fail(new DecodeError({ ...decoded.left, status_code: body.status }))
-          }
-          return Effect.succeed(decoded.right)
-        }),
-        Effect.mapError((error) =>
-          error._tag === "DecodeError" && error.url === undefined ? new DecodeError({ ...error, method, url }) : error
-        )
+        request,
+        options
       )
-      return finish(retryTruncatedOnce(attempt), request, options)
+      const decodeBody = (body: Body): Either.Either<A, DecodeError> => {
+        const parsed = parseJson(body.text, body.status)
+        const decoded: Either.Either<A, DecodeError> = Either.isLeft(parsed)
+          ? Either.left(parsed.left)
+          : Either.mapLeft(decode(parsed.right), (error) => new DecodeError({ ...error, status_code: body.status }))
+        return Either.mapLeft(decoded, (error) => scrubError(error.url === undefined ? new DecodeError({ ...error, method, url }) : error, secrets) as DecodeError)
+      }
+      return Effect.map(read, (body) =>
+        Effect.suspend(() => {
+          const decoded = decodeBody(body)
+          // A body cut short is asked for once more; a second one is the answer.
+          if (Either.isLeft(decoded) && decoded.left.truncated === true) return Effect.flatMap(read, decodeBody)
+          return decoded
+        }))
     }
+
+    const jsonWith: Service["jsonWith"] = (request, decode, options) => Effect.flatten(jsonLater(request, decode, options))
 
     const json: Service["json"] = (request, schema, options) => jsonWith(request, decoder(schema), options)
 
@@ -554,6 +569,7 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
       execute,
       json,
       jsonWith,
+      jsonLater,
       retry,
       redact
     })
