@@ -3,7 +3,8 @@
 //
 // Baseline, measured in the same run over the same pages: a hand-written loop of `fetch` +
 // `JSON.parse` that follows `next` sequentially (no validation, no Effect).
-// Measured:
+// Measured (the SDK over node:http with connections kept alive, as the `synapse-ml` command runs
+// it; the baseline's fetch keeps them too):
 //   1. `GroundTruths.streamEvents` following `next` sequentially   target: time ratio <= 1.15
 //   2. `streamEvents` with `prefetch: 4` (pages by number)           target: >= 2x faster than baseline,
 //      measured as is and with BENCH_LATENCY_MS (default 20) of round trip added by the sandbox

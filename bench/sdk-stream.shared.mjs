@@ -28,11 +28,17 @@ const load = async (root) => {
   return { Effect, Layer, Redacted, Stream, NodeHttpClient, Synapse, GroundTruths }
 }
 
-// transport "node" is NodeHttpClient.layer (node:http), "undici" NodeHttpClient.layerUndici
+// transport "node" is node:http with connections kept alive (as the `synapse-ml` command has it),
+// "node-default" NodeHttpClient.layer as is (its agent opens a connection per request), "undici"
+// NodeHttpClient.layerUndici
+const transportLayer = (m, transport) =>
+  transport === "undici"
+    ? m.NodeHttpClient.layerUndici
+    : transport === "node-default"
+    ? m.NodeHttpClient.layer
+    : m.NodeHttpClient.layerWithoutAgent.pipe(m.Layer.provide(m.NodeHttpClient.makeAgentLayer({ keepAlive: true })))
 const layerFor = (m, url, token, transport = "node") =>
-  m.Synapse.layer({ baseUrl: url, accessToken: m.Redacted.make(token) }).pipe(
-    m.Layer.provide(transport === "undici" ? m.NodeHttpClient.layerUndici : m.NodeHttpClient.layer)
-  )
+  m.Synapse.layer({ baseUrl: url, accessToken: m.Redacted.make(token) }).pipe(m.Layer.provide(transportLayer(m, transport)))
 
 /** The SDK: streamEvents over every event, counted. */
 export const sdkCount = async (root, url, token, pageSize, prefetch, transport) => {

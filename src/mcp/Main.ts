@@ -74,8 +74,10 @@ export const backendLayer = (env: Record<string, string | undefined>, sandboxOpt
   )
 
 /**
- * The HTTP client of a long-running server: Node's client (DESIGN.md: not undici) with connections
- * kept alive, so a tool call does not pay a TCP handshake to Synapse every time.
+ * The HTTP client of the executables (this server and the `synapse-ml` workflow commands): Node's
+ * client (DESIGN.md: not undici) with connections kept alive. `NodeHttpClient.layer`'s agent opens
+ * a connection per request, so every listing page and every downloaded file would pay a TCP (and,
+ * against a real backend, TLS) handshake.
  */
 export const httpClientLayer = NodeHttpClient.layerWithoutAgent.pipe(
   Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true }))

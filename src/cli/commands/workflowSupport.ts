@@ -4,8 +4,8 @@
  * stderr (a redrawn bar on a terminal, plain lines otherwise), and exit codes that tell usage
  * errors, API errors and validation failures apart.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Cause, Console, Effect, Layer, Redacted } from "effect"
+import { httpClientLayer } from "../../mcp/Main.js"
 import * as Sandbox from "../../sandbox/Sandbox.js"
 import * as Synapse from "../../services/Synapse.js"
 import { isSynapseError } from "../../services/SynapseError.js"
@@ -45,13 +45,13 @@ export const parseIdList = (option: string, text: string): Effect.Effect<Array<n
 export const sdkLayer = (env: Record<string, string | undefined> = process.env) => {
   const baseUrl = env.SYNAPSE_BASE_URL?.trim()
   if (baseUrl !== undefined && baseUrl !== "") {
-    return Synapse.layerConfig().pipe(Layer.provide(NodeHttpClient.layer))
+    return Synapse.layerConfig().pipe(Layer.provide(httpClientLayer))
   }
   return Layer.unwrapScoped(
     Effect.gen(function* () {
       const sandbox = yield* Sandbox.start({ seed: "demo" })
       yield* Console.error(`synapse-ml: SYNAPSE_BASE_URL is not set: using the local sandbox with demo data at ${sandbox.url}`)
-      return Synapse.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(Layer.provide(NodeHttpClient.layer))
+      return Synapse.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(Layer.provide(httpClientLayer))
     })
   )
 }
