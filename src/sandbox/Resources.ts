@@ -463,17 +463,23 @@ export const patchModel = (ctx: SandboxContext, rawId: string | undefined): Hand
 // ---------------------------------------------------------------------------------------------
 // Ground truth
 
-interface EventRow {
-  readonly id: number
-  readonly version_id: number
-  readonly category: string | null
-  readonly created_at: string
-  readonly data: string
-  readonly files: string
-  readonly metadata: string
-  readonly data_unit_id: number
-  readonly unit_files: string
-}
+/**
+ * An event row as positional values, in `EVENT_COLUMNS` order. The events listing is the hottest
+ * query (1 000 rows a page): better-sqlite3 builds arrays about twice as fast as keyed row objects.
+ */
+type EventValues = readonly [
+  id: number,
+  version_id: number,
+  category: string | null,
+  created_at: string,
+  data: string,
+  files: string,
+  metadata: string,
+  data_unit_id: number,
+  unit_files: string
+]
+
+const EVENT_COLUMNS = "e.id, e.version_id, e.category, e.created_at, e.data, e.files, e.metadata, e.data_unit_id, u.files AS unit_files"
 
 const safeJsonText = (text: string | null): string => {
   // Stored JSON is written by us; this guards the rare hand-edited row from breaking a whole page.
@@ -503,26 +509,26 @@ export const listEvents = (ctx: SandboxContext): Handler =>
     }
     const fields = listParam(query, "fields")
     const selectEvents = (where: Where, limit: string) =>
-      ctx.sql.unsafe<EventRow>(
-        `SELECT e.id, e.version_id, e.category, e.created_at, e.data, e.files, e.metadata, e.data_unit_id, u.files AS unit_files
+      ctx.sql.unsafe(
+        `SELECT ${EVENT_COLUMNS}
          FROM (SELECT id FROM ground_truth_events${whereSql(where)} ORDER BY id LIMIT ${limit}) page
          JOIN ground_truth_events e ON e.id = page.id
          JOIN data_units u ON u.id = e.data_unit_id
          ORDER BY e.id`,
         where.params
-      )
-    return yield* listing<EventRow>(ctx, {
+      ).values as Effect.Effect<ReadonlyArray<EventValues>, SqlError>
+    return yield* listing<EventValues>(ctx, {
       allowLimitOffset: false,
       countFrom: "ground_truth_events",
       where: w,
       // The page's ids come from the index alone; the join then touches only those rows.
       select: (limit, offset) => selectEvents(w, `${pageLimit(limit, offset)}`),
-      seek: { select: (limit, from) => selectEvents(from, `${Math.trunc(limit)}`), idOf: (r) => r.id },
-      render: (r, sign) =>
-        `{"id":${r.id},"ground_truth_dataset_version":${r.version_id},"category":${JSON.stringify(r.category)},` +
-        `"created_at":${JSON.stringify(r.created_at)},"data":${safeJsonText(r.data)},` +
-        `"data_unit":{"id":${r.data_unit_id},"files":${signFilesJson(safeJsonText(r.unit_files), sign)}},` +
-        `"files":${signFilesJson(safeJsonText(r.files), sign)},"metadata":${safeJsonText(r.metadata)}}`,
+      seek: { select: (limit, from) => selectEvents(from, `${Math.trunc(limit)}`), idOf: (r) => r[0] },
+      render: ([id, versionId, category, createdAt, data, files, metadata, dataUnitId, unitFiles], sign) =>
+        `{"id":${id},"ground_truth_dataset_version":${versionId},"category":${JSON.stringify(category)},` +
+        `"created_at":${JSON.stringify(createdAt)},"data":${safeJsonText(data)},` +
+        `"data_unit":{"id":${dataUnitId},"files":${signFilesJson(safeJsonText(unitFiles), sign)}},` +
+        `"files":${signFilesJson(safeJsonText(files), sign)},"metadata":${safeJsonText(metadata)}}`,
       fields
     })
   })
