@@ -25,7 +25,14 @@ export const fieldError = (field: string, message: string): ApiError =>
 
 /** A JSON answer from an already serialized body (avoids a second stringify on hot paths). */
 export const jsonText = (body: string, status = 200, headers?: Record<string, string>): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.text(body, { status, contentType: "application/json", ...(headers ? { headers } : {}) })
+  // As a string, not `text`'s bytes: Node encodes it while writing it to the socket, where `text`
+  // first copies a megabyte listing page into a new byte array (a tenth of a page's server time).
+  HttpServerResponse.raw(body, {
+    status,
+    contentType: "application/json",
+    contentLength: Buffer.byteLength(body),
+    ...(headers ? { headers } : {})
+  })
 
 /** A JSON answer. */
 export const json = (body: unknown, status = 200, headers?: Record<string, string>): HttpServerResponse.HttpServerResponse =>

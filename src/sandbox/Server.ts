@@ -267,19 +267,24 @@ const sabotage = (
   response: HttpServerResponse.HttpServerResponse,
   kind: "reset" | "truncate" | "loseResponse"
 ): HttpServerResponse.HttpServerResponse => {
-  const body = response.body._tag === "Uint8Array" ? response.body.body : undefined
+  // Answers held in memory: bytes, or JSON text (`jsonText`); anything else is a file stream.
+  const body = response.body._tag === "Uint8Array"
+    ? response.body.body
+    : response.body._tag === "Raw" && typeof response.body.body === "string"
+    ? Buffer.from(response.body.body)
+    : undefined
   if (kind === "truncate") {
     if (body === undefined) return response
     const cut = body.subarray(0, Math.floor(body.length / 2))
     return HttpServerResponse.uint8Array(cut, {
       status: response.status,
       headers: response.headers,
-      contentType: response.body._tag === "Uint8Array" ? response.body.contentType : "application/json"
+      contentType: response.body._tag === "Uint8Array" || response.body._tag === "Raw" ? response.body.contentType : "application/json"
     })
   }
   const nodeResponse = toServerResponse(request)
   const socket = nodeResponse.socket
-  if (response.body._tag === "Raw") {
+  if (response.body._tag === "Raw" && body === undefined) {
     // A file stream that will never be sent: close it now rather than leak its descriptor.
     const raw = response.body.body as { destroy?: () => void } | null
     if (raw !== null && typeof raw === "object" && typeof raw.destroy === "function") raw.destroy()
