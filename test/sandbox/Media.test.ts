@@ -48,6 +48,8 @@ describe("signing file maps", () => {
       { image_1: { name: "a.png", media: "images/a.png", file_type: "image", is_primary: true, width: 2 }, data_meta_1: { media: "meta/ü \"q\".json" } },
       { image: { name: "x", media: "dir/with space/ø.png" } },
       { none: { url: "http://elsewhere/x" } },
+      { a: { media: "back\\slash.png" }, b: { media: "plain.png", file_type: "media" } },
+      { a: { name: "\"media\":\"not-a-key\"", media: "x.png" } },
       {}
     ]
     for (const map of maps) {
@@ -55,6 +57,15 @@ describe("signing file maps", () => {
       expect(JSON.parse(signFilesJson(text, sign))).toStrictEqual(signFileMap(map, sign))
       expect(JSON.parse(signFilesJson(JSON.stringify(map, null, 2), sign))).toStrictEqual(signFileMap(map, sign))
     }
+  })
+
+  it("signs every entry of a map written partly compact, partly spaced (a hand-edited row)", () => {
+    const sign = makeSigner("http://h:1", "s3cret")
+    const text = '{"a": {"media" : "one.png"}, "b": {"media":"two.png"}, "c": {"media":"three.png"}}'
+    const expected = signFileMap({ a: { media: "one.png" }, b: { media: "two.png" }, c: { media: "three.png" } }, sign)
+    expect(JSON.parse(signFilesJson(text, sign))).toStrictEqual(expected)
+    const reversed = '{"b": {"media":"two.png"}, "a": {"media" : "one.png"}}'
+    expect(JSON.parse(signFilesJson(reversed, sign))).toStrictEqual(signFileMap({ b: { media: "two.png" }, a: { media: "one.png" } }, sign))
   })
 })
 
