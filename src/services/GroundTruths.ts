@@ -139,23 +139,27 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
         : listingTimeout
       const query = yield* toQuery({ ...valid, ...(pageSize !== undefined ? { page_size: pageSize } : {}) })
       const url = Pagination.withQuery(client.resolveUrl(listing.path), query)
-      const fetch: Pagination.FetchPage<A> = (pageUrl) => {
-        const page = client.jsonLater(HttpClientRequest.get(pageUrl), listing.decode, { timeout })
-        if (conversion === undefined) return page
-        // Downloads are network work too: they belong to the first step, so that prefetched pages
-        // download their files concurrently.
-        return Effect.map(
-          Effect.flatMap(Effect.flatten(page), (p) => Effect.map(files.convertAll(p.results, conversion), (results) => ({ ...p, results }))),
-          Effect.succeed
-        )
-      }
+      const convert = (page: PageOf<A>): Effect.Effect<PageOf<A>, SynapseError> =>
+        conversion === undefined ? Effect.succeed(page) : Effect.map(files.convertAll(page.results, conversion), (results) => ({ ...page, results }))
+      const fetch = Pagination.fetchPage(
+        (pageUrl) => {
+          const page = client.jsonWith(HttpClientRequest.get(pageUrl), listing.decode, { timeout })
+          return conversion === undefined ? page : Effect.flatMap(page, convert)
+        },
+        (pageUrl) => {
+          const later = client.jsonLater(HttpClientRequest.get(pageUrl), listing.decode, { timeout })
+          // Downloads are network work too: with url conversion the whole page is fetched in the
+          // first step, so that prefetched pages download their files concurrently.
+          return conversion === undefined ? later : Effect.map(Effect.flatMap(Effect.flatten(later), convert), Effect.succeed)
+        }
+      )
       return { url, fetch }
     })
 
   const listOf = <A, P>(listing: Listing<A>, schema: Schema.Schema<P, any, never>, params: Readonly<Record<string, unknown>> | undefined, options: ListOptions | undefined) =>
     Effect.gen(function*() {
       const { fetch, url } = yield* prepare(listing, schema, params, options)
-      const page = yield* Pagination.fetchNow(fetch, url)
+      const page = yield* fetch(url)
       return { results: page.results, count: page.count }
     })
 
@@ -172,7 +176,7 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
     Effect.gen(function*() {
       const prefetch = yield* validatePrefetch(options?.prefetch)
       const { fetch, url } = yield* prepare(listing, schema, params, options)
-      const first = yield* Pagination.fetchNow(fetch, url)
+      const first = yield* fetch(url)
       return { stream: Pagination.fromFirstPage(url, first, fetch, { prefetch }), count: first.count }
     })
 

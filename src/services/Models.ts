@@ -75,7 +75,10 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
   const decodeModel = decoder(Model)
   const listUrl = client.resolveUrl("models/")
 
-  const fetchPage: Pagination.FetchPage<Model> = (url) => client.jsonLater(HttpClientRequest.get(url), decodePage)
+  const fetchPage = Pagination.fetchPage(
+    (url) => client.jsonWith(HttpClientRequest.get(url), decodePage),
+    (url) => client.jsonLater(HttpClientRequest.get(url), decodePage)
+  )
 
   const firstUrl = (params: ListParams | undefined) =>
     validate(ModelListParams, params, { allowed: ALLOWED }).pipe(
@@ -85,7 +88,7 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
 
   const list = Effect.fn("Models.list")(function*(params?: ListParams) {
     const url = yield* firstUrl(params)
-    const page = yield* Pagination.fetchNow(fetchPage, url)
+    const page = yield* fetchPage(url)
     return { results: page.results, count: page.count }
   })
 

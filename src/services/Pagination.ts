@@ -18,17 +18,24 @@ import { Chunk, Effect, Option, Stream } from "effect"
 import type { Page } from "../schemas/Page.js"
 import { DecodeError, stripQuery, type SynapseError } from "./SynapseError.js"
 
-/**
- * Fetches one page by its absolute URL, in two steps: the outer effect does the network part (the
- * request, its retries, reading the body), the effect it succeeds with the rest (parsing, decoding,
- * url conversion). Prefetching runs the first step for several pages at once and the second one
- * page after the other, in order: a parsed page that a forked fiber completed with stays in the
- * young generation's way until the next full collection (see `SynapseClient.jsonLater`).
- */
-export type FetchPage<A> = (url: string) => Effect.Effect<Effect.Effect<Page<A>, SynapseError>, SynapseError>
+/** Fetches (and decodes, and url-converts) one page by its absolute URL. */
+export interface FetchPage<A> {
+  (url: string): Effect.Effect<Page<A>, SynapseError>
+  /**
+   * The same in two steps, for prefetching: the outer effect does the network part (the request,
+   * its retries, reading the body), the effect it succeeds with the rest (parsing, decoding, url
+   * conversion). Prefetching runs the first step for several pages at once and the second one page
+   * after the other, in order: a parsed page that a forked fiber completed with stays in the young
+   * generation's way until the next full collection (see `SynapseClient.jsonLater`).
+   */
+  readonly later: (url: string) => Effect.Effect<Effect.Effect<Page<A>, SynapseError>, SynapseError>
+}
 
-/** Both steps of `fetch`, one after the other. */
-export const fetchNow = <A>(fetch: FetchPage<A>, url: string): Effect.Effect<Page<A>, SynapseError> => Effect.flatten(fetch(url))
+/** A `FetchPage` from its one-step and two-step forms. */
+export const fetchPage = <A>(
+  now: (url: string) => Effect.Effect<Page<A>, SynapseError>,
+  later: FetchPage<A>["later"]
+): FetchPage<A> => Object.assign((url: string) => now(url), { later })
 
 /** How to walk the pages. */
 export interface Options {
@@ -91,7 +98,7 @@ const follow = <A>(firstUrl: string, first: Page<A>, fetch: FetchPage<A>): Strea
           case "Have":
             return emit(state.url, state.page)
           case "Fetch":
-            return Effect.flatMap(fetchNow(fetch, state.url), (page) => emit(state.url, page))
+            return Effect.flatMap(fetch(state.url), (page) => emit(state.url, page))
         }
       }
     )
@@ -122,7 +129,7 @@ const byNumber = <A>(firstUrl: string, first: Page<A>, fetch: FetchPage<A>, conc
         Stream.fromIterable(rest).pipe(
           Stream.mapEffect((page) => {
             const url = pageUrl(firstUrl, page, pageSize)
-            return Effect.map(fetch(url), (finish) => ({ url, finish }))
+            return Effect.map(fetch.later(url), (finish) => ({ url, finish }))
           }, { concurrency }),
           Stream.mapEffect(({ finish, url }) =>
             Effect.flatMap(finish, (result) => {
@@ -156,7 +163,7 @@ export const fromFirstPage = <A>(
 
 /** All items of a listing, fetching page 1 from `firstUrl` when the stream is first pulled. */
 export const stream = <A>(firstUrl: string, fetch: FetchPage<A>, options?: Options): Stream.Stream<A, SynapseError> =>
-  Stream.unwrap(Effect.map(fetchNow(fetch, firstUrl), (first) => fromFirstPage(firstUrl, first, fetch, options)))
+  Stream.unwrap(Effect.map(fetch(firstUrl), (first) => fromFirstPage(firstUrl, first, fetch, options)))
 
 /** One page of a listing as the list operations return it (the seed's `(results, total_count)`). */
 export interface ListResult<A> {
