@@ -139,18 +139,20 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
         : listingTimeout
       const query = yield* toQuery({ ...valid, ...(pageSize !== undefined ? { page_size: pageSize } : {}) })
       const url = Pagination.withQuery(client.resolveUrl(listing.path), query)
-      const convert = (page: PageOf<A>): Effect.Effect<PageOf<A>, SynapseError> =>
-        conversion === undefined ? Effect.succeed(page) : Effect.map(files.convertAll(page.results, conversion), (results) => ({ ...page, results }))
+      const convert = conversion === undefined
+        ? undefined
+        : (page: PageOf<A>): Effect.Effect<PageOf<A>, SynapseError> =>
+          Effect.map(files.convertAll(page.results, conversion), (results) => ({ ...page, results }))
       const fetch = Pagination.fetchPage(
         (pageUrl) => {
           const page = client.jsonWith(HttpClientRequest.get(pageUrl), listing.decode, { timeout })
-          return conversion === undefined ? page : Effect.flatMap(page, convert)
+          return convert === undefined ? page : Effect.flatMap(page, convert)
         },
         (pageUrl) => {
           const later = client.jsonLater(HttpClientRequest.get(pageUrl), listing.decode, { timeout })
           // Downloads are network work too: with url conversion the whole page is fetched in the
           // first step, so that prefetched pages download their files concurrently.
-          return conversion === undefined ? later : Effect.map(Effect.flatMap(Effect.flatten(later), convert), Effect.succeed)
+          return convert === undefined ? later : Effect.map(Effect.flatMap(Effect.flatten(later), convert), Effect.succeed)
         }
       )
       return { url, fetch }

@@ -6,7 +6,7 @@
  *   past the previous one, so `Stream.take(n)` fetches only the pages it needs. The `next` link is
  *   followed verbatim.
  * - prefetch (`prefetch: n`): once page 1 gives `count` and the page size, pages 2..N are requested
- *   by number with at most `n` requests in flight; items are still emitted in order.
+ *   by number with at most `n` requests in flight; their bodies are parsed, and items emitted, in order.
  *
  * Each page is one request with its own retries (done by the `fetch` function given here, through
  * `SynapseClient`), never a restart of the whole listing. Page 1 is fetched once, and can be handed
