@@ -110,6 +110,28 @@ describe("model workflow tools on the sandbox", () => {
       expect((mixed.structuredContent as Ranked).ranking.map((r) => [r.model.id, r.value])).toStrictEqual(comparison.ranking.map((r) => [r.model.id, r.value]))
     }))
 
+  it.scoped("compare_models passes the scoring options of recompute (task, zero_division, score_threshold) to the scoring", () =>
+    Effect.gen(function*() {
+      const [a, b] = (yield* models({ model_type: "classification" })).map((m) => m.id)
+      const { version, perfect } = yield* classificationPredictions
+      const compare = (scoring: Record<string, unknown>) =>
+        call("compare_models", {
+          model_ids: [a, b],
+          metric: "accuracy",
+          recompute: { ground_truth_version_id: version, predictions: { [String(b)]: perfect }, ...scoring }
+        })
+      const plain = yield* compare({ zero_division: 1, score_threshold: 0.5 })
+      expect(plain.isError, JSON.stringify(plain.content)).toBeFalsy()
+      // Read as detection results, classification lines are not predictions at all.
+      const asDetection = yield* compare({ task: "detection" })
+      expect(asDetection.isError).toBe(true)
+      expect(JSON.stringify(asDetection.content)).toContain(`predictions of model ${b} has no usable row`)
+      // Out of range: refused with the field named.
+      const bad = yield* compare({ zero_division: 2 })
+      expect(bad.isError).toBe(true)
+      expect(JSON.stringify(bad.content)).toContain("recompute.zero_division")
+    }))
+
   it.scoped("compare_models refuses prediction files outside the roots, too large, unkeyed, or given twice for a model, naming them", () =>
     Effect.gen(function*() {
       const [a, b] = (yield* models({ model_type: "classification" })).map((m) => m.id)

@@ -166,7 +166,7 @@ const recomputePredictions = (
     readonly ground_truth_version_id: number
     readonly predictions?: Readonly<Record<string, string>> | undefined
     readonly predictions_paths?: Readonly<Record<string, string>> | undefined
-  }
+  } & Scoring
 ) =>
   Effect.gen(function*() {
     const inline = recompute.predictions ?? {}
@@ -210,8 +210,12 @@ const recomputePredictions = (
     }
     const predictions: Record<string, string> = { ...inline }
     for (const l of located) predictions[l.id] = texts.get(l.file)!
-    return { ground_truth_version_id: recompute.ground_truth_version_id, predictions }
+    const { predictions: _inline, predictions_paths: _paths, ...rest } = recompute
+    return { ...rest, predictions }
   })
+
+/** How predictions are scored (`ScoringFields`): the task, zero_division and score_threshold. */
+type Scoring = Schema.Struct.Type<typeof ScoringFields>
 
 /** `compare_models`. */
 export const compareModelsTool = Tool.make({
@@ -239,7 +243,12 @@ export const compareModelsTool = Tool.make({
         `A predictions file per model id, e.g. {"101": "preds/101.json"}: absolute inside an upload root, or relative to one; ` +
           `at most ${mib(MAX_PREDICTIONS_BYTES)} per file and ${mib(MAX_PREDICTIONS_TOTAL_BYTES)} together. A model may have ` +
           "inline predictions or a file, not both; different models may mix them."
-      ))
+      )),
+      ...ScoringFields,
+      // A comparison returns only the ranked values, not analyze's list of zero-division cases.
+      zero_division: ScoringFields.zero_division.annotations({
+        description: "Value of a precision/recall whose denominator is 0 (a class never predicted, or never present). Default 0."
+      })
     }).annotations({
       description: "Score every model on one dataset version from predictions (inline, or files in an upload root) and rank " +
         "by the computed metric. Give predictions, predictions_paths or both (for different models); models with neither " +
