@@ -261,10 +261,12 @@ export const make = <R>(
       if ("truncated" in tool.output.fields) throw new Error(`tool ${tool.name}: output field "truncated" is reserved`)
       names.add(tool.name)
     }
-    const byName = new Map(enabled.map((tool) => [tool.name, tool] as const))
-    const published = enabled.map((tool) => describeTool(tool as AnyTool<unknown>))
-    const inputSchemas = new Map(published.map((info) => [info.name, info.inputSchema as Record<string, JsonValue>] as const))
-    const codecs = new Map(enabled.map((tool) => [tool.name, toolCodec(tool as AnyTool<unknown>)] as const))
+    // Everything a call needs about a tool, by name, prepared once.
+    const byName = new Map(enabled.map((tool) => {
+      const info = describeTool(tool as AnyTool<unknown>)
+      return [tool.name, { tool, info, codec: toolCodec(tool as AnyTool<unknown>) }] as const
+    }))
+    const published = [...byName.values()].map((entry) => entry.info)
     const hidden = new Set(tools.filter((tool) => config.readOnly && tool.write).map((tool) => tool.name))
     const secrets = (options.secrets ?? []).filter((s) => s.length >= 4)
 
@@ -281,22 +283,22 @@ export const make = <R>(
       context: ToolContext,
       signal: AbortSignal
     ): Promise<CallToolResult> => {
-      const tool = byName.get(name)
-      if (tool === undefined) {
+      const entry = byName.get(name)
+      if (entry === undefined) {
         return errorResult(
           hidden.has(name)
             ? `Tool ${name} is not available: the server runs in read-only mode (SYNAPSE_MCP_READ_ONLY / --read-only).`
             : `Unknown tool ${name}. Available tools: ${[...byName.keys()].join(", ")}.`
         )
       }
-      const codec = codecs.get(name)!
+      const { codec, info, tool } = entry
       const program = Effect.suspend(() => {
         // Unknown names are reported together with the invalid values (the decoder would stop at
         // the first unknown name), so one corrected call can fix everything.
         const unknown = args !== null && typeof args === "object" ? Object.keys(args).filter((k) => !codec.allowed.has(k)) : []
         const problems = unknown.map((k) => `- ${k}: unknown argument; allowed: ${[...codec.allowed].join(", ") || "none"}`)
         const decoded = codec.decodeInput(args ?? {})
-        if (Either.isLeft(decoded)) problems.push(formatParseError(decoded.left, inputSchemas.get(name), args))
+        if (Either.isLeft(decoded)) problems.push(formatParseError(decoded.left, info.inputSchema as Record<string, JsonValue>, args))
         if (problems.length > 0 || Either.isLeft(decoded)) {
           return Effect.fail(new ToolError({
             message: `Invalid arguments for ${name}:\n${problems.join("\n")}\nSee the tool's input schema for allowed values.`

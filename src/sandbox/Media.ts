@@ -80,7 +80,8 @@ export const signFilesJson = (text: string, sign: (mediaPath: string) => string)
   for (let at = text.indexOf(COMPACT_MEDIA); at >= 0; at = text.indexOf(COMPACT_MEDIA, from)) {
     const start = at + COMPACT_MEDIA.length
     const end = text.indexOf("\"", start)
-    const raw = end < 0 ? "\\" : text.slice(start, end)
+    if (end < 0) return signFilesJsonGeneral(text, sign)
+    const raw = text.slice(start, end)
     const before = text.slice(from, at)
     if (raw.includes("\\") || before.includes('"media"')) return signFilesJsonGeneral(text, sign)
     out += `${before}"url":${JSON.stringify(sign(raw))}`
