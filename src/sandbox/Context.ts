@@ -1,10 +1,11 @@
 /**
  * The state one running sandbox shares between its routes: the database, the data directory, the
- * token, fault injection, request statistics and the listing caches (counts and page cursors).
+ * token, fault injection, the page workers, request statistics and the listing caches (counts and page cursors).
  */
 import type { SqlClient } from "@effect/sql"
 import type { PreparedDataDir } from "./DataDir.js"
 import type { FaultInjector } from "./Faults.js"
+import type { PagePool } from "./PagePool.js"
 
 /** Per-route request counters and upload byte totals, served by `GET /_sandbox/stats`. */
 export class SandboxStats {
@@ -38,6 +39,8 @@ export interface SandboxContext {
   readonly token: string
   readonly faults: FaultInjector
   readonly stats: SandboxStats
+  /** The threads that read and render event pages. */
+  readonly pages: PagePool
   readonly maxUploadBytes: number
   readonly uploadExpirySeconds: number
   /** `http://host:port` of the bound server, for links when a request has no usable Host. */

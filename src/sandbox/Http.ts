@@ -227,6 +227,6 @@ export const pageLinks = (
   return { next, previous }
 }
 
-/** Serializes a DRF page whose rows are already JSON text. */
-export const pageJson = (count: number, links: { next: string | null; previous: string | null }, rows: ReadonlyArray<string>): string =>
-  `{"count":${count},"next":${JSON.stringify(links.next)},"previous":${JSON.stringify(links.previous)},"results":[${rows.join(",")}]}`
+/** Serializes a DRF page whose rows are already JSON text, joined by commas. */
+export const pageJson = (count: number, links: { next: string | null; previous: string | null }, rows: string): string =>
+  `{"count":${count},"next":${JSON.stringify(links.next)},"previous":${JSON.stringify(links.previous)},"results":[${rows}]}`

@@ -35,7 +35,9 @@ import {
   resolvePage,
   stringParam
 } from "./Http.js"
-import { makeSigner, signFileMap, signFilesJson } from "./Media.js"
+import { EVENT_COLUMNS, keepFields } from "./EventRows.js"
+import { makeSigner, signFileMap } from "./Media.js"
+import type { RenderedRows } from "./PagePool.js"
 
 type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError | SqlError, HttpServerRequest.HttpServerRequest>
 
@@ -119,29 +121,36 @@ const listingKey = (table: string, w: Where): string => `${table}${whereSql(w)}|
 /** `w` plus `id > afterId`: the rows after a page that ended at `afterId`, in a listing ordered by id. */
 const after = (w: Where, afterId: number): Where => ({ clauses: [...w.clauses, "id > ?"], params: [...w.params, afterId] })
 
-/**
- * Reading a page of a listing ordered by id from where the previous one ended, when that is known:
- * `select` takes the filter with `id > last` added and a row count (no offset).
- */
-interface Seek<Row> {
-  readonly select: (limit: number, where: Where) => Effect.Effect<ReadonlyArray<Row>, SqlError>
-  readonly idOf: (row: Row) => number
+/** Which rows of a listing one page holds, and for whom it is rendered. */
+interface PageSlice {
+  /** The listing's filter; with `id > last` added when the page starts after a remembered cursor. */
+  readonly where: Where
+  /** `LIMIT` clause body: `n`, or `n OFFSET m` when the page is found by skipping rows. */
+  readonly limit: string
+  /** Origin of presigned media URLs. */
+  readonly origin: string
+  /** Top-level members to keep in each row (`fields`); empty keeps all. */
+  readonly fields: ReadonlyArray<string>
 }
 
+type ReadPage = (slice: PageSlice) => Effect.Effect<RenderedRows, SqlError>
+
 /** What a listing route gives `listing`. */
-interface ListingOptions<Row> {
+interface ListingOptions {
   readonly allowLimitOffset: boolean
   readonly countFrom: string
   readonly where: Where
-  readonly select: (limit: number, offset: number) => Effect.Effect<ReadonlyArray<Row>, SqlError>
-  readonly render: (row: Row, sign: (mediaPath: string) => string) => string
+  readonly read: ReadPage
+  /**
+   * Whether the listing is ordered by id, so that a page can be read from where the previous one
+   * ended (`id > last`) instead of by skipping the rows before it.
+   */
+  readonly seekable?: boolean
   readonly fields?: ReadonlyArray<string>
-  /** For listings ordered by id: how to read a page from a remembered cursor. */
-  readonly seek?: Seek<Row>
 }
 
-/** The common shape of a listing: parse paging, count, check range, fetch a page, render. */
-const listing = <Row>(ctx: SandboxContext, options: ListingOptions<Row>): Handler =>
+/** The common shape of a listing: parse paging, count, check range, read and render a page. */
+const listing = (ctx: SandboxContext, options: ListingOptions): Handler =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = queryOf(request)
@@ -150,42 +159,49 @@ const listing = <Row>(ctx: SandboxContext, options: ListingOptions<Row>): Handle
     const count = yield* cachedCount(ctx, options.countFrom, options.where, key)
     const page = resolvePage(pageRequest(query, options.allowLimitOffset), count)
     checkPageInRange(page, count)
-    const rows = page.offset >= count ? [] : yield* selectPage(ctx, options, key, page.limit, page.offset)
-    const sign = makeSigner(origin, ctx.data.secret)
-    let rendered = rows.map((row) => options.render(row, sign))
-    if (options.fields !== undefined && options.fields.length > 0) {
-      const keep = options.fields
-      rendered = rendered.map((text) => {
-        const obj = JSON.parse(text) as Record<string, unknown>
-        return JSON.stringify(Object.fromEntries(Object.entries(obj).filter(([k]) => keep.includes(k))))
-      })
-    }
-    return jsonText(pageJson(count, pageLinks(origin, pathOf(request), query, page, count), rendered))
+    const rows = page.offset >= count ? "" : (yield* readPage(ctx, options, key, page.limit, page.offset, origin)).json
+    return jsonText(pageJson(count, pageLinks(origin, pathOf(request), query, page, count), rows))
   })
 
 /**
  * One page of rows: from the cursor the previous page left when there is one (a client following
  * `next`), else by skipping `offset` rows; remembers where this page ends for the next request.
  */
-const selectPage = <Row>(
-  ctx: SandboxContext,
-  options: Pick<ListingOptions<Row>, "where" | "select" | "seek">,
-  key: string,
-  limit: number,
-  offset: number
-) =>
+const readPage = (ctx: SandboxContext, options: ListingOptions, key: string, limit: number, offset: number, origin: string) =>
   Effect.gen(function* () {
-    const seek = options.seek
-    if (seek === undefined) return yield* options.select(limit, offset)
-    const last = offset === 0 ? undefined : ctx.seeks.get(`${key}|${offset}`)
-    const rows = last === undefined ? yield* options.select(limit, offset) : yield* seek.select(limit, after(options.where, last))
+    const fields = options.fields ?? []
+    const last = options.seekable === true && offset > 0 ? ctx.seeks.get(`${key}|${offset}`) : undefined
+    const rows =
+      last === undefined
+        ? yield* options.read({ where: options.where, limit: pageLimit(limit, offset), origin, fields })
+        : yield* options.read({ where: after(options.where, last), limit: `${Math.trunc(limit)}`, origin, fields })
     if (last !== undefined) ctx.stats.listingSeeks++
-    if (rows.length > 0) {
+    if (options.seekable === true && rows.lastId !== undefined) {
       if (ctx.seeks.size > 10_000) ctx.seeks.clear()
-      ctx.seeks.set(`${key}|${offset + rows.length}`, seek.idOf(rows[rows.length - 1]!))
+      ctx.seeks.set(`${key}|${offset + rows.length}`, rows.lastId)
     }
     return rows
   })
+
+/** A `ReadPage` that runs `select` and renders its rows on the server's own thread. */
+const readOnServer =
+  <Row>(
+    ctx: SandboxContext,
+    select: (slice: PageSlice) => Effect.Effect<ReadonlyArray<Row>, SqlError>,
+    render: (row: Row, sign: (mediaPath: string) => string) => string,
+    idOf?: (row: Row) => number
+  ): ReadPage =>
+  (slice) =>
+    Effect.map(select(slice), (rows) => {
+      const sign = makeSigner(slice.origin, ctx.data.secret)
+      const texts = rows.map((row) => render(row, sign))
+      const last = rows[rows.length - 1]
+      return {
+        json: (slice.fields.length > 0 ? texts.map((text) => keepFields(text, slice.fields)) : texts).join(","),
+        length: rows.length,
+        lastId: last === undefined || idOf === undefined ? undefined : idOf(last)
+      }
+    })
 
 // ---------------------------------------------------------------------------------------------
 // Models
@@ -259,15 +275,15 @@ export const listModels = (ctx: SandboxContext): Handler =>
       throw fieldError("ordering", `Select a valid choice. "${excerpt(orderingRaw)}" is not one of ${MODEL_ORDERINGS.join(", ")}.`)
     }
     const order = ORDER_SQL[orderingRaw as (typeof MODEL_ORDERINGS)[number]]
-    return yield* listing<ModelRow>(ctx, {
+    return yield* listing(ctx, {
       allowLimitOffset: true,
       countFrom: "models",
       where: w,
-      select: (limit, offset) =>
-        ctx.sql.unsafe<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models${whereSql(w)} ORDER BY ${order} LIMIT ${pageLimit(limit, offset)}`, [
-          ...w.params
-        ]),
-      render: (row, sign) => JSON.stringify(modelObject(row, sign))
+      read: readOnServer(
+        ctx,
+        ({ where, limit }) => ctx.sql.unsafe<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models${whereSql(where)} ORDER BY ${order} LIMIT ${limit}`, where.params),
+        (row, sign) => JSON.stringify(modelObject(row, sign))
+      )
     })
   })
 
@@ -463,31 +479,6 @@ export const patchModel = (ctx: SandboxContext, rawId: string | undefined): Hand
 // ---------------------------------------------------------------------------------------------
 // Ground truth
 
-/**
- * An event row as positional values, in `EVENT_COLUMNS` order. The events listing is the hottest
- * query (1 000 rows a page): better-sqlite3 builds arrays about twice as fast as keyed row objects.
- */
-type EventValues = readonly [
-  id: number,
-  version_id: number,
-  category: string | null,
-  created_at: string,
-  data: string,
-  files: string,
-  metadata: string,
-  data_unit_id: number,
-  unit_files: string
-]
-
-const EVENT_COLUMNS = "e.id, e.version_id, e.category, e.created_at, e.data, e.files, e.metadata, e.data_unit_id, u.files AS unit_files"
-
-const safeJsonText = (text: string | null): string => {
-  // Stored JSON is written by us; this guards the rare hand-edited row from breaking a whole page.
-  if (text === null || text === "") return "{}"
-  const c = text.charCodeAt(0)
-  return c === 123 || c === 91 ? text : JSON.stringify(parseJson(text))
-}
-
 /** The dataset-version filter, under its plural name or the singular one clients also send. */
 const versionIds = (query: URLSearchParams): Array<number> =>
   idListParam(query, "ground_truth_dataset_versions").concat(idListParam(query, "ground_truth_dataset_version"))
@@ -507,29 +498,26 @@ export const listEvents = (ctx: SandboxContext): Handler =>
     if (search !== undefined) {
       addClause(w, "(instr(lower(data), lower(?)) > 0 OR instr(lower(metadata), lower(?)) > 0)", [search, search])
     }
-    const fields = listParam(query, "fields")
-    const selectEvents = (where: Where, limit: string) =>
-      ctx.sql.unsafe(
-        `SELECT ${EVENT_COLUMNS}
-         FROM (SELECT id FROM ground_truth_events${whereSql(where)} ORDER BY id LIMIT ${limit}) page
-         JOIN ground_truth_events e ON e.id = page.id
-         JOIN data_units u ON u.id = e.data_unit_id
-         ORDER BY e.id`,
-        where.params
-      ).values as Effect.Effect<ReadonlyArray<EventValues>, SqlError>
-    return yield* listing<EventValues>(ctx, {
+    return yield* listing(ctx, {
       allowLimitOffset: false,
       countFrom: "ground_truth_events",
       where: w,
-      // The page's ids come from the index alone; the join then touches only those rows.
-      select: (limit, offset) => selectEvents(w, `${pageLimit(limit, offset)}`),
-      seek: { select: (limit, from) => selectEvents(from, `${Math.trunc(limit)}`), idOf: (r) => r[0] },
-      render: ([id, versionId, category, createdAt, data, files, metadata, dataUnitId, unitFiles], sign) =>
-        `{"id":${id},"ground_truth_dataset_version":${versionId},"category":${JSON.stringify(category)},` +
-        `"created_at":${JSON.stringify(createdAt)},"data":${safeJsonText(data)},` +
-        `"data_unit":{"id":${dataUnitId},"files":${signFilesJson(safeJsonText(unitFiles), sign)}},` +
-        `"files":${signFilesJson(safeJsonText(files), sign)},"metadata":${safeJsonText(metadata)}}`,
-      fields
+      seekable: true,
+      // The hottest listing (1 000 rows a page) is read and rendered on the page threads, so
+      // concurrent page requests run in parallel.
+      read: ({ where, limit, origin, fields }) =>
+        ctx.pages.render({
+          // The page's ids come from the index alone; the join then touches only those rows.
+          sql: `SELECT ${EVENT_COLUMNS}
+            FROM (SELECT id FROM ground_truth_events${whereSql(where)} ORDER BY id LIMIT ${limit}) page
+            JOIN ground_truth_events e ON e.id = page.id
+            JOIN data_units u ON u.id = e.data_unit_id
+            ORDER BY e.id`,
+          params: where.params,
+          origin,
+          fields
+        }),
+      fields: listParam(query, "fields")
     })
   })
 
@@ -566,13 +554,15 @@ export const listGroundTruths = (ctx: SandboxContext): Handler =>
          ORDER BY g.id`,
         where.params
       )
-    return yield* listing<GroundTruthRow>(ctx, {
+    return yield* listing(ctx, {
       allowLimitOffset: false,
       countFrom: "ground_truths",
       where: w,
-      select: (limit, offset) => selectGroundTruths(w, pageLimit(limit, offset)),
-      seek: { select: (limit, from) => selectGroundTruths(from, `${Math.trunc(limit)}`), idOf: (r) => r.id },
-      render: (r, sign) =>
+      seekable: true,
+      read: readOnServer(
+        ctx,
+        ({ where, limit }) => selectGroundTruths(where, limit),
+        (r, sign) =>
         JSON.stringify({
           id: r.id,
           ground_truth_dataset: r.dataset_id,
@@ -585,7 +575,9 @@ export const listGroundTruths = (ctx: SandboxContext): Handler =>
           data_unit: { id: r.data_unit_id, files: signFileMap(parseJson(r.unit_files), sign) },
           files: signFileMap(parseJson(r.files), sign),
           data: parseJson(r.data)
-        })
+        }),
+        (r) => r.id
+      )
     })
   })
 
@@ -630,12 +622,15 @@ export const listVersions = (ctx: SandboxContext): Handler =>
     addFlag(w, "is_archived", boolParam(query, "is_archived"))
     addFlag(w, "is_active", boolParam(query, "is_active"))
     const prefixed: Where = { clauses: w.clauses.map((c) => `v.${c}`), params: w.params }
-    return yield* listing<VersionRow>(ctx, {
+    return yield* listing(ctx, {
       allowLimitOffset: false,
       countFrom: "ground_truth_dataset_versions",
       where: w,
-      select: (limit, offset) => ctx.sql.unsafe<VersionRow>(`${VERSION_SELECT}${whereSql(prefixed)} ORDER BY v.id LIMIT ${pageLimit(limit, offset)}`, w.params),
-      render: (r) => JSON.stringify(versionObject(r))
+      read: readOnServer(
+        ctx,
+        ({ limit }) => ctx.sql.unsafe<VersionRow>(`${VERSION_SELECT}${whereSql(prefixed)} ORDER BY v.id LIMIT ${limit}`, w.params),
+        (r) => JSON.stringify(versionObject(r))
+      )
     })
   })
 

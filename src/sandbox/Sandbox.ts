@@ -18,15 +18,20 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Cause, Data, Effect, Exit, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { stderrLoggerLayer } from "../services/Logging.js"
 import { type SandboxContext, SandboxStats } from "./Context.js"
 import { defaultDataDir, prepareDataDir, type SeedKind } from "./DataDir.js"
 import { FaultInjector, parseFaultSpec } from "./Faults.js"
+import * as PagePool from "./PagePool.js"
 import { API_PREFIX, makeApp } from "./Server.js"
 
 /** The token a sandbox accepts unless told otherwise. */
 export const SANDBOX_DEV_TOKEN = "synapse-sandbox-dev-token"
+
+/** The most page threads a sandbox may be asked to run. */
+export const MAX_PAGE_THREADS = 16
 
 /** The default upload size limit: 5 GiB. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024 ** 3
@@ -53,6 +58,11 @@ export interface SandboxOptions {
   readonly maxUploadBytes?: number | undefined
   /** Seconds until an unfinished upload expires; default 24 h. */
   readonly uploadExpirySeconds?: number | undefined
+  /**
+   * Most threads reading and rendering event pages at once (each started when a page request finds
+   * the others busy); default the number of cores, at most 4.
+   */
+  readonly pageThreads?: number | undefined
   /** Called while seeding a new directory. */
   readonly onSeedProgress?: ((done: number, total: number) => void) | undefined
 }
@@ -116,6 +126,7 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
   yield* whole("events", options.events, 1)
   yield* whole("max upload bytes", options.maxUploadBytes, 0)
   yield* whole("upload expiry seconds", options.uploadExpirySeconds, 1)
+  yield* whole("page threads", options.pageThreads, 1, MAX_PAGE_THREADS)
   const faultSpec = yield* Effect.try({
     try: () => parseFaultSpec(options.faults ?? process.env.SYNAPSE_SANDBOX_FAULTS),
     catch: (cause) => new SandboxError({ detail: `bad fault spec: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
@@ -139,12 +150,17 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
     .unsafe<{ id: string }>("SELECT id FROM chunked_uploads WHERE status = 'uploading' AND expires_at < ?", [new Date().toISOString()])
     .pipe(Effect.orDie)
   for (const { id } of expired) Fs.rmSync(Path.join(data.uploadsDir, `${id}.part`), { force: true })
+  const pages = yield* PagePool.make(
+    { dbPath: data.dbPath, secret: data.secret },
+    options.pageThreads ?? Math.min(4, Os.availableParallelism())
+  )
   const ctx: SandboxContext = {
     sql,
     data,
     token,
     faults: new FaultInjector(faultSpec, randSeed),
     stats: new SandboxStats(),
+    pages,
     maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     uploadExpirySeconds: options.uploadExpirySeconds ?? 24 * 3600,
     origin: "",

@@ -91,6 +91,8 @@ const statsBody = (ctx: SandboxContext) => ({
   upload_bytes_received: ctx.stats.uploadBytesReceived,
   upload_chunks: ctx.stats.uploadChunks,
   listing_seeks: ctx.stats.listingSeeks,
+  // page threads running now (they start on demand, up to the sandbox's limit)
+  page_threads: ctx.pages.threads(),
   faults_injected: ctx.faults.injected
 })
 

@@ -1,7 +1,7 @@
 /**
  * `synapse-ml sandbox` as a user runs it: a spawned process that reports its URL and token on
  * stderr (nothing on stdout), serves a DRF page whose `next` works, applies `--faults`, stops
- * cleanly on SIGTERM, and refuses bad options in one line. (Two spawns only: each costs seconds.)
+ * cleanly on SIGTERM, and refuses bad options in one line. (Three spawns only: each costs seconds.)
  */
 import { describe, expect, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -90,10 +90,19 @@ describe("synapse-ml sandbox", () => {
       [{ port: 70000 }, "port must be a whole number from 0 to 65535, got 70000"],
       [{ port: -1 }, "port must be a whole number from 0 to 65535, got -1"],
       [{ events: -5 }, "events must be a whole number from 1"],
-      [{ maxUploadBytes: -1 }, "max upload bytes must be a whole number from 0"]
+      [{ maxUploadBytes: -1 }, "max upload bytes must be a whole number from 0"],
+      [{ pageThreads: 0 }, "page threads must be a whole number from 1 to 16, got 0"],
+      [{ pageThreads: 17 }, "page threads must be a whole number from 1 to 16, got 17"],
+      [{ pageThreads: 1.5 }, "page threads must be a whole number from 1 to 16, got 1.5"]
     ] as const) {
       await expect(startSandbox({ seed: "none", dataDir, ...options })).rejects.toThrow(message)
     }
     expect(Fs.existsSync(dataDir)).toBe(false)
+  })
+
+  it("refuses --page-threads out of range on the command line with exit status 2", async () => {
+    await expect(startCli(["--port", "0", "--seed", "none", "--page-threads", "0", "--data-dir", Path.join(Os.tmpdir(), `synapse-ml-cli-threads-${process.pid}`)])).rejects.toThrow(
+      /^exited with 2 before listening:\nsynapse-ml sandbox: page threads must be a whole number from 1 to 16, got 0\n$/
+    )
   })
 })

@@ -30,7 +30,11 @@ export const sandboxOptions = {
     Options.withDescription("fault spec, e.g. status5xx=0.1,status429=0.05,latency=20 (default $SYNAPSE_SANDBOX_FAULTS)")
   ),
   token: Options.text("token").pipe(Options.optional, Options.withDescription(`access token (default $SYNAPSE_SANDBOX_TOKEN or ${Sandbox.SANDBOX_DEV_TOKEN})`)),
-  maxUploadBytes: Options.integer("max-upload-bytes").pipe(Options.optional, Options.withDescription("upload size limit in bytes (413 above it)"))
+  maxUploadBytes: Options.integer("max-upload-bytes").pipe(Options.optional, Options.withDescription("upload size limit in bytes (413 above it)")),
+  pageThreads: Options.integer("page-threads").pipe(
+    Options.optional,
+    Options.withDescription(`most threads serving event pages at once, 1 to ${Sandbox.MAX_PAGE_THREADS} (default: the number of cores, at most 4)`)
+  )
 }
 
 /** Parsed sandbox options. */
@@ -44,6 +48,7 @@ export interface SandboxCliOptions {
   readonly faults: Option.Option<string>
   readonly token: Option.Option<string>
   readonly maxUploadBytes: Option.Option<number>
+  readonly pageThreads: Option.Option<number>
 }
 
 /** Starts a sandbox for the current scope from command-line options, reporting on stderr. */
@@ -61,6 +66,7 @@ export const startFromCli = (options: SandboxCliOptions) =>
       faults: Option.getOrUndefined(options.faults),
       token: Option.getOrUndefined(options.token),
       maxUploadBytes: Option.getOrUndefined(options.maxUploadBytes),
+      pageThreads: Option.getOrUndefined(options.pageThreads),
       onSeedProgress: (done, total) => {
         const now = Date.now()
         if (now - lastReport > 1000 || done === total) {
