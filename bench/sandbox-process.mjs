@@ -12,13 +12,17 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
  * Starts a sandbox seeded with `events` `large` events on an ephemeral port. Its data directory is
  * kept in the OS temp dir, named by the event count, so later runs (and other benchmarks of the
  * same size) reuse the seeded database instead of seeding again. Resolves once the sandbox has
- * printed its base URL and access token on stderr, with the seconds that took.
+ * printed its base URL and access token on stderr, with the seconds that took. `pageThreads` limits
+ * the threads serving event pages (`--page-threads`; default the sandbox's own).
  */
-export const startLargeSandbox = async (events) => {
+export const startLargeSandbox = async (events, { pageThreads } = {}) => {
   const dataDir = path.join(os.tmpdir(), `synapse-ml-bench-large-${events}`)
   const child = spawn(
     process.execPath,
-    [path.join(root, "dist/cli/main.js"), "sandbox", "--seed", "large", "--events", String(events), "--port", "0", "--data-dir", dataDir],
+    [
+      path.join(root, "dist/cli/main.js"), "sandbox", "--seed", "large", "--events", String(events), "--port", "0", "--data-dir", dataDir,
+      ...(pageThreads === undefined ? [] : ["--page-threads", String(pageThreads)])
+    ],
     { stdio: ["ignore", "ignore", "pipe"] }
   )
   const started = Date.now()

@@ -11,10 +11,13 @@
 //   (and 1. again over NodeHttpClient.layerUndici, to separate the transport's cost from the SDK's)
 //   3. peak RSS of a fresh process streaming all events, sampled every 10 000 events (with the heap
 //      in use after a forced GC): flat, and compared with a fresh process running the baseline loop
-// The three contenders run interleaved RUNS times (the machine is shared, so noise spreads over all
-// of them); wall time is the best run, client CPU time (user + system of this process) the median.
-// The sandbox serves every page from one Node thread, so on a loaded 2-core machine the wall time is
-// mostly the server's: the CPU figure is the SDK's own cost. Last line: the streamEvents ratio.
+// The contenders run interleaved BENCH_RUNS (default 5) times (the machine is shared, so noise
+// spreads over all of them); wall time is the best run, client CPU time (user + system of this
+// process) the median. The sandbox reads and renders event pages on its page threads (up to
+// BENCH_PAGE_THREADS, default the sandbox's own: the cores, at most 4), so prefetching's concurrent
+// requests are served in parallel while following `next` keeps one thread busy at a time. On a
+// 2-core machine the server and the client share the cores: the CPU figure is the SDK's own cost.
+// Last line: the streamEvents ratio.
 // Run after `npm run build`: node bench/sdk-stream.bench.mjs [events] [pageSize]
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
@@ -34,13 +37,16 @@ if (process.argv[2] === "--rss-child") {
 
 const EVENTS = Number(process.argv[2] ?? 100_000)
 const PAGE_SIZE = Number(process.argv[3] ?? process.env.BENCH_PAGE_SIZE ?? 1000)
-const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const PAGE_THREADS = process.env.BENCH_PAGE_THREADS === undefined ? undefined : Number(process.env.BENCH_PAGE_THREADS)
 // Round trip emulated for the prefetch comparison (a nearby cloud region is 10-40 ms away).
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 20)
 
-const sandbox = await startLargeSandbox(EVENTS)
+const sandbox = await startLargeSandbox(EVENTS, { pageThreads: PAGE_THREADS })
 const { url, token } = sandbox
-console.log(`sandbox ready in ${sandbox.seconds} s (data dir ${sandbox.dataDir}), page_size ${PAGE_SIZE}, best of ${RUNS}`)
+console.log(
+  `sandbox ready in ${sandbox.seconds} s (data dir ${sandbox.dataDir}, page threads ${PAGE_THREADS ?? "default"}), page_size ${PAGE_SIZE}, best of ${RUNS}`
+)
 
 const { sdkCount, rawCount } = await import(path.join(here, "sdk-stream.shared.mjs"))
 

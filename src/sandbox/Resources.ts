@@ -3,7 +3,8 @@
  * detail with expansions, create, patch), ground-truth events, ground truths and dataset
  * versions. Every filter is bound as a parameter (never spliced into SQL); listings read one page
  * with LIMIT/OFFSET on an index and a cached COUNT, so a 100 000-event table is served without
- * loading it. Hot rows are serialized by splicing the stored JSON text instead of parse+stringify.
+ * loading it. Hot rows are serialized by splicing the stored JSON text instead of parse+stringify,
+ * and event pages are read and rendered on the page threads (`PagePool.ts`).
  */
 import { HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import type { SqlError } from "@effect/sql/SqlError"
