@@ -8,6 +8,7 @@
 import { Effect } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { makeDirectory } from "../services/Directories.js"
 import { ToolError } from "./Tool.js"
 
 const hasDotDot = (p: string): boolean => p.split(/[\\/]+/).some((segment) => segment === "..")
@@ -80,7 +81,7 @@ export const prepareOutputDir = (outputDir: string, name: string) =>
       })
     }
     yield* Effect.tryPromise({
-      try: () => fs.mkdir(outputDir, { recursive: true }),
+      try: () => makeDirectory(outputDir),
       catch: () => new ToolError({ message: `The output directory ${outputDir} cannot be created; check SYNAPSE_MCP_OUTPUT_DIR.` })
     })
     const realRoot = yield* realpath(outputDir)

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { makeDirectorySync } from "../services/Directories.js"
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./Database.js"
 import { seedDatabase } from "./seed/index.js"
 
@@ -60,8 +61,8 @@ export const prepareDataDir = (options: {
   const mediaDir = Path.join(dataDir, "media")
   const uploadsDir = Path.join(dataDir, "uploads")
   const dbPath = Path.join(dataDir, "sandbox.sqlite")
-  Fs.mkdirSync(mediaDir, { recursive: true })
-  Fs.mkdirSync(uploadsDir, { recursive: true })
+  makeDirectorySync(mediaDir)
+  makeDirectorySync(uploadsDir)
 
   // Several processes may start on one directory at once (the default one especially): the lock
   // makes one of them seed while the others wait, then find the data ready.

@@ -23,6 +23,7 @@ import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import { makeDirectory } from "./Directories.js"
 import { SynapseClient } from "./SynapseClient.js"
 import {
   AuthorizationError,
@@ -153,7 +154,7 @@ export const make = (options?: Options): Effect.Effect<Service, never, SynapseCl
     const ensureDir: Effect.Effect<void, ConnectionError> = Effect.suspend(() =>
       dirReady ? Effect.void : Effect.tryPromise({
         try: async () => {
-          await fs.mkdir(dir, { recursive: true })
+          await makeDirectory(dir)
           dirReady = true
         },
         catch: (cause) => fsError(`cannot create the cache directory ${dir}`, cause)

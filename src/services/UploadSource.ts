@@ -17,6 +17,7 @@ import { createHash, type Hash, randomBytes } from "node:crypto"
 import { constants as fsConstants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
+import { makeDirectory } from "./Directories.js"
 import { Effect, Option, Schema, Stream } from "effect"
 
 /** How much is read from disk per read call, and hashed between two turns of the event loop. */
@@ -194,7 +195,7 @@ export const readState = (file: string): Effect.Effect<Option.Option<ResumeState
  */
 export const writeState = (file: string, state: ResumeState): Effect.Effect<void> =>
   Effect.tryPromise(async () => {
-    await fs.mkdir(nodePath.dirname(file), { recursive: true })
+    await makeDirectory(nodePath.dirname(file))
     const temporary = `${file}.${process.pid}.${Date.now()}.tmp`
     await fs.writeFile(temporary, JSON.stringify(state))
     await fs.rename(temporary, file)

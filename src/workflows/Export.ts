@@ -21,6 +21,7 @@ import { Id } from "../schemas/Common.js"
 import type { DatasetVersion } from "../schemas/DatasetVersion.js"
 import type { Annotation, GroundTruthEvent } from "../schemas/GroundTruth.js"
 import { MAX_PAGE_SIZE } from "../schemas/Page.js"
+import { makeDirectory } from "../services/Directories.js"
 import { FileCache } from "../services/FileCache.js"
 import { GroundTruths } from "../services/GroundTruths.js"
 import {
@@ -310,7 +311,7 @@ export const exportEvents = <E>(source: ExportSource<E>, options: ExportOptions,
       assignment = assignmentOf(manifest)
     }
     const outputDir = Path.resolve(options.outputDir)
-    yield* Effect.tryPromise({ try: () => Fsp.mkdir(outputDir, { recursive: true }), catch: toError("cannot create the output directory", outputDir) })
+    yield* Effect.tryPromise({ try: () => makeDirectory(outputDir), catch: toError("cannot create the output directory", outputDir) })
     const work = Path.join(outputDir, `.synapse-export-${randomBytes(6).toString("hex")}`)
     yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => Fsp.mkdir(work), catch: toError("cannot create the work directory", work) }),

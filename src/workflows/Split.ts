@@ -19,6 +19,7 @@ import type { FileEntry } from "../schemas/Common.js"
 import { Id } from "../schemas/Common.js"
 import type { GroundTruthEvent } from "../schemas/GroundTruth.js"
 import { MAX_PAGE_SIZE } from "../schemas/Page.js"
+import { makeDirectory } from "../services/Directories.js"
 import { FileCache } from "../services/FileCache.js"
 import { GroundTruths } from "../services/GroundTruths.js"
 import { dataMetaKeys, fromDataMeta, fromEventAnnotations, primaryImageKey, type SourceAnnotation } from "./Annotations.js"
@@ -480,7 +481,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
       const tmp = `${target}.tmp-${process.pid}-${Date.now()}`
       yield* Effect.tryPromise({
         try: async () => {
-          await Fsp.mkdir(Path.dirname(target), { recursive: true })
+          await makeDirectory(Path.dirname(target))
           await Fsp.writeFile(tmp, JSON.stringify(manifest, null, 2) + "\n")
           await Fsp.rename(tmp, target)
         },

@@ -93,7 +93,11 @@ describe("synapse-ml sandbox", () => {
       [{ maxUploadBytes: -1 }, "max upload bytes must be a whole number from 0"],
       [{ pageThreads: 0 }, "page threads must be a whole number from 1 to 16, got 0"],
       [{ pageThreads: 17 }, "page threads must be a whole number from 1 to 16, got 17"],
-      [{ pageThreads: 1.5 }, "page threads must be a whole number from 1 to 16, got 1.5"]
+      [{ pageThreads: 1.5 }, "page threads must be a whole number from 1 to 16, got 1.5"],
+      // Node's recursive mkdir never returns there: the sandbox must say why instead of hanging
+      ...(Fs.existsSync("/proc/self")
+        ? [[{ dataDir: "/proc/synapse-ml-sandbox" }, "cannot prepare the data directory: ENOENT: no such file or directory, mkdir '/proc/synapse-ml-sandbox'"] as const]
+        : [])
     ] as const) {
       await expect(startSandbox({ seed: "none", dataDir, ...options })).rejects.toThrow(message)
     }
