@@ -15,7 +15,8 @@
 // spreads over all of them); wall time is the best run, client CPU time (user + system of this
 // process) the median. Each ratio is also given as the median of the rounds' own ratios: a round
 // runs the contenders back to back, so a slow phase of the host slows both sides of its ratio,
-// where the best-of ratio can pair one contender's luckiest run with the other's ordinary one. The sandbox reads and renders event pages on its page threads (up to
+// where the best-of ratio can pair one contender's luckiest run with the other's ordinary one.
+// The sandbox reads and renders event pages on its page threads (up to
 // BENCH_PAGE_THREADS, default the sandbox's own: the cores, at most 4), so prefetching's concurrent
 // requests are served in parallel while following `next` keeps one thread busy at a time. On a
 // 2-core machine the server and the client share the cores: the CPU figure is the SDK's own cost.
