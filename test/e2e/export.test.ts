@@ -49,6 +49,25 @@ describe("synapse-ml export / split / coco validate", () => {
     expect(Fs.readFileSync(Path.join(yolo, "data.yaml"), "utf8")).toContain("test: images/test")
   })
 
+  it("--dataset-version repeats, takes commas, drops repeated ids and names a bad one", async () => {
+    const [repeated, badId, splitRepeated, splitCommas] = await Promise.all([
+      cli(["export", "--dataset-version", "302", "--dataset-version", "303,302", "-o", Path.join(tmp, "repeated"), "--json"]),
+      cli(["export", "--dataset-version", "302", "--dataset-version", "30x", "-o", Path.join(tmp, "bad-id")]),
+      cli(["split", "--dataset-version", "302", "--dataset-version", "303", "--seed", "3", "--json"]),
+      cli(["split", "--dataset-version", "302,303", "--seed", "3", "--json"])
+    ])
+    expect(repeated.code).toBe(0)
+    expect(JSON.parse(repeated.stdout)).toMatchObject({ datasetVersions: [302, 303], valid: true })
+    expect(badId.code).toBe(2)
+    expect(badId.stderr).toContain(`--dataset-version: "30x" is not an id`)
+    expect(Fs.existsSync(Path.join(tmp, "bad-id"))).toBe(false)
+    expect(splitRepeated.code).toBe(0)
+    const [byRepeat, byCommas] = [JSON.parse(splitRepeated.stdout), JSON.parse(splitCommas.stdout)]
+    expect(byRepeat.total.images).toBeGreaterThan(0)
+    expect(byRepeat.total).toEqual(byCommas.total)
+    expect(byRepeat.assignmentSha256).toBe(byCommas.assignmentSha256)
+  })
+
   it("exit codes: 2 usage, 3 API error, 4 invalid COCO, 5 unreadable file", async () => {
     const bad = Path.join(tmp, "bad.json")
     Fs.writeFileSync(bad, JSON.stringify({ images: [{ id: 0, file_name: "a.png", width: 1, height: 1 }], annotations: [], categories: [] }))

@@ -9,7 +9,7 @@ import { exportGroundTruth, type ExportSummary } from "../../workflows/Export.js
 import { EXIT, formatBytes, parseIdList, progressReporter, runCommand, sdkLayer, UsageError } from "./workflowSupport.js"
 
 const options = {
-  versions: Options.text("dataset-version").pipe(Options.withDefault(""), Options.withDescription("dataset version id(s) to export, comma-separated (e.g. 303 or 303,304)")),
+  versions: Options.text("dataset-version").pipe(Options.repeated, Options.withDescription("dataset version id(s) to export: repeat the option or separate with commas (303,304)")),
   format: Options.choice("format", ["coco", "yolo"] as const).pipe(Options.withDefault("coco" as const), Options.withDescription("output format")),
   out: Options.text("out").pipe(Options.withAlias("o"), Options.withDescription("output directory")),
   splitBy: Options.choice("split-by", ["none", "category", "manifest"] as const).pipe(

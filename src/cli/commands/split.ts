@@ -9,7 +9,7 @@ import { parseIdList, progressReporter, runCommand, sdkLayer, UsageError } from 
 
 const options = {
   project: Options.integer("project").pipe(Options.optional, Options.withDescription("split every event of this project")),
-  versions: Options.text("dataset-version").pipe(Options.withDefault(""), Options.withDescription("…or of these dataset versions, comma-separated")),
+  versions: Options.text("dataset-version").pipe(Options.repeated, Options.withDescription("…or of these dataset versions: repeat the option or separate with commas")),
   train: Options.float("train").pipe(Options.optional, Options.withDescription("train share (default 0.8)")),
   validation: Options.float("validation").pipe(Options.optional, Options.withDescription("validation share (default: the rest)")),
   test: Options.float("test").pipe(Options.optional, Options.withDescription("test share (default 0)")),

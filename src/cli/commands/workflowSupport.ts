@@ -30,12 +30,15 @@ export class UsageError extends Error {
   readonly _tag = "UsageError"
 }
 
-/** Parses `303` or `303,304` into ids; anything else is a usage error naming the option. */
-export const parseIdList = (option: string, text: string): Effect.Effect<Array<number>, UsageError> => {
-  const parts = text.split(",").map((s) => s.trim()).filter((s) => s !== "")
+/**
+ * Parses a repeatable id option (`--x 303 --x 304`, `--x 303,304` or both) into distinct ids in the
+ * order given; anything else is a usage error naming the option.
+ */
+export const parseIdList = (option: string, values: ReadonlyArray<string>): Effect.Effect<Array<number>, UsageError> => {
+  const parts = values.flatMap((text) => text.split(",")).map((s) => s.trim()).filter((s) => s !== "")
   const ids = parts.map(Number)
   const bad = parts.find((_, i) => !Number.isSafeInteger(ids[i]) || ids[i]! < 1)
-  return bad !== undefined ? Effect.fail(new UsageError(`${option}: "${bad}" is not an id (an integer ≥ 1)`)) : Effect.succeed(ids)
+  return bad !== undefined ? Effect.fail(new UsageError(`${option}: "${bad}" is not an id (an integer ≥ 1)`)) : Effect.succeed([...new Set(ids)])
 }
 
 /**
