@@ -23,7 +23,8 @@ export const SKIP_REASONS = [
   "unsupported_tool",
   "data_meta_unreadable",
   "no_split",
-  "not_in_manifest"
+  "not_in_manifest",
+  "in_earlier_version"
 ] as const
 export const SkipReason = Schema.Literal(...SKIP_REASONS)
 export type SkipReason = typeof SkipReason.Type

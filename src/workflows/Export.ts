@@ -293,6 +293,35 @@ interface SplitState {
   annotationCount: number
 }
 
+/**
+ * Which dataset version a data unit's annotations come from when several versions are exported
+ * together. Successive versions of a dataset repeat most of its data units, so merging their events
+ * would write each box once per version. The first version whose events reach the exporter claims
+ * the unit and its events in any other version are skipped; `exportGroundTruth` streams the
+ * versions one after another in the order given, so that is the first version listed.
+ */
+class DataUnitOwners {
+  private readonly byVersion = new Map<number | null, IdSet>()
+
+  /** Whether a version other than `version` has claimed `dataUnit`. */
+  claimedElsewhere(version: number | null, dataUnit: number): boolean {
+    for (const [owner, units] of this.byVersion) if (owner !== version && units.has(dataUnit)) return true
+    return false
+  }
+
+  /** Claims `dataUnit` for `version`; false when another version holds it. */
+  claim(version: number | null, dataUnit: number): boolean {
+    if (this.claimedElsewhere(version, dataUnit)) return false
+    let units = this.byVersion.get(version)
+    if (units === undefined) {
+      units = new IdSet()
+      this.byVersion.set(version, units)
+    }
+    units.add(dataUnit)
+    return true
+  }
+}
+
 const toError = (detail: string, path?: string) => (e: unknown) =>
   new ExportError({ detail: `${detail}: ${e instanceof Error ? e.message : String(e)}`, ...(path !== undefined ? { path } : {}) })
 
@@ -334,6 +363,8 @@ const runExport = <E>(
     const includeImages = options.includeImages === true
     const categories = new CategoryTable(options.categoryMap)
     const sizes = new IdSizeMap()
+    // One version cannot repeat a data unit across versions: no bookkeeping then.
+    const owners = source.versions.length > 1 ? new DataUnitOwners() : undefined
     const splits = new Map<string, SplitState>()
     const writers: Array<BufferedWriter> = []
     const skippedEvents: Record<string, number> = {}
@@ -385,6 +416,8 @@ const runExport = <E>(
     const resolve = (event: GroundTruthEvent): Resolved | Effect.Effect<Resolved, E> => {
       const du = event.data_unit ?? undefined
       if (du === undefined) return skipped(event, undefined, "missing_data_unit")
+      // Checked again when written (where the claim is made); here it spares the downloads.
+      if (owners?.claimedElsewhere(event.ground_truth_dataset_version, du.id)) return skipped(event, du.id, "in_earlier_version")
       let split = "all"
       if (splitBy === "category") {
         if (event.category == null) return skipped(event, du.id, "no_split")
@@ -454,6 +487,7 @@ const runExport = <E>(
       const { event } = r
       if (r.skip !== undefined) return noteSkip(skippedEvents, r.skip, event, r.dataUnit)
       const du = r.dataUnit!
+      if (owners !== undefined && !owners.claim(event.ground_truth_dataset_version, du)) return noteSkip(skippedEvents, "in_earlier_version", event, du)
       if (r.width === undefined || r.height === undefined) return noteSkip(skippedEvents, "image_size_unknown", event, du)
       const width = r.width, height = r.height
       if (Number.isNaN(sizes.width(du))) sizes.set(du, width, height)
@@ -815,7 +849,9 @@ export const skipReasons: ReadonlyArray<SkipReason> = SKIP_REASONS
 
 /** Input of `exportGroundTruth`: which dataset version(s), plus the export options. */
 export const ExportGroundTruthInput = Schema.Struct({
-  datasetVersionIds: Schema.NonEmptyArray(Id).annotations({ description: "Dataset version ids to export (their events are merged)" }),
+  datasetVersionIds: Schema.NonEmptyArray(Id).annotations({
+    description: "Dataset version ids to export. A data unit in several of them is exported once, with its annotations from the first listed version that has it"
+  }),
   ...ExportOptions.fields
 })
 export type ExportGroundTruthInput = typeof ExportGroundTruthInput.Type
@@ -827,12 +863,18 @@ export type ExportGroundTruthInput = typeof ExportGroundTruthInput.Type
 export const exportGroundTruth = Effect.fn("Workflows.exportGroundTruth")(function* (input: ExportGroundTruthInput, run: ExportRun = {}) {
   const gt = yield* GroundTruths
   const cache = yield* FileCache
-  const versions = yield* Effect.forEach(input.datasetVersionIds, (id) => gt.getVersion(id), { concurrency: 4 })
-  const { count, stream } = yield* gt.listAllEvents(
-    { ground_truth_dataset_versions: input.datasetVersionIds },
-    { pageSize: run.pageSize ?? MAX_PAGE_SIZE, prefetch: run.prefetch, urlConversion: false }
+  const ids = [...new Set(input.datasetVersionIds)]
+  const versions = yield* Effect.forEach(ids, (id) => gt.getVersion(id), { concurrency: 4 })
+  // One listing per version, streamed in the order given: the first listed version that has a data
+  // unit is the one its annotations come from (see DataUnitOwners).
+  const listings = yield* Effect.forEach(
+    ids,
+    (id) => gt.listAllEvents({ ground_truth_dataset_versions: [id] }, { pageSize: run.pageSize ?? MAX_PAGE_SIZE, prefetch: run.prefetch, urlConversion: false }),
+    { concurrency: 4 }
   )
+  const totalEvents = listings.reduce((sum, listing) => sum + listing.count, 0)
+  const events = listings.map((listing) => listing.stream).reduce((all, next) => Stream.concat(all, next))
   const { datasetVersionIds: _ids, ...options } = input
   const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })
-  return yield* exportEvents({ versions, events: stream, fetchFile, totalEvents: count }, options, run)
+  return yield* exportEvents({ versions, events, fetchFile, totalEvents }, options, run)
 })

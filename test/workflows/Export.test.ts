@@ -276,6 +276,44 @@ describe("per-split output", () => {
   )
 })
 
+describe("several dataset versions", () => {
+  const v8: DatasetVersion = { ...version, id: 8, version: "v2.1", name: "v2.1" }
+  const inVersion = (id: number, e: GroundTruthEvent): GroundTruthEvent => ({ ...e, ground_truth_dataset_version: id })
+  const exportOf = (versions: ReadonlyArray<DatasetVersion>, events: ReadonlyArray<GroundTruthEvent>) =>
+    exportEvents({ versions, events: Stream.fromIterable(events), fetchFile: noFiles }, { format: "coco", outputDir: outDir() }).pipe(
+      Effect.map((summary) => ({ summary, coco: readCoco(summary.outputDir) }))
+    )
+  const boxesOf = (coco: any) => coco.annotations.map((a: Ann) => [a.image_id, (a.bbox as Array<number>)[0]])
+
+  it.effect("a data unit in two versions takes its annotations from the version whose events came first; a version's own passes all count", () =>
+    Effect.gen(function* () {
+      const events = [
+        inVersion(7, event(1, [{ category: "car", bbox: [1, 1, 5, 5] }])),
+        inVersion(7, event(1, [{ category: "person", bbox: [2, 2, 5, 5] }])), // a second pass in the same version
+        inVersion(8, event(1, [{ category: "car", bbox: [3, 3, 5, 5] }])), // the snapshot's copy in the next version
+        inVersion(8, event(2, [{ category: "car", bbox: [4, 4, 5, 5] }]))
+      ]
+      const { summary, coco } = yield* exportOf([version, v8], events)
+      expect(boxesOf(coco)).toEqual([[1, 1], [1, 2], [2, 4]])
+      expect(coco.images.map((i: Ann) => i.id)).toEqual([1, 2])
+      expect(summary.skipped.events).toEqual({ in_earlier_version: 1 })
+      expect(summary.skipped.examples).toEqual([{ event: events[2]!.id, dataUnit: 1, reason: "in_earlier_version" }])
+      expect(summary.events).toBe(4)
+    })
+  )
+
+  it.effect("one version: events of a unit under another version id are not second-guessed", () =>
+    Effect.gen(function* () {
+      const { summary, coco } = yield* exportOf([version], [
+        inVersion(7, event(1, [{ category: "car", bbox: [1, 1, 5, 5] }])),
+        inVersion(8, event(1, [{ category: "car", bbox: [3, 3, 5, 5] }]))
+      ])
+      expect(boxesOf(coco)).toEqual([[1, 1], [1, 3]])
+      expect(summary.skipped.events).toEqual({})
+    })
+  )
+})
+
 describe("YOLO export", () => {
   it.effect("Ultralytics layout: labels/<split>/*.txt with 0-based classes and normalised centre boxes, data.yaml", () =>
     Effect.gen(function* () {

@@ -137,7 +137,7 @@ export const exportGroundTruthTool = Tool.make({
     "and leaves no partial files.",
   input: Schema.Struct({
     dataset_version_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(20)).annotations({
-      description: "Dataset version ids to export (1–20); their events are merged."
+      description: "Dataset version ids to export (1–20). A data unit in several of them (versions of one dataset share most) is exported once, with the annotations of the first listed version that has it."
     }),
     format: ExportFormat.annotations({ description: "coco: annotations/instances_<split>.json; yolo: images/, labels/, data.yaml." }),
     split_by: Schema.optional(Schema.Literal("none", "category", "manifest").annotations({
