@@ -379,6 +379,23 @@ interface MutableSplit {
 interface UnitAcc {
   classes: Map<string, number>
   events: number
+  /** The dataset version the class counts come from (see `versionRank`). */
+  version: number | null
+}
+
+/**
+ * Which of a data unit's dataset versions its class counts come from, lower rank first. Versions
+ * of a dataset are snapshots that repeat most units with the same boxes, so adding every version's
+ * annotations would count a unit's boxes once per version (the demo project: 1 468 for 592). With
+ * versions given, the first listed wins, as in the export; over a project, the newest (highest id).
+ */
+const versionRank = (inputs: SplitSource<unknown>["inputs"]) => {
+  const listed = inputs.dataset_versions
+  if (listed !== undefined && listed.length > 0) {
+    const order = new Map(listed.map((id, index) => [id, index]))
+    return (version: number | null): number => (version === null ? Infinity : order.get(version) ?? Infinity)
+  }
+  return (version: number | null): number => (version === null ? Infinity : -version)
 }
 
 /**
@@ -392,6 +409,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
     const method = input.method ?? "stratified"
     const seed = input.seed ?? 0
     const units = new Map<number, UnitAcc>()
+    const rank = versionRank(source.inputs)
     let events = 0
     let withoutUnit = 0
     yield* source.events.pipe(
@@ -406,8 +424,9 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
                 withoutUnit++
                 return
               }
+              const version = event.ground_truth_dataset_version
               let acc = units.get(du)
-              if (!acc) units.set(du, (acc = { classes: new Map(), events: 0 }))
+              if (!acc) units.set(du, (acc = { classes: new Map(), events: 0, version }))
               acc.events++
               let sources: ReadonlyArray<SourceAnnotation> = []
               const anns = event.data?.annotations
@@ -421,6 +440,12 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
                   const read = fromDataMeta(json, primaryImageKey(event.files))
                   if (Either.isRight(read)) sources = [...sources, ...read.right]
                 }
+              }
+              // Decided after the files are read: another event of this unit may have come in meanwhile.
+              if (version !== acc.version) {
+                if (rank(version) >= rank(acc.version)) return
+                acc.version = version
+                acc.classes = new Map()
               }
               for (const a of sources) {
                 const name = classNameOf(a)

@@ -266,6 +266,12 @@ describe("splits of the demo data", () => {
     expect(Fs.readFileSync(Path.join(tmp, "manifest-b.json"), "utf8")).toBe(Fs.readFileSync(manifestPath, "utf8"))
     const other = await doSplit({ ...input, seed: 8, dryRun: true })
     expect(other.summary.assignmentSha256).not.toBe(a.summary.assignmentSha256)
+    // The project's versions repeat its data units; each image's boxes count once, from the newest
+    // version (which here holds every image of the project).
+    const streetVersions = (await versions()).filter((v) => v.ground_truth_dataset.name === "Street scenes")
+    const newest = streetVersions.reduce((x, y) => (y.id > x.id ? y : x))
+    expect(newest.statistics.data_unit_count).toBe(a.summary.total.images)
+    expect(a.summary.total.annotations).toBe(newest.statistics.annotation_count)
 
     const manifest = await Effect.runPromise(readManifest(manifestPath))
     const seen = new Set<number>()

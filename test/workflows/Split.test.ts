@@ -113,6 +113,25 @@ describe("splitEvents", () => {
     })
   )
 
+  it.effect("a data unit in several versions is counted from one: the first listed, or over a project the newest", () =>
+    Effect.gen(function* () {
+      // Unit 1 in versions 4 and 5 (a snapshot with one more box), unit 2 only in 4; the stream
+      // brings the older version first, as a project listing ordered by event id does.
+      const inVersion = (version: number, e: GroundTruthEvent): GroundTruthEvent => ({ ...e, ground_truth_dataset_version: version })
+      const versioned = [
+        inVersion(4, ev(1, ["car"])),
+        inVersion(4, ev(1, ["person"])), // a second pass in the same version: counted
+        inVersion(4, ev(2, ["dog"])),
+        inVersion(5, ev(1, ["car", "person", "bus"]))
+      ]
+      const totalOf = (inputs: { project?: number; dataset_versions?: Array<number> }) =>
+        splitEvents({ events: Stream.fromIterable(versioned), inputs }, { dryRun: true }).pipe(Effect.map(({ summary }) => summary.total))
+      expect(yield* totalOf({ project: 1 })).toEqual({ images: 2, events: 4, annotations: 4 })
+      expect(yield* totalOf({ dataset_versions: [4, 5] })).toEqual({ images: 2, events: 4, annotations: 3 })
+      expect(yield* totalOf({ dataset_versions: [5, 4] })).toEqual({ images: 2, events: 4, annotations: 4 })
+    })
+  )
+
   it("rejects ratios that do not add up to 1", () => {
     const decode = Schema.decodeUnknownEither(PrepareTrainingDataInput)
     expect(Either.isLeft(decode({ ratios: { train: 0.8, validation: 0.3 } }))).toBe(true)

@@ -201,7 +201,8 @@ export const prepareTrainingDataTool = Tool.make({
   title: "Split ground truth into train/validation/test",
   description: "Split the ground-truth events of a project or of dataset versions into train/validation(/test) by " +
     "image, so no image lands in two splits, stratified by class by default, reproducible from `seed`. Returns " +
-    "per-split counts and class balance. By default a dry run that writes nothing; with dry_run false the " +
+    "per-split counts and class balance; an image in several versions counts its boxes once (from the first listed " +
+    "version, or over a project from the newest). By default a dry run that writes nothing; with dry_run false the " +
     "split manifest is written under the output directory, and export_ground_truth can then export per split " +
     "(split_by manifest, split_name = this output_name).",
   input: Schema.Struct({
