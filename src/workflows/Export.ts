@@ -23,7 +23,7 @@ import type { Annotation, GroundTruthEvent } from "../schemas/GroundTruth.js"
 import { MAX_PAGE_SIZE } from "../schemas/Page.js"
 import { makeDirectory } from "../services/Directories.js"
 import { FileCache } from "../services/FileCache.js"
-import { GroundTruths } from "../services/GroundTruths.js"
+import { GroundTruths, type StreamOptions } from "../services/GroundTruths.js"
 import {
   boxOut,
   dataMetaKeys,
@@ -857,6 +857,25 @@ export const ExportGroundTruthInput = Schema.Struct({
 export type ExportGroundTruthInput = typeof ExportGroundTruthInput.Type
 
 /**
+ * The events of dataset versions, one version after another in the order given (the first listed
+ * version that has a data unit is the one its annotations come from: see DataUnitOwners), and
+ * their number for progress. Several versions are counted with one-event pages, so that no
+ * version's first page waits in memory for its turn.
+ */
+const versionEvents = (ids: ReadonlyArray<number>, options: StreamOptions) =>
+  Effect.gen(function* () {
+    const gt = yield* GroundTruths
+    if (ids.length === 1) return yield* gt.listAllEvents({ ground_truth_dataset_versions: ids }, options)
+    const firstPages = yield* Effect.forEach(ids, (id) => gt.listEvents({ ground_truth_dataset_versions: [id] }, { pageSize: 1, urlConversion: false }), {
+      concurrency: 4
+    })
+    return {
+      count: firstPages.reduce((sum, page) => sum + page.count, 0),
+      stream: Stream.concatAll(Chunk.fromIterable(ids.map((id) => gt.streamEvents({ ground_truth_dataset_versions: [id] }, options))))
+    }
+  })
+
+/**
  * The seed's `export_ground_truth_data`, done right: exports the events of one or more dataset
  * versions through the SDK (pages fetched ahead with bounded concurrency, files through the cache).
  */
@@ -865,16 +884,8 @@ export const exportGroundTruth = Effect.fn("Workflows.exportGroundTruth")(functi
   const cache = yield* FileCache
   const ids = [...new Set(input.datasetVersionIds)]
   const versions = yield* Effect.forEach(ids, (id) => gt.getVersion(id), { concurrency: 4 })
-  // One listing per version, streamed in the order given: the first listed version that has a data
-  // unit is the one its annotations come from (see DataUnitOwners).
-  const listings = yield* Effect.forEach(
-    ids,
-    (id) => gt.listAllEvents({ ground_truth_dataset_versions: [id] }, { pageSize: run.pageSize ?? MAX_PAGE_SIZE, prefetch: run.prefetch, urlConversion: false }),
-    { concurrency: 4 }
-  )
-  const totalEvents = listings.reduce((sum, listing) => sum + listing.count, 0)
-  const events = listings.map((listing) => listing.stream).reduce((all, next) => Stream.concat(all, next))
+  const { count, stream } = yield* versionEvents(ids, { pageSize: run.pageSize ?? MAX_PAGE_SIZE, prefetch: run.prefetch, urlConversion: false })
   const { datasetVersionIds: _ids, ...options } = input
   const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })
-  return yield* exportEvents({ versions, events, fetchFile, totalEvents }, options, run)
+  return yield* exportEvents({ versions, events: stream, fetchFile, totalEvents: count }, options, run)
 })

@@ -13,7 +13,7 @@ import * as Path from "node:path"
 import { afterAll } from "vitest"
 import * as Synapse from "../../src/services/Synapse.js"
 import { validate } from "../../src/workflows/Coco.js"
-import { exportGroundTruth, type ExportGroundTruthInput } from "../../src/workflows/Export.js"
+import { exportGroundTruth, type ExportGroundTruthInput, type ExportProgress, type ExportRun } from "../../src/workflows/Export.js"
 import { readManifest } from "../../src/workflows/Manifest.js"
 import { prepareTrainingData, type PrepareTrainingDataInput } from "../../src/workflows/Split.js"
 import { useSandbox } from "../support/sandbox.js"
@@ -31,7 +31,7 @@ const layer = () => {
     Layer.orDie
   )
 }
-const doExport = (input: ExportGroundTruthInput) => Effect.runPromise(exportGroundTruth(input).pipe(Effect.provide(layer())))
+const doExport = (input: ExportGroundTruthInput, run?: ExportRun) => Effect.runPromise(exportGroundTruth(input, run).pipe(Effect.provide(layer())))
 const doSplit = (input: PrepareTrainingDataInput) => Effect.runPromise(prepareTrainingData(input).pipe(Effect.provide(layer())))
 
 interface RawEvent {
@@ -156,9 +156,11 @@ describe("COCO export of several dataset versions", () => {
   // a unit counts: they are separate annotation passes).
   const exportPair = async (ids: [number, number], perVersion: Array<Array<RawEvent>>) => {
     const outputDir = fresh()
-    const summary = await doExport({ datasetVersionIds: ids, format: "coco", outputDir })
+    let last: ExportProgress | undefined
+    const summary = await doExport({ datasetVersionIds: ids, format: "coco", outputDir }, { onProgress: (p) => void (last = p) })
     expect(summary.valid).toBe(true)
     expect(summary.datasetVersions).toStrictEqual(ids)
+    expect(last).toMatchObject({ phase: "done", eventsRead: perVersion.flat().length, eventsTotal: perVersion.flat().length })
     const coco = JSON.parse(Fs.readFileSync(Path.join(outputDir, "annotations", "instances_all.json"), "utf8"))
     expect(validate(coco).valid).toBe(true)
     const imageIds = coco.images.map((i: any) => i.id as number)
