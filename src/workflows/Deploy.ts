@@ -70,7 +70,7 @@ export type DeployInput = typeof DeployInput.Type
 
 /** A deployment could not start: nothing was changed. */
 export class DeployPreconditionError extends Schema.TaggedError<DeployPreconditionError>()("DeployPreconditionError", {
-  reason: Schema.Literal("project_not_found", "file_not_found", "gate_metric_missing"),
+  reason: Schema.Literal("project_not_found", "file_not_found", "gate_metric_missing", "model_not_in_project", "nothing_to_do"),
   detail: Schema.String
 }) {
   override get message(): string {
@@ -406,27 +406,45 @@ export interface RollbackResult {
  * then deactivates the models it activated, so the project is never left without an active model.
  * Every step is attempted; the first failure is reported with the others' outcomes.
  */
-export const rollbackDeployment: (plan: RollbackPlan) => Effect.Effect<RollbackResult, SynapseError | DeploymentFailed, Models> = Effect.fn(
+export const rollbackDeployment: (
+  plan: RollbackPlan
+) => Effect.Effect<RollbackResult, SynapseError | DeployPreconditionError | DeploymentFailed, Models> = Effect.fn(
   "Workflows.rollbackDeployment"
 )(function*(rawPlan: RollbackPlan) {
   const plan = yield* validate(RollbackPlan, rawPlan)
   const models = yield* Models
+  const named = [...new Set([...plan.reactivate, ...plan.deactivate])]
+  if (named.length === 0) {
+    return yield* new DeployPreconditionError({ reason: "nothing_to_do", detail: "the rollback names no model to re-activate or deactivate" })
+  }
+  // Every model is looked up before anything changes: an unknown id fails with NotFoundError, and
+  // a mistyped one that exists in another project must not switch that project's model.
+  const found = yield* Effect.forEach(named, (id) => models.get(id), { concurrency: 4 })
+  const foreign = found.filter((m) => m.project !== plan.project_id)
+  if (foreign.length > 0) {
+    return yield* new DeployPreconditionError({
+      reason: "model_not_in_project",
+      detail: `${foreign.map((m) => `model ${m.id} is in project ${m.project ?? "none"}`).join(", ")}, not in project ${plan.project_id}`
+    })
+  }
   const steps: Array<StepReport> = []
   const todo: Array<[StepReport["step"], number, boolean]> = [
     ...plan.reactivate.map((id) => ["reactivate", id, true] as [StepReport["step"], number, boolean]),
     ...plan.deactivate.map((id) => ["deactivate", id, false] as [StepReport["step"], number, boolean])
   ]
   let failed = false
+  let reactivationFailed = false
   for (const [step, id, active] of todo) {
     // Never demote the new model when a previous one could not be re-activated: that could leave
-    // the project with no active model at all.
-    if (failed && !active) {
+    // the project with no active model at all. A failed deactivation does not stop the others.
+    if (reactivationFailed && !active) {
       steps.push({ step, modelId: id, status: "not_run", detail: "skipped: an earlier re-activation failed" })
       continue
     }
     const r = yield* models.setActive(id, active).pipe(Effect.either)
     if (r._tag === "Left") {
       failed = true
+      if (active) reactivationFailed = true
       steps.push({ step, modelId: id, status: "failed", detail: r.left.message })
     } else steps.push({ step, modelId: id, status: "done" })
   }

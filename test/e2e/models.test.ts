@@ -99,5 +99,17 @@ describe("synapse-ml models", () => {
     expect(result.status).toBe("deployed")
     expect(await activeDetectors()).toStrictEqual([result.model.id])
     expect(done.stderr).toMatch(/deploy: deactivate model \d+/)
+
+    // Undone the way a failed deploy's report says: each option given once.
+    const wrongProject = await cli(["models", "rollback", "--project", "2", "--deactivate", String(result.model.id)])
+    expect(wrongProject.code).toBe(2)
+    expect(wrongProject.stderr).toContain(`model ${result.model.id} is in project 1, not in project 2 (nothing was changed)`)
+    const badId = await cli(["models", "rollback", "--project", "1", "--deactivate", "12x"])
+    expect(badId.code).toBe(2)
+    expect(badId.stderr).toContain(`--deactivate: "12x" is not an id`)
+    const undone = await cli(["models", "rollback", "--project", "1", "--reactivate", String(before[0]), "--deactivate", String(result.model.id)])
+    expect(undone.code).toBe(0)
+    expect(undone.stdout).toContain(`active now: ${before[0]}`)
+    expect(await activeDetectors()).toStrictEqual(before)
   })
 })

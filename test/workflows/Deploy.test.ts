@@ -284,3 +284,50 @@ describe("deployModel", () => {
     })
   })
 })
+
+describe("rollbackDeployment", () => {
+  const sandbox = useSandbox({ seed: "none" })
+
+  it("refuses before changing anything: a model of another project, an unknown model, an empty plan", async () => {
+    const sb = sandbox()
+    const [mine] = await register(sb, 1, [{ name: "rb mine", metrics: { mAP: 0.5 }, active: true }])
+    const [theirs] = await register(sb, 2, [{ name: "rb theirs", metrics: { mAP: 0.5 }, active: true }])
+    const before = [await activeOf(sb, 1), await activeOf(sb, 2)]
+
+    const foreign = await run(sb.url, sb.token, rollbackDeployment({ project_id: 1, reactivate: [], deactivate: [mine!, theirs!] }))
+    if (Either.isRight(foreign) || foreign.left._tag !== "DeployPreconditionError") throw new Error("expected DeployPreconditionError")
+    expect(foreign.left.reason).toBe("model_not_in_project")
+    expect(foreign.left.message).toBe(`model ${theirs} is in project 2, not in project 1 (nothing was changed)`)
+
+    const unknown = await run(sb.url, sb.token, rollbackDeployment({ project_id: 1, reactivate: [], deactivate: [mine!, 999_999] }))
+    expect(Either.isLeft(unknown) && unknown.left._tag).toBe("NotFoundError")
+
+    const empty = await run(sb.url, sb.token, rollbackDeployment({ project_id: 1, reactivate: [], deactivate: [] }))
+    expect(Either.isLeft(empty) && empty.left._tag === "DeployPreconditionError" && empty.left.reason).toBe("nothing_to_do")
+
+    expect([await activeOf(sb, 1), await activeOf(sb, 2)]).toStrictEqual(before)
+  })
+
+  it("a failed deactivation does not stop the others; a failed re-activation stops every deactivation", async () => {
+    const sb = sandbox()
+    const [a, b, c] = await register(sb, 3, [
+      { name: "rb A", metrics: { mAP: 0.5 }, active: true },
+      { name: "rb B", metrics: { mAP: 0.5 }, active: true },
+      { name: "rb C", metrics: { mAP: 0.5 }, active: false }
+    ])
+    await withProxy(sb.origin, demotionOf(a!), async (proxy) => {
+      const r = await run(proxy.url, sb.token, rollbackDeployment({ project_id: 3, reactivate: [], deactivate: [a!, b!] }))
+      if (Either.isRight(r) || r.left._tag !== "DeploymentFailed") throw new Error("expected DeploymentFailed")
+      expect(r.left.steps.map((s) => `${s.step}:${s.modelId}:${s.status}`)).toStrictEqual([`deactivate:${a}:failed`, `deactivate:${b}:done`])
+    })
+    const promotionOf = (model: number) => (method: string, url: string, body: string) =>
+      method === "PATCH" && url.endsWith(`/models/${model}/`) && body.includes("true")
+    await withProxy(sb.origin, promotionOf(c!), async (proxy) => {
+      const r = await run(proxy.url, sb.token, rollbackDeployment({ project_id: 3, reactivate: [c!], deactivate: [a!] }))
+      if (Either.isRight(r) || r.left._tag !== "DeploymentFailed") throw new Error("expected DeploymentFailed")
+      expect(r.left.steps.map((s) => `${s.step}:${s.modelId}:${s.status}`)).toStrictEqual([`reactivate:${c}:failed`, `deactivate:${a}:not_run`])
+    })
+    const now = await activeOf(sb, 3)
+    expect([a, b, c].map((id) => now.includes(id!))).toStrictEqual([true, false, false])
+  })
+})

@@ -13,7 +13,7 @@ import { MODEL_TYPES } from "../../schemas/Model.js"
 import { type Analysis, analyzeModel, type AnalyzeInput, EVALUATION_TASKS } from "../../workflows/Analyze.js"
 import { type CompareInput, compareModels, type Comparison } from "../../workflows/Compare.js"
 import { deployModel, type DeployInput, type DeployResult, rollbackDeployment } from "../../workflows/Deploy.js"
-import { EXIT, progressReporter, runCommand, sdkLayer, UsageError } from "./workflowSupport.js"
+import { EXIT, parseIdList, progressReporter, runCommand, sdkLayer, UsageError } from "./workflowSupport.js"
 
 const json = Options.boolean("json").pipe(Options.withDescription("print the whole result as JSON instead of a report"))
 
@@ -295,15 +295,19 @@ const rollback = Command.make(
   "rollback",
   {
     project: Options.integer("project"),
-    reactivate: Options.integer("reactivate").pipe(Options.repeated, Options.withDescription("models to re-activate (first)")),
-    deactivate: Options.integer("deactivate").pipe(Options.repeated, Options.withDescription("models to deactivate (after)")),
+    // Text parsed by parseIdList: @effect/cli's repeated integer option refuses a single occurrence.
+    reactivate: Options.text("reactivate").pipe(Options.repeated, Options.withDescription("models to re-activate first (repeat, or separate with commas)")),
+    deactivate: Options.text("deactivate").pipe(Options.repeated, Options.withDescription("models to deactivate after (repeat, or separate with commas)")),
     json
   },
   (o) =>
     run(
       "models rollback",
       Effect.gen(function*() {
-        const result = yield* rollbackDeployment({ project_id: o.project, reactivate: o.reactivate, deactivate: o.deactivate })
+        const reactivate = yield* parseIdList("--reactivate", o.reactivate)
+        const deactivate = yield* parseIdList("--deactivate", o.deactivate)
+        if (reactivate.length + deactivate.length === 0) return yield* Effect.fail(new UsageError("give --reactivate ID or --deactivate ID (the deploy's failure report prints the command)"))
+        const result = yield* rollbackDeployment({ project_id: o.project, reactivate, deactivate })
         yield* Console.log(o.json
           ? JSON.stringify(result, null, 2)
           : [...result.steps.map((s) => `  ${s.status.padEnd(7)} ${s.step} model ${s.modelId}`), `active now: ${result.activeAfter.join(", ") || "none"}`].join("\n"))
