@@ -142,6 +142,10 @@ export const compareModels: (
       })
     }
     const tasks = new Set(list.filter((m) => String(m.id) in recompute.predictions).map((m) => taskOf(m, recompute.task)))
+    // An unknown version lists no events: without this lookup every model's predictions would be
+    // blamed ("no usable row: unknown_image") instead of the version id.
+    const groundTruths = yield* GroundTruths
+    yield* groundTruths.getVersion(recompute.ground_truth_version_id)
     // One pass over the ground truth serves every model.
     const collector = yield* collectGroundTruth(recompute.ground_truth_version_id, tasks.has("detection"), options.onProgress)
     let done = 0

@@ -456,6 +456,16 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
         ).pipe(Effect.tap(() => run.onProgress?.({ eventsRead: events, images: units.size })))
       )
     )
+    if (units.size === 0) {
+      const versions = source.inputs.dataset_versions ?? []
+      const what = versions.length > 1
+        ? `dataset versions ${versions.join(", ")} have`
+        : versions.length === 1
+        ? `dataset version ${versions[0]} has`
+        : `project ${source.inputs.project} has`
+      const unitless = withoutUnit === 0 ? "" : ` (${withoutUnit} event${withoutUnit === 1 ? "" : "s"} without one)`
+      return yield* new SplitError({ detail: `nothing to split: ${what} no ground-truth events with a data unit${unitless}` })
+    }
     const unitList: Array<SplitUnit> = [...units.entries()].map(([id, acc]) => ({ id, classes: acc.classes }))
     const assignment = assignSplits(unitList, ratios, method, seed)
     const dev = deviations(unitList, assignment, ratios)
@@ -545,6 +555,8 @@ export const prepareTrainingData = Effect.fn("Workflows.prepareTrainingData")(fu
   if (input.project === undefined && !hasVersions) {
     return yield* new SplitError({ detail: "give a project or datasetVersionIds to split" })
   }
+  // An unknown version lists no events; looked up, it fails with NotFoundError naming it.
+  if (hasVersions) yield* Effect.forEach(input.datasetVersionIds!, (id) => gt.getVersion(id), { concurrency: 4, discard: true })
   const params = hasVersions ? { ground_truth_dataset_versions: input.datasetVersionIds! } : { project: input.project! }
   const events = gt.streamEvents(params, { pageSize: MAX_PAGE_SIZE, prefetch: 4, urlConversion: false })
   const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })

@@ -61,6 +61,16 @@ describe("synapse-ml export / split / coco validate", () => {
     expect(badId.code).toBe(2)
     expect(badId.stderr).toContain(`--dataset-version: "30x" is not an id`)
     expect(Fs.existsSync(Path.join(tmp, "bad-id"))).toBe(false)
+    // Unknown sources fail instead of writing an empty split.
+    const [noVersion, noProject] = await Promise.all([
+      cli(["split", "--dataset-version", "99999", "--manifest", Path.join(tmp, "none-a.json")]),
+      cli(["split", "--project", "99999", "--manifest", Path.join(tmp, "none-b.json")])
+    ])
+    expect(noVersion.code).toBe(3)
+    expect(noVersion.stderr).toMatch(/NotFoundError: HTTP 404: .*ground_truth_dataset_versions\/99999\//)
+    expect(noProject.code).toBe(2)
+    expect(noProject.stderr).toContain("nothing to split: project 99999 has no ground-truth events with a data unit")
+    expect(Fs.existsSync(Path.join(tmp, "none-a.json")) || Fs.existsSync(Path.join(tmp, "none-b.json"))).toBe(false)
     expect(splitRepeated.code).toBe(0)
     const [byRepeat, byCommas] = [JSON.parse(splitRepeated.stdout), JSON.parse(splitCommas.stdout)]
     expect(byRepeat.total.images).toBeGreaterThan(0)

@@ -132,6 +132,18 @@ describe("splitEvents", () => {
     })
   )
 
+  it.effect("nothing to split is an error naming the source, not an empty manifest", () =>
+    Effect.gen(function* () {
+      const manifestPath = Path.join(dir, "empty.json")
+      const noUnit: GroundTruthEvent = { ...ev(1, ["car"]), data_unit: null }
+      const error = yield* Effect.flip(splitEvents({ events: Stream.fromIterable([noUnit]), inputs: { project: 9 } }, { manifestPath }))
+      expect(error.detail).toBe("nothing to split: project 9 has no ground-truth events with a data unit (1 event without one)")
+      const none = yield* Effect.flip(splitEvents({ events: Stream.empty, inputs: { dataset_versions: [4, 5] } }, { manifestPath }))
+      expect(none.detail).toBe("nothing to split: dataset versions 4, 5 have no ground-truth events with a data unit")
+      expect(Fs.existsSync(manifestPath)).toBe(false)
+    })
+  )
+
   it("rejects ratios that do not add up to 1", () => {
     const decode = Schema.decodeUnknownEither(PrepareTrainingDataInput)
     expect(Either.isLeft(decode({ ratios: { train: 0.8, validation: 0.3 } }))).toBe(true)
