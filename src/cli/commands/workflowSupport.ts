@@ -124,19 +124,18 @@ export const formatBytes = mb
 
 /**
  * A progress reporter on stderr: on a terminal a bar redrawn in place (at most 10 times a second);
- * otherwise a plain line every 2 seconds and at each phase change, so logs stay readable.
+ * otherwise a plain line every 2 seconds and at each phase change, so logs stay readable. A
+ * phase's last state is always shown, before the next phase or at `end`: a short phase would
+ * otherwise only ever show its start ("0/201 events").
  */
 export const progressReporter = (label: string, stream: NodeJS.WriteStream = process.stderr) => {
   const tty = stream.isTTY === true
   let last = 0
   let lastPhase = ""
   let drawn = false
-  const report = (s: ProgressState) => {
-    const now = Date.now()
-    const phaseChanged = s.phase !== lastPhase
-    if (!phaseChanged && now - last < (tty ? 100 : 2000)) return
-    last = now
-    lastPhase = s.phase
+  // The newest state not shown yet (throttled).
+  let unshown: ProgressState | undefined
+  const show = (s: ProgressState) => {
     const count = s.total !== undefined ? `${s.done}/${s.total} ${s.unit}` : `${s.done} ${s.unit}`
     if (tty) {
       const width = 24
@@ -149,8 +148,27 @@ export const progressReporter = (label: string, stream: NodeJS.WriteStream = pro
       stream.write(`${label} ${s.phase}: ${count}${s.extra ? `, ${s.extra}` : ""}\n`)
     }
   }
+  const report = (s: ProgressState) => {
+    const now = Date.now()
+    const phaseChanged = s.phase !== lastPhase
+    if (!phaseChanged && now - last < (tty ? 100 : 2000)) {
+      unshown = s
+      return
+    }
+    if (phaseChanged) {
+      if (unshown !== undefined) show(unshown)
+      if (tty && drawn) stream.write("\n") // the finished phase stays on screen
+    }
+    unshown = undefined
+    last = now
+    lastPhase = s.phase
+    show(s)
+  }
   const end = () => {
+    if (unshown !== undefined) show(unshown)
+    unshown = undefined
     if (tty && drawn) stream.write("\n")
+    drawn = false
   }
   return { report, end }
 }
