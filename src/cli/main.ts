@@ -7,7 +7,8 @@
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { defaultTeardown } from "@effect/platform/Runtime"
+import { Cause, Effect, Exit, Layer } from "effect"
 import { stderrLoggerLayer } from "../services/Logging.js"
 import { mcpCommand } from "./commands/mcp.js"
 import { modelsCommand } from "./commands/models.js"
@@ -37,5 +38,14 @@ cli(process.argv).pipe(
   Effect.catchIf(ValidationError.isValidationError, () => Effect.sync(() => void (process.exitCode = 2))),
   Effect.provide(Layer.mergeAll(NodeContext.layer, stderrLoggerLayer)),
   // No pretty logger: runMain would add one that writes to stdout, which the MCP stdio transport owns.
-  NodeRuntime.runMain({ disableErrorReporting: false, disablePrettyLogger: true })
+  NodeRuntime.runMain({
+    disableErrorReporting: false,
+    disablePrettyLogger: true,
+    // Interrupted by SIGINT/SIGTERM, runMain exits 0: right for the servers (stopping them so is
+    // their normal end), wrong for a one-shot command cut short, which sets 130 (runCommand).
+    teardown: (exit, onExit) =>
+      Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+        ? onExit(typeof process.exitCode === "number" ? process.exitCode : 0)
+        : defaultTeardown(exit, onExit)
+  })
 )

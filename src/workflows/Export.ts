@@ -12,7 +12,7 @@
  * directory and renamed into place only when complete, so an interrupted or failed export leaves
  * no partial file behind.
  */
-import { Chunk, Effect, Either, Schema, Stream } from "effect"
+import { Chunk, Effect, Either, Exit, Schema, Stream } from "effect"
 import * as Fsp from "node:fs/promises"
 import * as Path from "node:path"
 import { randomBytes } from "node:crypto"
@@ -340,7 +340,13 @@ export const exportEvents = <E>(source: ExportSource<E>, options: ExportOptions,
       assignment = assignmentOf(manifest)
     }
     const outputDir = Path.resolve(options.outputDir)
-    yield* Effect.tryPromise({ try: () => makeDirectory(outputDir), catch: toError("cannot create the output directory", outputDir) })
+    const existed = yield* Effect.promise(() => Fsp.stat(outputDir).then(() => true, () => false))
+    // An output directory this export created is removed again if the export does not complete
+    // (only when empty: rmdir refuses anything else).
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => makeDirectory(outputDir), catch: toError("cannot create the output directory", outputDir) }),
+      (_, exit) => (Exit.isSuccess(exit) || existed ? Effect.void : Effect.promise(() => Fsp.rmdir(outputDir).catch(() => undefined)))
+    )
     const work = Path.join(outputDir, `.synapse-export-${randomBytes(6).toString("hex")}`)
     yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => Fsp.mkdir(work), catch: toError("cannot create the work directory", work) }),

@@ -8,7 +8,9 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import { type CliResult, runCli } from "../support/cli.js"
+import { spawn } from "node:child_process"
+import { type CliResult, cliEntry, repoRoot, runCli } from "../support/cli.js"
+import { call, jsonInit } from "../support/http.js"
 import { useSandbox } from "../support/sandbox.js"
 
 const sandbox = useSandbox({ seed: "demo" })
@@ -98,4 +100,32 @@ describe("synapse-ml export / split / coco validate", () => {
     expect(missing.code).toBe(5)
     expect(Fs.existsSync(Path.join(tmp, "y", "annotations"))).toBe(false)
   })
+
+  it("Ctrl-C: exits 130 saying so, and removes the output directory it created", async () => {
+    const sb = sandbox()
+    const setFaults = (spec: string) => call(`${sb.origin}/_sandbox/faults`, jsonInit("PUT", { spec }, sb.headers))
+    // Slow event pages, so the export is surely mid-way when interrupted.
+    expect((await setFaults("latency=1500,paths=ground_truth_events")).status).toBe(200)
+    const out = Path.join(tmp, "interrupted")
+    try {
+      const child = spawn(process.execPath, [...cliEntry, "export", "--dataset-version", "302,303", "-o", out], {
+        cwd: repoRoot,
+        env: { ...process.env, SYNAPSE_BASE_URL: sb.url, SYNAPSE_ACCESS_TOKEN: sb.token, SYNAPSE_CACHE_DIR: Path.join(tmp, "cache") },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stderr = ""
+      child.stderr.on("data", (d) => (stderr += d))
+      const closed = new Promise<number | null>((resolve) => child.on("close", resolve))
+      // The output directory appears once the versions are counted, before any page is read.
+      const deadline = Date.now() + 30_000
+      while (!Fs.existsSync(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(Fs.existsSync(out)).toBe(true)
+      child.kill("SIGINT")
+      expect(await closed).toBe(130)
+      expect(stderr).toContain("synapse-ml export: interrupted")
+      expect(Fs.existsSync(out)).toBe(false)
+    } finally {
+      await setFaults("")
+    }
+  }, 60_000)
 })

@@ -357,6 +357,8 @@ describe("interruption and failure", () => {
       yield* Deferred.await(started)
       yield* Fiber.interrupt(fiber)
       expect(leftovers(outputDir)).toEqual([])
+      // The export created the directory: it is gone too.
+      expect(Fs.existsSync(outputDir)).toBe(false)
     })
   )
 
@@ -367,6 +369,23 @@ describe("interruption and failure", () => {
       const exit = yield* Effect.exit(exportEvents({ versions: [version], events, fetchFile: noFiles }, { format: "yolo", outputDir }))
       expect(exit).toStrictEqual(Exit.fail("page 2 failed"))
       expect(leftovers(outputDir)).toEqual([])
+      expect(Fs.existsSync(outputDir)).toBe(false)
+    })
+  )
+
+  it.effect("a directory that existed is kept, with what was in it, when the export fails", () =>
+    Effect.gen(function* () {
+      const outputDir = outDir()
+      Fs.mkdirSync(outputDir)
+      Fs.writeFileSync(Path.join(outputDir, "notes.txt"), "mine")
+      const events = Stream.fail("page 1 failed" as const)
+      const exit = yield* Effect.exit(exportEvents({ versions: [version], events, fetchFile: noFiles }, { format: "coco", outputDir }))
+      expect(exit).toStrictEqual(Exit.fail("page 1 failed"))
+      expect(leftovers(outputDir)).toEqual(["notes.txt"])
+      const empty = outDir()
+      Fs.mkdirSync(empty)
+      yield* Effect.exit(exportEvents({ versions: [version], events, fetchFile: noFiles }, { format: "coco", outputDir: empty }))
+      expect(Fs.existsSync(empty)).toBe(true)
     })
   )
 })

@@ -92,6 +92,14 @@ export const exitCodeOf = (e: unknown): number => {
  */
 export const runCommand = <A, E, R>(name: string, body: Effect.Effect<A, E, R>) =>
   body.pipe(
+    // Ctrl-C: the finalizers have run (an export's partial files are gone); say so, and exit 130
+    // as shells expect, so that a script does not take the command for done.
+    Effect.onInterrupt(() =>
+      Effect.sync(() => {
+        process.stderr.write(`\nsynapse-ml ${name}: interrupted\n`)
+        process.exitCode = 130
+      })
+    ),
     Effect.catchAllCause((cause) => {
       if (Cause.isInterruptedOnly(cause)) return Effect.sync(() => void (process.exitCode = 130))
       const failure = Cause.failureOption(cause)
