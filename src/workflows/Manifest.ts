@@ -4,7 +4,7 @@
  * reads it to write per-split files. Its `assignment_sha256` identifies the assignment itself, so
  * two manifests can be compared without diffing id lists.
  */
-import { Effect, Schema } from "effect"
+import { Effect, ParseResult, Schema } from "effect"
 import * as Fsp from "node:fs/promises"
 import { createHash } from "node:crypto"
 
@@ -85,6 +85,11 @@ export const readManifest = Effect.fn("Manifest.read")(function* (path: string) 
     catch: (e) => new ManifestError({ path, detail: `split manifest ${path} is not JSON: ${(e as Error).message}` })
   })
   return yield* decodeManifest(json).pipe(
-    Effect.mapError((e) => new ManifestError({ path, detail: `${path} is not a split manifest (${MANIFEST_FORMAT}): ${e.message}` }))
+    Effect.mapError((e) => {
+      // The first problem, located: the whole schema in the message would bury it.
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
+      const where = issue !== undefined && issue.path.length > 0 ? ` at ${issue.path.join(".")}` : ""
+      return new ManifestError({ path, detail: `${path} is not a split manifest (${MANIFEST_FORMAT})${where}: ${issue?.message ?? e.message}` })
+    })
   )
 })

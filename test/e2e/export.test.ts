@@ -83,13 +83,28 @@ describe("synapse-ml export / split / coco validate", () => {
   it("exit codes: 2 usage, 3 API error, 4 invalid COCO, 5 unreadable file", async () => {
     const bad = Path.join(tmp, "bad.json")
     Fs.writeFileSync(bad, JSON.stringify({ images: [{ id: 0, file_name: "a.png", width: 1, height: 1 }], annotations: [], categories: [] }))
-    const [noVersion, badFlag, unknown, invalid, missing] = await Promise.all([
+    const wrongFormat = Path.join(tmp, "not-a-manifest.json")
+    Fs.writeFileSync(wrongFormat, JSON.stringify({ format: "other" }))
+    const [ignoredManifest, badManifest, badShare, noVersion, badFlag, unknown, invalid, missing] = await Promise.all([
+      cli(["export", "--dataset-version", "303", "-o", Path.join(tmp, "z"), "--manifest", wrongFormat, "--split-by", "category"]),
+      cli(["export", "--dataset-version", "303", "-o", Path.join(tmp, "z"), "--manifest", wrongFormat]),
+      cli(["split", "--project", "1", "--train", "1.5"]),
       cli(["export", "-o", Path.join(tmp, "x")]),
       cli(["export", "--dataset-version", "303", "--bogus"]),
       cli(["export", "--dataset-version", "999999", "-o", Path.join(tmp, "y")]),
       cli(["coco", "validate", bad, "--json"]),
       cli(["coco", "validate", Path.join(tmp, "missing.json")])
     ])
+    // Options that would be ignored, and a wrong file, are named in one line.
+    expect(ignoredManifest.code).toBe(2)
+    expect(ignoredManifest.stderr).toContain("--manifest is only read with --split-by manifest")
+    expect(badManifest.code).toBe(5) // a local file that is not what it should be
+    expect(badManifest.stderr.trim().split("\n").at(-1)).toBe(
+      `synapse-ml export: ExportError: ${wrongFormat} is not a split manifest (synapse-ml/split-manifest@1) at format: Expected "synapse-ml/split-manifest@1", actual "other"`
+    )
+    expect(badShare.code).toBe(2)
+    expect(badShare.stderr).toContain("--train is a share between 0 and 1 (e.g. 0.8), got 1.5")
+    expect(Fs.existsSync(Path.join(tmp, "z"))).toBe(false)
     expect(noVersion.code).toBe(2)
     expect(noVersion.stderr).toContain("--dataset-version")
     expect(badFlag.code).toBe(2)

@@ -94,6 +94,10 @@ describe("synapse-ml models", () => {
     expect(dry.stdout).toMatch(new RegExp(`deactivate model ${before[0]}`))
     expect(await activeDetectors()).toStrictEqual(before)
 
+    const ungated = await cli(["models", "deploy", "--name", "x", "--type", "detection", "--project", "1", "--gate-min-improvement", "0.1"])
+    expect(ungated.code).toBe(2)
+    expect(ungated.stderr).toContain("--gate-min-improvement needs --gate-metric NAME")
+
     const rejected = await cli([...base, "--metrics", '{"mAP": 0.01}'])
     expect(rejected.code).toBe(4)
     expect(rejected.stdout).toMatch(/gate: REJECTED/)

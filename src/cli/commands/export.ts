@@ -72,6 +72,9 @@ export const exportCommand = Command.make("export", options, (o) =>
       if (Option.getOrUndefined(o.splitBy) === "manifest" && Option.isNone(o.manifest)) {
         return yield* Effect.fail(new UsageError("--split-by manifest needs --manifest FILE"))
       }
+      if (Option.isSome(o.splitBy) && o.splitBy.value !== "manifest" && Option.isSome(o.manifest)) {
+        return yield* Effect.fail(new UsageError(`--manifest is only read with --split-by manifest (the default when --manifest is given), not --split-by ${o.splitBy.value}`))
+      }
       const progress = progressReporter("export")
       const summary = yield* exportGroundTruth(
         {

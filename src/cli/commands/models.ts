@@ -163,7 +163,10 @@ const compare = Command.make(
   "compare",
   {
     modelIds: Args.integer({ name: "model-id" }).pipe(Args.atLeast(1), Args.withDescription("models to compare")),
-    metric: Options.text("metric").pipe(Options.withDefault("accuracy"), Options.withDescription("metric to rank by")),
+    metric: Options.text("metric").pipe(
+      Options.withDefault("accuracy"),
+      Options.withDescription("metric to rank by (default accuracy; detection models store e.g. mAP — an unknown name lists the ones that exist)")
+    ),
     direction: Options.choice("direction", ["higher", "lower"]).pipe(Options.optional, Options.withDescription("which way is better (default: lower for loss/error)")),
     recompute: Options.integer("recompute-on").pipe(Options.optional, Options.withDescription("ground-truth version to recompute every model's metrics on")),
     // Parsed here rather than with Options.keyValueMap, whose error for a missing "=" ("text options
@@ -239,8 +242,11 @@ const deploy = Command.make(
       Options.withDescription("replace (and gate against) the project's active models of the same type, or all of them")
     ),
     gateMetric: Options.text("gate-metric").pipe(Options.optional, Options.withDescription("require an improvement over the active model on this metric")),
-    gateMin: Options.float("gate-min-improvement").pipe(Options.withDefault(0)),
-    gateDirection: Options.choice("gate-direction", ["higher", "lower"]).pipe(Options.optional),
+    gateMin: Options.float("gate-min-improvement").pipe(Options.optional, Options.withDescription("with --gate-metric: the improvement required (default 0)")),
+    gateDirection: Options.choice("gate-direction", ["higher", "lower"]).pipe(
+      Options.optional,
+      Options.withDescription("with --gate-metric: which way is better (default: lower for loss- and error-like names, else higher)")
+    ),
     dryRun: Options.boolean("dry-run").pipe(Options.withDescription("plan and check only; change nothing")),
     rollbackOnFailure: Options.boolean("rollback-on-failure").pipe(
       Options.withDescription("if a step fails midway, restore the previous active models at once")
@@ -253,6 +259,10 @@ const deploy = Command.make(
       Effect.gen(function*() {
         const metrics = Option.isSome(o.metrics) ? yield* parseJsonOption("metrics", o.metrics.value) : undefined
         const configuration = Option.isSome(o.configuration) ? yield* parseJsonOption("configuration", o.configuration.value) : undefined
+        // Gate settings without a gate would be ignored: the deploy would go ahead ungated.
+        if (Option.isNone(o.gateMetric) && (Option.isSome(o.gateMin) || Option.isSome(o.gateDirection))) {
+          return yield* Effect.fail(new UsageError(`${Option.isSome(o.gateMin) ? "--gate-min-improvement" : "--gate-direction"} needs --gate-metric NAME`))
+        }
         const input = {
           name: o.name,
           type: o.type,
@@ -267,7 +277,7 @@ const deploy = Command.make(
           ...(Option.isSome(o.version) ? { version: o.version.value } : {}),
           ...(Option.isSome(o.file) ? { model_path: o.file.value } : {}),
           ...(Option.isSome(o.gateMetric)
-            ? { gate: { against: "active", metric: o.gateMetric.value, min_improvement: o.gateMin, ...(Option.isSome(o.gateDirection) ? { direction: o.gateDirection.value } : {}) } }
+            ? { gate: { against: "active", metric: o.gateMetric.value, min_improvement: Option.getOrElse(o.gateMin, () => 0), ...(Option.isSome(o.gateDirection) ? { direction: o.gateDirection.value } : {}) } }
             : {})
         } as DeployInput // metrics/configuration are checked by deployModel's own validation
         const progress = progressReporter("deploy")

@@ -44,6 +44,12 @@ export const splitCommand = Command.make("split", options, (o) =>
       if (Option.isNone(o.project) && versions.length === 0) {
         return yield* Effect.fail(new UsageError("give --project ID or at least one --dataset-version ID"))
       }
+      // Each given share on its own first: the message then names what was typed, not a computed rest.
+      for (const [name, share] of [["--train", o.train], ["--validation", o.validation], ["--test", o.test]] as const) {
+        if (Option.isSome(share) && !(share.value >= 0 && share.value <= 1)) {
+          return yield* Effect.fail(new UsageError(`${name} is a share between 0 and 1 (e.g. 0.8), got ${share.value}`))
+        }
+      }
       const train = Option.getOrElse(o.train, () => 0.8)
       const test = Option.getOrElse(o.test, () => 0)
       const validation = Option.getOrElse(o.validation, () => Math.round((1 - train - test) * 1e9) / 1e9)
