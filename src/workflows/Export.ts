@@ -92,6 +92,10 @@ export const ExportSummary = Schema.Struct({
   }),
   splits: Schema.Record({ key: Schema.String, value: ExportSplitSummary }),
   files: Schema.Array(Schema.String),
+  staleFiles: Schema.Array(Schema.String).annotations({
+    description: "Files in the output directory, in the export's own layout, that this export did not write (an earlier " +
+      "export's other splits): left in place, and not part of this export"
+  }),
   imagesDownloaded: Schema.Int,
   bytesWritten: Schema.Int,
   validation: Schema.Record({ key: Schema.String, value: CocoValidationSchema }),
@@ -686,6 +690,7 @@ const runExport = <E>(
       },
       catch: toError("cannot move the export into place", outputDir)
     }))
+    const staleFiles = yield* Effect.promise(() => earlierOutputs(outputDir, new Set(files)))
     progress("done")
 
     const classCounts: Record<string, number> = {}
@@ -702,12 +707,35 @@ const runExport = <E>(
       skipped: { events: skippedEvents, annotations: skippedAnnotations, examples },
       splits: splitSummaries,
       files,
+      staleFiles,
       imagesDownloaded,
       bytesWritten: bytes(),
       validation,
       valid: Object.values(validation).every((v) => v.valid)
     } satisfies ExportSummary
   })
+
+/**
+ * What an earlier export into the same directory left that this one did not replace: COCO files
+ * and YOLO split directories of other splits. A re-export with other splits would otherwise sit
+ * next to a stale `instances_train.json` that nothing points out. Reported, never deleted: the
+ * directory may hold the user's own files.
+ */
+const earlierOutputs = async (outputDir: string, written: ReadonlySet<string>): Promise<Array<string>> => {
+  const entries = (dir: string) => Fsp.readdir(dir, { withFileTypes: true }).catch(() => [])
+  const stale: Array<string> = []
+  for (const entry of await entries(Path.join(outputDir, "annotations"))) {
+    const file = Path.join(outputDir, "annotations", entry.name)
+    if (entry.isFile() && /^instances_.+\.json$/.test(entry.name) && !written.has(file)) stale.push(file)
+  }
+  for (const kind of ["labels", "images"]) {
+    for (const entry of await entries(Path.join(outputDir, kind))) {
+      const dir = Path.join(outputDir, kind, entry.name)
+      if (entry.isDirectory() && !written.has(dir)) stale.push(dir)
+    }
+  }
+  return stale.sort()
+}
 
 /** COCO `info` from the dataset version(s): deterministic, so re-exports are byte-identical. */
 const cocoInfo = (versions: ReadonlyArray<DatasetVersion>) => {

@@ -314,6 +314,22 @@ describe("several dataset versions", () => {
   )
 })
 
+describe("re-export into the same directory", () => {
+  it.effect("an earlier export's other splits are reported, not deleted", () =>
+    Effect.gen(function* () {
+      const outputDir = outDir()
+      const events = [event(1, [{ category: "car", bbox: [1, 1, 5, 5] }]), event(2, [{ category: "car", bbox: [1, 1, 5, 5] }], { category: "validation" })]
+      const first = yield* run(events, { outputDir, splitBy: "category" })
+      expect(first.summary.staleFiles).toEqual([])
+      const second = yield* run(events, { outputDir })
+      const annotations = Path.join(outputDir, "annotations")
+      expect(second.summary.files).toEqual([Path.join(annotations, "instances_all.json")])
+      expect(second.summary.staleFiles).toEqual([Path.join(annotations, "instances_train.json"), Path.join(annotations, "instances_validation.json")])
+      expect(Fs.readdirSync(annotations).sort()).toEqual(["instances_all.json", "instances_train.json", "instances_validation.json"])
+    })
+  )
+})
+
 describe("YOLO export", () => {
   it.effect("Ultralytics layout: labels/<split>/*.txt with 0-based classes and normalised centre boxes, data.yaml", () =>
     Effect.gen(function* () {

@@ -57,6 +57,9 @@ export const formatExportSummary = (s: ExportSummary): string => {
     for (const f of v.findings.slice(0, 5)) lines.push(`    ${f.severity} ${f.rule} at ${f.path}: ${f.message}`)
   }
   lines.push(`  files: ${s.files.join(", ")}`)
+  if (s.staleFiles.length > 0) {
+    lines.push(`  note: ${s.outputDir} also holds ${s.staleFiles.length} file(s) of an earlier export, not replaced by this one: ${s.staleFiles.join(", ")}`)
+  }
   return lines.join("\n")
 }
 
