@@ -85,7 +85,8 @@ describe("synapse-ml export / split / coco validate", () => {
     Fs.writeFileSync(bad, JSON.stringify({ images: [{ id: 0, file_name: "a.png", width: 1, height: 1 }], annotations: [], categories: [] }))
     const wrongFormat = Path.join(tmp, "not-a-manifest.json")
     Fs.writeFileSync(wrongFormat, JSON.stringify({ format: "other" }))
-    const [ignoredManifest, badManifest, badShare, noVersion, badFlag, unknown, invalid, missing] = await Promise.all([
+    const [emptyOut, ignoredManifest, badManifest, badShare, noVersion, badFlag, unknown, invalid, missing] = await Promise.all([
+      cli(["export", "--dataset-version", "303", "-o", ""]),
       cli(["export", "--dataset-version", "303", "-o", Path.join(tmp, "z"), "--manifest", wrongFormat, "--split-by", "category"]),
       cli(["export", "--dataset-version", "303", "-o", Path.join(tmp, "z"), "--manifest", wrongFormat]),
       cli(["split", "--project", "1", "--train", "1.5"]),
@@ -96,6 +97,8 @@ describe("synapse-ml export / split / coco validate", () => {
       cli(["coco", "validate", Path.join(tmp, "missing.json")])
     ])
     // Options that would be ignored, and a wrong file, are named in one line.
+    expect(emptyOut.code).toBe(2)
+    expect(emptyOut.stderr).toContain(`--out must name a directory ("." for this one)`)
     expect(ignoredManifest.code).toBe(2)
     expect(ignoredManifest.stderr).toContain("--manifest is only read with --split-by manifest")
     expect(badManifest.code).toBe(5) // a local file that is not what it should be

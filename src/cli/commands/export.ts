@@ -57,6 +57,9 @@ export const formatExportSummary = (s: ExportSummary): string => {
     for (const f of v.findings.slice(0, 5)) lines.push(`    ${f.severity} ${f.rule} at ${f.path}: ${f.message}`)
   }
   lines.push(`  files: ${s.files.join(", ")}`)
+  if (s.images === 0 && s.events > 0) {
+    lines.push(`  note: nothing was exported: every one of the ${s.events} events was skipped (reasons above)`)
+  }
   if (s.staleFiles.length > 0) {
     lines.push(`  note: ${s.outputDir} also holds ${s.staleFiles.length} file(s) of an earlier export, not replaced by this one: ${s.staleFiles.join(", ")}`)
   }
@@ -70,6 +73,7 @@ export const exportCommand = Command.make("export", options, (o) =>
     Effect.gen(function* () {
       const versions = yield* parseIdList("--dataset-version", o.versions)
       if (versions.length === 0) return yield* Effect.fail(new UsageError("give at least one --dataset-version ID"))
+      if (o.out.trim() === "") return yield* Effect.fail(new UsageError("--out must name a directory (\".\" for this one)"))
       const mapText = Option.getOrUndefined(o.categoryMap)
       const categoryMap = mapText !== undefined ? yield* Effect.try({ try: () => parseCategoryMap(mapText), catch: (e) => e as UsageError }) : undefined
       if (Option.getOrUndefined(o.splitBy) === "manifest" && Option.isNone(o.manifest)) {
