@@ -72,13 +72,13 @@ describe("synapse-ml models", () => {
   it("exits 3 naming the request when a model does not exist", async () => {
     const r = await cli(["models", "compare", "101", "99999"])
     expect(r.code).toBe(3)
-    expect(r.stderr).toMatch(/NotFoundError: HTTP 404: .*\(GET http:\/\/\S+\/models\/99999\/\)/)
+    expect(r.stderr).toMatch(/NotFoundError: model 99999 does not exist: HTTP 404: .*\(GET http:\/\/\S+\/models\/99999\/\)/)
     // An unknown version is named, not blamed on the predictions (which an empty listing would do).
     const predictions = Path.join(tmp, "unused.json")
     Fs.writeFileSync(predictions, "[]")
     const version = await cli(["models", "compare", "101", "103", "--recompute-on", "99999", "--predictions", `101=${predictions}`, "--metric", "AP"])
     expect(version.code).toBe(3)
-    expect(version.stderr).toMatch(/NotFoundError: HTTP 404: .*ground_truth_dataset_versions\/99999\//)
+    expect(version.stderr).toMatch(/NotFoundError: dataset version 99999 does not exist: HTTP 404: .*ground_truth_dataset_versions\/99999\//)
   })
 
   it("deploys: dry run changes nothing, the gate rejects with exit 4, then replaces the active detector", async () => {

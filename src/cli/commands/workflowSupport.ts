@@ -8,7 +8,7 @@ import { Cause, Console, Effect, Layer, Redacted } from "effect"
 import { httpClientLayer } from "../../mcp/Main.js"
 import * as Sandbox from "../../sandbox/Sandbox.js"
 import * as Synapse from "../../services/Synapse.js"
-import { isSynapseError } from "../../services/SynapseError.js"
+import { isSynapseError, type SynapseError } from "../../services/SynapseError.js"
 
 /** Exit codes of the workflow commands. */
 export const EXIT = {
@@ -62,12 +62,29 @@ export const sdkLayer = (env: Record<string, string | undefined> = process.env) 
 const tagOf = (e: unknown): string | undefined =>
   typeof e === "object" && e !== null && "_tag" in e && typeof (e as { _tag: unknown })._tag === "string" ? (e as { _tag: string })._tag : undefined
 
+/** The kinds of resource a 404 can be about, by the URL segment before the id. */
+const RESOURCE_NAMES: Record<string, string> = {
+  models: "model",
+  ground_truth_dataset_versions: "dataset version",
+  ground_truths: "ground truth",
+  ground_truth_events: "ground-truth event"
+}
+
+/** "model 99999 does not exist: " for a 404 on `…/models/99999/`, else nothing. */
+const missingResource = (e: SynapseError): string => {
+  if (e._tag !== "NotFoundError" || e.url === undefined || !URL.canParse(e.url)) return ""
+  const segments = new URL(e.url).pathname.split("/").filter((s) => s !== "")
+  const [kind, id] = segments.slice(-2)
+  const name = kind !== undefined ? RESOURCE_NAMES[kind] : undefined
+  return name !== undefined && id !== undefined && /^\d+$/.test(id) ? `${name} ${id} does not exist: ` : ""
+}
+
 const detailOf = (e: unknown): string => {
   if (typeof e === "object" && e !== null) {
     const o = e as { detail?: unknown; message?: unknown }
     // An API error's message adds the status and the request (method, URL without query) to its
     // detail: "Not found." alone does not say which id was missing.
-    if (isSynapseError(e) && typeof o.message === "string" && o.message !== "") return o.message
+    if (isSynapseError(e) && typeof o.message === "string" && o.message !== "") return `${missingResource(e)}${o.message}`
     if (typeof o.detail === "string") return o.detail
     if (typeof o.message === "string" && o.message !== "") return o.message
   }
