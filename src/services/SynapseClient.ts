@@ -50,6 +50,7 @@ import {
   Schema,
   SchemaAST
 } from "effect"
+import { firstIssue } from "../schemas/FirstIssue.js"
 import { guardOf } from "../schemas/Guard.js"
 import {
   ConnectionError,
@@ -263,14 +264,12 @@ const short = (value: unknown): string => {
 }
 
 const decodeErrorFrom = (json: unknown, error: ParseResult.ParseError): DecodeError => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const first = issues[0]
-  const path = first !== undefined && first.path.length > 0 ? first.path.map(String).join(".") : undefined
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""
+  const first = firstIssue(error)
+  const more = first.others > 0 ? ` (and ${first.others} more)` : ""
   return new DecodeError({
-    detail: `the answer does not match the expected schema: ${first?.message ?? error.message}${more}`,
-    ...(path !== undefined ? { path } : {}),
-    excerpt: short(first !== undefined ? valueAt(json, first.path) : json)
+    detail: `the answer does not match the expected schema: ${first.message}${more}`,
+    ...(first.where !== undefined ? { path: first.where } : {}),
+    excerpt: short(valueAt(json, first.path))
   })
 }
 

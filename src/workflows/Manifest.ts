@@ -4,9 +4,10 @@
  * reads it to write per-split files. Its `assignment_sha256` identifies the assignment itself, so
  * two manifests can be compared without diffing id lists.
  */
-import { Effect, ParseResult, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import * as Fsp from "node:fs/promises"
 import { createHash } from "node:crypto"
+import { firstIssue } from "../schemas/FirstIssue.js"
 
 /** The manifest format tag; bumped if the layout changes. */
 export const MANIFEST_FORMAT = "synapse-ml/split-manifest@1"
@@ -86,10 +87,9 @@ export const readManifest = Effect.fn("Manifest.read")(function* (path: string) 
   })
   return yield* decodeManifest(json).pipe(
     Effect.mapError((e) => {
-      // The first problem, located: the whole schema in the message would bury it.
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
-      const where = issue !== undefined && issue.path.length > 0 ? ` at ${issue.path.join(".")}` : ""
-      return new ManifestError({ path, detail: `${path} is not a split manifest (${MANIFEST_FORMAT})${where}: ${issue?.message ?? e.message}` })
+      const issue = firstIssue(e)
+      const where = issue.where !== undefined ? ` at ${issue.where}` : ""
+      return new ManifestError({ path, detail: `${path} is not a split manifest (${MANIFEST_FORMAT})${where}: ${issue.message}` })
     })
   )
 })
