@@ -32,11 +32,21 @@ export class SandboxStats {
   }
 }
 
+/**
+ * How a sandbox answers (docs/wire-protocol.md "Profiles"): `rich` serves the documented and
+ * assumed shapes so every workflow has data; `evidence` answers only what the official SDK is
+ * known to send and read.
+ */
+export const SANDBOX_PROFILES = ["rich", "evidence"] as const
+export type SandboxProfile = typeof SANDBOX_PROFILES[number]
+
 /** Everything a route handler needs. */
 export interface SandboxContext {
   readonly sql: SqlClient.SqlClient
   readonly data: PreparedDataDir
   readonly token: string
+  /** The answer shapes this sandbox serves. */
+  readonly profile: SandboxProfile
   readonly faults: FaultInjector
   readonly stats: SandboxStats
   /** The threads that read and render event pages. */

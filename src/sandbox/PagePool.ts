@@ -13,12 +13,15 @@ import { createRequire } from "node:module"
 import { pathToFileURL } from "node:url"
 import { inspect } from "node:util"
 import { Worker } from "node:worker_threads"
+import type { SandboxProfile } from "./Context.js"
 
 /** What a worker is started with. */
 export interface PageWorkerData {
   readonly dbPath: string
   /** The data directory's signing secret, for presigned media URLs. */
   readonly secret: string
+  /** The answer shapes the sandbox serves: `evidence` renders events as the official SDK reads them. */
+  readonly profile: SandboxProfile
 }
 
 /** One page to read: the query of its rows, in `EVENT_COLUMNS` order, and how to render them. */

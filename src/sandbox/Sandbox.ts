@@ -21,7 +21,7 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { stderrLoggerLayer } from "../services/Logging.js"
-import { type SandboxContext, SandboxStats } from "./Context.js"
+import { SANDBOX_PROFILES, type SandboxContext, type SandboxProfile, SandboxStats } from "./Context.js"
 import { defaultDataDir, prepareDataDir, type SeedKind } from "./DataDir.js"
 import { FaultInjector, parseFaultSpec } from "./Faults.js"
 import * as PagePool from "./PagePool.js"
@@ -52,6 +52,8 @@ export interface SandboxOptions {
   readonly events?: number | undefined
   /** Access token; default `$SYNAPSE_SANDBOX_TOKEN` or `SANDBOX_DEV_TOKEN`. */
   readonly token?: string | undefined
+  /** Answer shapes: `rich` or `evidence`; default `$SYNAPSE_SANDBOX_PROFILE` or `rich`. */
+  readonly profile?: SandboxProfile | undefined
   /** Fault spec (see `Faults.ts`); default `$SYNAPSE_SANDBOX_FAULTS` or none. */
   readonly faults?: string | undefined
   /** Upload size limit in bytes (413 above it); default 5 GiB. */
@@ -75,6 +77,8 @@ export interface SandboxInfo {
   readonly origin: string
   readonly port: number
   readonly token: string
+  /** The answer shapes served. */
+  readonly profile: SandboxProfile
   readonly dataDir: string
   /** Whether this start seeded the data directory (false: existing data served). */
   readonly seeded: boolean
@@ -127,6 +131,10 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
   yield* whole("max upload bytes", options.maxUploadBytes, 0)
   yield* whole("upload expiry seconds", options.uploadExpirySeconds, 1)
   yield* whole("page threads", options.pageThreads, 1, MAX_PAGE_THREADS)
+  const profile = options.profile ?? (process.env.SYNAPSE_SANDBOX_PROFILE || "rich")
+  if (!(SANDBOX_PROFILES as ReadonlyArray<string>).includes(profile)) {
+    return yield* new SandboxError({ detail: `the sandbox profile must be one of ${SANDBOX_PROFILES.join(", ")}, got ${JSON.stringify(profile)}` })
+  }
   const faultSpec = yield* Effect.try({
     try: () => parseFaultSpec(options.faults ?? process.env.SYNAPSE_SANDBOX_FAULTS),
     catch: (cause) => new SandboxError({ detail: `bad fault spec: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
@@ -151,13 +159,14 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
     .pipe(Effect.orDie)
   for (const { id } of expired) Fs.rmSync(Path.join(data.uploadsDir, `${id}.part`), { force: true })
   const pages = yield* PagePool.make(
-    { dbPath: data.dbPath, secret: data.secret },
+    { dbPath: data.dbPath, secret: data.secret, profile: profile as SandboxProfile },
     options.pageThreads ?? Math.min(4, Os.availableParallelism())
   )
   const ctx: SandboxContext = {
     sql,
     data,
     token,
+    profile: profile as SandboxProfile,
     faults: new FaultInjector(faultSpec, randSeed),
     stats: new SandboxStats(),
     pages,
@@ -183,6 +192,7 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
     origin: ctx.origin,
     port,
     token,
+    profile: ctx.profile,
     dataDir: data.dataDir,
     seeded: data.seeded
   } satisfies SandboxInfo

@@ -33,7 +33,7 @@ const defectMessage = <A>(exit: Exit.Exit<A, unknown>): string => {
 describe("PagePool", () => {
   it.scoped("renders the rows of a query as the wire shows them, with the last id", () =>
     Effect.gen(function* () {
-      const pool = yield* PagePool.make({ dbPath: dbPath(), secret: "s" }, 2)
+      const pool = yield* PagePool.make({ dbPath: dbPath(), secret: "s", profile: "rich" }, 2)
       const expected = sandbox().query<{ id: number }>("SELECT id FROM ground_truth_events ORDER BY id LIMIT 3 OFFSET 10").map((r) => r.id)
       const rows = yield* pool.render(eventsQuery(3, 10))
       expect(rows.length).toBe(3)
@@ -51,7 +51,7 @@ describe("PagePool", () => {
 
   it.scoped("starts a thread only when the running ones are busy, never more than the limit", () =>
     Effect.gen(function* () {
-      const pool = yield* PagePool.make({ dbPath: dbPath(), secret: "s" }, 2)
+      const pool = yield* PagePool.make({ dbPath: dbPath(), secret: "s", profile: "rich" }, 2)
       expect(pool.threads()).toBe(0)
       yield* pool.render(eventsQuery(5, 0))
       yield* pool.render(eventsQuery(5, 5))
@@ -65,7 +65,7 @@ describe("PagePool", () => {
 
   it.scoped("fails a request whose query fails with SQLite's message, and the thread keeps serving", () =>
     Effect.gen(function* () {
-      const pool = yield* PagePool.make({ dbPath: dbPath(), secret: "s" }, 1)
+      const pool = yield* PagePool.make({ dbPath: dbPath(), secret: "s", profile: "rich" }, 1)
       const exit = yield* Effect.exit(pool.render({ ...eventsQuery(1, 0), sql: "SELECT nope FROM nowhere" }))
       expect(defectMessage(exit)).toBe("no such table: nowhere")
       // the threads' connections are read-only: a page query can never change the data
@@ -77,7 +77,7 @@ describe("PagePool", () => {
 
   it.scoped("fails the requests of a thread that cannot open the database, and retires it", () =>
     Effect.gen(function* () {
-      const pool = yield* PagePool.make({ dbPath: Path.join(sandbox().dataDir, "no-such.sqlite"), secret: "s" }, 2)
+      const pool = yield* PagePool.make({ dbPath: Path.join(sandbox().dataDir, "no-such.sqlite"), secret: "s", profile: "rich" }, 2)
       const exit = yield* Effect.exit(pool.render(eventsQuery(1, 0)))
       expect(defectMessage(exit)).toMatch(/^page worker failed: cannot open .*no-such\.sqlite: unable to open database file$/)
       expect(pool.threads()).toBe(0)
@@ -85,7 +85,7 @@ describe("PagePool", () => {
 
   it.scoped("drops the answer of an interrupted request without disturbing the next", () =>
     Effect.gen(function* () {
-      const pool = yield* PagePool.make({ dbPath: dbPath(), secret: "s" }, 1)
+      const pool = yield* PagePool.make({ dbPath: dbPath(), secret: "s", profile: "rich" }, 1)
       const fiber = yield* Effect.fork(pool.render(eventsQuery(200, 0)))
       yield* Fiber.interrupt(fiber)
       const next = yield* pool.render(eventsQuery(3, 7))
@@ -95,7 +95,7 @@ describe("PagePool", () => {
   it.effect("stops its threads when its scope closes", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const pool = yield* PagePool.make({ dbPath: dbPath(), secret: "s" }, 2).pipe(Scope.extend(scope))
+      const pool = yield* PagePool.make({ dbPath: dbPath(), secret: "s", profile: "rich" }, 2).pipe(Scope.extend(scope))
       yield* Effect.forEach([0, 10, 20], (offset) => pool.render(eventsQuery(10, offset)), { concurrency: "unbounded" })
       expect(pool.threads()).toBe(2)
       yield* Scope.close(scope, Exit.void)
