@@ -93,7 +93,7 @@ const workflow = Effect.gen(function*() {
     }
   }
   if (version === undefined) return yield* Console.log("   No dataset version holds this project's ground truth: nothing to evaluate on.")
-  const dataset = typeof version.ground_truth_dataset === "number" ? `dataset ${version.ground_truth_dataset}` : version.ground_truth_dataset.name
+  const dataset = typeof version.ground_truth_dataset === "object" ? version.ground_truth_dataset.name : `dataset ${version.ground_truth_dataset ?? "?"}`
   const events = Chunk.toReadonlyArray(
     yield* Stream.runCollect(groundTruths.streamEvents({ ground_truth_dataset_versions: [version.id] }, { pageSize: 1000 }))
   )

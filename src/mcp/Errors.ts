@@ -64,5 +64,10 @@ export const toToolError = (context: ErrorContext) => (error: SynapseError): Too
       })
     case "UnexpectedStatusError":
       return new ToolError({ message: `${head}: unexpected answer from the backend (${error.message}).` })
+    case "IncompleteRecordError":
+      return new ToolError({
+        message: `${head}: ${error.detail}. The backend answers records without this field, so this operation cannot ` +
+          "be done on it as asked; retrying will not help."
+      })
   }
 }

@@ -33,10 +33,16 @@ export const EventData = Schema.Struct({
 })
 export type EventData = typeof EventData.Type
 
-/** A ground-truth event: one annotation pass over one data unit in one dataset version. */
+/**
+ * A ground-truth event: one annotation pass over one data unit in one dataset version. Only `id` is
+ * needed: a backend answering the evidenced fields (`id, category, files, data`, plus `data_unit`
+ * without `fields=`) decodes, and so does a partial record asked for with
+ * `fields=category&fields=files&fields=data` (docs/wire-protocol.md "Resources"). Undeclared fields
+ * are kept as they arrived.
+ */
 export const GroundTruthEvent = Schema.Struct({
   id: Id,
-  ground_truth_dataset_version: Schema.NullOr(Schema.Int),
+  ground_truth_dataset_version: Schema.optional(Schema.NullOr(Schema.Int)),
   category: Schema.optional(Schema.NullOr(Schema.String)),
   created_at: Schema.optional(Timestamp),
   data: Schema.optional(Schema.NullOr(EventData)),
@@ -50,7 +56,10 @@ export type GroundTruthEvent = typeof GroundTruthEvent.Type
 export const DatasetRef = Schema.Union(Schema.Int, Schema.Struct({ id: Id, name: Schema.optional(Schema.String) }))
 export type DatasetRef = typeof DatasetRef.Type
 
-/** A ground truth with its complete file manifest (images and `data_meta_*` JSON files). */
+/**
+ * A ground truth with its complete file manifest (images and `data_meta_*` JSON files). The
+ * evidenced fields are `id` (needed) and `files`; everything else is optional.
+ */
 export const GroundTruth = Schema.Struct({
   id: Id,
   ground_truth_dataset: Schema.optional(Schema.NullOr(DatasetRef)),

@@ -1,6 +1,8 @@
 /**
  * Models in the registry: the resource `models/` lists and `models/{id}/` returns, its expansions
- * (`evaluations`, `versions`, `file_info`) and the body `POST models/` accepts.
+ * (`evaluations`, `versions`, `file_info`) and the body `POST models/` accepts. The resource and its
+ * expansions decode when they have an `id`; every other field is optional (docs/wire-protocol.md
+ * "Resources").
  */
 import { Schema } from "effect"
 import { Id, JsonObject, Timestamp } from "./Common.js"
@@ -24,8 +26,8 @@ export type MetricsInput = typeof MetricsInput.Type
 /** An evaluation of a model on a ground-truth dataset version (`expand=evaluations`). */
 export const ModelEvaluation = Schema.Struct({
   id: Id,
-  ground_truth_dataset_version: Schema.NullOr(Schema.Int),
-  metrics: Metrics,
+  ground_truth_dataset_version: Schema.optional(Schema.NullOr(Schema.Int)),
+  metrics: Schema.optional(Schema.NullOr(Metrics)),
   created_at: Schema.optional(Timestamp)
 })
 export type ModelEvaluation = typeof ModelEvaluation.Type
@@ -34,33 +36,43 @@ export type ModelEvaluation = typeof ModelEvaluation.Type
 export const ModelVersionRef = Schema.Struct({
   id: Id,
   version: Schema.optional(Schema.NullOr(Schema.String)),
-  is_active: Schema.Boolean,
+  is_active: Schema.optional(Schema.NullOr(Schema.Boolean)),
   created_at: Schema.optional(Timestamp)
 })
 export type ModelVersionRef = typeof ModelVersionRef.Type
 
 /** What `include_file` adds: the stored file's name, size and md5. */
 export const ModelFileInfo = Schema.Struct({
-  name: Schema.String,
-  size: Schema.Number,
+  name: Schema.optional(Schema.NullOr(Schema.String)),
+  size: Schema.optional(Schema.NullOr(Schema.Number)),
   checksum: Schema.optional(Schema.NullOr(Schema.String))
 })
 export type ModelFileInfo = typeof ModelFileInfo.Type
 
-/** A model as the server returns it. `file` is a presigned URL, or a local path after url conversion. */
+/**
+ * A model as the server returns it (docs/wire-protocol.md "Resources"). Only `id` is needed to
+ * carry on: every other field is optional, typed when present, so that a backend answering the
+ * evidenced fields alone (`id, name, category, file, plugin, version, configuration, description,
+ * is_released`) decodes, and so does a partial record. Fields not declared here are kept as they
+ * arrived. A workflow that needs a field the backend did not send says so itself
+ * (`IncompleteRecordError`), rather than this schema failing a whole listing.
+ */
 export const Model = Schema.Struct({
   id: Id,
-  name: Schema.String,
+  name: Schema.optional(Schema.NullOr(Schema.String)),
   description: Schema.optional(Schema.NullOr(Schema.String)),
-  model_type: Schema.String,
+  model_type: Schema.optional(Schema.NullOr(Schema.String)),
   project: Schema.optional(Schema.NullOr(Schema.Int)),
+  /** A presigned URL (or a local path after url conversion); `null` when the model has no file. */
   file: Schema.optional(Schema.NullOr(Schema.String)),
   metrics: Schema.optional(Schema.NullOr(Metrics)),
   configuration: Schema.optional(Schema.NullOr(JsonObject)),
-  is_active: Schema.Boolean,
-  created_at: Timestamp,
+  is_active: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  is_released: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  created_at: Schema.optional(Timestamp),
   category: Schema.optional(Schema.NullOr(Schema.String)),
-  plugin: Schema.optional(Schema.NullOr(Schema.Int)),
+  /** The plugin's id as the create body sends it; kept as received when a backend expands it. */
+  plugin: Schema.optional(Schema.NullOr(Schema.Union(Schema.Int, Schema.String, JsonObject))),
   version: Schema.optional(Schema.NullOr(Schema.String)),
   evaluations: Schema.optional(Schema.Array(ModelEvaluation)),
   versions: Schema.optional(Schema.Array(ModelVersionRef)),

@@ -1,9 +1,9 @@
 /**
  * The SDK's one closed error union. Every failure an SDK operation can report — an HTTP status,
  * a timeout, a dropped connection, an answer that does not match the wire schema, a parameter the
- * SDK refused before sending anything — is one of these `Schema.TaggedError` classes, mapped once
- * at the client boundary (`SynapseClient`). Public signatures never mention `HttpClientError` or
- * `ParseError`.
+ * SDK refused before sending anything, a record lacking a field a workflow needs — is one of these
+ * `Schema.TaggedError` classes, mapped once at the client boundary (`SynapseClient`). Public
+ * signatures never mention `HttpClientError` or `ParseError`.
  *
  * It plays the role of the seed's `ClientError`: each class carries `status_code` when HTTP gave one
  * and a `detail` a person can act on. Nothing here ever holds a request, its headers or a URL query
@@ -142,6 +142,47 @@ export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError"
   }
 }
 
+/**
+ * A record the backend sent lacks a field that a workflow needs to carry on ("model 456 has no
+ * `project`: deploy needs it"). Decoding accepts records with only an `id` (docs/wire-protocol.md
+ * "Resources"), since a real backend may send few fields; the workflow that needs more says which
+ * field of which record, instead of guessing or failing deep inside a listing.
+ */
+export class IncompleteRecordError extends Schema.TaggedError<IncompleteRecordError>()("IncompleteRecordError", {
+  ...common,
+  /** The kind of record: `model`, `dataset version`, `ground-truth event`, `ground truth`. */
+  resource: Schema.String,
+  /** The record's id. */
+  id: Schema.Number,
+  /** The field it lacks. */
+  field: Schema.String,
+  /** What needs the field (`deploy`, `rollback`, `compare`…). */
+  needed_by: Schema.String
+}) {
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * The `IncompleteRecordError` for `record` lacking `field`, with a detail naming both and what
+ * needs it; `hint` adds what the caller can do instead.
+ */
+export const incompleteRecord = (
+  resource: string,
+  id: number,
+  field: string,
+  neededBy: string,
+  hint?: string
+): IncompleteRecordError =>
+  new IncompleteRecordError({
+    resource,
+    id,
+    field,
+    needed_by: neededBy,
+    detail: `${resource} ${id} has no \`${field}\`: ${neededBy} needs it, and the backend did not send it${hint !== undefined ? ` (${hint})` : ""}`
+  })
+
 /** Every failure of an SDK operation. */
 export type SynapseError =
   | AuthenticationError
@@ -155,6 +196,7 @@ export type SynapseError =
   | TimeoutError
   | ConnectionError
   | DecodeError
+  | IncompleteRecordError
 
 /** The union as a schema (for MCP tool error shapes, serialisation across processes). */
 export const SynapseError = Schema.Union(
@@ -168,7 +210,8 @@ export const SynapseError = Schema.Union(
   UnexpectedStatusError,
   TimeoutError,
   ConnectionError,
-  DecodeError
+  DecodeError,
+  IncompleteRecordError
 )
 
 const TAGS: ReadonlySet<string> = new Set([
@@ -182,7 +225,8 @@ const TAGS: ReadonlySet<string> = new Set([
   "UnexpectedStatusError",
   "TimeoutError",
   "ConnectionError",
-  "DecodeError"
+  "DecodeError",
+  "IncompleteRecordError"
 ])
 
 /** Whether a value is one of the SDK's errors. */

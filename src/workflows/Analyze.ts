@@ -64,20 +64,20 @@ export interface AnalyzeOptions {
   readonly onProgress?: ((progress: Progress) => void) | undefined
 }
 
-/** The model, briefly. */
+/** The model, briefly. `null` stands for a field the backend did not send. */
 export interface ModelSummary {
   readonly id: number
-  readonly name: string
-  readonly model_type: string
+  readonly name: string | null
+  readonly model_type: string | null
   readonly project: number | null
   readonly version: string | null
-  readonly is_active: boolean
+  readonly is_active: boolean | null
 }
 
-/** The dataset version, briefly. */
+/** The dataset version, briefly. `null` stands for a field the backend did not send. */
 export interface VersionSummary {
   readonly id: number
-  readonly version: string
+  readonly version: string | null
   readonly dataset: string | null
   readonly event_count: number | null
 }
@@ -110,24 +110,38 @@ export interface Analysis {
   readonly notes: ReadonlyArray<string>
 }
 
-/** The task a model's predictions are read as. */
+/**
+ * The task a model's predictions are read as: the one given, else from the model's type. A model
+ * whose type the backend did not send is read as detection (the commonest kind); callers say so
+ * in a note ({@link taskNote}) so that the choice is visible and `task` can override it.
+ */
 export const taskOf = (model: Pick<Model, "model_type">, override?: EvaluationTask): EvaluationTask =>
   override ?? (model.model_type === "classification" ? "classification" : "detection")
+
+/** The note explaining a task chosen without a model type, or undefined when there is nothing to say. */
+export const taskNote = (model: Pick<Model, "id" | "model_type">, override?: EvaluationTask): string | undefined =>
+  override === undefined && (model.model_type === undefined || model.model_type === null)
+    ? `model ${model.id} has no model_type (the backend did not send it): its predictions are read as detection; pass task to choose`
+    : undefined
+
+/** A model named for messages: `12 "yolo-v8"`, or `12` when the backend sent no name. */
+export const modelLabel = (m: Pick<Model, "id" | "name">): string =>
+  typeof m.name === "string" && m.name !== "" ? `${m.id} "${m.name}"` : String(m.id)
 
 /** A model, briefly. */
 export const summarizeModel = (m: Model): ModelSummary => ({
   id: m.id,
-  name: m.name,
-  model_type: m.model_type,
+  name: m.name ?? null,
+  model_type: m.model_type ?? null,
   project: m.project ?? null,
   version: m.version ?? null,
-  is_active: m.is_active
+  is_active: m.is_active ?? null
 })
 
 const summarizeVersion = (v: DatasetVersion): VersionSummary => ({
   id: v.id,
-  version: v.version,
-  dataset: typeof v.ground_truth_dataset === "number" ? null : v.ground_truth_dataset.name ?? null,
+  version: v.version ?? null,
+  dataset: typeof v.ground_truth_dataset === "object" && v.ground_truth_dataset !== null ? v.ground_truth_dataset.name ?? null : null,
   event_count: v.event_count ?? null
 })
 
@@ -206,6 +220,11 @@ export const analyzeModel: (
     )
     const task = taskOf(model, input.task)
     const notes: Array<string> = []
+    const chosen = input.predictions !== undefined ? taskNote(model, input.task) : undefined
+    if (chosen !== undefined) notes.push(chosen)
+    if (model.metrics === undefined || model.metrics === null) {
+      notes.push(`the backend sent no metrics for model ${model.id}: there are no reported metrics to show or compare`)
+    }
     if (input.predictions !== undefined && model.model_type === "segmentation" && input.task === undefined) {
       notes.push("segmentation model: predictions are scored on their bounding boxes (COCO iouType bbox)")
     }

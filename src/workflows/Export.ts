@@ -427,7 +427,7 @@ const runExport = <E>(
       const du = event.data_unit ?? undefined
       if (du === undefined) return skipped(event, undefined, "missing_data_unit")
       // Checked again when written (where the claim is made); here it spares the downloads.
-      if (owners?.claimedElsewhere(event.ground_truth_dataset_version, du.id)) return skipped(event, du.id, "in_earlier_version")
+      if (owners?.claimedElsewhere(event.ground_truth_dataset_version ?? null, du.id)) return skipped(event, du.id, "in_earlier_version")
       let split = "all"
       if (splitBy === "category") {
         if (event.category == null) return skipped(event, du.id, "no_split")
@@ -497,7 +497,7 @@ const runExport = <E>(
       const { event } = r
       if (r.skip !== undefined) return noteSkip(skippedEvents, r.skip, event, r.dataUnit)
       const du = r.dataUnit!
-      if (owners !== undefined && !owners.claim(event.ground_truth_dataset_version, du)) return noteSkip(skippedEvents, "in_earlier_version", event, du)
+      if (owners !== undefined && !owners.claim(event.ground_truth_dataset_version ?? null, du)) return noteSkip(skippedEvents, "in_earlier_version", event, du)
       if (r.width === undefined || r.height === undefined) return noteSkip(skippedEvents, "image_size_unknown", event, du)
       const width = r.width, height = r.height
       if (Number.isNaN(sizes.width(du))) sizes.set(du, width, height)

@@ -424,7 +424,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
                 withoutUnit++
                 return
               }
-              const version = event.ground_truth_dataset_version
+              const version = event.ground_truth_dataset_version ?? null
               let acc = units.get(du)
               if (!acc) units.set(du, (acc = { classes: new Map(), events: 0, version }))
               acc.events++
