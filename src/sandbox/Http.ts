@@ -105,6 +105,17 @@ export const boolParam = (query: URLSearchParams, key: string): boolean | undefi
   throw fieldError(key, `Must be a valid boolean (true or false), got "${excerpt(raw)}".`)
 }
 
+/**
+ * A boolean filter as django-filter's DRF `BooleanFilter` reads it: `true`/`false`/`1`/`0` in any
+ * case; any other value leaves the filter out (its widget maps it to "unknown") instead of a 400.
+ */
+export const boolFilterParam = (query: URLSearchParams, key: string): boolean | undefined => {
+  const raw = stringParam(query, key)
+  if (raw === undefined) return undefined
+  const v = raw.trim().toLowerCase()
+  return v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : undefined
+}
+
 /** A choice parameter (one of `allowed`), possibly a list. */
 export const choiceListParam = <T extends string>(query: URLSearchParams, key: string, allowed: ReadonlyArray<T>): Array<T> =>
   listParam(query, key).map((v) => {
@@ -148,27 +159,27 @@ export interface PageRequest {
   readonly page: number
 }
 
-const parseNonNegative = (raw: string, key: string, min: number): number => {
+/** A whole number ≥ `min`, or `fallback` for anything else (DRF's `_positive_int` then its default). */
+const wholeOr = (raw: string | undefined, min: number, fallback: number): number => {
+  if (raw === undefined) return fallback
   const n = /^\d{1,16}$/.test(raw.trim()) ? Number(raw.trim()) : NaN
-  if (!Number.isSafeInteger(n) || n < min) throw fieldError(key, `Enter a whole number ≥ ${min}, got "${excerpt(raw)}".`)
-  return n
+  return Number.isSafeInteger(n) && n >= min ? n : fallback
 }
 
 /**
- * Reads `page`/`page_size` (and `limit`/`offset` where allowed). A bad page number is
- * `404 {"detail": "Invalid page."}` as in DRF; a bad size is a 400 naming the field; sizes above
- * the cap are clamped to it (DRF's `max_page_size` behaviour).
+ * Reads `page`/`page_size` (and `limit`/`offset` where allowed) as DRF's paginators do
+ * (docs/wire-protocol.md "Pagination"): a bad page number is `404 {"detail": "Invalid page."}`;
+ * a size or limit that is not a whole number ≥ 1 falls back to the default size and a bad offset
+ * to 0, never a 400; sizes above the cap are clamped to it (`max_page_size`).
  */
 export const pageRequest = (query: URLSearchParams, allowLimitOffset: boolean): PageRequest => {
   const limitRaw = allowLimitOffset ? stringParam(query, "limit") : undefined
   if (limitRaw !== undefined) {
-    const limit = Math.min(parseNonNegative(limitRaw, "limit", 1), MAX_PAGE_SIZE)
-    const offsetRaw = stringParam(query, "offset")
-    const offset = offsetRaw === undefined ? 0 : parseNonNegative(offsetRaw, "offset", 0)
+    const limit = Math.min(wholeOr(limitRaw, 1, DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
+    const offset = wholeOr(stringParam(query, "offset"), 0, 0)
     return { mode: "limit", limit, offset, page: 1 }
   }
-  const sizeRaw = stringParam(query, "page_size")
-  const size = sizeRaw === undefined ? DEFAULT_PAGE_SIZE : Math.min(parseNonNegative(sizeRaw, "page_size", 1), MAX_PAGE_SIZE)
+  const size = Math.min(wholeOr(stringParam(query, "page_size"), 1, DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
   const pageRaw = stringParam(query, "page")
   let page = 1
   if (pageRaw !== undefined && pageRaw !== "last") {

@@ -9,11 +9,12 @@
  */
 import Database from "better-sqlite3"
 import { parentPort, workerData } from "node:worker_threads"
+import { renderEvidenceEvent } from "./Evidence.js"
 import { type EventValues, keepFields, renderEvent } from "./EventRows.js"
 import { makeSigner } from "./Media.js"
 import type { PageReply, PageRequest, PageWorkerData } from "./PagePool.js"
 
-const { dbPath, secret } = workerData as PageWorkerData
+const { dbPath, secret, profile } = workerData as PageWorkerData
 const open = (): Database.Database => {
   try {
     const db = new Database(dbPath, { readonly: true, fileMustExist: true })
@@ -45,9 +46,17 @@ const renderPage = (request: PageRequest): PageReply => {
   const sign = makeSigner(request.origin, secret)
   const fields = request.fields
   let json = ""
-  for (let i = 0; i < rows.length; i++) {
-    const text = renderEvent(rows[i]!, sign)
-    json += (i === 0 ? "" : ",") + (fields.length > 0 ? keepFields(text, fields) : text)
+  if (profile === "evidence") {
+    // Parsed and re-serialized: the native form is a conversion, not a splice of stored text.
+    for (let i = 0; i < rows.length; i++) {
+      const [id, , category, , data, files, , , unitFiles] = rows[i]!
+      json += (i === 0 ? "" : ",") + renderEvidenceEvent(id, category, data, files, unitFiles, sign, fields)
+    }
+  } else {
+    for (let i = 0; i < rows.length; i++) {
+      const text = renderEvent(rows[i]!, sign)
+      json += (i === 0 ? "" : ",") + (fields.length > 0 ? keepFields(text, fields) : text)
+    }
   }
   return { id: request.id, json, length: rows.length, lastId: rows.length > 0 ? rows[rows.length - 1]![0] : undefined }
 }

@@ -15,13 +15,13 @@ import { MODEL_ORDERINGS } from "../schemas/Params.js"
 import { forgetListings, type SandboxContext } from "./Context.js"
 import {
   ApiError,
+  boolFilterParam,
   boolParam,
   checkPageInRange,
   choiceListParam,
   dateParam,
   detailError,
   excerpt,
-  fieldError,
   idListParam,
   isoSeconds,
   json,
@@ -36,6 +36,7 @@ import {
   resolvePage,
   stringParam
 } from "./Http.js"
+import { evidenceGroundTruth, evidenceModel, evidenceVersion } from "./Evidence.js"
 import { EVENT_COLUMNS, keepFields } from "./EventRows.js"
 import { makeSigner, signFileMap } from "./Media.js"
 import type { RenderedRows } from "./PagePool.js"
@@ -254,6 +255,33 @@ const modelObject = (row: ModelRow, sign: (mediaPath: string) => string): Record
   version: row.version
 })
 
+/** A model as the sandbox's profile answers it: every field (rich) or only the evidenced ones. */
+const modelAnswer = (ctx: SandboxContext, row: ModelRow, sign: (mediaPath: string) => string): Record<string, unknown> =>
+  ctx.profile === "evidence" ? evidenceModel(modelObject(row, sign)) : modelObject(row, sign)
+
+/**
+ * The models listing's `ordering`: comma-separated terms, as DRF's `OrderingFilter` reads them.
+ * Unknown terms are dropped and, with none left, the default order applies: DRF ignores what it
+ * cannot order by rather than answering 400 (docs/wire-protocol.md "Pagination").
+ */
+const modelOrder = (query: URLSearchParams): string => {
+  const terms = listParam(query, "ordering").filter((t): t is (typeof MODEL_ORDERINGS)[number] =>
+    (MODEL_ORDERINGS as ReadonlyArray<string>).includes(t)
+  )
+  if (terms.length === 0) return ORDER_SQL.id
+  // Each term's SQL is its column then an id tie-break in the same direction: the columns in the
+  // order given (a repeated column counts once, as in SQL), then the last term's tie-break.
+  const seen = new Set<string>()
+  const parts: Array<string> = []
+  for (const sql of [...terms.map((t) => ORDER_SQL[t].split(", ")[0]!), ORDER_SQL[terms[terms.length - 1]!].split(", ")[1]]) {
+    const column = sql?.split(" ")[0]
+    if (sql === undefined || seen.has(column!)) continue
+    seen.add(column!)
+    parts.push(sql)
+  }
+  return parts.join(", ")
+}
+
 /** `GET models/`. */
 export const listModels = (ctx: SandboxContext): Handler =>
   Effect.gen(function* () {
@@ -262,7 +290,7 @@ export const listModels = (ctx: SandboxContext): Handler =>
     const w: Where = { clauses: [], params: [] }
     addIn(w, "project", idListParam(query, "project"))
     addIn(w, "model_type", choiceListParam(query, "model_type", MODEL_TYPES))
-    addFlag(w, "is_active", boolParam(query, "is_active"))
+    addFlag(w, "is_active", boolFilterParam(query, "is_active"))
     addCreatedAfter(w, dateParam(query, "created_after"))
     const search = stringParam(query, "search")
     if (search !== undefined) {
@@ -271,11 +299,7 @@ export const listModels = (ctx: SandboxContext): Handler =>
     }
     const name = stringParam(query, "name")
     if (name !== undefined) addClause(w, "name = ?", [name])
-    const orderingRaw = stringParam(query, "ordering") ?? "id"
-    if (!(MODEL_ORDERINGS as ReadonlyArray<string>).includes(orderingRaw)) {
-      throw fieldError("ordering", `Select a valid choice. "${excerpt(orderingRaw)}" is not one of ${MODEL_ORDERINGS.join(", ")}.`)
-    }
-    const order = ORDER_SQL[orderingRaw as (typeof MODEL_ORDERINGS)[number]]
+    const order = modelOrder(query)
     return yield* listing(ctx, {
       allowLimitOffset: true,
       countFrom: "models",
@@ -283,7 +307,7 @@ export const listModels = (ctx: SandboxContext): Handler =>
       read: readOnServer(
         ctx,
         ({ where, limit }) => ctx.sql.unsafe<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models${whereSql(where)} ORDER BY ${order} LIMIT ${limit}`, where.params),
-        (row, sign) => JSON.stringify(modelObject(row, sign))
+        (row, sign) => JSON.stringify(modelAnswer(ctx, row, sign))
       )
     })
   })
@@ -298,6 +322,8 @@ const getModelRow = (ctx: SandboxContext, id: number) =>
 /** Renders one model for a detail answer, with the expansions a query asks for. */
 const modelDetail = (ctx: SandboxContext, row: ModelRow, query: URLSearchParams, origin: string) =>
   Effect.gen(function* () {
+    // The evidence shows no expansions: `expand` and `include_file` add nothing there.
+    if (ctx.profile === "evidence") return modelAnswer(ctx, row, makeSigner(origin, ctx.data.secret))
     const expand = choiceListParam(query, "expand", MODEL_EXPANSIONS)
     const includeFile = boolParam(query, "include_file") ?? false
     const out = modelObject(row, makeSigner(origin, ctx.data.secret))
@@ -448,7 +474,7 @@ export const createModel = (ctx: SandboxContext): Handler =>
     )
     forgetListings(ctx)
     const row = yield* getModelRow(ctx, rows[0]!.id)
-    return json(modelObject(row, makeSigner(originOf(request, ctx.origin), ctx.data.secret)), 201)
+    return json(modelAnswer(ctx, row, makeSigner(originOf(request, ctx.origin), ctx.data.secret)), 201)
   })
 
 /** `PATCH models/{id}/`: a partial update of the writable fields. */
@@ -474,7 +500,7 @@ export const patchModel = (ctx: SandboxContext, rawId: string | undefined): Hand
       forgetListings(ctx)
     }
     const row = yield* getModelRow(ctx, id)
-    return json(modelObject(row, makeSigner(originOf(request, ctx.origin), ctx.data.secret)))
+    return json(modelAnswer(ctx, row, makeSigner(originOf(request, ctx.origin), ctx.data.secret)))
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -564,7 +590,7 @@ export const listGroundTruths = (ctx: SandboxContext): Handler =>
         ctx,
         ({ where, limit }) => selectGroundTruths(where, limit),
         (r, sign) =>
-        JSON.stringify({
+        ctx.profile === "evidence" ? JSON.stringify(evidenceGroundTruth(r.id, r.files, sign)) : JSON.stringify({
           id: r.id,
           ground_truth_dataset: r.dataset_id,
           ground_truth_dataset_versions: (r.versions ?? "")
@@ -613,6 +639,10 @@ const versionObject = (r: VersionRow) => ({
   statistics: parseJson(r.statistics)
 })
 
+/** A dataset version as the sandbox's profile answers it. */
+const versionAnswer = (ctx: SandboxContext, r: VersionRow): Record<string, unknown> =>
+  ctx.profile === "evidence" ? evidenceVersion(versionObject(r)) : versionObject(r)
+
 /** `GET ground_truth_dataset_versions/`. */
 export const listVersions = (ctx: SandboxContext): Handler =>
   Effect.gen(function* () {
@@ -620,8 +650,8 @@ export const listVersions = (ctx: SandboxContext): Handler =>
     const query = queryOf(request)
     const w: Where = { clauses: [], params: [] }
     addIn(w, "dataset_id", idListParam(query, "ground_truth_dataset"))
-    addFlag(w, "is_archived", boolParam(query, "is_archived"))
-    addFlag(w, "is_active", boolParam(query, "is_active"))
+    addFlag(w, "is_archived", boolFilterParam(query, "is_archived"))
+    addFlag(w, "is_active", boolFilterParam(query, "is_active"))
     const prefixed: Where = { clauses: w.clauses.map((c) => `v.${c}`), params: w.params }
     return yield* listing(ctx, {
       allowLimitOffset: false,
@@ -630,7 +660,7 @@ export const listVersions = (ctx: SandboxContext): Handler =>
       read: readOnServer(
         ctx,
         ({ limit }) => ctx.sql.unsafe<VersionRow>(`${VERSION_SELECT}${whereSql(prefixed)} ORDER BY v.id LIMIT ${limit}`, w.params),
-        (r) => JSON.stringify(versionObject(r))
+        (r) => JSON.stringify(versionAnswer(ctx, r))
       )
     })
   })
@@ -641,5 +671,5 @@ export const getVersion = (ctx: SandboxContext, rawId: string | undefined): Hand
     const id = pathId(rawId)
     const rows = yield* ctx.sql.unsafe<VersionRow>(`${VERSION_SELECT} WHERE v.id = ?`, [id])
     if (rows[0] === undefined) throw detailError(404, "Not found.")
-    return json(versionObject(rows[0]))
+    return json(versionAnswer(ctx, rows[0]))
   })

@@ -5,7 +5,9 @@
  * serve answers DRF's `405` with `Allow`; an unknown path `404`. Every failure becomes a JSON
  * answer: handlers fail (or throw, from synchronous parsing) with `ApiError`; a client that hung up
  * is logged at debug level; anything else is logged as an error and answered as a 500 JSON body,
- * never a dropped connection (unless a fault asks for one).
+ * never a dropped connection (unless a fault asks for one). A 401 names its scheme
+ * (`WWW-Authenticate: Token`); the evidence profile also answers a path missing its trailing slash
+ * with Django's `301` to the slashed path.
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { toServerResponse } from "@effect/platform-node/NodeHttpServerRequest"
@@ -76,7 +78,7 @@ const makeRouter = (ctx: SandboxContext) => {
     HttpRouter.post(`${API_PREFIX}/chunked_upload/:id/`, counted("POST chunked_upload/{id}/", (p) => Uploads.finishUpload(ctx, p.id))),
     HttpRouter.get("/media/*", counted("GET media", () => serveMedia(ctx))),
     HttpRouter.head("/media/*", counted("HEAD media", () => serveMedia(ctx))),
-    HttpRouter.get("/_sandbox/health", Effect.sync(() => json({ status: "ok" }))),
+    HttpRouter.get("/_sandbox/health", Effect.sync(() => json({ status: "ok", profile: ctx.profile }))),
     HttpRouter.get("/_sandbox/stats", counted("GET _sandbox/stats", () => Effect.sync(() => json(statsBody(ctx))))),
     HttpRouter.del("/_sandbox/stats", counted("DELETE _sandbox/stats", () => Effect.sync(() => (ctx.stats.reset(), json(statsBody(ctx)))))),
     HttpRouter.get("/_sandbox/faults", counted("GET _sandbox/faults", () => Effect.sync(() => json(faultsBody(ctx))))),
@@ -85,6 +87,7 @@ const makeRouter = (ctx: SandboxContext) => {
 }
 
 const statsBody = (ctx: SandboxContext) => ({
+  profile: ctx.profile,
   started_at: ctx.stats.startedAt,
   requests: ctx.stats.requests,
   requests_by_route: ctx.stats.byRoute,
@@ -171,14 +174,38 @@ const tokenMatches = (given: string, expected: string): boolean => {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
-/** The token check: either WIRE.md header, with or without the `Token ` prefix. */
+/**
+ * A 401 as DRF's token authentication answers it: the detail, and `WWW-Authenticate: Token`
+ * naming the scheme (docs/wire-protocol.md "Transport").
+ */
+const unauthorized = (detail: string): ApiError => new ApiError({ status: 401, body: { detail }, headers: { "www-authenticate": "Token" } })
+
+/** The token check: either header of docs/wire-protocol.md "Transport", with or without the `Token ` prefix. */
 const authorize = (ctx: SandboxContext, request: HttpServerRequest.HttpServerRequest): ApiError | undefined => {
   const candidates = [request.headers["synapse-access-token"], request.headers["authorization"]]
     .filter((v): v is string => v !== undefined && v.trim() !== "")
     .map((v) => v.trim().replace(/^(Token|Bearer)\s+/i, "").trim())
-  if (candidates.length === 0) return detailError(401, "Authentication credentials were not provided.")
-  if (!candidates.some((c) => tokenMatches(c, ctx.token))) return detailError(401, "Invalid token.")
+  if (candidates.length === 0) return unauthorized("Authentication credentials were not provided.")
+  if (!candidates.some((c) => tokenMatches(c, ctx.token))) return unauthorized("Invalid token.")
   return undefined
+}
+
+/**
+ * Django's `APPEND_SLASH`, which the evidence profile follows: a path that no route serves but
+ * that a route serves with a trailing slash is answered `301` to the slashed path, query kept, with
+ * an empty body, before authentication (Django's middleware runs before the view). The `Location`
+ * is the path as Django writes it (relative); clients follow it for a GET.
+ */
+const slashRedirect = (
+  request: HttpServerRequest.HttpServerRequest,
+  allowedMethods: (path: string) => ReadonlyArray<string>
+): HttpServerResponse.HttpServerResponse | undefined => {
+  const path = pathOf(request)
+  if (!path.startsWith(`${API_PREFIX}/`) || path.endsWith("/")) return undefined
+  if (allowedMethods(path).length > 0 || allowedMethods(`${path}/`).length === 0) return undefined
+  const q = request.url.indexOf("?")
+  const location = `${path}/${q < 0 ? "" : request.url.slice(q)}`
+  return HttpServerResponse.empty({ status: 301, headers: { location } })
 }
 
 /** Django's `http_method_names` order, so an `Allow` header reads as a real backend's would. */
@@ -234,6 +261,8 @@ export const makeApp = (ctx: SandboxContext) => {
   )
   const authed = Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
+    const redirect = ctx.profile === "evidence" ? slashRedirect(request, allowedMethods) : undefined
+    if (redirect !== undefined) return redirect
     const denied = needsToken(pathOf(request)) ? authorize(ctx, request) : undefined
     if (denied !== undefined) return errorResponse(denied)
     return yield* routed

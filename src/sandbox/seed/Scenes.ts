@@ -3,6 +3,7 @@
  * annotation forms the wire carries for them (COCO-like `data.annotations` and the platform's
  * native `data_meta` JSON). Shared by the demo and large generators so both have the same shape.
  */
+import { toNativeAnnotations } from "../Evidence.js"
 import type { Rgb } from "./Png.js"
 import type { Rng } from "./Random.js"
 
@@ -159,24 +160,9 @@ export const largestLabel = (annotations: ReadonlyArray<WireAnnotation>): string
 }
 
 /**
- * The `data_meta` JSON (WIRE.md's native form) for annotations on `image_1`: boxes become
- * `{x, y, width, height}`, annotations with a segmentation become `polygon`s of `{x, y}` points.
+ * The `data_meta` JSON (the platform's native form, docs/wire-protocol.md "Resources") for
+ * annotations on `image_1`: boxes become `{x, y, width, height}`, annotations with a segmentation
+ * `polygon`s of `{x, y}` points. The evidence profile renders events' inline `data` with the same
+ * converter, keyed `image`.
  */
-export const toDataMeta = (annotations: ReadonlyArray<WireAnnotation>): string => {
-  const identities: Array<unknown> = []
-  const geometry: Array<unknown> = []
-  for (const a of annotations) {
-    const id = `a${a.id}`
-    const flat = a.segmentation?.[0]
-    if (flat !== undefined) {
-      identities.push({ id, tool: "polygon", classification: { class: a.category } })
-      const points: Array<{ x: number; y: number }> = []
-      for (let k = 0; k + 1 < flat.length; k += 2) points.push({ x: flat[k]!, y: flat[k + 1]! })
-      geometry.push({ id, coordinate: points })
-    } else {
-      identities.push({ id, tool: "bounding_box", classification: { class: a.category } })
-      geometry.push({ id, coordinate: { x: a.bbox[0], y: a.bbox[1], width: a.bbox[2], height: a.bbox[3] } })
-    }
-  }
-  return JSON.stringify({ annotations: { image_1: identities }, annotationsData: { image_1: geometry } })
-}
+export const toDataMeta = (annotations: ReadonlyArray<WireAnnotation>): string => JSON.stringify(toNativeAnnotations(annotations, "image_1"))
