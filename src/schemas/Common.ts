@@ -1,7 +1,8 @@
 /**
  * Building blocks shared by every wire schema: ids, timestamps, JSON objects and the file entry
- * that both models and ground truth carry. Decoding is tolerant of fields WIRE.md does not list
- * (callers decode with `onExcessProperty: "preserve"`), strict about the fields code relies on.
+ * that both models and ground truth carry. Decoding keeps fields the contract does not list
+ * (callers decode with `onExcessProperty: "preserve"`) and requires only what the SDK needs to
+ * carry on, a resource's `id` (docs/wire-protocol.md "Resources").
  */
 import { Schema } from "effect"
 
@@ -16,6 +17,14 @@ export type Timestamp = typeof Timestamp.Type
 /** Any JSON object (configuration, metadata, statistics). */
 export const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 export type JsonObject = typeof JsonObject.Type
+
+/**
+ * `struct` with its undeclared fields kept when encoding too (an index signature of unknown
+ * values): for outputs that return a record as the backend sent it, fields the SDK does not know
+ * included. Decoding already keeps them; encoding a plain struct would drop them.
+ */
+export const withUndeclaredFields = <Fields extends Schema.Struct.Fields>(struct: Schema.Struct<Fields>) =>
+  Schema.Struct(struct.fields, Schema.Record({ key: Schema.String, value: Schema.Unknown })).annotations(struct.ast.annotations)
 
 /**
  * A file as the server describes it: a presigned `url` (before url conversion) or a local `path`

@@ -124,9 +124,14 @@ export const taskNote = (model: Pick<Model, "id" | "model_type">, override?: Eva
     ? `model ${model.id} has no model_type (the backend did not send it): its predictions are read as detection; pass task to choose`
     : undefined
 
-/** A model named for messages: `12 "yolo-v8"`, or `12` when the backend sent no name. */
-export const modelLabel = (m: Pick<Model, "id" | "name">): string =>
-  typeof m.name === "string" && m.name !== "" ? `${m.id} "${m.name}"` : String(m.id)
+/**
+ * A model named for messages: `12 (yolo-v8 v3)`, `12 (yolo-v8)`, or `12` when the backend sent
+ * neither a name nor a version.
+ */
+export const modelLabel = (m: { readonly id: number; readonly name?: string | null | undefined; readonly version?: string | null | undefined }): string => {
+  const words = [m.name, m.version].filter((w): w is string => typeof w === "string" && w !== "")
+  return words.length > 0 ? `${m.id} (${words.join(" ")})` : String(m.id)
+}
 
 /** A model, briefly. */
 export const summarizeModel = (m: Model): ModelSummary => ({

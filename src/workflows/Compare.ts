@@ -12,7 +12,7 @@ import { GroundTruths } from "../services/GroundTruths.js"
 import { Models } from "../services/Models.js"
 import { validate } from "../services/SynapseClient.js"
 import type { SynapseError } from "../services/SynapseError.js"
-import { collectGroundTruth, type Progress, ScoringFields, scorePredictions, summarizeModel, taskOf, type ModelSummary } from "./Analyze.js"
+import { collectGroundTruth, type Progress, ScoringFields, scorePredictions, summarizeModel, taskNote, taskOf, type ModelSummary } from "./Analyze.js"
 import { PredictionsError } from "./Predictions.js"
 import { flatMetrics } from "./Scoring.js"
 
@@ -87,6 +87,8 @@ export interface Comparison {
   readonly best: RankedModel | null
   /** Every metric name present on at least one model (of the source compared). */
   readonly availableMetrics: ReadonlyArray<string>
+  /** What the comparison assumed for lack of data (a task chosen without a model type…). */
+  readonly notes: ReadonlyArray<string>
 }
 
 /**
@@ -128,9 +130,15 @@ export const compareModels: (
 
   const values = new Map<number, Record<string, number>>()
   const reasons = new Map<number, string>()
+  const notes: Array<string> = []
+  // A backend that sends only the evidenced fields sends no metrics: say so, not "has no accuracy".
+  const sentNoMetrics = (m: Model) => m.metrics === undefined || m.metrics === null
   const recompute = input.recompute
   if (recompute === undefined) {
-    for (const m of list) values.set(m.id, numericMetrics(m))
+    for (const m of list) {
+      values.set(m.id, numericMetrics(m))
+      if (sentNoMetrics(m)) reasons.set(m.id, "the backend sent no metrics for this model")
+    }
   } else {
     // Predictions keyed by a model that is not compared (a typo in an id) would otherwise be
     // ignored and surface as "no predictions supplied" or an unknown metric, far from the cause.
@@ -141,7 +149,12 @@ export const compareModels: (
           `among the compared models (${ids.join(", ")}); key predictions by the id of a compared model`
       })
     }
-    const tasks = new Set(list.filter((m) => String(m.id) in recompute.predictions).map((m) => taskOf(m, recompute.task)))
+    const predicted = list.filter((m) => String(m.id) in recompute.predictions)
+    const tasks = new Set(predicted.map((m) => taskOf(m, recompute.task)))
+    for (const m of predicted) {
+      const note = taskNote(m, recompute.task)
+      if (note !== undefined) notes.push(note)
+    }
     // An unknown version lists no events: without this lookup every model's predictions would be
     // blamed ("no usable row: unknown_image") instead of the version id.
     const groundTruths = yield* GroundTruths
@@ -171,10 +184,13 @@ export const compareModels: (
   const scored = list.filter((m) => values.get(m.id)?.[metric] !== undefined)
   if (scored.length === 0) {
     const where = recompute === undefined ? "stored on" : "computed for"
+    const noMetrics = recompute === undefined && list.every(sentNoMetrics)
+      ? `; the backend sent no metrics for ${list.length === 1 ? "this model" : "any of these models"}: recompute them from predictions on a dataset version instead`
+      : ""
     return yield* new UnknownMetricError({
       metric,
       available,
-      detail: `no model has a metric named "${metric}" ${where} it; metrics that exist: ${available.length > 0 ? available.join(", ") : "none"}`
+      detail: `no model has a metric named "${metric}" ${where} it; metrics that exist: ${available.length > 0 ? available.join(", ") : "none"}${noMetrics}`
     })
   }
   const ranking = rank(
@@ -202,6 +218,7 @@ export const compareModels: (
     ranking,
     missing,
     best: ranking[0] ?? null,
-    availableMetrics: available
+    availableMetrics: available,
+    notes
   } satisfies Comparison
 })

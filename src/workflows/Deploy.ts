@@ -22,8 +22,8 @@ import { MetricsInput, type Model, ModelType, numericMetrics } from "../schemas/
 import type * as ChunkedUpload from "../services/ChunkedUpload.js"
 import { Models } from "../services/Models.js"
 import { SynapseClient, validate } from "../services/SynapseClient.js"
-import type { SynapseError } from "../services/SynapseError.js"
-import { type ModelSummary, summarizeModel } from "./Analyze.js"
+import { incompleteRecord, type IncompleteRecordError, type SynapseError } from "../services/SynapseError.js"
+import { modelLabel, type ModelSummary, summarizeModel } from "./Analyze.js"
 import { defaultDirection, Direction } from "./Compare.js"
 
 /** The quality gate: the candidate must beat the active model(s) on a metric. */
@@ -187,14 +187,45 @@ export interface DeployOptions {
   readonly onStep?: ((step: StepReport["step"], modelId: number | null) => void) | undefined
 }
 
+/**
+ * Which of the listed models are active models of `project` (of `modelType` when given). The
+ * listing's `project`/`is_active`/`model_type` filters are documented, not evidenced: a backend may
+ * ignore them, so every listed model is checked here, and one that lacks a field this decision
+ * needs fails it with `IncompleteRecordError` rather than being silently left out (which would
+ * leave it active, or judge the gate against nothing).
+ */
+export const activeIn = (
+  listed: ReadonlyArray<Model>,
+  project: number,
+  modelType: ModelType | undefined,
+  neededBy: string
+): Effect.Effect<Array<Model>, IncompleteRecordError> => {
+  const active: Array<Model> = []
+  const why = `to know the active models of project ${project}`
+  for (const m of listed) {
+    if (typeof m.is_active !== "boolean") return Effect.fail(incompleteRecord("model", m.id, "is_active", neededBy, why))
+    if (!m.is_active) continue
+    if (typeof m.project !== "number") return Effect.fail(incompleteRecord("model", m.id, "project", neededBy, why))
+    if (m.project !== project) continue
+    if (modelType !== undefined) {
+      if (typeof m.model_type !== "string") {
+        return Effect.fail(incompleteRecord("model", m.id, "model_type", neededBy, `${why} of type ${modelType}; scope "project" does not need it`))
+      }
+      if (m.model_type !== modelType) continue
+    }
+    active.push(m)
+  }
+  return Effect.succeed(active)
+}
+
 /** Active models of a project, of one type when `modelType` is given. */
-const activeModelsOf = (project: number, modelType?: ModelType) =>
+const activeModelsOf = (project: number, modelType: ModelType | undefined, neededBy: string) =>
   Effect.gen(function*() {
     const models = yield* Models
     const chunk = yield* Stream.runCollect(
       models.stream({ project, is_active: true, page_size: 1000, ...(modelType !== undefined ? { model_type: modelType } : {}) })
     )
-    return Chunk.toReadonlyArray(chunk).filter((m) => m.is_active && (modelType === undefined || m.model_type === modelType))
+    return yield* activeIn(Chunk.toReadonlyArray(chunk), project, modelType, neededBy)
   })
 
 // A syntactically valid upload id that no server has: the probe below can never create a model.
@@ -237,7 +268,7 @@ const gateVerdict = (gate: DeployGate, candidateMetrics: Readonly<Record<string,
     if (lacking.length > 0) {
       return yield* new DeployPreconditionError({
         reason: "gate_metric_missing",
-        detail: `the gate compares "${gate.metric}", which the active model${lacking.length > 1 ? "s" : ""} ${lacking.map((m) => `${m.id} (${m.name})`).join(", ")} lack${lacking.length > 1 ? "" : "s"}: the gate cannot be judged`
+        detail: `the gate compares "${gate.metric}", which the active model${lacking.length > 1 ? "s" : ""} ${lacking.map((m) => modelLabel({ id: m.id, name: m.name })).join(", ")} lack${lacking.length > 1 ? "" : "s"}${lacking.some((m) => m.metrics === undefined || m.metrics === null) ? " (the backend sent no metrics for them)" : ""}: the gate cannot be judged`
       })
     }
     const signed = (v: number) => (direction === "higher" ? v : -v)
@@ -289,7 +320,7 @@ export const deployModel: (
     return yield* new DeployPreconditionError({ reason: "project_not_found", detail: `project ${project} does not exist` })
   }
   const scopeType = (input.scope ?? "type") === "type" ? input.type : undefined
-  const active = yield* activeModelsOf(project, scopeType)
+  const active = yield* activeModelsOf(project, scopeType, "deploy")
   const gate = input.gate !== undefined ? yield* gateVerdict(input.gate, metrics, active) : null
   const replace = input.replace_active ?? false
   const wouldDeactivate = replace ? active.map(summarizeModel) : []
@@ -302,7 +333,7 @@ export const deployModel: (
     steps: [
       file !== null ? `upload ${file.path} (${file.size} bytes) and register "${input.name}" inactive` : `register "${input.name}" inactive, without a file`,
       "activate the new model",
-      ...wouldDeactivate.map((m) => `deactivate model ${m.id} (${m.name}${m.version !== null ? ` ${m.version}` : ""})`),
+      ...wouldDeactivate.map((m) => `deactivate model ${modelLabel(m)}`),
       replace
         ? `verify that the new model is the only active ${scopeType !== undefined ? `${scopeType} model` : "model"} of the project`
         : "verify that the new model is active"
@@ -380,7 +411,7 @@ export const deployModel: (
   }
 
   options.onStep?.("verify", created.id)
-  const after = yield* activeModelsOf(project, scopeType).pipe(Effect.either)
+  const after = yield* activeModelsOf(project, scopeType, "deploy").pipe(Effect.either)
   if (after._tag === "Left") return yield* fail(pending.length - 1, after.left)
   const activeAfter = after.right.map((m) => m.id)
   const ok = replace ? activeAfter.length === 1 && activeAfter[0] === created.id : activeAfter.includes(created.id)
@@ -420,6 +451,10 @@ export const rollbackDeployment: (
   // Every model is looked up before anything changes: an unknown id fails with NotFoundError, and
   // a mistyped one that exists in another project must not switch that project's model.
   const found = yield* Effect.forEach(named, (id) => models.get(id), { concurrency: 4 })
+  const unknown = found.find((m) => typeof m.project !== "number")
+  if (unknown !== undefined) {
+    return yield* incompleteRecord("model", unknown.id, "project", "rollback", `to check that it belongs to project ${plan.project_id} before switching it`)
+  }
   const foreign = found.filter((m) => m.project !== plan.project_id)
   if (foreign.length > 0) {
     return yield* new DeployPreconditionError({
@@ -448,7 +483,7 @@ export const rollbackDeployment: (
       steps.push({ step, modelId: id, status: "failed", detail: r.left.message })
     } else steps.push({ step, modelId: id, status: "done" })
   }
-  const activeAfter = (yield* activeModelsOf(plan.project_id)).map((m) => m.id)
+  const activeAfter = (yield* activeModelsOf(plan.project_id, undefined, "rollback")).map((m) => m.id)
   if (failed) {
     return yield* new DeploymentFailed({
       detail: `rollback in project ${plan.project_id} did not complete`,

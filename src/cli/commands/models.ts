@@ -10,7 +10,7 @@ import { Console, Effect, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { MODEL_TYPES } from "../../schemas/Model.js"
-import { type Analysis, analyzeModel, type AnalyzeInput, EVALUATION_TASKS } from "../../workflows/Analyze.js"
+import { type Analysis, analyzeModel, type AnalyzeInput, EVALUATION_TASKS, modelLabel, type ModelSummary } from "../../workflows/Analyze.js"
 import { type CompareInput, compareModels, type Comparison } from "../../workflows/Compare.js"
 import { deployModel, type DeployInput, type DeployResult, rollbackDeployment } from "../../workflows/Deploy.js"
 import { EXIT, parseIdList, progressReporter, runCommand, sdkLayer, UsageError } from "./workflowSupport.js"
@@ -18,6 +18,10 @@ import { EXIT, parseIdList, progressReporter, runCommand, sdkLayer, UsageError }
 const json = Options.boolean("json").pipe(Options.withDescription("print the whole result as JSON instead of a report"))
 
 const fmt = (v: number | null | undefined, digits = 3): string => (v === null || v === undefined ? "—" : v.toFixed(digits))
+/** A field as printed: `—` when the backend did not send it. */
+const shown = (v: string | number | null | undefined): string => (v === null || v === undefined || v === "" ? "—" : String(v))
+/** A model in a list: `name version (id 12)`, the name `—` when the backend sent none. */
+const modelLine = (m: ModelSummary): string => `${shown(m.name)}${m.version !== null ? ` ${m.version}` : ""} (id ${m.id})`
 const pairs = (record: Readonly<Record<string, number>>): string =>
   Object.entries(record).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ") || "none"
 
@@ -62,9 +66,10 @@ const round = (x: number): number => Number(x.toFixed(4))
 const analysisReport = (a: Analysis): string => {
   const lines: Array<string> = []
   const m = a.model
-  lines.push(`Model ${m.id} "${m.name}"${m.version !== null ? ` ${m.version}` : ""} (${m.model_type}, project ${m.project ?? "—"}, ${m.is_active ? "active" : "inactive"})`)
+  const activity = m.is_active === null ? "active: —" : m.is_active ? "active" : "inactive"
+  lines.push(`Model ${m.id} ${m.name !== null ? `"${m.name}"` : "—"}${m.version !== null ? ` ${m.version}` : ""} (${shown(m.model_type)}, project ${shown(m.project)}, ${activity})`)
   const v = a.datasetVersion
-  lines.push(`Dataset version ${v.id}: ${v.dataset ?? "?"} ${v.version}`)
+  lines.push(`Dataset version ${v.id}: ${shown(v.dataset)} ${shown(v.version)}`)
   lines.push("", "Reported metrics (typed in by the model's uploader, not verified):")
   for (const [k, val] of Object.entries(a.reported.metrics)) lines.push(`  ${k.padEnd(16)} ${val}`)
   if (Object.keys(a.reported.metrics).length === 0) lines.push("  none")
@@ -150,12 +155,13 @@ const analyze = Command.make(
 const comparisonReport = (c: Comparison): string => {
   const lines = [`Models ranked by ${c.metric} (${c.direction} is better${c.directionSource === "default" ? ", by default" : ""}; ${c.source} values):`]
   for (const r of c.ranking) {
-    lines.push(`  ${String(r.rank).padStart(2)}. ${r.model.name}${r.model.version !== null ? ` ${r.model.version}` : ""} (id ${r.model.id}): ${round(r.value)}${r.reported !== undefined ? ` (reported ${round(r.reported)})` : ""}`)
+    lines.push(`  ${String(r.rank).padStart(2)}. ${modelLine(r.model)}: ${round(r.value)}${r.reported !== undefined ? ` (reported ${round(r.reported)})` : ""}`)
   }
   if (c.missing.length > 0) {
     lines.push("Not ranked:")
-    for (const m of c.missing) lines.push(`  - ${m.model.name}${m.model.version !== null ? ` ${m.model.version}` : ""} (id ${m.model.id}): ${m.reason}`)
+    for (const m of c.missing) lines.push(`  - ${modelLine(m.model)}: ${m.reason}`)
   }
+  if (c.notes.length > 0) lines.push("", ...c.notes.map((n) => `note: ${n}`))
   return lines.join("\n")
 }
 
@@ -213,8 +219,12 @@ const compare = Command.make(
 const deployReport = (r: DeployResult): string => {
   const p = r.plan
   const lines = [
-    r.status === "planned" ? "Deployment plan (dry run: nothing changed):" : r.status === "gate_rejected" ? "Deployment rejected by its gate (nothing changed):" : `Deployed model ${r.model?.id} "${r.model?.name}":`,
-    `  project ${p.create.project}; active ${p.scope === "type" ? `${p.create.model_type} models` : "models"} ${r.status === "deployed" ? "before" : "now"}: ${p.activeModels.map((m) => `${m.id} (${m.name})`).join(", ") || "none"}`
+    r.status === "planned"
+      ? "Deployment plan (dry run: nothing changed):"
+      : r.status === "gate_rejected"
+      ? "Deployment rejected by its gate (nothing changed):"
+      : `Deployed model ${r.model?.id} ${r.model?.name != null ? `"${r.model.name}"` : "—"}:`,
+    `  project ${p.create.project}; active ${p.scope === "type" ? `${p.create.model_type} models` : "models"} ${r.status === "deployed" ? "before" : "now"}: ${p.activeModels.map((m) => modelLabel({ id: m.id, name: m.name })).join(", ") || "none"}`
   ]
   if (p.gate !== null) lines.push(`  gate: ${p.gate.passed ? "passed" : "REJECTED"}: ${p.gate.reason}`)
   if (r.status === "deployed") {

@@ -4,7 +4,7 @@
  * page of raw events would not fit a model's context; `fields` brings the raw parts back.
  */
 import { Effect, Schema } from "effect"
-import { DataUnit, FileMap, Id, JsonObject } from "../../schemas/Common.js"
+import { DataUnit, FileMap, Id, JsonObject, withUndeclaredFields } from "../../schemas/Common.js"
 import { DatasetVersion } from "../../schemas/DatasetVersion.js"
 import { CATEGORIES, Category, DatasetRef, EventData, type GroundTruth, type GroundTruthEvent } from "../../schemas/GroundTruth.js"
 import { GroundTruths } from "../../services/GroundTruths.js"
@@ -160,9 +160,10 @@ export const getGroundTruthVersion = Tool.make({
   name: "get_ground_truth_version",
   title: "Get a dataset version",
   description: "Get one ground-truth dataset version: version name, parent dataset, event count, description, " +
-    "flags, creation date and statistics (class counts).",
+    "flags, creation date and statistics (class counts), as far as the backend sends them (fields it did not send " +
+    "are absent; fields this server does not know are kept).",
   input: Schema.Struct({ id: Id.annotations({ description: "The dataset version id (from list_ground_truth_versions)." }) }),
-  output: DatasetVersion,
+  output: withUndeclaredFields(DatasetVersion),
   annotations: Tool.readOnly,
   write: false,
   run: (input) =>

@@ -61,13 +61,14 @@ const readLocated = (located: { readonly requested: string; readonly argument: s
 /** Reads a predictions file from the upload roots. */
 const readPredictions = (path: string) => Effect.flatMap(locatePredictions(path, "predictions_path"), readLocated)
 
+/** A model, briefly; null stands for a field the backend did not send. */
 const ModelBrief = Schema.Struct({
   id: Schema.Int,
-  name: Schema.String,
-  model_type: Schema.String,
+  name: Schema.NullOr(Schema.String),
+  model_type: Schema.NullOr(Schema.String),
   project: Schema.NullOr(Schema.Int),
   version: Schema.NullOr(Schema.String),
-  is_active: Schema.Boolean
+  is_active: Schema.NullOr(Schema.Boolean)
 })
 
 /** `analyze_model_performance`. */
@@ -263,7 +264,10 @@ export const compareModelsTool = Tool.make({
     ranking: Schema.Array(Obj).annotations({ description: "Ranked models, best first: {rank, model, value}." }),
     missing: Schema.Array(Obj).annotations({ description: "Models without the metric, with the reason." }),
     best: Schema.NullOr(Obj),
-    availableMetrics: Schema.Array(Schema.String)
+    availableMetrics: Schema.Array(Schema.String),
+    notes: Schema.Array(Schema.String).annotations({
+      description: "What the comparison assumed for lack of data, e.g. a task chosen for a model whose type the backend did not send."
+    })
   }),
   annotations: Tool.readOnly,
   write: false,
@@ -284,6 +288,7 @@ export const compareModelsTool = Tool.make({
         readonly missing: ReadonlyArray<Record<string, unknown>>
         readonly best: Record<string, unknown> | null
         readonly availableMetrics: ReadonlyArray<string>
+        readonly notes: ReadonlyArray<string>
       })
     )
 })

@@ -3,7 +3,7 @@
  * (write). Lists page and project; single models come whole, within the output budget.
  */
 import { Effect, Schema } from "effect"
-import { Id } from "../../schemas/Common.js"
+import { Id, withUndeclaredFields } from "../../schemas/Common.js"
 import { Model, MODEL_TYPES, ModelType } from "../../schemas/Model.js"
 import { MODEL_EXPANSIONS, MODEL_ORDERINGS, ModelExpansion, ModelOrdering } from "../../schemas/Params.js"
 import { Models } from "../../services/Models.js"
@@ -14,12 +14,14 @@ import * as Tool from "../Tool.js"
 /** Every field a model row can show. */
 export const MODEL_FIELDS = [
   "id", "name", "description", "model_type", "project", "is_active", "version", "created_at", "metrics",
-  "configuration", "category", "plugin", "file"
+  "configuration", "category", "plugin", "file", "is_released"
 ] as const
 /** The fields shown when the caller does not choose. */
 export const MODEL_COMPACT_FIELDS = ["id", "name", "model_type", "project", "is_active", "version", "created_at", "metrics"] as const
 
-const ModelRow = Schema.partial(Model).annotations({ description: "A model, with the requested fields only." })
+const ModelRow = Schema.partial(Model).annotations({
+  description: "A model, with the requested fields only; a field the backend did not send is left out."
+})
 
 const modelId = Id.annotations({ description: "The model's id (from list_models)." })
 
@@ -52,7 +54,8 @@ export const getModel = Tool.make({
   name: "get_model",
   title: "Get a model",
   description: "Get one model's full record: description, type, project, metrics, configuration, active flag, " +
-    "version and file URL. `expand` adds its evaluations on dataset versions and the other versions of the same " +
+    "version and file URL, as the backend sent it (fields it did not send are absent; fields this server does not " +
+    "know are kept). `expand` adds its evaluations on dataset versions and the other versions of the same " +
     "model; `include_file` adds the stored file's name, size and md5. The same record is readable as the " +
     "resource synapse://models/{id}.",
   input: Schema.Struct({
@@ -64,7 +67,7 @@ export const getModel = Tool.make({
     ),
     include_file: Schema.optional(Schema.Boolean.annotations({ description: "Add file_info (name, size, md5 of the model file)." }))
   }),
-  output: Model,
+  output: withUndeclaredFields(Model),
   annotations: Tool.readOnly,
   write: false,
   truncationHint: "Read the whole record as the resource synapse://models/{id} (resources/read).",
