@@ -6,6 +6,10 @@
  * (the seed's `list_all=True`), plus `listAllEvents`/`listAll` for callers who want the count
  * before consuming the stream (page 1 is fetched once either way).
  *
+ * Event and ground-truth listings send `page_size=100` unless the caller gives one, as the official
+ * SDK does (docs/wire-protocol.md "Pagination"); streams request later pages several at once by
+ * default (`SynapseClient`'s `prefetch`, see `Pagination`).
+ *
  * Listings use the long read timeout (60 s by default) since ground-truth pages are large. URL
  * conversion is applied page by page while streaming, so a consumer never waits for the whole
  * dataset's files. `list`/`stream` convert `files` by default (as the seed does); pass
@@ -35,7 +39,7 @@ export type VersionParams = DatasetVersionListParams & { readonly extra?: ExtraP
 export interface ListOptions {
   /** Downloads (or rewrites) file URLs; `false` keeps them. Events: none by default; ground truths: `files`. */
   readonly urlConversion?: UrlConversion | false | undefined
-  /** Items per page, 1..1000 (overrides `params.page_size`). Ground truths default to 100. */
+  /** Items per page, 1..1000 (overrides `params.page_size`). Events and ground truths default to 100. */
   readonly pageSize?: number | undefined
   /** Read timeout of each page request (default `SynapseClient.timeouts.listing`, 60 s). */
   readonly timeout?: Duration.DurationInput | undefined
@@ -43,7 +47,10 @@ export interface ListOptions {
 
 /** Options of the streaming calls. */
 export interface StreamOptions extends ListOptions {
-  /** Fetch pages by number, this many at once (1..16), once `count` is known. Default: follow `next`. */
+  /**
+   * Pages requested at once (1..16) once page 1 has given `count` and more than two pages remain;
+   * 1 follows `next` one page at a time. Default: the client's `prefetch` (`$SYNAPSE_PREFETCH`, 8).
+   */
   readonly prefetch?: number | undefined
 }
 
@@ -98,7 +105,8 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
     path: "sdk/ground_truth_events/",
     decode: decoder(Page(GroundTruthEvent)),
     defaultConversion: undefined,
-    defaultPageSize: undefined
+    // as the official SDK: a page size the backend is known to serve, whatever its own default
+    defaultPageSize: DEFAULT_PAGE_SIZE
   }
   const groundTruths: Listing<GroundTruth> = {
     path: "ground_truths/",
@@ -168,7 +176,7 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
   const streamOf = <A, P>(listing: Listing<A>, schema: Schema.Schema<P, any, never>, params: Readonly<Record<string, unknown>> | undefined, options: StreamOptions | undefined) =>
     Stream.unwrap(
       Effect.gen(function*() {
-        const prefetch = yield* validatePrefetch(options?.prefetch)
+        const prefetch = yield* validatePrefetch(options?.prefetch, client.prefetch)
         const { fetch, url } = yield* prepare(listing, schema, params, options)
         return Pagination.stream(url, fetch, { prefetch })
       })
@@ -176,7 +184,7 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
 
   const listAllOf = <A, P>(listing: Listing<A>, schema: Schema.Schema<P, any, never>, params: Readonly<Record<string, unknown>> | undefined, options: StreamOptions | undefined) =>
     Effect.gen(function*() {
-      const prefetch = yield* validatePrefetch(options?.prefetch)
+      const prefetch = yield* validatePrefetch(options?.prefetch, client.prefetch)
       const { fetch, url } = yield* prepare(listing, schema, params, options)
       const first = yield* fetch(url)
       return { stream: Pagination.fromFirstPage(url, first, fetch, { prefetch }), count: first.count }

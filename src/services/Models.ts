@@ -11,7 +11,7 @@
  * through the `ChunkedUpload` service when one is provided, else one configured from the environment.
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Context, Effect, Layer, Schema, Stream } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import { Id } from "../schemas/Common.js"
 import { Model } from "../schemas/Model.js"
 import { Page } from "../schemas/Page.js"
@@ -21,14 +21,17 @@ import { FileCache, type UrlConversion, validateConversion } from "./FileCache.j
 import { makeWrites, type Writes } from "./ModelCreate.js"
 import * as Pagination from "./Pagination.js"
 import { decoder, type ExtraParams, queryParams, SynapseClient, validate } from "./SynapseClient.js"
-import type { SynapseError } from "./SynapseError.js"
+import { type SynapseError, ValidationError } from "./SynapseError.js"
 
 /** Filters of `Models.list`/`stream`; `extra` is passed through unvalidated. */
 export type ListParams = ModelListParams & { readonly extra?: ExtraParams | undefined }
 
 /** Options of `Models.stream`. */
 export interface StreamOptions {
-  /** Fetch pages by number, this many at once (1..16), once `count` is known. Default: follow `next`. */
+  /**
+   * Pages requested at once (1..16) once page 1 has given `count` and more than two pages remain;
+   * 1 follows `next` one page at a time. Default: the client's `prefetch` (`$SYNAPSE_PREFETCH`, 8).
+   */
   readonly prefetch?: number | undefined
 }
 
@@ -55,11 +58,17 @@ export interface Service extends Writes {
 /** The `Models` service. */
 export class Models extends Context.Tag("synapse-ml/Models")<Models, Service>() {}
 
-/** Validates a prefetch concurrency (shared with `GroundTruths`). */
-export const validatePrefetch = (prefetch: number | undefined) =>
-  prefetch === undefined
-    ? Effect.succeed(undefined)
-    : validate(Schema.Int.pipe(Schema.between(1, 16, { message: () => "must be an integer between 1 and 16" })), prefetch, { prefix: "prefetch" })
+/**
+ * A call's prefetch, validated, or the client's default when the call gives none (shared with
+ * `GroundTruths`). A bad value is a `ValidationError` on `prefetch`, before any request.
+ */
+export const validatePrefetch = (prefetch: number | undefined, fallback: number) => {
+  if (prefetch === undefined) return Effect.succeed(fallback)
+  const problem = Pagination.prefetchProblem(prefetch)
+  return problem === undefined
+    ? Effect.succeed(prefetch)
+    : Effect.fail(new ValidationError({ detail: `prefetch ${problem}`, field: "prefetch", fieldErrors: { prefetch: [problem] } }))
+}
 
 /** Validated params as query pairs: known and unknown keys, then `extra`. */
 export const toQuery = (params: Readonly<Record<string, unknown>>) => {
@@ -95,7 +104,7 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
   const stream = (params?: ListParams, options?: StreamOptions): Stream.Stream<Model, SynapseError> =>
     Stream.unwrap(
       Effect.gen(function*() {
-        const prefetch = yield* validatePrefetch(options?.prefetch)
+        const prefetch = yield* validatePrefetch(options?.prefetch, client.prefetch)
         const url = yield* firstUrl(params)
         return Pagination.stream(url, fetchPage, { prefetch })
       })

@@ -1,12 +1,30 @@
 /**
- * Pagination over Django REST Framework page-number listings (WIRE.md "Pagination"), as lazy
- * `Stream`s. Two modes:
+ * Pagination over Django REST Framework page-number listings (docs/wire-protocol.md "Pagination"),
+ * as lazy `Stream`s. Two ways to walk the pages:
  *
- * - `next` following (the default, portable): each page is fetched only when the consumer pulls
- *   past the previous one, so `Stream.take(n)` fetches only the pages it needs. The `next` link is
- *   followed verbatim.
- * - prefetch (`prefetch: n`): once page 1 gives `count` and the page size, pages 2..N are requested
- *   by number with at most `n` requests in flight; their bodies are parsed, and items emitted, in order.
+ * - `next` following (`prefetch: 1`): each page is fetched only when the consumer pulls past the
+ *   previous one, so `Stream.take(n)` fetches only the pages it needs. The `next` link is followed
+ *   verbatim.
+ * - by page number (`prefetch: n`, n > 1): once page 1 has given `count`, the page size and a `next`
+ *   link numbered with `page=`, the later pages are requested by number, at most `n` at once, and
+ *   their items are emitted in page order. Only when more than two pages remain: for fewer, there
+ *   is nothing to overlap. A `next` that is not `page=` numbering (a cursor, limit/offset) is
+ *   followed as above.
+ *
+ * What a walk by number guarantees, compared with following `next` (a DRF `next` is a page number
+ * too, so both read the same offsets, only at different moments):
+ * - Memory: at most about `n + 2` page bodies are held at once (the requests in flight, the
+ *   answers waiting for their turn, the page being emitted), whatever the listing's length.
+ * - The end: the first page whose `next` is null ends the listing, and the requests still in flight
+ *   are interrupted, so pages past a listing that shrank are never waited for (nor their
+ *   `404 "Invalid page."`). A 404 for a page whose predecessor linked to it is an error (the listing
+ *   shrank under the walk: items moved between pages), as it is when following `next`. A last
+ *   planned page that still has a `next` (the listing grew) is followed by `next` from there.
+ * - Changes while paging: every page's `count` is compared with page 1's; a change is logged as a
+ *   warning once. Items inserted before the walk's position push items already emitted onto the
+ *   next page: an item whose `id` the previous page emitted is dropped (both ways of walking do this,
+ *   so neither emits an item twice). Items removed before the position pull unseen items back onto a
+ *   page already read: no page-number walk can see those; read again for a consistent snapshot.
  *
  * Each page is one request with its own retries (done by the `fetch` function given here, through
  * `SynapseClient`), never a restart of the whole listing. Page 1 is fetched once, and can be handed
@@ -37,11 +55,32 @@ export const fetchPage = <A>(
   later: FetchPage<A>["later"]
 ): FetchPage<A> => Object.assign((url: string) => now(url), { later })
 
+/** The most pages a listing requests at once. */
+export const MAX_PREFETCH = 16
+
+/**
+ * The pages a listing requests at once unless configured otherwise (`SynapseClient` option
+ * `prefetch`, `$SYNAPSE_PREFETCH`) or given per call. Chosen by measurement: streaming 100 000
+ * events from a sandbox 20 ms away (BENCHMARKS.md, "Session of 2026-12-06").
+ */
+export const DEFAULT_PREFETCH = 8
+
+/**
+ * Why `value` is not a usable prefetch (an integer 1..`MAX_PREFETCH`), or `undefined` when it is.
+ * The one rule behind the layer option, the environment variable and the per-call option.
+ */
+export const prefetchProblem = (value: unknown): string | undefined =>
+  typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= MAX_PREFETCH
+    ? undefined
+    : `must be an integer between 1 and ${MAX_PREFETCH} (1: follow \`next\` one page at a time), got ${
+      typeof value === "number" || typeof value === "string" ? JSON.stringify(value) : typeof value
+    }`
+
 /** How to walk the pages. */
 export interface Options {
   /**
-   * Request pages by number, at most this many at once, once page 1 has given `count`. Absent or 1:
-   * follow `next` links one page at a time.
+   * Request pages by number, at most this many at once, once page 1 has given `count` (and more
+   * than two pages remain). Absent or 1: follow `next` links one page at a time.
    */
   readonly prefetch?: number | undefined
 }
@@ -58,94 +97,224 @@ const shortPageError = (url: string, emitted: number, count: number) =>
     url: stripQuery(url)
   })
 
+const shrankError = (url: string, page: number, emitted: number, count: number) =>
+  new DecodeError({
+    status_code: 404,
+    detail: `page ${page} is gone (404) although page ${page - 1} linked to it, after ${emitted} of ${count} items: ` +
+      "the listing shrank while it was read and items moved between pages; read it again",
+    url: stripQuery(url)
+  })
+
 const chunkOf = <A>(results: ReadonlyArray<A>): Chunk.Chunk<A> =>
   // results come from a freshly decoded page that nothing else holds: no copy needed
   Chunk.unsafeFromArray(results as Array<A>)
+
+type Id = string | number
+
+const idOf = (item: unknown): Id | undefined => {
+  if (item === null || typeof item !== "object") return undefined
+  const id = (item as { readonly id?: unknown }).id
+  return typeof id === "number" || typeof id === "string" ? id : undefined
+}
+
+/**
+ * What one walk remembers across pages: the previous page's ids (to drop an item a shifted listing
+ * serves again), page 1's `count` (to notice a change) and how many items were emitted.
+ */
+class Walk {
+  emitted = 0
+  private previousIds: ReadonlySet<Id> = new Set()
+  private warned = false
+  constructor(readonly count: number) {}
+
+  /**
+   * The page's items that the previous page did not emit, as a chunk; remembers this page's ids.
+   * Items without an `id` (a partial record from `fields=`) are always kept.
+   */
+  take<A>(results: ReadonlyArray<A>): Chunk.Chunk<A> {
+    const previous = this.previousIds
+    const ids = new Set<Id>()
+    let repeated = 0
+    for (const item of results) {
+      const id = idOf(item)
+      if (id === undefined) continue
+      if (previous.has(id)) repeated++
+      ids.add(id)
+    }
+    this.previousIds = ids
+    this.emitted += results.length - repeated
+    if (repeated === 0) return chunkOf(results)
+    return chunkOf(results.filter((item) => {
+      const id = idOf(item)
+      return id === undefined || !previous.has(id)
+    }))
+  }
+
+  /** Logs, once per walk, that the listing's count changed under it. */
+  checkCount(page: { readonly count: number }, url: string): Effect.Effect<void> {
+    if (page.count === this.count || this.warned) return Effect.void
+    this.warned = true
+    return Effect.logWarning(
+      "the listing changed while it was read: items inserted or removed before the current page move between pages; " +
+        "repeated items are dropped, a removal may hide items: read again for a consistent snapshot"
+    ).pipe(Effect.annotateLogs({ url: stripQuery(url), countAtFirstPage: this.count, countNow: page.count }))
+  }
+}
 
 type FollowState<A> =
   | { readonly _tag: "Have"; readonly url: string; readonly page: Page<A> }
   | { readonly _tag: "Fetch"; readonly url: string }
   | { readonly _tag: "Done" }
 
-const follow = <A>(firstUrl: string, first: Page<A>, fetch: FetchPage<A>): Stream.Stream<A, SynapseError> =>
-  Stream.suspend(() => {
-    // per run of the stream: a stream value can be run more than once
-    const seen = new Set<string>([firstUrl])
-    let emitted = 0
-    const emit = (url: string, page: Page<A>): Effect.Effect<Option.Option<readonly [Chunk.Chunk<A>, FollowState<A>]>, SynapseError> => {
-      if (page.results.length === 0) {
-        if (page.next !== null && emitted < page.count) return Effect.fail(shortPageError(url, emitted, page.count))
-        return Effect.succeed(Option.none())
-      }
-      emitted += page.results.length
-      let nextState: FollowState<A>
-      if (page.next === null) {
-        nextState = { _tag: "Done" }
-      } else if (seen.has(page.next)) {
-        return Effect.fail(loopError(page.next))
-      } else {
-        seen.add(page.next)
-        nextState = { _tag: "Fetch", url: page.next }
-      }
-      return Effect.succeed(Option.some([chunkOf(page.results), nextState] as const))
-    }
-    return Stream.unfoldChunkEffect<FollowState<A>, A, SynapseError, never>(
-      { _tag: "Have", url: firstUrl, page: first },
-      (state) => {
-        switch (state._tag) {
-          case "Done":
-            return Effect.succeed(Option.none())
-          case "Have":
-            return emit(state.url, state.page)
-          case "Fetch":
-            return Effect.flatMap(fetch(state.url), (page) => emit(state.url, page))
+/** Follows `next` from `start`; `seen` holds the URLs already visited (a revisit is a loop). */
+const follow = <A>(start: FollowState<A>, fetch: FetchPage<A>, walk: Walk, seen: Set<string>): Stream.Stream<A, SynapseError> => {
+  const emit = (url: string, page: Page<A>): Effect.Effect<Option.Option<readonly [Chunk.Chunk<A>, FollowState<A>]>, SynapseError> =>
+    Effect.zipRight(
+      walk.checkCount(page, url),
+      Effect.suspend(() => {
+        if (page.results.length === 0) {
+          if (page.next !== null && walk.emitted < page.count) return Effect.fail(shortPageError(url, walk.emitted, page.count))
+          return Effect.succeed(Option.none())
         }
-      }
+        let nextState: FollowState<A>
+        if (page.next === null) {
+          nextState = { _tag: "Done" }
+        } else if (seen.has(page.next)) {
+          return Effect.fail(loopError(page.next))
+        } else {
+          seen.add(page.next)
+          nextState = { _tag: "Fetch", url: page.next }
+        }
+        return Effect.succeed(Option.some([walk.take(page.results), nextState] as const))
+      })
     )
+  return Stream.unfoldChunkEffect<FollowState<A>, A, SynapseError, never>(start, (state) => {
+    switch (state._tag) {
+      case "Done":
+        return Effect.succeed(Option.none())
+      case "Have":
+        return emit(state.url, state.page)
+      case "Fetch":
+        return Effect.flatMap(fetch(state.url), (page) => emit(state.url, page))
+    }
   })
+}
 
-/** The URL of page `page` of the listing whose first URL is `firstUrl`, at `pageSize` per page. */
-export const pageUrl = (firstUrl: string, page: number, pageSize: number): string => {
-  const url = new URL(firstUrl)
+/** How a walk by number goes: pages `from`..`to` by number, built from page 1's `next` link. */
+interface Plan {
+  readonly template: URL
+  readonly from: number
+  readonly to: number
+}
+
+const POSITIVE_INTEGER = /^[1-9]\d*$/
+
+/**
+ * The plan for a walk by number, or `None` when following `next` is the way: a single page, an
+ * empty first page, a `next` that is not an absolute URL numbered with `page=` (a cursor,
+ * limit/offset), or at most two pages left (nothing to overlap).
+ */
+export const planOf = <A>(first: Page<A>): Option.Option<Plan> => {
+  // The server may cap page_size: the first (full) page tells the real size.
+  const pageSize = first.results.length
+  if (first.next === null || pageSize === 0) return Option.none()
+  let template: URL
+  try {
+    template = new URL(first.next)
+  } catch {
+    return Option.none()
+  }
+  const next = template.searchParams.getAll("page")
+  if (next.length !== 1 || !POSITIVE_INTEGER.test(next[0]!) || template.searchParams.has("cursor") || template.searchParams.has("offset")) {
+    return Option.none()
+  }
+  const from = Number(next[0])
+  const to = Math.ceil(first.count / pageSize)
+  // `from` is the page after the one in hand: from..to is what remains
+  if (from < 2 || to - from + 1 <= 2) return Option.none()
+  return Option.some({ template, from, to })
+}
+
+/** The `page`-th page's URL: the `next` link of page 1 with its page number replaced. */
+const numbered = (template: URL, page: number): string => {
+  const url = new URL(template)
   url.searchParams.set("page", String(page))
-  url.searchParams.set("page_size", String(pageSize))
   return url.toString()
 }
 
-const byNumber = <A>(firstUrl: string, first: Page<A>, fetch: FetchPage<A>, concurrency: number): Stream.Stream<A, SynapseError> => {
-  // The server may cap page_size: the first (full) page tells the real size.
-  const pageSize = first.results.length
-  const startPage = Number(new URL(firstUrl).searchParams.get("page") ?? "1")
-  if (first.next === null || pageSize === 0 || !Number.isInteger(startPage) || startPage < 1) {
-    return follow(firstUrl, first, fetch)
-  }
-  const lastPage = Math.ceil(first.count / pageSize)
-  const rest: Array<number> = []
-  for (let page = startPage + 1; page <= lastPage; page++) rest.push(page)
-  return Stream.suspend(() => {
-    let emitted = (startPage - 1) * pageSize + pageSize
-    return Stream.fromChunk(chunkOf(first.results)).pipe(
-      Stream.concat(
-        Stream.fromIterable(rest).pipe(
-          Stream.mapEffect((page) => {
-            const url = pageUrl(firstUrl, page, pageSize)
-            return Effect.map(fetch.later(url), (finish) => ({ url, finish }))
-          }, { concurrency }),
-          Stream.mapEffect(({ finish, url }) =>
-            Effect.flatMap(finish, (result) => {
-              if (result.results.length === 0 && emitted < result.count) {
-                return Effect.fail(shortPageError(url, emitted, result.count))
-              }
-              emitted += result.results.length
-              return Effect.succeed(chunkOf(result.results))
-            })
-          ),
-          Stream.flattenChunks
-        )
-      )
-    )
-  })
+/** One answer of the concurrent step: the rest of its work, or a 404 to judge in order. */
+type Fetched<A> =
+  | { readonly _tag: "Body"; readonly page: number; readonly url: string; readonly finish: Effect.Effect<Page<A>, SynapseError> }
+  | { readonly _tag: "Gone"; readonly page: number; readonly url: string; readonly error: SynapseError }
+
+/** What the in-order step made of one page: its items, and whether the listing ends with it. */
+interface Emitted<A> {
+  readonly chunk: Chunk.Chunk<A>
+  readonly last: boolean
 }
+
+const byNumber = <A>(
+  firstUrl: string,
+  first: Page<A>,
+  plan: Plan,
+  fetch: FetchPage<A>,
+  concurrency: number
+): Stream.Stream<A, SynapseError> =>
+  Stream.suspend(() => {
+    // per run of the stream: a stream value can be run more than once
+    const walk = new Walk(first.count)
+    const seen = new Set<string>([firstUrl])
+    // a `next` link past the planned pages: the listing grew while it was read
+    let beyond: string | null = null
+    const pages = Array.from({ length: plan.to - plan.from + 1 }, (_, i) => plan.from + i)
+
+    const request = (page: number): Effect.Effect<Fetched<A>, SynapseError> => {
+      const url = numbered(plan.template, page)
+      return Effect.matchEffect(fetch.later(url), {
+        // judged in order: a 404 after the page that ends the listing is never looked at
+        onFailure: (error): Effect.Effect<Fetched<A>, SynapseError> =>
+          error._tag === "NotFoundError" ? Effect.succeed({ _tag: "Gone", page, url, error }) : Effect.fail(error),
+        onSuccess: (finish) => Effect.succeed({ _tag: "Body", page, url, finish })
+      })
+    }
+
+    const inOrder = (fetched: Fetched<A>): Effect.Effect<Emitted<A>, SynapseError> => {
+      if (fetched._tag === "Gone") return Effect.fail(shrankError(fetched.url, fetched.page, walk.emitted, walk.count))
+      const { page: number, url } = fetched
+      return Effect.flatMap(fetched.finish, (page) =>
+        Effect.zipRight(
+          walk.checkCount(page, url),
+          Effect.suspend((): Effect.Effect<Emitted<A>, SynapseError> => {
+            if (page.results.length === 0) {
+              if (page.next !== null && walk.emitted < page.count) return Effect.fail(shortPageError(url, walk.emitted, page.count))
+              return Effect.succeed({ chunk: Chunk.empty(), last: true })
+            }
+            const chunk = walk.take(page.results)
+            if (page.next === null) return Effect.succeed({ chunk, last: true })
+            if (number === plan.to) {
+              if (seen.has(page.next)) return Effect.fail(loopError(page.next))
+              beyond = page.next
+            }
+            return Effect.succeed({ chunk, last: false })
+          })
+        ))
+    }
+
+    const rest = Stream.fromIterable(pages).pipe(
+      Stream.mapEffect(request, { concurrency }),
+      Stream.mapEffect(inOrder),
+      Stream.takeUntil((emitted) => emitted.last),
+      Stream.mapConcatChunk((emitted) => emitted.chunk)
+    )
+    // page 1 goes through the walk like the others (its ids, its count)
+    const head = Stream.suspend(() => Stream.fromChunk(walk.take(first.results)))
+    const tail = Stream.suspend(() => {
+      if (beyond === null) return Stream.empty
+      for (const page of pages) seen.add(numbered(plan.template, page))
+      return follow<A>({ _tag: "Fetch", url: beyond }, fetch, walk, seen)
+    })
+    return head.pipe(Stream.concat(rest), Stream.concat(tail))
+  })
 
 /**
  * All items of a listing whose first page has already been fetched (so it is not fetched again),
@@ -158,7 +327,12 @@ export const fromFirstPage = <A>(
   options?: Options
 ): Stream.Stream<A, SynapseError> => {
   const concurrency = options?.prefetch ?? 1
-  return concurrency > 1 ? byNumber(firstUrl, first, fetch, concurrency) : follow(firstUrl, first, fetch)
+  const plan = concurrency > 1 ? planOf(first) : Option.none()
+  if (Option.isSome(plan)) return byNumber(firstUrl, first, plan.value, fetch, concurrency)
+  return Stream.suspend(() => {
+    const walk = new Walk(first.count)
+    return follow<A>({ _tag: "Have", url: firstUrl, page: first }, fetch, walk, new Set([firstUrl]))
+  })
 }
 
 /** All items of a listing, fetching page 1 from `firstUrl` when the stream is first pulled. */
@@ -177,3 +351,4 @@ export const withQuery = (absoluteUrl: string, params: ReadonlyArray<readonly [s
   for (const [key, value] of params) url.searchParams.append(key, value)
   return url.toString()
 }
+

@@ -52,6 +52,7 @@ import {
 } from "effect"
 import { firstIssue } from "../schemas/FirstIssue.js"
 import { guardOf } from "../schemas/Guard.js"
+import { DEFAULT_PREFETCH, prefetchProblem } from "./Pagination.js"
 import {
   ConnectionError,
   DecodeError,
@@ -124,6 +125,11 @@ export interface Options {
   /** The `User-Agent` header (default `synapse-ml/<version>`). */
   readonly userAgent?: string | undefined
   /**
+   * Pages a listing stream requests at once once page 1 has given `count` (1..16; default
+   * `DEFAULT_PREFETCH`, 8). 1 follows `next` one page at a time. A call's own `prefetch` wins.
+   */
+  readonly prefetch?: number | undefined
+  /**
    * A last transformation of the configured clients (tracing, observing requests, a proxy…). It
    * applies to the file client too, so it must not add credentials: file hosts get none.
    */
@@ -150,6 +156,8 @@ export interface Service {
   readonly baseUrl: string
   /** The effective timeouts. */
   readonly timeouts: Timeouts
+  /** Pages a listing stream requests at once unless a call says otherwise (1: follow `next`). */
+  readonly prefetch: number
   /**
    * The underlying client with base URL resolution, auth headers, `Accept: application/json` and
    * the user agent; no status check, retry, timeout or error mapping. For special needs only.
@@ -390,6 +398,9 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
       listing: Duration.decode(options.timeouts?.listing ?? DEFAULT_TIMEOUTS.listing)
     }
     const defaultTimeout = Duration.sum(timeouts.connect, timeouts.read)
+    const prefetch = options.prefetch ?? DEFAULT_PREFETCH
+    const prefetchIssue = prefetchProblem(prefetch)
+    if (prefetchIssue !== undefined) return yield* Effect.fail(ConfigError.InvalidData(["prefetch"], `prefetch ${prefetchIssue}`))
     const schedule = options.retry ?? defaultRetrySchedule
     const maxRetryAfter = Duration.decode(options.maxRetryAfter ?? "60 seconds")
     const userAgent = options.userAgent ?? `synapse-ml/${VERSION} (effect; node ${process.versions.node})`
@@ -572,6 +583,7 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
     return SynapseClient.of({
       baseUrl,
       timeouts,
+      prefetch,
       httpClient,
       fileClient,
       resolveUrl,
@@ -611,10 +623,25 @@ const optionalTimeout = (name: string) =>
     Config.map(Option.getOrUndefined)
   )
 
+/** `SYNAPSE_PREFETCH`: an integer 1..16, blank or absent for the default. */
+const optionalPrefetch = (name: string) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const text = raw.trim()
+      if (text === "") return Either.right(undefined)
+      const value = /^[+-]?\d+$/.test(text) ? Number(text) : text
+      const problem = prefetchProblem(value)
+      return problem === undefined ? Either.right(value as number) : Either.left(ConfigError.InvalidData([], `${name} ${problem}`))
+    }),
+    Config.option,
+    Config.map((value) => Option.getOrUndefined(value))
+  )
+
 /**
  * The options read from the environment: `SYNAPSE_BASE_URL` (required), `SYNAPSE_ACCESS_TOKEN`,
  * `SYNAPSE_AUTHORIZATION_TOKEN`, `SYNAPSE_TENANT`, `SYNAPSE_AGENT_TOKEN`,
- * `SYNAPSE_TIMEOUT_CONNECT`, `SYNAPSE_TIMEOUT_READ`, `SYNAPSE_TIMEOUT_LISTING`, `SYNAPSE_USER_AGENT`.
+ * `SYNAPSE_TIMEOUT_CONNECT`, `SYNAPSE_TIMEOUT_READ`, `SYNAPSE_TIMEOUT_LISTING`, `SYNAPSE_USER_AGENT`,
+ * `SYNAPSE_PREFETCH` (pages a listing stream requests at once, 1..16; 1 follows `next`).
  */
 export const optionsConfig: Config.Config<Options> = Config.all({
   baseUrl: Config.string("SYNAPSE_BASE_URL").pipe(
@@ -627,11 +654,13 @@ export const optionsConfig: Config.Config<Options> = Config.all({
   connect: optionalTimeout("SYNAPSE_TIMEOUT_CONNECT"),
   read: optionalTimeout("SYNAPSE_TIMEOUT_READ"),
   listing: optionalTimeout("SYNAPSE_TIMEOUT_LISTING"),
-  userAgent: Config.string("SYNAPSE_USER_AGENT").pipe(Config.option, Config.map(Option.getOrUndefined))
+  userAgent: Config.string("SYNAPSE_USER_AGENT").pipe(Config.option, Config.map(Option.getOrUndefined)),
+  prefetch: optionalPrefetch("SYNAPSE_PREFETCH")
 }).pipe(
-  Config.map(({ connect, listing, read, ...rest }): Options => ({
+  Config.map(({ connect, listing, prefetch, read, ...rest }): Options => ({
     ...rest,
-    timeouts: { connect, read, listing }
+    timeouts: { connect, read, listing },
+    ...(prefetch !== undefined ? { prefetch } : {})
   }))
 )
 

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Layer, Schedule, Stream, TestClock, Fiber } from "effect"
+import { Cause, Chunk, ConfigProvider, Effect, Exit, Fiber, Layer, Logger, Schedule, Stream, TestClock } from "effect"
 import * as FileCache from "../../src/services/FileCache.js"
 import { GroundTruths, layer as groundTruthsLayer } from "../../src/services/GroundTruths.js"
 import { Models, layer as modelsLayer } from "../../src/services/Models.js"
+import { DEFAULT_PREFETCH } from "../../src/services/Pagination.js"
+import * as SynapseClient from "../../src/services/SynapseClient.js"
 import { clientLayer, fakeHttp, jsonResponse } from "./FakeHttp.js"
 
 const model = (id: number) => ({ id, name: `m${id}`, model_type: "detection", is_active: true, created_at: "2026-11-01T10:00:00Z" })
@@ -91,14 +93,14 @@ describe("Pagination (next following)", () => {
       ])
     }))
 
-  it.effect("Stream.take fetches only the pages it needs", () =>
+  it.effect("Stream.take fetches only the pages it needs (prefetch 1)", () =>
     Effect.gen(function*() {
       const { fake } = paged(range(100, model))
       const layer = services(fake)
-      const five = yield* Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }).pipe(Stream.take(5)))).pipe(Effect.provide(layer))
+      const five = yield* Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }, { prefetch: 1 }).pipe(Stream.take(5)))).pipe(Effect.provide(layer))
       expect(Chunk.size(five)).toBe(5)
       expect(fake.seen).toHaveLength(1)
-      const fifteen = yield* Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }).pipe(Stream.take(15)))).pipe(Effect.provide(layer))
+      const fifteen = yield* Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }, { prefetch: 1 }).pipe(Stream.take(15)))).pipe(Effect.provide(layer))
       expect(Chunk.size(fifteen)).toBe(15)
       expect(fake.seen).toHaveLength(3)
     }))
@@ -193,7 +195,7 @@ describe("Pagination (prefetch by page number)", () => {
 
   it.effect("an empty page in prefetch mode is an error", () =>
     Effect.gen(function*() {
-      const { fake } = paged(range(30, event), { results: (page, slice) => (page === 3 ? [] : slice) })
+      const { fake } = paged(range(60, event), { results: (page, slice) => (page === 3 ? [] : slice) })
       const error = yield* Effect.flip(
         Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: 10 }, { prefetch: 2 }))).pipe(Effect.provide(services(fake)))
       )
@@ -208,5 +210,252 @@ describe("Pagination (prefetch by page number)", () => {
       )
       expect(error).toMatchObject({ _tag: "ValidationError", field: "prefetch" })
       expect(fake.seen).toHaveLength(0)
+    }))
+})
+
+/**
+ * A DRF-style listing over a list that can change between requests: each request is answered after
+ * `delay(page)` ms from the list as it is then, and `after(page)` runs once that page is answered.
+ * Out-of-range pages are `404 {"detail": "Invalid page."}` as in DRF.
+ */
+const live = (items: Array<unknown>, options: { readonly delay?: (page: number) => number; readonly after?: (page: number) => void; readonly nextOf?: (url: URL, page: number) => string } = {}) => {
+  let inFlight = 0
+  let maxInFlight = 0
+  const fake = fakeHttp((_, url) =>
+    Effect.gen(function*() {
+      inFlight++
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      // a cursor `c<n>` stands for page n (a cursor-paginated view)
+      const page = Number(url.searchParams.get("cursor")?.slice(1) ?? url.searchParams.get("page") ?? "1")
+      const size = Number(url.searchParams.get("page_size") ?? "100")
+      yield* Effect.sleep(options.delay?.(page) ?? 1)
+      inFlight--
+      if ((page - 1) * size >= items.length && page > 1) return jsonResponse({ detail: "Invalid page." }, 404)
+      const next = new URL(url)
+      next.searchParams.set("page", String(page + 1))
+      const body = {
+        count: items.length,
+        next: page * size < items.length ? (options.nextOf?.(url, page) ?? next.toString()) : null,
+        previous: null,
+        results: items.slice((page - 1) * size, page * size)
+      }
+      options.after?.(page)
+      return jsonResponse(body)
+    })
+  )
+  return { fake, maxInFlight: () => maxInFlight }
+}
+
+const idsOf = (items: Chunk.Chunk<{ readonly id: unknown }>) => Chunk.toReadonlyArray(items).map((item) => item.id)
+
+const eventIds = (layer: Layer.Layer<GroundTruths>, pageSize: number, prefetch?: number) =>
+  Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: pageSize }, prefetch === undefined ? {} : { prefetch }))).pipe(
+    Effect.map(idsOf),
+    Effect.provide(layer)
+  )
+
+const groundTruthServices = (fake: ReturnType<typeof fakeHttp>, options: Partial<SynapseClient.Options> = {}) =>
+  groundTruthsLayer.pipe(
+    Layer.provide(FileCache.layer({ dir: "/nonexistent-never-used" })),
+    Layer.provide(clientLayer(fake, { retry: Schedule.recurs(3), ...options }))
+  )
+
+/** Runs `self` with the test clock moving on until it is done. */
+const withClockRunning = <A, E>(self: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(self)
+    for (let i = 0; i < 200 && fiber.unsafePoll() === null; i++) yield* TestClock.adjust("10 millis")
+    return yield* Fiber.join(fiber)
+  })
+
+describe("Pagination defaults", () => {
+  it.effect(`streams request ${DEFAULT_PREFETCH} pages at once by default, in order, each page once`, () =>
+    Effect.gen(function*() {
+      const { fake, maxInFlight } = live(range(200, event), { delay: (page) => (page % 3) * 5 + 1 })
+      const ids = yield* withClockRunning(eventIds(groundTruthServices(fake), 10))
+      expect(ids).toStrictEqual(range(200, (i) => i))
+      expect(maxInFlight()).toBe(DEFAULT_PREFETCH)
+      expect(fake.seen).toHaveLength(20)
+      expect(new Set(fake.seen.map((s) => s.url)).size).toBe(20)
+    }))
+
+  it.effect("Models.stream fetches by number by default too", () =>
+    Effect.gen(function*() {
+      const { fake, maxInFlight } = live(range(60, model))
+      const ids = yield* withClockRunning(
+        Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 5 }))).pipe(Effect.map(idsOf), Effect.provide(services(fake)))
+      )
+      expect(ids).toStrictEqual(range(60, (i) => i))
+      expect(maxInFlight()).toBe(DEFAULT_PREFETCH)
+    }))
+
+  it.effect("the layer option sets the default: 1 follows `next`, 3 requests 3 at once; a call's prefetch wins", () =>
+    Effect.gen(function*() {
+      const off = live(range(100, event))
+      expect(yield* withClockRunning(eventIds(groundTruthServices(off.fake, { prefetch: 1 }), 10))).toStrictEqual(range(100, (i) => i))
+      expect(off.maxInFlight()).toBe(1)
+      const three = live(range(100, event))
+      expect(yield* withClockRunning(eventIds(groundTruthServices(three.fake, { prefetch: 3 }), 10))).toStrictEqual(range(100, (i) => i))
+      expect(three.maxInFlight()).toBe(3)
+      const call = live(range(100, event))
+      expect(yield* withClockRunning(eventIds(groundTruthServices(call.fake, { prefetch: 1 }), 10, 5))).toStrictEqual(range(100, (i) => i))
+      expect(call.maxInFlight()).toBe(5)
+    }))
+
+  it.effect("SYNAPSE_PREFETCH sets the default through layerConfig; 1 switches prefetching off", () =>
+    Effect.gen(function*() {
+      const run = (value: string) => {
+        const { fake, maxInFlight } = live(range(100, event))
+        const layer = groundTruthsLayer.pipe(
+          Layer.provide(FileCache.layer({ dir: "/nonexistent-never-used" })),
+          Layer.provide(SynapseClient.layerConfig().pipe(Layer.provide(fake.layer)))
+        )
+        const env = new Map([["SYNAPSE_BASE_URL", "https://synapse.test/api/v1"], ["SYNAPSE_PREFETCH", value]])
+        return withClockRunning(eventIds(layer, 10).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(env)))).pipe(
+          Effect.map((ids) => ({ ids, maxInFlight: maxInFlight() }))
+        )
+      }
+      expect(yield* run("1")).toStrictEqual({ ids: range(100, (i) => i), maxInFlight: 1 })
+      expect(yield* run(" 2 ")).toStrictEqual({ ids: range(100, (i) => i), maxInFlight: 2 })
+      expect(yield* run("16")).toStrictEqual({ ids: range(100, (i) => i), maxInFlight: 9 })
+      expect(yield* run("")).toStrictEqual({ ids: range(100, (i) => i), maxInFlight: DEFAULT_PREFETCH })
+    }))
+
+  it.effect("a bad SYNAPSE_PREFETCH or layer option fails when the layer is built, naming it", () =>
+    Effect.gen(function*() {
+      const fake = fakeHttp(() => jsonResponse({}))
+      for (const value of ["0", "17", "2.5", "four", "-3"]) {
+        const env = new Map([["SYNAPSE_BASE_URL", "https://synapse.test/api/v1"], ["SYNAPSE_PREFETCH", value]])
+        const exit = yield* Effect.exit(
+          Effect.provide(SynapseClient.SynapseClient, SynapseClient.layerConfig().pipe(Layer.provide(fake.layer))).pipe(
+            Effect.withConfigProvider(ConfigProvider.fromMap(env))
+          )
+        )
+        expect(Exit.isFailure(exit), value).toBe(true)
+        const message = Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""
+        expect(message, value).toContain("SYNAPSE_PREFETCH must be an integer between 1 and 16")
+        expect(message, value).toContain(JSON.stringify(Number.isFinite(Number(value)) ? Number(value) : value))
+      }
+      for (const prefetch of [0, 17, 1.5, Number.NaN]) {
+        const error = yield* Effect.flip(Effect.provide(SynapseClient.SynapseClient, clientLayer(fake, { prefetch })))
+        expect(error._tag, String(prefetch)).toBe("ConfigError")
+        expect(String(error), String(prefetch)).toContain("prefetch must be an integer between 1 and 16")
+      }
+      expect(fake.seen).toStrictEqual([])
+    }))
+
+  it.effect("a call's bad prefetch is a ValidationError before any request", () =>
+    Effect.gen(function*() {
+      const { fake } = live(range(10, model))
+      for (const prefetch of [0, 17, 2.5]) {
+        const error = yield* Effect.flip(Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({}, { prefetch }))).pipe(Effect.provide(services(fake))))
+        expect(error).toMatchObject({ _tag: "ValidationError", field: "prefetch", detail: expect.stringContaining("between 1 and 16") })
+      }
+      expect(fake.seen).toStrictEqual([])
+    }))
+})
+
+describe("Pagination by page number: when it applies, and changes while paging", () => {
+  it.effect("two pages left after page 1: `next` is followed, one request at a time", () =>
+    Effect.gen(function*() {
+      const { fake, maxInFlight } = live(range(30, event))
+      expect(yield* withClockRunning(eventIds(groundTruthServices(fake), 10, 16))).toStrictEqual(range(30, (i) => i))
+      expect(maxInFlight()).toBe(1)
+      expect(fake.seen).toHaveLength(3)
+    }))
+
+  it.effect("a `next` that is not numbered with `page=` (a cursor) is followed verbatim", () =>
+    Effect.gen(function*() {
+      const { fake, maxInFlight } = live(range(100, event), {
+        nextOf: (url, page) => {
+          const next = new URL(url)
+          next.searchParams.delete("page")
+          next.searchParams.set("cursor", `c${page + 1}`)
+          return next.toString()
+        }
+      })
+      expect(yield* withClockRunning(eventIds(groundTruthServices(fake), 10, 8))).toStrictEqual(range(100, (i) => i))
+      expect(maxInFlight()).toBe(1)
+      expect(fake.seen.slice(1).map((s) => new URL(s.url).searchParams.get("cursor"))).toStrictEqual(range(9, (i) => `c${i + 1}`))
+      expect(fake.seen.some((s) => new URL(s.url).searchParams.has("page"))).toBe(false)
+    }))
+
+  it.effect("page numbers are put into page 1's `next` link (its host and parameters kept)", () =>
+    Effect.gen(function*() {
+      const { fake } = live(range(100, event), {
+        nextOf: (url, page) => {
+          const next = new URL(url)
+          next.searchParams.set("page", String(page + 1))
+          next.searchParams.set("signed", "x1")
+          return next.toString()
+        }
+      })
+      expect(yield* withClockRunning(eventIds(groundTruthServices(fake), 10, 4))).toStrictEqual(range(100, (i) => i))
+      expect(fake.seen.slice(1).map((s) => new URL(s.url).searchParams.get("signed"))).toStrictEqual(Array.from({ length: 9 }, () => "x1"))
+    }))
+
+  it.effect("the listing grows at its end while read: the pages past page 1's count are followed by `next`", () =>
+    Effect.gen(function*() {
+      const items = range(95, event)
+      const { fake } = live(items, { after: (page) => page === 1 && items.push(...range(12, (i) => event(95 + i))) })
+      expect(yield* withClockRunning(eventIds(groundTruthServices(fake), 10, 4))).toStrictEqual(range(107, (i) => i))
+      const pages = fake.seen.map((s) => Number(new URL(s.url).searchParams.get("page") ?? "1"))
+      expect(pages.sort((a, b) => a - b)).toStrictEqual(range(11, (i) => i))
+    }))
+
+  it.effect("items inserted before the position: the repeated items are dropped, and the change is logged", () =>
+    Effect.gen(function*() {
+      const items = range(100, event)
+      const { fake } = live(items, { after: (page) => page === 1 && items.unshift(...range(4, (i) => event(1000 + i))) })
+      const logs: Array<string> = []
+      const logger = Logger.replace(Logger.defaultLogger, Logger.make(({ logLevel, message }) => logs.push(`${logLevel.label} ${String(message)}`)))
+      const ids = yield* withClockRunning(eventIds(groundTruthServices(fake), 10, 4).pipe(Effect.provide(logger)))
+      // 1..10 from page 1; every later page starts 4 items late: 7..10 come again and are dropped
+      expect(ids).toStrictEqual(range(100, (i) => i))
+      expect(logs.filter((l) => l.startsWith("WARN"))).toHaveLength(1)
+      expect(logs.find((l) => l.startsWith("WARN"))).toContain("the listing changed while it was read")
+    }))
+
+  it.effect("the same duplicates are dropped when following `next`", () =>
+    Effect.gen(function*() {
+      const items = range(100, event)
+      const { fake } = live(items, { after: (page) => page === 3 && items.unshift(event(1000)) })
+      expect(yield* withClockRunning(eventIds(groundTruthServices(fake), 10, 1))).toStrictEqual(range(100, (i) => i))
+    }))
+
+  it.effect("the listing shrinks at its end while read: it ends at the page whose `next` is null; the 404s past it are not errors", () =>
+    Effect.gen(function*() {
+      const items = range(100, event)
+      // page 1 first, then every other page fetched after 25 items have gone
+      const { fake } = live(items, { after: (page) => page === 1 && items.splice(75) })
+      expect(yield* withClockRunning(eventIds(groundTruthServices(fake), 10, 8))).toStrictEqual(range(75, (i) => i))
+    }))
+
+  it.effect("a page gone although the page before linked to it is a DecodeError, not a silent end", () =>
+    Effect.gen(function*() {
+      const items = range(100, event)
+      // page 5 answers first (listing still 100 long, so it links to page 6), then 55 items go
+      const { fake } = live(items, { delay: (page) => (page === 5 ? 5 : 50), after: (page) => page === 5 && items.splice(45) })
+      const error = yield* withClockRunning(Effect.flip(eventIds(groundTruthServices(fake), 10, 8)))
+      expect(error).toMatchObject({ _tag: "DecodeError", status_code: 404, detail: expect.stringContaining("page 6 is gone (404) although page 5 linked to it") })
+    }))
+
+  it.effect("pages held are bounded by the pages in flight when the consumer stalls", () =>
+    Effect.gen(function*() {
+      const { fake } = live(range(500, event))
+      const started = yield* Effect.scoped(Effect.gen(function*() {
+        const stream = yield* Effect.flatMap(GroundTruths, (g) => Effect.succeed(g.streamEvents({ page_size: 10 }, { prefetch: 4 }))).pipe(
+          Effect.provide(groundTruthServices(fake))
+        )
+        const pull = yield* Stream.toPull(stream)
+        // the consumer takes two chunks, then stops pulling while time passes
+        yield* withClockRunning(pull)
+        yield* withClockRunning(pull)
+        yield* TestClock.adjust("5 seconds")
+        return fake.seen.length
+      }))
+      // page 1, the page consumed, and at most 4 more requested or waiting for their turn (+1 slack), of 50 pages
+      expect(started).toBeGreaterThanOrEqual(6)
+      expect(started).toBeLessThanOrEqual(1 + 1 + 4 + 1)
     }))
 })
