@@ -36,8 +36,8 @@ const SECRET_VARIABLES = [
 
 /**
  * The Synapse client and backend description. With `SYNAPSE_BASE_URL` unset, starts the sandbox
- * (demo data, `SYNAPSE_SANDBOX_DIR` or a temporary directory, an ephemeral port) for the lifetime
- * of the layer and says so on stderr.
+ * (demo data, `SYNAPSE_SANDBOX_DIR` or a temporary directory, an ephemeral port, the profile of
+ * `sandboxOptions` or `SYNAPSE_SANDBOX_PROFILE`) for the lifetime of the layer and says so on stderr.
  */
 export const backendLayer = (env: Record<string, string | undefined>, sandboxOptions: Sandbox.SandboxOptions = {}) =>
   Layer.unwrapScoped(
@@ -53,11 +53,12 @@ export const backendLayer = (env: Record<string, string | undefined>, sandboxOpt
           Backend.layer({ baseUrl: parsed.right, sandbox: false, description: `the Synapse API at ${parsed.right}` })
         )
       }
-      const sandbox = yield* Sandbox.start({ seed: "demo", ...sandboxOptions }).pipe(
+      const sandbox = yield* Sandbox.parseProfile(env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE").pipe(
+        Effect.flatMap((profile) => Sandbox.start({ seed: "demo", profile, ...sandboxOptions })),
         Effect.mapError((error) => new McpStartError(`SYNAPSE_BASE_URL is not set and the sandbox could not start: ${error.detail}`))
       )
       yield* Effect.logInfo(
-        `SYNAPSE_BASE_URL is not set: using the sandbox with demo data at ${sandbox.url} (data in ${sandbox.dataDir}). ` +
+        `SYNAPSE_BASE_URL is not set: using the sandbox with demo data (profile ${sandbox.profile}) at ${sandbox.url} (data in ${sandbox.dataDir}). ` +
           "Set SYNAPSE_BASE_URL and SYNAPSE_ACCESS_TOKEN to use a real Synapse."
       )
       return Layer.merge(
@@ -67,7 +68,7 @@ export const backendLayer = (env: Record<string, string | undefined>, sandboxOpt
         Backend.layer({
           baseUrl: sandbox.url,
           sandbox: true,
-          description: "the local Synapse sandbox started by this server, with generated demo data (not a real deployment)"
+          description: `the local Synapse sandbox started by this server, with generated demo data in its ${sandbox.profile} profile (not a real deployment)`
         })
       )
     })

@@ -92,6 +92,23 @@ export class SandboxError extends Data.TaggedError("SandboxError")<{ readonly de
 }
 
 /**
+ * Reads a profile name from `source` (an option or variable name, for the message): `undefined`
+ * when unset (or blank, unless `blankIsUnset` is false: an option given as `""`), a
+ * `SandboxError` naming the source and the known profiles when unknown.
+ */
+export const parseProfile = (
+  raw: string | undefined,
+  source: string,
+  options: { readonly blankIsUnset?: boolean } = {}
+): Effect.Effect<SandboxProfile | undefined, SandboxError> => {
+  const value = raw?.trim()
+  if (value === undefined || (value === "" && options.blankIsUnset !== false)) return Effect.succeed(undefined)
+  return (SANDBOX_PROFILES as ReadonlyArray<string>).includes(value)
+    ? Effect.succeed(value as SandboxProfile)
+    : Effect.fail(new SandboxError({ detail: `${source} must be one of ${SANDBOX_PROFILES.join(", ")}, got ${JSON.stringify(raw)}` }))
+}
+
+/**
  * Requests that Node refuses before any handler runs (a URL or headers over its 16 KB limit, e.g. a
  * very long search string; a malformed request line) get a JSON body like every other error,
  * instead of Node's bare status line.
@@ -131,10 +148,10 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
   yield* whole("max upload bytes", options.maxUploadBytes, 0)
   yield* whole("upload expiry seconds", options.uploadExpirySeconds, 1)
   yield* whole("page threads", options.pageThreads, 1, MAX_PAGE_THREADS)
-  const profile = options.profile ?? (process.env.SYNAPSE_SANDBOX_PROFILE || "rich")
-  if (!(SANDBOX_PROFILES as ReadonlyArray<string>).includes(profile)) {
-    return yield* new SandboxError({ detail: `the sandbox profile must be one of ${SANDBOX_PROFILES.join(", ")}, got ${JSON.stringify(profile)}` })
-  }
+  const profile: SandboxProfile =
+    (yield* parseProfile(options.profile, "the sandbox profile")) ??
+    (yield* parseProfile(process.env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE")) ??
+    "rich"
   const faultSpec = yield* Effect.try({
     try: () => parseFaultSpec(options.faults ?? process.env.SYNAPSE_SANDBOX_FAULTS),
     catch: (cause) => new SandboxError({ detail: `bad fault spec: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
@@ -159,14 +176,14 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
     .pipe(Effect.orDie)
   for (const { id } of expired) Fs.rmSync(Path.join(data.uploadsDir, `${id}.part`), { force: true })
   const pages = yield* PagePool.make(
-    { dbPath: data.dbPath, secret: data.secret, profile: profile as SandboxProfile },
+    { dbPath: data.dbPath, secret: data.secret, profile },
     options.pageThreads ?? Math.min(4, Os.availableParallelism())
   )
   const ctx: SandboxContext = {
     sql,
     data,
     token,
-    profile: profile as SandboxProfile,
+    profile,
     faults: new FaultInjector(faultSpec, randSeed),
     stats: new SandboxStats(),
     pages,

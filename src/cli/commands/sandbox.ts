@@ -1,11 +1,13 @@
 /**
  * `synapse-ml sandbox`: runs the local Synapse-compatible backend until SIGINT/SIGTERM. The base
  * URL and token go to stderr (stdout stays free for programs that wrap the command), in the form
- * of the environment variables the SDK reads, ready to copy.
+ * of the environment variables the SDK reads, ready to copy, with the answer profile it serves
+ * (`--profile rich|evidence`, docs/wire-protocol.md "Profiles").
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { defaultDataDir } from "../../sandbox/DataDir.js"
+import { SANDBOX_PROFILES } from "../../sandbox/Context.js"
 import * as Sandbox from "../../sandbox/Sandbox.js"
 
 /** The port the command listens on unless told otherwise (`--port 0` picks a free one). */
@@ -29,6 +31,13 @@ export const sandboxOptions = {
     Options.optional,
     Options.withDescription("fault spec, e.g. status5xx=0.1,status429=0.05,latency=20 (default $SYNAPSE_SANDBOX_FAULTS)")
   ),
+  // Text checked by the sandbox rather than a choice: the refusal then names the option.
+  profile: Options.text("profile").pipe(
+    Options.optional,
+    Options.withDescription(
+      `answer shapes, ${SANDBOX_PROFILES.join(" or ")}: rich serves the documented shapes, evidence only what the official SDK is known to read (default $SYNAPSE_SANDBOX_PROFILE or rich)`
+    )
+  ),
   token: Options.text("token").pipe(Options.optional, Options.withDescription(`access token (default $SYNAPSE_SANDBOX_TOKEN or ${Sandbox.SANDBOX_DEV_TOKEN})`)),
   maxUploadBytes: Options.integer("max-upload-bytes").pipe(Options.optional, Options.withDescription("upload size limit in bytes (413 above it)")),
   pageThreads: Options.integer("page-threads").pipe(
@@ -46,6 +55,7 @@ export interface SandboxCliOptions {
   readonly randSeed: number
   readonly events: Option.Option<number>
   readonly faults: Option.Option<string>
+  readonly profile: Option.Option<string>
   readonly token: Option.Option<string>
   readonly maxUploadBytes: Option.Option<number>
   readonly pageThreads: Option.Option<number>
@@ -56,7 +66,10 @@ export const startFromCli = (options: SandboxCliOptions) =>
   Effect.gen(function* () {
     const dataDir = Option.getOrElse(options.dataDir, defaultDataDir)
     let lastReport = 0
+    // An explicit blank value is a mistake, not "unset": it must not fall back to the environment.
+    const profile = yield* Sandbox.parseProfile(Option.getOrUndefined(options.profile), "--profile", { blankIsUnset: false })
     const info = yield* Sandbox.start({
+      profile,
       port: options.port,
       host: options.host,
       dataDir,
@@ -78,7 +91,7 @@ export const startFromCli = (options: SandboxCliOptions) =>
     yield* Console.error(
       [
         `synapse-ml sandbox: ${info.seeded ? `seeded ${options.seed} data in` : "serving existing data from"} ${info.dataDir}`,
-        `synapse-ml sandbox: listening on ${info.origin}`,
+        `synapse-ml sandbox: listening on ${info.origin} (profile ${info.profile})`,
         `  SYNAPSE_BASE_URL=${info.url}`,
         `  SYNAPSE_ACCESS_TOKEN=${info.token}`,
         `  try: curl -H 'Synapse-Access-Token: Token ${info.token}' '${info.url}/models/?page_size=2'`

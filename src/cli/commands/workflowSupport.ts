@@ -43,7 +43,8 @@ export const parseIdList = (option: string, values: ReadonlyArray<string>): Effe
 
 /**
  * Every SDK service, over `SYNAPSE_BASE_URL` when set, else over an in-process sandbox with demo
- * data (said on stderr, so nobody mistakes it for their real backend).
+ * data answering in the `SYNAPSE_SANDBOX_PROFILE` profile (said on stderr, so nobody mistakes it
+ * for their real backend; an unknown profile is a usage error).
  */
 export const sdkLayer = (env: Record<string, string | undefined> = process.env) => {
   const baseUrl = env.SYNAPSE_BASE_URL?.trim()
@@ -52,8 +53,11 @@ export const sdkLayer = (env: Record<string, string | undefined> = process.env) 
   }
   return Layer.unwrapScoped(
     Effect.gen(function* () {
-      const sandbox = yield* Sandbox.start({ seed: "demo" })
-      yield* Console.error(`synapse-ml: SYNAPSE_BASE_URL is not set: using the local sandbox with demo data at ${sandbox.url}`)
+      const profile = yield* Sandbox.parseProfile(env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE")
+      const sandbox = yield* Sandbox.start({ seed: "demo", profile })
+      yield* Console.error(
+        `synapse-ml: SYNAPSE_BASE_URL is not set: using the local sandbox with demo data (profile ${sandbox.profile}) at ${sandbox.url}`
+      )
       return Synapse.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(Layer.provide(httpClientLayer))
     })
   )
