@@ -1,18 +1,35 @@
 /**
- * `ChunkedUpload`: sends a local file to Synapse with the chunked upload protocol (WIRE.md
- * "chunked upload") so that model files of many gigabytes get through flaky networks and process
- * restarts without starting over.
+ * `ChunkedUpload`: sends a local file to Synapse with the chunked upload protocol
+ * (docs/wire-protocol.md "Chunked upload") so that model files of many gigabytes get through flaky
+ * networks and process restarts without starting over. It speaks drf-chunked-upload, which the
+ * platform's endpoint is built on, as well as the rich sandbox's kinder dialect:
+ *
+ * - The requests are the official SDK's: `PUT chunked_upload/` then `PUT {url}` (multipart `file`
+ *   + `filename`, `Content-Range: bytes a-b/total`), then `POST {url}` with `{"md5"}`. The upload
+ *   id is kept exactly as the server sent it (an integer there, a string elsewhere).
+ * - A chunk re-sent after its answer was lost is refused by drf-chunked-upload as an offset
+ *   mismatch (`expected_offset`, or `offset` in older forks): the upload continues from the offset
+ *   the server names. A finish re-sent after its answer was lost is refused as "already marked as
+ *   complete": that means done. The finish answer (the stored file's URL) is then unknown, so the
+ *   result's `file` is `null`; the upload id, all that registering a model needs, is known.
+ * - A file over the server's limit fails with `PayloadTooLargeError`, whether the server says so
+ *   with `413` or with drf-chunked-upload's `400 "Size of file exceeds the limit"`.
  *
  * - The file is read by offset from disk one chunk at a time (the next while the current one is on
  *   the wire, into two buffers used in turn): it is never held whole in memory, and a retried
  *   chunk re-reads its bytes from disk (never a consumed stream).
  * - The md5 of the whole file, which the server checks when the upload is finished, is computed
  *   while the chunks are sent; a chunk's bytes count only once its PUT was acknowledged.
- * - Chunk PUTs are idempotent by range, so they go through the client's retry policy. An offset
- *   mismatch (the server has more or less than we think) continues from the server's offset.
- * - After every acknowledged chunk a small state file (upload url, file path/size/mtime, md5 of the
- *   part sent) is saved under the cache directory; a later `upload` of the same, unchanged file picks
- *   the upload up where the server has it. A changed file starts over.
+ * - Chunk PUTs go through the client's retry policy: a retried chunk the server already took is
+ *   answered with its offset (above), so nothing is written twice. An offset mismatch (the server
+ *   has more or less than we think) continues from the server's offset.
+ * - After every acknowledged chunk a small state file (upload url and id, file path/size/mtime, md5
+ *   of the part sent) is saved under the cache directory; a later `upload` of the same, unchanged
+ *   file picks the upload up where the server has it. Where it is, `GET {url}` says (the rich
+ *   sandbox); where that request does not exist (drf-chunked-upload behind the platform answers
+ *   no status the official SDK uses), the next chunk is sent at the remembered offset and the
+ *   server's offset error, if any, says where to continue. An upload the server no longer has
+ *   (`404`, `410`) starts over. A changed file starts over.
  * - Progress goes to an optional callback, or comes as a `Stream` of events. Interrupting the fiber
  *   (or aborting the `signal`, checked between chunks) leaves the upload resumable.
  */
@@ -21,9 +38,25 @@ import type { Hash } from "node:crypto"
 import * as os from "node:os"
 import * as nodePath from "node:path"
 import { Config, Context, Duration, Effect, Either, Fiber, Layer, Option, Schema, Stream } from "effect"
-import { ChunkedUploadComplete, ChunkedUploadState } from "../schemas/ChunkedUpload.js"
+import {
+  ALREADY_COMPLETE_PATTERN,
+  ChunkedUploadComplete,
+  ChunkedUploadState,
+  expectedOffset,
+  isComplete,
+  OffsetMismatch,
+  SIZE_LIMIT_PATTERN,
+  type UploadId
+} from "../schemas/ChunkedUpload.js"
 import { decoder, fromHttpClientError, parseJson, SynapseClient } from "./SynapseClient.js"
-import { fromResponse, isTransient, stripQuery, type SynapseError, TimeoutError, ValidationError } from "./SynapseError.js"
+import {
+  fromResponse,
+  PayloadTooLargeError,
+  stripQuery,
+  type SynapseError,
+  TimeoutError,
+  ValidationError
+} from "./SynapseError.js"
 import {
   hashBytes,
   hashRange,
@@ -65,8 +98,21 @@ export interface UploadProgress {
   readonly chunks: number
 }
 
-/** What `upload` returns: the server's answer plus what this call did. */
-export interface UploadResult extends ChunkedUploadComplete {
+/** What `upload` returns: the finished upload, plus what this call did. */
+export interface UploadResult {
+  /** The upload id exactly as the server sent it (an integer or a string): `chunked_upload` of a create. */
+  readonly id: UploadId
+  /** The upload's URL. */
+  readonly url: string
+  /**
+   * The stored file's URL from the finish answer; `null` when that answer was lost and the server
+   * then said the upload was already complete (drf-chunked-upload does not repeat it).
+   */
+  readonly file: string | null
+  /** The md5 of the file (the server's when it sent one; the same value, computed here, otherwise). */
+  readonly checksum: string
+  /** The file's size in bytes. */
+  readonly size: number
   /** File bytes this call sent (a chunk sent twice counts twice; a resumed part not at all). */
   readonly bytesSent: number
   /** The offset a previous, interrupted upload of the same file was picked up at (0 for a fresh one). */
@@ -116,14 +162,28 @@ export interface LayerOptions {
 export const defaultCacheDir = (): string =>
   nodePath.join(process.env.XDG_CACHE_HOME ?? nodePath.join(os.homedir(), ".cache"), "synapse-ml")
 
-/** The answer to one chunk PUT: accepted, or refused because the server's offset is elsewhere. */
+/**
+ * The answer to one chunk PUT: accepted; refused because the server's offset is elsewhere; or
+ * refused because the upload was already finished (by this client's own finish, whose answer or
+ * state file was lost: only a finish with the whole file's md5 completes an upload).
+ */
 type ChunkOutcome =
   | { readonly _tag: "Accepted"; readonly state: ChunkedUploadState; readonly hash: Hash }
   | { readonly _tag: "Mismatch"; readonly offset: number }
+  | { readonly _tag: "AlreadyComplete" }
 
-const OffsetBody = Schema.Struct({ offset: Schema.Int.pipe(Schema.nonNegative()) })
-const decodeOffset = Schema.decodeUnknownOption(OffsetBody)
+const decodeMismatch = Schema.decodeUnknownOption(OffsetMismatch)
 const decodeState = decoder(ChunkedUploadState)
+
+/** A 400 saying the upload was already finished (drf-chunked-upload's answer to a chunk or a second finish). */
+const isAlreadyComplete = (error: SynapseError): boolean =>
+  error._tag === "ValidationError" && error.status_code === 400 && ALREADY_COMPLETE_PATTERN.test(error.detail)
+
+/** An answer saying the server no longer has the upload (removed, or expired). */
+const isGone = (error: SynapseError): boolean => error._tag === "NotFoundError" || error.status_code === 410
+
+/** How many times one `upload` call starts over after the server lost its upload. */
+const MAX_RESTARTS = 1
 
 const contentRange = (start: number, end: number, total: number): string => `bytes ${start}-${end - 1}/${total}`
 
@@ -162,22 +222,32 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
           Effect.flatMap((response) =>
             response.text.pipe(
               Effect.mapError(fromHttpClientError),
-              Effect.flatMap((text): Effect.Effect<ChunkedUploadState | { readonly mismatch: number }, SynapseError> => {
+              Effect.flatMap((text): Effect.Effect<
+                ChunkedUploadState | { readonly mismatch: number } | { readonly complete: true },
+                SynapseError
+              > => {
                 if (response.status >= 200 && response.status < 300) {
                   const decoded = Either.flatMap(parseJson(text, response.status), decodeState)
                   return Either.isLeft(decoded) ? Effect.fail(decoded.left) : Effect.succeed(decoded.right)
                 }
                 if (response.status === 400) {
-                  const mismatch = decodeOffset(Either.getOrUndefined(parseJson(text, response.status)))
-                  if (Option.isSome(mismatch)) return Effect.succeed({ mismatch: mismatch.value.offset })
+                  const mismatch = decodeMismatch(Either.getOrUndefined(parseJson(text, response.status)))
+                  const expected = Option.isSome(mismatch) ? expectedOffset(mismatch.value) : undefined
+                  if (expected !== undefined) return Effect.succeed({ mismatch: expected })
                 }
-                return Effect.fail(fromResponse({
+                const error = fromResponse({
                   status: response.status,
                   body: text,
                   retryAfter: response.headers["retry-after"],
                   method: "PUT",
                   url: client.resolveUrl(url)
-                }))
+                })
+                if (isAlreadyComplete(error)) return Effect.succeed({ complete: true } as const)
+                // drf-chunked-upload refuses a file over its limit with a 400, not a 413.
+                if (error._tag === "ValidationError" && SIZE_LIMIT_PATTERN.test(error.detail)) {
+                  return Effect.fail(new PayloadTooLargeError({ status_code: 400, detail: error.detail, method: "PUT", url: error.url }))
+                }
+                return Effect.fail(error)
               })
             )
           ),
@@ -211,16 +281,24 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
         const [answer] = yield* Effect.all([send(request), hashBytes(hash, bytes)], { concurrency: 2 })
         return "mismatch" in answer
           ? { _tag: "Mismatch", offset: answer.mismatch } as const
+          : "complete" in answer
+          ? { _tag: "AlreadyComplete" } as const
           : { _tag: "Accepted", state: answer, hash } as const
       })
       return client.retry(attempt).pipe(Effect.mapError(redactError))
     }
 
     /**
-     * `POST {url}` with the md5. A POST is never retried blindly: on an unknown outcome the upload's
-     * status says whether to send it again (still `uploading`) or whether it went through.
+     * `POST {url}` with the md5. Sending it again after a lost answer is safe on both dialects: the
+     * rich sandbox answers the same result again, drf-chunked-upload answers "already marked as
+     * complete", which means done (without the file URL, which only the lost answer carried). So a
+     * finish whose outcome is unknown goes through the retry policy like a chunk.
      */
-    const finish = (url: string, md5: string, size: number): Effect.Effect<ChunkedUploadComplete, SynapseError> => {
+    const finish = (
+      session: { readonly id: UploadId; readonly url: string },
+      md5: string,
+      size: number
+    ): Effect.Effect<Omit<UploadResult, "bytesSent" | "resumedFrom">, SynapseError> => {
       // The server reads the whole file back to check the md5 before answering: allow for it
       // (at least 50 MiB/s) on top of the usual timeouts.
       const timeout = Duration.sum(
@@ -228,24 +306,22 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
         Duration.seconds(Math.ceil(size / (50 * MIN_CHUNK_SIZE)))
       )
       const post = client.json(
-        HttpClientRequest.post(url).pipe(HttpClientRequest.bodyUnsafeJson({ md5 })),
+        HttpClientRequest.post(session.url).pipe(HttpClientRequest.bodyUnsafeJson({ md5 })),
         ChunkedUploadComplete,
         { retry: false, timeout }
       )
-      // A 429 says the POST was not performed; any other transient failure leaves it unknown.
-      const unknownOutcome = (error: SynapseError) => isTransient(error) && error._tag !== "RateLimitError"
-      const attempt: Effect.Effect<ChunkedUploadComplete, SynapseError> = post.pipe(
-        Effect.catchIf(unknownOutcome, (error) =>
-          client.json(HttpClientRequest.get(url), ChunkedUploadState).pipe(
-            Effect.flatMap((status) =>
-              status.status === "complete"
-                // The POST went through but its answer was lost: finishing a complete upload again
-                // with the same md5 answers the same file, and is not a new side effect.
-                ? post
-                // Still uploading: the POST did not happen; failing with the transient error lets
-                // the retry policy send it again.
-                : Effect.fail(error)
-            )
+      const attempt = post.pipe(
+        Effect.map((done) => ({
+          id: done.id,
+          url: session.url,
+          file: done.file ?? null,
+          checksum: done.checksum ?? md5,
+          size: done.size ?? size
+        })),
+        Effect.catchIf(isAlreadyComplete, () =>
+          Effect.logInfo("the server says the upload is already complete: an earlier finish went through").pipe(
+            Effect.annotateLogs({ upload: String(session.id) }),
+            Effect.as({ id: session.id, url: session.url, file: null, checksum: md5, size })
           ))
       )
       return client.retry(attempt)
@@ -303,7 +379,7 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
             )
           })
 
-        let session: { readonly id: string; readonly url: string } | undefined
+        let session: { readonly id: UploadId; readonly url: string } | undefined
         let offset = 0
 
         if (resume) {
@@ -316,24 +392,26 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
               )
               yield* removeState(stateFile)
             } else {
-              const status = yield* client.json(HttpClientRequest.get(state.url), ChunkedUploadState).pipe(
-                Effect.tapError((error) =>
-                  Effect.logInfo("the interrupted upload cannot be continued: starting over").pipe(
-                    Effect.annotateLogs({ path: source.path, reason: error.detail })
-                  )
-                ),
-                Effect.option
-              )
-              // A complete upload is picked up too (the crash came after the finish, before the
-              // state was removed): finishing it again with the same md5 answers the same file.
-              const usable = Option.isSome(status) && status.value.offset <= total &&
-                (status.value.status !== "complete" || status.value.offset === total)
-              if (Option.isSome(status) && usable) {
+              const status = yield* client.json(HttpClientRequest.get(state.url), ChunkedUploadState).pipe(Effect.either)
+              // The status says where the server is; a server without one (405, 404) is asked by
+              // the next chunk instead, at the remembered offset.
+              const at = Either.isRight(status)
+                ? status.right.offset <= total && (!isComplete(status.right) || status.right.offset === total)
+                  ? Option.some(status.right.offset)
+                  : Option.none()
+                : Option.some(state.offset)
+              if (Either.isLeft(status)) {
+                yield* Effect.logInfo("no status for the interrupted upload: continuing at the remembered offset").pipe(
+                  Effect.annotateLogs({ path: source.path, offset: state.offset, reason: status.left.detail })
+                )
+              }
+              if (Option.isSome(at)) {
                 yield* hashTo(state.offset)
                 if (peekDigest(hash) === state.prefixMd5) {
-                  yield* hashTo(status.value.offset)
-                  session = { id: status.value.id, url: status.value.url }
-                  offset = status.value.offset
+                  yield* hashTo(at.value)
+                  // The id as the state file has it: the server's own value and type.
+                  session = { id: state.id, url: state.url }
+                  offset = at.value
                   yield* Effect.logInfo("resuming an interrupted upload").pipe(
                     Effect.annotateLogs({ path: source.path, offset, total })
                   )
@@ -342,13 +420,17 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
                     Effect.annotateLogs({ path: source.path })
                   )
                 }
+              } else {
+                yield* Effect.logInfo("the interrupted upload cannot be continued: starting over").pipe(
+                  Effect.annotateLogs({ path: source.path })
+                )
               }
               if (session === undefined) yield* removeState(stateFile)
             }
           }
         }
 
-        const resumedFrom = offset
+        let resumedFrom = offset
         let bytesSent = 0
         if (session === undefined && total === 0) {
           // An empty file has no byte range to send: create the upload without a chunk, then finish it.
@@ -369,6 +451,9 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
         // Refusals of a chunk at the very offset the server then asks for (e.g. a body cut short on
         // the way): a few are resent, but a server that keeps refusing must not loop forever.
         let refusedInPlace = 0
+        let restarts = 0
+        // Set when the server says the upload is already complete: nothing is left to send or finish.
+        let finished = false
         let readAhead: { readonly start: number; readonly end: number; readonly fiber: Fiber.Fiber<Buffer, ValidationError> } | undefined
         const readInto = (n: number, from: number, to: number) =>
           readRange(source, from, to, slot(n)).pipe(Effect.mapError(sourceError))
@@ -390,8 +475,42 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
           readAhead = end < total
             ? { start: end, end: nextEnd, fiber: yield* Effect.forkScoped(readInto(sent + 1, end, nextEnd)) }
             : undefined
-          const outcome = yield* sendChunk(source, filename, session?.url ?? "chunked_upload/", start, end, hash, timeout, first)
+          const answer = yield* Effect.either(
+            sendChunk(source, filename, session?.url ?? "chunked_upload/", start, end, hash, timeout, first)
+          )
           sent++
+          if (Either.isLeft(answer)) {
+            // The server no longer has the upload (expired, removed, or a remembered one it never
+            // knew): start a new one, once.
+            if (session !== undefined && isGone(answer.left) && restarts < MAX_RESTARTS) {
+              restarts++
+              yield* Effect.logInfo("the server no longer has the upload: starting over").pipe(
+                Effect.annotateLogs({ path: source.path, reason: answer.left.detail })
+              )
+              if (resume) yield* removeState(stateFile)
+              session = undefined
+              offset = 0
+              resumedFrom = 0
+              continue
+            }
+            return yield* Effect.fail(answer.left)
+          }
+          const outcome = answer.right
+          if (outcome._tag === "AlreadyComplete") {
+            if (session === undefined) {
+              return yield* new ValidationError({
+                status_code: 400,
+                detail: "the server says a new upload is already complete",
+                method: "PUT",
+                url: stripQuery(client.resolveUrl("chunked_upload/"))
+              })
+            }
+            yield* Effect.logInfo("the server says the upload is already complete: an earlier finish went through").pipe(
+              Effect.annotateLogs({ upload: String(session.id) })
+            )
+            finished = true
+            break
+          }
           if (outcome._tag === "Mismatch") {
             if (session === undefined || outcome.offset > total) {
               return yield* new ValidationError({
@@ -441,8 +560,11 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
         }
 
         yield* hashTo(total)
+        const md5 = peekDigest(hash)
         report("finalizing", total)
-        const complete = yield* finish(session.url, peekDigest(hash), total)
+        const complete = finished
+          ? { id: session.id, url: session.url, file: null, checksum: md5, size: total }
+          : yield* finish(session, md5, total)
         if (resume) yield* removeState(stateFile)
         const result: UploadResult = { ...complete, bytesSent, resumedFrom }
         return result

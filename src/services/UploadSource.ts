@@ -164,7 +164,8 @@ export const ResumeState = Schema.Struct({
   version: Schema.Literal(1),
   server: Schema.String,
   url: Schema.String,
-  id: Schema.String,
+  /** The upload id as the server sent it: an integer or a string, sent back unchanged. */
+  id: Schema.Union(Schema.Int, Schema.String),
   path: Schema.String,
   size: Schema.Number,
   mtimeMs: Schema.Number,
