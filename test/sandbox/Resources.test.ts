@@ -54,6 +54,9 @@ describe("auth", () => {
     expect(missing.headers.get("www-authenticate")).toBe("Token")
     expect(wrong.headers.get("www-authenticate")).toBe("Token")
     expect((await call(`${sandbox().origin}/_sandbox/stats`)).status).toBe(401)
+    // The default profile, said where an operator looks.
+    expect((await call(`${sandbox().origin}/_sandbox/health`)).body).toStrictEqual({ status: "ok", profile: "rich" })
+    expect((await call(`${sandbox().origin}/_sandbox/stats`, { headers: sandbox().headers })).body.profile).toBe("rich")
   })
 
   it("answers unknown paths with a 404 JSON body", async () => {
