@@ -16,7 +16,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Sandbox from "../src/sandbox/Sandbox.js"
-import type { GroundTruthEvent } from "../src/schemas/GroundTruth.js"
+import type { Annotation, GroundTruthEvent } from "../src/schemas/GroundTruth.js"
 import { GroundTruths } from "../src/services/GroundTruths.js"
 import { stderrLoggerLayer } from "../src/services/Logging.js"
 import { Models } from "../src/services/Models.js"
@@ -42,15 +42,19 @@ const mulberry32 = (seed: number) => () => {
  * A simulated detector's COCO results on the events: each box found with probability `recall`,
  * jittered by `noise` (fraction of its size), plus some false positives.
  */
+// The sandbox answers the rich form: `data.annotations` as a list (the native form has no `category_id`).
+const listed = (e: GroundTruthEvent): ReadonlyArray<Annotation> =>
+  Array.isArray(e.data?.annotations) ? (e.data.annotations as ReadonlyArray<Annotation>) : []
+
 const simulateDetections = (events: ReadonlyArray<GroundTruthEvent>, seed: number, recall: number, noise: number) => {
   const rand = mulberry32(seed)
   const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand())
-  const categories = [...new Set(events.flatMap((e) => (e.data?.annotations ?? []).map((a) => a.category_id ?? 0)))].filter((c) => c > 0)
+  const categories = [...new Set(events.flatMap((e) => listed(e).map((a) => a.category_id ?? 0)))].filter((c) => c > 0)
   const rows: Array<{ image_id: number; category_id: number; bbox: Array<number>; score: number }> = []
   for (const e of events) {
     const unit = e.data_unit?.id
     if (unit === undefined) continue
-    for (const a of e.data?.annotations ?? []) {
+    for (const a of listed(e)) {
       if (!a.bbox || a.bbox.length !== 4 || typeof a.category_id !== "number" || rand() > recall) continue
       const [x, y, w, h] = a.bbox
       rows.push({

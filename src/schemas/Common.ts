@@ -47,9 +47,12 @@ export type FileEntry = typeof FileEntry.Type
 export const FileMap = Schema.Record({ key: Schema.String, value: FileEntry })
 export type FileMap = typeof FileMap.Type
 
-/** The data unit an event annotates: one image (or other item) and its files. */
+/**
+ * The data unit an event annotates: one image (or other item) and its files. The evidenced form
+ * carries `files` alone (docs/wire-protocol.md "Ground-truth event"), so `id` is optional too.
+ */
 export const DataUnit = Schema.Struct({
-  id: Id,
+  id: Schema.optional(Id),
   files: Schema.optional(FileMap)
 })
 export type DataUnit = typeof DataUnit.Type

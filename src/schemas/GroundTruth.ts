@@ -11,8 +11,10 @@ export const Category = Schema.Literal(...CATEGORIES)
 export type Category = typeof Category.Type
 
 /**
- * One annotation in an event's `data.annotations` (COCO-like). `bbox` is `[x, y, w, h]` in pixels;
- * `segmentation` is a list of polygons or an RLE object, kept as unknown and checked by exporters.
+ * One annotation in an event's `data.annotations` list (the rich, COCO-like form). `bbox` is
+ * `[x, y, w, h]` in pixels; `segmentation` is a list of polygons or an RLE object. Events do not
+ * decode their list entries with this schema (see `EventData`): it documents the form, and callers
+ * that build events in memory use its type.
  */
 export const Annotation = Schema.Struct({
   id: Schema.optional(Schema.Union(Schema.Number, Schema.String)),
@@ -25,10 +27,25 @@ export const Annotation = Schema.Struct({
 })
 export type Annotation = typeof Annotation.Type
 
-/** An event's `data`: the data type and its annotations (classification events carry a `label`). */
+/**
+ * The native form's entries keyed by media (`image`) or file key (`image_1`): a list per key.
+ * Values are kept as they come; the workflows read each entry and count what they cannot use.
+ */
+export const NativeEntries = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+export type NativeEntries = typeof NativeEntries.Type
+
+/**
+ * An event's `data` (docs/wire-protocol.md "Ground-truth event"): the data type, the annotations
+ * and, for classification, a `label`. `annotations` comes in two forms: the rich list
+ * (`[{category_id, category, bbox, area, iscrowd, segmentation}]`) or the platform's native record
+ * (`{"image": [{id, tool, classification: {class}}]}`, geometry in `annotationsData` joined by id).
+ * Entries are not decoded one by one: one malformed annotation must not fail a page of events, so
+ * the workflows read each entry and report the ones they cannot use, by reason.
+ */
 export const EventData = Schema.Struct({
   type: Schema.optional(Schema.String),
-  annotations: Schema.optional(Schema.Array(Annotation)),
+  annotations: Schema.optional(Schema.Union(Schema.Array(Schema.Unknown), NativeEntries)),
+  annotationsData: Schema.optional(NativeEntries),
   label: Schema.optional(Schema.String)
 })
 export type EventData = typeof EventData.Type
@@ -76,24 +93,41 @@ export const NativePoint = Schema.Struct({ x: Schema.Number, y: Schema.Number })
 /** A native box. */
 export const NativeBox = Schema.Struct({ x: Schema.Number, y: Schema.Number, width: Schema.Number, height: Schema.Number })
 
-/** One annotation's identity in the native form: its tool and class. */
+/**
+ * One annotation's identity in the native form: its id, tool (`bounding_box`, `polygon`, …) and
+ * class. Documents the form: readers check entries one at a time (see `EventData`).
+ */
 export const NativeAnnotation = Schema.Struct({
-  id: Schema.String,
+  id: Schema.Union(Schema.String, Schema.Number),
   tool: Schema.String,
   classification: Schema.optional(Schema.Struct({ class: Schema.String }))
 })
-/** One annotation's geometry in the native form: a box or a polygon. */
+export type NativeAnnotation = typeof NativeAnnotation.Type
+/** One annotation's geometry in the native form, joined to its `NativeAnnotation` by `id`: a box or a polygon. */
 export const NativeAnnotationData = Schema.Struct({
-  id: Schema.String,
+  id: Schema.Union(Schema.String, Schema.Number),
   coordinate: Schema.Union(NativeBox, Schema.Array(NativePoint))
 })
+export type NativeAnnotationData = typeof NativeAnnotationData.Type
 
 /**
- * A `data_meta_*` file in the platform's native form: per image key (`image_1`), the annotations
- * and, joined by `id`, their coordinates.
+ * A `data_meta_*` file in the platform's native form: per key (`image`, `image_1`), the annotations
+ * and, joined by `id`, their coordinates. The well-formed document, entry by entry (the sandbox
+ * writes it, tests check it); readers use the tolerant `NativeDocument`.
  */
 export const DataMeta = Schema.Struct({
   annotations: Schema.Record({ key: Schema.String, value: Schema.Array(NativeAnnotation) }),
   annotationsData: Schema.Record({ key: Schema.String, value: Schema.Array(NativeAnnotationData) })
 })
 export type DataMeta = typeof DataMeta.Type
+
+/**
+ * The native form as readers take it, from a `data_meta_*` file or inline in `data`: only the
+ * `annotations` record is required, and entries are read one at a time, so that one malformed
+ * entry is reported, not the whole document refused.
+ */
+export const NativeDocument = Schema.Struct({
+  annotations: NativeEntries,
+  annotationsData: Schema.optional(NativeEntries)
+})
+export type NativeDocument = typeof NativeDocument.Type

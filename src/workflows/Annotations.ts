@@ -1,26 +1,36 @@
 /**
- * Reading annotations in both forms the platform produces, and turning one into COCO geometry:
- * - an event's `data.annotations` list (COCO-like: `bbox`, `segmentation`, `category_id`/`category`);
- * - native `data_meta_*` files (`annotations` + `annotationsData` joined by id; `bounding_box` and
- *   `polygon` tools).
+ * Reading an event's image and annotations in every form the platform produces, and turning an
+ * annotation into COCO geometry (docs/wire-protocol.md "Ground-truth event"):
+ * - the rich form: `data.annotations` as a COCO-like list (`bbox`, `segmentation`,
+ *   `category_id`/`category`);
+ * - the native form, inline in `data` or in `data_meta_*` files: `annotations` and
+ *   `annotationsData` records keyed by media (`image`) or file key (`image_1`), joined by id;
+ *   `bounding_box` and `polygon` tools are read, other tools are reported as unsupported;
+ * - the image: the data unit's when the event has one, else the primary image of `files`.
+ * Nothing here fails on a malformed entry: each one becomes a skip reason that the workflows count.
  * Degenerate input is never repaired silently: `prepare` either returns clipped, rounded geometry
  * with a positive area, or a skip reason that the exporter counts in its report.
  */
 import { Either, Schema } from "effect"
-import type { FileMap } from "../schemas/Common.js"
-import { type Annotation, DataMeta } from "../schemas/GroundTruth.js"
+import type { FileEntry, FileMap } from "../schemas/Common.js"
+import { type GroundTruthEvent, NativeDocument, type NativeEntries } from "../schemas/GroundTruth.js"
 import { allFinite, type Box, clipPolygon, polygonsBbox, round2, shoelaceArea } from "./Geometry.js"
+import { syntheticImageId } from "./IdSet.js"
 
 /** Why an item was left out of an export. Every skip is counted under one of these. */
 export const SKIP_REASONS = [
   "image_size_unknown",
   "missing_data_unit",
+  "no_image",
   "non_positive_size",
   "unknown_class",
   "outside_image",
   "polygon_too_few_points",
   "invalid_geometry",
   "unsupported_tool",
+  "coordinate_missing",
+  "unmatched_annotation_data",
+  "malformed_annotation",
   "data_meta_unreadable",
   "no_split",
   "not_in_manifest",
@@ -28,6 +38,26 @@ export const SKIP_REASONS = [
 ] as const
 export const SkipReason = Schema.Literal(...SKIP_REASONS)
 export type SkipReason = typeof SkipReason.Type
+
+/** What each skip reason means, for reports and help text. */
+export const SKIP_REASON_TEXT: Readonly<Record<SkipReason, string>> = {
+  image_size_unknown: "the image's width/height are neither in its file entry nor readable from the image file's header",
+  missing_data_unit: "the event names no data unit (kept for earlier reports; events without one are now read by their image file)",
+  no_image: "the event names neither a data unit nor an image file (no `image_*` entry, `file_type: image` or primary file in `files`)",
+  non_positive_size: "the box or polygon has no positive width, height or area",
+  unknown_class: "the annotation names no class, or a class not in the category map",
+  outside_image: "the geometry lies outside the image",
+  polygon_too_few_points: "the polygon has fewer than 3 points",
+  invalid_geometry: "the box or polygon is not made of finite numbers in the expected shape",
+  unsupported_tool: "a native annotation drawn with a tool other than bounding_box or polygon",
+  coordinate_missing: "a native annotation has no `annotationsData` entry with its id (no coordinate)",
+  unmatched_annotation_data: "an `annotationsData` entry whose id no native annotation has",
+  malformed_annotation: "an annotation entry that is not an object, or a native list that is not a list",
+  data_meta_unreadable: "a `data_meta_*` file is not JSON or not in the native form",
+  no_split: "split by category, and the event has none",
+  not_in_manifest: "split by a manifest that does not list the event's image",
+  in_earlier_version: "the image was exported from an earlier listed dataset version"
+}
 
 /** An annotation as read from either form, before any checking. */
 export interface SourceAnnotation {
@@ -38,8 +68,10 @@ export interface SourceAnnotation {
   readonly rle: { readonly size: unknown; readonly counts: unknown } | undefined
   readonly iscrowd: number | undefined
   readonly area: number | undefined
-  /** Set when the source is unusable as a whole (an unsupported native tool). */
-  readonly unusable?: SkipReason
+  /** Set when the source is unusable as a whole (an unsupported native tool, no coordinate). */
+  readonly unusable?: SkipReason | undefined
+  /** The native tool, when the annotation came from the native form. */
+  readonly tool?: string | undefined
 }
 
 /** Geometry ready to write: clipped to the image, rounded, positive area. */
@@ -67,7 +99,7 @@ export interface MutableSourceAnnotation {
   rle: { readonly size: unknown; readonly counts: unknown } | undefined
   iscrowd: number | undefined
   area: number | undefined
-  unusable?: SkipReason
+  unusable: SkipReason | undefined
 }
 
 /** A blank `MutableSourceAnnotation` to pass to `readEventAnnotation`. */
@@ -78,14 +110,21 @@ export const scratchSource = (): MutableSourceAnnotation => ({
   polygons: undefined,
   rle: undefined,
   iscrowd: undefined,
-  area: undefined
+  area: undefined,
+  unusable: undefined
 })
 
 /**
- * Reads one entry of an event's `data.annotations` into `out` (overwriting every field): the
- * export's hot path reuses one object instead of allocating one per annotation.
+ * Reads one entry of an event's `data.annotations` list into `out` (overwriting every field): the
+ * export's hot path reuses one object instead of allocating one per annotation. Entries are not
+ * decoded by the schema, so every field is checked here; a field of the wrong type counts as absent.
  */
-export const readEventAnnotation = (a: Annotation, out: MutableSourceAnnotation): MutableSourceAnnotation => {
+export const readEventAnnotation = (a: unknown, out: MutableSourceAnnotation): MutableSourceAnnotation => {
+  if (!isRecord(a)) {
+    out.categoryId = out.categoryName = out.bbox = out.polygons = out.rle = out.iscrowd = out.area = undefined
+    out.unusable = "malformed_annotation"
+    return out
+  }
   const seg = a.segmentation
   let polygons: ReadonlyArray<ReadonlyArray<unknown>> | undefined
   let rle: SourceAnnotation["rle"]
@@ -95,31 +134,34 @@ export const readEventAnnotation = (a: Annotation, out: MutableSourceAnnotation)
   } else if (isRecord(seg) && "counts" in seg) {
     rle = { size: seg.size, counts: seg.counts }
   }
+  const category = a.category
   out.categoryId = typeof a.category_id === "number" ? a.category_id : undefined
-  out.categoryName = typeof a.category === "string" && a.category.length > 0 ? a.category : undefined
-  out.bbox = a.bbox ?? undefined
+  out.categoryName = typeof category === "string" && category.length > 0 ? category : undefined
+  out.bbox = Array.isArray(a.bbox) ? a.bbox : undefined
   out.polygons = polygons
   out.rle = rle
-  out.iscrowd = a.iscrowd ?? undefined
-  out.area = a.area ?? undefined
+  out.iscrowd = typeof a.iscrowd === "number" ? a.iscrowd : undefined
+  out.area = typeof a.area === "number" ? a.area : undefined
+  out.unusable = undefined
   return out
 }
 
-/** Reads an event's `data.annotations` entries. */
-export const fromEventAnnotations = (annotations: ReadonlyArray<Annotation>): Array<SourceAnnotation> =>
+/** Reads an event's `data.annotations` list entries. */
+export const fromEventAnnotations = (annotations: ReadonlyArray<unknown>): Array<SourceAnnotation> =>
   annotations.map((a) => readEventAnnotation(a, scratchSource()))
 
 /** The file key (`image_1`) of an event's primary image, if its file map says. */
 export const primaryImageKey = (files: FileMap | undefined): string | undefined => {
-  if (files === undefined) return undefined
+  if (files === undefined || files === null) return undefined
   let first: string | undefined
   // for…in rather than Object.entries: same order, no [key, value] pair per entry (runs per event).
   for (const key in files) {
     if (!Object.prototype.hasOwnProperty.call(files, key)) continue
-    const entry = files[key]!
+    const entry = files[key]
+    if (!isRecord(entry)) continue
+    if (entry.is_primary === true && entry.file_type !== "data_meta" && !key.startsWith("data_meta")) return key
     const isImage = entry.file_type === "image" || key.startsWith("image")
     if (!isImage) continue
-    if (entry.is_primary === true) return key
     if (first === undefined || key < first) first = key
   }
   return first
@@ -127,42 +169,197 @@ export const primaryImageKey = (files: FileMap | undefined): string | undefined 
 
 /** The `data_meta_*` entries of a file map, in key order. */
 export const dataMetaKeys = (files: FileMap | undefined): Array<string> =>
-  files === undefined
+  files === undefined || files === null
     ? []
     : Object.keys(files)
-        .filter((k) => k.startsWith("data_meta") || files[k]!.file_type === "data_meta")
+        .filter((k) => k.startsWith("data_meta") || (isRecord(files[k]) && files[k]!.file_type === "data_meta"))
         .sort()
 
-const decodeDataMeta = Schema.decodeUnknownEither(DataMeta)
+/** An event's image: its id (for COCO `image_id`, splits and predictions) and its file entry. */
+export interface EventImage {
+  /**
+   * The data unit id when the event names one; else an id derived from the image file (see
+   * `imageIdentity` and `syntheticImageId`); `undefined` when the event names no image at all.
+   */
+  readonly id: number | undefined
+  /** The data unit id, only when the event carries one. */
+  readonly dataUnit: number | undefined
+  /** The image's file entry (the data unit's, else the event's), if any. */
+  readonly entry: FileEntry | undefined
+  /** The key of the image in the event's `files` (`image_1`), to pick native annotations by. */
+  readonly fileKey: string | undefined
+}
 
 /**
- * Reads a native `data_meta` document: the annotations of image `imageKey` (or, when the document
- * has no such key, of its only / first image key), joined with their coordinates by id.
+ * What identifies an image file across listings: its URL without the query (a presigned URL's
+ * query holds the signature and expiry, which change between answers; the path names the stored
+ * object), else its local path, else its checksum, else its name.
+ */
+export const imageIdentity = (entry: FileEntry | undefined): string | undefined => {
+  if (entry === undefined) return undefined
+  if (typeof entry.url === "string" && entry.url.length > 0) {
+    const cut = entry.url.search(/[?#]/)
+    return `url:${cut >= 0 ? entry.url.slice(0, cut) : entry.url}`
+  }
+  if (typeof entry.path === "string" && entry.path.length > 0) return `path:${entry.path}`
+  if (typeof entry.checksum === "string" && entry.checksum.length > 0) return `checksum:${entry.checksum}`
+  if (typeof entry.name === "string" && entry.name.length > 0) return `name:${entry.name}`
+  return undefined
+}
+
+/**
+ * An event's image. With a data unit (the rich form, or an evidenced event listed without
+ * `fields=`), the image is the data unit and its file the unit's primary image (or the event's).
+ * Without one (an event listed with `fields=category&fields=files&fields=data`), the image is the
+ * primary image of `files` (`is_primary: true`, else `file_type: "image"` or an `image_*` key,
+ * lowest key first) and its id is derived from the file, so that every event of the same image
+ * gets the same id in every run.
+ */
+export const eventImage = (event: GroundTruthEvent): EventImage => {
+  const du = event.data_unit ?? undefined
+  const unitId: unknown = du?.id
+  const dataUnit = typeof unitId === "number" && Number.isSafeInteger(unitId) && unitId > 0 ? unitId : undefined
+  const files = event.files ?? undefined
+  const fileKey = primaryImageKey(files)
+  const unitKey = primaryImageKey(du?.files ?? undefined)
+  const entry = unitKey !== undefined ? du!.files![unitKey] : fileKey !== undefined ? files![fileKey] : undefined
+  if (dataUnit !== undefined) return { id: dataUnit, dataUnit, entry, fileKey }
+  const identity = imageIdentity(entry)
+  return { id: identity === undefined ? undefined : syntheticImageId(identity), dataUnit: undefined, entry, fileKey }
+}
+
+/**
+ * Which key of a native record holds the annotations of an event's image: the image's own file
+ * key (`image_1`) when present; else the media type `image`; else the only key; else the lowest
+ * `image*` key, else the lowest key. `data_meta_*` files are seen keyed either way, inline `data`
+ * by media type, so an exact file-key match is preferred and the rest is a deterministic fallback.
+ */
+export const nativeKey = (record: NativeEntries, imageKey: string | undefined): string | undefined => {
+  if (imageKey !== undefined && Object.prototype.hasOwnProperty.call(record, imageKey)) return imageKey
+  if (Object.prototype.hasOwnProperty.call(record, "image")) return "image"
+  const keys = Object.keys(record).sort()
+  if (keys.length <= 1) return keys[0]
+  return keys.find((k) => k.startsWith("image")) ?? keys[0]
+}
+
+const NO_GEOMETRY = { categoryId: undefined, bbox: undefined, polygons: undefined, rle: undefined, iscrowd: 0, area: undefined } as const
+
+const idKey = (v: unknown): string | undefined => (typeof v === "string" && v.length > 0) || typeof v === "number" ? String(v) : undefined
+
+/**
+ * Reads the native form: the annotations under the key `nativeKey` picks, joined with their
+ * coordinates by id. Every entry becomes one `SourceAnnotation`; those that cannot be used carry
+ * the reason (`unsupported_tool`, `coordinate_missing`, `malformed_annotation`), and each
+ * `annotationsData` entry no annotation claims is one `unmatched_annotation_data` item.
+ */
+export const fromNative = (annotations: NativeEntries, annotationsData: NativeEntries | undefined, imageKey: string | undefined): Array<SourceAnnotation> => {
+  const key = nativeKey(annotations, imageKey)
+  if (key === undefined) return []
+  const out: Array<SourceAnnotation> = []
+  const list = annotations[key]
+  const dataKey = annotationsData === undefined ? undefined : Object.prototype.hasOwnProperty.call(annotationsData, key) ? key : nativeKey(annotationsData, imageKey)
+  const dataList = dataKey === undefined ? undefined : annotationsData![dataKey]
+  const coords = new Map<string, { coordinate: unknown; used: boolean }>()
+  let unmatched = 0
+  if (Array.isArray(dataList)) {
+    for (const d of dataList) {
+      const id = isRecord(d) ? idKey(d.id) : undefined
+      if (id === undefined || coords.has(id)) unmatched++
+      else coords.set(id, { coordinate: (d as Record<string, unknown>).coordinate, used: false })
+    }
+  } else if (dataList !== undefined && dataList !== null) {
+    out.push({ ...NO_GEOMETRY, categoryName: undefined, unusable: "malformed_annotation" })
+  }
+  if (!Array.isArray(list)) {
+    if (list !== undefined && list !== null) out.push({ ...NO_GEOMETRY, categoryName: undefined, unusable: "malformed_annotation" })
+  } else {
+    for (const a of list) {
+      if (!isRecord(a)) {
+        out.push({ ...NO_GEOMETRY, categoryName: undefined, unusable: "malformed_annotation" })
+        continue
+      }
+      const classification = a.classification
+      const cls = isRecord(classification) ? classification.class : undefined
+      const categoryName = typeof cls === "string" && cls.length > 0 ? cls : undefined
+      const tool = typeof a.tool === "string" ? a.tool : undefined
+      const id = idKey(a.id)
+      const found = id === undefined ? undefined : coords.get(id)
+      if (found !== undefined) found.used = true
+      const coordinate = found?.coordinate
+      // An image-level label (the native form's counterpart of `data.label`): no geometry, and
+      // not an object annotation, so neither exported nor counted as skipped.
+      if (tool === "classification") continue
+      if (tool !== "bounding_box" && tool !== "polygon") {
+        out.push({ ...NO_GEOMETRY, categoryName, unusable: "unsupported_tool", tool: tool ?? "(none)" })
+      } else if (coordinate === undefined || coordinate === null) {
+        out.push({ ...NO_GEOMETRY, categoryName, unusable: "coordinate_missing", tool })
+      } else if (tool === "bounding_box") {
+        const c = isRecord(coordinate) ? coordinate : {}
+        // A wrong shape leaves undefined members, which prepareBox reports as invalid_geometry.
+        out.push({ ...NO_GEOMETRY, categoryName, bbox: [c.x, c.y, c.width, c.height], tool })
+      } else {
+        const flat: Array<unknown> = []
+        if (Array.isArray(coordinate)) for (const p of coordinate) flat.push(isRecord(p) ? p.x : undefined, isRecord(p) ? p.y : undefined)
+        else flat.push(undefined)
+        out.push({ ...NO_GEOMETRY, categoryName, polygons: [flat], tool })
+      }
+    }
+  }
+  for (const c of coords.values()) if (!c.used) unmatched++
+  for (let i = 0; i < unmatched; i++) out.push({ ...NO_GEOMETRY, categoryName: undefined, unusable: "unmatched_annotation_data" })
+  return out
+}
+
+const decodeDataMeta = Schema.decodeUnknownEither(NativeDocument)
+
+/**
+ * Reads a native `data_meta` document: the annotations of image `imageKey` (see `nativeKey` for the
+ * key chosen), joined with their coordinates by id.
  */
 export const fromDataMeta = (json: unknown, imageKey: string | undefined): Either.Either<Array<SourceAnnotation>, SkipReason> => {
   const decoded = decodeDataMeta(json)
   if (Either.isLeft(decoded)) return Either.left("data_meta_unreadable")
-  const meta = decoded.right
-  const keys = Object.keys(meta.annotations).sort()
-  const key = imageKey !== undefined && imageKey in meta.annotations ? imageKey : keys[0]
-  if (key === undefined) return Either.right([])
-  const coords = new Map<string, unknown>()
-  for (const d of meta.annotationsData[key] ?? []) coords.set(d.id, d.coordinate)
-  const out: Array<SourceAnnotation> = []
-  for (const a of meta.annotations[key] ?? []) {
-    const coordinate = coords.get(a.id)
-    const base = { categoryId: undefined, categoryName: a.classification?.class, rle: undefined, iscrowd: 0, area: undefined }
-    if (a.tool === "bounding_box" && isRecord(coordinate)) {
-      out.push({ ...base, bbox: [coordinate.x, coordinate.y, coordinate.width, coordinate.height], polygons: undefined })
-    } else if (a.tool === "polygon" && Array.isArray(coordinate)) {
-      const flat: Array<unknown> = []
-      for (const p of coordinate as ReadonlyArray<{ x: unknown; y: unknown }>) flat.push(p.x, p.y)
-      out.push({ ...base, bbox: undefined, polygons: [flat] })
-    } else {
-      out.push({ ...base, bbox: undefined, polygons: undefined, unusable: coordinate === undefined ? "invalid_geometry" : "unsupported_tool" })
-    }
+  return Either.right(fromNative(decoded.right.annotations, decoded.right.annotationsData, imageKey))
+}
+
+/**
+ * Stamps `version` on an event that does not say which dataset version it belongs to (listed with
+ * `fields=`, or from a backend that does not send it); an event that says so is left as it is.
+ */
+export const withVersion = (version: number) => (event: GroundTruthEvent): GroundTruthEvent =>
+  event.ground_truth_dataset_version === undefined || event.ground_truth_dataset_version === null
+    ? { ...event, ground_truth_dataset_version: version }
+    : event
+
+/** Where an event's annotations are: which form, read how. */
+export type EventAnnotations =
+  /** The rich list, read entry by entry with `readEventAnnotation` (no copy per event). */
+  | { readonly _tag: "list"; readonly list: ReadonlyArray<unknown> }
+  /** The native form inline in `data`, already read. */
+  | { readonly _tag: "native"; readonly sources: ReadonlyArray<SourceAnnotation> }
+  /** Only in `data_meta_*` files, which must be downloaded and read with `fromDataMeta`. */
+  | { readonly _tag: "files"; readonly keys: ReadonlyArray<string> }
+  /** None. */
+  | { readonly _tag: "none" }
+
+const NONE: EventAnnotations = { _tag: "none" }
+
+/**
+ * Finds an event's annotations: a non-empty rich list; else a native record with at least one key
+ * (inline `data.annotations`/`data.annotationsData`); else the `data_meta_*` files; else none. An
+ * inline form, when present, is the same annotation pass as the files, so it is preferred.
+ */
+export const eventAnnotations = (event: GroundTruthEvent, imageKey: string | undefined): EventAnnotations => {
+  const data = event.data ?? undefined
+  const annotations = data?.annotations
+  if (Array.isArray(annotations)) {
+    if (annotations.length > 0) return { _tag: "list", list: annotations }
+  } else if (isRecord(annotations) && Object.keys(annotations).length > 0) {
+    const annotationsData = isRecord(data!.annotationsData) ? (data!.annotationsData as NativeEntries) : undefined
+    return { _tag: "native", sources: fromNative(annotations as NativeEntries, annotationsData, imageKey) }
   }
-  return Either.right(out)
+  const keys = dataMetaKeys(event.files ?? undefined)
+  return keys.length > 0 ? { _tag: "files", keys } : NONE
 }
 
 /** Area of an uncompressed RLE (`counts` a list: runs of 0s and 1s alternating, 0s first). */
@@ -247,4 +444,13 @@ export const prepare = (a: SourceAnnotation, width: number, height: number): Pre
     return { _tag: "ok", geometry: { bbox, area: round2(area), iscrowd, rle: { size: [height, width], counts: counts as string | ReadonlyArray<number> } } }
   }
   return { _tag: "ok", geometry: { bbox, area: round2(bbox[2] * bbox[3]), iscrowd } }
+}
+
+/**
+ * An event's inline annotations in either form (the rich list, or the native record), read;
+ * annotations only in `data_meta_*` files are not downloaded here, so they are not included.
+ */
+export const inlineAnnotations = (event: GroundTruthEvent): ReadonlyArray<SourceAnnotation> => {
+  const found = eventAnnotations(event, eventImage(event).fileKey)
+  return found._tag === "list" ? fromEventAnnotations(found.list) : found._tag === "native" ? found.sources : []
 }

@@ -2,8 +2,12 @@
  * Streaming export of ground truth to COCO and YOLO (Ultralytics layout), fixing what the seed's
  * example (and most exporters) get wrong: annotation ids start at 1; `categories` is complete with
  * stable ids; `area` is the polygon's shoelace area or the box area, never 0; one image entry per
- * data unit, whose id is the data unit id; boxes are clipped to the image; box-only annotations
- * carry no empty `segmentation`; degenerate input is counted, never written.
+ * data unit, whose id is the data unit id (an event listed without its data unit, as the evidenced
+ * `fields=` listing answers, is placed by the image file it names, under an id derived from that
+ * file: see `eventImage`); boxes are clipped to the image; box-only annotations carry no empty
+ * `segmentation`; degenerate input is counted, never written. Annotations are read in the rich
+ * list form and in the native form, inline in `data` or in `data_meta_*` files; image sizes come
+ * from the file entry or, when it has none, from the image file's header.
  *
  * Memory stays flat whatever the dataset size: events are processed page by page; image entries
  * and annotations are spooled to temporary line files (category ids are only final once every
@@ -16,28 +20,28 @@ import { Chunk, Effect, Either, Exit, Schema, Stream } from "effect"
 import * as Fsp from "node:fs/promises"
 import * as Path from "node:path"
 import { randomBytes } from "node:crypto"
-import type { FileEntry, FileMap } from "../schemas/Common.js"
+import type { FileEntry } from "../schemas/Common.js"
 import { Id } from "../schemas/Common.js"
 import type { DatasetVersion } from "../schemas/DatasetVersion.js"
-import type { Annotation, GroundTruthEvent } from "../schemas/GroundTruth.js"
+import type { GroundTruthEvent } from "../schemas/GroundTruth.js"
 import { MAX_PAGE_SIZE } from "../schemas/Page.js"
 import { makeDirectory } from "../services/Directories.js"
 import { FileCache } from "../services/FileCache.js"
 import { GroundTruths, type StreamOptions } from "../services/GroundTruths.js"
 import {
   boxOut,
-  dataMetaKeys,
+  eventAnnotations,
+  eventImage,
   fromDataMeta,
-  fromEventAnnotations,
   prepare,
   prepareBox,
   type PreparedGeometry,
-  primaryImageKey,
   readEventAnnotation,
   scratchSource,
   SKIP_REASONS,
   type SkipReason,
-  type SourceAnnotation
+  type SourceAnnotation,
+  withVersion
 } from "./Annotations.js"
 import { round2 } from "./Geometry.js"
 import { type CocoValidation, CocoValidation as CocoValidationSchema, validateFile } from "./Coco.js"
@@ -88,6 +92,9 @@ export const ExportSummary = Schema.Struct({
   skipped: Schema.Struct({
     events: Schema.Record({ key: Schema.String, value: Schema.Int }),
     annotations: Schema.Record({ key: Schema.String, value: Schema.Int }),
+    unsupportedTools: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Int })).annotations({
+      description: "Native annotations skipped as unsupported_tool, by their tool (only bounding_box and polygon are exported)"
+    }),
     examples: Schema.Array(Schema.Struct({ event: Schema.Int, dataUnit: Schema.NullOr(Schema.Int), reason: Schema.String }))
   }),
   splits: Schema.Record({ key: Schema.String, value: ExportSplitSummary }),
@@ -238,6 +245,9 @@ class CategoryTable {
 interface Resolved {
   readonly event: GroundTruthEvent
   readonly skip: SkipReason | undefined
+  /** The COCO image id: the data unit id, or the id derived from the image file (see eventImage). */
+  readonly imageId: number | undefined
+  /** The data unit id when the event names one (for skip examples). */
   readonly dataUnit: number | undefined
   readonly split: string
   readonly image: FileEntry | undefined
@@ -246,14 +256,8 @@ interface Resolved {
   readonly height: number | undefined
   /** Annotations read from downloaded data_meta files (or converted already). */
   readonly sources: ReadonlyArray<SourceAnnotation>
-  /** The event's own `data.annotations`, read one at a time while writing (no copy per event). */
-  readonly raw: ReadonlyArray<Annotation> | undefined
-}
-
-const pickImage = (files: FileMap | undefined): FileEntry | undefined => {
-  if (files === undefined) return undefined
-  const key = primaryImageKey(files)
-  return key === undefined ? undefined : files[key]
+  /** The event's own `data.annotations` list, read one at a time while writing (no copy per event). */
+  readonly raw: ReadonlyArray<unknown> | undefined
 }
 
 const positive = (v: number | null | undefined): v is number => typeof v === "number" && Number.isFinite(v) && v > 0
@@ -380,6 +384,7 @@ const runExport = <E>(
     const skippedEvents: Record<string, number> = {}
     const skippedAnnotations: Record<string, number> = {}
     const examples: Array<{ event: number; dataUnit: number | null; reason: string }> = []
+    const unsupportedTools: Record<string, number> = {}
     let eventsRead = 0
     let annotationsWritten = 0
     let imagesWritten = 0
@@ -420,43 +425,50 @@ const runExport = <E>(
     // Stage 1: per event, decide split and image, read annotations. Synchronous unless a file must
     // be downloaded (image without size, images requested, native data_meta): the common case
     // allocates no fiber, which is what keeps a million annotations fast.
-    const skipped = (event: GroundTruthEvent, dataUnit: number | undefined, skip: SkipReason): Resolved => ({
-      event, skip, dataUnit, split: "all", image: undefined, imagePath: undefined, width: undefined, height: undefined, sources: [], raw: undefined
+    const skipped = (event: GroundTruthEvent, imageId: number | undefined, dataUnit: number | undefined, skip: SkipReason): Resolved => ({
+      event, skip, imageId, dataUnit, split: "all", image: undefined, imagePath: undefined, width: undefined, height: undefined, sources: [], raw: undefined
     })
     const resolve = (event: GroundTruthEvent): Resolved | Effect.Effect<Resolved, E> => {
-      const du = event.data_unit ?? undefined
-      if (du === undefined) return skipped(event, undefined, "missing_data_unit")
+      // The image is the data unit when the event names one, else the primary image of `files`
+      // (events listed with `fields=` carry no data unit): see eventImage.
+      const img = eventImage(event)
+      const id = img.id
+      const unit = img.dataUnit
+      if (id === undefined) return skipped(event, undefined, undefined, "no_image")
       // Checked again when written (where the claim is made); here it spares the downloads.
-      if (owners?.claimedElsewhere(event.ground_truth_dataset_version ?? null, du.id)) return skipped(event, du.id, "in_earlier_version")
+      if (owners?.claimedElsewhere(event.ground_truth_dataset_version ?? null, id)) return skipped(event, id, unit, "in_earlier_version")
       let split = "all"
       if (splitBy === "category") {
-        if (event.category == null) return skipped(event, du.id, "no_split")
+        if (event.category == null) return skipped(event, id, unit, "no_split")
         split = event.category
       } else if (assignment !== undefined) {
-        const s = assignment.get(du.id)
-        if (s === undefined) return skipped(event, du.id, "not_in_manifest")
+        const s = assignment.get(id)
+        if (s === undefined) return skipped(event, id, unit, "not_in_manifest")
         split = s
       }
-      const image = pickImage(du.files) ?? pickImage(event.files)
+      const image = img.entry
       let width = positive(image?.width) ? image.width : undefined
       let height = positive(image?.height) ? image.height : undefined
       if (width === undefined || height === undefined) {
-        const known = sizes.get(du.id)
+        const known = sizes.get(id)
         width = known?.[0]
         height = known?.[1]
       }
       const needSize = width === undefined || height === undefined
-      const needImage = image !== undefined && (needSize || (includeImages && !splits.get(split)?.images.has(du.id)))
-      const annotations = event.data?.annotations
-      const metaKeys = annotations !== undefined && annotations.length > 0 ? [] : dataMetaKeys(event.files)
+      const needImage = image !== undefined && (needSize || (includeImages && !splits.get(split)?.images.has(id)))
+      const found = eventAnnotations(event, img.fileKey)
+      const raw = found._tag === "list" ? found.list : undefined
+      const inline = found._tag === "native" ? found.sources : []
+      const metaKeys = found._tag === "files" ? found.keys : []
       if (!needImage && metaKeys.length === 0) {
-        return { event, skip: undefined, dataUnit: du.id, split, image, imagePath: undefined, width, height, sources: [], raw: annotations }
+        return { event, skip: undefined, imageId: id, dataUnit: unit, split, image, imagePath: undefined, width, height, sources: inline, raw }
       }
       return Effect.gen(function* () {
         let imagePath: string | undefined
-        if (needImage && image !== undefined && typeof image.url === "string") {
-          imagePath = yield* source.fetchFile(image)
+        if (needImage && image !== undefined && (typeof image.url === "string" || image.path !== undefined)) {
+          imagePath = image.path ?? (yield* source.fetchFile(image))
           if (needSize) {
+            // An unreadable or unknown header leaves the size unknown: image_size_unknown below.
             const header = yield* Effect.promise(() => readImageSize(imagePath!).catch(() => undefined))
             if (header !== undefined) {
               width = header.width
@@ -464,23 +476,22 @@ const runExport = <E>(
             }
           }
         }
-        let sources: ReadonlyArray<SourceAnnotation> = annotations ? fromEventAnnotations(annotations) : []
+        let sources: ReadonlyArray<SourceAnnotation> = inline
         let skip: SkipReason | undefined
         if (metaKeys.length > 0) {
           const collected: Array<SourceAnnotation> = []
-          const imageKey = primaryImageKey(event.files)
           for (const key of metaKeys) {
             const entry = event.files![key]!
             if (typeof entry.url !== "string" && entry.path === undefined) continue
             const path = entry.path ?? (yield* source.fetchFile(entry))
             const json = yield* Effect.promise(() => Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined))
-            const read = fromDataMeta(json, imageKey)
+            const read = fromDataMeta(json, img.fileKey)
             if (Either.isLeft(read)) skip = read.left
             else collected.push(...read.right)
           }
           sources = collected
         }
-        return { event, skip, dataUnit: du.id, split, image, imagePath, width, height, sources, raw: undefined }
+        return { event, skip, imageId: id, dataUnit: unit, split, image, imagePath, width, height, sources, raw }
       })
     }
 
@@ -496,9 +507,10 @@ const runExport = <E>(
       eventsRead++
       const { event } = r
       if (r.skip !== undefined) return noteSkip(skippedEvents, r.skip, event, r.dataUnit)
-      const du = r.dataUnit!
-      if (owners !== undefined && !owners.claim(event.ground_truth_dataset_version ?? null, du)) return noteSkip(skippedEvents, "in_earlier_version", event, du)
-      if (r.width === undefined || r.height === undefined) return noteSkip(skippedEvents, "image_size_unknown", event, du)
+      const du = r.imageId!
+      const unit = r.dataUnit
+      if (owners !== undefined && !owners.claim(event.ground_truth_dataset_version ?? null, du)) return noteSkip(skippedEvents, "in_earlier_version", event, unit)
+      if (r.width === undefined || r.height === undefined) return noteSkip(skippedEvents, "image_size_unknown", event, unit)
       const width = r.width, height = r.height
       if (Number.isNaN(sizes.width(du))) sizes.set(du, width, height)
       const s = splits.get(r.split)!
@@ -540,7 +552,7 @@ const runExport = <E>(
         if (a.polygons === undefined && a.rle === undefined && a.unusable === undefined) {
           const reason = prepareBox(a.bbox, width, height, box)
           if (reason !== undefined) {
-            noteSkip(skippedAnnotations, reason, event, du)
+            noteSkip(skippedAnnotations, reason, event, unit)
             continue
           }
           area = round2(box.w * box.h)
@@ -548,7 +560,8 @@ const runExport = <E>(
         } else {
           const prepared = prepare(a, width, height)
           if (prepared._tag === "skip") {
-            noteSkip(skippedAnnotations, prepared.reason, event, du)
+            noteSkip(skippedAnnotations, prepared.reason, event, unit)
+            if (prepared.reason === "unsupported_tool" && a.tool !== undefined) unsupportedTools[a.tool] = (unsupportedTools[a.tool] ?? 0) + 1
             continue
           }
           const g = prepared.geometry
@@ -563,7 +576,7 @@ const runExport = <E>(
         }
         const className = categories.nameOf(a)
         if (className === undefined) {
-          noteSkip(skippedAnnotations, "unknown_class", event, du)
+          noteSkip(skippedAnnotations, "unknown_class", event, unit)
           continue
         }
         const cat = categories.indexOf(className, a)
@@ -704,7 +717,7 @@ const runExport = <E>(
       annotations: annotationsWritten,
       categories: finalCategories,
       classCounts,
-      skipped: { events: skippedEvents, annotations: skippedAnnotations, examples },
+      skipped: { events: skippedEvents, annotations: skippedAnnotations, unsupportedTools, examples },
       splits: splitSummaries,
       files,
       staleFiles,
@@ -903,9 +916,10 @@ const versionEvents = (ids: ReadonlyArray<number>, options: StreamOptions) =>
     const firstPages = yield* Effect.forEach(ids, (id) => gt.listEvents({ ground_truth_dataset_versions: [id] }, { pageSize: 1, urlConversion: false }), {
       concurrency: 4
     })
+    // Each version's events are stamped with it when they do not say (see DataUnitOwners).
     return {
       count: firstPages.reduce((sum, page) => sum + page.count, 0),
-      stream: Stream.concatAll(Chunk.fromIterable(ids.map((id) => gt.streamEvents({ ground_truth_dataset_versions: [id] }, options))))
+      stream: Stream.concatAll(Chunk.fromIterable(ids.map((id) => gt.streamEvents({ ground_truth_dataset_versions: [id] }, options).pipe(Stream.map(withVersion(id))))))
     }
   })
 

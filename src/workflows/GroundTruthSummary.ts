@@ -4,16 +4,22 @@
  * when predictions are to be scored, the evaluation targets — boxes per data unit for detection,
  * one label per data unit for classification.
  *
- * Conventions, matching the COCO export: an image is a data unit (several events on one unit are
- * annotation passes over the same image, so their boxes are pooled); a category is the
- * annotation's `category_id`, named by its `category` (an annotation with a name only gets the id
- * its name has elsewhere, or a fresh one). A classification label is the event's `data.label`;
+ * Conventions, matching the COCO export: an image is a data unit, or for an event without one the
+ * image file it names, with the same id the export gives it (several events on one image are
+ * annotation passes over it, so their boxes are pooled); a category is the annotation's
+ * `category_id`, named by its `category`; classes known by name only (the native form) get ids
+ * after the largest known one, in name order, as the export numbers them. Annotations are read in
+ * the rich list form and in the native form inline in `data`; analysis does not download
+ * `data_meta_*` files, and events whose annotations are only there are counted as unread. A
+ * classification label is the event's `data.label` (or the native `classification` tool's class);
  * when passes disagree, the label of the pass whose largest object is largest wins (that is what
  * `data.label` means) and the disagreement is counted.
  */
 import { Schema } from "effect"
-import type { GroundTruthEvent } from "../schemas/GroundTruth.js"
+import type { GroundTruthEvent, NativeEntries } from "../schemas/GroundTruth.js"
+import { eventAnnotations, eventImage, nativeKey, readEventAnnotation, scratchSource, type SourceAnnotation } from "./Annotations.js"
 import type { DetectionDataset, EvalCategory, EvalGroundTruth } from "./DetectionMetrics.js"
+import { allFinite, polygonsBbox, shoelaceArea } from "./Geometry.js"
 
 /** The distribution of a dataset version's ground truth. */
 export const GroundTruthStats = Schema.Struct({
@@ -30,7 +36,11 @@ export const GroundTruthStats = Schema.Struct({
   /** Annotations not usable as evaluation boxes, by reason. */
   unusableAnnotations: Schema.Record({ key: Schema.String, value: Schema.Int }),
   /** Data units whose annotation passes disagree on the label. */
-  conflictingLabels: Schema.Int
+  conflictingLabels: Schema.Int,
+  /** Events whose annotations were not read, by reason. */
+  unreadEvents: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Int })).annotations({
+    description: "Events whose annotations were not read, by reason: data_meta_files (only in data_meta_* files, which analysis does not download)"
+  })
 })
 export type GroundTruthStats = typeof GroundTruthStats.Type
 
@@ -50,6 +60,37 @@ interface UnitLabel {
   conflicting: boolean
 }
 
+/** An annotation's box (its `bbox`, else its polygons' extent) and area, when its numbers allow one. */
+const boxOf = (a: SourceAnnotation): { readonly bbox: readonly [number, number, number, number]; readonly area: number; readonly fromPolygon: boolean } | undefined => {
+  const b = a.bbox
+  if (b !== undefined) {
+    if (b.length !== 4 || !allFinite(b)) return undefined
+    return { bbox: [b[0], b[1], b[2], b[3]], area: b[2] * b[3], fromPolygon: false }
+  }
+  const polygons = a.polygons
+  if (polygons === undefined || polygons.length === 0) return undefined
+  for (const p of polygons) if (!allFinite(p) || p.length % 2 !== 0) return undefined
+  const numeric = polygons as ReadonlyArray<ReadonlyArray<number>>
+  const extent = polygonsBbox(numeric)
+  if (extent === undefined) return undefined
+  return { bbox: extent, area: numeric.reduce((sum, p) => sum + shoelaceArea(p), 0), fromPolygon: true }
+}
+
+/** The class of a native `classification` annotation: the image-level label of the native form. */
+const nativeLabel = (event: GroundTruthEvent, imageKey: string | undefined): string | undefined => {
+  const annotations = event.data?.annotations
+  if (annotations === undefined || Array.isArray(annotations)) return undefined
+  const key = nativeKey(annotations as NativeEntries, imageKey)
+  const list = key === undefined ? undefined : (annotations as NativeEntries)[key]
+  if (!Array.isArray(list)) return undefined
+  for (const a of list) {
+    if (typeof a !== "object" || a === null || (a as { tool?: unknown }).tool !== "classification") continue
+    const cls = (a as { classification?: { class?: unknown } }).classification?.class
+    if (typeof cls === "string" && cls.length > 0) return cls
+  }
+  return undefined
+}
+
 const bump = (m: Record<string, number>, key: string, by = 1): void => {
   m[key] = (m[key] ?? 0) + by
 }
@@ -65,6 +106,8 @@ export class GroundTruthCollector {
   private readonly boxes: Array<PendingBox> = []
   private readonly unitLabels = new Map<number, UnitLabel>()
   private readonly fileNames = new Map<string, number | null>()
+  private readonly unread: Record<string, number> = {}
+  private readonly scratch = scratchSource()
 
   /** @param keepBoxes keep every box in memory (only needed to score detections). */
   constructor(private readonly keepBoxes: boolean) {}
@@ -73,64 +116,77 @@ export class GroundTruthCollector {
   add(event: GroundTruthEvent): void {
     this.events++
     const data = event.data ?? undefined
-    bump(this.dataTypes, data?.type ?? "unknown")
+    const img = eventImage(event)
+    const found = eventAnnotations(event, img.fileKey)
+    // The native form says no `type`; it is keyed by media type, which is what `type` names.
+    const nativeImage = found._tag === "native" && data?.type === undefined
+    bump(this.dataTypes, data?.type ?? (nativeImage ? "image" : "unknown"))
     bump(this.splits, event.category ?? "unassigned")
-    const unit = event.data_unit ?? undefined
-    if (unit !== undefined) {
-      if (!this.units.has(unit.id)) {
-        this.units.add(unit.id)
-        for (const entry of Object.values(unit.files ?? {})) {
-          if (entry.name === undefined || entry.name === "") continue
-          // A name shared by two data units identifies neither.
-          const seen = this.fileNames.get(entry.name)
-          this.fileNames.set(entry.name, seen === undefined || seen === unit.id ? unit.id : null)
-        }
+    const unit = img.id
+    if (unit !== undefined && !this.units.has(unit)) {
+      this.units.add(unit)
+      const files = event.data_unit?.files ?? undefined
+      const entries = files !== undefined ? Object.values(files) : img.entry !== undefined ? [img.entry] : []
+      for (const entry of entries) {
+        if (entry.name === undefined || entry.name === "") continue
+        // A name shared by two data units identifies neither.
+        const seen = this.fileNames.get(entry.name)
+        this.fileNames.set(entry.name, seen === undefined || seen === unit ? unit : null)
       }
     }
+    if (found._tag === "files") bump(this.unread, "data_meta_files")
     let largest = -1
-    for (const a of data?.annotations ?? []) {
-      const name = a.category ?? (typeof a.category_id === "number" ? `#${a.category_id}` : "unknown")
+    const n = found._tag === "list" ? found.list.length : found._tag === "native" ? found.sources.length : 0
+    for (let k = 0; k < n; k++) {
+      const a: SourceAnnotation = found._tag === "list" ? readEventAnnotation(found.list[k], this.scratch) : (found as { sources: ReadonlyArray<SourceAnnotation> }).sources[k]!
+      if (a.unusable !== undefined) {
+        // Not an annotation of the image (an unsupported tool, no coordinate, not an object).
+        if (this.keepBoxes) bump(this.unusable, a.unusable)
+        continue
+      }
+      const name = a.categoryName ?? (a.categoryId !== undefined ? `#${a.categoryId}` : "unknown")
       bump(this.classes, name)
-      const b = a.bbox
-      const boxOk = Array.isArray(b) && b.length === 4 && b.every((x) => Number.isFinite(x))
-      const area = typeof a.area === "number" && Number.isFinite(a.area) ? a.area : boxOk ? b![2] * b![3] : 0
+      const box = boxOf(a)
+      const area = a.area !== undefined && Number.isFinite(a.area) ? a.area : box !== undefined ? box.area : 0
       if (area > largest) largest = area
       if (!this.keepBoxes) continue
       if (unit === undefined) {
-        bump(this.unusable, "missing_data_unit")
+        bump(this.unusable, "no_image")
         continue
       }
-      if (!boxOk) {
+      if (box === undefined) {
         bump(this.unusable, "invalid_bbox")
         continue
       }
-      if (b![2] <= 0 || b![3] <= 0) {
+      const b = box.bbox
+      if (b[2] <= 0 || b[3] <= 0) {
         bump(this.unusable, "non_positive_size")
         continue
       }
-      const categoryId = typeof a.category_id === "number" && Number.isInteger(a.category_id) ? a.category_id : undefined
-      const categoryName = a.category ?? undefined
+      const categoryId = a.categoryId !== undefined && Number.isInteger(a.categoryId) ? a.categoryId : undefined
+      const categoryName = a.categoryName
       if (categoryId === undefined && categoryName === undefined) {
         bump(this.unusable, "unknown_class")
         continue
       }
+      const givenArea = a.area !== undefined && Number.isFinite(a.area) && a.area > 0 ? a.area : undefined
       this.boxes.push({
-        image_id: unit.id,
+        image_id: unit,
         categoryId,
         categoryName,
-        bbox: [b![0], b![1], b![2], b![3]],
-        area: typeof a.area === "number" && Number.isFinite(a.area) && a.area > 0 ? a.area : undefined,
+        bbox: b,
+        area: givenArea ?? (box.fromPolygon ? box.area : undefined),
         iscrowd: a.iscrowd === 1 ? 1 : 0
       })
     }
-    const label = data?.label
+    const label = data?.label ?? (found._tag === "native" ? nativeLabel(event, img.fileKey) : undefined)
     if (unit !== undefined && typeof label === "string" && label.length > 0) {
-      const previous = this.unitLabels.get(unit.id)
-      if (previous === undefined) this.unitLabels.set(unit.id, { label, weight: largest, eventId: event.id, conflicting: false })
+      const previous = this.unitLabels.get(unit)
+      if (previous === undefined) this.unitLabels.set(unit, { label, weight: largest, eventId: event.id, conflicting: false })
       else {
         const conflicting = previous.conflicting || previous.label !== label
         const wins = largest > previous.weight || (largest === previous.weight && event.id > previous.eventId)
-        this.unitLabels.set(unit.id, wins ? { label, weight: largest, eventId: event.id, conflicting } : { ...previous, conflicting })
+        this.unitLabels.set(unit, wins ? { label, weight: largest, eventId: event.id, conflicting } : { ...previous, conflicting })
       }
     }
   }
@@ -151,7 +207,8 @@ export class GroundTruthCollector {
       splits: { ...this.splits },
       labels,
       unusableAnnotations: { ...this.unusable },
-      conflictingLabels: conflicting
+      conflictingLabels: conflicting,
+      unreadEvents: { ...this.unread }
     }
   }
 
@@ -180,18 +237,17 @@ export class GroundTruthCollector {
     }
     const idByName = new Map<string, number>()
     for (const [id, name] of names) if (!idByName.has(name)) idByName.set(name, id)
+    // Classes known by name only are numbered after the largest known id in name order, as the
+    // export numbers them, so predictions written against an export's category ids match.
     let next = Math.max(0, ...names.keys()) + 1
+    const unnamed = [...new Set(this.boxes.filter((b) => b.categoryId === undefined && !idByName.has(b.categoryName!)).map((b) => b.categoryName!))].sort()
+    for (const name of unnamed) {
+      idByName.set(name, next)
+      names.set(next++, name)
+    }
     const annotations: Array<EvalGroundTruth> = []
     for (const b of this.boxes) {
-      let id = b.categoryId
-      if (id === undefined) {
-        id = idByName.get(b.categoryName!)
-        if (id === undefined) {
-          id = next++
-          idByName.set(b.categoryName!, id)
-          names.set(id, b.categoryName!)
-        }
-      }
+      const id = b.categoryId ?? idByName.get(b.categoryName!)!
       annotations.push({
         image_id: b.image_id,
         category_id: id,

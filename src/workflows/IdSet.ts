@@ -2,11 +2,24 @@
  * Compact membership sets for streaming exports and validation, where a plain `Set` of every id
  * would make memory grow with the dataset: a paged bitmap for positive integer ids (one bit per id,
  * pages allocated only where ids occur) and a hashed set for strings such as file names.
+ *
+ * Ids from 2^32 up are scattered by construction (the image ids derived from a file when an event
+ * has no data unit, see `syntheticImageId`): a bitmap page each would cost 8 KiB per id, so they
+ * are kept in a plain `Set`/`Map` beside the pages instead.
  */
 
 const PAGE_BITS = 16
 const PAGE_SIZE = 1 << PAGE_BITS
 const WORDS = PAGE_SIZE >>> 5
+/** Ids from here up are kept in a hash set, not in bitmap pages. */
+const SPARSE_FROM = 2 ** 32
+
+/**
+ * The image id of an event that names no data unit: 2^52 plus the 52-bit hash of what identifies
+ * its image file, so it is a safe integer, the same in every run (a split manifest written from
+ * one listing matches an export of another), and above any database key.
+ */
+export const syntheticImageId = (identity: string): number => 2 ** 52 + hash52(identity)
 
 /**
  * A set of non-negative safe integers stored as bitmap pages of 65 536 ids (8 KiB each). Dense id
@@ -14,6 +27,7 @@ const WORDS = PAGE_SIZE >>> 5
  */
 export class IdSet {
   private readonly pages = new Map<number, Uint32Array>()
+  private readonly sparse = new Set<number>()
   private count = 0
 
   /** Number of ids in the set. */
@@ -23,6 +37,7 @@ export class IdSet {
 
   /** Whether `id` is in the set. */
   has(id: number): boolean {
+    if (id >= SPARSE_FROM) return this.sparse.has(id)
     const page = this.pages.get(Math.floor(id / PAGE_SIZE))
     if (page === undefined) return false
     const bit = id % PAGE_SIZE
@@ -31,6 +46,12 @@ export class IdSet {
 
   /** Adds `id`; returns false when it was already present (so callers can dedupe in one call). */
   add(id: number): boolean {
+    if (id >= SPARSE_FROM) {
+      if (this.sparse.has(id)) return false
+      this.sparse.add(id)
+      this.count++
+      return true
+    }
     const key = Math.floor(id / PAGE_SIZE)
     let page = this.pages.get(key)
     if (page === undefined) {
@@ -94,9 +115,15 @@ const SIZE_PAGE = 1024
  */
 export class IdSizeMap {
   private readonly pages = new Map<number, Float32Array>()
+  /** Sizes of scattered ids. */
+  private readonly sparse = new Map<number, readonly [number, number]>()
 
   /** Records the size of image `id`. */
   set(id: number, width: number, height: number): void {
+    if (id >= SPARSE_FROM) {
+      this.sparse.set(id, [width, height])
+      return
+    }
     const key = Math.floor(id / SIZE_PAGE)
     let page = this.pages.get(key)
     if (page === undefined) {
@@ -110,18 +137,27 @@ export class IdSizeMap {
 
   /** The width of image `id`, NaN when unknown (no tuple: for checks made per annotation). */
   width(id: number): number {
+    if (id >= SPARSE_FROM) {
+      return this.sparse.get(id)?.[0] ?? Number.NaN
+    }
     const page = this.pages.get(Math.floor(id / SIZE_PAGE))
     return page === undefined ? Number.NaN : page[(id % SIZE_PAGE) * 2]!
   }
 
   /** The height of image `id`, NaN when unknown. */
   height(id: number): number {
+    if (id >= SPARSE_FROM) {
+      return this.sparse.get(id)?.[1] ?? Number.NaN
+    }
     const page = this.pages.get(Math.floor(id / SIZE_PAGE))
     return page === undefined ? Number.NaN : page[(id % SIZE_PAGE) * 2 + 1]!
   }
 
   /** The size of image `id` as `[width, height]`, or `undefined` when unknown. */
   get(id: number): readonly [number, number] | undefined {
+    if (id >= SPARSE_FROM) {
+      return this.sparse.get(id)
+    }
     const page = this.pages.get(Math.floor(id / SIZE_PAGE))
     if (page === undefined) return undefined
     const slot = (id % SIZE_PAGE) * 2

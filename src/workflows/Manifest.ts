@@ -24,6 +24,10 @@ export type SplitMethod = typeof SplitMethod.Type
 
 /** One split's contents. */
 export const ManifestSplit = Schema.Struct({
+  /**
+   * Data unit ids; for events that name no data unit, the id derived from the image file they name
+   * (2^52 and up, see `syntheticImageId`), which the export gives the same image.
+   */
   data_units: Schema.Array(Schema.Int),
   images: Schema.Int,
   events: Schema.Int,

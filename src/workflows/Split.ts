@@ -22,7 +22,7 @@ import { MAX_PAGE_SIZE } from "../schemas/Page.js"
 import { makeDirectory } from "../services/Directories.js"
 import { FileCache } from "../services/FileCache.js"
 import { GroundTruths } from "../services/GroundTruths.js"
-import { dataMetaKeys, fromDataMeta, fromEventAnnotations, primaryImageKey, type SourceAnnotation } from "./Annotations.js"
+import { eventAnnotations, eventImage, fromDataMeta, fromEventAnnotations, type SourceAnnotation, withVersion } from "./Annotations.js"
 import { hash52 } from "./IdSet.js"
 import { assignmentHash, MANIFEST_FORMAT, type SplitManifest, SplitMethod } from "./Manifest.js"
 
@@ -419,7 +419,10 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
           (event) =>
             Effect.gen(function* () {
               events++
-              const du = event.data_unit?.id
+              // The unit is the data unit, or for an event without one the image file it names
+              // (the same id the export gives that image: see eventImage).
+              const img = eventImage(event)
+              const du = img.id
               if (du === undefined) {
                 withoutUnit++
                 return
@@ -429,15 +432,16 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
               if (!acc) units.set(du, (acc = { classes: new Map(), events: 0, version }))
               acc.events++
               let sources: ReadonlyArray<SourceAnnotation> = []
-              const anns = event.data?.annotations
-              if (anns !== undefined && anns.length > 0) sources = fromEventAnnotations(anns)
-              else if (source.fetchFile !== undefined) {
-                for (const key of dataMetaKeys(event.files)) {
+              const found = eventAnnotations(event, img.fileKey)
+              if (found._tag === "list") sources = fromEventAnnotations(found.list)
+              else if (found._tag === "native") sources = found.sources
+              else if (found._tag === "files" && source.fetchFile !== undefined) {
+                for (const key of found.keys) {
                   const entry = event.files![key]!
                   if (typeof entry.url !== "string" && entry.path === undefined) continue
                   const path = entry.path ?? (yield* source.fetchFile(entry))
                   const json = yield* Effect.promise(() => Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined))
-                  const read = fromDataMeta(json, primaryImageKey(event.files))
+                  const read = fromDataMeta(json, img.fileKey)
                   if (Either.isRight(read)) sources = [...sources, ...read.right]
                 }
               }
@@ -448,6 +452,9 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
                 acc.classes = new Map()
               }
               for (const a of sources) {
+                // An entry that is no annotation at all (an unsupported tool, no coordinate, an
+                // orphan coordinate) is not counted; degenerate geometry is, as given.
+                if (a.unusable !== undefined) continue
                 const name = classNameOf(a)
                 if (name !== undefined) acc.classes.set(name, (acc.classes.get(name) ?? 0) + 1)
               }
@@ -463,8 +470,8 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
         : versions.length === 1
         ? `dataset version ${versions[0]} has`
         : `project ${source.inputs.project} has`
-      const unitless = withoutUnit === 0 ? "" : ` (${withoutUnit} event${withoutUnit === 1 ? "" : "s"} without one)`
-      return yield* new SplitError({ detail: `nothing to split: ${what} no ground-truth events with a data unit${unitless}` })
+      const unitless = withoutUnit === 0 ? "" : ` (${withoutUnit} event${withoutUnit === 1 ? "" : "s"} without either)`
+      return yield* new SplitError({ detail: `nothing to split: ${what} no ground-truth events with a data unit or an image file${unitless}` })
     }
     const unitList: Array<SplitUnit> = [...units.entries()].map(([id, acc]) => ({ id, classes: acc.classes }))
     const assignment = assignSplits(unitList, ratios, method, seed)
@@ -524,7 +531,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
       }).pipe(Effect.onError(() => Effect.promise(() => Fsp.rm(tmp, { force: true }))))
       written = target
     }
-    if (withoutUnit > 0) yield* Effect.logWarning(`split: ${withoutUnit} events without a data unit were left out`)
+    if (withoutUnit > 0) yield* Effect.logWarning(`split: ${withoutUnit} events naming neither a data unit nor an image file were left out`)
     const summary: SplitSummary = {
       method,
       seed,
@@ -544,6 +551,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
 // ---------------------------------------------------------------------------------------------
 // Over the SDK
 
+
 /**
  * The seed's `prepare_training_data(project_id, split_ratio)`, reproducible and leak-free: splits
  * the events of a project or of dataset versions by data unit and writes the manifest.
@@ -557,8 +565,14 @@ export const prepareTrainingData = Effect.fn("Workflows.prepareTrainingData")(fu
   }
   // An unknown version lists no events; looked up, it fails with NotFoundError naming it.
   if (hasVersions) yield* Effect.forEach(input.datasetVersionIds!, (id) => gt.getVersion(id), { concurrency: 4, discard: true })
-  const params = hasVersions ? { ground_truth_dataset_versions: input.datasetVersionIds! } : { project: input.project! }
-  const events = gt.streamEvents(params, { pageSize: MAX_PAGE_SIZE, prefetch: 4, urlConversion: false })
+  const options = { pageSize: MAX_PAGE_SIZE, prefetch: 4, urlConversion: false } as const
+  const versionIds = hasVersions ? [...new Set(input.datasetVersionIds!)] : []
+  // Several versions are listed one after another, so that an event that does not say its version
+  // (a backend answering only the evidenced fields) is known to belong to the one being listed:
+  // a unit's classes come from one version only (see versionRank).
+  const events = versionIds.length > 1
+    ? Stream.concatAll(Chunk.fromIterable(versionIds.map((id) => gt.streamEvents({ ground_truth_dataset_versions: [id] }, options).pipe(Stream.map(withVersion(id))))))
+    : gt.streamEvents(hasVersions ? { ground_truth_dataset_versions: versionIds } : { project: input.project! }, options)
   const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })
   const inputs = hasVersions ? { dataset_versions: input.datasetVersionIds! } : { project: input.project! }
   return yield* splitEvents({ events, fetchFile, inputs }, input, run)

@@ -195,7 +195,7 @@ describe("degenerate input is counted, never written", () => {
         polygon_too_few_points: 1,
         invalid_geometry: 1
       })
-      expect(summary.skipped.events).toEqual({ image_size_unknown: 1, missing_data_unit: 1 })
+      expect(summary.skipped.events).toEqual({ image_size_unknown: 1, no_image: 1 })
       expect(summary.skipped.examples.length).toBe(9)
       const coco = readCoco(outputDir)
       expect(coco.annotations.length).toBe(1)

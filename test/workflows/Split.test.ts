@@ -137,9 +137,9 @@ describe("splitEvents", () => {
       const manifestPath = Path.join(dir, "empty.json")
       const noUnit: GroundTruthEvent = { ...ev(1, ["car"]), data_unit: null }
       const error = yield* Effect.flip(splitEvents({ events: Stream.fromIterable([noUnit]), inputs: { project: 9 } }, { manifestPath }))
-      expect(error.detail).toBe("nothing to split: project 9 has no ground-truth events with a data unit (1 event without one)")
+      expect(error.detail).toBe("nothing to split: project 9 has no ground-truth events with a data unit or an image file (1 event without either)")
       const none = yield* Effect.flip(splitEvents({ events: Stream.empty, inputs: { dataset_versions: [4, 5] } }, { manifestPath }))
-      expect(none.detail).toBe("nothing to split: dataset versions 4, 5 have no ground-truth events with a data unit")
+      expect(none.detail).toBe("nothing to split: dataset versions 4, 5 have no ground-truth events with a data unit or an image file")
       expect(Fs.existsSync(manifestPath)).toBe(false)
     })
   )

@@ -8,6 +8,7 @@ import { DataUnit, FileMap, Id, JsonObject, withUndeclaredFields } from "../../s
 import { DatasetVersion } from "../../schemas/DatasetVersion.js"
 import { CATEGORIES, Category, DatasetRef, EventData, type GroundTruth, type GroundTruthEvent } from "../../schemas/GroundTruth.js"
 import { GroundTruths } from "../../services/GroundTruths.js"
+import { inlineAnnotations } from "../../workflows/Annotations.js"
 import { toToolError } from "../Errors.js"
 import { isoDate, listTool } from "../Paging.js"
 import * as Tool from "../Tool.js"
@@ -41,9 +42,10 @@ const EventRow = Schema.Struct({
 })
 
 const summariseEvent = (event: GroundTruthEvent) => {
-  const annotations = event.data?.annotations ?? []
+  // Either form of `data` (the rich list or the native record); entries that are no annotation are not counted.
+  const annotations = inlineAnnotations(event).filter((a) => a.unusable === undefined)
   const classes = new Set<string>()
-  for (const a of annotations) if (typeof a.category === "string") classes.add(a.category)
+  for (const a of annotations) if (a.categoryName !== undefined) classes.add(a.categoryName)
   if (typeof event.data?.label === "string") classes.add(event.data.label)
   return {
     ...event,
