@@ -70,10 +70,21 @@ export const validatePrefetch = (prefetch: number | undefined, fallback: number)
     : Effect.fail(new ValidationError({ detail: `prefetch ${problem}`, field: "prefetch", fieldErrors: { prefetch: [problem] } }))
 }
 
-/** Validated params as query pairs: known and unknown keys, then `extra`. */
+/**
+ * Validated params as query pairs: known and unknown keys, then `extra`. A `fields` selection
+ * (repeated or comma-joined) that leaves out `id` gets `fields=id` added: a backend answering
+ * `fields=` sends only the fields named, and a record is identified by its `id`, the one field
+ * the SDK requires (docs/wire-protocol.md "Resources").
+ */
 export const toQuery = (params: Readonly<Record<string, unknown>>) => {
   const { extra, ...rest } = params as { extra?: ExtraParams } & Record<string, unknown>
-  return queryParams({ ...rest, ...(extra ?? {}) })
+  return Effect.map(queryParams({ ...rest, ...(extra ?? {}) }), withIdField)
+}
+
+/** `query` with `fields=id` added when it selects fields without `id`. */
+export const withIdField = (query: Array<[string, string]>): Array<[string, string]> => {
+  const selected = query.filter(([key]) => key === "fields").flatMap(([, value]) => value.split(",").map((f) => f.trim()))
+  return selected.length > 0 && !selected.includes("id") ? [...query, ["fields", "id"]] : query
 }
 
 /** Builds the service over the configured client and file cache. */
