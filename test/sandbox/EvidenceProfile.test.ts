@@ -3,11 +3,19 @@
  * with exactly the evidenced fields, events in the native annotation form (checked against the
  * stored rows by a conversion written here, independently of the sandbox's), `fields=` partial
  * records, DRF leniency, Django's 301 for a missing slash, `WWW-Authenticate` on 401, and the
- * profile in health and stats. The converter itself is checked on inputs the seeds never write.
+ * profile in health and stats. The converter itself is checked on inputs the seeds never write,
+ * and the MCP server's embedded sandbox on the profile it is given.
  */
 import { describe, expect, it } from "@effect/vitest"
 import type Database from "better-sqlite3"
+import { Effect, Layer } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { afterAll, beforeAll } from "vitest"
+import * as Backend from "../../src/mcp/Backend.js"
+import * as Main from "../../src/mcp/Main.js"
+import type * as Sandbox from "../../src/sandbox/Sandbox.js"
 import { nativeData, toNativeAnnotations } from "../../src/sandbox/Evidence.js"
 import { toDataMeta } from "../../src/sandbox/seed/Scenes.js"
 import { call } from "../support/http.js"
@@ -331,4 +339,33 @@ describe("the native converter", () => {
       { id: "ax", tool: "bounding_box", classification: { class: "" } }
     ])
   })
+})
+
+describe("the MCP server's embedded sandbox", () => {
+  const backend = (env: Record<string, string>, options: Sandbox.SandboxOptions) =>
+    Effect.gen(function* () {
+      const info = yield* Backend.Backend
+      // The sandbox it started answers in the profile it describes.
+      const health = yield* Effect.promise(() => call(`${new URL(info.baseUrl).origin}/_sandbox/health`))
+      return { description: info.description, profile: health.body.profile as string }
+    }).pipe(Effect.provide(Main.backendLayer(env, options).pipe(Layer.provide(Main.httpClientLayer))), Effect.scoped)
+
+  it.effect("takes its profile from SYNAPSE_SANDBOX_PROFILE or the options, says it, and refuses an unknown one", () =>
+    Effect.gen(function* () {
+      const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-mcp-profile-"))
+      try {
+        const fromEnv = yield* backend({ SYNAPSE_SANDBOX_PROFILE: "evidence" }, { dataDir, seed: "none" })
+        expect(fromEnv).toStrictEqual({
+          description: "the local Synapse sandbox started by this server, with generated demo data in its evidence profile (not a real deployment)",
+          profile: "evidence"
+        })
+        // The option (`start --sandbox-profile`) wins over the variable.
+        expect((yield* backend({ SYNAPSE_SANDBOX_PROFILE: "evidence" }, { dataDir, seed: "none", profile: "rich" })).profile).toBe("rich")
+        const bad = yield* Effect.flip(backend({ SYNAPSE_SANDBOX_PROFILE: "strict" }, { dataDir, seed: "none" }))
+        expect(bad.message).toBe('SYNAPSE_BASE_URL is not set and the sandbox could not start: SYNAPSE_SANDBOX_PROFILE must be one of rich, evidence, got "strict"')
+      } finally {
+        Fs.rmSync(dataDir, { recursive: true, force: true })
+      }
+    })
+  )
 })
