@@ -1,8 +1,9 @@
 /**
  * HTTP plumbing shared by the sandbox's routes: the one error type every handler fails with
  * (rendered as the DRF-style JSON body a real backend sends), query-string parsing with the
- * lenient forms WIRE.md allows (repeated or comma-joined lists, `True`/`true`), and DRF page
- * envelopes with absolute `next`/`previous` links.
+ * lenient forms docs/wire-protocol.md "Transport" allows (repeated or comma-joined lists,
+ * `True`/`true`), DRF's paginator and filter leniency (a bad size falls back to the default, a bad
+ * boolean filter value is ignored), and DRF page envelopes with absolute `next`/`previous` links.
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Data } from "effect"

@@ -1,7 +1,7 @@
 /**
  * Starting and stopping a sandbox in-process: the entry point for tests, the MCP server, the CLI
  * and benchmarks. A sandbox is a real HTTP server on a real socket backed by SQLite in a data
- * directory; its API base URL is `http://<host>:<port>/api/v1` (paths below it as in WIRE.md:
+ * directory; its API base URL is `http://<host>:<port>/api/v1` (paths below it as in docs/wire-protocol.md:
  * `models/`, `sdk/ground_truth_events/`, …), files are served under `/media/…` (presigned), and
  * test/ops endpoints under `/_sandbox/…` (`stats`, `faults`, `health`).
  *

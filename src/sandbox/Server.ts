@@ -1,5 +1,5 @@
 /**
- * The sandbox's HTTP application: the router of every WIRE.md endpoint under `/api/v1/`, presigned
+ * The sandbox's HTTP application: the router of every docs/wire-protocol.md endpoint under `/api/v1/`, presigned
  * files under `/media/`, test/ops endpoints under `/_sandbox/`, and the middleware in front of
  * them (token check, fault injection, statistics). A known path asked with a method it does not
  * serve answers DRF's `405` with `Allow`; an unknown path `404`. Every failure becomes a JSON
