@@ -1,8 +1,9 @@
 /**
- * The sandbox's resource endpoints (WIRE.md "Endpoints" except chunked upload): models (list,
- * detail with expansions, create, patch), ground-truth events, ground truths and dataset
- * versions. Every filter is bound as a parameter (never spliced into SQL); listings read one page
- * with LIMIT/OFFSET on an index and a cached COUNT, so a 100 000-event table is served without
+ * The sandbox's resource endpoints (docs/wire-protocol.md "Endpoints" except chunked upload):
+ * models (list, detail with expansions, create, patch), ground-truth events, ground truths and
+ * dataset versions, each answered in the sandbox's profile (the evidence profile's shapes are in
+ * `Evidence.ts`). Every filter is bound as a parameter (never spliced into SQL); listings read one
+ * page with LIMIT/OFFSET on an index and a cached COUNT, so a 100 000-event table is served without
  * loading it. Hot rows are serialized by splicing the stored JSON text instead of parse+stringify,
  * and event pages are read and rendered on the page threads (`PagePool.ts`).
  */
