@@ -3,7 +3,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 
 /** The baseline: sequential fetch + JSON.parse following `next`, counting events. */
-export const rawCount = async (url, token, pageSize) => {
+export const rawCount = async (url, token, pageSize = 100) => {
   const headers = { "Synapse-Access-Token": `Token ${token}`, accept: "application/json" }
   let next = `${url}/sdk/ground_truth_events/?page_size=${pageSize}`
   let count = 0
@@ -40,11 +40,14 @@ const transportLayer = (m, transport) =>
 const layerFor = (m, url, token, transport = "node") =>
   m.Synapse.layer({ baseUrl: url, accessToken: m.Redacted.make(token) }).pipe(m.Layer.provide(transportLayer(m, transport)))
 
-/** The SDK: streamEvents over every event, counted. */
+/**
+ * The SDK: streamEvents over every event, counted. `pageSize` and `prefetch` undefined: the SDK's
+ * defaults (100 per page, `DEFAULT_PREFETCH` pages at once); `prefetch` 1 follows `next`.
+ */
 export const sdkCount = async (root, url, token, pageSize, prefetch, transport) => {
   const m = await load(root)
   const program = m.Effect.flatMap(m.GroundTruths.GroundTruths, (g) =>
-    m.Stream.runCount(g.streamEvents({ page_size: pageSize }, { prefetch })))
+    m.Stream.runCount(g.streamEvents(pageSize === undefined ? {} : { page_size: pageSize }, prefetch === undefined ? {} : { prefetch })))
   return m.Effect.runPromise(program.pipe(m.Effect.provide(layerFor(m, url, token, transport))))
 }
 
@@ -76,6 +79,7 @@ export const runRssChild = async (root, url, token, pageSize, mode) => {
     }
   } else {
     const m = await load(root)
+    // the SDK's default walk (pages by number, DEFAULT_PREFETCH at once): memory must stay flat
     const program = m.Effect.flatMap(m.GroundTruths.GroundTruths, (g) =>
       g.streamEvents({ page_size: pageSize }).pipe(m.Stream.runForEach(() => m.Effect.sync(tick))))
     await m.Effect.runPromise(program.pipe(m.Effect.provide(layerFor(m, url, token))))

@@ -28,7 +28,7 @@ export const ModelEvaluation = Schema.Struct({
   id: Id,
   ground_truth_dataset_version: Schema.optional(Schema.NullOr(Schema.Int)),
   metrics: Schema.optional(Schema.NullOr(Metrics)),
-  created_at: Schema.optional(Timestamp)
+  created_at: Schema.optional(Schema.NullOr(Timestamp))
 })
 export type ModelEvaluation = typeof ModelEvaluation.Type
 
@@ -37,7 +37,7 @@ export const ModelVersionRef = Schema.Struct({
   id: Id,
   version: Schema.optional(Schema.NullOr(Schema.String)),
   is_active: Schema.optional(Schema.NullOr(Schema.Boolean)),
-  created_at: Schema.optional(Timestamp)
+  created_at: Schema.optional(Schema.NullOr(Timestamp))
 })
 export type ModelVersionRef = typeof ModelVersionRef.Type
 
@@ -69,7 +69,7 @@ export const Model = Schema.Struct({
   configuration: Schema.optional(Schema.NullOr(JsonObject)),
   is_active: Schema.optional(Schema.NullOr(Schema.Boolean)),
   is_released: Schema.optional(Schema.NullOr(Schema.Boolean)),
-  created_at: Schema.optional(Timestamp),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
   category: Schema.optional(Schema.NullOr(Schema.String)),
   /** The plugin's id as the create body sends it; kept as received when a backend expands it. */
   plugin: Schema.optional(Schema.NullOr(Schema.Union(Schema.Int, Schema.String, JsonObject))),
