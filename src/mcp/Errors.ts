@@ -44,7 +44,7 @@ export const toToolError = (context: ErrorContext) => (error: SynapseError): Too
           "Ask the user for access or a different project."
       })
     case "PayloadTooLargeError":
-      return new ToolError({ message: `${head}: the backend refuses files this large (HTTP 413): ${error.detail}.` })
+      return new ToolError({ message: `${head}: the backend refuses files this large (HTTP ${error.status_code ?? 413}): ${error.detail}.` })
     case "RateLimitError":
       return new ToolError({
         message: `${head}: the backend is throttling requests (HTTP 429)` +
@@ -68,6 +68,10 @@ export const toToolError = (context: ErrorContext) => (error: SynapseError): Too
       return new ToolError({
         message: `${head}: ${error.detail}. The backend answers records without this field, so this operation cannot ` +
           "be done on it as asked; retrying will not help."
+      })
+    case "OutcomeUnknownError":
+      return new ToolError({
+        message: `${head}: ${error.detail}. Do not simply retry: check first, or the write may happen twice.`
       })
   }
 }

@@ -399,7 +399,11 @@ const MODEL_FIELDS: Record<string, (v: unknown) => string | undefined> = {
         : undefined,
   configuration: (v) => (isPlainObject(v) ? undefined : "Expected a dictionary."),
   is_active: (v) => (typeof v === "boolean" ? undefined : "Must be a valid boolean."),
-  chunked_upload: (v) => (typeof v === "string" && v !== "" ? undefined : "Expected the id of a finished chunked upload (a string)."),
+  // An upload id as its upload answered it: a string (rich) or an integer (evidence).
+  chunked_upload: (v) =>
+    (typeof v === "string" && v !== "") || (typeof v === "number" && Number.isSafeInteger(v) && v > 0)
+      ? undefined
+      : "Expected the id of a finished chunked upload (a string or a positive integer).",
   plugin: (v) => (v === null || (typeof v === "number" && Number.isSafeInteger(v) && v > 0) ? undefined : "Incorrect type. Expected pk value (a positive integer)."),
   version: (v) => (v === null || (typeof v === "string" && v.length <= 100) ? undefined : "Not a valid string (at most 100 characters)."),
   category: (v) => (v === null || typeof v === "string" ? undefined : "Not a valid string.")
@@ -407,6 +411,14 @@ const MODEL_FIELDS: Record<string, (v: unknown) => string | undefined> = {
 
 const CREATE_FIELDS = ["name", "description", "model_type", "project", "metrics", "configuration", "is_active", "chunked_upload", "plugin", "version"]
 const REQUIRED_FIELDS = ["name", "model_type", "project"]
+/** What the evidence profile requires of a create: the official SDK's body is `{name, plugin?, version?, chunked_upload?}`. */
+const EVIDENCE_REQUIRED_FIELDS = ["name"]
+/**
+ * What the evidence profile stores for a model created without the documented `model_type` and
+ * `project` (the official SDK sends neither): the table needs both, and the evidence answers show
+ * neither, so these only appear when the same data is served by the rich profile.
+ */
+const EVIDENCE_DEFAULT_MODEL_TYPE = "classification"
 const PATCH_FIELDS = ["name", "description", "metrics", "configuration", "is_active", "version"]
 
 const validate = (body: Record<string, unknown>, allowed: ReadonlyArray<string>, required: ReadonlyArray<string>): FieldErrors => {
@@ -429,26 +441,41 @@ const failIfErrors = (errors: FieldErrors): void => {
   if (Object.keys(errors).length > 0) throw new ApiError({ status: 400, body: errors })
 }
 
-/** `POST models/`: validated as WIRE.md says; a `chunked_upload` must be a finished upload. */
+/**
+ * `POST models/` (docs/wire-protocol.md "Endpoints"): a `chunked_upload` must be a finished upload.
+ * Keys the serializer does not know are ignored, as a DRF serializer ignores them. The rich profile
+ * requires the documented `model_type` and `project`; the evidence profile accepts the official
+ * SDK's body, `{name, plugin?, version?, chunked_upload?}` (with the documented keys optional).
+ */
 export const createModel = (ctx: SandboxContext): Handler =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
-    const body = yield* readJsonObject
-    const errors = validate(body, CREATE_FIELDS, REQUIRED_FIELDS)
+    const sent = yield* readJsonObject
+    const body: Record<string, unknown> = {}
+    for (const key of CREATE_FIELDS) if (sent[key] !== undefined) body[key] = sent[key]
+    const evidence = ctx.profile === "evidence"
+    const errors = validate(body, CREATE_FIELDS, evidence ? EVIDENCE_REQUIRED_FIELDS : REQUIRED_FIELDS)
     failIfErrors(errors)
-    const project = body.project as number
-    const projects = yield* ctx.sql.unsafe<{ id: number }>("SELECT id FROM projects WHERE id = ?", [project])
-    if (projects.length === 0) errors.project = [`Invalid pk "${project}" - object does not exist.`]
+    let project = body.project as number | undefined
+    if (project !== undefined) {
+      const projects = yield* ctx.sql.unsafe<{ id: number }>("SELECT id FROM projects WHERE id = ?", [project])
+      if (projects.length === 0) errors.project = [`Invalid pk "${project}" - object does not exist.`]
+    } else {
+      const first = yield* ctx.sql.unsafe<{ id: number | null }>("SELECT MIN(id) AS id FROM projects")
+      if (first[0]?.id === null || first[0]?.id === undefined) errors.project = ["This field is required: the sandbox has no project to store the model in."]
+      else project = first[0].id
+    }
     let file: { media: string; name: string; size: number; checksum: string | null } | null = null
-    if (typeof body.chunked_upload === "string") {
+    if (body.chunked_upload !== undefined) {
+      const uploadId = String(body.chunked_upload)
       const uploads = yield* ctx.sql.unsafe<{ status: string; file_media: string | null; filename: string; offset: number; md5: string | null }>(
         "SELECT status, file_media, filename, offset, md5 FROM chunked_uploads WHERE id = ?",
-        [body.chunked_upload]
+        [uploadId]
       )
       const upload = uploads[0]
-      if (upload === undefined) errors.chunked_upload = [`Chunked upload "${excerpt(body.chunked_upload)}" does not exist.`]
+      if (upload === undefined) errors.chunked_upload = [`Chunked upload "${excerpt(uploadId)}" does not exist.`]
       else if (upload.status !== "complete" || upload.file_media === null) {
-        errors.chunked_upload = [`Chunked upload "${excerpt(body.chunked_upload)}" is not complete: finish it with POST {url} and its md5 first.`]
+        errors.chunked_upload = [`Chunked upload "${excerpt(uploadId)}" is not complete: finish it with POST {url} and its md5 first.`]
       } else file = { media: upload.file_media, name: upload.filename, size: upload.offset, checksum: upload.md5 }
     }
     failIfErrors(errors)
@@ -459,7 +486,7 @@ export const createModel = (ctx: SandboxContext): Handler =>
       [
         body.name,
         (body.description as string | null | undefined) ?? null,
-        body.model_type,
+        body.model_type ?? EVIDENCE_DEFAULT_MODEL_TYPE,
         project,
         file?.media ?? null,
         file?.name ?? null,

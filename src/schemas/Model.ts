@@ -5,6 +5,7 @@
  * "Resources").
  */
 import { Schema } from "effect"
+import { UploadId } from "./ChunkedUpload.js"
 import { Id, JsonObject, Timestamp } from "./Common.js"
 
 /** The three kinds of model Synapse knows. */
@@ -80,16 +81,21 @@ export const Model = Schema.Struct({
 })
 export type Model = typeof Model.Type
 
-/** The JSON body of `POST models/` (WIRE.md "Create body"). Unknown fields are rejected by the server. */
+/**
+ * The documented keys of the JSON body of `POST models/` (docs/wire-protocol.md "Endpoints"), typed
+ * when present. The official SDK sends `{name, plugin?, version?, chunked_upload?}`; its v1 line sent
+ * every key of the caller's data, so only `name` is required and other keys pass through.
+ */
 export const ModelCreateBody = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1)),
-  model_type: ModelType,
-  project: Id,
-  description: Schema.optional(Schema.String),
+  model_type: Schema.optional(ModelType),
+  project: Schema.optional(Id),
+  description: Schema.optional(Schema.NullOr(Schema.String)),
   metrics: Schema.optional(MetricsInput),
   configuration: Schema.optional(JsonObject),
   is_active: Schema.optional(Schema.Boolean),
-  chunked_upload: Schema.optional(Schema.String),
+  /** The finished upload's id, as its upload answered it (an integer, or a string). */
+  chunked_upload: Schema.optional(UploadId),
   plugin: Schema.optional(Schema.NullOr(Id)),
   version: Schema.optional(Schema.NullOr(Schema.String))
 })

@@ -1,39 +1,69 @@
 /**
- * The write side of `Models`: registering a model (the seed's `create_model(data)`, with its file
- * uploaded through `ChunkedUpload`), a partial update (`PATCH models/{id}/`) and the activation
- * switch that the seed's deploy workflow notes it lacks.
+ * The write side of `Models`: registering a model (the official SDK's `create_model(data, file=)`,
+ * with its file uploaded through `ChunkedUpload`), a partial update (`PATCH models/{id}/`) and the
+ * activation switch that the deploy workflow needs.
  *
- * Everything is validated before any request: a create with a missing name, a metric that is not a
- * number or an unknown `model_type` never reaches the network, and neither does the upload.
+ * `create` sends what the official SDK sends (docs/wire-protocol.md "Endpoints"): the upload's
+ * requests, then one `POST models/` whose body is the caller's data without `file`, plus the
+ * upload's id as `chunked_upload` exactly as the upload answered it (an integer or a string). Only
+ * `name` is required, and a readable `file` when one is given; the documented keys are typed when
+ * present; any other key is sent as given, as the v1 line did. Bad input never reaches the network.
+ * No other request is made unless an answer is lost.
  *
- * `POST models/` is not idempotent, so it is never retried blindly. When its outcome is unknown (a
- * timeout, a reset, a 5xx: the model may or may not exist), the models of the same name and project
- * created since the call started are listed, and compared with the ones that existed before the
- * POST; only if none is new is the POST sent again. A flaky network never registers a model twice.
+ * `POST models/` is not idempotent, so it is never retried blindly. When its answer is lost (a
+ * timeout, a dropped connection, a 5xx: the model may or may not exist), what can be decided, and how:
+ *
+ * - The only evidence is a listing of `models/` after the fact. Its `name` and `project` filters,
+ *   and `created_at` itself, are not guaranteed (a backend may ignore the filters and omit the
+ *   field), and nothing may be listed before the POST (the official SDK never does, and a create
+ *   that works must not cost a listing). So the listing is compared on the client: a candidate is a
+ *   model whose `name` and whichever of `project`, `model_type`, `version`, `plugin`, `description`
+ *   and `file` (present or not) it carries agree with the body. At most `MAX_LOOKUP_PAGES` pages are
+ *   read: a bigger listing cannot be checked, and that is said rather than guessed.
+ * - A candidate whose stored file is at the very path of this create's finished upload is the one
+ *   created: an upload belongs to one create call, so this is decisive whenever the backend keeps
+ *   the upload's path (the sandbox does; the upload's file URL is known unless its answer was lost).
+ * - A candidate whose `created_at` is older than the call's start (less a clock-skew allowance) was
+ *   there before: it is not the one. With no candidate left, in a complete listing, the POST did not
+ *   happen, and it is sent again (the retry policy decides when). Exactly one candidate left, dated
+ *   after the start, and no undated one: it is the one created (the residual assumption being that
+ *   nobody else registered an identical model in the same minutes).
+ * - Anything else — an undated candidate (the official SDK's model has no `created_at`, so any
+ *   model of the same name is one), several, an incomplete listing, a listing that failed — cannot
+ *   be decided: `OutcomeUnknownError` names the candidates and what to check. The caller, who knows
+ *   whether such a model existed before, decides.
+ *
+ * Never a second model (nothing is re-sent unless no model can be the one created), and never a
+ * blocked create (nothing is refused, and nothing extra is sent, when no answer was lost).
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Clock, Effect, Schema } from "effect"
+import { Clock, Effect, Either, Schema } from "effect"
 import { Id } from "../schemas/Common.js"
 import { Model, ModelCreateBody, ModelPatchBody, MODEL_TYPES } from "../schemas/Model.js"
 import { Page } from "../schemas/Page.js"
 import type * as ChunkedUpload from "./ChunkedUpload.js"
 import { decoder, type Service as Client, validate } from "./SynapseClient.js"
-import { isTransient, type SynapseError, ValidationError } from "./SynapseError.js"
+import { isTransient, OutcomeUnknownError, type SynapseError, stripQuery, ValidationError } from "./SynapseError.js"
 
 /**
- * What `Models.create` accepts: the seed's model data. `file` is a local path, uploaded with the
- * chunked upload protocol before the model is registered; without it the model has no file.
- *
- * The other fields are the create body's own (one definition of the wire contract); `name` only
- * adds a message, and the field order is kept because it is the order error messages list them in.
+ * The documented keys of `Models.create`'s data, typed when present (`name` is required): the create
+ * body's own keys (one definition of the wire contract) and `file`, a local path uploaded with the
+ * chunked upload protocol before the model is registered. Key order is the order error messages
+ * list problems in.
  */
-export const ModelCreateInput = Schema.Struct({
+export const ModelCreateFields = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" })),
   ...ModelCreateBody.pick("model_type", "project", "description", "metrics", "configuration", "is_active").fields,
   file: Schema.optional(Schema.String.pipe(Schema.minLength(1, { message: () => "must be the path of a local file" }))),
-  ...ModelCreateBody.pick("plugin", "version").fields
+  ...ModelCreateBody.pick("plugin", "version", "chunked_upload").fields
 })
-export type ModelCreateInput = typeof ModelCreateInput.Type
+
+/**
+ * What `Models.create` accepts: the model's data, as the official SDK's `create_model` takes it,
+ * with the file's path in `file` (without it the model has no file; `chunked_upload` instead names
+ * an upload finished elsewhere). Any other key is sent as given.
+ */
+export type ModelCreateInput = typeof ModelCreateFields.Type & { readonly [key: string]: unknown }
 
 /** What `Models.update` accepts: any subset of the writable fields. */
 export type ModelPatch = typeof ModelPatchBody.Type
@@ -46,7 +76,11 @@ export interface CreateOptions {
 
 /** The write operations, added to the `Models` service. */
 export interface Writes {
-  /** Uploads `data.file` (if any) and registers the model; answers the created model. */
+  /**
+   * Uploads `data.file` (if any) and registers the model; answers the created model. Fails with
+   * `OutcomeUnknownError` when the answer to the create was lost and whether it happened cannot be
+   * told (see the module comment).
+   */
   readonly create: (data: ModelCreateInput, options?: CreateOptions) => Effect.Effect<Model, SynapseError>
   /** `PATCH models/{id}/` with any subset of the writable fields; answers the updated model. */
   readonly update: (id: number, patch: ModelPatch) => Effect.Effect<Model, SynapseError>
@@ -55,13 +89,14 @@ export interface Writes {
 }
 
 /**
- * How far the server's clock may lag ours. The lookup after an unknown outcome asks for models
- * created since the call started minus this margin; models that existed before the POST are told
- * apart by id, so the margin costs nothing in precision.
+ * How far the server's clock may lag ours. A candidate created before the call's start minus this
+ * margin existed before the call; one created after it may be the call's.
  */
 export const CLOCK_SKEW_ALLOWANCE_MS = 10 * 60 * 1000
 
-const CREATE_KEYS = Object.keys(ModelCreateInput.fields)
+/** How many pages of `models/` (at `page_size=100`) the check after a lost answer reads at most. */
+export const MAX_LOOKUP_PAGES = 10
+
 const PATCH_KEYS = Object.keys(ModelPatchBody.fields)
 
 const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
@@ -82,65 +117,174 @@ const rejectUnknownKeys = (input: unknown, allowed: ReadonlyArray<string>, what:
     }))
 }
 
+/** Whether a value survives `JSON.stringify` as itself (no functions, symbols, bigints, NaN, cycles). */
+const isJson = (value: unknown, depth = 0): boolean => {
+  if (depth > 64) return false
+  if (value === null || typeof value === "string" || typeof value === "boolean") return true
+  if (typeof value === "number") return Number.isFinite(value)
+  if (Array.isArray(value)) return value.every((item) => isJson(item, depth + 1))
+  if (isRecord(value)) return Object.values(value).every((item) => item === undefined || isJson(item, depth + 1))
+  return false
+}
+
 /** The outcome of a failed POST is unknown unless the server said it refused it (4xx, 429). */
 const outcomeUnknown = (error: SynapseError): boolean => isTransient(error) && error._tag !== "RateLimitError"
+
+/** A URL without its query (a presigned URL's signature changes from one answer to the next). */
+const pathOfUrl = (url: string): string => url.split("?")[0]!
+
+/** Whether a listed model's value for `key` agrees with the body's, when both have one. */
+const agrees = (model: Readonly<Record<string, unknown>>, body: Readonly<Record<string, unknown>>, key: string): boolean => {
+  const mine = body[key]
+  const theirs = model[key]
+  if (mine === undefined || theirs === undefined) return true
+  // A backend may expand a reference (`plugin: {id, …}`): compare what can be compared.
+  if (isRecord(theirs) && typeof mine === "number") return theirs.id === undefined || theirs.id === mine
+  return (mine ?? null) === (theirs ?? null)
+}
 
 /** Builds the write operations over the configured client and the uploader. */
 export const makeWrites = (client: Client, uploader: ChunkedUpload.Service): Writes => {
   const decodeModel = decoder(Model)
   const decodePage = decoder(Page(Model))
 
-  /** Models of this name and project created since `since`, newest first. */
-  const recent = (body: ModelCreateBody, since: string) => {
-    const url = new URL(client.resolveUrl("models/"))
-    url.searchParams.set("name", body.name)
-    url.searchParams.set("project", String(body.project))
-    url.searchParams.set("created_after", since)
-    url.searchParams.set("ordering", "-created_at")
-    url.searchParams.set("page_size", "100")
-    return client.jsonWith(HttpClientRequest.get(url.toString()), decodePage).pipe(Effect.map((page) => page.results))
+  /** Whether a listed model could be the one `body` creates. */
+  const isCandidate = (model: Model, body: Readonly<Record<string, unknown>>): boolean => {
+    const fields = model as unknown as Readonly<Record<string, unknown>>
+    if (model.name !== undefined && model.name !== null && model.name !== body.name) return false
+    for (const key of ["project", "model_type", "version", "plugin", "description"]) {
+      if (!agrees(fields, body, key)) return false
+    }
+    // With an upload the model has a file; without one it has none.
+    if (model.file !== undefined && (model.file !== null) !== (body.chunked_upload !== undefined)) return false
+    return true
   }
 
+  /**
+   * The models that could be the one `body` creates, read from `models/` (filters as hints only),
+   * `complete` when every page was read.
+   */
+  const candidates = (body: Readonly<Record<string, unknown>>) =>
+    Effect.gen(function*() {
+      const url = new URL(client.resolveUrl("models/"))
+      url.searchParams.set("name", String(body.name))
+      if (typeof body.project === "number") url.searchParams.set("project", String(body.project))
+      url.searchParams.set("page_size", "100")
+      const found: Array<Model> = []
+      const seen = new Set<string>()
+      let next: string | null = url.toString()
+      while (next !== null) {
+        if (seen.size === MAX_LOOKUP_PAGES || seen.has(next)) return { found, complete: false, count: undefined as number | undefined }
+        seen.add(next)
+        const page: Page<Model> = yield* client.jsonWith(HttpClientRequest.get(next), decodePage)
+        for (const model of page.results) if (isCandidate(model, body)) found.push(model)
+        if (seen.size === 1 && page.count > MAX_LOOKUP_PAGES * Math.max(page.results.length, 1) && page.next !== null) {
+          return { found, complete: false, count: page.count }
+        }
+        next = page.next
+      }
+      return { found, complete: true, count: undefined as number | undefined }
+    })
+
+  /**
+   * After a lost answer: the created model, or the (transient) `error` again when the POST did not
+   * happen (the retry policy then sends it again), or `OutcomeUnknownError` (see the module comment).
+   */
+  const resolveLost = (
+    body: Readonly<Record<string, unknown>>,
+    uploadFile: string | null,
+    startedMs: number,
+    error: SynapseError
+  ): Effect.Effect<Model, SynapseError> =>
+    Effect.gen(function*() {
+      const name = String(body.name)
+      const unknown = (why: string, ids: ReadonlyArray<number>) =>
+        new OutcomeUnknownError({
+          detail: `the answer to POST models/ was lost (${error.message}), and ${why}: a model named ${JSON.stringify(name)} ` +
+            `may have been created${ids.length > 0 ? ` (candidates: ${ids.join(", ")})` : ""}; check the models named ` +
+            `${JSON.stringify(name)} before creating it again`,
+          method: "POST",
+          url: stripQuery(client.resolveUrl("models/")),
+          candidates: [...ids]
+        })
+      const listed = yield* Effect.either(candidates(body))
+      if (Either.isLeft(listed)) return yield* unknown(`listing the models to check failed (${listed.left.message})`, [])
+      const { complete, count, found } = listed.right
+      const ids = found.map((model) => model.id)
+      if (uploadFile !== null) {
+        const created = found.find((model) => typeof model.file === "string" && pathOfUrl(model.file) === pathOfUrl(uploadFile))
+        if (created !== undefined) {
+          return yield* Effect.logInfo("the answer to POST models/ was lost, but the model was created (it holds this upload's file)").pipe(
+            Effect.annotateLogs({ id: created.id }),
+            Effect.as(created)
+          )
+        }
+      }
+      const since = startedMs - CLOCK_SKEW_ALLOWANCE_MS
+      const dated = (model: Model) => (typeof model.created_at === "string" ? Date.parse(model.created_at) : Number.NaN)
+      const open = found.filter((model) => !(dated(model) < since))
+      if (!complete) {
+        return yield* unknown(
+          count !== undefined
+            ? `the ${count} models listed are more than the ${MAX_LOOKUP_PAGES} pages this check reads`
+            : `the models listed are more than the ${MAX_LOOKUP_PAGES} pages this check reads`,
+          open.map((model) => model.id)
+        )
+      }
+      if (open.length === 0) {
+        yield* Effect.logInfo("the answer to POST models/ was lost and no model was created: sending it again").pipe(
+          Effect.annotateLogs({ name, olderNamesakes: ids.length })
+        )
+        return yield* Effect.fail(error)
+      }
+      if (open.length === 1 && Number.isFinite(dated(open[0]!))) {
+        return yield* Effect.logInfo("the answer to POST models/ was lost, but the model was created").pipe(
+          Effect.annotateLogs({ id: open[0]!.id }),
+          Effect.as(open[0]!)
+        )
+      }
+      return yield* unknown(
+        open.length === 1
+          ? "the model of that name found does not say when it was created"
+          : `${open.length} models of that name could be the one`,
+        open.map((model) => model.id)
+      )
+    })
+
   /** `POST models/` at most once per attempt the server may have performed. */
-  const register = (body: ModelCreateBody) =>
+  const register = (body: Readonly<Record<string, unknown>>, uploadFile: string | null) =>
     Effect.gen(function*() {
       const startedMs = yield* Clock.currentTimeMillis
-      const since = new Date(startedMs - CLOCK_SKEW_ALLOWANCE_MS).toISOString()
-      const before = new Set((yield* recent(body, since)).map((model) => model.id))
       const post = client.jsonWith(
         HttpClientRequest.post("models/").pipe(HttpClientRequest.bodyUnsafeJson(body)),
         decodeModel,
         { retry: false }
       )
-      const attempt = post.pipe(
-        Effect.catchIf(outcomeUnknown, (error) =>
-          recent(body, since).pipe(
-            Effect.flatMap((models) => {
-              const created = models.find((model) =>
-                !before.has(model.id) && model.model_type === body.model_type &&
-                (model.version ?? null) === (body.version ?? null)
-              )
-              if (created !== undefined) {
-                return Effect.logInfo("the answer to POST models/ was lost, but the model was created").pipe(
-                  Effect.annotateLogs({ id: created.id }),
-                  Effect.as(created)
-                )
-              }
-              // Not created: failing with the (transient) error lets the retry policy POST again.
-              return Effect.fail(error)
-            })
-          ))
-      )
+      const attempt = post.pipe(Effect.catchIf(outcomeUnknown, (error) => resolveLost(body, uploadFile, startedMs, error)))
       return yield* client.retry(attempt)
     })
 
   const create = Effect.fn("Models.create")(function*(data: ModelCreateInput, options?: CreateOptions) {
-    yield* rejectUnknownKeys(data, CREATE_KEYS, "data")
-    const input = yield* validate(ModelCreateInput, data, { prefix: "data", allowed: { model_type: MODEL_TYPES } })
-    const { file, ...fields } = input
-    const upload = file !== undefined ? yield* uploader.upload(file, options?.upload) : undefined
-    const body: ModelCreateBody = upload !== undefined ? { ...fields, chunked_upload: upload.id } : fields
-    return yield* register(body)
+    if (!isRecord(data)) return yield* new ValidationError({ detail: "data must be an object", field: "data" })
+    const input = yield* validate(ModelCreateFields, data, { prefix: "data", allowed: { model_type: MODEL_TYPES } })
+    const { file, ...rest } = input as Readonly<Record<string, unknown>>
+    const body: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(rest)) {
+      if (value === undefined) continue
+      if (!isJson(value)) {
+        return yield* new ValidationError({ detail: `data.${key}: must be JSON (a string, number, boolean, null, list or object)`, field: `data.${key}` })
+      }
+      body[key] = value
+    }
+    if (file !== undefined && body.chunked_upload !== undefined) {
+      return yield* new ValidationError({
+        detail: "data.chunked_upload: give either file (uploaded here) or chunked_upload (an upload finished elsewhere), not both",
+        field: "data.chunked_upload"
+      })
+    }
+    const upload = typeof file === "string" ? yield* uploader.upload(file, options?.upload) : undefined
+    if (upload !== undefined) body.chunked_upload = upload.id
+    return yield* register(body, upload?.file ?? null)
   })
 
   const update = Effect.fn("Models.update")(function*(id: number, patch: ModelPatch) {

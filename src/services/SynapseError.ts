@@ -183,6 +183,22 @@ export const incompleteRecord = (
     detail: `${resource} ${id} has no \`${field}\`: ${neededBy} needs it, and the backend did not send it${hint !== undefined ? ` (${hint})` : ""}`
   })
 
+/**
+ * A write whose answer was lost (a timeout, a dropped connection, a 5xx) and whose outcome the SDK
+ * could not establish afterwards: the server may or may not have performed it, and sending it again
+ * could do it twice. `candidates` are the records that may be the one created (empty when there were
+ * too many to check, or the check itself failed); `detail` says what to look for before trying again.
+ */
+export class OutcomeUnknownError extends Schema.TaggedError<OutcomeUnknownError>()("OutcomeUnknownError", {
+  ...common,
+  /** Ids of the records that may be the one the lost request created. */
+  candidates: Schema.Array(Schema.Number)
+}) {
+  override get message(): string {
+    return describe(this)
+  }
+}
+
 /** Every failure of an SDK operation. */
 export type SynapseError =
   | AuthenticationError
@@ -197,6 +213,7 @@ export type SynapseError =
   | ConnectionError
   | DecodeError
   | IncompleteRecordError
+  | OutcomeUnknownError
 
 /** The union as a schema (for MCP tool error shapes, serialisation across processes). */
 export const SynapseError = Schema.Union(
@@ -211,7 +228,8 @@ export const SynapseError = Schema.Union(
   TimeoutError,
   ConnectionError,
   DecodeError,
-  IncompleteRecordError
+  IncompleteRecordError,
+  OutcomeUnknownError
 )
 
 const TAGS: ReadonlySet<string> = new Set([
@@ -226,7 +244,8 @@ const TAGS: ReadonlySet<string> = new Set([
   "TimeoutError",
   "ConnectionError",
   "DecodeError",
-  "IncompleteRecordError"
+  "IncompleteRecordError",
+  "OutcomeUnknownError"
 ])
 
 /** Whether a value is one of the SDK's errors. */

@@ -29,21 +29,21 @@ export const setFaults = (sb: TestSandbox, spec: string, randSeed: number) =>
   sandboxJson(sb, "/_sandbox/faults", { method: "PUT", body: JSON.stringify({ spec, rand_seed: randSeed }) })
 
 /**
- * A client transform that makes the sandbox lose the answer to the first request `matches` picks
- * (the sandbox's loseResponse fault for `paths`: performed, then its socket destroyed), and turns
- * faults off before the next request goes out, so exactly one answer is lost. `phase()` is "done"
- * once that next request was sent.
+ * A client transform that puts the sandbox's fault `spec` in force for the first request `matches`
+ * picks (e.g. `loseResponse=1,paths=models` or `status5xx=1,paths=models`), and turns faults off
+ * before the next request goes out, so exactly that one request meets the fault. `phase()` is
+ * "done" once that next request was sent.
  */
-export const loseFirstAnswer = (
+export const faultFirst = (
   sb: TestSandbox,
-  options: { readonly matches: (request: HttpClientRequest.HttpClientRequest) => boolean; readonly paths: string; readonly randSeed: number }
+  options: { readonly matches: (request: HttpClientRequest.HttpClientRequest) => boolean; readonly spec: string; readonly randSeed: number }
 ) => {
   let phase: "idle" | "armed" | "done" = "idle"
   const transformClient = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
     HttpClient.mapRequestEffect(client, (request) => {
       if (phase === "idle" && options.matches(request)) {
         phase = "armed"
-        return Effect.as(setFaults(sb, `loseResponse=1,paths=${options.paths}`, options.randSeed), request)
+        return Effect.as(setFaults(sb, options.spec, options.randSeed), request)
       }
       if (phase === "armed") {
         phase = "done"
@@ -53,3 +53,14 @@ export const loseFirstAnswer = (
     })
   return { transformClient, phase: () => phase }
 }
+
+/**
+ * A client transform that makes the sandbox lose the answer to the first request `matches` picks
+ * (the sandbox's loseResponse fault for `paths`: performed, then its socket destroyed), and turns
+ * faults off before the next request goes out, so exactly one answer is lost. `phase()` is "done"
+ * once that next request was sent.
+ */
+export const loseFirstAnswer = (
+  sb: TestSandbox,
+  options: { readonly matches: (request: HttpClientRequest.HttpClientRequest) => boolean; readonly paths: string; readonly randSeed: number }
+) => faultFirst(sb, { matches: options.matches, spec: `loseResponse=1,paths=${options.paths}`, randSeed: options.randSeed })
