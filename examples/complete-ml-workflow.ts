@@ -97,7 +97,7 @@ const workflow = Effect.gen(function*() {
     }
   }
   if (version === undefined) return yield* Console.log("   No dataset version holds this project's ground truth: nothing to evaluate on.")
-  const dataset = typeof version.ground_truth_dataset === "object" ? version.ground_truth_dataset.name : `dataset ${version.ground_truth_dataset ?? "?"}`
+  const dataset = typeof version.ground_truth_dataset === "object" && version.ground_truth_dataset !== null ? version.ground_truth_dataset.name : `dataset ${version.ground_truth_dataset ?? "?"}`
   const events = Chunk.toReadonlyArray(
     yield* Stream.runCollect(groundTruths.streamEvents({ ground_truth_dataset_versions: [version.id] }, { pageSize: 1000 }))
   )

@@ -12,12 +12,12 @@ export const DatasetVersion = Schema.Struct({
   id: Id,
   version: Schema.optional(Schema.NullOr(Schema.String)),
   name: Schema.optional(Schema.NullOr(Schema.String)),
-  ground_truth_dataset: Schema.optional(DatasetRef),
+  ground_truth_dataset: Schema.optional(Schema.NullOr(DatasetRef)),
   event_count: Schema.optional(Schema.NullOr(Schema.Int)),
   description: Schema.optional(Schema.NullOr(Schema.String)),
   is_active: Schema.optional(Schema.NullOr(Schema.Boolean)),
   is_archived: Schema.optional(Schema.NullOr(Schema.Boolean)),
-  created_at: Schema.optional(Timestamp),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
   statistics: Schema.optional(Schema.NullOr(JsonObject))
 })
 export type DatasetVersion = typeof DatasetVersion.Type

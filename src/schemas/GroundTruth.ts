@@ -61,7 +61,7 @@ export const GroundTruthEvent = Schema.Struct({
   id: Id,
   ground_truth_dataset_version: Schema.optional(Schema.NullOr(Schema.Int)),
   category: Schema.optional(Schema.NullOr(Schema.String)),
-  created_at: Schema.optional(Timestamp),
+  created_at: Schema.optional(Schema.NullOr(Timestamp)),
   data: Schema.optional(Schema.NullOr(EventData)),
   data_unit: Schema.optional(Schema.NullOr(DataUnit)),
   files: Schema.optional(FileMap),

@@ -753,8 +753,8 @@ const earlierOutputs = async (outputDir: string, written: ReadonlySet<string>): 
 /** COCO `info` from the dataset version(s): deterministic, so re-exports are byte-identical. */
 const cocoInfo = (versions: ReadonlyArray<DatasetVersion>) => {
   const first = versions[0]
-  const datasetName = (v: DatasetVersion) => (typeof v.ground_truth_dataset === "object" ? v.ground_truth_dataset.name : undefined)
-  const created = first?.created_at
+  const datasetName = (v: DatasetVersion) => (typeof v.ground_truth_dataset === "object" ? v.ground_truth_dataset?.name : undefined)
+  const created = first?.created_at ?? undefined
   return {
     description: versions.map((v) => v.description ?? datasetName(v) ?? v.name ?? v.version).join("; "),
     version: versions.map((v) => v.version).join("+"),

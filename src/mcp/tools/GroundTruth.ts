@@ -30,7 +30,7 @@ const EventRow = Schema.Struct({
   id: Schema.optional(Schema.Int),
   ground_truth_dataset_version: Schema.optional(Schema.NullOr(Schema.Int)),
   category: Schema.optional(Schema.NullOr(Schema.String)),
-  created_at: Schema.optional(Schema.String),
+  created_at: Schema.optional(Schema.NullOr(Schema.String)),
   data_type: Schema.optional(Schema.NullOr(Schema.String)).annotations({ description: "data.type (image, …)." }),
   data_unit_id: Schema.optional(Schema.NullOr(Schema.Int)).annotations({ description: "The annotated item's id." }),
   annotation_count: Schema.optional(Schema.Int),
