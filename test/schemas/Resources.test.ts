@@ -33,7 +33,7 @@ const RESOURCES = [
 ] as const
 
 /** Every declared field but `id` set to null. */
-const allNull = (schema: Schema.Struct<Schema.Struct.Fields>) =>
+const allNull = (schema: { readonly fields: Readonly<Record<string, unknown>> }) =>
   Object.fromEntries(Object.keys(schema.fields).map((k) => [k, k === "id" ? 1 : null]))
 
 /** Declared fields that are not nullable (collections and file maps: absent, never null). */
