@@ -71,7 +71,8 @@ export const SplitSummary = Schema.Struct({
   leakedImages: Schema.Int.annotations({ description: "Images in more than one split (always 0: kept as a checked invariant)" }),
   assignmentSha256: Schema.String,
   manifestPath: Schema.NullOr(Schema.String),
-  dryRun: Schema.Boolean
+  dryRun: Schema.Boolean,
+  notes: Schema.optional(Schema.Array(Schema.String)).annotations({ description: "What the figures could not take into account, and how to get exact ones" })
 })
 export type SplitSummary = typeof SplitSummary.Type
 
@@ -412,6 +413,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
     const rank = versionRank(source.inputs)
     let events = 0
     let withoutUnit = 0
+    let withoutVersion = 0
     yield* source.events.pipe(
       Stream.runForEachChunk((chunk) =>
         Effect.forEach(
@@ -428,6 +430,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
                 return
               }
               const version = event.ground_truth_dataset_version ?? null
+              if (version === null) withoutVersion++
               let acc = units.get(du)
               if (!acc) units.set(du, (acc = { classes: new Map(), events: 0, version }))
               acc.events++
@@ -532,6 +535,18 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
       written = target
     }
     if (withoutUnit > 0) yield* Effect.logWarning(`split: ${withoutUnit} events naming neither a data unit nor an image file were left out`)
+    const notes: Array<string> = []
+    // Over a project, a unit's events in several versions are told apart by their version only;
+    // a backend answering the evidenced fields sends none, so each version's copy is counted.
+    const versionsListed = source.inputs.dataset_versions !== undefined && source.inputs.dataset_versions.length === 1
+    if (withoutVersion > 0 && !versionsListed) {
+      notes.push(
+        `${withoutVersion} of ${events} events do not say their dataset version, so a data unit's annotations are counted once per version ` +
+          "that holds it (versions repeat most units): split by datasetVersionIds (--dataset-version) for counts from one version each"
+      )
+      yield* Effect.logWarning(`split: ${notes[notes.length - 1]}`)
+    }
+    if (withoutUnit > 0) notes.push(`${withoutUnit} events naming neither a data unit nor an image file were left out`)
     const summary: SplitSummary = {
       method,
       seed,
@@ -543,7 +558,8 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
       leakedImages: leaked,
       assignmentSha256: sha,
       manifestPath: written,
-      dryRun
+      dryRun,
+      ...(notes.length > 0 ? { notes } : {})
     }
     return { summary, manifest }
   }).pipe(Effect.withSpan("Workflows.splitEvents"))

@@ -103,6 +103,20 @@ describe("the same demo data in both profiles", () => {
     expect(evidence.leakedImages).toBe(0)
     // The assignment itself differs (the images' ids differ), not its quality.
     expect(evidence.maxDeviation).toBeLessThan(0.1)
+    expect(evidence.notes).toBeUndefined()
+  }, 60_000)
+
+  it("split over a project: evidenced events do not say their version, and the summary says what that does to the counts", async () => {
+    const rich = ok(await run(richSandbox(), prepareTrainingData({ project: 1, dryRun: true }))).summary
+    const evidence = ok(await run(evidenceSandbox(), prepareTrainingData({ project: 1, dryRun: true }))).summary
+    expect(rich.notes).toBeUndefined()
+    expect(evidence.total.images).toBe(rich.total.images)
+    expect(evidence.total.events).toBe(rich.total.events)
+    expect(evidence.total.annotations).toBeGreaterThan(rich.total.annotations)
+    expect(evidence.notes).toStrictEqual([
+      `${evidence.total.events} of ${evidence.total.events} events do not say their dataset version, so a data unit's annotations are counted once per ` +
+        "version that holds it (versions repeat most units): split by datasetVersionIds (--dataset-version) for counts from one version each"
+    ])
   }, 60_000)
 
   it("analysis: the same distribution, and the same detection metrics for predictions of the same boxes", async () => {
