@@ -1,17 +1,20 @@
 /**
- * The chunked upload protocol over real HTTP: complete uploads, resume after an offset mismatch,
- * idempotent re-sent chunks, md5 verification, size limit, expiry, lying Content-Range, a client
- * hanging up mid-chunk, and the finished file becoming a model's file.
+ * The chunked upload protocol over real HTTP. The rich profile: complete uploads, resume after an
+ * offset mismatch, idempotent re-sent chunks, md5 verification, size limit, expiry, lying
+ * Content-Range, a client hanging up mid-chunk, and the finished file becoming a model's file (with
+ * unknown create keys ignored and an integer upload id accepted). The evidence profile: the same
+ * protocol answered exactly as drf-chunked-upload answers it (integer ids, its error bodies and
+ * statuses, no status GET), and the official SDK's create body.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { createHash, randomBytes } from "node:crypto"
 import * as net from "node:net"
 import { vi } from "vitest"
 import { call, jsonInit } from "../support/http.js"
-import { useSandbox } from "../support/sandbox.js"
+import { type TestSandbox, useSandbox } from "../support/sandbox.js"
 
 const LIMIT = 16 * 1024 * 1024
-const sandbox = useSandbox({ seed: "none", maxUploadBytes: LIMIT })
+let sandbox: () => TestSandbox
 
 const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex")
 
@@ -68,7 +71,9 @@ const abortedChunk = async (url: string, bytes: Uint8Array, range: string, sent:
   socket.destroy()
 }
 
-describe("chunked upload", () => {
+describe("chunked upload (rich profile)", () => {
+  sandbox = useSandbox({ seed: "none", maxUploadBytes: LIMIT })
+
   it("uploads in chunks, finishes with md5, serves the file and attaches it to a new model", async () => {
     const data = randomBytes(25)
     const upload = await start()
@@ -93,11 +98,20 @@ describe("chunked upload", () => {
 
     const model = await call(
       `${sandbox().url}/models/`,
-      jsonInit("POST", { name: "Uploaded", model_type: "detection", project: 1, chunked_upload: upload.id }, sandbox().headers)
+      // A key the serializer does not know is ignored, as DRF ignores it.
+      jsonInit("POST", { name: "Uploaded", model_type: "detection", project: 1, chunked_upload: upload.id, framework: "pytorch" }, sandbox().headers)
     )
     expect(model.status).toBe(201)
+    expect(model.body.framework).toBeUndefined()
     const detail = await call(`${sandbox().url}/models/${model.body.id}/?include_file=true`, { headers: sandbox().headers })
     expect(detail.body.file_info).toStrictEqual({ name: "model.bin", size: 25, checksum: md5(data) })
+    // An integer upload id (the evidence's type) is an id like any other: looked up, not refused as a type.
+    const integerId = await call(
+      `${sandbox().url}/models/`,
+      jsonInit("POST", { name: "Integer id", model_type: "detection", project: 1, chunked_upload: 99999 }, sandbox().headers)
+    )
+    expect(integerId.status).toBe(400)
+    expect(integerId.body).toStrictEqual({ chunked_upload: ["Chunked upload \"99999\" does not exist."] })
     expect(Buffer.from(await (await fetch(detail.body.file)).arrayBuffer())).toStrictEqual(data)
   })
 
@@ -254,5 +268,84 @@ describe("chunked upload", () => {
     expect(done.status).toBe(200)
     // By hash: a deep equality of a quarter megabyte, byte by byte, costs over a second.
     expect(md5(new Uint8Array(await (await fetch(done.body.file)).arrayBuffer()))).toBe(md5(data))
+  })
+})
+
+describe("chunked upload (evidence profile: drf-chunked-upload)", () => {
+  const evidence = useSandbox({ seed: "none", maxUploadBytes: LIMIT, profile: "evidence" })
+  const headers = () => evidence().headers
+  const put = (url: string, bytes: Uint8Array, range: string | undefined) => {
+    const form = new FormData()
+    form.append("filename", "weights.pt")
+    form.append("file", new Blob([bytes]), "chunk")
+    return call(url, { method: "PUT", headers: { ...headers(), ...(range === undefined ? {} : { "Content-Range": range }) }, body: form })
+  }
+  const finishAt = (url: string, hash: string) => call(url, jsonInit("POST", { md5: hash }, headers()))
+
+  it("answers with integer ids, refuses offsets, re-sent chunks and a second finish as drf does, and has no status GET", async () => {
+    const data = randomBytes(30)
+    const first = await put(`${evidence().url}/chunked_upload/`, data.subarray(0, 10), "bytes 0-9/30")
+    expect(first.status).toBe(200)
+    const { id, url } = first.body
+    expect(first.body).toStrictEqual({ id: expect.any(Number), url: `${evidence().url}/chunked_upload/${id}/`, offset: 10, filename: "weights.pt", expires: expect.any(String) })
+
+    const skipped = await put(url, data.subarray(20, 30), "bytes 20-29/30")
+    expect(skipped.status).toBe(400)
+    expect(skipped.body).toStrictEqual({ detail: "Offsets do not match", expected_offset: 10, provided_offset: 20 })
+    expect((await put(url, data.subarray(10, 20), "bytes 10-19/30")).body.offset).toBe(20)
+    // A chunk received already (its answer lost) is refused, not accepted again.
+    const resent = await put(url, data.subarray(10, 20), "bytes 10-19/30")
+    expect(resent.status).toBe(400)
+    expect(resent.body).toStrictEqual({ detail: "Offsets do not match", expected_offset: 20, provided_offset: 10 })
+    expect((await put(url, data.subarray(20, 30), "bytes 20-29/30")).body.offset).toBe(30)
+
+    const status = await call(url, { headers: headers() })
+    expect(status.status).toBe(405)
+    expect(status.headers.get("allow")).toBe("PUT, POST, OPTIONS")
+
+    expect((await finishAt(url, md5(Buffer.from("other")))).body).toStrictEqual({ detail: "checksum does not match" })
+    const done = await finishAt(url, md5(data))
+    expect(done.status).toBe(200)
+    expect(done.body).toStrictEqual({ id, file: expect.any(String), checksum: md5(data), size: 30 })
+    expect(Buffer.from(await (await fetch(done.body.file)).arrayBuffer())).toStrictEqual(data)
+    const again = await finishAt(url, md5(data))
+    expect(again.status).toBe(400)
+    expect(again.body).toStrictEqual({ detail: "Upload has already been marked as \"complete\"" })
+    const late = await put(url, data.subarray(0, 10), "bytes 0-9/30")
+    expect(late.status).toBe(400)
+    expect(late.body).toStrictEqual({ detail: "Upload has already been marked as \"complete\"" })
+
+    // The official SDK's create body, the upload id an integer.
+    const model = await call(`${evidence().url}/models/`, jsonInit("POST", { name: "Official", plugin: null, version: "1.0", chunked_upload: id }, headers()))
+    expect(model.status).toBe(201)
+    expect(model.body).toMatchObject({ name: "Official", version: "1.0", file: expect.any(String) })
+    expect(Buffer.from(await (await fetch(model.body.file)).arrayBuffer())).toStrictEqual(data)
+  })
+
+  it("answers over-limit totals, bad headers, missing chunks and missing checksums with drf's 400s", async () => {
+    const tooBig = await put(`${evidence().url}/chunked_upload/`, randomBytes(10), `bytes 0-9/${LIMIT + 1}`)
+    expect(tooBig.status).toBe(400)
+    expect(tooBig.body).toStrictEqual({ detail: `Size of file exceeds the limit (${LIMIT} bytes)` })
+    for (const range of [undefined, "bytes 0-9/*", "bytes=0-9/10"]) {
+      const bad = await put(`${evidence().url}/chunked_upload/`, randomBytes(10), range)
+      expect(bad.status, String(range)).toBe(400)
+      expect(bad.body, String(range)).toStrictEqual({ detail: "Error in request headers" })
+    }
+    const past = await put(`${evidence().url}/chunked_upload/`, randomBytes(10), "bytes 0-10/10")
+    expect(past.body).toStrictEqual({ detail: "End of chunk exceeds reported total (10 bytes)" })
+    const short = await put(`${evidence().url}/chunked_upload/`, randomBytes(5), "bytes 0-9/20")
+    expect(short.body).toStrictEqual({ detail: "File size doesn't match headers: file size is 5 but 10 reported" })
+    const empty = await call(`${evidence().url}/chunked_upload/`, { method: "PUT", headers: headers() })
+    expect(empty.body).toStrictEqual({ detail: "No chunk file was submitted" })
+    const started = await put(`${evidence().url}/chunked_upload/`, randomBytes(4), "bytes 0-3/4")
+    const noMd5 = await call(started.body.url, jsonInit("POST", {}, headers()))
+    expect(noMd5.body).toStrictEqual({ detail: "Checksum of type 'md5' is required" })
+    expect((await call(`${evidence().url}/chunked_upload/999999/`, jsonInit("POST", { md5: md5(Buffer.from("x")) }, headers()))).status).toBe(404)
+  })
+
+  it("numbers uploads one after another", async () => {
+    const a = await put(`${evidence().url}/chunked_upload/`, randomBytes(4), "bytes 0-3/4")
+    const b = await put(`${evidence().url}/chunked_upload/`, randomBytes(4), "bytes 0-3/4")
+    expect(b.body.id).toBe(a.body.id + 1)
   })
 })
