@@ -40,7 +40,7 @@ export const AnalyzeInput = Schema.Struct({
   ground_truth_version_id: Id.annotations({ description: "The ground-truth dataset version to analyze it on." }),
   predictions: Schema.optional(Schema.String).annotations({
     description:
-      "The model's predictions on that version, as text. Detection: a COCO results JSON array [{image_id, category_id, bbox: [x, y, w, h], score}] (image_id = data unit id, as in the COCO export) or the same rows as JSON Lines. Classification: JSON Lines {data_unit, label} (data_unit = id or file name)."
+      "The model's predictions on that version, as text. Detection: a COCO results JSON array [{image_id, category_id, bbox: [x, y, w, h], score}] (image_id as in the COCO export: the data unit id, or for events listed without one the id derived from the image file) or the same rows as JSON Lines. Classification: JSON Lines {data_unit, label} (data_unit = id or file name)."
   }),
   predictions_name: Schema.optional(Schema.String).annotations({ description: "Name of the predictions (file name) for messages." }),
   tolerance: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))).annotations({
@@ -77,6 +77,7 @@ export interface ModelSummary {
 /** The dataset version, briefly. `null` stands for a field the backend did not send. */
 export interface VersionSummary {
   readonly id: number
+  readonly name: string | null
   readonly version: string | null
   readonly dataset: string | null
   readonly event_count: number | null
@@ -145,6 +146,7 @@ export const summarizeModel = (m: Model): ModelSummary => ({
 
 const summarizeVersion = (v: DatasetVersion): VersionSummary => ({
   id: v.id,
+  name: v.name ?? null,
   version: v.version ?? null,
   dataset: typeof v.ground_truth_dataset === "object" && v.ground_truth_dataset !== null ? v.ground_truth_dataset.name ?? null : null,
   event_count: v.event_count ?? null

@@ -208,6 +208,23 @@ export const imageIdentity = (entry: FileEntry | undefined): string | undefined 
 }
 
 /**
+ * The file name of an entry: its `name`, else the last segment of its URL's path (the evidenced
+ * file entries carry a presigned URL only), decoded.
+ */
+export const fileNameOf = (entry: FileEntry | undefined): string | undefined => {
+  if (entry === undefined) return undefined
+  if (typeof entry.name === "string" && entry.name.length > 0) return entry.name
+  if (typeof entry.url !== "string") return undefined
+  try {
+    const last = new URL(entry.url, "http://x/").pathname.split("/").pop() ?? ""
+    const name = decodeURIComponent(last)
+    return name.length > 0 ? name : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * An event's image. With a data unit (the rich form, or an evidenced event listed without
  * `fields=`), the image is the data unit and its file the unit's primary image (or the event's).
  * Without one (an event listed with `fields=category&fields=files&fields=data`), the image is the

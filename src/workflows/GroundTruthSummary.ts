@@ -17,7 +17,7 @@
  */
 import { Schema } from "effect"
 import type { GroundTruthEvent, NativeEntries } from "../schemas/GroundTruth.js"
-import { eventAnnotations, eventImage, nativeKey, readEventAnnotation, scratchSource, type SourceAnnotation } from "./Annotations.js"
+import { eventAnnotations, eventImage, fileNameOf, nativeKey, readEventAnnotation, scratchSource, type SourceAnnotation } from "./Annotations.js"
 import type { DetectionDataset, EvalCategory, EvalGroundTruth } from "./DetectionMetrics.js"
 import { allFinite, polygonsBbox, shoelaceArea } from "./Geometry.js"
 
@@ -128,10 +128,11 @@ export class GroundTruthCollector {
       const files = event.data_unit?.files ?? undefined
       const entries = files !== undefined ? Object.values(files) : img.entry !== undefined ? [img.entry] : []
       for (const entry of entries) {
-        if (entry.name === undefined || entry.name === "") continue
+        const name = fileNameOf(entry)
+        if (name === undefined) continue
         // A name shared by two data units identifies neither.
-        const seen = this.fileNames.get(entry.name)
-        this.fileNames.set(entry.name, seen === undefined || seen === unit ? unit : null)
+        const seen = this.fileNames.get(name)
+        this.fileNames.set(name, seen === undefined || seen === unit ? unit : null)
       }
     }
     if (found._tag === "files") bump(this.unread, "data_meta_files")

@@ -161,4 +161,24 @@ describe("the same demo data in both profiles", () => {
     expect(metrics(b).images).toBe(metrics(a).images)
     expect(metrics(b).detections).toBe(metrics(a).detections)
   }, 120_000)
+
+  it("analysis: classification labels (the native classification tool) and predictions by file name score the same", async () => {
+    const versions = await streetVersions()
+    const version = versions[versions.length - 1]!
+    const classifier = (await get(richSandbox(), "models/?project=1&model_type=classification&is_active=true")).results[0]
+    const events = (await get(richSandbox(), `sdk/ground_truth_events/?ground_truth_dataset_versions=${version}&page_size=1000`)).results
+    // One prediction per image, by file name: its first pass's label, every fourth one wrong.
+    const byName = new Map<string, string>()
+    for (const e of events) if (typeof e.data.label === "string" && !byName.has(e.data_unit.files.image.name)) byName.set(e.data_unit.files.image.name, e.data.label)
+    expect(byName.size).toBeGreaterThan(10)
+    const rows = [...byName].map(([name, label], i) => JSON.stringify({ data_unit: name, label: i % 4 === 0 ? "not-a-label" : label })).join("\n")
+    const analyze = (sb: TestSandbox) => run(sb, analyzeModel({ model_id: classifier.id, ground_truth_version_id: version, task: "classification", predictions: rows }))
+    const a = ok(await analyze(richSandbox()))
+    const b = ok(await analyze(evidenceSandbox()))
+    expect(b.groundTruth.labels).toStrictEqual(a.groundTruth.labels)
+    expect(b.groundTruth.conflictingLabels).toBe(a.groundTruth.conflictingLabels)
+    expect((b.computed as any).predictions).toStrictEqual((a.computed as any).predictions)
+    expect((b.computed as any).metrics).toStrictEqual((a.computed as any).metrics)
+    expect((a.computed as any).predictions.used).toBe(byName.size)
+  }, 60_000)
 })
