@@ -17,6 +17,7 @@ import { serverLayer } from "../../src/mcp/Main.js"
 import { McpServer } from "../../src/mcp/Server.js"
 import * as SynapseClient from "../../src/services/SynapseClient.js"
 import { IncompleteRecordError, isSynapseError } from "../../src/services/SynapseError.js"
+import { analyzeModel } from "../../src/workflows/Analyze.js"
 import { compareModels } from "../../src/workflows/Compare.js"
 import { deployModel, type DeployInput, rollbackDeployment } from "../../src/workflows/Deploy.js"
 import { exitCodeOf } from "../../src/cli/commands/workflowSupport.js"
@@ -137,6 +138,53 @@ describe("compare on models without metrics or type", () => {
     expect(Either.isLeft(none) && none.left._tag).toBe("UnknownMetricError")
     expect(Either.isLeft(none) && none.left.message).toContain("the backend sent no metrics for this model: recompute them from predictions")
   })
+})
+
+describe("analyze on a model without type or metrics", () => {
+  /** A model with only an id and a name, a version with only E fields, one event in the rich form. */
+  const serveAnalysis = async () => {
+    server = await startScriptedServer((req) => {
+      if (req.path === `${API}/models/77/`) return { json: { id: 77, name: "bare", is_released: true } }
+      if (req.path === `${API}/ground_truth_dataset_versions/303/`) return { json: { id: 303, name: "v3", is_archived: false } }
+      if (req.path === `${API}/sdk/ground_truth_events/`) {
+        return {
+          json: onePage([{
+            id: 1,
+            category: "test",
+            data_unit: { id: 5, files: { image: { url: "https://files.example/5.jpg", width: 100, height: 80 } } },
+            data: { type: "image", annotations: [{ category_id: 1, category: "car", bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 }] }
+          }])
+        }
+      }
+      return undefined
+    })
+  }
+  const predictions = JSON.stringify([{ image_id: 5, category_id: 1, bbox: [10, 10, 20, 20], score: 0.9 }])
+
+  it("scores as detection and says why, notes the missing metrics, summarises absent fields as null", async () => {
+    await serveAnalysis()
+    const analysis = ok(await run(analyzeModel({ model_id: 77, ground_truth_version_id: 303, predictions })))
+    expect(analysis.model).toStrictEqual({ id: 77, name: "bare", model_type: null, project: null, version: null, is_active: null })
+    expect(analysis.datasetVersion).toStrictEqual({ id: 303, name: "v3", version: null, dataset: null, event_count: null })
+    expect(analysis.computed?.task).toBe("detection")
+    expect(analysis.notes).toContain(
+      "model 77 has no model_type (the backend did not send it): its predictions are read as detection; pass task to choose"
+    )
+    expect(analysis.notes).toContain("the backend sent no metrics for model 77: there are no reported metrics to show or compare")
+    // Told the task, nothing is assumed.
+    const told = ok(await run(analyzeModel({ model_id: 77, ground_truth_version_id: 303, predictions, task: "detection" })))
+    expect(told.notes.some((n) => n.includes("has no model_type"))).toBe(false)
+  })
+
+  it("the CLI report prints — for what the backend did not send", async () => {
+    await serveAnalysis()
+    const result = await runCli(["models", "analyze", "77", "--dataset-version", "303"], { SYNAPSE_BASE_URL: server!.url, SYNAPSE_ACCESS_TOKEN: "t0ken" })
+    expect(result.code).toBe(0)
+    const lines = result.stdout.split("\n")
+    expect(lines.slice(0, 2)).toStrictEqual(["Model 77 \"bare\" (—, project —, active: —)", "Dataset version 303: — v3"])
+    expect(result.stdout).not.toContain("undefined")
+    expect(result.stdout).toContain("note: the backend sent no metrics for model 77")
+  }, 60_000)
 })
 
 describe("the error at the boundaries", () => {

@@ -69,7 +69,7 @@ const analysisReport = (a: Analysis): string => {
   const activity = m.is_active === null ? "active: —" : m.is_active ? "active" : "inactive"
   lines.push(`Model ${m.id} ${m.name !== null ? `"${m.name}"` : "—"}${m.version !== null ? ` ${m.version}` : ""} (${shown(m.model_type)}, project ${shown(m.project)}, ${activity})`)
   const v = a.datasetVersion
-  lines.push(`Dataset version ${v.id}: ${shown(v.dataset)} ${shown(v.version)}`)
+  lines.push(`Dataset version ${v.id}: ${shown(v.dataset)} ${shown(v.version ?? v.name)}`)
   lines.push("", "Reported metrics (typed in by the model's uploader, not verified):")
   for (const [k, val] of Object.entries(a.reported.metrics)) lines.push(`  ${k.padEnd(16)} ${val}`)
   if (Object.keys(a.reported.metrics).length === 0) lines.push("  none")
