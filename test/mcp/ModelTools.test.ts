@@ -5,7 +5,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { outputSchemaOf } from "../../src/mcp/Server.js"
 import { allTools } from "../../src/mcp/tools/index.js"
+import { eventImage } from "../../src/workflows/Annotations.js"
+import type { GroundTruthEvent } from "../../src/schemas/GroundTruth.js"
 import { call as http } from "../support/http.js"
+import { isRich } from "../support/profile.js"
 import { connect, textOf } from "./harness.js"
 import { useMcp } from "./fixture.js"
 
@@ -47,6 +50,16 @@ describe("model workflow tools on the sandbox", () => {
   it.scoped("compare_models ranks by a metric; an unknown metric lists the available ones", () =>
     Effect.gen(function*() {
       const detectors = (yield* models({ model_type: "detection" })).slice(0, 4)
+      if (!isRich()) {
+        // Evidenced models carry no `metrics`: ranking by a stored metric says so and points to recomputing.
+        const none = yield* call("compare_models", { model_ids: detectors.map((m) => m.id), metric: "mAP" })
+        expect(none.isError).toBe(true)
+        expect(textOf(none)).toContain(`no model has a metric named "mAP" stored on it; metrics that exist: none; the backend sent no metrics for any of these models: recompute them from predictions`)
+        const missing = yield* call("compare_models", { model_ids: [detectors[0]!.id, 987654], metric: "mAP" })
+        expect(missing.isError).toBe(true)
+        expect(textOf(missing)).toMatch(/does not exist.*\(HTTP 404 for GET \/api\/v1\/models\/987654\/\)/)
+        return
+      }
       const metric = Object.keys(detectors[0]!.metrics)[0]!
       const result = yield* call("compare_models", { model_ids: detectors.map((m) => m.id), metric })
       const comparison = result.structuredContent as { ranking: Array<{ rank: number }>; source: string }
@@ -61,20 +74,37 @@ describe("model workflow tools on the sandbox", () => {
     }))
 
   // Predictions that score accuracy 1 and 0 on a dataset version, whatever label the analysis
-  // picks per data unit: the unit's own label, or a label no class has.
+  // picks per data unit: the unit's own label, or a label no class has. An evidenced event names
+  // no data unit id and carries its label as a native `classification` annotation: its image is
+  // then keyed by the id the workflows derive from the image file (what an export writes).
   const classificationPredictions = Effect.promise(async () => {
     const sb = mcp().sandbox
-    const versions = (await http(`${sb.url}/ground_truth_dataset_versions/?page_size=100`, { headers: sb.headers })).body.results
-    const version = versions.find((v: any) => v.ground_truth_dataset.name === "Intersection cameras" && v.version === "v1.1")
-    const events = (await http(`${sb.url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version.id}&page_size=1000`, { headers: sb.headers })).body.results
+    // Evidenced versions do not name their dataset: the database says which version is which.
+    const [version] = sb.query<{ id: number }>(
+      "SELECT v.id FROM ground_truth_dataset_versions v JOIN ground_truth_datasets d ON d.id = v.dataset_id WHERE d.name = ? AND v.version = ?",
+      "Intersection cameras",
+      "v1.1"
+    )
+    const events = (await http(`${sb.url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version!.id}&page_size=1000`, { headers: sb.headers })).body.results
     const units = new Map<number, string>()
-    for (const e of events) units.set(e.data_unit.id, e.data.label)
+    for (const e of events) {
+      if (isRich()) units.set(e.data_unit.id, e.data.label)
+      else {
+        const label = e.data.annotations.image.find((a: any) => a.tool === "classification")?.classification.class
+        if (label !== undefined) units.set(eventImage(e as GroundTruthEvent).id!, label)
+      }
+    }
+    expect(units.size).toBeGreaterThan(10)
     return {
       version: version.id as number,
       perfect: [...units].map(([u, label]) => JSON.stringify({ data_unit: u, label })).join("\n"),
       allWrong: [...units].map(([u]) => JSON.stringify({ data_unit: u, label: "nothing" })).join("\n")
     }
   })
+
+  // An evidenced model has no `model_type`, so its predictions would be read as detection results:
+  // the caller says the task, as the tool's note asks.
+  const task = isRich() ? {} : { task: "classification" }
 
   it.scoped("compare_models recomputes from prediction files in the upload roots, alone or mixed with inline predictions", () =>
     Effect.gen(function*() {
@@ -90,7 +120,7 @@ describe("model workflow tools on the sandbox", () => {
       const result = yield* call("compare_models", {
         model_ids: [a, b, c],
         metric: "accuracy",
-        recompute: { ground_truth_version_id: version, predictions_paths: { [String(a)]: "preds/a.jsonl", [String(b)]: bFile } }
+        recompute: { ground_truth_version_id: version, predictions_paths: { [String(a)]: "preds/a.jsonl", [String(b)]: bFile }, ...task }
       })
       expect(result.isError).toBeFalsy()
       const comparison = result.structuredContent as Ranked
@@ -104,7 +134,7 @@ describe("model workflow tools on the sandbox", () => {
       const mixed = yield* call("compare_models", {
         model_ids: [a, b],
         metric: "accuracy",
-        recompute: { ground_truth_version_id: version, predictions: { [String(a)]: allWrong }, predictions_paths: { [String(b)]: "preds/b.jsonl" } }
+        recompute: { ground_truth_version_id: version, predictions: { [String(a)]: allWrong }, predictions_paths: { [String(b)]: "preds/b.jsonl" }, ...task }
       })
       expect(mixed.isError).toBeFalsy()
       expect((mixed.structuredContent as Ranked).ranking.map((r) => [r.model.id, r.value])).toStrictEqual(comparison.ranking.map((r) => [r.model.id, r.value]))
@@ -118,7 +148,7 @@ describe("model workflow tools on the sandbox", () => {
         call("compare_models", {
           model_ids: [a, b],
           metric: "accuracy",
-          recompute: { ground_truth_version_id: version, predictions: { [String(b)]: perfect }, ...scoring }
+          recompute: { ground_truth_version_id: version, predictions: { [String(b)]: perfect }, ...task, ...scoring }
         })
       const plain = yield* compare({ zero_division: 1, score_threshold: 0.5 })
       expect(plain.isError, JSON.stringify(plain.content)).toBeFalsy()
@@ -207,7 +237,14 @@ describe("model workflow tools on the sandbox", () => {
       expect(created.file).toBeTruthy()
       expect(progress.length).toBeGreaterThan(0)
       const withFile = yield* call("get_model", { id: created.id, include_file: true })
-      expect((withFile.structuredContent as { file_info?: { size: number } }).file_info?.size).toBe(3 * 1024 * 1024)
+      if (isRich()) expect((withFile.structuredContent as { file_info?: { size: number } }).file_info?.size).toBe(3 * 1024 * 1024)
+      else {
+        // `file_info` is not evidenced: the uploaded bytes are checked at the model's file URL instead.
+        expect(withFile.structuredContent).not.toHaveProperty("file_info")
+        const url = (withFile.structuredContent as { file: string }).file
+        const bytes = Buffer.from(yield* Effect.promise(() => fetch(url).then((r) => r.arrayBuffer())))
+        expect(bytes.equals(Buffer.alloc(3 * 1024 * 1024, 7))).toBe(true)
+      }
 
       const outside = yield* call("create_model", { name: "x", model_type: "detection", project: 1, file_path: "/etc/hostname" })
       expect(outside.isError).toBe(true)
@@ -227,6 +264,18 @@ describe("model workflow tools on the sandbox", () => {
 
   it.scoped("deploy_model returns a plan and changes nothing until confirm: true", () =>
     Effect.gen(function*() {
+      if (!isRich()) {
+        // Evidenced models say nothing of their project, type or activity: deploy cannot know which
+        // models it replaces, so it refuses, naming the missing field, and creates nothing.
+        const args = { name: "mcp-deployed", type: "detection", project_id: 1, metrics: { mAP: 0.99 }, replace_active: true }
+        for (const confirm of [false, true]) {
+          const refused = yield* call("deploy_model", { ...args, confirm })
+          expect(refused.isError).toBe(true)
+          expect(textOf(refused)).toMatch(/^Deploying "mcp-deployed" to project 1 failed: model \d+ has no `is_active`: deploy needs it, and the backend did not send it/)
+        }
+        expect(mcp().sandbox.query("SELECT id FROM models WHERE name = ?", "mcp-deployed")).toStrictEqual([])
+        return
+      }
       const project = (yield* models({}))[0]!.project
       // Deployment replaces the active model of the same type in the project.
       const activeBefore = (yield* models({ project, is_active: true, model_type: "detection" })).map((m) => m.id).sort()
