@@ -11,6 +11,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Schedule } from "effect"
+import { spawn } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -113,6 +114,52 @@ describe.each(["rich", "evidence"] as const)("Models.create (%s profile)", (prof
       expect(stored.length).toBe(bytes.length)
       expect(md5(stored)).toBe(md5(bytes))
       expect(modelsNamed(sb, "with file")).toHaveLength(1)
+    }))
+
+  it.scopedLive("a create whose upload process was killed (SIGKILL) resumes the upload and registers the model once", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const { bytes, file } = modelFile(6 * MiB + 3)
+      // The same state directory as the SDK layer's, so the create finds the killed upload.
+      const stateDir = path.join(work, "state")
+      // Slow chunk answers down so that the kill lands mid-upload, not after it.
+      yield* setFaults(sb, "latency=150,paths=chunked_upload", FAULT_SEED)
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", path.join(import.meta.dirname, "fixtures", "upload-child.ts"), sb.url, sb.token, file, stateDir, String(MiB)],
+        { stdio: ["ignore", "pipe", "pipe"] }
+      )
+      let stderr = ""
+      child.stderr.on("data", (d) => (stderr += d))
+      yield* Effect.async<void, Error>((resume) => {
+        let out = ""
+        child.stdout.on("data", (d) => {
+          out += d
+          const acknowledged = out.split("\n").filter((line) => /^\d+$/.test(line)).map(Number)
+          if (acknowledged.some((n) => n >= 2 * MiB) && child.kill("SIGKILL")) resume(Effect.void)
+        })
+        child.on("exit", (code, signal) => {
+          if (signal !== "SIGKILL") resume(Effect.fail(new Error(`the child ended by itself (${code}): ${stderr}${out}`)))
+        })
+      })
+      yield* Effect.async<void>((resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) resume(Effect.void)
+        else child.on("exit", () => resume(Effect.void))
+      })
+      yield* setFaults(sb, "", FAULT_SEED)
+
+      const models = yield* writes(sb)
+      yield* resetStats(sb)
+      const model = yield* models.create({ ...dataFor(profile, "resumed upload"), file }, { upload: { chunkSize: MiB } })
+      const after = yield* stats(sb)
+      // Only what the killed process had not sent crossed the wire again (give or take the chunk
+      // acknowledged just before the kill, which the evidence profile then refuses unread).
+      expect(after.upload_bytes_received).toBeLessThanOrEqual(bytes.length - MiB)
+      expect(after.requests_by_route["POST models/"]).toBe(1)
+      expect(after.requests_by_route["GET models/"]).toBeUndefined()
+      expect(modelsNamed(sb, "resumed upload").map((m) => m.id)).toStrictEqual([model.id])
+      const stored = new Uint8Array(yield* Effect.promise(() => fetch(model.file!).then((r) => r.arrayBuffer())))
+      expect(md5(stored)).toBe(md5(bytes))
     }))
 
   it.scopedLive("create without a file registers a model with no file, with one request", () =>
