@@ -1,7 +1,9 @@
 /**
  * Image dimensions read from the file header (PNG, JPEG, GIF, BMP, WebP), for images whose file
- * entry lacks width/height. Only the first 64 KiB are read: enough for every header including
- * JPEGs with large EXIF blocks before the frame marker in practice.
+ * entry lacks width/height (the evidenced file entries carry a URL only). The first 64 KiB are
+ * read, which holds every header but a JPEG's whose metadata segments (EXIF thumbnails, ICC
+ * profiles) push the frame marker further: there the segment chain is followed in the file, one
+ * 4-byte segment header at a time, up to 16 MiB in.
  */
 import * as Fsp from "node:fs/promises"
 
@@ -42,21 +44,81 @@ export const sizeFromHeader = (b: Uint8Array): ImageSize | undefined => {
     return undefined
   }
   // JPEG: walk the marker segments to the first start-of-frame (SOF0..SOF15 except DHT/JPG/DAC).
-  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8) {
-    let i = 2
-    while (i + 9 < b.length) {
-      if (b[i] !== 0xff) return undefined
-      const marker = b[i + 1]!
-      if (marker === 0xff) {
-        i++
-        continue
-      }
-      const len = view.getUint16(i + 2)
-      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-        return { height: view.getUint16(i + 5), width: view.getUint16(i + 7) }
-      }
-      i += 2 + len
+  if (isJpeg(b)) {
+    const found = jpegWalk((at, n) => (at + n <= b.length ? b.subarray(at, at + n) : undefined))
+    return typeof found === "object" ? found : undefined
+  }
+  return undefined
+}
+
+const isJpeg = (b: Uint8Array): boolean => b.length >= 4 && b[0] === 0xff && b[1] === 0xd8
+
+/** Start-of-frame markers SOF0..SOF15, except DHT, JPG and DAC, which share the range. */
+const isFrame = (marker: number): boolean => marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc
+
+/** Markers that stand alone, without a length: TEM and RST0..RST7. */
+const standalone = (marker: number): boolean => marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)
+
+/**
+ * Follows a JPEG's segment chain from offset 2 to its first start-of-frame. `read(at, n)` gives
+ * `n` bytes at `at`, or `undefined` past what is available: the walk then answers the offset it
+ * needs (so the caller can read further), and `undefined` when the data is not a JPEG chain.
+ */
+const jpegWalk = (read: (at: number, n: number) => Uint8Array | undefined): ImageSize | number | undefined => {
+  let i = 2
+  for (;;) {
+    const head = read(i, 2)
+    if (head === undefined) return i
+    if (head[0] !== 0xff) return undefined
+    const marker = head[1]!
+    if (marker === 0xff) {
+      i++ // fill byte
+      continue
     }
+    if (standalone(marker)) {
+      i += 2
+      continue
+    }
+    if (marker === 0xd9 || marker === 0xda) return undefined // end of image, or scan data before any frame
+    const frame = isFrame(marker)
+    const segment = read(i + 2, frame ? 7 : 2)
+    if (segment === undefined) return i
+    const view = new DataView(segment.buffer, segment.byteOffset, segment.byteLength)
+    if (frame) return { height: view.getUint16(3), width: view.getUint16(5) }
+    const len = view.getUint16(0)
+    if (len < 2) return undefined
+    i += 2 + len
+  }
+}
+
+/** How far into a JPEG its segment chain is followed. */
+const MAX_JPEG_WALK = 16 * 1024 * 1024
+
+/**
+ * A JPEG's size when its frame marker lies beyond the first bytes read: the segment chain followed
+ * in the file, one segment header (up to 9 bytes) per read.
+ */
+const jpegFromFile = async (handle: Fsp.FileHandle): Promise<ImageSize | undefined> => {
+  const b = Buffer.alloc(9)
+  let i = 2
+  while (i < MAX_JPEG_WALK) {
+    const { bytesRead } = await handle.read(b, 0, 9, i)
+    if (bytesRead < 2 || b[0] !== 0xff) return undefined
+    const marker = b[1]!
+    if (marker === 0xff) {
+      i++
+      continue
+    }
+    if (standalone(marker)) {
+      i += 2
+      continue
+    }
+    if (marker === 0xd9 || marker === 0xda) return undefined
+    if (isFrame(marker)) return bytesRead >= 9 ? { height: b.readUInt16BE(5), width: b.readUInt16BE(7) } : undefined
+    if (bytesRead < 4) return undefined
+    const len = b.readUInt16BE(2)
+    if (len < 2) return undefined
+    i += 2 + len
   }
   return undefined
 }
@@ -67,7 +129,9 @@ export const readImageSize = async (path: string): Promise<ImageSize | undefined
   try {
     const buf = Buffer.alloc(65536)
     const { bytesRead } = await handle.read(buf, 0, buf.length, 0)
-    const size = sizeFromHeader(buf.subarray(0, bytesRead))
+    const head = buf.subarray(0, bytesRead)
+    let size = sizeFromHeader(head)
+    if (size === undefined && isJpeg(head) && bytesRead === buf.length) size = await jpegFromFile(handle)
     return size !== undefined && size.width > 0 && size.height > 0 ? size : undefined
   } finally {
     await handle.close()

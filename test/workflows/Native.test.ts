@@ -19,6 +19,7 @@ import { validate } from "../../src/workflows/Coco.js"
 import { type ExportOptions, exportEvents, type ExportRun } from "../../src/workflows/Export.js"
 import { GroundTruthCollector } from "../../src/workflows/GroundTruthSummary.js"
 import { IdSet, IdSizeMap, syntheticImageId } from "../../src/workflows/IdSet.js"
+import { readImageSize, sizeFromHeader } from "../../src/workflows/ImageSize.js"
 import { splitEvents } from "../../src/workflows/Split.js"
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "native-test-"))
@@ -257,6 +258,41 @@ describe("reading rules", () => {
     expect([sizes.width(big), sizes.height(big)]).toStrictEqual([640.5, 480])
     expect(sizes.get(big + 1)).toBe(undefined)
     expect(Number.isNaN(sizes.width(big + 1))).toBe(true)
+  })
+})
+
+describe("image sizes from the file header", () => {
+  /** A JPEG: SOI, `metadata` APP segments of `segment` bytes each (a fill byte and RST0 between), then SOF0 (height 300, width 400). */
+  const jpeg = (metadata: number, segment: number): Buffer => {
+    const parts: Array<Buffer> = [Buffer.from([0xff, 0xd8])]
+    for (let i = 0; i < metadata; i++) {
+      const app = Buffer.alloc(2 + segment)
+      app.writeUInt16BE(0xffe1, 0)
+      app.writeUInt16BE(segment, 2)
+      parts.push(app, Buffer.from([0xff, 0xff, 0xd0]))
+    }
+    parts.push(Buffer.from([0xff, 0xc0, 0x00, 0x11, 0x08, 0x01, 0x2c, 0x01, 0x90, 0x03, 0, 0, 0]), Buffer.alloc(64))
+    return Buffer.concat(parts)
+  }
+  const write = (name: string, bytes: Buffer) => {
+    const file = Path.join(root, name)
+    Fs.writeFileSync(file, bytes)
+    return file
+  }
+
+  it("a JPEG whose frame marker lies past the first 64 KiB (large EXIF/ICC segments) is still measured", async () => {
+    expect(sizeFromHeader(jpeg(1, 100))).toStrictEqual({ width: 400, height: 300 })
+    const far = jpeg(3, 60_000)
+    expect(far.length).toBeGreaterThan(65536)
+    expect(sizeFromHeader(far.subarray(0, 65536))).toBe(undefined)
+    expect(await readImageSize(write("far.jpg", far))).toStrictEqual({ width: 400, height: 300 })
+  })
+
+  it("a truncated JPEG, scan data before any frame, or no image at all: size unknown (the export's image_size_unknown)", async () => {
+    expect(await readImageSize(write("cut.jpg", jpeg(3, 60_000).subarray(0, 100_000)))).toBe(undefined)
+    expect(await readImageSize(write("scan.jpg", Buffer.from([0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, 1, 2, 3])))).toBe(undefined)
+    expect(await readImageSize(write("text.jpg", Buffer.from("plain text")))).toBe(undefined)
+    expect(await readImageSize(write("empty.jpg", Buffer.alloc(0)))).toBe(undefined)
   })
 })
 
