@@ -442,7 +442,7 @@ const failIfErrors = (errors: FieldErrors): void => {
 }
 
 /**
- * `POST models/` (docs/wire-protocol.md "Endpoints"): a `chunked_upload` must be a finished upload.
+ * `POST models/` (docs/wire-protocol.md "Creating a model"): a `chunked_upload` must be a finished upload.
  * Keys the serializer does not know are ignored, as a DRF serializer ignores them. The rich profile
  * requires the documented `model_type` and `project`; the evidence profile accepts the official
  * SDK's body, `{name, plugin?, version?, chunked_upload?}` (with the documented keys optional).

@@ -82,7 +82,7 @@ export const Model = Schema.Struct({
 export type Model = typeof Model.Type
 
 /**
- * The documented keys of the JSON body of `POST models/` (docs/wire-protocol.md "Endpoints"), typed
+ * The documented keys of the JSON body of `POST models/` (docs/wire-protocol.md "Creating a model"), typed
  * when present. The official SDK sends `{name, plugin?, version?, chunked_upload?}`; its v1 line sent
  * every key of the caller's data, so only `name` is required and other keys pass through.
  */

@@ -3,7 +3,7 @@
  * with its file uploaded through `ChunkedUpload`), a partial update (`PATCH models/{id}/`) and the
  * activation switch that the deploy workflow needs.
  *
- * `create` sends what the official SDK sends (docs/wire-protocol.md "Endpoints"): the upload's
+ * `create` sends what the official SDK sends (docs/wire-protocol.md "Creating a model"): the upload's
  * requests, then one `POST models/` whose body is the caller's data without `file`, plus the
  * upload's id as `chunked_upload` exactly as the upload answered it (an integer or a string). Only
  * `name` is required, and a readable `file` when one is given; the documented keys are typed when
@@ -33,17 +33,28 @@
  *   be decided: `OutcomeUnknownError` names the candidates and what to check. The caller, who knows
  *   whether such a model existed before, decides.
  *
+ * - A 2xx whose body is cut short or unreadable also leaves the model unknown, though created: the
+ *   same listing decides which it is, and nothing is sent again.
+ *
  * Never a second model (nothing is re-sent unless no model can be the one created), and never a
  * blocked create (nothing is refused, and nothing extra is sent, when no answer was lost).
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Clock, Effect, Either, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Schema } from "effect"
 import { Id } from "../schemas/Common.js"
 import { Model, ModelCreateBody, ModelPatchBody, MODEL_TYPES } from "../schemas/Model.js"
 import { Page } from "../schemas/Page.js"
 import type * as ChunkedUpload from "./ChunkedUpload.js"
-import { decoder, type Service as Client, validate } from "./SynapseClient.js"
-import { isTransient, OutcomeUnknownError, type SynapseError, stripQuery, ValidationError } from "./SynapseError.js"
+import { decoder, fromHttpClientError, parseJson, type Service as Client, validate } from "./SynapseClient.js"
+import {
+  DecodeError,
+  isTransient,
+  OutcomeUnknownError,
+  stripQuery,
+  type SynapseError,
+  TimeoutError,
+  ValidationError
+} from "./SynapseError.js"
 
 /**
  * The documented keys of `Models.create`'s data, typed when present (`name` is required): the create
@@ -194,7 +205,8 @@ export const makeWrites = (client: Client, uploader: ChunkedUpload.Service): Wri
     body: Readonly<Record<string, unknown>>,
     uploadFile: string | null,
     startedMs: number,
-    error: SynapseError
+    error: SynapseError,
+    answered: boolean
   ): Effect.Effect<Model, SynapseError> =>
     Effect.gen(function*() {
       const name = String(body.name)
@@ -231,6 +243,8 @@ export const makeWrites = (client: Client, uploader: ChunkedUpload.Service): Wri
           open.map((model) => model.id)
         )
       }
+      // A 2xx said the model was created: never send it again, even if the listing does not show it.
+      if (open.length === 0 && answered) return yield* unknown("no model of that name is listed, though the server answered 2xx", [])
       if (open.length === 0) {
         yield* Effect.logInfo("the answer to POST models/ was lost and no model was created: sending it again").pipe(
           Effect.annotateLogs({ name, olderNamesakes: ids.length })
@@ -255,12 +269,33 @@ export const makeWrites = (client: Client, uploader: ChunkedUpload.Service): Wri
   const register = (body: Readonly<Record<string, unknown>>, uploadFile: string | null) =>
     Effect.gen(function*() {
       const startedMs = yield* Clock.currentTimeMillis
-      const post = client.jsonWith(
-        HttpClientRequest.post("models/").pipe(HttpClientRequest.bodyUnsafeJson(body)),
-        decodeModel,
-        { retry: false }
-      )
-      const attempt = post.pipe(Effect.catchIf(outcomeUnknown, (error) => resolveLost(body, uploadFile, startedMs, error)))
+      // Sent and read here rather than with `client.json`, which asks once more for an answer cut
+      // short: right for a GET, a second model for a POST. A 2xx whose body does not arrive whole
+      // means the model exists; the listing then says which it is.
+      const post = Effect.gen(function*() {
+        const response = yield* client.execute(
+          HttpClientRequest.post("models/").pipe(HttpClientRequest.bodyUnsafeJson(body)),
+          { retry: false }
+        )
+        const text = yield* Effect.either(response.text.pipe(
+          Effect.mapError(fromHttpClientError),
+          Effect.timeoutFail({
+            duration: client.timeouts.read,
+            onTimeout: () =>
+              new TimeoutError({
+                detail: `the answer's body did not arrive within ${Duration.format(client.timeouts.read)}`,
+                method: "POST",
+                url: stripQuery(client.resolveUrl("models/"))
+              })
+          })
+        ))
+        const decoded = Either.flatMap(text, (t) =>
+          Either.mapLeft(Either.flatMap(parseJson(t, response.status), decodeModel), (e) =>
+            new DecodeError({ ...e, method: "POST", url: stripQuery(client.resolveUrl("models/")) })))
+        if (Either.isRight(decoded)) return decoded.right
+        return yield* resolveLost(body, uploadFile, startedMs, decoded.left, true)
+      })
+      const attempt = post.pipe(Effect.catchIf(outcomeUnknown, (error) => resolveLost(body, uploadFile, startedMs, error, false)))
       return yield* client.retry(attempt)
     })
 

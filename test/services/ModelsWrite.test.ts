@@ -247,6 +247,20 @@ describe.each(["rich", "evidence"] as const)("Models.create (%s profile)", (prof
       }
     }))
 
+  it.scopedLive("a 201 whose body is cut short is never sent again: the listing says which model it created", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const { file } = modelFile(2000)
+      const cut = faultFirst(sb, { matches: isModelsPost, spec: "truncate=1,paths=/models/", randSeed: FAULT_SEED })
+      const models = yield* writes(sb, cut.transformClient)
+      const truncatedBefore = (yield* resetStats(sb)).faults_injected.truncate
+      const model = yield* models.create({ ...dataFor(profile, "cut short"), file })
+      const after = yield* stats(sb)
+      expect(after.faults_injected.truncate - truncatedBefore).toBe(1)
+      expect(after.requests_by_route["POST models/"]).toBe(1)
+      expect(modelsNamed(sb, "cut short").map((m) => m.id)).toStrictEqual([model.id])
+    }))
+
   it.scopedLive("a create refused with a 5xx before it was performed is sent again once: one model", () =>
     Effect.gen(function*() {
       const sb = sandbox()
@@ -261,21 +275,22 @@ describe.each(["rich", "evidence"] as const)("Models.create (%s profile)", (prof
       expect(modelsNamed(sb, "not performed").map((m) => m.id)).toStrictEqual([model.id])
     }))
 
-  it.scopedLive("under random lost answers and 5xx on models/, no create ever registers a second model", () =>
+  it.scopedLive("under random lost, cut or reset answers and 5xx on models/, no create ever registers a second model", () =>
     Effect.gen(function*() {
       const sb = sandbox()
       const models = yield* writes(sb)
       const names = Array.from({ length: 10 }, (_, i) => `flaky ${i}`)
       const files = names.map(() => modelFile(1000).file)
-      yield* resetStats(sb)
-      yield* setFaults(sb, "loseResponse=0.3,status5xx=0.2,paths=/models/", FAULT_SEED)
+      const before = (yield* stats(sb)).faults_injected
+      yield* setFaults(sb, "loseResponse=0.25,status5xx=0.15,truncate=0.1,reset=0.1,paths=/models/", FAULT_SEED)
       const outcomes = yield* Effect.forEach(names, (name, i) =>
         Effect.either(models.create({ ...dataFor(profile, name), ...(i % 2 === 0 ? { file: files[i]! } : {}) }))).pipe(
           Effect.ensuring(setFaults(sb, "", FAULT_SEED))
         )
       const injected = (yield* stats(sb)).faults_injected
-      expect(injected.loseResponse).toBeGreaterThan(0)
-      expect(injected.status5xx).toBeGreaterThan(0)
+      expect(injected.loseResponse - before.loseResponse).toBeGreaterThan(0)
+      expect(injected.status5xx - before.status5xx).toBeGreaterThan(0)
+      expect(injected.truncate - before.truncate + injected.reset - before.reset).toBeGreaterThan(0)
       for (const [i, name] of names.entries()) {
         const existing = modelsNamed(sb, name).map((m) => m.id)
         const outcome = outcomes[i]!
