@@ -24,6 +24,8 @@ import { exitCodeOf } from "../../src/cli/commands/workflowSupport.js"
 import { testSettings } from "../mcp/fixture.js"
 import { connect, textOf } from "../mcp/harness.js"
 import { runCli } from "../support/cli.js"
+import { call } from "../support/http.js"
+import { useSandbox } from "../support/sandbox.js"
 import { API, onePage, type ScriptedRequest, type ScriptedServer, startScriptedServer } from "../support/scriptedServer.js"
 import { ok, runEither, sdkLayer } from "../support/sdk.js"
 
@@ -119,6 +121,22 @@ describe("deploy on models that lack what it needs", () => {
     const result = await run(rollbackDeployment({ project_id: 2, reactivate: [456], deactivate: [500] }))
     expect(Either.isLeft(result) && shapeOf(result.left)).toStrictEqual(incomplete(456, "project", "rollback"))
     expect(changes()).toStrictEqual([])
+  })
+})
+
+describe("deploy on the sandbox's evidence profile", () => {
+  const evidence = useSandbox({ seed: "demo", profile: "evidence" })
+
+  it("stops at the first model that does not say whether it is active, and creates nothing", async () => {
+    const countModels = async () => (await call(`${evidence().url}/models/?page_size=1`, { headers: evidence().headers })).body.count as number
+    const before = await countModels()
+    const result = await runEither(
+      sdkLayer({ url: evidence().url, token: evidence().token }, work),
+      deployModel({ name: "candidate", type: "detection", project_id: 1, replace_active: true, dry_run: true })
+    )
+    expect(Either.isLeft(result) && result.left._tag).toBe("IncompleteRecordError")
+    expect(Either.isLeft(result) && result.left.message).toMatch(/^model \d+ has no `is_active`: deploy needs it/)
+    expect(await countModels()).toBe(before)
   })
 })
 
