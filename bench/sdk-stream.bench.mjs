@@ -14,6 +14,7 @@
 //    (sequential `next` following). Measured: `streamEvents` with the defaults (pages by number,
 //    DEFAULT_PREFETCH at once) target >= 3x faster; with `prefetch: 16` (the highest) target >= 5x;
 //    and the fetch loop for reference. Then once each at page_size 1000 (is a larger page faster?).
+//    BENCH_SWEEP (e.g. "2,4,8,12,16") adds one round of those prefetch values (how the default was chosen).
 // 3. Peak RSS of a fresh process streaming all events with the SDK's default walk, sampled every
 //    10 000 events (with the heap in use after a forced GC): flat, and compared with a fresh process
 //    running the baseline loop.
@@ -33,6 +34,7 @@
 // Last line: every ratio with its target.
 // Run after `npm run build`: node bench/sdk-stream.bench.mjs [events] [pageSize]
 import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -74,18 +76,30 @@ const { sdkCount, rawCount } = await import(path.join(here, "sdk-stream.shared.m
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
+/** The sandbox process's CPU time so far in ms (user + system, all its threads), where /proc has it. */
+const serverCpuMs = () => {
+  try {
+    const fields = fs.readFileSync(`/proc/${sandbox.child.pid}/stat`, "utf8").split(") ")[1].split(" ")
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN
+  }
+}
+
 /**
  * Runs the contenders interleaved for `rounds` rounds; every contender must count `expected`
  * events (when given). Returns per contender the wall times, client CPU times and the count.
  */
 const race = async (contenders, rounds, expected) => {
-  const results = contenders.map(() => ({ wall: [], cpu: [], count: 0 }))
+  const results = contenders.map(() => ({ wall: [], cpu: [], server: [], count: 0 }))
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < contenders.length; i++) {
       const c0 = process.cpuUsage()
+      const s0 = serverCpuMs()
       const t0 = performance.now()
       const count = await contenders[i][1]()
       results[i].wall.push(performance.now() - t0)
+      results[i].server.push(serverCpuMs() - s0)
       const c = process.cpuUsage(c0)
       results[i].cpu.push((c.user + c.system) / 1000)
       results[i].count = count
@@ -96,7 +110,8 @@ const race = async (contenders, rounds, expected) => {
     const best = Math.min(...r.wall)
     console.log(
       `${contenders[i][0].padEnd(52)} wall best ${(best / 1000).toFixed(2).padStart(6)} s, median ${(median(r.wall) / 1000).toFixed(2).padStart(6)} s   ` +
-        `client CPU ${(median(r.cpu) / 1000).toFixed(2).padStart(5)} s   ${r.count} events   ${Math.round(r.count / (best / 1000))} events/s`
+        `client CPU ${(median(r.cpu) / 1000).toFixed(2).padStart(5)} s   sandbox CPU ${(median(r.server) / 1000).toFixed(2).padStart(5)} s   ` +
+        `${r.count} events   ${Math.round(r.count / (best / 1000))} events/s`
     )
   })
   return results
@@ -151,6 +166,24 @@ try {
   const maxSpeedup = speedup(lseq, lmax)
   console.log(`default vs prefetch 1: ${defaultSpeedup.toFixed(2)}x paired, ${bestSpeedup(lseq, ldef).toFixed(2)}x best-of; vs the fetch loop ${speedup(lraw, ldef).toFixed(2)}x paired`)
   console.log(`prefetch ${MAX_PREFETCH} vs prefetch 1: ${maxSpeedup.toFixed(2)}x paired, ${bestSpeedup(lseq, lmax).toFixed(2)}x best-of; vs the fetch loop ${speedup(lraw, lmax).toFixed(2)}x paired`)
+  // Client and sandbox share the machine's cores: a walk cannot take less than their CPU time
+  // over the cores, however many pages are in flight.
+  const cpuBound = (r) => (median(r.cpu) + median(r.server)) / os.cpus().length
+  console.log(
+    `CPU floor ((client + sandbox CPU) / ${os.cpus().length} cores): default ${(cpuBound(ldef) / 1000).toFixed(2)} s, prefetch ${MAX_PREFETCH} ${(cpuBound(lmax) / 1000).toFixed(2)} s; ` +
+      `so at most ${(median(lseq.wall) / cpuBound(lmax)).toFixed(2)}x over prefetch 1's median ${(median(lseq.wall) / 1000).toFixed(2)} s on an otherwise idle machine (load now ${os.loadavg()[0].toFixed(2)})`
+  )
+
+  // BENCH_SWEEP="2,4,8,12,16": each prefetch once more, interleaved with prefetch 1, to choose the default
+  const sweep = (process.env.BENCH_SWEEP ?? "").split(",").filter((v) => v.trim() !== "").map(Number)
+  if (sweep.length > 0) {
+    console.log(`\nsweep: ${LATENCY_MS} ms, default page_size, one round each`)
+    const swept = await race([
+      ["streamEvents, prefetch 1", () => sdkCount(root, url, token, undefined, 1)],
+      ...sweep.map((n) => [`streamEvents, prefetch ${n}`, () => sdkCount(root, url, token, undefined, n)])
+    ], 1, total)
+    console.log(`sweep, speed-up over prefetch 1 of the same round: ${sweep.map((n, i) => `${n}: ${(swept[0].wall[0] / swept[i + 1].wall[0]).toFixed(2)}x`).join(", ")}`)
+  }
 
   console.log(`\npart 2b: ${LATENCY_MS} ms, page_size 1000, one round (is a larger page faster?)`)
   const [bigSeq, bigDef] = await race([

@@ -34,7 +34,11 @@ export const layerServices = (options?: {
   return Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(Layer.provideMerge(Layer.merge(files, upload)))
 }
 
-/** Every SDK service from explicit options. */
+/**
+ * Every SDK service from explicit options (`SynapseClient.Options`: base URL, tokens, timeouts,
+ * retry, `prefetch` — the pages listing streams request at once, 1 to follow `next` — and the
+ * file cache and upload options).
+ */
 export const layer = (
   options: SynapseClient.Options & {
     readonly fileCache?: FileCache.Options | undefined
@@ -44,9 +48,10 @@ export const layer = (
   layerServices(options).pipe(Layer.provideMerge(SynapseClient.layer(options)))
 
 /**
- * Every SDK service from the environment: `SYNAPSE_BASE_URL`, the `SYNAPSE_*` tokens and timeouts
- * (see `SynapseClient.layerConfig`), `SYNAPSE_CACHE_DIR`, `SYNAPSE_UPLOAD_STATE_DIR`.
- * `overrides` (a retry schedule, `transformClient`, …) take precedence over the environment.
+ * Every SDK service from the environment: `SYNAPSE_BASE_URL`, the `SYNAPSE_*` tokens and timeouts,
+ * `SYNAPSE_PREFETCH` (see `SynapseClient.layerConfig`), `SYNAPSE_CACHE_DIR`, `SYNAPSE_UPLOAD_STATE_DIR`.
+ * `overrides` (a retry schedule, `transformClient`, `prefetch`, …) take precedence over the
+ * environment; a bad value of either fails the layer with a `ConfigError` naming it.
  */
 export const layerConfig = (
   overrides?: Partial<SynapseClient.Options>
