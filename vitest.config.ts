@@ -11,6 +11,7 @@ import { defineConfig } from "vitest/config"
  * themselves, and pure unit tests start no sandbox: both run once, in `rich`.
  */
 const bothProfiles = [
+  "test/e2e/**/*.test.ts",
   "test/mcp/Datasets.test.ts",
   "test/mcp/Http.test.ts",
   "test/mcp/ModelTools.test.ts",

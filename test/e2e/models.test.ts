@@ -10,6 +10,7 @@ import * as Path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { type CliResult, runCli } from "../support/cli.js"
 import { call } from "../support/http.js"
+import { isRich } from "../support/profile.js"
 import { useSandbox } from "../support/sandbox.js"
 
 const sandbox = useSandbox({ seed: "demo" })
@@ -56,14 +57,24 @@ describe("synapse-ml models", () => {
     expect(report.stdout).toContain(
       `(${predictions.length - 2} of ${predictions.length} rows used; skipped: score_out_of_range ×1 (rows ${predictions.length}), unknown_image ×1 (rows ${predictions.length - 1}))`
     )
-    expect(report.stdout).toMatch(/DIFFERS {2}mAP reported [\d.]+, computed AP 1\.0000/)
+    if (isRich()) expect(report.stdout).toMatch(/DIFFERS {2}mAP reported [\d.]+, computed AP 1\.0000/)
+    else {
+      // An evidenced model carries no metrics and no type: nothing to compare, and the guessed task is said.
+      expect(report.stdout).toContain("no reported metric has a computed counterpart")
+      expect(report.stdout).toContain(`note: the backend sent no metrics for model ${active}: there are no reported metrics to show or compare`)
+      expect(report.stdout).toContain(`note: model ${active} has no model_type (the backend did not send it): its predictions are read as detection`)
+    }
     expect(report.stderr).toMatch(/^analyze ground truth: \d+\/\d+ events/m)
   })
 
   it("exits 2 naming the metrics that exist when compare is given an unknown one", async () => {
     const r = await cli(["models", "compare", "101", "103", "--metric", "nope"])
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/UnknownMetricError: no model has a metric named "nope" stored on it; metrics that exist: loss, mAP, mAP50, precision, recall/)
+    expect(r.stderr).toMatch(
+      isRich()
+        ? /UnknownMetricError: no model has a metric named "nope" stored on it; metrics that exist: loss, mAP, mAP50, precision, recall/
+        : /UnknownMetricError: no model has a metric named "nope" stored on it; metrics that exist: none; the backend sent no metrics for any of these models: recompute them from predictions/
+    )
     const unkeyed = await cli(["models", "compare", "101", "103", "--recompute-on", "303", "--predictions", "preds.json"])
     expect(unkeyed.code).toBe(2)
     expect(unkeyed.stderr).toContain('--predictions expects model-id=file, e.g. --predictions 101=a.json; got "preds.json"')
@@ -87,6 +98,22 @@ describe("synapse-ml models", () => {
     const file = Path.join(tmp, "model.pt")
     Fs.writeFileSync(file, Buffer.alloc(100_000, 3))
     const base = ["models", "deploy", "--name", "CLI Detector", "--type", "detection", "--project", "1", "--file", file, "--replace-active", "--gate-metric", "mAP"]
+
+    if (!isRich()) {
+      // Evidenced models say nothing of their project or activity: deploy and rollback cannot know
+      // what they would switch, so they refuse (exit 3) naming the field, and change nothing.
+      for (const args of [[...base, "--metrics", '{"mAP": 0.99}', "--dry-run"], [...base, "--metrics", '{"mAP": 0.99}']]) {
+        const refused = await cli(args)
+        expect(refused.code).toBe(3)
+        expect(refused.stderr).toContain(`IncompleteRecordError: model ${before[0]} has no \`is_active\`: deploy needs it, and the backend did not send it`)
+      }
+      const rollback = await cli(["models", "rollback", "--project", "1", "--deactivate", String(before[0])])
+      expect(rollback.code).toBe(3)
+      expect(rollback.stderr).toContain(`IncompleteRecordError: model ${before[0]} has no \`project\`: rollback needs it`)
+      expect(sandbox().query("SELECT id FROM models WHERE name = ?", "CLI Detector")).toStrictEqual([])
+      expect(await activeDetectors()).toStrictEqual(before)
+      return
+    }
 
     const dry = await cli([...base, "--metrics", '{"mAP": 0.99}', "--dry-run"])
     expect(dry.code).toBe(0)
