@@ -61,8 +61,16 @@ const describeTool = (tool: AnyTool<unknown>): McpToolInfo => ({
   annotations: { title: tool.title, ...tool.annotations }
 })
 
-/** The declared output: the tool's own struct plus the optional truncation note. */
-export const outputSchemaOf = (tool: AnyTool<unknown>) => Schema.Struct({ ...tool.output.fields, truncated: TruncatedField })
+/**
+ * The declared output: the tool's own struct plus the optional truncation note. An output that
+ * keeps undeclared fields (a record as the backend sent it: an index signature) publishes them as
+ * allowed, so that a client validating `structuredContent` accepts them.
+ */
+export const outputSchemaOf = (tool: AnyTool<unknown>) => {
+  const declared = { ...tool.output.fields, truncated: TruncatedField }
+  const open = tool.output.ast._tag === "TypeLiteral" && tool.output.ast.indexSignatures.length > 0
+  return open ? Schema.Struct(declared, Schema.Record({ key: Schema.String, value: Schema.Unknown })) : Schema.Struct(declared)
+}
 
 // Published loosely (an object with a description) rather than field by field: it is repeated in
 // every tool's schema, and clients put the whole tool list into the model's context.

@@ -6,7 +6,7 @@
  * whole SDK path runs; the CLI and the MCP server render the same error as a clear message.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Effect, Either, Layer, ManagedRuntime, Redacted } from "effect"
+import { Effect, Either, Layer, ManagedRuntime, Redacted, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -14,7 +14,8 @@ import { afterAll, afterEach, describe, expect, it } from "vitest"
 import * as Backend from "../../src/mcp/Backend.js"
 import { toToolError } from "../../src/mcp/Errors.js"
 import { serverLayer } from "../../src/mcp/Main.js"
-import { McpServer } from "../../src/mcp/Server.js"
+import { McpServer, outputSchemaOf } from "../../src/mcp/Server.js"
+import { getModel } from "../../src/mcp/tools/Models.js"
 import * as SynapseClient from "../../src/services/SynapseClient.js"
 import { IncompleteRecordError, isSynapseError } from "../../src/services/SynapseError.js"
 import { analyzeModel } from "../../src/workflows/Analyze.js"
@@ -257,6 +258,8 @@ describe("the error at the boundaries", () => {
         const got = yield* Effect.promise(() => client.callTool({ name: "get_model", arguments: { id: 456 } }))
         expect(got.isError).toBeFalsy()
         expect(got.structuredContent).toStrictEqual(model)
+        // The published output schema allows what the backend added.
+        expect(Schema.decodeUnknownSync(outputSchemaOf(getModel), { onExcessProperty: "error" })(got.structuredContent)).toStrictEqual(model)
         const listed = yield* Effect.promise(() => client.callTool({ name: "list_models", arguments: { fields: ["id", "name", "project", "is_released"] } }))
         expect((listed.structuredContent as { results: unknown }).results).toStrictEqual([{ id: 456, name: "current", is_released: false }])
       })))

@@ -6,7 +6,7 @@
  */
 import { Effect, Runtime, Schema } from "effect"
 import * as fs from "node:fs/promises"
-import { Id, JsonObject } from "../../schemas/Common.js"
+import { Id, JsonObject, withUndeclaredFields } from "../../schemas/Common.js"
 import { MetricsInput, Model, MODEL_TYPES, ModelType } from "../../schemas/Model.js"
 import type { UploadProgress } from "../../services/ChunkedUpload.js"
 import { Models } from "../../services/Models.js"
@@ -316,7 +316,7 @@ export const createModel = Tool.make({
       description: "The model file: absolute inside an upload root, or relative to one. Without it the model has no file."
     }))
   }),
-  output: Model,
+  output: withUndeclaredFields(Model),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   write: true,
   run: (input, context) =>
@@ -348,7 +348,7 @@ export const updateModel = Tool.make({
     is_active: Schema.optional(Schema.Boolean.annotations({ description: "Activate (true) or deactivate (false)." })),
     version: Schema.optional(Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "New version label." }))
   }),
-  output: Model,
+  output: withUndeclaredFields(Model),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   write: true,
   run: (input) =>
