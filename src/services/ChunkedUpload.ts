@@ -50,6 +50,8 @@ import {
 } from "../schemas/ChunkedUpload.js"
 import { decoder, fromHttpClientError, parseJson, SynapseClient } from "./SynapseClient.js"
 import {
+  ConnectionError,
+  DecodeError,
   fromResponse,
   PayloadTooLargeError,
   stripQuery,
@@ -174,6 +176,7 @@ type ChunkOutcome =
 
 const decodeMismatch = Schema.decodeUnknownOption(OffsetMismatch)
 const decodeState = decoder(ChunkedUploadState)
+const decodeComplete = decoder(ChunkedUploadComplete)
 
 /** A 400 saying the upload was already finished (drf-chunked-upload's answer to a chunk or a second finish). */
 const isAlreadyComplete = (error: SynapseError): boolean =>
@@ -205,6 +208,57 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
       return new (error.constructor as new(fields: object) => SynapseError)({ ...fields, detail })
     }
 
+    /**
+     * Sends one upload request (a chunk PUT or the finish POST) and reads its answer in either
+     * dialect: the 2xx body decoded with `decode`; an offset error (`expected_offset` or `offset`)
+     * as `{ mismatch }`; "already marked as complete" as `{ complete }`; drf-chunked-upload's 400 for
+     * a file over its limit as `PayloadTooLargeError`. An answer cut short (the request was
+     * performed, what it answered cannot be read) is a `ConnectionError`, so the retry policy sends
+     * it again, which is safe for both requests: the server then says where it is.
+     */
+    const exchange = <A>(
+      request: HttpClientRequest.HttpClientRequest,
+      decode: (json: unknown) => Either.Either<A, DecodeError>
+    ): Effect.Effect<A | { readonly mismatch: number } | { readonly complete: true }, SynapseError> => {
+      const url = stripQuery(client.resolveUrl(request.url))
+      const cutShort = (error: DecodeError) =>
+        new ConnectionError({ detail: `the answer was cut short (${error.detail})`, status_code: error.status_code, method: request.method, url })
+      return client.httpClient.execute(request).pipe(
+        Effect.mapError(fromHttpClientError),
+        Effect.flatMap((response) =>
+          response.text.pipe(
+            Effect.mapError(fromHttpClientError),
+            Effect.flatMap((text): Effect.Effect<A | { readonly mismatch: number } | { readonly complete: true }, SynapseError> => {
+              const parsed = parseJson(text, response.status)
+              if (Either.isLeft(parsed) && parsed.left.truncated === true) return Effect.fail(cutShort(parsed.left))
+              if (response.status >= 200 && response.status < 300) {
+                const decoded = Either.flatMap(parsed, decode)
+                return Either.isLeft(decoded) ? Effect.fail(new DecodeError({ ...decoded.left, method: request.method, url })) : Effect.succeed(decoded.right)
+              }
+              if (response.status === 400) {
+                const mismatch = decodeMismatch(Either.getOrUndefined(parsed))
+                const expected = Option.isSome(mismatch) ? expectedOffset(mismatch.value) : undefined
+                if (expected !== undefined) return Effect.succeed({ mismatch: expected })
+              }
+              const error = fromResponse({
+                status: response.status,
+                body: text,
+                retryAfter: response.headers["retry-after"],
+                method: request.method,
+                url: client.resolveUrl(request.url)
+              })
+              if (isAlreadyComplete(error)) return Effect.succeed({ complete: true } as const)
+              // drf-chunked-upload refuses a file over its limit with a 400, not a 413.
+              if (error._tag === "ValidationError" && SIZE_LIMIT_PATTERN.test(error.detail)) {
+                return Effect.fail(new PayloadTooLargeError({ status_code: 400, detail: error.detail, method: request.method, url }))
+              }
+              return Effect.fail(error)
+            })
+          )
+        )
+      )
+    }
+
     /** One chunk, retried on transient failures; every attempt re-reads the range from disk. */
     const sendChunk = (
       source: UploadSourceFile,
@@ -217,40 +271,7 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
       prefetched: Effect.Effect<Buffer, SynapseError> | undefined
     ): Effect.Effect<ChunkOutcome, SynapseError> => {
       const send = (request: HttpClientRequest.HttpClientRequest) =>
-        client.httpClient.execute(request).pipe(
-          Effect.mapError(fromHttpClientError),
-          Effect.flatMap((response) =>
-            response.text.pipe(
-              Effect.mapError(fromHttpClientError),
-              Effect.flatMap((text): Effect.Effect<
-                ChunkedUploadState | { readonly mismatch: number } | { readonly complete: true },
-                SynapseError
-              > => {
-                if (response.status >= 200 && response.status < 300) {
-                  const decoded = Either.flatMap(parseJson(text, response.status), decodeState)
-                  return Either.isLeft(decoded) ? Effect.fail(decoded.left) : Effect.succeed(decoded.right)
-                }
-                if (response.status === 400) {
-                  const mismatch = decodeMismatch(Either.getOrUndefined(parseJson(text, response.status)))
-                  const expected = Option.isSome(mismatch) ? expectedOffset(mismatch.value) : undefined
-                  if (expected !== undefined) return Effect.succeed({ mismatch: expected })
-                }
-                const error = fromResponse({
-                  status: response.status,
-                  body: text,
-                  retryAfter: response.headers["retry-after"],
-                  method: "PUT",
-                  url: client.resolveUrl(url)
-                })
-                if (isAlreadyComplete(error)) return Effect.succeed({ complete: true } as const)
-                // drf-chunked-upload refuses a file over its limit with a 400, not a 413.
-                if (error._tag === "ValidationError" && SIZE_LIMIT_PATTERN.test(error.detail)) {
-                  return Effect.fail(new PayloadTooLargeError({ status_code: 400, detail: error.detail, method: "PUT", url: error.url }))
-                }
-                return Effect.fail(error)
-              })
-            )
-          ),
+        exchange(request, decodeState).pipe(
           Effect.timeoutFail({
             duration: timeout,
             onTimeout: () =>
@@ -305,26 +326,46 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
         Duration.sum(client.timeouts.connect, client.timeouts.read),
         Duration.seconds(Math.ceil(size / (50 * MIN_CHUNK_SIZE)))
       )
-      const post = client.json(
-        HttpClientRequest.post(session.url).pipe(HttpClientRequest.bodyUnsafeJson({ md5 })),
-        ChunkedUploadComplete,
-        { retry: false, timeout }
+      const request = HttpClientRequest.post(session.url).pipe(HttpClientRequest.bodyUnsafeJson({ md5 }))
+      const attempt = exchange(request, decodeComplete).pipe(
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () =>
+            new TimeoutError({
+              detail: `the finish was not answered within ${Duration.format(timeout)}`,
+              method: "POST",
+              url: stripQuery(client.resolveUrl(session.url)),
+              timeoutMs: Duration.toMillis(timeout)
+            })
+        }),
+        Effect.flatMap((answer) => {
+          if ("mismatch" in answer) {
+            // The server holds less than the whole file: nothing this client sent can be finished.
+            return Effect.fail(
+              new ValidationError({
+                status_code: 400,
+                detail: `the server holds ${answer.mismatch} of the file's ${size} bytes and cannot finish the upload`,
+                method: "POST",
+                url: stripQuery(client.resolveUrl(session.url))
+              })
+            )
+          }
+          if ("complete" in answer) {
+            return Effect.logInfo("the server says the upload is already complete: an earlier finish went through").pipe(
+              Effect.annotateLogs({ upload: String(session.id) }),
+              Effect.as({ id: session.id, url: session.url, file: null, checksum: md5, size })
+            )
+          }
+          return Effect.succeed({
+            id: answer.id,
+            url: session.url,
+            file: answer.file ?? null,
+            checksum: answer.checksum ?? md5,
+            size: answer.size ?? size
+          })
+        })
       )
-      const attempt = post.pipe(
-        Effect.map((done) => ({
-          id: done.id,
-          url: session.url,
-          file: done.file ?? null,
-          checksum: done.checksum ?? md5,
-          size: done.size ?? size
-        })),
-        Effect.catchIf(isAlreadyComplete, () =>
-          Effect.logInfo("the server says the upload is already complete: an earlier finish went through").pipe(
-            Effect.annotateLogs({ upload: String(session.id) }),
-            Effect.as({ id: session.id, url: session.url, file: null, checksum: md5, size })
-          ))
-      )
-      return client.retry(attempt)
+      return client.retry(attempt).pipe(Effect.mapError(redactError))
     }
 
     const upload = Effect.fn("ChunkedUpload.upload")(function*(path: string, uploadOptions: UploadOptions = {}) {
