@@ -15,8 +15,10 @@ import * as Path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import type * as Synapse from "../../src/services/Synapse.js"
 import { analyzeModel } from "../../src/workflows/Analyze.js"
-import { exportGroundTruth, type ExportSummary } from "../../src/workflows/Export.js"
-import { prepareTrainingData } from "../../src/workflows/Split.js"
+import { FileCache } from "../../src/services/FileCache.js"
+import { GroundTruths } from "../../src/services/GroundTruths.js"
+import { exportEvents, exportGroundTruth, type ExportSummary } from "../../src/workflows/Export.js"
+import { prepareTrainingData, splitEvents } from "../../src/workflows/Split.js"
 import { call } from "../support/http.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
 import { ok, runEither, sdkLayer } from "../support/sdk.js"
@@ -180,5 +182,28 @@ describe("the same demo data in both profiles", () => {
     expect((b.computed as any).predictions).toStrictEqual((a.computed as any).predictions)
     expect((b.computed as any).metrics).toStrictEqual((a.computed as any).metrics)
     expect((a.computed as any).predictions.used).toBe(byName.size)
+  }, 60_000)
+
+  it("events listed as the official SDK's export code lists them (fields=category&fields=files&fields=data: no data unit at all) export and split the same", async () => {
+    const versions = await streetVersions()
+    const version = versions[versions.length - 1]!
+    const rich = ok(await run(richSandbox(), exportGroundTruth({ datasetVersionIds: [version], format: "coco", outputDir: fresh(), splitBy: "category" })))
+    const partial = Effect.gen(function* () {
+      const gt = yield* GroundTruths
+      const cache = yield* FileCache
+      const params = { ground_truth_dataset_versions: [version], fields: ["category", "files", "data"] }
+      const first = yield* gt.listEvents(params, { pageSize: 1, urlConversion: false })
+      expect(Object.keys(first.results[0]!).sort()).toStrictEqual(["category", "data", "files", "id"])
+      const events = gt.streamEvents(params, { pageSize: 100, urlConversion: false })
+      const fetchFile = (entry: { readonly url?: string | null | undefined }) => cache.download(entry.url!)
+      const exported = yield* exportEvents({ versions: [{ id: version }], events, fetchFile }, { format: "coco", outputDir: fresh(), splitBy: "category" })
+      const split = yield* splitEvents({ events, fetchFile, inputs: { dataset_versions: [version] } }, { seed: 1, dryRun: true })
+      return { exported, split: split.summary }
+    })
+    const evidence = ok(await run(evidenceSandbox(), partial))
+    expect(figures(evidence.exported)).toStrictEqual({ ...figures(rich), events: rich.events })
+    for (const split of Object.keys(rich.splits)) expect(content(readCoco(evidence.exported, split))).toStrictEqual(content(readCoco(rich, split)))
+    const richSplit = ok(await run(richSandbox(), prepareTrainingData({ datasetVersionIds: [version], seed: 1, dryRun: true }))).summary
+    expect(evidence.split.total).toStrictEqual(richSplit.total)
   }, 60_000)
 })
