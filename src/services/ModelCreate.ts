@@ -31,10 +31,10 @@
  * - Anything else — an undated candidate (the official SDK's model has no `created_at`, so any
  *   model of the same name is one), several, an incomplete listing, a listing that failed — cannot
  *   be decided: `OutcomeUnknownError` names the candidates and what to check. The caller, who knows
- *   whether such a model existed before, decides.
- *
- * - A 2xx whose body is cut short or unreadable also leaves the model unknown, though created: the
- *   same listing decides which it is, and nothing is sent again.
+ *   whether such a model existed before, decides. (Ids do not help: with nothing listed before the
+ *   POST, a namesake's id, however high, says nothing of whether it was there before.)
+ * - A 2xx whose body is cut short or unreadable leaves the model created but unknown: the same
+ *   listing says which it is, and nothing is sent again, whatever it shows.
  *
  * Never a second model (nothing is re-sent unless no model can be the one created), and never a
  * blocked create (nothing is refused, and nothing extra is sent, when no answer was lost).
