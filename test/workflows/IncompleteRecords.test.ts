@@ -157,6 +157,35 @@ describe("compare on models without metrics or type", () => {
     expect(Either.isLeft(none) && none.left._tag).toBe("UnknownMetricError")
     expect(Either.isLeft(none) && none.left.message).toContain("the backend sent no metrics for this model: recompute them from predictions")
   })
+
+  it("recomputing, a model without model_type is scored as detection, and the result says so", async () => {
+    server = await startScriptedServer((req) => {
+      if (req.path === `${API}/models/1/`) return { json: { id: 1, name: "untyped" } }
+      if (req.path === `${API}/models/2/`) return { json: { id: 2, name: "typed", model_type: "detection" } }
+      if (req.path === `${API}/ground_truth_dataset_versions/303/`) return { json: { id: 303, name: "v3" } }
+      if (req.path === `${API}/sdk/ground_truth_events/`) {
+        return {
+          json: onePage([{
+            id: 1,
+            data_unit: { id: 5, files: { image: { url: "https://files.example/5.jpg", width: 100, height: 80 } } },
+            data: { type: "image", annotations: [{ category_id: 1, category: "car", bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 }] }
+          }])
+        }
+      }
+      return undefined
+    })
+    const predictions = JSON.stringify([{ image_id: 5, category_id: 1, bbox: [10, 10, 20, 20], score: 0.9 }])
+    const compared = ok(await run(compareModels({
+      model_ids: [1, 2],
+      metric: "AP50",
+      recompute: { ground_truth_version_id: 303, predictions: { "1": predictions, "2": predictions } }
+    })))
+    // COCO's 101-point interpolation sums to just under 1 for a perfect detection.
+    expect(compared.ranking.map((r) => [r.model.id, r.rank, Number(r.value.toFixed(6))])).toStrictEqual([[1, 1, 1], [2, 1, 1]])
+    expect(compared.notes).toStrictEqual([
+      "model 1 has no model_type (the backend did not send it): its predictions are read as detection; pass task to choose"
+    ])
+  })
 })
 
 describe("analyze on a model without type or metrics", () => {
