@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { toToolError } from "../../src/mcp/Errors.js"
-import { NotFoundError, ValidationError } from "../../src/services/SynapseError.js"
+import { NotFoundError, OutcomeUnknownError, PayloadTooLargeError, ValidationError } from "../../src/services/SynapseError.js"
 
 const context = { action: "Listing models", notFound: "Model 42 does not exist; find ids with list_models." }
 const occurrences = (text: string, part: string) => text.split(part).length - 1
@@ -41,5 +41,22 @@ describe("toToolError", () => {
     expect(toToolError(context)(error).message).toBe(
       "Listing models failed: Model 42 does not exist; find ids with list_models. (HTTP 404 for GET /api/v1/models/42/)"
     )
+  })
+
+  it("warns against a blind retry when a write's outcome is unknown", () => {
+    const error = new OutcomeUnknownError({
+      detail: "the answer to POST models/ was lost, and …: check the models named \"m\" before creating it again",
+      method: "POST",
+      url: "http://host/api/v1/models/",
+      candidates: [7]
+    })
+    const message = toToolError(context)(error).message
+    expect(message).toContain("check the models named \"m\" before creating it again")
+    expect(message).toContain("Do not simply retry")
+  })
+
+  it("gives the size limit's own status (drf-chunked-upload says it with a 400)", () => {
+    const error = new PayloadTooLargeError({ status_code: 400, detail: "Size of file exceeds the limit (10 bytes)" })
+    expect(toToolError(context)(error).message).toContain("refuses files this large (HTTP 400): Size of file exceeds the limit (10 bytes)")
   })
 })
