@@ -209,7 +209,8 @@ export class GroundTruthCollector {
       labels,
       unusableAnnotations: { ...this.unusable },
       conflictingLabels: conflicting,
-      unreadEvents: { ...this.unread }
+      // Only when some were left unread: rich data never has any.
+      ...(Object.keys(this.unread).length > 0 ? { unreadEvents: { ...this.unread } } : {})
     }
   }
 
