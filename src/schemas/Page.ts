@@ -1,6 +1,8 @@
 /**
  * Django REST Framework page-number pagination: every list endpoint answers this envelope.
- * `next`/`previous` are absolute URLs that clients follow verbatim.
+ * `next`/`previous` are absolute URLs that clients follow verbatim. A page needs `results`,
+ * `count` and `next` to be walked (docs/wire-protocol.md "Resources"); `previous` is optional and
+ * other members are kept as they arrive.
  */
 import { Schema } from "effect"
 
