@@ -355,7 +355,11 @@ export const finishUpload = (ctx: SandboxContext, rawId: string | undefined): Ha
     const request = yield* HttpServerRequest.HttpServerRequest
     const origin = originOf(request, ctx.origin)
     const upload = yield* loadUpload(ctx, rawId)
-    const body = yield* readJsonObject
+    // A DRF view parses a form body as well as JSON: a client posting `md5=…` is understood too.
+    const form = (request.headers["content-type"] ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded")
+    const body: Record<string, unknown> = form
+      ? Object.fromEntries(new URLSearchParams(yield* request.text.pipe(Effect.orElseSucceed(() => ""))))
+      : yield* readJsonObject
     const md5 = body.md5
     if (typeof md5 !== "string" || !/^[0-9a-fA-F]{32}$/.test(md5)) {
       if (evidence && (typeof md5 !== "string" || md5 === "")) throw detailError(400, "Checksum of type 'md5' is required")

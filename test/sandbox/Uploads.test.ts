@@ -340,6 +340,13 @@ describe("chunked upload (evidence profile: drf-chunked-upload)", () => {
     const started = await put(`${evidence().url}/chunked_upload/`, randomBytes(4), "bytes 0-3/4")
     const noMd5 = await call(started.body.url, jsonInit("POST", {}, headers()))
     expect(noMd5.body).toStrictEqual({ detail: "Checksum of type 'md5' is required" })
+    // A form body, as DRF parses it too.
+    const formFinish = await call(started.body.url, {
+      method: "POST",
+      headers: { ...headers(), "content-type": "application/x-www-form-urlencoded" },
+      body: `md5=${md5(Buffer.from("nope"))}`
+    })
+    expect(formFinish.body).toStrictEqual({ detail: "checksum does not match" })
     expect((await call(`${evidence().url}/chunked_upload/999999/`, jsonInit("POST", { md5: md5(Buffer.from("x")) }, headers()))).status).toBe(404)
   })
 
