@@ -14,7 +14,8 @@
  *   result's `file` is `null`; the upload id, all that registering a model needs, is known.
  * - A file over the server's limit fails with `PayloadTooLargeError`, whether the server says so
  *   with `413` or with drf-chunked-upload's `400 "Size of file exceeds the limit"`.
- *
+ * - An answer cut short (a chunk or a finish performed, its answer unreadable) is sent again like a
+ *   lost one: both requests are safe to repeat, since the server then says where it is.
  * - The file is read by offset from disk one chunk at a time (the next while the current one is on
  *   the wire, into two buffers used in turn): it is never held whole in memory, and a retried
  *   chunk re-reads its bytes from disk (never a consumed stream).
@@ -26,10 +27,10 @@
  * - After every acknowledged chunk a small state file (upload url and id, file path/size/mtime, md5
  *   of the part sent) is saved under the cache directory; a later `upload` of the same, unchanged
  *   file picks the upload up where the server has it. Where it is, `GET {url}` says (the rich
- *   sandbox); where that request does not exist (drf-chunked-upload behind the platform answers
- *   no status the official SDK uses), the next chunk is sent at the remembered offset and the
- *   server's offset error, if any, says where to continue. An upload the server no longer has
- *   (`404`, `410`) starts over. A changed file starts over.
+ *   sandbox); where that request fails (the platform need not route it: the official SDK never
+ *   sends it), the next chunk is sent at the remembered offset and the server's offset error, if
+ *   any, says where to continue. An upload the server no longer has (`404`, `410`) starts over,
+ *   once. A changed file starts over.
  * - Progress goes to an optional callback, or comes as a `Stream` of events. Interrupting the fiber
  *   (or aborting the `signal`, checked between chunks) leaves the upload resumable.
  */
