@@ -462,6 +462,9 @@ export const rollbackDeployment: (
       detail: `${foreign.map((m) => `model ${m.id} is in project ${m.project ?? "none"}`).join(", ")}, not in project ${plan.project_id}`
     })
   }
+  // The active set is read again at the end; a listing that cannot say which models are active
+  // must fail now, not after the switches, where it would hide what was done.
+  yield* activeModelsOf(plan.project_id, undefined, "rollback")
   const steps: Array<StepReport> = []
   const todo: Array<[StepReport["step"], number, boolean]> = [
     ...plan.reactivate.map((id) => ["reactivate", id, true] as [StepReport["step"], number, boolean]),

@@ -123,6 +123,13 @@ describe("deploy on models that lack what it needs", () => {
     expect(Either.isLeft(result) && shapeOf(result.left)).toStrictEqual(incomplete(456, "project", "rollback"))
     expect(changes()).toStrictEqual([])
   })
+
+  it("rollback refuses before switching anything when the project's listing cannot say which models are active", async () => {
+    await serveModels([{ id: 456, project: 2, is_active: false }, { id: 500, project: 2, is_active: true }, { id: 9, name: "stateless", project: 2 }])
+    const result = await run(rollbackDeployment({ project_id: 2, reactivate: [456], deactivate: [500] }))
+    expect(Either.isLeft(result) && shapeOf(result.left)).toStrictEqual(incomplete(9, "is_active", "rollback"))
+    expect(changes()).toStrictEqual([])
+  })
 })
 
 describe("deploy on the sandbox's evidence profile", () => {
