@@ -5,8 +5,6 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { outputSchemaOf } from "../../src/mcp/Server.js"
 import { allTools } from "../../src/mcp/tools/index.js"
-import { eventImage } from "../../src/workflows/Annotations.js"
-import type { GroundTruthEvent } from "../../src/schemas/GroundTruth.js"
 import { call as http } from "../support/http.js"
 import { isRich } from "../support/profile.js"
 import { connect, textOf } from "./harness.js"
@@ -76,7 +74,7 @@ describe("model workflow tools on the sandbox", () => {
   // Predictions that score accuracy 1 and 0 on a dataset version, whatever label the analysis
   // picks per data unit: the unit's own label, or a label no class has. An evidenced event names
   // no data unit id and carries its label as a native `classification` annotation: its image is
-  // then keyed by the id the workflows derive from the image file (what an export writes).
+  // then named by its file name, the last segment of the image URL's path.
   const classificationPredictions = Effect.promise(async () => {
     const sb = mcp().sandbox
     // Evidenced versions do not name their dataset: the database says which version is which.
@@ -86,12 +84,12 @@ describe("model workflow tools on the sandbox", () => {
       "v1.1"
     )
     const events = (await http(`${sb.url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version!.id}&page_size=1000`, { headers: sb.headers })).body.results
-    const units = new Map<number, string>()
+    const units = new Map<number | string, string>()
     for (const e of events) {
       if (isRich()) units.set(e.data_unit.id, e.data.label)
       else {
         const label = e.data.annotations.image.find((a: any) => a.tool === "classification")?.classification.class
-        if (label !== undefined) units.set(eventImage(e as GroundTruthEvent).id!, label)
+        if (label !== undefined) units.set(new URL(e.files.image_1.url).pathname.split("/").pop()!, label)
       }
     }
     expect(units.size).toBeGreaterThan(10)
