@@ -367,6 +367,7 @@ const NONE: EventAnnotations = { _tag: "none" }
  * inline form, when present, is the same annotation pass as the files, so it is preferred.
  */
 export const eventAnnotations = (event: GroundTruthEvent, imageKey: string | undefined): EventAnnotations => {
+  // (dataMetaOnly below is the same decision without reading the native form.)
   const data = event.data ?? undefined
   const annotations = data?.annotations
   if (Array.isArray(annotations)) {
@@ -470,4 +471,14 @@ export const prepare = (a: SourceAnnotation, width: number, height: number): Pre
 export const inlineAnnotations = (event: GroundTruthEvent): ReadonlyArray<SourceAnnotation> => {
   const found = eventAnnotations(event, eventImage(event).fileKey)
   return found._tag === "list" ? fromEventAnnotations(found.list) : found._tag === "native" ? found.sources : []
+}
+
+/**
+ * Whether `eventAnnotations` would send the event to its `data_meta_*` files, decided without
+ * reading an inline native form (for callers that only need to know what to download).
+ */
+export const dataMetaOnly = (event: GroundTruthEvent): boolean => {
+  const annotations = event.data?.annotations
+  if (Array.isArray(annotations) ? annotations.length > 0 : isRecord(annotations) && Object.keys(annotations).length > 0) return false
+  return dataMetaKeys(event.files ?? undefined).length > 0
 }

@@ -17,7 +17,7 @@
  */
 import { Schema } from "effect"
 import type { GroundTruthEvent, NativeEntries } from "../schemas/GroundTruth.js"
-import { eventAnnotations, eventImage, fileNameOf, nativeKey, readEventAnnotation, scratchSource, type SourceAnnotation } from "./Annotations.js"
+import { type EventAnnotations, eventAnnotations, eventImage, fileNameOf, nativeKey, readEventAnnotation, scratchSource, type SourceAnnotation } from "./Annotations.js"
 import type { DetectionDataset, EvalCategory, EvalGroundTruth } from "./DetectionMetrics.js"
 import { allFinite, polygonsBbox, shoelaceArea } from "./Geometry.js"
 
@@ -112,14 +112,18 @@ export class GroundTruthCollector {
   /** @param keepBoxes keep every box in memory (only needed to score detections). */
   constructor(private readonly keepBoxes: boolean) {}
 
-  /** Adds one event. */
-  add(event: GroundTruthEvent): void {
+  /**
+   * Adds one event. `fromFiles` are its annotations read from its `data_meta_*` files, when the
+   * caller downloaded them; without them such an event is counted as unread.
+   */
+  add(event: GroundTruthEvent, fromFiles?: ReadonlyArray<SourceAnnotation>): void {
     this.events++
     const data = event.data ?? undefined
     const img = eventImage(event)
-    const found = eventAnnotations(event, img.fileKey)
+    const inline = eventAnnotations(event, img.fileKey)
+    const found: EventAnnotations = inline._tag === "files" && fromFiles !== undefined ? { _tag: "native", sources: fromFiles } : inline
     // The native form says no `type`; it is keyed by media type, which is what `type` names.
-    const nativeImage = found._tag === "native" && data?.type === undefined
+    const nativeImage = inline._tag === "native" && data?.type === undefined
     bump(this.dataTypes, data?.type ?? (nativeImage ? "image" : "unknown"))
     bump(this.splits, event.category ?? "unassigned")
     const unit = img.id
@@ -180,7 +184,7 @@ export class GroundTruthCollector {
         iscrowd: a.iscrowd === 1 ? 1 : 0
       })
     }
-    const label = data?.label ?? (found._tag === "native" ? nativeLabel(event, img.fileKey) : undefined)
+    const label = data?.label ?? (inline._tag === "native" ? nativeLabel(event, img.fileKey) : undefined)
     if (unit !== undefined && typeof label === "string" && label.length > 0) {
       const previous = this.unitLabels.get(unit)
       if (previous === undefined) this.unitLabels.set(unit, { label, weight: largest, eventId: event.id, conflicting: false })

@@ -6,7 +6,7 @@
  * units written in the rich form must export to the same COCO content.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Layer, Schema, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -14,6 +14,9 @@ import { afterAll } from "vitest"
 import type { FileEntry } from "../../src/schemas/Common.js"
 import type { DatasetVersion } from "../../src/schemas/DatasetVersion.js"
 import { GroundTruthEvent } from "../../src/schemas/GroundTruth.js"
+import { FileCache } from "../../src/services/FileCache.js"
+import { GroundTruths } from "../../src/services/GroundTruths.js"
+import { collectGroundTruth } from "../../src/workflows/Analyze.js"
 import { eventImage, fromNative, imageIdentity, nativeKey } from "../../src/workflows/Annotations.js"
 import { validate } from "../../src/workflows/Coco.js"
 import { type ExportOptions, exportEvents, type ExportRun } from "../../src/workflows/Export.js"
@@ -340,4 +343,32 @@ describe("native form, no data unit: split and analysis", () => {
       { image_id: first, category_id: 3, bbox: [5, 5, 35, 55], area: 35 * 55, iscrowd: 0 }
     ])
   })
+
+  it.effect("analysis downloads data_meta files when the file cache is there, and says which events it could not read otherwise", () =>
+    Effect.gen(function* () {
+      const u = units[0]!
+      const meta = serve("https://s3.example/bucket/meta/collect.json", JSON.stringify(native(u.shapes, "image_1")))
+      const broken = serve("https://s3.example/bucket/meta/broken.json", "{ not json")
+      const events = [
+        evidenceEvent(u.image, {}, { data_meta_1: { url: `${meta}?s=1` } }),
+        evidenceEvent(units[1]!.image, native(units[1]!.shapes)),
+        evidenceEvent(units[2]!.image, {}, { data_meta_1: { url: broken } })
+      ]
+      // Only what collectGroundTruth uses of the services.
+      const groundTruths = Layer.succeed(GroundTruths, {
+        listAllEvents: () => Effect.succeed({ count: events.length, stream: Stream.fromIterable(events) })
+      } as unknown as GroundTruths["Type"])
+      const cache = Layer.succeed(FileCache, {
+        download: (url: string) => fetchFile({ url })
+      } as unknown as FileCache["Type"])
+      const withFiles = yield* collectGroundTruth(7, true).pipe(Effect.provide(Layer.merge(groundTruths, cache)))
+      expect(withFiles.stats().classes).toStrictEqual({ car: 2, person: 1 })
+      expect(withFiles.stats().unusableAnnotations).toStrictEqual({ data_meta_unreadable: 1 })
+      expect(withFiles.stats().unreadEvents).toBe(undefined)
+      expect(withFiles.detectionDataset().annotations.length).toBe(3)
+      const without = yield* collectGroundTruth(7, true).pipe(Effect.provide(groundTruths))
+      expect(without.stats().classes).toStrictEqual({ car: 1 })
+      expect(without.stats().unreadEvents).toStrictEqual({ data_meta_files: 2 })
+    })
+  )
 })
