@@ -8,6 +8,11 @@
  * or, for full control, `const sb = await startTestSandbox({ seed: "none", fixture: (db) => … })`
  * and `await sb.close()`. A `fixture` writes rows into the new database (already created with the
  * sandbox DDL and seeded: `none` seeds only the demo projects 1-3) before the server opens it.
+ *
+ * The profile is the options' `profile`, else `$SYNAPSE_SANDBOX_PROFILE` (the evidence project of
+ * vitest.config.ts sets it), else `rich`. A test that works out its expected values from the API
+ * reads them from `await sb.richView()`: the same data in the documented (rich) shapes, whatever
+ * profile the sandbox under test answers in.
  */
 import Database from "better-sqlite3"
 import * as Fs from "node:fs"
@@ -30,6 +35,19 @@ export interface TestSandbox extends SandboxHandle {
   readonly query: <T>(sql: string, ...params: Array<unknown>) => Array<T>
   /** Default headers for API calls (the access token). */
   readonly headers: Record<string, string>
+  /**
+   * The same data directory served in the rich profile: this sandbox when it is rich, else a
+   * second sandbox on the directory, started on first use and stopped with `close()`. For
+   * expectations read from the API (every documented field present), never for the calls under test.
+   */
+  readonly richView: () => Promise<RichView>
+}
+
+/** Where the rich reading of a test sandbox's data is served. */
+export interface RichView {
+  readonly url: string
+  readonly origin: string
+  readonly headers: Record<string, string>
 }
 
 /** Starts a sandbox on port 0 in a new temporary directory (or `options.dataDir`). */
@@ -51,9 +69,20 @@ export const startTestSandbox = async (options: TestSandboxOptions = {}): Promis
   }
   const handle = await startSandbox({ ...rest, seed, dataDir, port: options.port ?? 0, host: options.host ?? "127.0.0.1" })
   const openDb = () => new Database(Path.join(dataDir, "sandbox.sqlite"))
+  const headers = { "Synapse-Access-Token": `Token ${handle.token}` }
+  // Several sandboxes may serve one directory (the data directory's lock orders their start); the
+  // view adds no faults, so expectations are read cleanly while the sandbox under test misbehaves.
+  let view: Promise<SandboxHandle> | undefined
+  const richView = async (): Promise<RichView> => {
+    if (handle.profile === "rich") return { url: handle.url, origin: handle.origin, headers }
+    view ??= startSandbox({ seed, dataDir, port: 0, host: "127.0.0.1", token: handle.token, profile: "rich", faults: "", randSeed: options.randSeed, events: options.events })
+    const v = await view
+    return { url: v.url, origin: v.origin, headers }
+  }
   return {
     ...handle,
-    headers: { "Synapse-Access-Token": `Token ${handle.token}` },
+    headers,
+    richView,
     openDb,
     query: <T>(sql: string, ...params: Array<unknown>): Array<T> => {
       const db = openDb()
@@ -64,6 +93,7 @@ export const startTestSandbox = async (options: TestSandboxOptions = {}): Promis
       }
     },
     close: async () => {
+      if (view !== undefined) await (await view).close()
       await handle.close()
       if (ownDir) Fs.rmSync(dataDir, { recursive: true, force: true })
     }
