@@ -9,8 +9,9 @@
  * annotation passes over it, so their boxes are pooled); a category is the annotation's
  * `category_id`, named by its `category`; classes known by name only (the native form) get ids
  * after the largest known one, in name order, as the export numbers them. Annotations are read in
- * the rich list form and in the native form inline in `data`; analysis does not download
- * `data_meta_*` files, and events whose annotations are only there are counted as unread. A
+ * the rich list form and in the native form inline in `data`; annotations only in `data_meta_*`
+ * files are read when the caller downloaded them (see `collectGroundTruth`), else the events are
+ * counted as unread. A
  * classification label is the event's `data.label` (or the native `classification` tool's class);
  * when passes disagree, the label of the pass whose largest object is largest wins (that is what
  * `data.label` means) and the disagreement is counted.
@@ -39,7 +40,7 @@ export const GroundTruthStats = Schema.Struct({
   conflictingLabels: Schema.Int,
   /** Events whose annotations were not read, by reason. */
   unreadEvents: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Int })).annotations({
-    description: "Events whose annotations were not read, by reason: data_meta_files (only in data_meta_* files, which analysis does not download)"
+    description: "Events whose annotations were not read, by reason: data_meta_files (only in data_meta_* files, and no file cache to download them with)"
   })
 })
 export type GroundTruthStats = typeof GroundTruthStats.Type
