@@ -6,8 +6,9 @@
  *   previous one, so `Stream.take(n)` fetches only the pages it needs. The `next` link is followed
  *   verbatim.
  * - by page number (`prefetch: n`, n > 1): once page 1 has given `count`, the page size and a `next`
- *   link numbered with `page=`, the later pages are requested by number, at most `n` at once, and
- *   their items are emitted in page order. Only when more than two pages remain: for fewer, there
+ *   link numbered with `page=`, the later pages are requested by number (that link with `page` set,
+ *   and `page_size` set to the number of items page 1 carried, since a server may cap the size
+ *   asked), at most `n` at once, and their items are emitted in page order. Only when more than two pages remain: for fewer, there
  *   is nothing to overlap. A `next` that is not `page=` numbering (a cursor, limit/offset) is
  *   followed as above.
  *
@@ -200,7 +201,10 @@ const follow = <A>(start: FollowState<A>, fetch: FetchPage<A>, walk: Walk, seen:
   })
 }
 
-/** How a walk by number goes: pages `from`..`to` by number, built from page 1's `next` link. */
+/**
+ * How a walk by number goes: pages `from`..`to` by number, built from page 1's `next` link (its
+ * host and query kept) with `page_size` set to the number of items page 1 carried.
+ */
 interface Plan {
   readonly template: URL
   readonly from: number
@@ -232,6 +236,9 @@ export const planOf = <A>(first: Page<A>): Option.Option<Plan> => {
   const to = Math.ceil(first.count / pageSize)
   // `from` is the page after the one in hand: from..to is what remains
   if (from < 2 || to - from + 1 <= 2) return Option.none()
+  // the size page 1 really had, asked for explicitly: page N then starts where the plan says,
+  // whatever the server made of the size asked first (a cap, a default)
+  template.searchParams.set("page_size", String(pageSize))
   return Option.some({ template, from, to })
 }
 

@@ -459,3 +459,22 @@ describe("Pagination by page number: when it applies, and changes while paging",
       expect(started).toBeLessThanOrEqual(1 + 1 + 4 + 1)
     }))
 })
+
+describe("Pagination by page number: the page size", () => {
+  it.effect("pages are asked at the size page 1 really had when the server capped the size asked", () =>
+    Effect.gen(function*() {
+      // the server serves at most 7 per page whatever was asked; its `next` repeats the size asked
+      const items = range(50, event)
+      const fake = fakeHttp((_, url) => {
+        const page = Number(url.searchParams.get("page") ?? "1")
+        const size = Math.min(7, Number(url.searchParams.get("page_size") ?? "7"))
+        const next = new URL(url)
+        next.searchParams.set("page", String(page + 1))
+        if ((page - 1) * size >= items.length) return jsonResponse({ detail: "Invalid page." }, 404)
+        return jsonResponse({ count: 50, next: page * size < 50 ? next.toString() : null, results: items.slice((page - 1) * size, page * size) })
+      })
+      const out = yield* Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: 50 }, { prefetch: 3 }))).pipe(Effect.provide(services(fake)))
+      expect(idsOf(out)).toStrictEqual(range(50, (i) => i))
+      expect(fake.seen.slice(1).map((s) => new URL(s.url).searchParams.get("page_size"))).toStrictEqual(Array.from({ length: 7 }, () => "7"))
+    }))
+})
