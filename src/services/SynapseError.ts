@@ -165,8 +165,8 @@ export class IncompleteRecordError extends Schema.TaggedError<IncompleteRecordEr
 }
 
 /**
- * The `IncompleteRecordError` for `record` lacking `field`, with a detail naming both and what
- * needs it; `hint` adds what the caller can do instead.
+ * The `IncompleteRecordError` for record `id` of kind `resource` lacking `field`, with a detail
+ * naming the record, the field and what needs it; `hint` adds why (or what to do instead).
  */
 export const incompleteRecord = (
   resource: string,
