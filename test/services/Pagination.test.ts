@@ -248,7 +248,7 @@ const live = (items: Array<unknown>, options: { readonly delay?: (page: number) 
 
 const idsOf = (items: Chunk.Chunk<{ readonly id: unknown }>) => Chunk.toReadonlyArray(items).map((item) => item.id)
 
-const eventIds = (layer: Layer.Layer<GroundTruths>, pageSize: number, prefetch?: number) =>
+const eventIds = <E>(layer: Layer.Layer<GroundTruths, E>, pageSize: number, prefetch?: number) =>
   Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: pageSize }, prefetch === undefined ? {} : { prefetch }))).pipe(
     Effect.map(idsOf),
     Effect.provide(layer)
