@@ -298,7 +298,9 @@ export const fromNative = (annotations: NativeEntries, annotationsData: NativeEn
       const classification = a.classification
       const cls = isRecord(classification) ? classification.class : undefined
       const categoryName = typeof cls === "string" && cls.length > 0 ? cls : undefined
-      const tool = typeof a.tool === "string" ? a.tool : undefined
+      const named = typeof a.tool === "string" ? a.tool : undefined
+      // `bbox` is a name the platform's own exporter also reads for `bounding_box`.
+      const tool = named === "bbox" ? "bounding_box" : named
       const id = idKey(a.id)
       const found = id === undefined ? undefined : coords.get(id)
       if (found !== undefined) found.used = true
@@ -315,8 +317,10 @@ export const fromNative = (annotations: NativeEntries, annotationsData: NativeEn
         // A wrong shape leaves undefined members, which prepareBox reports as invalid_geometry.
         out.push({ ...NO_GEOMETRY, categoryName, bbox: [c.x, c.y, c.width, c.height], tool })
       } else {
+        // A list of points, or (as the platform's own exporter also reads) `{points: [...]}`.
+        const points = Array.isArray(coordinate) ? coordinate : isRecord(coordinate) && Array.isArray(coordinate.points) ? coordinate.points : undefined
         const flat: Array<unknown> = []
-        if (Array.isArray(coordinate)) for (const p of coordinate) flat.push(isRecord(p) ? p.x : undefined, isRecord(p) ? p.y : undefined)
+        if (points !== undefined) for (const p of points) flat.push(isRecord(p) ? p.x : undefined, isRecord(p) ? p.y : undefined)
         else flat.push(undefined)
         out.push({ ...NO_GEOMETRY, categoryName, polygons: [flat], tool })
       }

@@ -223,6 +223,18 @@ describe("native form, no data unit: export", () => {
 })
 
 describe("reading rules", () => {
+  it("`bbox` reads as `bounding_box`, and a polygon's points may come as `{points: [...]}`", () => {
+    const read = fromNative(
+      { image: [{ id: 1, tool: "bbox", classification: { class: "car" } }, { id: 2, tool: "polygon", classification: { class: "dog" } }] },
+      { image: [{ id: 1, coordinate: { x: 1, y: 2, width: 3, height: 4 } }, { id: 2, coordinate: { points: [{ x: 0, y: 0 }, { x: 4, y: 0 }, { x: 4, y: 3 }] } }] },
+      undefined
+    )
+    expect(read.map((a) => [a.tool, a.categoryName, a.bbox, a.polygons, a.unusable])).toStrictEqual([
+      ["bounding_box", "car", [1, 2, 3, 4], undefined, undefined],
+      ["polygon", "dog", undefined, [[0, 0, 4, 0, 4, 3]], undefined]
+    ])
+  })
+
   it("the native key: the image's file key, else `image`, else the only key, else the lowest image key", () => {
     expect(nativeKey({ image_1: [], image: [] }, "image_1")).toBe("image_1")
     expect(nativeKey({ image_1: [], image: [] }, "image_2")).toBe("image")
