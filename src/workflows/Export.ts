@@ -38,6 +38,7 @@ import {
   type PreparedGeometry,
   readEventAnnotation,
   scratchSource,
+  SKIP_REASON_TEXT,
   SKIP_REASONS,
   type SkipReason,
   type SourceAnnotation,
@@ -92,6 +93,9 @@ export const ExportSummary = Schema.Struct({
   skipped: Schema.Struct({
     events: Schema.Record({ key: Schema.String, value: Schema.Int }),
     annotations: Schema.Record({ key: Schema.String, value: Schema.Int }),
+    meaning: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })).annotations({
+      description: "What each skip reason that occurred means"
+    }),
     unsupportedTools: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Int })).annotations({
       description: "Native annotations skipped as unsupported_tool, by their tool (only bounding_box and polygon are exported)"
     }),
@@ -717,7 +721,7 @@ const runExport = <E>(
       annotations: annotationsWritten,
       categories: finalCategories,
       classCounts,
-      skipped: { events: skippedEvents, annotations: skippedAnnotations, unsupportedTools, examples },
+      skipped: { events: skippedEvents, annotations: skippedAnnotations, meaning: meaningOf(skippedEvents, skippedAnnotations), unsupportedTools, examples },
       splits: splitSummaries,
       files,
       staleFiles,
@@ -727,6 +731,13 @@ const runExport = <E>(
       valid: Object.values(validation).every((v) => v.valid)
     } satisfies ExportSummary
   })
+
+/** The meaning of each skip reason counted, in reason order. */
+const meaningOf = (...tables: ReadonlyArray<Record<string, number>>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const reason of SKIP_REASONS) if (tables.some((t) => reason in t)) out[reason] = SKIP_REASON_TEXT[reason]
+  return out
+}
 
 /**
  * What an earlier export into the same directory left that this one did not replace: COCO files

@@ -135,7 +135,7 @@ describe("native form, no data unit: export", () => {
       expect(downloads).toStrictEqual([])
       const b = yield* run(evidenceEvents)
       expect(downloads.sort()).toStrictEqual(units.map((u) => u.image).sort())
-      expect(b.summary.skipped).toStrictEqual({ events: {}, annotations: {}, unsupportedTools: {}, examples: [] })
+      expect(b.summary.skipped).toStrictEqual({ events: {}, annotations: {}, meaning: {}, unsupportedTools: {}, examples: [] })
       expect(b.coco.images.map((i: any) => [i.file_name, i.width, i.height])).toStrictEqual(a.coco.images.map((i: any) => [i.file_name, i.width, i.height]))
       expect(b.coco.images.map((i: any) => i.id)).toStrictEqual(units.map((u) => syntheticImageId(`url:${u.image}`)))
       const strip = (c: any) => c.annotations.map(({ image_id: _i, ...rest }: any) => rest)
@@ -194,6 +194,8 @@ describe("native form, no data unit: export", () => {
       const { summary, coco } = yield* run([usable, sizeless, imageless])
       expect(summary.skipped.annotations).toStrictEqual({ unsupported_tool: 1, coordinate_missing: 1, unmatched_annotation_data: 1, malformed_annotation: 1 })
       expect(summary.skipped.unsupportedTools).toStrictEqual({ keypoint: 1 })
+      expect(Object.keys(summary.skipped.meaning!)).toStrictEqual(["image_size_unknown", "no_image", "unsupported_tool", "coordinate_missing", "unmatched_annotation_data", "malformed_annotation"])
+      expect(summary.skipped.meaning!.coordinate_missing).toBe("a native annotation has no `annotationsData` entry with its id (no coordinate)")
       expect(summary.skipped.events).toStrictEqual({ image_size_unknown: 1, no_image: 1 })
       expect(summary.skipped.examples.map((e) => [e.event, e.dataUnit, e.reason])).toStrictEqual([
         [usable.id, null, "unsupported_tool"],
