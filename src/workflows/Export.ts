@@ -310,7 +310,9 @@ interface SplitState {
  * together. Successive versions of a dataset repeat most of its data units, so merging their events
  * would write each box once per version. The first version whose events reach the exporter claims
  * the unit and its events in any other version are skipped; `exportGroundTruth` streams the
- * versions one after another in the order given, so that is the first version listed.
+ * versions one after another in the order given, so that is the first version listed, and stamps
+ * each version's events with it when they do not say (the evidenced listing does not). Events
+ * given to `exportEvents` directly without a version all count as one version.
  */
 class DataUnitOwners {
   private readonly byVersion = new Map<number | null, IdSet>()
