@@ -767,11 +767,13 @@ const earlierOutputs = async (outputDir: string, written: ReadonlySet<string>): 
 const cocoInfo = (versions: ReadonlyArray<DatasetVersion>) => {
   const first = versions[0]
   const datasetName = (v: DatasetVersion) => (typeof v.ground_truth_dataset === "object" ? v.ground_truth_dataset?.name : undefined)
+  // A version may carry only its id and name (docs/wire-protocol.md "Dataset versions").
+  const label = (v: DatasetVersion) => v.version ?? v.name ?? `version ${v.id}`
   const created = first?.created_at ?? undefined
   return {
-    description: versions.map((v) => v.description ?? datasetName(v) ?? v.name ?? v.version).join("; "),
-    version: versions.map((v) => v.version).join("+"),
-    name: versions.map((v) => [datasetName(v), v.name ?? v.version].filter((x) => x !== undefined).join(" ")).join("; "),
+    description: versions.map((v) => v.description ?? datasetName(v) ?? label(v)).join("; "),
+    version: versions.map(label).join("+"),
+    name: versions.map((v) => [datasetName(v), label(v)].filter((x) => x != null).join(" ")).join("; "),
     year: created !== undefined && !Number.isNaN(Date.parse(created)) ? new Date(created).getUTCFullYear() : null,
     date_created: created ?? null,
     contributor: "synapse-ml",

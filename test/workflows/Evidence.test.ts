@@ -86,6 +86,11 @@ describe("the same demo data in both profiles", () => {
         expect(evidenceCoco.annotations.every((a: any) => a.iscrowd === 0)).toBe(true)
         // Evidenced events name no data unit id: their image ids are derived from the image files.
         expect(evidenceCoco.images.every((i: any) => i.id >= 2 ** 52 && Number.isSafeInteger(i.id))).toBe(true)
+        // Evidenced versions carry only id, name and is_archived: the info names them by name.
+        const names = await Promise.all(ids.map(async (id) => (await get(evidenceSandbox(), `ground_truth_dataset_versions/${id}/`)).name))
+        expect(evidenceCoco.info.version).toBe(names.join("+"))
+        expect(evidenceCoco.info.name).toBe(names.join("; "))
+        expect(evidenceCoco.info.dataset_versions).toStrictEqual(ids)
       }
     }
   }, 120_000)
