@@ -53,6 +53,6 @@ export type FileMap = typeof FileMap.Type
  */
 export const DataUnit = Schema.Struct({
   id: Schema.optional(Id),
-  files: Schema.optional(FileMap)
+  files: Schema.optional(Schema.NullOr(FileMap))
 })
 export type DataUnit = typeof DataUnit.Type

@@ -64,7 +64,7 @@ export const GroundTruthEvent = Schema.Struct({
   created_at: Schema.optional(Schema.NullOr(Timestamp)),
   data: Schema.optional(Schema.NullOr(EventData)),
   data_unit: Schema.optional(Schema.NullOr(DataUnit)),
-  files: Schema.optional(FileMap),
+  files: Schema.optional(Schema.NullOr(FileMap)),
   metadata: Schema.optional(Schema.NullOr(JsonObject))
 })
 export type GroundTruthEvent = typeof GroundTruthEvent.Type
@@ -80,10 +80,10 @@ export type DatasetRef = typeof DatasetRef.Type
 export const GroundTruth = Schema.Struct({
   id: Id,
   ground_truth_dataset: Schema.optional(Schema.NullOr(DatasetRef)),
-  ground_truth_dataset_versions: Schema.optional(Schema.Array(Schema.Int)),
+  ground_truth_dataset_versions: Schema.optional(Schema.NullOr(Schema.Array(Schema.Int))),
   category: Schema.optional(Schema.NullOr(Schema.String)),
   data_unit: Schema.optional(Schema.NullOr(DataUnit)),
-  files: Schema.optional(FileMap),
+  files: Schema.optional(Schema.NullOr(FileMap)),
   data: Schema.optional(Schema.NullOr(JsonObject))
 })
 export type GroundTruth = typeof GroundTruth.Type

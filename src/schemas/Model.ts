@@ -75,8 +75,8 @@ export const Model = Schema.Struct({
   /** The plugin's id as the create body sends it; kept as received when a backend expands it. */
   plugin: Schema.optional(Schema.NullOr(Schema.Union(Schema.Int, Schema.String, JsonObject))),
   version: Schema.optional(Schema.NullOr(Schema.String)),
-  evaluations: Schema.optional(Schema.Array(ModelEvaluation)),
-  versions: Schema.optional(Schema.Array(ModelVersionRef)),
+  evaluations: Schema.optional(Schema.NullOr(Schema.Array(ModelEvaluation))),
+  versions: Schema.optional(Schema.NullOr(Schema.Array(ModelVersionRef))),
   file_info: Schema.optional(Schema.NullOr(ModelFileInfo))
 })
 export type Model = typeof Model.Type

@@ -47,6 +47,8 @@ const MODEL_E = {
 }
 /** Nothing but the id. */
 const MODEL_ID_ONLY = { id: 457 }
+/** Expansions a serializer answers null when there is nothing to expand. */
+const MODEL_NULL_EXPANSIONS = { id: 459, evaluations: null, versions: null, file_info: null }
 /** Fields the SDK does not know, nested ones included, and an expanded plugin. */
 const MODEL_UNKNOWN = {
   id: 458,
@@ -87,15 +89,15 @@ const decodeErrorOf = <A, E>(result: Either.Either<A, E>): DecodeError => {
 
 describe("models with few fields", () => {
   it("list, get and stream return every model as sent: only an id, only E fields, unknown fields kept", async () => {
-    const all = [MODEL_E, MODEL_ID_ONLY, MODEL_UNKNOWN]
+    const all = [MODEL_E, MODEL_ID_ONLY, MODEL_UNKNOWN, MODEL_NULL_EXPANSIONS]
     const s = await serve((req) => {
-      if (req.path === `${API}/models/` && req.query.get("page") === "2") return { json: { count: 3, next: null, previous: null, results: all.slice(2) } }
-      if (req.path === `${API}/models/`) return { json: { count: 3, next: `${s.url}/models/?page=2`, results: all.slice(0, 2) } }
+      if (req.path === `${API}/models/` && req.query.get("page") === "2") return { json: { count: 4, next: null, previous: null, results: all.slice(2) } }
+      if (req.path === `${API}/models/`) return { json: { count: 4, next: `${s.url}/models/?page=2`, results: all.slice(0, 2) } }
       const one = /^\/api\/v1\/models\/(\d+)\/$/.exec(req.path)
       return one !== null ? { json: all.find((m) => m.id === Number(one[1])) } : undefined
     })
     const listed = ok(await run(Effect.flatMap(Models, (m) => m.list())))
-    expect(listed).toStrictEqual({ results: all.slice(0, 2), count: 3 })
+    expect(listed).toStrictEqual({ results: all.slice(0, 2), count: 4 })
     const streamed = ok(await run(Effect.flatMap(Models, (m) => Stream.runCollect(m.stream()))))
     expect(Chunk.toReadonlyArray(streamed)).toStrictEqual(all)
     for (const model of all) {
@@ -128,16 +130,16 @@ describe("models with few fields", () => {
 
 describe("ground truth with few fields", () => {
   it("events in E's shape decode whole, unknown fields (nested ones too) kept, in every listing form", async () => {
-    const events = [EVENT_E, { id: 902 }, { id: 903, category: null, files: {}, data: null }]
+    const events = [EVENT_E, { id: 902 }, { id: 903, category: null, files: {}, data: null }, { id: 904, files: null, data_unit: null }]
     await serve((req) => (req.path === `${API}/sdk/ground_truth_events/` ? { json: onePage(events) } : undefined))
     const params = { ground_truth_dataset_versions: [303] }
     const listed = ok(await run(Effect.flatMap(GroundTruths, (g) => g.listEvents(params))))
-    expect(listed).toStrictEqual({ results: events, count: 3 })
+    expect(listed).toStrictEqual({ results: events, count: 4 })
     const streamed = ok(await run(Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents(params)))))
     expect(Chunk.toReadonlyArray(streamed)).toStrictEqual(events)
     const all = ok(await run(Effect.flatMap(GroundTruths, (g) => Effect.flatMap(g.listAllEvents(params), ({ count, stream }) =>
       Effect.map(Stream.runCollect(stream), (c) => ({ count, events: Chunk.toReadonlyArray(c) }))))))
-    expect(all).toStrictEqual({ count: 3, events })
+    expect(all).toStrictEqual({ count: 4, events })
   })
 
   it("partial records (fields=category&fields=files&fields=data) decode; the SDK asks for the id as well", async () => {
@@ -182,8 +184,8 @@ describe("ground truth with few fields", () => {
   })
 
   it("ground truths with id and files only", async () => {
-    const rows = [GROUND_TRUTH_E, { id: 12 }, { id: 13, files: {}, reviewed: true }]
+    const rows = [GROUND_TRUTH_E, { id: 12 }, { id: 13, files: {}, reviewed: true }, { id: 14, files: null, ground_truth_dataset_versions: null }]
     await serve((req) => (req.path === `${API}/ground_truths/` ? { json: onePage(rows) } : undefined))
-    expect(ok(await run(Effect.flatMap(GroundTruths, (g) => g.list({}, { urlConversion: false }))))).toStrictEqual({ results: rows, count: 3 })
+    expect(ok(await run(Effect.flatMap(GroundTruths, (g) => g.list({}, { urlConversion: false }))))).toStrictEqual({ results: rows, count: 4 })
   })
 })
