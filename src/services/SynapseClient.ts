@@ -562,7 +562,9 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
       // Parsed within the retry policy's scope, not as a second step after it as `jsonLater` does:
       // following `next` that way, the export's peak RSS at 1M annotations rose from ~250 to ~375 MB
       // in two runs of three (the pages retained for the young-generation collector again).
-      return finish(Effect.catchIf(attempt, (error) => error._tag === "DecodeError" && error.truncated === true, () => attempt), request, options)
+      // Asking again for a body cut short sends the request again: only where a retry may.
+      const again = shouldRetry(request, options)
+      return finish(Effect.catchIf(attempt, (error) => again && error._tag === "DecodeError" && error.truncated === true, () => attempt), request, options)
     }
 
     const jsonLater: Service["jsonLater"] = (request, decode, options) => {
@@ -573,7 +575,7 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
         Effect.suspend(() => {
           const decoded = decodeClean(body)
           // A body cut short is asked for once more; a second one is the answer.
-          if (Either.isLeft(decoded) && decoded.left.truncated === true) return Effect.flatMap(read, decodeClean)
+          if (Either.isLeft(decoded) && decoded.left.truncated === true && shouldRetry(request, options)) return Effect.flatMap(read, decodeClean)
           return decoded
         }))
     }

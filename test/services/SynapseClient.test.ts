@@ -203,9 +203,20 @@ describe("SynapseClient decoding", () => {
   it.effect("truncated JSON is retried once, then succeeds", () =>
     Effect.gen(function*() {
       const fake = fakeHttp((_, __, n) => (n === 1 ? new Response("{\"id\": 1, \"na", { status: 200 }) : jsonResponse({ id: 1, name: "a" })))
-      const item = yield* withClient(fake, (client) => client.json(HttpClientRequest.post("x/"), Item))
+      const item = yield* withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item))
       expect(item).toStrictEqual({ id: 1, name: "a" })
       expect(fake.seen).toHaveLength(2)
+    }))
+
+  it.effect("a POST answered with truncated JSON is not sent again: asking again would repeat its effect", () =>
+    Effect.gen(function*() {
+      const fake = fakeHttp((_, __, n) => (n === 1 ? new Response("{\"id\": 1, \"na", { status: 201 }) : jsonResponse({ id: 2, name: "b" })))
+      const error = yield* Effect.flip(withClient(fake, (client) => client.json(HttpClientRequest.post("x/"), Item)))
+      expect(error).toMatchObject({ _tag: "DecodeError", truncated: true, status_code: 201 })
+      expect(fake.seen).toHaveLength(1)
+      // Unless the caller says the request may be retried.
+      const again = yield* withClient(fake, (client) => client.json(HttpClientRequest.post("x/"), Item, { retry: true }))
+      expect(again).toStrictEqual({ id: 2, name: "b" })
     }))
 
   it.effect("truncated JSON twice is a DecodeError marked truncated, after exactly two attempts", () =>
