@@ -8,9 +8,9 @@
  * - by page number (`prefetch: n`, n > 1): once page 1 has given `count`, the page size and a `next`
  *   link numbered with `page=`, the later pages are requested by number (that link with `page` set,
  *   and `page_size` set to the number of items page 1 carried, since a server may cap the size
- *   asked), at most `n` at once, and their items are emitted in page order. Only when more than two pages remain: for fewer, there
- *   is nothing to overlap. A `next` that is not `page=` numbering (a cursor, limit/offset) is
- *   followed as above.
+ *   asked), at most `n` at once, and their items are emitted in page order. Only when more than
+ *   two pages remain: for fewer, there is nothing to overlap. A `next` that is not `page=`
+ *   numbering (a cursor, limit/offset) is followed as above.
  *
  * What a walk by number guarantees, compared with following `next` (a DRF `next` is a page number
  * too, so both read the same offsets, only at different moments):
@@ -23,9 +23,11 @@
  *   planned page that still has a `next` (the listing grew) is followed by `next` from there.
  * - Changes while paging: every page's `count` is compared with page 1's; a change is logged as a
  *   warning once. Items inserted before the walk's position push items already emitted onto the
- *   next page: an item whose `id` the previous page emitted is dropped (both ways of walking do this,
- *   so neither emits an item twice). Items removed before the position pull unseen items back onto a
- *   page already read: no page-number walk can see those; read again for a consistent snapshot.
+ *   next page: an item whose `id` the previous page emitted is dropped (both ways of walking do this;
+ *   only the previous page's ids are kept, so memory stays bounded, and an insertion of more items
+ *   than a page holds between two reads can still repeat some). Items removed before the position
+ *   pull unseen items back onto a page already read: no page-number walk can see those; read again
+ *   for a consistent snapshot.
  *
  * Each page is one request with its own retries (done by the `fetch` function given here, through
  * `SynapseClient`), never a restart of the whole listing. Page 1 is fetched once, and can be handed
