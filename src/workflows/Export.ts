@@ -145,9 +145,10 @@ export interface ExportRun {
   /** Events per page requested from the API (1..1000). Default 1000. */
   readonly pageSize?: number
   /**
-   * Pages fetched ahead by number (`GroundTruths.streamEvents` prefetch). Default: none, pages
-   * follow `next` one at a time, so at most one decoded page is in memory (prefetching buffers
-   * pages ahead of a slower consumer, and peak memory then depends on timing).
+   * Pages fetched at once by number (`GroundTruths.streamEvents` prefetch). Default: the client's
+   * setting (`SYNAPSE_PREFETCH`, 8 pages; docs/wire-protocol.md "Prefetch"); 1 follows `next` one
+   * page at a time, so that at most one page is in memory. Pages fetched ahead wait as body text,
+   * at most that many, until the export reaches them.
    */
   readonly prefetch?: number
 }
