@@ -9,6 +9,7 @@ import * as Fs from "node:fs"
 import { describe, expect, it } from "vitest"
 import type { DataMeta } from "../../src/schemas/GroundTruth.js"
 import { GroundTruths } from "../../src/services/GroundTruths.js"
+import { isRich } from "../support/profile.js"
 import { useSandbox } from "../support/sandbox.js"
 import { queryOf, sandboxSdk } from "./SandboxSdk.js"
 
@@ -35,7 +36,8 @@ describe("GroundTruths events", () => {
     const sdk = sandboxSdk(sandbox())
     const events = await collect(sdk, (g) => g.streamEvents({ ground_truth_dataset_versions: [a!, b!], page_size: 100 }))
     expect(events.map((e) => e.id)).toStrictEqual(ids("SELECT id FROM ground_truth_events WHERE version_id IN (?, ?) ORDER BY id", a, b))
-    expect(events.every((e) => e.ground_truth_dataset_version === a || e.ground_truth_dataset_version === b)).toBe(true)
+    // An evidenced event does not say its version: the ids above are the check there.
+    if (isRich()) expect(events.every((e) => e.ground_truth_dataset_version === a || e.ground_truth_dataset_version === b)).toBe(true)
     expect(queryOf(sdk.sent[0]!)).toStrictEqual([["ground_truth_dataset_versions", String(a)], ["ground_truth_dataset_versions", String(b)], ["page_size", "100"]])
   })
 
@@ -76,14 +78,18 @@ describe("GroundTruths events", () => {
   it("url conversion of dotted data_unit.files downloads each image once per page, verified", async () => {
     const sdk = sandboxSdk(sandbox())
     const page = await run(sdk, (g) => g.listEvents({ page_size: 30 }, { urlConversion: { filesFields: ["data_unit.files"] } }))
-    const units = new Set(page.results.map((e) => e.data_unit!.id))
+    // An evidenced data unit has no id, and its file entry no size or checksum: the unit is told by
+    // its image's cached file, and the bytes must be the PNG the entry names.
+    const units = new Set(page.results.map((e) => (isRich() ? e.data_unit!.id : e.data_unit!.files!.image!.path)))
     for (const event of page.results) {
       const image = event.data_unit!.files!.image!
       expect(image.url).toBeUndefined()
       expect(image.path!.startsWith(Fs.realpathSync(sdk.cacheDir))).toBe(true)
       const bytes = Fs.readFileSync(image.path!)
-      expect(bytes.length).toBe(image.size)
-      expect(createHash("md5").update(bytes).digest("hex")).toBe(image.checksum)
+      if (isRich()) {
+        expect(bytes.length).toBe(image.size)
+        expect(createHash("md5").update(bytes).digest("hex")).toBe(image.checksum)
+      } else expect(bytes.subarray(0, 8).toString("hex")).toBe("89504e470d0a1a0a")
     }
     // several events share a data unit: its image is downloaded once
     expect(sdk.sent.filter((u) => u.includes("/media/"))).toHaveLength(units.size)
@@ -158,7 +164,9 @@ describe("GroundTruths ground truths and versions", () => {
     expect(queryOf(sdk.sent[0]!)).toStrictEqual([["ground_truth_dataset", String(dataset)], ["is_archived", "false"]])
     const one = await run(sdk, (g) => g.getVersion(versions.results[0]!.id))
     expect(one).toStrictEqual(versions.results[0])
-    expect(typeof one.ground_truth_dataset === "object" ? one.ground_truth_dataset?.id : one.ground_truth_dataset).toBe(dataset)
+    // An evidenced version does not name its dataset.
+    if (isRich()) expect(typeof one.ground_truth_dataset === "object" ? one.ground_truth_dataset?.id : one.ground_truth_dataset).toBe(dataset)
+    else expect(one.ground_truth_dataset).toBeUndefined()
     const missing = await run(sdk, (g) => Effect.flip(g.getVersion(999999)))
     expect(missing).toMatchObject({ _tag: "NotFoundError", status_code: 404 })
   })
@@ -235,7 +243,8 @@ describe("GroundTruths with answers cut short", () => {
   }
 })
 
-describe("GroundTruths paging under every fault the sandbox injects, on both profiles", () => {
+// This block chooses its profiles itself: it runs once, in the rich project's run.
+describe.skipIf(!isRich())("GroundTruths paging under every fault the sandbox injects, on both profiles", () => {
   // answers lost after the page was read, resets mid-body, 5xx and 429 at once, each retried by the
   // client: the walk by number must neither lose nor repeat an event (bodies cut short, which the
   // client asks for once more only, are tested above)
