@@ -130,6 +130,13 @@ export const taskNote = (model: Pick<Model, "id" | "model_type">, override?: Eva
     : undefined
 
 /**
+ * Adds the guessed-task note to a predictions failure: predictions of another task fail as
+ * unusable rows, and the note says how to read them as what they are.
+ */
+export const withTaskHint = (note: string | undefined) => (error: PredictionsError): PredictionsError =>
+  note === undefined ? error : new PredictionsError({ ...error, detail: `${error.detail}; note: ${note}` })
+
+/**
  * A model named for messages: `12 (yolo-v8 v3)`, `12 (yolo-v8)`, or `12` when the backend sent
  * neither a name nor a version.
  */
@@ -293,7 +300,7 @@ export const analyzeModel: (
         name: input.predictions_name,
         zeroDivision: input.zero_division,
         scoreThreshold: input.score_threshold
-      })
+      }).pipe(Effect.mapError(withTaskHint(chosen)))
       options.onProgress?.({ stage: "scoring", done: 1, total: 1 })
       const compared = compareReported(reportedMetrics, computed, tolerance)
       comparisons = compared.comparisons

@@ -12,7 +12,7 @@ import { GroundTruths } from "../services/GroundTruths.js"
 import { Models } from "../services/Models.js"
 import { validate } from "../services/SynapseClient.js"
 import type { SynapseError } from "../services/SynapseError.js"
-import { collectGroundTruth, type Progress, ScoringFields, scorePredictions, summarizeModel, taskNote, taskOf, type ModelSummary } from "./Analyze.js"
+import { collectGroundTruth, type Progress, ScoringFields, scorePredictions, summarizeModel, taskNote, taskOf, type ModelSummary, withTaskHint } from "./Analyze.js"
 import { PredictionsError } from "./Predictions.js"
 import { flatMetrics } from "./Scoring.js"
 
@@ -173,7 +173,7 @@ export const compareModels: (
         name: `predictions of model ${m.id}`,
         zeroDivision: recompute.zero_division,
         scoreThreshold: recompute.score_threshold
-      })
+      }).pipe(Effect.mapError(withTaskHint(taskNote(m, recompute.task))))
       values.set(m.id, flatMetrics(score))
       done++
     }

@@ -231,6 +231,21 @@ describe("analyze on a model without type or metrics", () => {
     expect(told.notes.some((n) => n.includes("has no model_type"))).toBe(false)
   })
 
+  it("classification predictions read as detection fail with the hint to pass the task", async () => {
+    await serveAnalysis()
+    const labels = JSON.stringify([{ data_unit: 5, label: "car" }])
+    const failed = await run(analyzeModel({ model_id: 77, ground_truth_version_id: 303, predictions: labels }))
+    if (Either.isRight(failed)) throw new Error("expected a PredictionsError")
+    expect(failed.left).toMatchObject({ _tag: "PredictionsError" })
+    expect((failed.left as { detail: string }).detail).toMatch(
+      /; note: model 77 has no model_type \(the backend did not send it\): its predictions are read as detection; pass task to choose$/
+    )
+    // Told the task, the failure is the file's own, with nothing about a guess.
+    const told = await run(analyzeModel({ model_id: 77, ground_truth_version_id: 303, predictions: labels, task: "classification" }))
+    if (Either.isRight(told)) throw new Error("expected a PredictionsError: the version has no labels")
+    expect((told.left as { detail: string }).detail).not.toContain("note:")
+  })
+
   it("the CLI report prints — for what the backend did not send", async () => {
     await serveAnalysis()
     const result = await runCli(["models", "analyze", "77", "--dataset-version", "303"], { SYNAPSE_BASE_URL: server!.url, SYNAPSE_ACCESS_TOKEN: "t0ken" })
