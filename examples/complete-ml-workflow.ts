@@ -97,13 +97,16 @@ const workflow = Effect.gen(function*() {
     }
   }
   if (version === undefined) return yield* Console.log("   No dataset version holds this project's ground truth: nothing to evaluate on.")
-  const dataset = typeof version.ground_truth_dataset === "object" && version.ground_truth_dataset !== null ? version.ground_truth_dataset.name : `dataset ${version.ground_truth_dataset ?? "?"}`
+  // A backend may send a version with only its id and name (docs/wire-protocol.md "Dataset versions").
+  const datasetRef = version.ground_truth_dataset
+  const dataset = typeof datasetRef === "object" && datasetRef !== null ? datasetRef.name ?? `dataset ${datasetRef.id}` : typeof datasetRef === "number" ? `dataset ${datasetRef}` : "dataset"
+  const versionLabel = version.version ?? version.name ?? ""
   const events = Chunk.toReadonlyArray(
     yield* Stream.runCollect(groundTruths.streamEvents({ ground_truth_dataset_versions: [version.id] }, { pageSize: 1000 }))
   )
   const groundTruth = yield* collectGroundTruth(version.id, true)
   const stats = groundTruth.stats()
-  yield* Console.log(`   Evaluating on ${dataset} ${version.version} (version ${version.id}): ${stats.events} events, ${stats.dataUnits} images`)
+  yield* Console.log(`   Evaluating on ${dataset} ${versionLabel} (version ${version.id}): ${stats.events} events, ${stats.dataUnits} images`)
   yield* Console.log(`   Splits: ${Object.entries(stats.splits).map(([k, n]) => `${k} ${n}`).join(", ")}`)
   yield* Console.log(`   Classes: ${Object.entries(stats.classes).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ")}`)
 
@@ -112,9 +115,14 @@ const workflow = Effect.gen(function*() {
   const existing = yield* models.list({ project: PROJECT_ID, page_size: 100 })
   yield* Console.log(`   Found ${existing.count} existing models`)
   for (const m of existing.results) {
-    yield* Console.log(`   ${m.is_active ? "*" : " "} ${String(m.id).padStart(4)} ${m.name} ${m.version ?? ""} (${m.model_type}) ${JSON.stringify(m.metrics ?? {})}`)
+    const metrics = m.metrics === undefined || m.metrics === null ? "metrics not sent" : JSON.stringify(m.metrics)
+    yield* Console.log(`   ${m.is_active === true ? "*" : " "} ${String(m.id).padStart(4)} ${m.name ?? ""} ${m.version ?? ""} (${m.model_type ?? "type not sent"}) ${metrics}`)
   }
-  const active = existing.results.find((m) => m.is_active && m.model_type === "detection")
+  // The backend may not say which model is active, nor of what type: deployment needs both.
+  if (existing.results.length > 0 && existing.results.every((m) => m.is_active === undefined || m.is_active === null)) {
+    return yield* Console.log("   The backend does not say which model is active (no is_active on its models): the evaluation and deployment steps need it, so the workflow stops here.")
+  }
+  const active = existing.results.find((m) => m.is_active === true && m.model_type === "detection")
   if (active === undefined) return yield* Console.log("   No active detection model to improve on.")
 
   // 3. The active model, measured rather than believed.

@@ -28,6 +28,9 @@ describe("examples/complete-ml-workflow.ts", () => {
       expect(r.stdout).toContain("1. Analyzing ground truth data")
       expect(r.stdout).toContain("2. Checking existing models")
       expect(r.stdout).not.toContain("3. Evaluating")
+      expect(r.stdout).toContain("The backend does not say which model is active")
+      expect(r.stdout).toContain("(type not sent) metrics not sent")
+      expect(r.stdout).not.toContain("undefined")
       return
     }
     for (const step of ["1. Analyzing ground truth data", "2. Checking existing models", "3. Evaluating", "4. Evaluating the new model", "5. Deploying the new model", "6. Comparing model performance"]) {
