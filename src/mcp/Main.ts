@@ -76,7 +76,7 @@ export const backendLayer = (env: Record<string, string | undefined>, sandboxOpt
 
 /**
  * The HTTP client of the executables (this server and the `synapse-ml` workflow commands): Node's
- * client (DESIGN.md: not undici) with connections kept alive. `NodeHttpClient.layer`'s agent opens
+ * client (docs/architecture.md "Composition roots": not undici) with connections kept alive. `NodeHttpClient.layer`'s agent opens
  * a connection per request, so every listing page and every downloaded file would pay a TCP (and,
  * against a real backend, TLS) handshake.
  */

@@ -49,7 +49,7 @@ export type FileMap = typeof FileMap.Type
 
 /**
  * The data unit an event annotates: one image (or other item) and its files. The evidenced form
- * carries `files` alone (docs/wire-protocol.md "Ground-truth event"), so `id` is optional too.
+ * carries `files` alone (docs/wire-protocol.md "Ground-truth events"), so `id` is optional too.
  */
 export const DataUnit = Schema.Struct({
   id: Schema.optional(Id),

@@ -35,7 +35,7 @@ export const NativeEntries = Schema.Record({ key: Schema.String, value: Schema.U
 export type NativeEntries = typeof NativeEntries.Type
 
 /**
- * An event's `data` (docs/wire-protocol.md "Ground-truth event"): the data type, the annotations
+ * An event's `data` (docs/wire-protocol.md "Ground-truth events"): the data type, the annotations
  * and, for classification, a `label`. `annotations` comes in two forms: the rich list
  * (`[{category_id, category, bbox, area, iscrowd, segmentation}]`) or the platform's native record
  * (`{"image": [{id, tool, classification: {class}}]}`, geometry in `annotationsData` joined by id).

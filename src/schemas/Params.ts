@@ -2,7 +2,7 @@
  * Query parameters of every list and detail call, typed. The SDK validates them before any request
  * (bad ids, unknown enum values, page sizes out of range are `ValidationError`s naming the field);
  * the sandbox parses the same names from the query string. Unknown extra params are passed through
- * by the SDK (`extra`), since a real backend may accept more filters than WIRE.md lists.
+ * by the SDK (`extra`), since a real backend may accept more filters than docs/wire-protocol.md "Endpoints" lists.
  */
 import { Schema } from "effect"
 import { Id } from "./Common.js"

@@ -1,4 +1,4 @@
-/** The wire contract (WIRE.md) as Effect Schema, shared by the SDK and the sandbox. */
+/** The wire contract (docs/wire-protocol.md) as Effect Schema, shared by the SDK and the sandbox. */
 export * from "./ChunkedUpload.js"
 export * from "./Common.js"
 export * from "./DatasetVersion.js"

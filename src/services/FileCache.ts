@@ -1,5 +1,5 @@
 /**
- * URL conversion (the seed's `url_conversion`, WIRE.md "Files"): file fields of a resource hold
+ * URL conversion (the seed's `url_conversion`, docs/wire-protocol.md "Files"): file fields of a resource hold
  * presigned URLs; converting downloads each into a local content cache and puts the local path in
  * its place — a string field becomes the path, a file entry keeps its keys, gains `path` and loses
  * `url`.

@@ -1,5 +1,5 @@
 /**
- * `SynapseClient`: the one place where the `HttpClient` is configured for Synapse (DESIGN.md rule 2).
+ * `SynapseClient`: the one place where the `HttpClient` is configured for Synapse (docs/architecture.md "Services").
  * It holds the base URL, the auth headers (from `Redacted` config), the user agent, the timeouts and
  * the retry policy, and maps every failure once into the `SynapseError` union. Operations
  * (`Models`, `GroundTruths`, `ChunkedUpload`, …) only build requests and hand them to it.
@@ -68,7 +68,7 @@ import {
   ValidationError
 } from "./SynapseError.js"
 
-/** The timeouts of the reference client (WIRE.md "Transport"). */
+/** The timeouts of the reference client (docs/wire-protocol.md "Transport"). */
 export interface Timeouts {
   /** Time allowed to establish a connection. */
   readonly connect: Duration.Duration
@@ -687,7 +687,7 @@ export const layerConfig = (
   )
 
 // ---------------------------------------------------------------------------------------------
-// Parameters: validated before any request, encoded as WIRE.md says
+// Parameters: validated before any request, encoded as docs/wire-protocol.md "Transport" says
 // ---------------------------------------------------------------------------------------------
 
 /** A query value: scalars, or lists sent as repeated keys. */

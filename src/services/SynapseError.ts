@@ -252,7 +252,7 @@ const TAGS: ReadonlySet<string> = new Set([
 export const isSynapseError = (u: unknown): u is SynapseError =>
   Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && TAGS.has(u._tag) && u instanceof Error
 
-/** Statuses worth another attempt of a safe request (DESIGN.md rule 5). */
+/** Statuses worth another attempt of a safe request (docs/architecture.md "Retries and timeouts"). */
 export const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504])
 
 /**

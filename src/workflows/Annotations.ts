@@ -1,6 +1,6 @@
 /**
  * Reading an event's image and annotations in every form the platform produces, and turning an
- * annotation into COCO geometry (docs/wire-protocol.md "Ground-truth event"):
+ * annotation into COCO geometry (docs/wire-protocol.md "Native annotations"):
  * - the rich form: `data.annotations` as a COCO-like list (`bbox`, `segmentation`,
  *   `category_id`/`category`);
  * - the native form, inline in `data` or in `data_meta_*` files: `annotations` and

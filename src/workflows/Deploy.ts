@@ -244,7 +244,7 @@ const projectExists = (project: number, modelType: ModelType) =>
       .execute(HttpClientRequest.post("models/").pipe(HttpClientRequest.bodyUnsafeJson(body)), { retry: false })
       .pipe(Effect.either)
     if (outcome._tag === "Right") {
-      // Not possible on a backend that follows WIRE.md; say so rather than pretend it was fine.
+      // Not possible on a backend that refuses an unknown upload (docs/wire-protocol.md "Creating a model"); say so rather than pretend it was fine.
       yield* Effect.logWarning("the project check unexpectedly created a model; it is inactive and named \"synapse-ml project check\"")
       return true
     }

@@ -34,7 +34,7 @@ const all = async (path: string): Promise<Array<any>> => {
 }
 
 describe("auth", () => {
-  it("accepts every WIRE.md header form and refuses the rest with 401 JSON", async () => {
+  it("accepts every documented header form and refuses the rest with 401 JSON", async () => {
     const token = sandbox().token
     for (const headers of [
       { "Synapse-Access-Token": `Token ${token}` },
@@ -334,7 +334,7 @@ describe("ground truth", () => {
     expect(none.body).toStrictEqual({ count: 0, next: null, previous: null, results: [] })
   })
 
-  it("serves events in the WIRE.md shape with presigned file URLs", async () => {
+  it("serves events in the rich shape with presigned file URLs", async () => {
     const r = await get("sdk/ground_truth_events/?page_size=2")
     const event = r.body.results[0]
     expect(Object.keys(event)).toStrictEqual(["id", "ground_truth_dataset_version", "category", "created_at", "data", "data_unit", "files", "metadata"])

@@ -1,5 +1,5 @@
 /**
- * `Models` against a real sandbox: every filter reaches the server as WIRE.md says (checked on the
+ * `Models` against a real sandbox: every filter reaches the server as docs/wire-protocol.md "Endpoints" says (checked on the
  * sent URL) and the server's answer matches the same filter run on its database.
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"

@@ -1,5 +1,5 @@
 /**
- * The SDK requires only an `HttpClient` (DESIGN.md rule 1): the same round trip against a real
+ * The SDK requires only an `HttpClient` (docs/architecture.md "Services"): the same round trip against a real
  * sandbox over both Node transports, `NodeHttpClient.layer` (node:http) and
  * `NodeHttpClient.layerUndici`: list and stream events, get a model with its file downloaded into
  * the cache, create a model with a file uploaded in several chunks that downloads back

@@ -160,7 +160,7 @@ describe("golden COCO export of the demo data", () => {
 
 describe("COCO export of several dataset versions", () => {
   // Versions of one dataset are snapshots: v1.1 holds v1.0's data units, each through an event of
-  // its own (WIRE.md: an event belongs to one version) carrying the same boxes. Merging the
+  // its own (docs/wire-protocol.md "Ground-truth events": an event belongs to one version) carrying the same boxes. Merging the
   // versions' events would write each of those boxes twice. A shared data unit is exported once,
   // with the annotations of the first listed version that has it (within a version, every event of
   // a unit counts: they are separate annotation passes).

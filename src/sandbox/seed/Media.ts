@@ -13,7 +13,7 @@ export interface WrittenFile {
   readonly media: string
   readonly name: string
   readonly size: number
-  /** md5 hex of the bytes, as WIRE.md's `checksum`/`file_checksum`. */
+  /** md5 hex of the bytes, as a file entry's `checksum` (docs/wire-protocol.md "Files"). */
   readonly checksum: string
 }
 
@@ -54,7 +54,7 @@ export const BASE_TIME_MS = Date.UTC(2026, 0, 5)
 /** The last instant seed data may carry (late November 2026). */
 export const END_TIME_MS = Date.UTC(2026, 10, 20)
 
-/** An ISO 8601 UTC timestamp without milliseconds, as WIRE.md shows them (`2026-11-01T10:00:00Z`). */
+/** An ISO 8601 UTC timestamp without milliseconds, as the API shows them (`2026-11-01T10:00:00Z`; docs/wire-protocol.md "Resources"). */
 export const isoAt = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z")
 
 /** One hour and one day in milliseconds. */

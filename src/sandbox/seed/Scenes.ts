@@ -160,7 +160,7 @@ export const largestLabel = (annotations: ReadonlyArray<WireAnnotation>): string
 }
 
 /**
- * The `data_meta` JSON (the platform's native form, docs/wire-protocol.md "Resources") for
+ * The `data_meta` JSON (the platform's native form, docs/wire-protocol.md "Native annotations") for
  * annotations on `image_1`: boxes become `{x, y, width, height}`, annotations with a segmentation
  * `polygon`s of `{x, y}` points. The evidence profile renders events' inline `data` with the same
  * converter, keyed `image`.
