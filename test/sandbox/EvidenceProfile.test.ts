@@ -18,7 +18,7 @@ import * as Main from "../../src/mcp/Main.js"
 import type * as Sandbox from "../../src/sandbox/Sandbox.js"
 import { nativeData, toNativeAnnotations } from "../../src/sandbox/Evidence.js"
 import { toDataMeta } from "../../src/sandbox/seed/Scenes.js"
-import { call } from "../support/http.js"
+import { allRows, call } from "../support/http.js"
 import { startTestSandbox, type TestSandbox, useSandbox } from "../support/sandbox.js"
 
 const sandbox = useSandbox({ seed: "demo", profile: "evidence" })
@@ -32,18 +32,8 @@ const get = (path: string, headers?: Record<string, string>) => call(`${sandbox(
 const one = <T>(sql: string, ...params: Array<unknown>): T => db.prepare(sql).get(...params) as T
 const count = (sql: string, ...params: Array<unknown>): number => one<{ n: number }>(sql, ...params).n
 
-/** Follows `next` from a first page and returns every row. */
-const all = async (path: string): Promise<Array<any>> => {
-  const rows: Array<any> = []
-  let url: string | null = `${sandbox().url}/${path}`
-  while (url !== null) {
-    const page: any = await call(url, { headers: sandbox().headers })
-    expect(page.status).toBe(200)
-    rows.push(...page.body.results)
-    url = page.body.next
-  }
-  return rows
-}
+/** Every row of a listing, following `next`. */
+const all = (path: string): Promise<Array<any>> => allRows(`${sandbox().url}/${path}`, sandbox().headers)
 
 const MODEL_KEYS = ["id", "name", "category", "file", "plugin", "version", "configuration", "description", "is_released"]
 const SIGNED = /^http:\/\/127\.0\.0\.1:\d+\/media\/.+\?expires=\d+&signature=[0-9a-f]{64}$/

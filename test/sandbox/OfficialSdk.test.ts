@@ -5,12 +5,12 @@
  * response types check them), its create body `{name, plugin, version, chunked_upload}`, and its
  * `get_model`. The model must exist with the file, byte for byte.
  */
-import { spawn } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
+import { runProcess } from "../support/cli.js"
 import { startTestSandbox, useSandbox } from "../support/sandbox.js"
 
 const PYTHON = "/usr/bin/python3"
@@ -22,16 +22,7 @@ afterAll(() => Fs.rmSync(work, { recursive: true, force: true }))
 const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex")
 
 /** Runs the script; resolves with its exit code, stdout and stderr. */
-const run = (args: ReadonlyArray<string>) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(PYTHON, [SCRIPT, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => (stdout += d))
-    child.stderr.on("data", (d) => (stderr += d))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
+const run = (args: ReadonlyArray<string>) => runProcess(PYTHON, [SCRIPT, ...args], process.env)
 
 describe("the official SDK's create_model against the evidence profile", () => {
   const sandbox = useSandbox({ seed: "none", profile: "evidence" })

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type Database from "better-sqlite3"
 import { afterAll, beforeAll } from "vitest"
-import { call, jsonInit } from "../support/http.js"
+import { allRows, call, jsonInit } from "../support/http.js"
 import { useSandbox } from "../support/sandbox.js"
 
 const sandbox = useSandbox({ seed: "demo" })
@@ -20,18 +20,8 @@ const get = (path: string, headers?: Record<string, string>) =>
   call(`${sandbox().url}/${path}`, { headers: headers ?? sandbox().headers })
 const sqlCount = (sql: string, ...params: Array<unknown>): number => (db.prepare(sql).get(...params) as { n: number }).n
 
-/** Follows `next` from a first page and returns every row. */
-const all = async (path: string): Promise<Array<any>> => {
-  const rows: Array<any> = []
-  let url: string | null = `${sandbox().url}/${path}`
-  while (url !== null) {
-    const page: any = await call(url, { headers: sandbox().headers })
-    expect(page.status).toBe(200)
-    rows.push(...page.body.results)
-    url = page.body.next
-  }
-  return rows
-}
+/** Every row of a listing, following `next`. */
+const all = (path: string): Promise<Array<any>> => allRows(`${sandbox().url}/${path}`, sandbox().headers)
 
 describe("auth", () => {
   it("accepts every documented header form and refuses the rest with 401 JSON", async () => {

@@ -10,7 +10,6 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Layer, Logger, Redacted, Schedule, Stream } from "effect"
-import { spawn } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -22,6 +21,7 @@ import * as SynapseClient from "../../src/services/SynapseClient.js"
 import type { SandboxProfile } from "../../src/sandbox/Context.js"
 import { startTestSandbox, type TestSandbox, useSandbox } from "../support/sandbox.js"
 import { loseFirstAnswer, resetStats, setFaults, stats } from "../support/sandboxAdmin.js"
+import { killUploadMidway } from "./fixtures/killUpload.js"
 
 const MiB = 1024 * 1024
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-upload-test-"))
@@ -264,31 +264,7 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       const sb = sandbox()
       const stateDir = path.join(work, `killed-state-${profile}`)
       const { bytes, path: file } = makeFile(8 * MiB + 3)
-      // Slow chunk answers down so that the kill lands mid-upload, not after it.
-      yield* setFaults(sb, "latency=150,paths=chunked_upload", FAULT_SEED)
-      const child = spawn(
-        process.execPath,
-        ["--import", "tsx", path.join(import.meta.dirname, "fixtures", "upload-child.ts"), sb.url, sb.token, file, stateDir, String(MiB)],
-        { stdio: ["ignore", "pipe", "pipe"] }
-      )
-      let stderr = ""
-      child.stderr.on("data", (d) => (stderr += d))
-      const killedAt = yield* Effect.async<number, Error>((resume) => {
-        let out = ""
-        child.stdout.on("data", (d) => {
-          out += d
-          const acknowledged = out.split("\n").filter((line) => /^\d+$/.test(line)).map(Number)
-          if (acknowledged.some((n) => n >= 2 * MiB) && child.kill("SIGKILL")) resume(Effect.succeed(Math.max(...acknowledged)))
-        })
-        child.on("exit", (code, signal) => {
-          if (signal !== "SIGKILL") resume(Effect.fail(new Error(`the child ended by itself (${code}): ${stderr}${out}`)))
-        })
-      })
-      yield* Effect.async<void>((resume) => {
-        if (child.exitCode !== null || child.signalCode !== null) resume(Effect.void)
-        else child.on("exit", () => resume(Effect.void))
-      })
-      yield* setFaults(sb, "", FAULT_SEED)
+      const killedAt = yield* killUploadMidway(sb, file, stateDir, { chunkSize: MiB, killAfter: 2 * MiB, faultSeed: FAULT_SEED })
       expect(killedAt).toBeLessThan(bytes.length)
 
       yield* resetStats(sb)

@@ -11,7 +11,6 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Schedule } from "effect"
-import { spawn } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -22,6 +21,7 @@ import * as Models from "../../src/services/Models.js"
 import { MAX_LOOKUP_PAGES } from "../../src/services/ModelCreate.js"
 import { startTestSandbox, type TestSandbox, useSandbox } from "../support/sandbox.js"
 import { faultFirst, loseFirstAnswer, resetStats, sandboxJson, setFaults, stats } from "../support/sandboxAdmin.js"
+import { killUploadMidway } from "./fixtures/killUpload.js"
 import { sdkLayer } from "../support/sdk.js"
 
 const MiB = 1024 * 1024
@@ -122,31 +122,7 @@ describe.each(["rich", "evidence"] as const)("Models.create (%s profile)", (prof
       const { bytes, file } = modelFile(6 * MiB + 3)
       // The same state directory as the SDK layer's, so the create finds the killed upload.
       const stateDir = path.join(work, "state")
-      // Slow chunk answers down so that the kill lands mid-upload, not after it.
-      yield* setFaults(sb, "latency=150,paths=chunked_upload", FAULT_SEED)
-      const child = spawn(
-        process.execPath,
-        ["--import", "tsx", path.join(import.meta.dirname, "fixtures", "upload-child.ts"), sb.url, sb.token, file, stateDir, String(MiB)],
-        { stdio: ["ignore", "pipe", "pipe"] }
-      )
-      let stderr = ""
-      child.stderr.on("data", (d) => (stderr += d))
-      yield* Effect.async<void, Error>((resume) => {
-        let out = ""
-        child.stdout.on("data", (d) => {
-          out += d
-          const acknowledged = out.split("\n").filter((line) => /^\d+$/.test(line)).map(Number)
-          if (acknowledged.some((n) => n >= 2 * MiB) && child.kill("SIGKILL")) resume(Effect.void)
-        })
-        child.on("exit", (code, signal) => {
-          if (signal !== "SIGKILL") resume(Effect.fail(new Error(`the child ended by itself (${code}): ${stderr}${out}`)))
-        })
-      })
-      yield* Effect.async<void>((resume) => {
-        if (child.exitCode !== null || child.signalCode !== null) resume(Effect.void)
-        else child.on("exit", () => resume(Effect.void))
-      })
-      yield* setFaults(sb, "", FAULT_SEED)
+      yield* killUploadMidway(sb, file, stateDir, { chunkSize: MiB, killAfter: 2 * MiB, faultSeed: FAULT_SEED })
 
       const models = yield* writes(sb)
       yield* resetStats(sb)

@@ -37,10 +37,10 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** Runs `node <args>` in the repository root to completion, with exactly the environment `env`. */
-export const runNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<CliResult> =>
+/** Runs `command <args>` in the repository root to completion, with exactly the environment `env`. */
+export const runProcess = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<CliResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(command, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => (stdout += d))
@@ -49,6 +49,9 @@ export const runNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Pr
     // "close", not "exit": only then are stdout and stderr read to their end.
     child.on("close", (code) => resolve({ code, stdout, stderr }))
   })
+
+/** Runs `node <args>` in the repository root to completion, with exactly the environment `env`. */
+export const runNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<CliResult> => runProcess(process.execPath, args, env)
 
 /** Runs the command to completion with `env` added to this process's environment. */
 export const runCli = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<CliResult> =>

@@ -30,3 +30,19 @@ export const jsonInit = (method: string, body: unknown, headers: Record<string, 
   headers: { ...headers, "content-type": "application/json" },
   body: typeof body === "string" ? body : JSON.stringify(body)
 })
+
+/**
+ * Every row of a listing: the first page at `url`, then each `next` followed verbatim. Every page
+ * must answer 200.
+ */
+export const allRows = async (url: string, headers: Record<string, string>): Promise<Array<any>> => {
+  const rows: Array<any> = []
+  let next: string | null = url
+  while (next !== null) {
+    const page: Answer = await call(next, { headers })
+    if (page.status !== 200) throw new Error(`GET ${next} answered ${page.status}: ${JSON.stringify(page.body)}`)
+    rows.push(...page.body.results)
+    next = page.body.next
+  }
+  return rows
+}
