@@ -53,6 +53,17 @@ const upload = (sb: TestSandbox, file: string, options: ChunkedUpload.UploadOpti
   )
 
 /** Which requests the fault spec hits, fixed so that a failure reproduces. */
+/** An upload stopped (its signal aborted) once the server holds `at` bytes; its exit. */
+const uploadUntil = (sb: TestSandbox, file: string, at: number, stateDir: string) => {
+  const controller = new AbortController()
+  return Effect.exit(upload(sb, file, {
+    signal: controller.signal,
+    onProgress: (e) => {
+      if (e.phase === "uploading" && e.bytesSent >= at) controller.abort()
+    }
+  }, stateDir))
+}
+
 const FAULT_SEED = 7
 
 /** The stored file, downloaded from its presigned URL (no auth headers). */
@@ -237,13 +248,7 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       const sb = sandbox()
       const stateDir = path.join(work, `resume-state-${profile}`)
       const { bytes, path: file } = makeFile(6 * MiB + 100)
-      const controller = new AbortController()
-      const first = yield* Effect.exit(upload(sb, file, {
-        signal: controller.signal,
-        onProgress: (e) => {
-          if (e.phase === "uploading" && e.bytesSent >= 2 * MiB) controller.abort()
-        }
-      }, stateDir))
+      const first = yield* uploadUntil(sb, file, 2 * MiB, stateDir)
       expect(Exit.isInterrupted(first)).toBe(true)
       expect(fs.readdirSync(stateDir)).toHaveLength(1)
 
@@ -289,13 +294,7 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       const sb = sandbox()
       const stateDir = path.join(work, `ahead-state-${profile}`)
       const { bytes, path: file } = makeFile(4 * MiB)
-      const controller = new AbortController()
-      yield* Effect.exit(upload(sb, file, {
-        signal: controller.signal,
-        onProgress: (e) => {
-          if (e.phase === "uploading" && e.bytesSent >= 3 * MiB) controller.abort()
-        }
-      }, stateDir))
+      yield* uploadUntil(sb, file, 3 * MiB, stateDir)
       // As if the process died after the server took chunk 3 but before the state file was saved.
       const stateFile = path.join(stateDir, fs.readdirSync(stateDir)[0]!)
       const state = JSON.parse(fs.readFileSync(stateFile, "utf8"))
@@ -368,13 +367,7 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       const sb = sandbox()
       const stateDir = path.join(work, `gone-state-${profile}`)
       const { bytes, path: file } = makeFile(3 * MiB)
-      const controller = new AbortController()
-      yield* Effect.exit(upload(sb, file, {
-        signal: controller.signal,
-        onProgress: (e) => {
-          if (e.phase === "uploading" && e.bytesSent >= MiB) controller.abort()
-        }
-      }, stateDir))
+      yield* uploadUntil(sb, file, MiB, stateDir)
       const { id } = JSON.parse(fs.readFileSync(path.join(stateDir, fs.readdirSync(stateDir)[0]!), "utf8"))
       const db = sb.openDb()
       db.prepare("DELETE FROM chunked_uploads WHERE id = ?").run(String(id))
@@ -394,13 +387,7 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       const stateDir = path.join(work, `changed-state-${profile}`)
       const { path: file } = makeFile(4 * MiB)
       const interrupted = () => {
-        const controller = new AbortController()
-        return Effect.exit(upload(sb, file, {
-          signal: controller.signal,
-          onProgress: (e) => {
-            if (e.phase === "uploading" && e.bytesSent >= 2 * MiB) controller.abort()
-          }
-        }, stateDir))
+        return uploadUntil(sb, file, 2 * MiB, stateDir)
       }
 
       // A rewrite (new mtime): the identity differs, nothing is hashed or reused.
