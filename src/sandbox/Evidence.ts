@@ -86,7 +86,8 @@ export const NATIVE_MEDIA_KEY = "image"
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
 
-const parse = (text: string | null | undefined): unknown => {
+/** Stored JSON text as a value: `{}` for a missing, empty or malformed text (a hand-edited row). */
+export const parseStored = (text: string | null | undefined): unknown => {
   if (text === null || text === undefined || text === "") return {}
   try {
     return JSON.parse(text)
@@ -100,7 +101,7 @@ const parse = (text: string | null | undefined): unknown => {
  * with the row's classification `label` as a `classification` annotation.
  */
 export const nativeData = (dataJson: string | null): NativeAnnotations => {
-  const data = parse(dataJson)
+  const data = parseStored(dataJson)
   const list = isRecord(data) && Array.isArray(data.annotations) ? (data.annotations as Array<unknown>).filter(isRecord) : []
   const label = isRecord(data) && typeof data.label === "string" ? data.label : undefined
   return toNativeAnnotations(list as ReadonlyArray<StoredAnnotation>, NATIVE_MEDIA_KEY, label)
@@ -114,7 +115,7 @@ const isImageEntry = (key: string, entry: Record<string, unknown>): boolean => e
  * names and checksums are not evidenced: readers take sizes from the image itself.
  */
 export const evidenceFiles = (filesJson: string | null, sign: (mediaPath: string) => string): Record<string, unknown> => {
-  const files = parse(filesJson)
+  const files = parseStored(filesJson)
   const out: Record<string, unknown> = {}
   if (!isRecord(files)) return out
   for (const [key, entry] of Object.entries(files)) {

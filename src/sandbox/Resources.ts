@@ -37,7 +37,7 @@ import {
   resolvePage,
   stringParam
 } from "./Http.js"
-import { evidenceGroundTruth, evidenceModel, evidenceVersion } from "./Evidence.js"
+import { evidenceGroundTruth, evidenceModel, evidenceVersion, parseStored } from "./Evidence.js"
 import { EVENT_COLUMNS, keepFields } from "./EventRows.js"
 import { makeSigner, signFileMap } from "./Media.js"
 import type { RenderedRows } from "./PagePool.js"
@@ -85,15 +85,6 @@ export const pathId = (raw: string | undefined): number => {
   const n = raw !== undefined && /^\d{1,15}$/.test(raw) ? Number(raw) : 0
   if (n < 1) throw detailError(404, "Not found.")
   return n
-}
-
-const parseJson = (text: string | null | undefined): unknown => {
-  if (text === null || text === undefined || text === "") return {}
-  try {
-    return JSON.parse(text)
-  } catch {
-    return {}
-  }
 }
 
 /**
@@ -247,8 +238,8 @@ const modelObject = (row: ModelRow, sign: (mediaPath: string) => string): Record
   model_type: row.model_type,
   project: row.project,
   file: row.file_media === null ? null : sign(row.file_media),
-  metrics: parseJson(row.metrics),
-  configuration: parseJson(row.configuration),
+  metrics: parseStored(row.metrics),
+  configuration: parseStored(row.configuration),
   is_active: row.is_active === 1,
   created_at: row.created_at,
   category: row.category,
@@ -333,7 +324,7 @@ const modelDetail = (ctx: SandboxContext, row: ModelRow, query: URLSearchParams,
         "SELECT id, ground_truth_dataset_version, metrics, created_at FROM model_evaluations WHERE model_id = ? ORDER BY id",
         [row.id]
       )
-      out.evaluations = evaluations.map((e) => ({ ...e, metrics: parseJson(e.metrics) }))
+      out.evaluations = evaluations.map((e) => ({ ...e, metrics: parseStored(e.metrics) }))
     }
     if (expand.includes("versions")) {
       const versions = yield* ctx.sql.unsafe<{ id: number; version: string | null; is_active: number; created_at: string }>(
@@ -627,9 +618,9 @@ export const listGroundTruths = (ctx: SandboxContext): Handler =>
             .map(Number)
             .sort((a, b) => a - b),
           category: r.category,
-          data_unit: { id: r.data_unit_id, files: signFileMap(parseJson(r.unit_files), sign) },
-          files: signFileMap(parseJson(r.files), sign),
-          data: parseJson(r.data)
+          data_unit: { id: r.data_unit_id, files: signFileMap(parseStored(r.unit_files), sign) },
+          files: signFileMap(parseStored(r.files), sign),
+          data: parseStored(r.data)
         }),
         (r) => r.id
       )
@@ -664,7 +655,7 @@ const versionObject = (r: VersionRow) => ({
   is_active: r.is_active === 1,
   is_archived: r.is_archived === 1,
   created_at: r.created_at,
-  statistics: parseJson(r.statistics)
+  statistics: parseStored(r.statistics)
 })
 
 /** A dataset version as the sandbox's profile answers it. */

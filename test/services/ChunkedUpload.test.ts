@@ -40,9 +40,15 @@ const makeFile = (size: number): { path: string; bytes: Buffer } => {
 // Retries fast (the sandbox is local), but a fixed number of them: a real bug still fails the test.
 const fastRetry = Schedule.spaced("5 millis").pipe(Schedule.intersect(Schedule.recurs(20)))
 
-const uploaderLayer = (sb: TestSandbox, stateDir = path.join(work, "state")) =>
+/** The uploader on its own client; `transformClient` lets a test make the sandbox lose an answer. */
+const uploaderLayer = (sb: TestSandbox, stateDir = path.join(work, "state"), transformClient?: SynapseClient.Options["transformClient"]) =>
   ChunkedUpload.layer({ stateDir }).pipe(
-    Layer.provide(SynapseClient.layer({ baseUrl: sb.url, accessToken: Redacted.make(sb.token), retry: fastRetry })),
+    Layer.provide(SynapseClient.layer({
+      baseUrl: sb.url,
+      accessToken: Redacted.make(sb.token),
+      retry: fastRetry,
+      ...(transformClient !== undefined ? { transformClient } : {})
+    })),
     Layer.provide(NodeHttpClient.layer),
     Layer.orDie
   )
@@ -165,11 +171,7 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
         paths: "chunked_upload",
         randSeed: FAULT_SEED
       })
-      const layer = ChunkedUpload.layer({ stateDir: path.join(work, "state") }).pipe(
-        Layer.provide(SynapseClient.layer({ baseUrl: sb.url, accessToken: Redacted.make(sb.token), retry: fastRetry, transformClient: lost.transformClient })),
-        Layer.provide(NodeHttpClient.layer),
-        Layer.orDie
-      )
+      const layer = uploaderLayer(sb, undefined, lost.transformClient)
       const lostBefore = (yield* resetStats(sb)).faults_injected.loseResponse
       const result = yield* Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) => u.upload(file, { chunkSize: MiB, resume: false })).pipe(
         Effect.provide(layer)
@@ -192,11 +194,7 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
         paths: "chunked_upload",
         randSeed: FAULT_SEED
       })
-      const layer = ChunkedUpload.layer({ stateDir: path.join(work, "state") }).pipe(
-        Layer.provide(SynapseClient.layer({ baseUrl: sb.url, accessToken: Redacted.make(sb.token), retry: fastRetry, transformClient: lost.transformClient })),
-        Layer.provide(NodeHttpClient.layer),
-        Layer.orDie
-      )
+      const layer = uploaderLayer(sb, undefined, lost.transformClient)
       yield* resetStats(sb)
       const result = yield* Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) => u.upload(file, { chunkSize: MiB, resume: false })).pipe(
         Effect.provide(layer)
@@ -212,16 +210,7 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       // The first POST {url} is performed, then its socket destroyed (the sandbox's loseResponse
       // fault); faults are off again before the next request, the finish sent again.
       const lost = loseFirstAnswer(sb, { matches: (request) => request.method === "POST", paths: "chunked_upload", randSeed: FAULT_SEED })
-      const layer = ChunkedUpload.layer({ stateDir: path.join(work, "state") }).pipe(
-        Layer.provide(SynapseClient.layer({
-          baseUrl: sb.url,
-          accessToken: Redacted.make(sb.token),
-          retry: fastRetry,
-          transformClient: lost.transformClient
-        })),
-        Layer.provide(NodeHttpClient.layer),
-        Layer.orDie
-      )
+      const layer = uploaderLayer(sb, undefined, lost.transformClient)
       const lostBefore = (yield* resetStats(sb)).faults_injected.loseResponse
       const result = yield* Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) => u.upload(file, { chunkSize: MiB, resume: false })).pipe(
         Effect.provide(layer)
