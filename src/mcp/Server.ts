@@ -278,9 +278,15 @@ export const make = <R>(
     const hidden = new Set(tools.filter((tool) => config.readOnly && tool.write).map((tool) => tool.name))
     const secrets = (options.secrets ?? []).filter((s) => s.length >= 4)
 
-    const scrub = (text: string): string => {
+    const redact = (text: string): string => {
       let out = text
       for (const secret of secrets) out = out.split(secret).join("***")
+      return out
+    }
+    // Error texts are capped; a successful result's text is the JSON of its structured content,
+    // already fitted to the output budget (cutting it again would break the JSON).
+    const scrub = (text: string): string => {
+      const out = redact(text)
       return out.length > MAX_ERROR_TEXT ? `${out.slice(0, MAX_ERROR_TEXT)}…` : out
     }
     const errorResult = (text: string): CallToolResult => ({ content: [{ type: "text", text: scrub(text) }], isError: true })
@@ -325,7 +331,7 @@ export const make = <R>(
         const fitted = applyBudget(exit.value as Record<string, unknown>, config.outputBudget, hint)
         const links = resourceLinks(fitted.value)
         return {
-          content: [{ type: "text", text: scrub(fitted.text) }, ...links],
+          content: [{ type: "text", text: redact(fitted.text) }, ...links],
           structuredContent: fitted.value
         }
       }

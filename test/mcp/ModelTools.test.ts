@@ -32,6 +32,15 @@ const models = (args: Record<string, unknown>) =>
   )
 
 describe("model workflow tools on the sandbox", () => {
+  it.scoped("a result over 4 000 characters keeps its whole JSON text: the error-text cap is for errors only", () =>
+    Effect.gen(function*() {
+      const result = yield* call("list_ground_truth_events", { page_size: 100 })
+      expect(result.isError).toBeFalsy()
+      const text = textOf(result)
+      expect(text.length).toBeGreaterThan(4_000)
+      expect(JSON.parse(text)).toStrictEqual(result.structuredContent)
+    }))
+
   it.scoped("analyze_model_performance reports stored metrics as reported and the ground truth's distribution", () =>
     Effect.gen(function*() {
       const model = (yield* models({ model_type: "detection" }))[0]!
