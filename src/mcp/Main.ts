@@ -6,6 +6,9 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Either, Layer, Logger, Redacted } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as Sandbox from "../sandbox/Sandbox.js"
 import * as ChunkedUpload from "../services/ChunkedUpload.js"
 import * as FileCache from "../services/FileCache.js"
@@ -34,10 +37,14 @@ const SECRET_VARIABLES = [
   "SYNAPSE_MCP_HTTP_TOKEN"
 ]
 
+/** The name prefix of the data directory an embedded sandbox gets when none is given. */
+export const FRESH_SANDBOX_PREFIX = "synapse-ml-mcp-sandbox-"
+
 /**
  * The Synapse client and backend description. With `SYNAPSE_BASE_URL` unset, starts the sandbox
- * (demo data, `SYNAPSE_SANDBOX_DIR` or a temporary directory, an ephemeral port, the profile of
- * `sandboxOptions` or `SYNAPSE_SANDBOX_PROFILE`) for the lifetime of the layer and says so on stderr.
+ * (demo data; in `sandboxOptions.dataDir` or `SYNAPSE_SANDBOX_DIR`, else in a fresh temporary
+ * directory removed when the layer is released; an ephemeral port; the profile of `sandboxOptions`
+ * or `SYNAPSE_SANDBOX_PROFILE`) for the lifetime of the layer and says so on stderr.
  */
 export const backendLayer = (env: Record<string, string | undefined>, sandboxOptions: Sandbox.SandboxOptions = {}) =>
   Layer.unwrapScoped(
@@ -53,12 +60,22 @@ export const backendLayer = (env: Record<string, string | undefined>, sandboxOpt
           Backend.layer({ baseUrl: parsed.right, sandbox: false, description: `the Synapse API at ${parsed.right}` })
         )
       }
+      // A directory given (`start --data-dir`, SYNAPSE_SANDBOX_DIR) is kept across runs; otherwise
+      // each server run gets its own, removed when it stops, so that servers and users never share
+      // (and grow) one registry. The directory is released after the sandbox, which the scope
+      // closes first.
+      const given = sandboxOptions.dataDir ?? (env.SYNAPSE_SANDBOX_DIR?.trim() || undefined)
+      const dataDir = given ?? (yield* Effect.acquireRelease(
+        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), FRESH_SANDBOX_PREFIX))),
+        (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+      ))
       const sandbox = yield* Sandbox.parseProfile(env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE").pipe(
-        Effect.flatMap((profile) => Sandbox.start({ seed: "demo", profile, ...sandboxOptions })),
+        Effect.flatMap((profile) => Sandbox.start({ seed: "demo", profile, ...sandboxOptions, dataDir })),
         Effect.mapError((error) => new McpStartError(`SYNAPSE_BASE_URL is not set and the sandbox could not start: ${error.detail}`))
       )
+      const kept = given !== undefined ? "kept across runs" : "a fresh directory for this run, removed when the server stops"
       yield* Effect.logInfo(
-        `SYNAPSE_BASE_URL is not set: using the sandbox with demo data (profile ${sandbox.profile}) at ${sandbox.url} (data in ${sandbox.dataDir}). ` +
+        `SYNAPSE_BASE_URL is not set: using the sandbox with demo data (profile ${sandbox.profile}) at ${sandbox.url} (data in ${sandbox.dataDir}, ${kept}). ` +
           "Set SYNAPSE_BASE_URL and SYNAPSE_ACCESS_TOKEN to use a real Synapse."
       )
       return Layer.merge(

@@ -15,10 +15,10 @@ import * as Path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import * as Backend from "../../src/mcp/Backend.js"
 import * as Main from "../../src/mcp/Main.js"
-import type * as Sandbox from "../../src/sandbox/Sandbox.js"
+import * as Sandbox from "../../src/sandbox/Sandbox.js"
 import { nativeData, toNativeAnnotations } from "../../src/sandbox/Evidence.js"
 import { toDataMeta } from "../../src/sandbox/seed/Scenes.js"
-import { allRows, call } from "../support/http.js"
+import { allRows, call, jsonInit } from "../support/http.js"
 import { startTestSandbox, type TestSandbox, useSandbox } from "../support/sandbox.js"
 
 const sandbox = useSandbox({ seed: "demo", profile: "evidence" })
@@ -339,6 +339,31 @@ describe("the MCP server's embedded sandbox", () => {
       const health = yield* Effect.promise(() => call(`${new URL(info.baseUrl).origin}/_sandbox/health`))
       return { description: info.description, profile: health.body.profile as string }
     }).pipe(Effect.provide(Main.backendLayer(env, options).pipe(Layer.provide(Main.httpClientLayer))), Effect.scoped)
+
+  it.effect("without a data directory, each server run gets a fresh one, removed when it stops", () =>
+    Effect.gen(function* () {
+      const fresh = () => new Set(Fs.readdirSync(Os.tmpdir()).filter((name) => name.startsWith(Main.FRESH_SANDBOX_PREFIX)))
+      const before = fresh()
+      const run = Effect.gen(function* () {
+        const info = yield* Backend.Backend
+        const created = fresh()
+        const mine = [...created].filter((name) => !before.has(name))
+        const headers = { "Synapse-Access-Token": `Token ${process.env.SYNAPSE_SANDBOX_TOKEN || Sandbox.SANDBOX_DEV_TOKEN}` }
+        const count = (yield* Effect.promise(() => call(`${info.baseUrl}/models/?page_size=1`, { headers }))).body.count as number
+        // A model registered in this run must not be there in the next one.
+        yield* Effect.promise(() => call(`${info.baseUrl}/models/`, jsonInit("POST", { name: "left behind", model_type: "detection", project: 1 }, headers)))
+        return { mine, count }
+      }).pipe(Effect.provide(Main.backendLayer({}, { seed: "demo" }).pipe(Layer.provide(Main.httpClientLayer))), Effect.scoped)
+      const first = yield* run
+      const second = yield* run
+      expect(first.mine).toHaveLength(1)
+      expect(second.mine).toHaveLength(1)
+      expect(second.mine).not.toStrictEqual(first.mine)
+      expect(second.count).toBe(first.count)
+      // Both are gone once their servers stopped.
+      expect([...fresh()].filter((name) => !before.has(name))).toStrictEqual([])
+    })
+  )
 
   it.effect("takes its profile from SYNAPSE_SANDBOX_PROFILE or the options, says it, and refuses an unknown one", () =>
     Effect.gen(function* () {

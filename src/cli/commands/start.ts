@@ -24,7 +24,7 @@ export const startCommand = Command.make(
     ),
     dataDir: Options.text("data-dir").pipe(
       Options.optional,
-      Options.withDescription("sandbox data directory (default $SYNAPSE_SANDBOX_DIR or <tmpdir>/synapse-ml-sandbox)")
+      Options.withDescription("sandbox data directory, kept across runs (default $SYNAPSE_SANDBOX_DIR, else a fresh temporary directory removed when the server stops)")
     ),
     sandboxProfile: Options.text("sandbox-profile").pipe(
       Options.optional,
