@@ -25,6 +25,25 @@ const LOWER_IS_BETTER = /(loss|error|err$|^err|mse|mae|rmse|mape|wer|cer|latency
 /** The default direction of a metric: lower for losses, errors, latencies and the like; else higher. */
 export const defaultDirection = (metric: string): Direction => (LOWER_IS_BETTER.test(metric) ? "lower" : "higher")
 
+/**
+ * Names under which models commonly report a metric that a recomputation computes under COCO's
+ * name: a stored `mAP` is the mean over classes of AP at IoU 0.50:0.95, which is `AP`.
+ */
+const COMPUTED_NAMES: Readonly<Record<string, string>> = {
+  mAP: "AP",
+  map: "AP",
+  "mAP@0.5:0.95": "AP",
+  mAP50: "AP50",
+  "mAP@0.5": "AP50",
+  mAP75: "AP75",
+  "mAP@0.75": "AP75"
+}
+const COMPUTED_MEANINGS: Readonly<Record<string, string>> = {
+  AP: "mean over classes of the average precision at IoU 0.50:0.95",
+  AP50: "mean over classes of the average precision at IoU 0.50",
+  AP75: "mean over classes of the average precision at IoU 0.75"
+}
+
 /** A metric that none of the compared models has; `available` lists the ones that exist. */
 export class UnknownMetricError extends Schema.TaggedError<UnknownMetricError>()("UnknownMetricError", {
   metric: Schema.String,
@@ -124,8 +143,8 @@ export const compareModels: (
   const list: ReadonlyArray<Model> = yield* Effect.forEach(ids, (id) => models.get(id, { params: { expand: "metrics" } }), {
     concurrency: 4
   })
-  const metric = input.metric ?? "accuracy"
-  const direction = input.direction ?? defaultDirection(metric)
+  const requested = input.metric ?? "accuracy"
+  const direction = input.direction ?? defaultDirection(requested)
   const directionSource = input.direction !== undefined ? "given" : "default"
 
   const values = new Map<number, Record<string, number>>()
@@ -181,6 +200,10 @@ export const compareModels: (
   }
 
   const available = [...new Set([...values.values()].flatMap((v) => Object.keys(v)))].sort()
+  // A name models report (mAP) stands for the computed metric of the same definition (AP).
+  const alias = recompute !== undefined && !available.includes(requested) ? COMPUTED_NAMES[requested] : undefined
+  const metric = alias !== undefined && available.includes(alias) ? alias : requested
+  if (metric !== requested) notes.push(`"${requested}" is ranked by the computed ${metric} (${COMPUTED_MEANINGS[metric]})`)
   const scored = list.filter((m) => values.get(m.id)?.[metric] !== undefined)
   if (scored.length === 0) {
     const where = recompute === undefined ? "stored on" : "computed for"
@@ -195,7 +218,7 @@ export const compareModels: (
   }
   const ranking = rank(
     scored.map((m) => {
-      const reported = numericMetrics(m)[metric]
+      const reported = numericMetrics(m)[requested] ?? numericMetrics(m)[metric]
       return {
         model: summarizeModel(m),
         value: values.get(m.id)![metric]!,

@@ -195,6 +195,32 @@ describe("compare on models without metrics or type", () => {
   })
 })
 
+describe("compare recomputing by a reported metric name", () => {
+  it("mAP is ranked by the computed AP, says so, and keeps the stored mAP as reported", async () => {
+    server = await startScriptedServer((req) => {
+      if (req.path === `${API}/models/2/`) return { json: { id: 2, name: "typed", model_type: "detection", metrics: { mAP: 0.5 } } }
+      if (req.path === `${API}/ground_truth_dataset_versions/303/`) return { json: { id: 303, name: "v3" } }
+      if (req.path === `${API}/sdk/ground_truth_events/`) {
+        return {
+          json: onePage([{
+            id: 1,
+            data_unit: { id: 5, files: { image: { url: "https://files.example/5.jpg", width: 100, height: 80 } } },
+            data: { type: "image", annotations: [{ category_id: 1, category: "car", bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 }] }
+          }])
+        }
+      }
+      return undefined
+    })
+    const predictions = JSON.stringify([{ image_id: 5, category_id: 1, bbox: [10, 10, 20, 20], score: 0.9 }])
+    const compared = ok(await run(compareModels({ model_ids: [2], metric: "mAP", recompute: { ground_truth_version_id: 303, predictions: { "2": predictions } } })))
+    expect(compared.metric).toBe("AP")
+    expect(compared.ranking.map((r) => [r.model.id, Number(r.value.toFixed(6)), r.reported])).toStrictEqual([[2, 1, 0.5]])
+    expect(compared.notes).toStrictEqual([
+      "\"mAP\" is ranked by the computed AP (mean over classes of the average precision at IoU 0.50:0.95)"
+    ])
+  })
+})
+
 describe("analyze on a model without type or metrics", () => {
   /** A model with only an id and a name, a version with only E fields, one event in the rich form. */
   const serveAnalysis = async () => {
