@@ -51,6 +51,17 @@ describe("tool list", () => {
       }
     }))
 
+  it.scoped("a tool that writes a new directory or model on every call does not claim to be idempotent", () =>
+    Effect.gen(function*() {
+      const client = yield* connect(yield* factory(false))
+      const { tools } = yield* Effect.promise(() => client.listTools())
+      const hints = Object.fromEntries(tools.map((tool) => [tool.name, tool.annotations?.idempotentHint]))
+      // Each writes a new output directory (or registers a new model) per call, dry runs aside.
+      for (const name of ["prepare_training_data", "export_ground_truth", "create_model", "deploy_model"]) {
+        expect({ name, idempotent: hints[name] }).toStrictEqual({ name, idempotent: false })
+      }
+    }))
+
   it.scoped("read-only mode lists no write tool", () =>
     Effect.gen(function*() {
       const client = yield* connect(yield* factory(true))

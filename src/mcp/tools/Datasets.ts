@@ -221,7 +221,7 @@ export const prepareTrainingDataTool = Tool.make({
     output_name: Schema.optional(outputName)
   }),
   output: SplitOutput,
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   write: true,
   run: (input) =>
     Effect.gen(function*() {
