@@ -365,7 +365,9 @@ export const exportEvents = <E>(source: ExportSource<E>, options: ExportOptions,
     const work = Path.join(outputDir, `.synapse-export-${randomBytes(6).toString("hex")}`)
     yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => Fsp.mkdir(work), catch: toError("cannot create the work directory", work) }),
-      () => Effect.promise(() => Fsp.rm(work, { recursive: true, force: true }))
+      // A file write still in flight when the export was interrupted can land while the tree is
+      // removed (ENOTEMPTY): retried, so that an interrupted export leaves nothing behind.
+      () => Effect.promise(() => Fsp.rm(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }).catch(() => undefined))
     )
     return yield* runExport(source, options, run, splitBy, assignment, outputDir, work)
   }).pipe(Effect.scoped, Effect.withSpan("Workflows.exportEvents"))
@@ -607,8 +609,11 @@ const runExport = <E>(
     const renamed = new Map<string, string>()
 
     const afterPage = Effect.tryPromise({
-      try: async () => {
-        for (const task of fileTasks.splice(0)) await task.run()
+      try: async (signal) => {
+        for (const task of fileTasks.splice(0)) {
+          if (signal.aborted) throw new Error("interrupted")
+          await task.run()
+        }
         await Promise.all(writers.map((w) => w.maybeFlush()))
       },
       catch: toError("cannot write the export's files", work)
@@ -877,14 +882,19 @@ const distributeLabels = async (
       }
       buffer.push(`${indexById.get(ids[Number(line.slice(t2 + 1, t3))]!)} ${line.slice(t3 + 1)}\n`)
     },
-    async () => {
-      if (signal.aborted) throw new Error("interrupted")
-      for (const [file, text] of pending.splice(0)) await Fsp.appendFile(file, text)
-    },
+    () => appendAll(pending.splice(0), signal),
     signal
   )
   flushRun()
-  for (const [file, text] of pending.splice(0)) await Fsp.appendFile(file, text)
+  await appendAll(pending.splice(0), signal)
+}
+
+/** Appends each text to its file in turn, stopping at once when `signal` is aborted. */
+const appendAll = async (runs: ReadonlyArray<readonly [string, string]>, signal: AbortSignal): Promise<void> => {
+  for (const [file, text] of runs) {
+    if (signal.aborted) throw new Error("interrupted")
+    await Fsp.appendFile(file, text)
+  }
 }
 
 /** The Ultralytics dataset description. Names are JSON-quoted, which YAML reads as strings. */

@@ -357,14 +357,16 @@ describe("YOLO export", () => {
 describe("interruption and failure", () => {
   const leftovers = (dir: string) => (Fs.existsSync(dir) ? Fs.readdirSync(dir, { recursive: true }).map(String) : [])
 
-  it.effect("an interrupted export leaves no partial file", () =>
+  // YOLO writes a label file per image while the export runs: thousands of them, so that the
+  // interruption lands among those writes.
+  it.effect.each([["coco", 300], ["yolo", 3000]] as const)("an interrupted %s export leaves no partial file", ([format, count]) =>
     Effect.gen(function* () {
       const outputDir = outDir()
       const started = yield* Deferred.make<void>()
-      const first = Array.from({ length: 300 }, (_, i) => event(i + 1, [{ category: "a", bbox: [0, 0, 5, 5] }]))
+      const first = Array.from({ length: count }, (_, i) => event(i + 1, [{ category: "a", bbox: [0, 0, 5, 5] }]))
       const events = Stream.concat(Stream.fromChunk(Chunk.fromIterable(first)), Stream.never)
       const fiber = yield* Effect.fork(
-        exportEvents({ versions: [version], events, fetchFile: noFiles }, { format: "coco", outputDir }, {
+        exportEvents({ versions: [version], events, fetchFile: noFiles }, { format, outputDir }, {
           onProgress: (p) => {
             if (p.eventsRead > 0) Deferred.unsafeDone(started, Exit.void)
           }
