@@ -166,22 +166,7 @@ describe("compare on models without metrics or type", () => {
   })
 
   it("recomputing, a model without model_type is scored as detection, and the result says so", async () => {
-    server = await startScriptedServer((req) => {
-      if (req.path === `${API}/models/1/`) return { json: { id: 1, name: "untyped" } }
-      if (req.path === `${API}/models/2/`) return { json: { id: 2, name: "typed", model_type: "detection" } }
-      if (req.path === `${API}/ground_truth_dataset_versions/303/`) return { json: { id: 303, name: "v3" } }
-      if (req.path === `${API}/sdk/ground_truth_events/`) {
-        return {
-          json: onePage([{
-            id: 1,
-            data_unit: { id: 5, files: { image: { url: "https://files.example/5.jpg", width: 100, height: 80 } } },
-            data: { type: "image", annotations: [{ category_id: 1, category: "car", bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 }] }
-          }])
-        }
-      }
-      return undefined
-    })
-    const predictions = JSON.stringify([{ image_id: 5, category_id: 1, bbox: [10, 10, 20, 20], score: 0.9 }])
+    await serveOneBox({ 1: { id: 1, name: "untyped" }, 2: { id: 2, name: "typed", model_type: "detection" } })
     const compared = ok(await run(compareModels({
       model_ids: [1, 2],
       metric: "AP50",
@@ -195,23 +180,30 @@ describe("compare on models without metrics or type", () => {
   })
 })
 
+/** Serves `models` by id, dataset version 303 and one event with one car box on data unit 5. */
+const serveOneBox = async (models: Record<number, object>) => {
+  server = await startScriptedServer((req) => {
+    const model = /^\/api\/v1\/models\/(\d+)\/$/.exec(req.path)
+    if (model !== null) return models[Number(model[1])] !== undefined ? { json: models[Number(model[1])] } : undefined
+    if (req.path === `${API}/ground_truth_dataset_versions/303/`) return { json: { id: 303, name: "v3" } }
+    if (req.path === `${API}/sdk/ground_truth_events/`) {
+      return {
+        json: onePage([{
+          id: 1,
+          data_unit: { id: 5, files: { image: { url: "https://files.example/5.jpg", width: 100, height: 80 } } },
+          data: { type: "image", annotations: [{ category_id: 1, category: "car", bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 }] }
+        }])
+      }
+    }
+    return undefined
+  })
+}
+/** A perfect detection of that box. */
+const predictions = JSON.stringify([{ image_id: 5, category_id: 1, bbox: [10, 10, 20, 20], score: 0.9 }])
+
 describe("compare recomputing by a reported metric name", () => {
   it("mAP is ranked by the computed AP, says so, and keeps the stored mAP as reported", async () => {
-    server = await startScriptedServer((req) => {
-      if (req.path === `${API}/models/2/`) return { json: { id: 2, name: "typed", model_type: "detection", metrics: { mAP: 0.5 } } }
-      if (req.path === `${API}/ground_truth_dataset_versions/303/`) return { json: { id: 303, name: "v3" } }
-      if (req.path === `${API}/sdk/ground_truth_events/`) {
-        return {
-          json: onePage([{
-            id: 1,
-            data_unit: { id: 5, files: { image: { url: "https://files.example/5.jpg", width: 100, height: 80 } } },
-            data: { type: "image", annotations: [{ category_id: 1, category: "car", bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 }] }
-          }])
-        }
-      }
-      return undefined
-    })
-    const predictions = JSON.stringify([{ image_id: 5, category_id: 1, bbox: [10, 10, 20, 20], score: 0.9 }])
+    await serveOneBox({ 2: { id: 2, name: "typed", model_type: "detection", metrics: { mAP: 0.5 } } })
     const compared = ok(await run(compareModels({ model_ids: [2], metric: "mAP", recompute: { ground_truth_version_id: 303, predictions: { "2": predictions } } })))
     expect(compared.metric).toBe("AP")
     expect(compared.ranking.map((r) => [r.model.id, Number(r.value.toFixed(6)), r.reported])).toStrictEqual([[2, 1, 0.5]])
