@@ -141,9 +141,6 @@ const isJson = (value: unknown, depth = 0): boolean => {
 /** The outcome of a failed POST is unknown unless the server said it refused it (4xx, 429). */
 const outcomeUnknown = (error: SynapseError): boolean => isTransient(error) && error._tag !== "RateLimitError"
 
-/** A URL without its query (a presigned URL's signature changes from one answer to the next). */
-const pathOfUrl = (url: string): string => url.split("?")[0]!
-
 /** Whether a listed model's value for `key` agrees with the body's, when both have one. */
 const agrees = (model: Readonly<Record<string, unknown>>, body: Readonly<Record<string, unknown>>, key: string): boolean => {
   const mine = body[key]
@@ -224,7 +221,7 @@ export const makeWrites = (client: Client, uploader: ChunkedUpload.Service): Wri
       const { complete, count, found } = listed.right
       const ids = found.map((model) => model.id)
       if (uploadFile !== null) {
-        const created = found.find((model) => typeof model.file === "string" && pathOfUrl(model.file) === pathOfUrl(uploadFile))
+        const created = found.find((model) => typeof model.file === "string" && stripQuery(model.file) === stripQuery(uploadFile))
         if (created !== undefined) {
           return yield* Effect.logInfo("the answer to POST models/ was lost, but the model was created (it holds this upload's file)").pipe(
             Effect.annotateLogs({ id: created.id }),
@@ -269,9 +266,9 @@ export const makeWrites = (client: Client, uploader: ChunkedUpload.Service): Wri
   const register = (body: Readonly<Record<string, unknown>>, uploadFile: string | null) =>
     Effect.gen(function*() {
       const startedMs = yield* Clock.currentTimeMillis
-      // Sent and read here rather than with `client.json`, which asks once more for an answer cut
-      // short: right for a GET, a second model for a POST. A 2xx whose body does not arrive whole
-      // means the model exists; the listing then says which it is.
+      // Sent and read here rather than with `client.json`: a 2xx whose body does not arrive whole
+      // still proves the model exists (the listing then says which it is), where `client.json`
+      // would report a transient error after which the POST could be sent again.
       const post = Effect.gen(function*() {
         const response = yield* client.execute(
           HttpClientRequest.post("models/").pipe(HttpClientRequest.bodyUnsafeJson(body)),

@@ -82,7 +82,7 @@ export const toQuery = (params: Readonly<Record<string, unknown>>) => {
 }
 
 /** `query` with `fields=id` added when it selects fields without `id`. */
-export const withIdField = (query: Array<[string, string]>): Array<[string, string]> => {
+const withIdField = (query: Array<[string, string]>): Array<[string, string]> => {
   const selected = query.filter(([key]) => key === "fields").flatMap(([, value]) => value.split(",").map((f) => f.trim()))
   return selected.length > 0 && !selected.includes("id") ? [...query, ["fields", "id"]] : query
 }

@@ -220,7 +220,7 @@ const POSITIVE_INTEGER = /^[1-9]\d*$/
  * empty first page, a `next` that is not an absolute URL numbered with `page=` (a cursor,
  * limit/offset), or at most two pages left (nothing to overlap).
  */
-export const planOf = <A>(first: Page<A>): Option.Option<Plan> => {
+const planOf = <A>(first: Page<A>): Option.Option<Plan> => {
   // The server may cap page_size: the first (full) page tells the real size.
   const pageSize = first.results.length
   if (first.next === null || pageSize === 0) return Option.none()
