@@ -70,7 +70,7 @@ export const backendLayer = (env: Record<string, string | undefined>, sandboxOpt
         (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
       ))
       const sandbox = yield* Sandbox.parseProfile(env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE").pipe(
-        Effect.flatMap((profile) => Sandbox.start({ seed: "demo", profile, ...sandboxOptions, dataDir })),
+        Effect.flatMap((profile) => Sandbox.start({ seed: "demo", ...sandboxOptions, profile: sandboxOptions.profile ?? profile, dataDir })),
         Effect.mapError((error) => new McpStartError(`SYNAPSE_BASE_URL is not set and the sandbox could not start: ${error.detail}`))
       )
       const kept = given !== undefined ? "kept across runs" : "a fresh directory for this run, removed when the server stops"

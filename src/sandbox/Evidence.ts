@@ -14,7 +14,7 @@
  */
 
 /** An annotation as stored in a row's `data.annotations` (COCO-like); nothing is trusted. */
-export interface StoredAnnotation {
+interface StoredAnnotation {
   readonly id?: unknown
   readonly category?: unknown
   readonly category_id?: unknown
@@ -29,14 +29,14 @@ export interface NativeAnnotations {
 }
 
 /** What an annotation is: its tool and class. */
-export interface NativeIdentity {
+interface NativeIdentity {
   readonly id: string
   readonly tool: "bounding_box" | "polygon" | "classification"
   readonly classification: { readonly class: string }
 }
 
 /** Where an annotation is: a box, a polygon's points, or nothing (a classification). */
-export interface NativeGeometry {
+interface NativeGeometry {
   readonly id: string
   readonly coordinate?: { x: unknown; y: unknown; width: unknown; height: unknown } | Array<{ x: unknown; y: unknown }>
 }
@@ -45,7 +45,7 @@ export interface NativeGeometry {
  * The id the native form gives an image-level classification label. A classification has no
  * geometry: its `annotationsData` entry carries the id alone, as the platform writes it.
  */
-export const LABEL_ANNOTATION_ID = "label"
+const LABEL_ANNOTATION_ID = "label"
 
 const className = (a: StoredAnnotation): string =>
   typeof a.category === "string" ? a.category : a.category_id === undefined || a.category_id === null ? "" : String(a.category_id)
@@ -82,9 +82,10 @@ export const toNativeAnnotations = (annotations: ReadonlyArray<StoredAnnotation>
 }
 
 /** The media key of inline native data: annotations are keyed by media type, not by file role. */
-export const NATIVE_MEDIA_KEY = "image"
+const NATIVE_MEDIA_KEY = "image"
 
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+/** Whether `v` is a JSON object (not null, not an array). */
+export const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
 
 /** Stored JSON text as a value: `{}` for a missing, empty or malformed text (a hand-edited row). */
 export const parseStored = (text: string | null | undefined): unknown => {
@@ -131,8 +132,6 @@ export const evidenceFiles = (filesJson: string | null, sign: (mediaPath: string
   return out
 }
 
-/** The top-level members of an evidence event, in the order they are written. */
-export const EVIDENCE_EVENT_FIELDS = ["id", "category", "files", "data", "data_unit"] as const
 
 /**
  * One ground-truth event as the evidence shows it: `id`, `category`, `files`, `data` in the native

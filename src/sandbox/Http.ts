@@ -96,14 +96,19 @@ export const parseId = (raw: string, key: string): number => {
 export const idListParam = (query: URLSearchParams, key: string): Array<number> =>
   listParam(query, key).map((v) => parseId(v, key))
 
+/** `true`/`1` or `false`/`0` in any case, else undefined. */
+const parseBool = (raw: string): boolean | undefined => {
+  const v = raw.trim().toLowerCase()
+  return v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : undefined
+}
+
 /** A boolean parameter: `true`/`True`/`1` or `false`/`False`/`0`. */
 export const boolParam = (query: URLSearchParams, key: string): boolean | undefined => {
   const raw = stringParam(query, key)
   if (raw === undefined) return undefined
-  const v = raw.trim().toLowerCase()
-  if (v === "true" || v === "1") return true
-  if (v === "false" || v === "0") return false
-  throw fieldError(key, `Must be a valid boolean (true or false), got "${excerpt(raw)}".`)
+  const value = parseBool(raw)
+  if (value === undefined) throw fieldError(key, `Must be a valid boolean (true or false), got "${excerpt(raw)}".`)
+  return value
 }
 
 /**
@@ -112,9 +117,7 @@ export const boolParam = (query: URLSearchParams, key: string): boolean | undefi
  */
 export const boolFilterParam = (query: URLSearchParams, key: string): boolean | undefined => {
   const raw = stringParam(query, key)
-  if (raw === undefined) return undefined
-  const v = raw.trim().toLowerCase()
-  return v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : undefined
+  return raw === undefined ? undefined : parseBool(raw)
 }
 
 /** A choice parameter (one of `allowed`), possibly a list. */

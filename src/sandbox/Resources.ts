@@ -37,7 +37,7 @@ import {
   resolvePage,
   stringParam
 } from "./Http.js"
-import { evidenceGroundTruth, evidenceModel, evidenceVersion, parseStored } from "./Evidence.js"
+import { evidenceGroundTruth, evidenceModel, evidenceVersion, isRecord, parseStored } from "./Evidence.js"
 import { EVENT_COLUMNS, keepFields } from "./EventRows.js"
 import { makeSigner, signFileMap } from "./Media.js"
 import type { RenderedRows } from "./PagePool.js"
@@ -373,7 +373,6 @@ export const readJsonObject = Effect.gen(function* () {
 
 type FieldErrors = Record<string, Array<string>>
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
 
 /** Field validators shared by create and patch; each returns an error message or undefined. */
 const MODEL_FIELDS: Record<string, (v: unknown) => string | undefined> = {
@@ -383,12 +382,12 @@ const MODEL_FIELDS: Record<string, (v: unknown) => string | undefined> = {
   model_type: (v) => (typeof v === "string" && (MODEL_TYPES as ReadonlyArray<string>).includes(v) ? undefined : `"${excerpt(String(v))}" is not a valid choice (${MODEL_TYPES.join(", ")}).`),
   project: (v) => (typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? undefined : "Incorrect type. Expected pk value (a positive integer)."),
   metrics: (v) =>
-    !isPlainObject(v)
+    !isRecord(v)
       ? "Expected a dictionary of numbers."
       : Object.entries(v).find(([, x]) => typeof x !== "number" || !Number.isFinite(x)) !== undefined
         ? "Every metric must be a finite number."
         : undefined,
-  configuration: (v) => (isPlainObject(v) ? undefined : "Expected a dictionary."),
+  configuration: (v) => (isRecord(v) ? undefined : "Expected a dictionary."),
   is_active: (v) => (typeof v === "boolean" ? undefined : "Must be a valid boolean."),
   // An upload id as its upload answered it: a string (rich) or an integer (evidence).
   chunked_upload: (v) =>

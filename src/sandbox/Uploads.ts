@@ -62,7 +62,7 @@ export interface ContentRange {
 }
 
 /** drf-chunked-upload's answer to a chunk or finish on a completed upload. */
-export const ALREADY_COMPLETE = "Upload has already been marked as \"complete\""
+const ALREADY_COMPLETE = "Upload has already been marked as \"complete\""
 
 /** Parses and sanity-checks a chunk's `Content-Range`; a lying or malformed one is a 400. */
 export const parseContentRange = (header: string | undefined): ContentRange => {

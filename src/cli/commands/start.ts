@@ -41,7 +41,7 @@ export const startCommand = Command.make(
         sandbox: {
           port: options.sandboxPort,
           ...(Option.isSome(options.dataDir) ? { dataDir: options.dataDir.value } : {}),
-          ...(profile !== undefined ? { profile } : {})
+          profile
         },
         onListening: (endpoint, backend) =>
           Console.log([
