@@ -42,7 +42,7 @@ export type SkipReason = typeof SkipReason.Type
 /** What each skip reason means, for reports and help text. */
 export const SKIP_REASON_TEXT: Readonly<Record<SkipReason, string>> = {
   image_size_unknown: "the image's width/height are neither in its file entry nor readable from the image file's header",
-  missing_data_unit: "the event names no data unit (kept for earlier reports; events without one are now read by their image file)",
+  missing_data_unit: "the event names no data unit (not produced: an event without one is placed by its image file)",
   no_image: "the event names neither a data unit nor an image file (no `image_*` entry, `file_type: image` or primary file in `files`)",
   non_positive_size: "the box or polygon has no positive width, height or area",
   unknown_class: "the annotation names no class, or a class not in the category map",

@@ -218,7 +218,8 @@ export const compareModels: (
   }
   const ranking = rank(
     scored.map((m) => {
-      const reported = numericMetrics(m)[requested] ?? numericMetrics(m)[metric]
+      const stored = numericMetrics(m)
+      const reported = stored[requested] ?? stored[metric]
       return {
         model: summarizeModel(m),
         value: values.get(m.id)![metric]!,

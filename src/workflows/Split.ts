@@ -534,7 +534,6 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
       }).pipe(Effect.onError(() => Effect.promise(() => Fsp.rm(tmp, { force: true }))))
       written = target
     }
-    if (withoutUnit > 0) yield* Effect.logWarning(`split: ${withoutUnit} events naming neither a data unit nor an image file were left out`)
     const notes: Array<string> = []
     // Over a project, a unit's events in several versions are told apart by their version only;
     // a backend answering the evidenced fields sends none, so each version's copy is counted.
@@ -546,7 +545,10 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
       )
       yield* Effect.logWarning(`split: ${notes[notes.length - 1]}`)
     }
-    if (withoutUnit > 0) notes.push(`${withoutUnit} events naming neither a data unit nor an image file were left out`)
+    if (withoutUnit > 0) {
+      notes.push(`${withoutUnit} events naming neither a data unit nor an image file were left out`)
+      yield* Effect.logWarning(`split: ${notes[notes.length - 1]}`)
+    }
     const summary: SplitSummary = {
       method,
       seed,
