@@ -29,22 +29,46 @@ const makeData = (images, seed) => {
       const h = size * (0.6 + rand() * 0.8)
       const x = rand() * (640 - w)
       const y = rand() * (480 - h)
-      annotations.push({ image_id: img, category_id: 1 + Math.floor(rand() * 10), bbox: [x, y, w, h], area: w * h, iscrowd: rand() < 0.02 ? 1 : 0 })
+      annotations.push({
+        image_id: img,
+        category_id: 1 + Math.floor(rand() * 10),
+        bbox: [x, y, w, h],
+        area: w * h,
+        iscrowd: rand() < 0.02 ? 1 : 0
+      })
     }
     const own = annotations.slice(annotations.length - boxes)
     for (let p = 0; p < PREDICTIONS_PER_IMAGE; p++) {
       if (p < own.length && rand() < 0.8) {
         const g = own[p]
         const [x, y, w, h] = g.bbox
-        detections.push({ image_id: img, category_id: rand() < 0.9 ? g.category_id : 1 + Math.floor(rand() * 10), bbox: [x + (rand() - 0.5) * w * 0.2, y + (rand() - 0.5) * h * 0.2, w * (0.85 + rand() * 0.3), h * (0.85 + rand() * 0.3)], score: rand() })
+        detections.push({
+          image_id: img,
+          category_id: rand() < 0.9 ? g.category_id : 1 + Math.floor(rand() * 10),
+          bbox: [
+            x + (rand() - 0.5) * w * 0.2,
+            y + (rand() - 0.5) * h * 0.2,
+            w * (0.85 + rand() * 0.3),
+            h * (0.85 + rand() * 0.3)
+          ],
+          score: rand()
+        })
       } else {
         const w = 10 + rand() * 150
         const h = 10 + rand() * 150
-        detections.push({ image_id: img, category_id: 1 + Math.floor(rand() * 10), bbox: [rand() * (640 - w), rand() * (480 - h), w, h], score: rand() * 0.6 })
+        detections.push({
+          image_id: img,
+          category_id: 1 + Math.floor(rand() * 10),
+          bbox: [rand() * (640 - w), rand() * (480 - h), w, h],
+          score: rand() * 0.6
+        })
       }
     }
   }
-  return { dataset: { images: Array.from({ length: images }, (_, i) => i + 1), categories: CATEGORIES, annotations }, detections }
+  return {
+    dataset: { images: Array.from({ length: images }, (_, i) => i + 1), categories: CATEGORIES, annotations },
+    detections
+  }
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -64,7 +88,7 @@ const data = sizes.map((images) => makeData(images, images))
 for (const d of data) measure(d) // warm-up
 const RUNS = 5
 const samples = sizes.map(() => ({ wall: [], cpu: [] }))
-let last = []
+const last = []
 for (let r = 0; r < RUNS; r++) {
   data.forEach((d, i) => {
     const m = measure(d)
@@ -79,7 +103,9 @@ const cpuOf = sizes.map((images, i) => {
   const wall = median(samples[i].wall)
   console.log(
     `${images} images × ${PREDICTIONS_PER_IMAGE} predictions (${d.detections.length} detections, ${d.dataset.annotations.length} boxes): ` +
-      `median of ${RUNS}: CPU ${cpu.toFixed(0)} ms (${((cpu * 1000) / images).toFixed(1)} µs per image), wall ${wall.toFixed(0)} ms (${((wall * 1000) / images).toFixed(1)} µs per image); AP ${last[i].AP.toFixed(3)}`
+      `median of ${RUNS}: CPU ${cpu.toFixed(0)} ms (${((cpu * 1000) / images).toFixed(1)} µs per image), wall ${
+        wall.toFixed(0)
+      } ms (${((wall * 1000) / images).toFixed(1)} µs per image); AP ${last[i].AP.toFixed(3)}`
   )
   return cpu
 })

@@ -27,7 +27,9 @@ const root = path.dirname(here)
 const ANNOTATIONS_PER_EVENT = 3
 
 const latestVersion = async (url, token) => {
-  const res = await fetch(`${url}/ground_truth_dataset_versions/?page_size=1000`, { headers: { "Synapse-Access-Token": `Token ${token}` } })
+  const res = await fetch(`${url}/ground_truth_dataset_versions/?page_size=1000`, {
+    headers: { "Synapse-Access-Token": `Token ${token}` }
+  })
   const body = await res.json()
   return body.results.reduce((a, b) => ((b.event_count ?? 0) > (a.event_count ?? 0) ? b : a))
 }
@@ -42,7 +44,11 @@ if (process.argv[2] === "--child") {
     imp("dist/services/Synapse.js"),
     imp("dist/workflows/Export.js")
   ])
-  const layer = Synapse.layer({ baseUrl: url, accessToken: Redacted.make(token), fileCache: { dir: path.join(outputDir, "..", "cache") } }).pipe(
+  const layer = Synapse.layer({
+    baseUrl: url,
+    accessToken: Redacted.make(token),
+    fileCache: { dir: path.join(outputDir, "..", "cache") }
+  }).pipe(
     Layer.provide(NodeHttpClient.layer)
   )
   let at100k
@@ -58,7 +64,9 @@ if (process.argv[2] === "--child") {
         onProgress: (p) => {
           // peak RSS once 100 000 annotations are written, to compare with the end in one run
           if (at100k === undefined && p.annotationsWritten >= 100_000) at100k = process.resourceUsage().maxRSS / 1024
-          if (p.phase !== lastPhase) phases.push(`${lastPhase} ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`)
+          if (p.phase !== lastPhase) {
+            phases.push(`${lastPhase} ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`)
+          }
           lastPhase = p.phase
         }
       }
@@ -80,7 +88,6 @@ if (process.argv[2] === "--child") {
   )
   process.exit(0)
 }
-
 
 // ---- child mode: the engine alone, over events replayed from NDJSON ----
 if (process.argv[2] === "--child-replay") {
@@ -105,13 +112,27 @@ if (process.argv[2] === "--child-replay") {
     }
     if (batch.length > 0) yield decode(batch)
   }
-  const events = Stream.fromAsyncIterable(pages(), (e) => e).pipe(Stream.mapConcatChunk((page) => Chunk.unsafeFromArray(page)))
+  const events = Stream.fromAsyncIterable(pages(), (e) => e).pipe(
+    Stream.mapConcatChunk((page) => Chunk.unsafeFromArray(page))
+  )
   const t0 = performance.now()
   const summary = await Effect.runPromise(
-    Export.exportEvents({ versions: [JSON.parse(versionJson)], events, fetchFile: () => Effect.die("no downloads") }, { format: "coco", outputDir })
+    Export.exportEvents({ versions: [JSON.parse(versionJson)], events, fetchFile: () => Effect.die("no downloads") }, {
+      format: "coco",
+      outputDir
+    })
   )
   const ms = performance.now() - t0
-  console.log(JSON.stringify({ annotations: summary.annotations, images: summary.images, valid: summary.valid, bytes: summary.bytesWritten, ms, maxRssMb: Number((process.resourceUsage().maxRSS / 1024).toFixed(1)) }))
+  console.log(
+    JSON.stringify({
+      annotations: summary.annotations,
+      images: summary.images,
+      valid: summary.valid,
+      bytes: summary.bytesWritten,
+      ms,
+      maxRssMb: Number((process.resourceUsage().maxRSS / 1024).toFixed(1))
+    })
+  )
   process.exit(0)
 }
 
@@ -155,7 +176,10 @@ try {
       const ndjson = path.join(work, `events-${events}.ndjson`)
       const raw = await rawRead(sb.url, sb.token, version.id, ndjson)
       const child = (args) => {
-        const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...args], { encoding: "utf8", maxBuffer: 1 << 24 })
+        const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...args], {
+          encoding: "utf8",
+          maxBuffer: 1 << 24
+        })
         if (run.status !== 0) throw new Error(`export child failed: ${run.stderr}`)
         const r = JSON.parse(run.stdout.trim().split("\n").pop())
         if (!r.valid) throw new Error("the exported COCO file failed validation")
@@ -169,12 +193,18 @@ try {
       fs.rmSync(ndjson, { force: true })
       const line = (title, r) =>
         console.log(
-          `${title.padEnd(11)} ${String(r.annotations).padStart(8)} annotations (${r.images} images): ${(r.ms / 1000).toFixed(1)} s, ` +
+          `${title.padEnd(11)} ${String(r.annotations).padStart(8)} annotations (${r.images} images): ${
+            (r.ms / 1000).toFixed(1)
+          } s, ` +
             `${r.rate} annotations/s, peak RSS ${r.maxRssMb} MB, ${(r.bytes / 2 ** 20).toFixed(0)} MB written`
         )
       line("end to end", e2e)
       line("engine", engine)
-      console.log(`${"baseline".padEnd(11)} fetch + JSON.parse loop over the same pages: ${(raw.ms / 1000).toFixed(1)} s, ${Math.round(raw.annotations / (raw.ms / 1000))} annotations/s (end to end / baseline time: ${(e2e.ms / raw.ms).toFixed(2)})`)
+      console.log(
+        `${"baseline".padEnd(11)} fetch + JSON.parse loop over the same pages: ${(raw.ms / 1000).toFixed(1)} s, ${
+          Math.round(raw.annotations / (raw.ms / 1000))
+        } annotations/s (end to end / baseline time: ${(e2e.ms / raw.ms).toFixed(2)})`
+      )
       results.push({ e2e, engine })
     } finally {
       await stopSandbox(sb.child)
@@ -184,9 +214,23 @@ try {
   fs.rmSync(work, { recursive: true, force: true })
 }
 const [a, b] = results
-console.log(`throughput at ${b.e2e.annotations} annotations: end to end ${b.e2e.rate}/s, engine ${b.engine.rate}/s (target >= 50 000)`)
-console.log(`peak RSS ratio ${b.e2e.annotations} / ${a.e2e.annotations} annotations: engine ${(b.engine.maxRssMb / a.engine.maxRssMb).toFixed(2)}`)
+console.log(
+  `throughput at ${b.e2e.annotations} annotations: end to end ${b.e2e.rate}/s, engine ${b.engine.rate}/s (target >= 50 000)`
+)
+console.log(
+  `peak RSS ratio ${b.e2e.annotations} / ${a.e2e.annotations} annotations: engine ${
+    (b.engine.maxRssMb / a.engine.maxRssMb).toFixed(2)
+  }`
+)
 if (b.e2e.maxRssAt100kMb !== null) {
-  console.log(`within the 1M end-to-end run: peak RSS ${b.e2e.maxRssAt100kMb} MB once 100 000 annotations were written, ${b.e2e.maxRssMb} MB at the end (${(b.e2e.maxRssMb / b.e2e.maxRssAt100kMb).toFixed(2)}); by phase: ${b.e2e.peakAfterPhase.join(", ")}`)
+  console.log(
+    `within the 1M end-to-end run: peak RSS ${b.e2e.maxRssAt100kMb} MB once 100 000 annotations were written, ${b.e2e.maxRssMb} MB at the end (${
+      (b.e2e.maxRssMb / b.e2e.maxRssAt100kMb).toFixed(2)
+    }); by phase: ${b.e2e.peakAfterPhase.join(", ")}`
+  )
 }
-console.log(`peak RSS ratio ${b.e2e.annotations} / ${a.e2e.annotations} annotations (end to end): ${(b.e2e.maxRssMb / a.e2e.maxRssMb).toFixed(2)} (target <= 1.3)`)
+console.log(
+  `peak RSS ratio ${b.e2e.annotations} / ${a.e2e.annotations} annotations (end to end): ${
+    (b.e2e.maxRssMb / a.e2e.maxRssMb).toFixed(2)
+  } (target <= 1.3)`
+)

@@ -28,7 +28,10 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-bench-mcp-"))
 /** Starts a built command and waits for `pattern` on its stderr. */
 const startProcess = (args, env, pattern) =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] })
+    const child = spawn(process.execPath, [main, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"]
+    })
     let err = ""
     child.stderr.on("data", (chunk) => {
       err += chunk
@@ -63,7 +66,9 @@ const [{ Effect, Layer, Redacted }, NodeHttpClient, Synapse, Models] = await Pro
   imp("dist/services/Models.js")
 ])
 // Keep-alive connections, as the MCP server's own client has, so both paths pay the same to reach the sandbox.
-const httpClient = NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true })))
+const httpClient = NodeHttpClient.layerWithoutAgent.pipe(
+  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true }))
+)
 const layer = Synapse.layer({ baseUrl, accessToken: Redacted.make(token) }).pipe(Layer.provide(httpClient))
 const { ManagedRuntime } = await import("effect")
 const runtime = ManagedRuntime.make(layer)
@@ -78,12 +83,19 @@ const direct = async () => {
 let id = 0
 const mcpUrl = new URL(endpoint)
 const callBody = () =>
-  JSON.stringify({ jsonrpc: "2.0", id: ++id, method: "tools/call", params: { name: "list_models", arguments: { page_size: PAGE_SIZE } } })
+  JSON.stringify({
+    jsonrpc: "2.0",
+    id: ++id,
+    method: "tools/call",
+    params: { name: "list_models", arguments: { page_size: PAGE_SIZE } }
+  })
 const checkAnswer = (client, contentType, text) => {
   const message = (contentType ?? "").includes("text/event-stream")
     ? JSON.parse(text.split("\n").find((line) => line.startsWith("data: ")).slice(6))
     : JSON.parse(text)
-  if (message.result?.structuredContent?.results?.length !== PAGE_SIZE) throw new Error(`${client}: unexpected answer ${text.slice(0, 300)}`)
+  if (message.result?.structuredContent?.results?.length !== PAGE_SIZE) {
+    throw new Error(`${client}: unexpected answer ${text.slice(0, 300)}`)
+  }
 }
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
 const viaMcp = () =>
@@ -96,7 +108,11 @@ const viaMcp = () =>
         path: mcpUrl.pathname,
         method: "POST",
         agent,
-        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "content-length": Buffer.byteLength(body) }
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "content-length": Buffer.byteLength(body)
+        }
       },
       (response) => {
         const chunks = []
@@ -137,7 +153,9 @@ const settings = McpMain.loadSettings({ env: { SYNAPSE_MCP_OUTPUT_DIR: path.join
 const inProcess = ManagedRuntime.make(McpMain.serverLayer(
   await Effect.runPromise(settings),
   Layer.merge(
-    (await imp("dist/services/SynapseClient.js")).layer({ baseUrl, accessToken: Redacted.make(token) }).pipe(Layer.provide(httpClient)),
+    (await imp("dist/services/SynapseClient.js")).layer({ baseUrl, accessToken: Redacted.make(token) }).pipe(
+      Layer.provide(httpClient)
+    ),
     Backend.layer({ baseUrl, sandbox: true, description: "bench" })
   )
 ))
@@ -176,7 +194,10 @@ const pct = (xs, p) => {
   const sorted = [...xs].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 }
-const row = (name, xs) => `${name.padEnd(32)} p50 ${pct(xs, 50).toFixed(2)} ms  p90 ${pct(xs, 90).toFixed(2)} ms  p99 ${pct(xs, 99).toFixed(2)} ms`
+const row = (name, xs) =>
+  `${name.padEnd(32)} p50 ${pct(xs, 50).toFixed(2)} ms  p90 ${pct(xs, 90).toFixed(2)} ms  p99 ${
+    pct(xs, 99).toFixed(2)
+  } ms`
 console.log(row("Models.list (direct, SDK)", directTimes))
 console.log(row("tools/call, in-memory (adapter)", adapterTimes))
 console.log(row("tools/call list_models (MCP)", mcpTimes))
@@ -200,12 +221,20 @@ const cpuOf = async (f) => {
 }
 const directCpu = await cpuOf(direct)
 const adapterCpu = await cpuOf(viaAdapter)
-console.log(`CPU per call in this process: direct ${directCpu.toFixed(2)} ms; through the adapter (in-memory, client included) ${adapterCpu.toFixed(2)} ms`)
+console.log(
+  `CPU per call in this process: direct ${directCpu.toFixed(2)} ms; through the adapter (in-memory, client included) ${
+    adapterCpu.toFixed(2)
+  } ms`
+)
 const serverBefore = procCpuMs(mcp.child.pid)
 const clientCpu = await cpuOf(viaMcp)
 const serverCpu = (procCpuMs(mcp.child.pid) - serverBefore) / CALLS
 const fetchCpu = await cpuOf(viaMcpFetch)
-console.log(`CPU per call: direct Models.list ${directCpu.toFixed(2)} ms; MCP server ${serverCpu.toFixed(2)} ms (its own Models.list included) + client ${clientCpu.toFixed(2)} ms (${fetchCpu.toFixed(2)} ms on fetch)`)
+console.log(
+  `CPU per call: direct Models.list ${directCpu.toFixed(2)} ms; MCP server ${
+    serverCpu.toFixed(2)
+  } ms (its own Models.list included) + client ${clientCpu.toFixed(2)} ms (${fetchCpu.toFixed(2)} ms on fetch)`
+)
 console.log(`added CPU per call in the server: ${(serverCpu - directCpu).toFixed(2)} ms`)
 
 await memoryClient.close()

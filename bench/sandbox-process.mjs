@@ -20,7 +20,16 @@ export const startLargeSandbox = async (events, { pageThreads } = {}) => {
   const child = spawn(
     process.execPath,
     [
-      path.join(root, "dist/cli/main.js"), "sandbox", "--seed", "large", "--events", String(events), "--port", "0", "--data-dir", dataDir,
+      path.join(root, "dist/cli/main.js"),
+      "sandbox",
+      "--seed",
+      "large",
+      "--events",
+      String(events),
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
       ...(pageThreads === undefined ? [] : ["--page-threads", String(pageThreads)])
     ],
     { stdio: ["ignore", "ignore", "pipe"] }

@@ -27,8 +27,12 @@ const run = (title, target, withToken) =>
       { url: target, connections: CONNECTIONS, duration: DURATION, headers: withToken ? headers : {} },
       (error, result) => {
         if (error) return reject(error)
-        if (result.non2xx > 0 || result.errors > 0) return reject(new Error(`${title}: ${result.non2xx} non-2xx, ${result.errors} errors`))
-        const line = `${title.padEnd(44)} ${result.requests.average.toFixed(0).padStart(6)} req/s   p50 ${String(result.latency.p50).padStart(4)} ms   p99 ${String(result.latency.p99).padStart(4)} ms`
+        if (result.non2xx > 0 || result.errors > 0) {
+          return reject(new Error(`${title}: ${result.non2xx} non-2xx, ${result.errors} errors`))
+        }
+        const line = `${title.padEnd(44)} ${result.requests.average.toFixed(0).padStart(6)} req/s   p50 ${
+          String(result.latency.p50).padStart(4)
+        } ms   p99 ${String(result.latency.p99).padStart(4)} ms`
         console.log(line)
         resolve(result)
       }
@@ -37,14 +41,30 @@ const run = (title, target, withToken) =>
 
 try {
   // Warm-up: fills the COUNT cache and the prepared statements, as any client's first page does.
-  for (const p of ["models/?page_size=100", "sdk/ground_truth_events/?page_size=100", "sdk/ground_truth_events/?page_size=100&page=900"]) {
+  for (
+    const p of [
+      "models/?page_size=100",
+      "sdk/ground_truth_events/?page_size=100",
+      "sdk/ground_truth_events/?page_size=100&page=900"
+    ]
+  ) {
     await (await fetch(`${url}/${p}`, { headers })).text()
   }
   const health = await run("baseline GET /_sandbox/health", `${origin}/_sandbox/health`, false)
   await run("GET models/?page_size=100", `${url}/models/?page_size=100`, true)
-  const events = await run("GET sdk/ground_truth_events/?page_size=100", `${url}/sdk/ground_truth_events/?page_size=100`, true)
-  await run("GET sdk/ground_truth_events/?page_size=100&page=900", `${url}/sdk/ground_truth_events/?page_size=100&page=900`, true)
-  console.log(`ratio events page / health baseline (req/s): ${(events.requests.average / health.requests.average).toFixed(3)}`)
+  const events = await run(
+    "GET sdk/ground_truth_events/?page_size=100",
+    `${url}/sdk/ground_truth_events/?page_size=100`,
+    true
+  )
+  await run(
+    "GET sdk/ground_truth_events/?page_size=100&page=900",
+    `${url}/sdk/ground_truth_events/?page_size=100&page=900`,
+    true
+  )
+  console.log(
+    `ratio events page / health baseline (req/s): ${(events.requests.average / health.requests.average).toFixed(3)}`
+  )
 } finally {
   await stopSandbox(sandbox.child)
 }

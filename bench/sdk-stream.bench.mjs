@@ -59,13 +59,17 @@ const PAGE_THREADS = process.env.BENCH_PAGE_THREADS === undefined ? undefined : 
 // Round trip emulated for the concurrency comparison (a nearby cloud region is 10-40 ms away).
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 20)
 
-const { DEFAULT_PREFETCH, MAX_PREFETCH } = await import(pathToFileURL(path.join(root, "dist/services/Pagination.js")).href)
+const { DEFAULT_PREFETCH, MAX_PREFETCH } = await import(
+  pathToFileURL(path.join(root, "dist/services/Pagination.js")).href
+)
 const { DEFAULT_PAGE_SIZE } = await import(pathToFileURL(path.join(root, "dist/schemas/Page.js")).href)
 
 const sandbox = await startLargeSandbox(EVENTS, { pageThreads: PAGE_THREADS })
 const { url, token } = sandbox
 console.log(
-  `${new Date().toISOString()} on ${os.cpus().length} x ${os.cpus()[0]?.model ?? "?"}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}, node ${process.version}`
+  `${new Date().toISOString()} on ${os.cpus().length} x ${os.cpus()[0]?.model ?? "?"}, load ${
+    os.loadavg().map((l) => l.toFixed(2)).join(" ")
+  }, node ${process.version}`
 )
 console.log(
   `sandbox ready in ${sandbox.seconds} s (data dir ${sandbox.dataDir}, page threads ${PAGE_THREADS ?? "default"}); ` +
@@ -103,14 +107,20 @@ const race = async (contenders, rounds, expected) => {
       const c = process.cpuUsage(c0)
       results[i].cpu.push((c.user + c.system) / 1000)
       results[i].count = count
-      if (expected !== undefined && count !== expected) throw new Error(`${contenders[i][0]} counted ${count} events, not ${expected}`)
+      if (expected !== undefined && count !== expected) {
+        throw new Error(`${contenders[i][0]} counted ${count} events, not ${expected}`)
+      }
     }
   }
   results.forEach((r, i) => {
     const best = Math.min(...r.wall)
     console.log(
-      `${contenders[i][0].padEnd(52)} wall best ${(best / 1000).toFixed(2).padStart(6)} s, median ${(median(r.wall) / 1000).toFixed(2).padStart(6)} s   ` +
-        `client CPU ${(median(r.cpu) / 1000).toFixed(2).padStart(5)} s   sandbox CPU ${(median(r.server) / 1000).toFixed(2).padStart(5)} s   ` +
+      `${contenders[i][0].padEnd(52)} wall best ${(best / 1000).toFixed(2).padStart(6)} s, median ${
+        (median(r.wall) / 1000).toFixed(2).padStart(6)
+      } s   ` +
+        `client CPU ${(median(r.cpu) / 1000).toFixed(2).padStart(5)} s   sandbox CPU ${
+          (median(r.server) / 1000).toFixed(2).padStart(5)
+        } s   ` +
         `${r.count} events   ${Math.round(r.count / (best / 1000))} events/s`
     )
   })
@@ -122,7 +132,15 @@ const speedup = (slow, fast) => median(slow.wall.map((wall, round) => wall / fas
 const bestSpeedup = (slow, fast) => Math.min(...slow.wall) / Math.min(...fast.wall)
 
 const rssOf = (mode) => {
-  const out = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--rss-child", url, token, String(PAGE_SIZE), mode], { encoding: "utf8" })
+  const out = spawnSync(process.execPath, [
+    "--expose-gc",
+    fileURLToPath(import.meta.url),
+    "--rss-child",
+    url,
+    token,
+    String(PAGE_SIZE),
+    mode
+  ], { encoding: "utf8" })
   if (out.status !== 0) throw new Error(`rss child failed: ${out.stderr}`)
   return JSON.parse(out.stdout.trim().split("\n").pop())
 }
@@ -143,54 +161,101 @@ try {
   const total = await rawCount(url, token, PAGE_SIZE)
   await sdkCount(root, url, token, PAGE_SIZE, 1)
   console.log(`\npart 1: no added latency, page_size ${PAGE_SIZE}`)
-  const [raw, seq, def, und] = await race([
-    ["baseline: fetch + JSON.parse, next sequential", () => rawCount(url, token, PAGE_SIZE)],
-    ["streamEvents, prefetch 1 (next sequential)", () => sdkCount(root, url, token, PAGE_SIZE, 1)],
-    [`streamEvents, default (prefetch ${DEFAULT_PREFETCH})`, () => sdkCount(root, url, token, PAGE_SIZE, undefined)],
-    ["streamEvents, prefetch 1, layerUndici", () => sdkCount(root, url, token, PAGE_SIZE, 1, "undici")]
-  ], RUNS, total)
+  const [raw, seq, def, und] = await race(
+    [
+      ["baseline: fetch + JSON.parse, next sequential", () => rawCount(url, token, PAGE_SIZE)],
+      ["streamEvents, prefetch 1 (next sequential)", () => sdkCount(root, url, token, PAGE_SIZE, 1)],
+      [`streamEvents, default (prefetch ${DEFAULT_PREFETCH})`, () => sdkCount(root, url, token, PAGE_SIZE, undefined)],
+      ["streamEvents, prefetch 1, layerUndici", () => sdkCount(root, url, token, PAGE_SIZE, 1, "undici")]
+    ],
+    RUNS,
+    total
+  )
   const seqOverRaw = 1 / speedup(raw, seq)
-  console.log(`prefetch 1 / fetch loop (wall): ${seqOverRaw.toFixed(3)} paired median, ${(Math.min(...seq.wall) / Math.min(...raw.wall)).toFixed(3)} best-of; client CPU ${(median(seq.cpu) / median(raw.cpu)).toFixed(3)}`)
-  console.log(`over layerUndici: ${(1 / speedup(raw, und)).toFixed(3)} paired; default vs fetch loop without latency: ${speedup(raw, def).toFixed(2)}x faster (paired)`)
+  console.log(
+    `prefetch 1 / fetch loop (wall): ${seqOverRaw.toFixed(3)} paired median, ${
+      (Math.min(...seq.wall) / Math.min(...raw.wall)).toFixed(3)
+    } best-of; client CPU ${(median(seq.cpu) / median(raw.cpu)).toFixed(3)}`
+  )
+  console.log(
+    `over layerUndici: ${(1 / speedup(raw, und)).toFixed(3)} paired; default vs fetch loop without latency: ${
+      speedup(raw, def).toFixed(2)
+    }x faster (paired)`
+  )
 
   // ---- part 2: a remote backend's round trip ----
   await setLatency(LATENCY_MS)
   console.log(`\npart 2: ${LATENCY_MS} ms added per events request, default page_size (${DEFAULT_PAGE_SIZE})`)
-  const [lseq, ldef, lmax, lraw] = await race([
-    ["streamEvents, prefetch 1 (next sequential)", () => sdkCount(root, url, token, undefined, 1)],
-    [`streamEvents, default (prefetch ${DEFAULT_PREFETCH})`, () => sdkCount(root, url, token, undefined, undefined)],
-    [`streamEvents, prefetch ${MAX_PREFETCH}`, () => sdkCount(root, url, token, undefined, MAX_PREFETCH)],
-    ["fetch + JSON.parse, next sequential", () => rawCount(url, token, DEFAULT_PAGE_SIZE)]
-  ], LATENCY_RUNS, total)
+  const [lseq, ldef, lmax, lraw] = await race(
+    [
+      ["streamEvents, prefetch 1 (next sequential)", () => sdkCount(root, url, token, undefined, 1)],
+      [`streamEvents, default (prefetch ${DEFAULT_PREFETCH})`, () => sdkCount(root, url, token, undefined, undefined)],
+      [`streamEvents, prefetch ${MAX_PREFETCH}`, () => sdkCount(root, url, token, undefined, MAX_PREFETCH)],
+      ["fetch + JSON.parse, next sequential", () => rawCount(url, token, DEFAULT_PAGE_SIZE)]
+    ],
+    LATENCY_RUNS,
+    total
+  )
   const defaultSpeedup = speedup(lseq, ldef)
   const maxSpeedup = speedup(lseq, lmax)
-  console.log(`default vs prefetch 1: ${defaultSpeedup.toFixed(2)}x paired, ${bestSpeedup(lseq, ldef).toFixed(2)}x best-of; vs the fetch loop ${speedup(lraw, ldef).toFixed(2)}x paired`)
-  console.log(`prefetch ${MAX_PREFETCH} vs prefetch 1: ${maxSpeedup.toFixed(2)}x paired, ${bestSpeedup(lseq, lmax).toFixed(2)}x best-of; vs the fetch loop ${speedup(lraw, lmax).toFixed(2)}x paired`)
+  console.log(
+    `default vs prefetch 1: ${defaultSpeedup.toFixed(2)}x paired, ${
+      bestSpeedup(lseq, ldef).toFixed(2)
+    }x best-of; vs the fetch loop ${speedup(lraw, ldef).toFixed(2)}x paired`
+  )
+  console.log(
+    `prefetch ${MAX_PREFETCH} vs prefetch 1: ${maxSpeedup.toFixed(2)}x paired, ${
+      bestSpeedup(lseq, lmax).toFixed(2)
+    }x best-of; vs the fetch loop ${speedup(lraw, lmax).toFixed(2)}x paired`
+  )
   // Client and sandbox share the machine's cores: a walk cannot take less than their CPU time
   // over the cores, however many pages are in flight.
   const cpuBound = (r) => (median(r.cpu) + median(r.server)) / os.cpus().length
   console.log(
-    `CPU floor ((client + sandbox CPU) / ${os.cpus().length} cores): default ${(cpuBound(ldef) / 1000).toFixed(2)} s, prefetch ${MAX_PREFETCH} ${(cpuBound(lmax) / 1000).toFixed(2)} s; ` +
-      `so at most ${(median(lseq.wall) / cpuBound(lmax)).toFixed(2)}x over prefetch 1's median ${(median(lseq.wall) / 1000).toFixed(2)} s on an otherwise idle machine (load now ${os.loadavg()[0].toFixed(2)})`
+    `CPU floor ((client + sandbox CPU) / ${os.cpus().length} cores): default ${
+      (cpuBound(ldef) / 1000).toFixed(2)
+    } s, prefetch ${MAX_PREFETCH} ${(cpuBound(lmax) / 1000).toFixed(2)} s; ` +
+      `so at most ${(median(lseq.wall) / cpuBound(lmax)).toFixed(2)}x over prefetch 1's median ${
+        (median(lseq.wall) / 1000).toFixed(2)
+      } s on an otherwise idle machine (load now ${os.loadavg()[0].toFixed(2)})`
   )
 
   // BENCH_SWEEP="2,4,8,12,16": each prefetch once more, interleaved with prefetch 1, to choose the default
   const sweep = (process.env.BENCH_SWEEP ?? "").split(",").filter((v) => v.trim() !== "").map(Number)
   if (sweep.length > 0) {
     console.log(`\nsweep: ${LATENCY_MS} ms, default page_size, one round each`)
-    const swept = await race([
-      ["streamEvents, prefetch 1", () => sdkCount(root, url, token, undefined, 1)],
-      ...sweep.map((n) => [`streamEvents, prefetch ${n}`, () => sdkCount(root, url, token, undefined, n)])
-    ], 1, total)
-    console.log(`sweep, speed-up over prefetch 1 of the same round: ${sweep.map((n, i) => `${n}: ${(swept[0].wall[0] / swept[i + 1].wall[0]).toFixed(2)}x`).join(", ")}`)
+    const swept = await race(
+      [
+        ["streamEvents, prefetch 1", () => sdkCount(root, url, token, undefined, 1)],
+        ...sweep.map((n) => [`streamEvents, prefetch ${n}`, () => sdkCount(root, url, token, undefined, n)])
+      ],
+      1,
+      total
+    )
+    console.log(
+      `sweep, speed-up over prefetch 1 of the same round: ${
+        sweep.map((n, i) => `${n}: ${(swept[0].wall[0] / swept[i + 1].wall[0]).toFixed(2)}x`).join(", ")
+      }`
+    )
   }
 
   console.log(`\npart 2b: ${LATENCY_MS} ms, page_size 1000, one round (is a larger page faster?)`)
-  const [bigSeq, bigDef] = await race([
-    ["streamEvents, page_size 1000, prefetch 1", () => sdkCount(root, url, token, 1000, 1)],
-    [`streamEvents, page_size 1000, default (prefetch ${DEFAULT_PREFETCH})`, () => sdkCount(root, url, token, 1000, undefined)]
-  ], 1, total)
-  console.log(`page_size 1000 vs ${DEFAULT_PAGE_SIZE}, default prefetch: ${(Math.min(...ldef.wall) / Math.min(...bigDef.wall)).toFixed(2)}x faster; prefetch 1: ${(Math.min(...lseq.wall) / Math.min(...bigSeq.wall)).toFixed(2)}x faster`)
+  const [bigSeq, bigDef] = await race(
+    [
+      ["streamEvents, page_size 1000, prefetch 1", () => sdkCount(root, url, token, 1000, 1)],
+      [
+        `streamEvents, page_size 1000, default (prefetch ${DEFAULT_PREFETCH})`,
+        () => sdkCount(root, url, token, 1000, undefined)
+      ]
+    ],
+    1,
+    total
+  )
+  console.log(
+    `page_size 1000 vs ${DEFAULT_PAGE_SIZE}, default prefetch: ${
+      (Math.min(...ldef.wall) / Math.min(...bigDef.wall)).toFixed(2)
+    }x faster; prefetch 1: ${(Math.min(...lseq.wall) / Math.min(...bigSeq.wall)).toFixed(2)}x faster`
+  )
   await setLatency(0)
 
   // ---- part 3: memory ----
@@ -198,14 +263,30 @@ try {
   const rawRss = rssOf("raw")
   const at = (samples, events) => samples.find((s) => s.events === events) ?? samples[samples.length - 1]
   const last = (samples) => samples[samples.length - 1]
-  console.log(`\npeak RSS (MB), SDK default walk, by events streamed: ${sdkRss.map((s) => `${s.events / 1000}k ${s.rssMb}`).join(", ")}`)
-  console.log(`peak RSS (MB), baseline loop, by events:            ${rawRss.map((s) => `${s.events / 1000}k ${s.rssMb}`).join(", ")}`)
-  console.log(`heap in use after GC (MB), SDK stream: ${sdkRss.map((s) => `${s.events / 1000}k ${s.heapMb}`).join(", ")}`)
-  console.log(`SDK peak RSS growth 30k -> ${last(sdkRss).events / 1000}k events: ${(last(sdkRss).rssMb / at(sdkRss, 30_000).rssMb).toFixed(2)}x; SDK / baseline peak RSS at the end: ${(last(sdkRss).rssMb / last(rawRss).rssMb).toFixed(2)}x`)
+  console.log(
+    `\npeak RSS (MB), SDK default walk, by events streamed: ${
+      sdkRss.map((s) => `${s.events / 1000}k ${s.rssMb}`).join(", ")
+    }`
+  )
+  console.log(
+    `peak RSS (MB), baseline loop, by events:            ${
+      rawRss.map((s) => `${s.events / 1000}k ${s.rssMb}`).join(", ")
+    }`
+  )
+  console.log(
+    `heap in use after GC (MB), SDK stream: ${sdkRss.map((s) => `${s.events / 1000}k ${s.heapMb}`).join(", ")}`
+  )
+  console.log(
+    `SDK peak RSS growth 30k -> ${last(sdkRss).events / 1000}k events: ${
+      (last(sdkRss).rssMb / at(sdkRss, 30_000).rssMb).toFixed(2)
+    }x; SDK / baseline peak RSS at the end: ${(last(sdkRss).rssMb / last(rawRss).rssMb).toFixed(2)}x`
+  )
 
   const verdict = (ok) => (ok ? "ok" : "MISSED")
   console.log(
-    `ratios (paired medians): ${LATENCY_MS} ms, default (prefetch ${DEFAULT_PREFETCH}) vs prefetch 1 ${defaultSpeedup.toFixed(2)}x (>= 3: ${verdict(defaultSpeedup >= 3)}); ` +
+    `ratios (paired medians): ${LATENCY_MS} ms, default (prefetch ${DEFAULT_PREFETCH}) vs prefetch 1 ${
+      defaultSpeedup.toFixed(2)
+    }x (>= 3: ${verdict(defaultSpeedup >= 3)}); ` +
       `prefetch ${MAX_PREFETCH} vs prefetch 1 ${maxSpeedup.toFixed(2)}x (>= 5: ${verdict(maxSpeedup >= 5)}); ` +
       `no latency, prefetch 1 / fetch loop ${seqOverRaw.toFixed(3)} (<= 1.15: ${verdict(seqOverRaw <= 1.15)})`
   )

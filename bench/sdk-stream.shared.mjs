@@ -38,7 +38,9 @@ const transportLayer = (m, transport) =>
     ? m.NodeHttpClient.layer
     : m.NodeHttpClient.layerWithoutAgent.pipe(m.Layer.provide(m.NodeHttpClient.makeAgentLayer({ keepAlive: true })))
 const layerFor = (m, url, token, transport = "node") =>
-  m.Synapse.layer({ baseUrl: url, accessToken: m.Redacted.make(token) }).pipe(m.Layer.provide(transportLayer(m, transport)))
+  m.Synapse.layer({ baseUrl: url, accessToken: m.Redacted.make(token) }).pipe(
+    m.Layer.provide(transportLayer(m, transport))
+  )
 
 /**
  * The SDK: streamEvents over every event, counted. `pageSize` and `prefetch` undefined: the SDK's
@@ -46,8 +48,16 @@ const layerFor = (m, url, token, transport = "node") =>
  */
 export const sdkCount = async (root, url, token, pageSize, prefetch, transport) => {
   const m = await load(root)
-  const program = m.Effect.flatMap(m.GroundTruths.GroundTruths, (g) =>
-    m.Stream.runCount(g.streamEvents(pageSize === undefined ? {} : { page_size: pageSize }, prefetch === undefined ? {} : { prefetch })))
+  const program = m.Effect.flatMap(
+    m.GroundTruths.GroundTruths,
+    (g) =>
+      m.Stream.runCount(
+        g.streamEvents(
+          pageSize === undefined ? {} : { page_size: pageSize },
+          prefetch === undefined ? {} : { prefetch }
+        )
+      )
+  )
   return m.Effect.runPromise(program.pipe(m.Effect.provide(layerFor(m, url, token, transport))))
 }
 
@@ -66,7 +76,11 @@ export const runRssChild = async (root, url, token, pageSize, mode) => {
     if (n % 10_000 === 0) {
       // heap still in use after a full collection: what the stream retains, free of GC timing
       globalThis.gc?.()
-      samples.push({ events: n, rssMb: Number((peak / 2 ** 20).toFixed(1)), heapMb: Number((process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)) })
+      samples.push({
+        events: n,
+        rssMb: Number((peak / 2 ** 20).toFixed(1)),
+        heapMb: Number((process.memoryUsage().heapUsed / 2 ** 20).toFixed(1))
+      })
     }
   }
   if (mode === "raw") {
@@ -80,8 +94,10 @@ export const runRssChild = async (root, url, token, pageSize, mode) => {
   } else {
     const m = await load(root)
     // the SDK's default walk (pages by number, DEFAULT_PREFETCH at once): memory must stay flat
-    const program = m.Effect.flatMap(m.GroundTruths.GroundTruths, (g) =>
-      g.streamEvents({ page_size: pageSize }).pipe(m.Stream.runForEach(() => m.Effect.sync(tick))))
+    const program = m.Effect.flatMap(
+      m.GroundTruths.GroundTruths,
+      (g) => g.streamEvents({ page_size: pageSize }).pipe(m.Stream.runForEach(() => m.Effect.sync(tick)))
+    )
     await m.Effect.runPromise(program.pipe(m.Effect.provide(layerFor(m, url, token))))
   }
   console.log(JSON.stringify(samples))

@@ -35,18 +35,33 @@ const seedRun = (perEvent) => {
   const { db, dir } = freshDb(`large-${perEvent}`)
   const cpu = process.cpuUsage()
   const t0 = performance.now()
-  const summary = seedDatabase(db, { mediaDir: path.join(dir, "media"), kind: "large", randSeed: 1, events: EVENTS, annotationsPerEvent: perEvent })
+  const summary = seedDatabase(db, {
+    mediaDir: path.join(dir, "media"),
+    kind: "large",
+    randSeed: 1,
+    events: EVENTS,
+    annotationsPerEvent: perEvent
+  })
   const ms = performance.now() - t0
   const used = cpuMs(cpu)
-  const sample = db.prepare("SELECT * FROM ground_truth_events WHERE version_id = ? LIMIT 1").get(summary.large.versionId)
+  const sample = db.prepare("SELECT * FROM ground_truth_events WHERE version_id = ? LIMIT 1").get(
+    summary.large.versionId
+  )
   const gt = db.prepare("SELECT * FROM ground_truths ORDER BY id DESC LIMIT 1").get()
   const unit = db.prepare("SELECT * FROM data_units ORDER BY id DESC LIMIT 1").get()
   db.close()
-  const bytes = fs.statSync(path.join(dir, "sandbox.sqlite")).size + (fs.existsSync(path.join(dir, "sandbox.sqlite-wal")) ? fs.statSync(path.join(dir, "sandbox.sqlite-wal")).size : 0)
+  const bytes = fs.statSync(path.join(dir, "sandbox.sqlite")).size +
+    (fs.existsSync(path.join(dir, "sandbox.sqlite-wal")) ? fs.statSync(path.join(dir, "sandbox.sqlite-wal")).size : 0)
   console.log(
-    `seed large ${EVENTS} events x ${perEvent} boxes: ${(ms / 1000).toFixed(1)} s wall, ${(used / 1000).toFixed(1)} s CPU, ` +
-      `${Math.round(EVENTS / (ms / 1000))} events/s, ${summary.annotations} annotations, database ${(bytes / 1e6).toFixed(0)} MB, ` +
-      `media ${(summary.mediaBytes / 1e6).toFixed(1)} MB in ${summary.mediaFiles} files, rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`
+    `seed large ${EVENTS} events x ${perEvent} boxes: ${(ms / 1000).toFixed(1)} s wall, ${
+      (used / 1000).toFixed(1)
+    } s CPU, ` +
+      `${Math.round(EVENTS / (ms / 1000))} events/s, ${summary.annotations} annotations, database ${
+        (bytes / 1e6).toFixed(0)
+      } MB, ` +
+      `media ${(summary.mediaBytes / 1e6).toFixed(1)} MB in ${summary.mediaFiles} files, rss ${
+        (process.memoryUsage().rss / 1e6).toFixed(0)
+      } MB`
   )
   return { ms, summary, sample, gt, unit }
 }
@@ -58,17 +73,33 @@ const baselineRun = ({ sample, gt, unit }) => {
   const insertEvent = db.prepare(
     "INSERT INTO ground_truth_events (id, version_id, data_unit_id, project, category, data_type, created_at, data, files, metadata) VALUES (?, ?, ?, ?, ?, 'image', ?, ?, ?, ?)"
   )
-  const insertGt = db.prepare("INSERT INTO ground_truths (id, dataset_id, data_unit_id, category, files, data) VALUES (?, ?, ?, ?, ?, ?)")
-  const insertMember = db.prepare("INSERT INTO ground_truth_version_members (version_id, ground_truth_id) VALUES (?, ?)")
+  const insertGt = db.prepare(
+    "INSERT INTO ground_truths (id, dataset_id, data_unit_id, category, files, data) VALUES (?, ?, ?, ?, ?, ?)"
+  )
+  const insertMember = db.prepare(
+    "INSERT INTO ground_truth_version_members (version_id, ground_truth_id) VALUES (?, ?)"
+  )
   db.prepare("INSERT INTO projects (id, name) VALUES (1, 'p')").run()
   db.prepare("INSERT INTO ground_truth_datasets (id, name, project) VALUES (1, 'd', 1)").run()
-  db.prepare("INSERT INTO ground_truth_dataset_versions (id, dataset_id, version, created_at) VALUES (1, 1, 'v', '2026-01-01T00:00:00Z')").run()
+  db.prepare(
+    "INSERT INTO ground_truth_dataset_versions (id, dataset_id, version, created_at) VALUES (1, 1, 'v', '2026-01-01T00:00:00Z')"
+  ).run()
   const units = Math.ceil(EVENTS / 2)
   const batch = db.transaction((from, to) => {
     for (let u = from; u < to; u++) {
       insertUnit.run(u + 1, 1, unit.files)
       for (let pass = 0; pass < Math.min(2, EVENTS - 2 * u); pass++) {
-        insertEvent.run(2 * u + pass + 1, 1, u + 1, 1, sample.category, sample.created_at, sample.data, sample.files, sample.metadata)
+        insertEvent.run(
+          2 * u + pass + 1,
+          1,
+          u + 1,
+          1,
+          sample.category,
+          sample.created_at,
+          sample.data,
+          sample.files,
+          sample.metadata
+        )
       }
       insertGt.run(u + 1, 1, u + 1, gt.category, gt.files, gt.data)
       insertMember.run(1, u + 1)

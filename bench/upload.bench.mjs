@@ -44,12 +44,16 @@ const md5 = await new Promise((resolve, reject) => {
 })
 
 // The sandbox, in its own process so that it does not share this event loop.
-const child = spawn(process.execPath, ["--input-type=module", "-e", `
+const child = spawn(process.execPath, [
+  "--input-type=module",
+  "-e",
+  `
   import { startSandbox } from ${JSON.stringify(path.join(root, "dist/sandbox/Sandbox.js"))}
   const sb = await startSandbox({ seed: "none", dataDir: ${JSON.stringify(path.join(work, "sandbox"))} })
   process.stdout.write(JSON.stringify({ url: sb.url, token: sb.token }) + "\\n")
   process.on("SIGTERM", () => sb.close().then(() => process.exit(0)))
-`], { stdio: ["ignore", "pipe", "inherit"] })
+`
+], { stdio: ["ignore", "pipe", "inherit"] })
 const sandbox = await new Promise((resolve, reject) => {
   let out = ""
   child.stdout.on("data", (d) => {
@@ -71,7 +75,10 @@ const sandboxCpu = () => {
   }
 }
 const curlJson = (args) => {
-  const run = spawnSync("curl", ["-sS", "--fail-with-body", "-H", auth, ...args], { encoding: "utf8", maxBuffer: 16 * MiB })
+  const run = spawnSync("curl", ["-sS", "--fail-with-body", "-H", auth, ...args], {
+    encoding: "utf8",
+    maxBuffer: 16 * MiB
+  })
   if (run.status !== 0) throw new Error(`curl failed: ${run.stderr} ${run.stdout}`)
   return JSON.parse(run.stdout)
 }
@@ -81,13 +88,25 @@ const viaCurl = () => {
   const start = performance.now()
   const server = sandboxCpu()
   const state = curlJson([
-    "-X", "PUT",
-    "-H", `Content-Range: bytes 0-${SIZE - 1}/${SIZE}`,
-    "-F", "filename=model.bin",
-    "-F", `file=@${file};type=application/octet-stream`,
+    "-X",
+    "PUT",
+    "-H",
+    `Content-Range: bytes 0-${SIZE - 1}/${SIZE}`,
+    "-F",
+    "filename=model.bin",
+    "-F",
+    `file=@${file};type=application/octet-stream`,
     `${sandbox.url}/chunked_upload/`
   ])
-  const done = curlJson(["-X", "POST", "-H", "Content-Type: application/json", "--data", JSON.stringify({ md5 }), state.url])
+  const done = curlJson([
+    "-X",
+    "POST",
+    "-H",
+    "Content-Type: application/json",
+    "--data",
+    JSON.stringify({ md5 }),
+    state.url
+  ])
   if (done.size !== SIZE || done.checksum !== md5) throw new Error("curl upload stored the wrong file")
   cpu.curlServer.push(sandboxCpu() - server)
   return performance.now() - start
@@ -138,12 +157,24 @@ try {
   const mibps = (ms) => (SIZE / MiB) / (ms / 1000)
   const limit = 3 * CHUNK + 150 * 1e6
   console.log(`upload of ${SIZE / MiB} MiB in ${CHUNK / MiB} MiB chunks, best of ${ROUNDS}`)
-  console.log(`curl (one multipart PUT + finish): ${best(curlTimes).toFixed(0)} ms, ${mibps(best(curlTimes)).toFixed(1)} MiB/s`)
-  console.log(`SDK ChunkedUpload.upload:          ${best(sdkTimes).toFixed(0)} ms, ${mibps(best(sdkTimes)).toFixed(1)} MiB/s`)
+  console.log(
+    `curl (one multipart PUT + finish): ${best(curlTimes).toFixed(0)} ms, ${mibps(best(curlTimes)).toFixed(1)} MiB/s`
+  )
+  console.log(
+    `SDK ChunkedUpload.upload:          ${best(sdkTimes).toFixed(0)} ms, ${mibps(best(sdkTimes)).toFixed(1)} MiB/s`
+  )
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-  console.log(`CPU per upload (median): sandbox ${median(cpu.curlServer).toFixed(1)} s for curl's, sandbox ${median(cpu.sdkServer).toFixed(1)} s + SDK client ${median(cpu.sdkClient).toFixed(1)} s for the SDK's`)
+  console.log(
+    `CPU per upload (median): sandbox ${median(cpu.curlServer).toFixed(1)} s for curl's, sandbox ${
+      median(cpu.sdkServer).toFixed(1)
+    } s + SDK client ${median(cpu.sdkClient).toFixed(1)} s for the SDK's`
+  )
   console.log(`load average: ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`)
-  console.log(`peak RSS during SDK upload: ${(peakRss / 1e6).toFixed(0)} MB (limit 3 × chunk + 150 MB = ${(limit / 1e6).toFixed(0)} MB) ${peakRss <= limit ? "OK" : "OVER"}`)
+  console.log(
+    `peak RSS during SDK upload: ${(peakRss / 1e6).toFixed(0)} MB (limit 3 × chunk + 150 MB = ${
+      (limit / 1e6).toFixed(0)
+    } MB) ${peakRss <= limit ? "OK" : "OVER"}`
+  )
   console.log(`upload throughput ratio SDK/curl: ${(best(curlTimes) / best(sdkTimes)).toFixed(2)} (need >= 0.7)`)
 } finally {
   child.kill("SIGTERM")

@@ -60,7 +60,12 @@ const simulateDetections = (events: ReadonlyArray<GroundTruthEvent>, seed: numbe
       rows.push({
         image_id: unit,
         category_id: a.category_id,
-        bbox: [x + gauss() * noise * w, y + gauss() * noise * h, Math.max(1, w * (1 + gauss() * noise)), Math.max(1, h * (1 + gauss() * noise))],
+        bbox: [
+          x + gauss() * noise * w,
+          y + gauss() * noise * h,
+          Math.max(1, w * (1 + gauss() * noise)),
+          Math.max(1, h * (1 + gauss() * noise))
+        ],
         score: Math.round((0.5 + rand() * 0.5) * 1e4) / 1e4
       })
     }
@@ -90,25 +95,41 @@ const workflow = Effect.gen(function*() {
   const versions = Chunk.toReadonlyArray(yield* Stream.runCollect(groundTruths.streamVersions({ is_archived: false })))
   let version = undefined as (typeof versions)[number] | undefined
   for (const v of [...versions].sort((a, b) => (b.created_at ?? "").localeCompare(a.created_at ?? ""))) {
-    const inProject = yield* groundTruths.listEvents({ project: PROJECT_ID, ground_truth_dataset_versions: [v.id], page_size: 1 })
+    const inProject = yield* groundTruths.listEvents({
+      project: PROJECT_ID,
+      ground_truth_dataset_versions: [v.id],
+      page_size: 1
+    })
     if (inProject.count > 0) {
       version = v
       break
     }
   }
-  if (version === undefined) return yield* Console.log("   No dataset version holds this project's ground truth: nothing to evaluate on.")
+  if (version === undefined) {
+    return yield* Console.log("   No dataset version holds this project's ground truth: nothing to evaluate on.")
+  }
   // A backend may send a version with only its id and name (docs/wire-protocol.md "Dataset versions").
   const datasetRef = version.ground_truth_dataset
-  const dataset = typeof datasetRef === "object" && datasetRef !== null ? datasetRef.name ?? `dataset ${datasetRef.id}` : typeof datasetRef === "number" ? `dataset ${datasetRef}` : "dataset"
+  const dataset = typeof datasetRef === "object" && datasetRef !== null
+    ? datasetRef.name ?? `dataset ${datasetRef.id}`
+    : typeof datasetRef === "number"
+    ? `dataset ${datasetRef}`
+    : "dataset"
   const versionLabel = version.version ?? version.name ?? ""
   const events = Chunk.toReadonlyArray(
-    yield* Stream.runCollect(groundTruths.streamEvents({ ground_truth_dataset_versions: [version.id] }, { pageSize: 1000 }))
+    yield* Stream.runCollect(
+      groundTruths.streamEvents({ ground_truth_dataset_versions: [version.id] }, { pageSize: 1000 })
+    )
   )
   const groundTruth = yield* collectGroundTruth(version.id, true)
   const stats = groundTruth.stats()
-  yield* Console.log(`   Evaluating on ${dataset} ${versionLabel} (version ${version.id}): ${stats.events} events, ${stats.dataUnits} images`)
+  yield* Console.log(
+    `   Evaluating on ${dataset} ${versionLabel} (version ${version.id}): ${stats.events} events, ${stats.dataUnits} images`
+  )
   yield* Console.log(`   Splits: ${Object.entries(stats.splits).map(([k, n]) => `${k} ${n}`).join(", ")}`)
-  yield* Console.log(`   Classes: ${Object.entries(stats.classes).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ")}`)
+  yield* Console.log(
+    `   Classes: ${Object.entries(stats.classes).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ")}`
+  )
 
   // 2. Existing models.
   yield* Console.log("\n2. Checking existing models...")
@@ -116,34 +137,58 @@ const workflow = Effect.gen(function*() {
   yield* Console.log(`   Found ${existing.count} existing models`)
   for (const m of existing.results) {
     const metrics = m.metrics === undefined || m.metrics === null ? "metrics not sent" : JSON.stringify(m.metrics)
-    yield* Console.log(`   ${m.is_active === true ? "*" : " "} ${String(m.id).padStart(4)} ${m.name ?? ""} ${m.version ?? ""} (${m.model_type ?? "type not sent"}) ${metrics}`)
+    yield* Console.log(
+      `   ${m.is_active === true ? "*" : " "} ${String(m.id).padStart(4)} ${m.name ?? ""} ${m.version ?? ""} (${
+        m.model_type ?? "type not sent"
+      }) ${metrics}`
+    )
   }
   // The backend may not say which model is active, nor of what type: deployment needs both.
   if (existing.results.length > 0 && existing.results.every((m) => m.is_active === undefined || m.is_active === null)) {
-    return yield* Console.log("   The backend does not say which model is active (no is_active on its models): the evaluation and deployment steps need it, so the workflow stops here.")
+    return yield* Console.log(
+      "   The backend does not say which model is active (no is_active on its models): the evaluation and deployment steps need it, so the workflow stops here."
+    )
   }
   const active = existing.results.find((m) => m.is_active === true && m.model_type === "detection")
   if (active === undefined) return yield* Console.log("   No active detection model to improve on.")
 
   // 3. The active model, measured rather than believed.
-  yield* Console.log(`\n3. Evaluating the active detector ${active.id} (${active.name} ${active.version ?? ""}) on its predictions...`)
+  yield* Console.log(
+    `\n3. Evaluating the active detector ${active.id} (${active.name} ${active.version ?? ""}) on its predictions...`
+  )
   const activePredictions = simulateDetections(events, 1, 0.8, 0.08)
-  const analysis = yield* analyzeModel({ model_id: active.id, ground_truth_version_id: version.id, predictions: activePredictions, tolerance: 0.02 })
+  const analysis = yield* analyzeModel({
+    model_id: active.id,
+    ground_truth_version_id: version.id,
+    predictions: activePredictions,
+    tolerance: 0.02
+  })
   if (analysis.computed?.task === "detection") {
     const c = analysis.computed.metrics
     yield* Console.log(`   Computed: AP ${fmt(c.AP)}  AP50 ${fmt(c.AP50)}  AP75 ${fmt(c.AP75)}  AR@100 ${fmt(c.AR100)}`)
   }
   for (const d of analysis.comparisons) {
-    yield* Console.log(`   ${d.agrees ? "agrees " : "DIFFERS"} ${d.metric}: reported ${d.reported}, computed ${d.computedAs} ${fmt(d.computed)}`)
+    yield* Console.log(
+      `   ${d.agrees ? "agrees " : "DIFFERS"} ${d.metric}: reported ${d.reported}, computed ${d.computedAs} ${
+        fmt(d.computed)
+      }`
+    )
   }
 
   // 4. The new model ("trained" elsewhere): its metrics come from its predictions.
   yield* Console.log("\n4. Evaluating the new model...")
   const candidatePredictions = simulateDetections(events, 2, 0.92, 0.04)
-  const score = yield* scorePredictions(candidatePredictions, "detection", groundTruth, { name: "candidate predictions" })
+  const score = yield* scorePredictions(candidatePredictions, "detection", groundTruth, {
+    name: "candidate predictions"
+  })
   const computed = flatMetrics(score)
   const round4 = (v: number | undefined) => Math.round((v ?? 0) * 1e4) / 1e4
-  const metrics = { mAP: round4(computed.AP), mAP50: round4(computed.AP50), precision: round4(computed.precision), recall: round4(computed.recall) }
+  const metrics = {
+    mAP: round4(computed.AP),
+    mAP50: round4(computed.AP50),
+    precision: round4(computed.precision),
+    recall: round4(computed.recall)
+  }
   yield* Console.log(`   Computed: ${Object.entries(metrics).map(([k, v]) => `${k} ${fmt(v)}`).join("  ")}`)
   const modelFile = Path.join(work, "model.pt")
   Fs.writeFileSync(modelFile, Buffer.from(Array.from({ length: 256 * 1024 }, (_, i) => (i * 31) % 251)))
@@ -169,10 +214,14 @@ const workflow = Effect.gen(function*() {
   if (realBackend && process.env.EXAMPLE_DEPLOY !== "1") {
     yield* Console.log("   Real backend: dry run only (set EXAMPLE_DEPLOY=1 to deploy).")
   } else {
-    const done = yield* deployModel(config, { onStep: (step, id) => void process.stderr.write(`   … ${step}${id !== null ? ` ${id}` : ""}\n`) })
+    const done = yield* deployModel(config, {
+      onStep: (step, id) => void process.stderr.write(`   … ${step}${id !== null ? ` ${id}` : ""}\n`)
+    })
     if (done.status === "deployed") {
       deployedId = done.model?.id
-      yield* Console.log(`   Deployed model: ${deployedId}; active detection models now: ${done.activeAfter?.join(", ")}`)
+      yield* Console.log(
+        `   Deployed model: ${deployedId}; active detection models now: ${done.activeAfter?.join(", ")}`
+      )
     } else {
       yield* Console.log(`   Not deployed: ${done.status}`)
     }
@@ -180,20 +229,43 @@ const workflow = Effect.gen(function*() {
 
   // 6. Compare: stored metrics (models lacking one are listed apart), then recomputed on one version.
   yield* Console.log("\n6. Comparing model performance...")
-  const detectors = (yield* models.list({ project: PROJECT_ID, model_type: "detection", page_size: 100 })).results.map((m) => m.id)
+  const detectors = (yield* models.list({ project: PROJECT_ID, model_type: "detection", page_size: 100 })).results.map((
+    m
+  ) => m.id)
   const reported = yield* compareModels({ model_ids: detectors, metric: "mAP" })
   yield* Console.log("   By reported mAP:")
-  for (const r of reported.ranking) yield* Console.log(`     ${r.rank}. ${r.model.name} ${r.model.version ?? ""} (id ${r.model.id}${r.model.is_active ? ", active" : ""}): ${fmt(r.value)}`)
-  for (const m of reported.missing) yield* Console.log(`     -  ${m.model.name} ${m.model.version ?? ""} (id ${m.model.id}): ${m.reason}`)
+  for (const r of reported.ranking) {
+    yield* Console.log(
+      `     ${r.rank}. ${r.model.name} ${r.model.version ?? ""} (id ${r.model.id}${
+        r.model.is_active ? ", active" : ""
+      }): ${fmt(r.value)}`
+    )
+  }
+  for (const m of reported.missing) {
+    yield* Console.log(`     -  ${m.model.name} ${m.model.version ?? ""} (id ${m.model.id}): ${m.reason}`)
+  }
   if (deployedId !== undefined) {
     const recomputed = yield* compareModels({
       model_ids: [active.id, deployedId],
       metric: "AP",
-      recompute: { ground_truth_version_id: version.id, predictions: { [String(active.id)]: activePredictions, [String(deployedId)]: candidatePredictions } }
+      recompute: {
+        ground_truth_version_id: version.id,
+        predictions: { [String(active.id)]: activePredictions, [String(deployedId)]: candidatePredictions }
+      }
     })
     yield* Console.log(`   By AP recomputed on ${dataset} ${version.version}:`)
-    for (const r of recomputed.ranking) yield* Console.log(`     ${r.rank}. ${r.model.name} ${r.model.version ?? ""} (id ${r.model.id}): ${fmt(r.value)} (reported mAP ${fmt(r.model.id === deployedId ? metrics.mAP : active.metrics?.mAP as number)})`)
-    yield* Console.log(`   Best model: ${recomputed.best?.model.name} ${recomputed.best?.model.version ?? ""} (AP ${fmt(recomputed.best?.value)})`)
+    for (const r of recomputed.ranking) {
+      yield* Console.log(
+        `     ${r.rank}. ${r.model.name} ${r.model.version ?? ""} (id ${r.model.id}): ${fmt(r.value)} (reported mAP ${
+          fmt(r.model.id === deployedId ? metrics.mAP : active.metrics?.mAP as number)
+        })`
+      )
+    }
+    yield* Console.log(
+      `   Best model: ${recomputed.best?.model.name} ${recomputed.best?.model.version ?? ""} (AP ${
+        fmt(recomputed.best?.value)
+      })`
+    )
   }
   yield* Console.log("\n=== ML Workflow Completed ===")
 })
@@ -204,7 +276,9 @@ const sdk = realBackend
   : Layer.unwrapScoped(
     Effect.gen(function*() {
       const sandbox = yield* Sandbox.start({ seed: "demo", dataDir: Path.join(work, "sandbox") })
-      yield* Console.error(`(local sandbox with demo data at ${sandbox.url}; set SYNAPSE_BASE_URL to use a real backend)`)
+      yield* Console.error(
+        `(local sandbox with demo data at ${sandbox.url}; set SYNAPSE_BASE_URL to use a real backend)`
+      )
       return Synapse.layer({
         baseUrl: sandbox.url,
         accessToken: Redacted.make(sandbox.token),

@@ -10,13 +10,13 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { defaultTeardown } from "@effect/platform/Runtime"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { stderrLoggerLayer } from "../services/Logging.js"
+import { cocoCommand } from "./commands/coco.js"
+import { exportCommand } from "./commands/export.js"
 import { mcpCommand } from "./commands/mcp.js"
 import { modelsCommand } from "./commands/models.js"
 import { sandboxCommand } from "./commands/sandbox.js"
-import { startCommand } from "./commands/start.js"
-import { cocoCommand } from "./commands/coco.js"
-import { exportCommand } from "./commands/export.js"
 import { splitCommand } from "./commands/split.js"
+import { startCommand } from "./commands/start.js"
 
 const root = Command.make("synapse-ml").pipe(
   Command.withDescription("Synapse ML SDK command line: the MCP server, the local sandbox backend, exports and more."),

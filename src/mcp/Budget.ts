@@ -39,9 +39,14 @@ const collectArrays = (value: Json, path: string, out: Array<ArraySlot>): void =
   }
 }
 
-const collectStrings = (value: Json, visit: (holder: Record<string, Json> | Array<Json>, key: string | number) => void) => {
+const collectStrings = (
+  value: Json,
+  visit: (holder: Record<string, Json> | Array<Json>, key: string | number) => void
+) => {
   if (Array.isArray(value)) {
-    value.forEach((child, i) => typeof child === "string" ? visit(value as Array<Json>, i) : collectStrings(child, visit))
+    value.forEach((child, i) =>
+      typeof child === "string" ? visit(value as Array<Json>, i) : collectStrings(child, visit)
+    )
   } else if (value !== null && typeof value === "object") {
     for (const [key, child] of Object.entries(value)) {
       if (typeof child === "string") visit(value as Record<string, Json>, key)
@@ -83,7 +88,9 @@ export const applyBudget = (
       const item = slot.array.pop()!
       size -= JSON.stringify(item).length + (slot.array.length > 0 ? 1 : 0)
     }
-    if (slot.array.length < before) omitted.push({ path: slot.path, kept: slot.array.length, omitted: before - slot.array.length })
+    if (slot.array.length < before) {
+      omitted.push({ path: slot.path, kept: slot.array.length, omitted: before - slot.array.length })
+    }
   }
 
   let shortened = 0

@@ -79,7 +79,9 @@ const parseInt = (
   if (raw === undefined || raw.trim() === "") return Either.right(fallback)
   const n = Number(raw.trim())
   if (!Number.isInteger(n) || n < min || n > max) {
-    return Either.left(new McpConfigError(name, `expected an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`))
+    return Either.left(
+      new McpConfigError(name, `expected an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`)
+    )
   }
   return Either.right(n)
 }
@@ -103,9 +105,18 @@ export const settingsFromEnv = (
   cwd: string = process.cwd()
 ): Either.Either<McpSettings, McpConfigError> =>
   Either.gen(function*() {
-    const readOnly = overrides.readOnly === true ? true : yield* parseBool("SYNAPSE_MCP_READ_ONLY", env.SYNAPSE_MCP_READ_ONLY)
-    const outputBudget = yield* parseInt("SYNAPSE_MCP_OUTPUT_BUDGET", env.SYNAPSE_MCP_OUTPUT_BUDGET, DEFAULT_OUTPUT_BUDGET, 1_000, 10_000_000)
-    const port = overrides.port ?? (yield* parseInt("SYNAPSE_MCP_PORT", env.SYNAPSE_MCP_PORT, DEFAULT_HTTP_PORT, 0, 65_535))
+    const readOnly = overrides.readOnly === true
+      ? true
+      : yield* parseBool("SYNAPSE_MCP_READ_ONLY", env.SYNAPSE_MCP_READ_ONLY)
+    const outputBudget = yield* parseInt(
+      "SYNAPSE_MCP_OUTPUT_BUDGET",
+      env.SYNAPSE_MCP_OUTPUT_BUDGET,
+      DEFAULT_OUTPUT_BUDGET,
+      1_000,
+      10_000_000
+    )
+    const port = overrides.port ??
+      (yield* parseInt("SYNAPSE_MCP_PORT", env.SYNAPSE_MCP_PORT, DEFAULT_HTTP_PORT, 0, 65_535))
     if (!Number.isInteger(port) || port < 0 || port > 65_535) {
       return yield* Either.left(new McpConfigError("--port", `expected an integer between 0 and 65535, got ${port}`))
     }
@@ -161,7 +172,9 @@ export const checkUploadRoots = (settings: McpSettings): Either.Either<McpSettin
       return Either.left(
         new McpConfigError(
           "SYNAPSE_MCP_UPLOAD_ROOTS",
-          `${JSON.stringify(root)} ${stat === undefined ? "does not exist" : "is not a directory"}; give existing directories separated by "${path.delimiter}"`
+          `${JSON.stringify(root)} ${
+            stat === undefined ? "does not exist" : "is not a directory"
+          }; give existing directories separated by "${path.delimiter}"`
         )
       )
     }

@@ -26,12 +26,17 @@ export const toToolError = (context: ErrorContext) => (error: SynapseError): Too
     }
     case "ValidationError": {
       // The SDK's own field errors already name the allowed values; say them once.
-      const allowed = error.allowed !== undefined && error.fieldErrors === undefined ? ` Allowed values: ${error.allowed.join(", ")}.` : ""
+      const allowed = error.allowed !== undefined && error.fieldErrors === undefined
+        ? ` Allowed values: ${error.allowed.join(", ")}.`
+        : ""
       const fields = error.fieldErrors !== undefined
         ? ` Field errors: ${Object.entries(error.fieldErrors).map(([k, v]) => `${k}: ${v.join(" ")}`).join("; ")}.`
         : ""
       const detail = error.fieldErrors !== undefined ? "" : ` ${error.detail}.`
-      return new ToolError({ message: `${head}: the request was rejected as invalid.${detail}${fields}${allowed} Fix the arguments and call again.` })
+      return new ToolError({
+        message:
+          `${head}: the request was rejected as invalid.${detail}${fields}${allowed} Fix the arguments and call again.`
+      })
     }
     case "AuthenticationError":
       return new ToolError({
@@ -44,11 +49,15 @@ export const toToolError = (context: ErrorContext) => (error: SynapseError): Too
           "Ask the user for access or a different project."
       })
     case "PayloadTooLargeError":
-      return new ToolError({ message: `${head}: the backend refuses files this large (HTTP ${error.status_code ?? 413}): ${error.detail}.` })
+      return new ToolError({
+        message: `${head}: the backend refuses files this large (HTTP ${error.status_code ?? 413}): ${error.detail}.`
+      })
     case "RateLimitError":
       return new ToolError({
         message: `${head}: the backend is throttling requests (HTTP 429)` +
-          (error.retryAfter !== undefined ? `; wait ${Math.ceil(error.retryAfter)} s before trying again.` : "; wait a little and try again.")
+          (error.retryAfter !== undefined
+            ? `; wait ${Math.ceil(error.retryAfter)} s before trying again.`
+            : "; wait a little and try again.")
       })
     case "ServerError":
     case "TimeoutError":
@@ -59,7 +68,8 @@ export const toToolError = (context: ErrorContext) => (error: SynapseError): Too
       })
     case "DecodeError":
       return new ToolError({
-        message: `${head}: the backend answered something that does not follow the Synapse API contract (${error.message}). ` +
+        message:
+          `${head}: the backend answered something that does not follow the Synapse API contract (${error.message}). ` +
           "This is a backend or version problem; retrying will not help."
       })
     case "UnexpectedStatusError":

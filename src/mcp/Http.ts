@@ -85,11 +85,21 @@ export const makeHandler = (factory: ServerFactory, settings: McpSettings, port:
     }
     const host = (req.headers.host ?? "").toLowerCase()
     if (!hosts.has(host)) {
-      return reject(res, 403, `Forbidden: Host header ${JSON.stringify(req.headers.host ?? "")} is not allowed (set SYNAPSE_MCP_ALLOWED_HOSTS).`)
+      return reject(
+        res,
+        403,
+        `Forbidden: Host header ${
+          JSON.stringify(req.headers.host ?? "")
+        } is not allowed (set SYNAPSE_MCP_ALLOWED_HOSTS).`
+      )
     }
     const origin = req.headers.origin
     if (origin !== undefined && !origins.has(origin.toLowerCase())) {
-      return reject(res, 403, `Forbidden: Origin ${JSON.stringify(origin)} is not allowed (set SYNAPSE_MCP_ALLOWED_ORIGINS).`)
+      return reject(
+        res,
+        403,
+        `Forbidden: Origin ${JSON.stringify(origin)} is not allowed (set SYNAPSE_MCP_ALLOWED_ORIGINS).`
+      )
     }
     if (settings.http.token !== undefined && !tokenMatches(settings.http.token, req.headers.authorization)) {
       return reject(res, 401, "Unauthorized: send Authorization: Bearer <SYNAPSE_MCP_HTTP_TOKEN>.", {
@@ -107,7 +117,13 @@ export const makeHandler = (factory: ServerFactory, settings: McpSettings, port:
       parsed = JSON.parse(body)
     } catch {
       res.writeHead(400, { "content-type": "application/json" })
-      res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error: the body is not JSON." }, id: null }))
+      res.end(
+        JSON.stringify({
+          jsonrpc: "2.0",
+          error: { code: -32700, message: "Parse error: the body is not JSON." },
+          id: null
+        })
+      )
       return
     }
     const server = factory.create()

@@ -13,8 +13,8 @@ import * as Sandbox from "../sandbox/Sandbox.js"
 import * as ChunkedUpload from "../services/ChunkedUpload.js"
 import * as FileCache from "../services/FileCache.js"
 import * as GroundTruths from "../services/GroundTruths.js"
-import * as Models from "../services/Models.js"
 import { stderrLoggerLayer } from "../services/Logging.js"
+import * as Models from "../services/Models.js"
 import * as SynapseClient from "../services/SynapseClient.js"
 import * as Backend from "./Backend.js"
 import * as Config from "./Config.js"
@@ -52,7 +52,9 @@ export const backendLayer = (env: Record<string, string | undefined>, sandboxOpt
       const baseUrl = env.SYNAPSE_BASE_URL?.trim()
       if (baseUrl !== undefined && baseUrl !== "") {
         const parsed = SynapseClient.parseBaseUrl(baseUrl, "SYNAPSE_BASE_URL")
-        if (Either.isLeft(parsed)) return yield* Effect.fail(new McpStartError(String(parsed.left.message ?? parsed.left)))
+        if (Either.isLeft(parsed)) {
+          return yield* Effect.fail(new McpStartError(String(parsed.left.message ?? parsed.left)))
+        }
         return Layer.merge(
           SynapseClient.layerConfig().pipe(
             Layer.mapError((error) => new McpStartError(`invalid Synapse configuration: ${String(error)}`))
@@ -70,10 +72,16 @@ export const backendLayer = (env: Record<string, string | undefined>, sandboxOpt
         (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
       ))
       const sandbox = yield* Sandbox.parseProfile(env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE").pipe(
-        Effect.flatMap((profile) => Sandbox.start({ seed: "demo", ...sandboxOptions, profile: sandboxOptions.profile ?? profile, dataDir })),
-        Effect.mapError((error) => new McpStartError(`SYNAPSE_BASE_URL is not set and the sandbox could not start: ${error.detail}`))
+        Effect.flatMap((profile) =>
+          Sandbox.start({ seed: "demo", ...sandboxOptions, profile: sandboxOptions.profile ?? profile, dataDir })
+        ),
+        Effect.mapError((error) =>
+          new McpStartError(`SYNAPSE_BASE_URL is not set and the sandbox could not start: ${error.detail}`)
+        )
       )
-      const kept = given !== undefined ? "kept across runs" : "a fresh directory for this run, removed when the server stops"
+      const kept = given !== undefined
+        ? "kept across runs"
+        : "a fresh directory for this run, removed when the server stops"
       yield* Effect.logInfo(
         `SYNAPSE_BASE_URL is not set: using the sandbox with demo data (profile ${sandbox.profile}) at ${sandbox.url} (data in ${sandbox.dataDir}, ${kept}). ` +
           "Set SYNAPSE_BASE_URL and SYNAPSE_ACCESS_TOKEN to use a real Synapse."
@@ -85,7 +93,8 @@ export const backendLayer = (env: Record<string, string | undefined>, sandboxOpt
         Backend.layer({
           baseUrl: sandbox.url,
           sandbox: true,
-          description: `the local Synapse sandbox started by this server, with generated demo data in its ${sandbox.profile} profile (not a real deployment)`
+          description:
+            `the local Synapse sandbox started by this server, with generated demo data in its ${sandbox.profile} profile (not a real deployment)`
         })
       )
     })
@@ -136,7 +145,9 @@ export interface RunOptions {
   /** Options of the in-process sandbox (used only when `SYNAPSE_BASE_URL` is unset). */
   readonly sandbox?: Sandbox.SandboxOptions | undefined
   /** Called once the HTTP endpoint listens (the `start` command prints its banner here). */
-  readonly onListening?: ((endpoint: Http.HttpEndpoint, backend: Backend.BackendInfo) => Effect.Effect<void>) | undefined
+  readonly onListening?:
+    | ((endpoint: Http.HttpEndpoint, backend: Backend.BackendInfo) => Effect.Effect<void>)
+    | undefined
 }
 
 /** Reads the settings, failing with a message that names the variable at fault. */
@@ -162,16 +173,22 @@ export const run = (options: RunOptions) =>
       const factory = yield* Server.McpServer
       const backend = yield* Backend.Backend
       if (options.transport === "stdio") {
-        yield* Effect.logInfo(`MCP server on stdio (${factory.tools.length} tools${settings.readOnly ? ", read-only" : ""})`)
+        yield* Effect.logInfo(
+          `MCP server on stdio (${factory.tools.length} tools${settings.readOnly ? ", read-only" : ""})`
+        )
         return yield* Stdio.serve(factory)
       }
       const endpoint = yield* Http.serve(factory, settings)
-      yield* Effect.logInfo(`MCP server on ${endpoint.url} (${factory.tools.length} tools${settings.readOnly ? ", read-only" : ""})`)
+      yield* Effect.logInfo(
+        `MCP server on ${endpoint.url} (${factory.tools.length} tools${settings.readOnly ? ", read-only" : ""})`
+      )
       if (options.onListening !== undefined) yield* options.onListening(endpoint, backend)
       return yield* Effect.never
     })
     return yield* program.pipe(
-      Effect.provide(serverLayer(settings, backendLayer(options.env, options.sandbox).pipe(Layer.provide(httpClientLayer)), secrets)),
+      Effect.provide(
+        serverLayer(settings, backendLayer(options.env, options.sandbox).pipe(Layer.provide(httpClientLayer)), secrets)
+      ),
       Effect.scoped,
       // Whatever loggers the caller installed, none may write to stdout: stdio belongs to the protocol.
       Effect.provide(Layer.merge(Logger.remove(Logger.prettyLoggerDefault), stderrLoggerLayer))

@@ -29,7 +29,10 @@ export const pageInputFields = {
 }
 
 /** The `fields` input of a list tool whose rows have fields `all`, `compact` being the default. */
-export const fieldsInput = <const F extends readonly [string, ...Array<string>]>(all: F, compact: ReadonlyArray<F[number]>) =>
+export const fieldsInput = <const F extends readonly [string, ...Array<string>]>(
+  all: F,
+  compact: ReadonlyArray<F[number]>
+) =>
   Schema.optional(
     Schema.Array(Schema.Literal(...all)).pipe(Schema.minItems(1), Schema.maxItems(all.length)).annotations({
       description: `Fields to include in each row (default: ${compact.join(", ")}). ` +
@@ -64,7 +67,9 @@ export const project = (row: object, fields: ReadonlyArray<string>): Record<stri
 }
 
 /** The page request a list tool makes, with the defaults applied. */
-export const pageRequest = (input: { readonly page?: number | undefined; readonly page_size?: number | undefined }) => ({
+export const pageRequest = (
+  input: { readonly page?: number | undefined; readonly page_size?: number | undefined }
+) => ({
   page: input.page ?? 1,
   page_size: input.page_size ?? DEFAULT_TOOL_PAGE_SIZE
 })
@@ -104,7 +109,9 @@ export const listPage = <Input extends ListInput, Row, R>(
     const { page, page_size } = pageRequest(input)
     const { fields, page: _p, page_size: _s, ...filters } = input
     const result = yield* options.fetch({ ...filters, page, page_size }).pipe(
-      Effect.mapError(toToolError({ action: options.action, notFound: `page ${page} does not exist; start again at page 1.` }))
+      Effect.mapError(
+        toToolError({ action: options.action, notFound: `page ${page} does not exist; start again at page 1.` })
+      )
     )
     const chosen = fields ?? options.compact
     const summarise = options.summarise ?? ((row: Row) => row as object)
@@ -170,4 +177,6 @@ export const listTool = <
 
 /** The decoded input of a list tool with filters `Filters` and row fields `F`. */
 export type ListToolInput<Filters extends Schema.Struct.Fields, F extends readonly [string, ...Array<string>]> =
-  Schema.Struct.Type<Filters> & ListInput & { readonly fields?: ReadonlyArray<F[number]> | undefined }
+  & Schema.Struct.Type<Filters>
+  & ListInput
+  & { readonly fields?: ReadonlyArray<F[number]> | undefined }

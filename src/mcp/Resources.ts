@@ -62,7 +62,8 @@ export const makeResources = (): ResourceProvider<Models | McpConfig> => ({
       uriTemplate: "synapse://exports/{name}/{+path}",
       name: "export-file",
       title: "Exported dataset file",
-      description: "A file of a finished export_ground_truth or prepare_training_data run (COCO JSON, YOLO labels, manifests)."
+      description:
+        "A file of a finished export_ground_truth or prepare_training_data run (COCO JSON, YOLO labels, manifests)."
     }
   ],
   list: Effect.gen(function*() {
@@ -77,7 +78,11 @@ export const makeResources = (): ResourceProvider<Models | McpConfig> => ({
       // Top-level files only: a YOLO export has one label file per image, too many to list.
       for (const file of files) {
         if (!file.isFile() || out.length >= LIST_LIMIT) continue
-        out.push({ uri: exportUri(entry.name, file.name), name: `${entry.name}/${file.name}`, mimeType: mimeTypeOf(file.name) })
+        out.push({
+          uri: exportUri(entry.name, file.name),
+          name: `${entry.name}/${file.name}`,
+          mimeType: mimeTypeOf(file.name)
+        })
       }
     }
     return out
@@ -89,7 +94,12 @@ export const makeResources = (): ResourceProvider<Models | McpConfig> => ({
         const id = Number(model[1])
         const models = yield* Models
         const record = yield* models.get(id, { params: { expand: ["evaluations", "versions"] } }).pipe(
-          Effect.mapError(toToolError({ action: `Reading ${uri}`, notFound: `model ${id} does not exist; find ids with list_models.` }))
+          Effect.mapError(
+            toToolError({
+              action: `Reading ${uri}`,
+              notFound: `model ${id} does not exist; find ids with list_models.`
+            })
+          )
         )
         return [{ uri, mimeType: "application/json", text: JSON.stringify(record, null, 2) }]
       }
@@ -103,7 +113,8 @@ export const makeResources = (): ResourceProvider<Models | McpConfig> => ({
         if (!stat.isFile()) return yield* new ToolError({ message: `${uri} is a directory, not a file.` })
         if (stat.size > MAX_RESOURCE_BYTES) {
           return yield* new ToolError({
-            message: `${uri} is ${stat.size} bytes, more than the ${MAX_RESOURCE_BYTES}-byte limit for resource reads; read it from disk at ${file}.`
+            message:
+              `${uri} is ${stat.size} bytes, more than the ${MAX_RESOURCE_BYTES}-byte limit for resource reads; read it from disk at ${file}.`
           })
         }
         const mimeType = mimeTypeOf(file)
@@ -113,7 +124,8 @@ export const makeResources = (): ResourceProvider<Models | McpConfig> => ({
           : [{ uri, mimeType, text: bytes.toString("utf8") }]
       }
       return yield* new ToolError({
-        message: `Unknown resource ${uri}. Resources are synapse://models/{id} and synapse://exports/{name}/{path} (see resources/list).`
+        message:
+          `Unknown resource ${uri}. Resources are synapse://models/{id} and synapse://exports/{name}/{path} (see resources/list).`
       })
     })
 })

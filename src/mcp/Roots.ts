@@ -25,7 +25,12 @@ const realpath = (p: string) => Effect.promise(() => fs.realpath(p).then((r) => 
  * Resolves `requested` (absolute, or relative to the first root that has it) to the real path of
  * an existing regular file inside one of `roots`.
  */
-export const resolveUploadFile = (roots: ReadonlyArray<string>, requested: string, what = "the upload roots", argument = "file_path") =>
+export const resolveUploadFile = (
+  roots: ReadonlyArray<string>,
+  requested: string,
+  what = "the upload roots",
+  argument = "file_path"
+) =>
   Effect.gen(function*() {
     if (roots.length === 0) {
       return yield* new ToolError({
@@ -82,18 +87,23 @@ export const prepareOutputDir = (outputDir: string, name: string) =>
     }
     yield* Effect.tryPromise({
       try: () => makeDirectory(outputDir),
-      catch: () => new ToolError({ message: `The output directory ${outputDir} cannot be created; check SYNAPSE_MCP_OUTPUT_DIR.` })
+      catch: () =>
+        new ToolError({ message: `The output directory ${outputDir} cannot be created; check SYNAPSE_MCP_OUTPUT_DIR.` })
     })
     const realRoot = yield* realpath(outputDir)
     if (realRoot === undefined) {
-      return yield* new ToolError({ message: `The output directory ${outputDir} is not accessible; check SYNAPSE_MCP_OUTPUT_DIR.` })
+      return yield* new ToolError({
+        message: `The output directory ${outputDir} is not accessible; check SYNAPSE_MCP_OUTPUT_DIR.`
+      })
     }
     const target = path.join(realRoot, name)
     yield* Effect.promise(() => fs.mkdir(target).catch(() => undefined))
     const realTarget = yield* realpath(target)
     if (realTarget === undefined || !isInside(realRoot, realTarget) || realTarget === realRoot) {
       return yield* new ToolError({
-        message: `output name ${JSON.stringify(name)} points outside the output directory (a symbolic link?); choose another name.`
+        message: `output name ${
+          JSON.stringify(name)
+        } points outside the output directory (a symbolic link?); choose another name.`
       })
     }
     return realTarget

@@ -7,21 +7,21 @@
  * one server for the process, stateless HTTP creates one per request.
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
-import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
 import {
   CallToolRequestSchema,
   type CallToolResult,
+  ErrorCode,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   McpError,
-  ErrorCode,
-  type ReadResourceResult,
   ReadResourceRequestSchema,
+  type ReadResourceResult,
   type Resource,
   type ResourceTemplate,
   type Tool as McpToolInfo
 } from "@modelcontextprotocol/sdk/types.js"
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
 import { Cause, Context, Effect, Either, Exit, JSONSchema, Layer, Option, ParseResult, Runtime, Schema } from "effect"
 import { guardOf } from "../schemas/Guard.js"
 import { applyBudget } from "./Budget.js"
@@ -69,14 +69,17 @@ const describeTool = (tool: AnyTool<unknown>): McpToolInfo => ({
 export const outputSchemaOf = (tool: AnyTool<unknown>) => {
   const declared = { ...tool.output.fields, truncated: TruncatedField }
   const open = tool.output.ast._tag === "TypeLiteral" && tool.output.ast.indexSignatures.length > 0
-  return open ? Schema.Struct(declared, Schema.Record({ key: Schema.String, value: Schema.Unknown })) : Schema.Struct(declared)
+  return open
+    ? Schema.Struct(declared, Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+    : Schema.Struct(declared)
 }
 
 // Published loosely (an object with a description) rather than field by field: it is repeated in
 // every tool's schema, and clients put the whole tool list into the model's context.
 const TruncatedField = Schema.optional(
   Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
-    description: "Present only when the result exceeded the output budget: {budget, omitted: [{path, kept, omitted}], " +
+    description:
+      "Present only when the result exceeded the output budget: {budget, omitted: [{path, kept, omitted}], " +
       "shortened_strings, message}; message says what was left out and how to get it."
   })
 )
@@ -85,7 +88,8 @@ type JsonValue = null | boolean | number | string | Array<JsonValue> | { [key: s
 
 // Effect's generator names the refinements it meets ("between(1, 100)", "an integer"): clutter for
 // a model reading the schema. Generated titles and descriptions are dropped, the ones we wrote stay.
-const GENERATED = /^(unknown$|any$|object$|int|number|string|boolean|an? |between\(|greaterThan|lessThan|minItems\(|maxItems\(|minLength\(|maxLength\(|pattern\(|nonNegative|positive|finite|a string|a number|an array|a non-negative|a positive)/
+const GENERATED =
+  /^(unknown$|any$|object$|int|number|string|boolean|an? |between\(|greaterThan|lessThan|minItems\(|maxItems\(|minLength\(|maxLength\(|pattern\(|nonNegative|positive|finite|a string|a number|an array|a non-negative|a positive)/
 
 // $defs are inlined so that every client, including ones that do not resolve $ref, sees whole schemas.
 const inline = (node: JsonValue, defs: Record<string, JsonValue>): JsonValue => {
@@ -106,7 +110,10 @@ const inline = (node: JsonValue, defs: Record<string, JsonValue>): JsonValue => 
   }
   // `allOf` with one member is how the generator attaches annotations to a reference: flatten it.
   const allOf = out["allOf"]
-  if (Array.isArray(allOf) && allOf.length === 1 && allOf[0] !== null && typeof allOf[0] === "object" && !Array.isArray(allOf[0])) {
+  if (
+    Array.isArray(allOf) && allOf.length === 1 && allOf[0] !== null && typeof allOf[0] === "object" &&
+    !Array.isArray(allOf[0])
+  ) {
     delete out["allOf"]
     out = { ...(allOf[0] as Record<string, JsonValue>), ...out }
   }
@@ -118,7 +125,12 @@ export const jsonSchemaOf = <A, I>(schema: Schema.Schema<A, I, never>): Record<s
   const root = JSONSchema.make(schema) as unknown as Record<string, JsonValue>
   // An empty struct comes out as "any object or array"; MCP wants an object schema.
   if (root["type"] !== "object" && schema.ast._tag === "TypeLiteral" && schema.ast.propertySignatures.length === 0) {
-    return { $schema: "http://json-schema.org/draft-07/schema#", type: "object", properties: {}, additionalProperties: false }
+    return {
+      $schema: "http://json-schema.org/draft-07/schema#",
+      type: "object",
+      properties: {},
+      additionalProperties: false
+    }
   }
   const defs = (root["$defs"] ?? {}) as Record<string, JsonValue>
   return { $schema: "http://json-schema.org/draft-07/schema#", ...(inline(root, defs) as Record<string, JsonValue>) }
@@ -131,7 +143,13 @@ export const describeExpected = (schema: JsonValue | undefined): string => {
   if (Array.isArray(s["enum"])) return `one of ${s["enum"].map((v) => JSON.stringify(v)).join(", ")}`
   if (Array.isArray(s["anyOf"])) return s["anyOf"].map(describeExpected).join(" or ")
   const range = (lo: JsonValue | undefined, hi: JsonValue | undefined, unit = "") =>
-    lo !== undefined && hi !== undefined ? ` from ${lo} to ${hi}${unit}` : lo !== undefined ? ` ≥ ${lo}${unit}` : hi !== undefined ? ` ≤ ${hi}${unit}` : ""
+    lo !== undefined && hi !== undefined
+      ? ` from ${lo} to ${hi}${unit}`
+      : lo !== undefined
+      ? ` ≥ ${lo}${unit}`
+      : hi !== undefined
+      ? ` ≤ ${hi}${unit}`
+      : ""
   switch (s["type"]) {
     case "integer":
       return `an integer${range(s["minimum"], s["maximum"])}`
@@ -142,10 +160,18 @@ export const describeExpected = (schema: JsonValue | undefined): string => {
     case "null":
       return "null"
     case "string":
-      return `a string${s["minLength"] !== undefined || s["maxLength"] !== undefined ? ` of length${range(s["minLength"], s["maxLength"])}` : ""}` +
+      return `a string${
+        s["minLength"] !== undefined || s["maxLength"] !== undefined
+          ? ` of length${range(s["minLength"], s["maxLength"])}`
+          : ""
+      }` +
         (typeof s["pattern"] === "string" ? ` matching ${s["pattern"]}` : "")
     case "array":
-      return `a list${s["minItems"] !== undefined || s["maxItems"] !== undefined ? ` of${range(s["minItems"], s["maxItems"], " items")}` : ""}` +
+      return `a list${
+        s["minItems"] !== undefined || s["maxItems"] !== undefined
+          ? ` of${range(s["minItems"], s["maxItems"], " items")}`
+          : ""
+      }` +
         (s["items"] !== undefined ? ` of ${describeExpected(s["items"])}` : "")
     case "object":
       return "an object"
@@ -195,12 +221,27 @@ export const formatParseError = (
     const where = issue.path.length === 0 ? "arguments" : issue.path.join(".")
     if (lines.has(where)) continue
     // A nested field's own line says more than its parent's "expected an object".
-    if (issues.some((other) => other.path.length > issue.path.length && issue.path.every((key, i) => other.path[i] === key))) continue
+    if (
+      issues.some((other) =>
+        other.path.length > issue.path.length && issue.path.every((key, i) => other.path[i] === key)
+      )
+    ) continue
     const fieldSchema = issue.path.length > 0 ? schemaAt(inputSchema, issue.path) : undefined
     if (fieldSchema !== undefined) {
-      const actual = issue.path.reduce<unknown>((value, key) => (value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined), args)
+      const actual = issue.path.reduce<unknown>(
+        (
+          value,
+          key
+        ) => (value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined),
+        args
+      )
       const expected = describeExpected(fieldSchema)
-      lines.set(where, issue._tag === "Missing" ? `- ${where}: is required; expected ${expected}` : `- ${where}: got ${shortJson(actual)}; expected ${expected}`)
+      lines.set(
+        where,
+        issue._tag === "Missing"
+          ? `- ${where}: is required; expected ${expected}`
+          : `- ${where}: got ${shortJson(actual)}; expected ${expected}`
+      )
     } else {
       lines.set(where, `- ${where}: ${issue.message.replace(/\s+/g, " ")}`)
     }
@@ -289,7 +330,10 @@ export const make = <R>(
       const out = redact(text)
       return out.length > MAX_ERROR_TEXT ? `${out.slice(0, MAX_ERROR_TEXT)}…` : out
     }
-    const errorResult = (text: string): CallToolResult => ({ content: [{ type: "text", text: scrub(text) }], isError: true })
+    const errorResult = (text: string): CallToolResult => ({
+      content: [{ type: "text", text: scrub(text) }],
+      isError: true
+    })
 
     const callTool = async (
       name: string,
@@ -309,14 +353,24 @@ export const make = <R>(
       const program = Effect.suspend(() => {
         // Unknown names are reported together with the invalid values (the decoder would stop at
         // the first unknown name), so one corrected call can fix everything.
-        const unknown = args !== null && typeof args === "object" ? Object.keys(args).filter((k) => !codec.allowed.has(k)) : []
-        const problems = unknown.map((k) => `- ${k}: unknown argument; allowed: ${[...codec.allowed].join(", ") || "none"}`)
+        const unknown = args !== null && typeof args === "object"
+          ? Object.keys(args).filter((k) => !codec.allowed.has(k))
+          : []
+        const problems = unknown.map((k) =>
+          `- ${k}: unknown argument; allowed: ${[...codec.allowed].join(", ") || "none"}`
+        )
         const decoded = codec.decodeInput(args ?? {})
-        if (Either.isLeft(decoded)) problems.push(formatParseError(decoded.left, info.inputSchema as Record<string, JsonValue>, args))
+        if (Either.isLeft(decoded)) {
+          problems.push(formatParseError(decoded.left, info.inputSchema as Record<string, JsonValue>, args))
+        }
         if (problems.length > 0 || Either.isLeft(decoded)) {
-          return Effect.fail(new ToolError({
-            message: `Invalid arguments for ${name}:\n${problems.join("\n")}\nSee the tool's input schema for allowed values.`
-          }))
+          return Effect.fail(
+            new ToolError({
+              message: `Invalid arguments for ${name}:\n${
+                problems.join("\n")
+              }\nSee the tool's input schema for allowed values.`
+            })
+          )
         }
         // An output that does not match its own schema is a bug in the tool, not the caller's fault.
         return Effect.flatMap(tool.run(decoded.right, context), (output) => Effect.orDie(codec.encodeOutput(output)))
@@ -327,7 +381,8 @@ export const make = <R>(
       )
       const exit = await Runtime.runPromiseExit(runtime)(program, { signal })
       if (Exit.isSuccess(exit)) {
-        const hint = tool.truncationHint ?? "Ask for a smaller page_size, fewer fields, or a narrower filter, and page with next_page."
+        const hint = tool.truncationHint ??
+          "Ask for a smaller page_size, fewer fields, or a narrower filter, and page with next_page."
         const fitted = applyBudget(exit.value as Record<string, unknown>, config.outputBudget, hint)
         const links = resourceLinks(fitted.value)
         return {
@@ -388,7 +443,10 @@ export const make = <R>(
         }
         return callTool(request.params.name, request.params.arguments, context, extra.signal)
       })
-      server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: [...resources.templates] }))
+      server.setRequestHandler(
+        ListResourceTemplatesRequestSchema,
+        async () => ({ resourceTemplates: [...resources.templates] })
+      )
       server.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => ({
         resources: [...(await Runtime.runPromise(runtime)(resources.list, { signal: extra.signal }))]
       }))
@@ -399,7 +457,9 @@ export const make = <R>(
         // Resource reads have no isError result: a protocol error carries the actionable text.
         throw new McpError(
           ErrorCode.InvalidParams,
-          Option.isSome(failure) ? scrub(failure.value.message) : `Reading ${request.params.uri} failed (see the server log).`
+          Option.isSome(failure)
+            ? scrub(failure.value.message)
+            : `Reading ${request.params.uri} failed (see the server log).`
         )
       })
       return server

@@ -32,7 +32,7 @@ export class ToolError extends Schema.TaggedError<ToolError>()("ToolError", {
 }) {}
 
 /** A struct schema without context, as inputs and outputs are. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export type StructSchema<A> = Schema.Schema<A, any, never> & { readonly fields: Schema.Struct.Fields }
 
 /** One row of the tool table. `R` is what `run` needs (SDK services, workflows, settings). */
@@ -55,7 +55,7 @@ export interface Tool<I, O, R> {
 }
 
 /** A tool whose input and output types have been forgotten, so tables can mix tools. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export type AnyTool<R> = Tool<any, any, R>
 
 /** Builds a table row, checking that `run` fits the input and output schemas. */

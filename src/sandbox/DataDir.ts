@@ -19,7 +19,8 @@ import { seedDatabase } from "./seed/index.js"
 export type SeedKind = "demo" | "large" | "none"
 
 /** The default data directory: `$SYNAPSE_SANDBOX_DIR`, else `<os tmpdir>/synapse-ml-sandbox`. */
-export const defaultDataDir = (): string => process.env.SYNAPSE_SANDBOX_DIR || Path.join(Os.tmpdir(), "synapse-ml-sandbox")
+export const defaultDataDir = (): string =>
+  process.env.SYNAPSE_SANDBOX_DIR || Path.join(Os.tmpdir(), "synapse-ml-sandbox")
 
 /** What preparing a data directory found or did. */
 export interface PreparedDataDir {
@@ -43,7 +44,10 @@ const getMeta = (db: Database.Database, key: string): string | undefined =>
   (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value
 
 const setMeta = (db: Database.Database, key: string, value: string): void => {
-  db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value)
+  db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(
+    key,
+    value
+  )
 }
 
 /**
@@ -131,7 +135,7 @@ const processAlive = (pid: number): boolean => {
  * An exclusive lock file holding the owner's pid; waits (up to 5 minutes: seeding 100 000 events
  * takes a while) for another owner, and takes over a lock whose owner died.
  */
-const acquireLock = (lockPath: string): (() => void) => {
+const acquireLock = (lockPath: string): () => void => {
   const deadline = Date.now() + 5 * 60_000
   for (;;) {
     try {

@@ -22,7 +22,8 @@ export type EventValues = readonly [
 ]
 
 /** The columns of an `EventValues` row, selected from events `e` joined with their data units `u`. */
-export const EVENT_COLUMNS = "e.id, e.version_id, e.category, e.created_at, e.data, e.files, e.metadata, e.data_unit_id, u.files AS unit_files"
+export const EVENT_COLUMNS =
+  "e.id, e.version_id, e.category, e.created_at, e.data, e.files, e.metadata, e.data_unit_id, u.files AS unit_files"
 
 /** Stored JSON text as it is, or re-serialized when it is not an object or array. */
 const safeJsonText = (text: string | null): string => {

@@ -48,7 +48,11 @@ interface NativeGeometry {
 const LABEL_ANNOTATION_ID = "label"
 
 const className = (a: StoredAnnotation): string =>
-  typeof a.category === "string" ? a.category : a.category_id === undefined || a.category_id === null ? "" : String(a.category_id)
+  typeof a.category === "string"
+    ? a.category
+    : a.category_id === undefined || a.category_id === null
+    ? ""
+    : String(a.category_id)
 
 /**
  * Converts COCO-like annotations to the native form under `key`: an annotation with a polygon
@@ -58,12 +62,18 @@ const className = (a: StoredAnnotation): string =>
  * annotation with neither shape (an RLE mask without a bbox) cannot be said in this form and is
  * left out. With `label`, an image-level `classification` annotation is appended.
  */
-export const toNativeAnnotations = (annotations: ReadonlyArray<StoredAnnotation>, key: string, label?: string): NativeAnnotations => {
+export const toNativeAnnotations = (
+  annotations: ReadonlyArray<StoredAnnotation>,
+  key: string,
+  label?: string
+): NativeAnnotations => {
   const identities: Array<NativeIdentity> = []
   const geometry: Array<NativeGeometry> = []
   annotations.forEach((a, index) => {
     const id = `a${typeof a.id === "number" || typeof a.id === "string" ? a.id : index + 1}`
-    const ring = Array.isArray(a.segmentation) && Array.isArray(a.segmentation[0]) ? (a.segmentation[0] as ReadonlyArray<unknown>) : undefined
+    const ring = Array.isArray(a.segmentation) && Array.isArray(a.segmentation[0])
+      ? (a.segmentation[0] as ReadonlyArray<unknown>)
+      : undefined
     if (ring !== undefined) {
       identities.push({ id, tool: "polygon", classification: { class: className(a) } })
       const points: Array<{ x: unknown; y: unknown }> = []
@@ -85,7 +95,8 @@ export const toNativeAnnotations = (annotations: ReadonlyArray<StoredAnnotation>
 const NATIVE_MEDIA_KEY = "image"
 
 /** Whether `v` is a JSON object (not null, not an array). */
-export const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v)
 
 /** Stored JSON text as a value: `{}` for a missing, empty or malformed text (a hand-edited row). */
 export const parseStored = (text: string | null | undefined): unknown => {
@@ -103,19 +114,25 @@ export const parseStored = (text: string | null | undefined): unknown => {
  */
 export const nativeData = (dataJson: string | null): NativeAnnotations => {
   const data = parseStored(dataJson)
-  const list = isRecord(data) && Array.isArray(data.annotations) ? (data.annotations as Array<unknown>).filter(isRecord) : []
+  const list = isRecord(data) && Array.isArray(data.annotations)
+    ? (data.annotations as Array<unknown>).filter(isRecord)
+    : []
   const label = isRecord(data) && typeof data.label === "string" ? data.label : undefined
   return toNativeAnnotations(list as ReadonlyArray<StoredAnnotation>, NATIVE_MEDIA_KEY, label)
 }
 
-const isImageEntry = (key: string, entry: Record<string, unknown>): boolean => entry.file_type === "image" || key.startsWith("image")
+const isImageEntry = (key: string, entry: Record<string, unknown>): boolean =>
+  entry.file_type === "image" || key.startsWith("image")
 
 /**
  * A stored file map (`{"image_1": {"media", "name", "width", …}}`) as the evidence shows it: each
  * entry's presigned `url`, and on image entries `file_type` and `is_primary` when stored. Sizes,
  * names and checksums are not evidenced: readers take sizes from the image itself.
  */
-export const evidenceFiles = (filesJson: string | null, sign: (mediaPath: string) => string): Record<string, unknown> => {
+export const evidenceFiles = (
+  filesJson: string | null,
+  sign: (mediaPath: string) => string
+): Record<string, unknown> => {
   const files = parseStored(filesJson)
   const out: Record<string, unknown> = {}
   if (!isRecord(files)) return out
@@ -131,7 +148,6 @@ export const evidenceFiles = (filesJson: string | null, sign: (mediaPath: string
   }
   return out
 }
-
 
 /**
  * One ground-truth event as the evidence shows it: `id`, `category`, `files`, `data` in the native
@@ -175,13 +191,19 @@ export const evidenceModel = (rich: Readonly<Record<string, unknown>>): Record<s
 })
 
 /** A ground truth as the evidence shows it: its id and its files. */
-export const evidenceGroundTruth = (id: number, filesJson: string, sign: (mediaPath: string) => string): Record<string, unknown> => ({
+export const evidenceGroundTruth = (
+  id: number,
+  filesJson: string,
+  sign: (mediaPath: string) => string
+): Record<string, unknown> => ({
   id,
   files: evidenceFiles(filesJson, sign)
 })
 
 /** A dataset version as the evidence shows it. */
-export const evidenceVersion = (rich: { readonly id: number; readonly name: string; readonly is_archived: boolean }): Record<string, unknown> => ({
+export const evidenceVersion = (
+  rich: { readonly id: number; readonly name: string; readonly is_archived: boolean }
+): Record<string, unknown> => ({
   id: rich.id,
   name: rich.name,
   is_archived: rich.is_archived

@@ -111,7 +111,7 @@ export const formatFaultSpec = (spec: FaultSpec): string => {
  * mulberry32: a tiny, fast 32-bit PRNG. Quality is ample for fault draws and, unlike
  * `Math.random`, it is seedable, which makes fault sequences reproducible.
  */
-export const makeRandom = (seed: number): (() => number) => {
+export const makeRandom = (seed: number): () => number => {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0

@@ -25,7 +25,11 @@ export const fieldError = (field: string, message: string): ApiError =>
   new ApiError({ status: 400, body: { [field]: [message] } })
 
 /** A JSON answer from an already serialized body (avoids a second stringify on hot paths). */
-export const jsonText = (body: string, status = 200, headers?: Record<string, string>): HttpServerResponse.HttpServerResponse =>
+export const jsonText = (
+  body: string,
+  status = 200,
+  headers?: Record<string, string>
+): HttpServerResponse.HttpServerResponse =>
   // As a string, not `text`'s bytes: Node encodes it while writing it to the socket, where `text`
   // first copies a megabyte listing page into a new byte array (a tenth of a page's server time).
   HttpServerResponse.raw(body, {
@@ -36,11 +40,15 @@ export const jsonText = (body: string, status = 200, headers?: Record<string, st
   })
 
 /** A JSON answer. */
-export const json = (body: unknown, status = 200, headers?: Record<string, string>): HttpServerResponse.HttpServerResponse =>
-  jsonText(JSON.stringify(body), status, headers)
+export const json = (
+  body: unknown,
+  status = 200,
+  headers?: Record<string, string>
+): HttpServerResponse.HttpServerResponse => jsonText(JSON.stringify(body), status, headers)
 
 /** The JSON answer of an `ApiError`. */
-export const errorResponse = (error: ApiError): HttpServerResponse.HttpServerResponse => json(error.body, error.status, error.headers)
+export const errorResponse = (error: ApiError): HttpServerResponse.HttpServerResponse =>
+  json(error.body, error.status, error.headers)
 
 /** The request's query string. */
 export const queryOf = (request: HttpServerRequest.HttpServerRequest): URLSearchParams => {
@@ -88,7 +96,9 @@ export const idParam = (query: URLSearchParams, key: string): number | undefined
 /** Parses one positive integer id. */
 export const parseId = (raw: string, key: string): number => {
   const n = /^\d{1,16}$/.test(raw.trim()) ? Number(raw.trim()) : NaN
-  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ID) throw fieldError(key, `Enter a whole number ≥ 1, got "${excerpt(raw)}".`)
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ID) {
+    throw fieldError(key, `Enter a whole number ≥ 1, got "${excerpt(raw)}".`)
+  }
   return n
 }
 
@@ -121,7 +131,11 @@ export const boolFilterParam = (query: URLSearchParams, key: string): boolean | 
 }
 
 /** A choice parameter (one of `allowed`), possibly a list. */
-export const choiceListParam = <T extends string>(query: URLSearchParams, key: string, allowed: ReadonlyArray<T>): Array<T> =>
+export const choiceListParam = <T extends string>(
+  query: URLSearchParams,
+  key: string,
+  allowed: ReadonlyArray<T>
+): Array<T> =>
   listParam(query, key).map((v) => {
     if (!(allowed as ReadonlyArray<string>).includes(v)) {
       throw fieldError(key, `Select a valid choice. "${excerpt(v)}" is not one of ${allowed.join(", ")}.`)
@@ -138,7 +152,9 @@ export const dateParam = (query: URLSearchParams, key: string): string | undefin
   if (raw === undefined) return undefined
   const ok = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw.trim())
   const ms = ok ? Date.parse(raw.trim().length === 10 ? `${raw.trim()}T00:00:00Z` : raw.trim()) : NaN
-  if (Number.isNaN(ms)) throw fieldError(key, `Enter a valid ISO 8601 date or date-time, e.g. 2026-11-01T10:00:00Z; got "${excerpt(raw)}".`)
+  if (Number.isNaN(ms)) {
+    throw fieldError(key, `Enter a valid ISO 8601 date or date-time, e.g. 2026-11-01T10:00:00Z; got "${excerpt(raw)}".`)
+  }
   return isoSeconds(ms)
 }
 
@@ -146,7 +162,8 @@ export const dateParam = (query: URLSearchParams, key: string): string | undefin
  * Timestamps as the database stores them: ISO 8601 UTC to the second (`2026-11-01T10:00:00Z`),
  * one fixed width, so that text comparison is time comparison and `created_after` uses the index.
  */
-export const isoSeconds = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z")
+export const isoSeconds = (ms: number): string =>
+  new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z")
 
 /** Shortens user input quoted back in error messages. */
 export const excerpt = (s: string): string => (s.length > 80 ? `${s.slice(0, 77)}...` : s)
@@ -220,28 +237,34 @@ export const pageLinks = (
     return `${origin}${path}${s === "" ? "" : `?${s}`}`
   }
   if (req.mode === "limit") {
-    const next =
-      req.offset + req.limit < count
-        ? link((q) => {
-            q.set("limit", String(req.limit))
-            q.set("offset", String(req.offset + req.limit))
-          })
-        : null
-    const previous =
-      req.offset > 0
-        ? link((q) => {
-            q.set("limit", String(req.limit))
-            if (req.offset - req.limit <= 0) q.delete("offset")
-            else q.set("offset", String(req.offset - req.limit))
-          })
-        : null
+    const next = req.offset + req.limit < count
+      ? link((q) => {
+        q.set("limit", String(req.limit))
+        q.set("offset", String(req.offset + req.limit))
+      })
+      : null
+    const previous = req.offset > 0
+      ? link((q) => {
+        q.set("limit", String(req.limit))
+        if (req.offset - req.limit <= 0) q.delete("offset")
+        else q.set("offset", String(req.offset - req.limit))
+      })
+      : null
     return { next, previous }
   }
   const next = req.offset + req.limit < count ? link((q) => q.set("page", String(req.page + 1))) : null
-  const previous = req.page > 1 ? link((q) => (req.page === 2 ? q.delete("page") : q.set("page", String(req.page - 1)))) : null
+  const previous = req.page > 1
+    ? link((q) => (req.page === 2 ? q.delete("page") : q.set("page", String(req.page - 1))))
+    : null
   return { next, previous }
 }
 
 /** Serializes a DRF page whose rows are already JSON text, joined by commas. */
-export const pageJson = (count: number, links: { next: string | null; previous: string | null }, rows: string): string =>
-  `{"count":${count},"next":${JSON.stringify(links.next)},"previous":${JSON.stringify(links.previous)},"results":[${rows}]}`
+export const pageJson = (
+  count: number,
+  links: { next: string | null; previous: string | null },
+  rows: string
+): string =>
+  `{"count":${count},"next":${JSON.stringify(links.next)},"previous":${
+    JSON.stringify(links.previous)
+  },"results":[${rows}]}`

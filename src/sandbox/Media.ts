@@ -83,18 +83,22 @@ export const signFilesJson = (text: string, sign: (mediaPath: string) => string)
     if (end < 0) return signFilesJsonGeneral(text, sign)
     const raw = text.slice(start, end)
     const before = text.slice(from, at)
-    if (raw.includes("\\") || before.includes('"media"')) return signFilesJsonGeneral(text, sign)
+    if (raw.includes("\\") || before.includes("\"media\"")) return signFilesJsonGeneral(text, sign)
     out += `${before}"url":${JSON.stringify(sign(raw))}`
     from = end + 1
   }
   const rest = text.slice(from)
-  return rest.includes('"media"') ? signFilesJsonGeneral(text, sign) : out + rest
+  return rest.includes("\"media\"") ? signFilesJsonGeneral(text, sign) : out + rest
 }
 
-const COMPACT_MEDIA = '"media":"'
+const COMPACT_MEDIA = "\"media\":\""
 
 const signFilesJsonGeneral = (text: string, sign: (mediaPath: string) => string): string =>
-  text.replace(MEDIA_KEY, (_match, raw: string) => `"url":${JSON.stringify(sign(raw.includes("\\") ? (JSON.parse(`"${raw}"`) as string) : raw))}`)
+  text.replace(
+    MEDIA_KEY,
+    (_match, raw: string) =>
+      `"url":${JSON.stringify(sign(raw.includes("\\") ? (JSON.parse(`"${raw}"`) as string) : raw))}`
+  )
 
 /**
  * Rewrites a JSON map of file entries (`{"image_1": {"media": …, …}}`): each entry keeps its keys
@@ -145,13 +149,19 @@ export const checkMediaRequest = (
     return { _tag: "NotFound" }
   }
   const segments = mediaPath.split("/")
-  if (mediaPath === "" || segments.some((s) => s === "" || s === "." || s === ".." || s.includes("\0") || s.includes("\\"))) {
+  if (
+    mediaPath === "" ||
+    segments.some((s) => s === "" || s === "." || s === ".." || s.includes("\0") || s.includes("\\"))
+  ) {
     return { _tag: "NotFound" }
   }
   const expiresRaw = query.get("expires")
   const signature = query.get("signature")
   if (expiresRaw === null || signature === null) {
-    return { _tag: "Forbidden", detail: "Missing signature: media URLs must be presigned (expires and signature query parameters)." }
+    return {
+      _tag: "Forbidden",
+      detail: "Missing signature: media URLs must be presigned (expires and signature query parameters)."
+    }
   }
   const expires = /^\d{1,12}$/.test(expiresRaw) ? Number(expiresRaw) : NaN
   if (!Number.isFinite(expires)) return { _tag: "Forbidden", detail: "Invalid expires parameter." }

@@ -58,8 +58,7 @@ const workerUrl = new URL(fromSource ? "./PageWorker.ts" : "./PageWorker.js", im
 const startWorker = (data: PageWorkerData): Worker => {
   if (!fromSource) return new Worker(workerUrl, { workerData: data })
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href
-  const bootstrap =
-    `import(${JSON.stringify(tsx)}).then((tsx) => { (tsx.register ?? tsx.default.register)(); ` +
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { (tsx.register ?? tsx.default.register)(); ` +
     `return import(${JSON.stringify(workerUrl.href)}) })`
   return new Worker(bootstrap, { eval: true, workerData: data })
 }
@@ -101,8 +100,10 @@ export const make = (data: PageWorkerData, maxThreads: number) =>
           if (thread.pending.size === 0) thread.worker.unref()
           resolve?.(reply)
         })
-        thread.worker.on("error", (error) => retire(thread, `page worker failed: ${error instanceof Error ? error.message : inspect(error)}`))
-        thread.worker.on("exit", (code) => retire(thread, `page worker exited with code ${code}`))
+        thread.worker.on("error", (error) =>
+          retire(thread, `page worker failed: ${error instanceof Error ? error.message : inspect(error)}`))
+        thread.worker.on("exit", (code) =>
+          retire(thread, `page worker exited with code ${code}`))
         threads.push(thread)
         return thread
       }

@@ -9,8 +9,8 @@
  */
 import Database from "better-sqlite3"
 import { parentPort, workerData } from "node:worker_threads"
-import { renderEvidenceEvent } from "./Evidence.js"
 import { type EventValues, keepFields, renderEvent } from "./EventRows.js"
+import { renderEvidenceEvent } from "./Evidence.js"
 import { makeSigner } from "./Media.js"
 import type { PageReply, PageRequest, PageWorkerData } from "./PagePool.js"
 

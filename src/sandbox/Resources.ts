@@ -14,6 +14,8 @@ import { CATEGORIES } from "../schemas/GroundTruth.js"
 import { MODEL_TYPES } from "../schemas/Model.js"
 import { MODEL_ORDERINGS } from "../schemas/Params.js"
 import { forgetListings, type SandboxContext } from "./Context.js"
+import { EVENT_COLUMNS, keepFields } from "./EventRows.js"
+import { evidenceGroundTruth, evidenceModel, evidenceVersion, isRecord, parseStored } from "./Evidence.js"
 import {
   ApiError,
   boolFilterParam,
@@ -37,12 +39,14 @@ import {
   resolvePage,
   stringParam
 } from "./Http.js"
-import { evidenceGroundTruth, evidenceModel, evidenceVersion, isRecord, parseStored } from "./Evidence.js"
-import { EVENT_COLUMNS, keepFields } from "./EventRows.js"
 import { makeSigner, signFileMap } from "./Media.js"
 import type { RenderedRows } from "./PagePool.js"
 
-type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError | SqlError, HttpServerRequest.HttpServerRequest>
+type Handler = Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  ApiError | SqlError,
+  HttpServerRequest.HttpServerRequest
+>
 
 interface Where {
   readonly clauses: Array<string>
@@ -93,7 +97,7 @@ export const pathId = (raw: string | undefined): number => {
  * caches start over.
  */
 const cachedCount = (ctx: SandboxContext, table: string, w: Where, key: string) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const version = yield* ctx.sql.unsafe<{ data_version: number }>("PRAGMA data_version")
     const current = Number(version[0]?.data_version ?? 0)
     if (current !== ctx.dataVersion.value) {
@@ -113,7 +117,10 @@ const cachedCount = (ctx: SandboxContext, table: string, w: Where, key: string) 
 const listingKey = (table: string, w: Where): string => `${table}${whereSql(w)}|${JSON.stringify(w.params)}`
 
 /** `w` plus `id > afterId`: the rows after a page that ended at `afterId`, in a listing ordered by id. */
-const after = (w: Where, afterId: number): Where => ({ clauses: [...w.clauses, "id > ?"], params: [...w.params, afterId] })
+const after = (w: Where, afterId: number): Where => ({
+  clauses: [...w.clauses, "id > ?"],
+  params: [...w.params, afterId]
+})
 
 /** Which rows of a listing one page holds, and for whom it is rendered. */
 interface PageSlice {
@@ -145,7 +152,7 @@ interface ListingOptions {
 
 /** The common shape of a listing: parse paging, count, check range, read and render a page. */
 const listing = (ctx: SandboxContext, options: ListingOptions): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = queryOf(request)
     const origin = originOf(request, ctx.origin)
@@ -161,14 +168,20 @@ const listing = (ctx: SandboxContext, options: ListingOptions): Handler =>
  * One page of rows: from the cursor the previous page left when there is one (a client following
  * `next`), else by skipping `offset` rows; remembers where this page ends for the next request.
  */
-const readPage = (ctx: SandboxContext, options: ListingOptions, key: string, limit: number, offset: number, origin: string) =>
-  Effect.gen(function* () {
+const readPage = (
+  ctx: SandboxContext,
+  options: ListingOptions,
+  key: string,
+  limit: number,
+  offset: number,
+  origin: string
+) =>
+  Effect.gen(function*() {
     const fields = options.fields ?? []
     const last = options.seekable === true && offset > 0 ? ctx.seeks.get(`${key}|${offset}`) : undefined
-    const rows =
-      last === undefined
-        ? yield* options.read({ where: options.where, limit: pageLimit(limit, offset), origin, fields })
-        : yield* options.read({ where: after(options.where, last), limit: `${Math.trunc(limit)}`, origin, fields })
+    const rows = last === undefined
+      ? yield* options.read({ where: options.where, limit: pageLimit(limit, offset), origin, fields })
+      : yield* options.read({ where: after(options.where, last), limit: `${Math.trunc(limit)}`, origin, fields })
     if (last !== undefined) ctx.stats.listingSeeks++
     if (options.seekable === true && rows.lastId !== undefined) {
       if (ctx.seeks.size > 10_000) ctx.seeks.clear()
@@ -178,24 +191,23 @@ const readPage = (ctx: SandboxContext, options: ListingOptions, key: string, lim
   })
 
 /** A `ReadPage` that runs `select` and renders its rows on the server's own thread. */
-const readOnServer =
-  <Row>(
-    ctx: SandboxContext,
-    select: (slice: PageSlice) => Effect.Effect<ReadonlyArray<Row>, SqlError>,
-    render: (row: Row, sign: (mediaPath: string) => string) => string,
-    idOf?: (row: Row) => number
-  ): ReadPage =>
-  (slice) =>
-    Effect.map(select(slice), (rows) => {
-      const sign = makeSigner(slice.origin, ctx.data.secret)
-      const texts = rows.map((row) => render(row, sign))
-      const last = rows[rows.length - 1]
-      return {
-        json: (slice.fields.length > 0 ? texts.map((text) => keepFields(text, slice.fields)) : texts).join(","),
-        length: rows.length,
-        lastId: last === undefined || idOf === undefined ? undefined : idOf(last)
-      }
-    })
+const readOnServer = <Row>(
+  ctx: SandboxContext,
+  select: (slice: PageSlice) => Effect.Effect<ReadonlyArray<Row>, SqlError>,
+  render: (row: Row, sign: (mediaPath: string) => string) => string,
+  idOf?: (row: Row) => number
+): ReadPage =>
+(slice) =>
+  Effect.map(select(slice), (rows) => {
+    const sign = makeSigner(slice.origin, ctx.data.secret)
+    const texts = rows.map((row) => render(row, sign))
+    const last = rows[rows.length - 1]
+    return {
+      json: (slice.fields.length > 0 ? texts.map((text) => keepFields(text, slice.fields)) : texts).join(","),
+      length: rows.length,
+      lastId: last === undefined || idOf === undefined ? undefined : idOf(last)
+    }
+  })
 
 // ---------------------------------------------------------------------------------------------
 // Models
@@ -248,7 +260,11 @@ const modelObject = (row: ModelRow, sign: (mediaPath: string) => string): Record
 })
 
 /** A model as the sandbox's profile answers it: every field (rich) or only the evidenced ones. */
-const modelAnswer = (ctx: SandboxContext, row: ModelRow, sign: (mediaPath: string) => string): Record<string, unknown> =>
+const modelAnswer = (
+  ctx: SandboxContext,
+  row: ModelRow,
+  sign: (mediaPath: string) => string
+): Record<string, unknown> =>
   ctx.profile === "evidence" ? evidenceModel(modelObject(row, sign)) : modelObject(row, sign)
 
 /**
@@ -265,7 +281,9 @@ const modelOrder = (query: URLSearchParams): string => {
   // order given (a repeated column counts once, as in SQL), then the last term's tie-break.
   const seen = new Set<string>()
   const parts: Array<string> = []
-  for (const sql of [...terms.map((t) => ORDER_SQL[t].split(", ")[0]!), ORDER_SQL[terms[terms.length - 1]!].split(", ")[1]]) {
+  for (
+    const sql of [...terms.map((t) => ORDER_SQL[t].split(", ")[0]!), ORDER_SQL[terms[terms.length - 1]!].split(", ")[1]]
+  ) {
     const column = sql?.split(" ")[0]
     if (sql === undefined || seen.has(column!)) continue
     seen.add(column!)
@@ -276,7 +294,7 @@ const modelOrder = (query: URLSearchParams): string => {
 
 /** `GET models/`. */
 export const listModels = (ctx: SandboxContext): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = queryOf(request)
     const w: Where = { clauses: [], params: [] }
@@ -287,7 +305,10 @@ export const listModels = (ctx: SandboxContext): Handler =>
     const search = stringParam(query, "search")
     if (search !== undefined) {
       // instr() rather than LIKE: no pattern-length limit and no wildcard characters to escape.
-      addClause(w, "(instr(lower(name), lower(?)) > 0 OR instr(lower(coalesce(description, '')), lower(?)) > 0)", [search, search])
+      addClause(w, "(instr(lower(name), lower(?)) > 0 OR instr(lower(coalesce(description, '')), lower(?)) > 0)", [
+        search,
+        search
+      ])
     }
     const name = stringParam(query, "name")
     if (name !== undefined) addClause(w, "name = ?", [name])
@@ -298,7 +319,11 @@ export const listModels = (ctx: SandboxContext): Handler =>
       where: w,
       read: readOnServer(
         ctx,
-        ({ where, limit }) => ctx.sql.unsafe<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models${whereSql(where)} ORDER BY ${order} LIMIT ${limit}`, where.params),
+        ({ where, limit }) =>
+          ctx.sql.unsafe<ModelRow>(
+            `SELECT ${MODEL_COLUMNS} FROM models${whereSql(where)} ORDER BY ${order} LIMIT ${limit}`,
+            where.params
+          ),
         (row, sign) => JSON.stringify(modelAnswer(ctx, row, sign))
       )
     })
@@ -308,50 +333,59 @@ const MODEL_EXPANSIONS = ["metrics", "evaluations", "versions"] as const
 
 const getModelRow = (ctx: SandboxContext, id: number) =>
   ctx.sql.unsafe<ModelRow>(`SELECT ${MODEL_COLUMNS} FROM models WHERE id = ?`, [id]).pipe(
-    Effect.flatMap((rows) => (rows[0] === undefined ? Effect.fail(detailError(404, "Not found.")) : Effect.succeed(rows[0])))
+    Effect.flatMap((
+      rows
+    ) => (rows[0] === undefined ? Effect.fail(detailError(404, "Not found.")) : Effect.succeed(rows[0])))
   )
 
 /** Renders one model for a detail answer, with the expansions a query asks for. */
 const modelDetail = (ctx: SandboxContext, row: ModelRow, query: URLSearchParams, origin: string) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     // The evidence shows no expansions: `expand` and `include_file` add nothing there.
     if (ctx.profile === "evidence") return modelAnswer(ctx, row, makeSigner(origin, ctx.data.secret))
     const expand = choiceListParam(query, "expand", MODEL_EXPANSIONS)
     const includeFile = boolParam(query, "include_file") ?? false
     const out = modelObject(row, makeSigner(origin, ctx.data.secret))
     if (expand.includes("evaluations")) {
-      const evaluations = yield* ctx.sql.unsafe<{ id: number; ground_truth_dataset_version: number | null; metrics: string; created_at: string }>(
+      const evaluations = yield* ctx.sql.unsafe<
+        { id: number; ground_truth_dataset_version: number | null; metrics: string; created_at: string }
+      >(
         "SELECT id, ground_truth_dataset_version, metrics, created_at FROM model_evaluations WHERE model_id = ? ORDER BY id",
         [row.id]
       )
       out.evaluations = evaluations.map((e) => ({ ...e, metrics: parseStored(e.metrics) }))
     }
     if (expand.includes("versions")) {
-      const versions = yield* ctx.sql.unsafe<{ id: number; version: string | null; is_active: number; created_at: string }>(
+      const versions = yield* ctx.sql.unsafe<
+        { id: number; version: string | null; is_active: number; created_at: string }
+      >(
         "SELECT id, version, is_active, created_at FROM models WHERE project = ? AND name = ? ORDER BY created_at, id",
         [row.project, row.name]
       )
       out.versions = versions.map((v) => ({ ...v, is_active: v.is_active === 1 }))
     }
     if (includeFile) {
-      out.file_info =
-        row.file_media === null
-          ? null
-          : { name: row.file_name ?? row.file_media.split("/").pop(), size: row.file_size ?? 0, checksum: row.file_checksum }
+      out.file_info = row.file_media === null
+        ? null
+        : {
+          name: row.file_name ?? row.file_media.split("/").pop(),
+          size: row.file_size ?? 0,
+          checksum: row.file_checksum
+        }
     }
     return out
   })
 
 /** `GET models/{id}/`. */
 export const getModel = (ctx: SandboxContext, rawId: string | undefined): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const row = yield* getModelRow(ctx, pathId(rawId))
     return json(yield* modelDetail(ctx, row, queryOf(request), originOf(request, ctx.origin)))
   })
 
 /** Reads a JSON object body; malformed JSON or a non-object is a 400 a person can act on. */
-export const readJsonObject = Effect.gen(function* () {
+export const readJsonObject = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   const text = yield* request.text.pipe(
     Effect.mapError((e) => detailError(400, `Could not read the request body: ${e.message}`))
@@ -365,7 +399,13 @@ export const readJsonObject = Effect.gen(function* () {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new ApiError({
       status: 400,
-      body: { non_field_errors: [`Invalid data. Expected a dictionary, but got ${Array.isArray(body) ? "list" : body === null ? "null" : typeof body}.`] }
+      body: {
+        non_field_errors: [
+          `Invalid data. Expected a dictionary, but got ${
+            Array.isArray(body) ? "list" : body === null ? "null" : typeof body
+          }.`
+        ]
+      }
     })
   }
   return body as Record<string, unknown>
@@ -373,20 +413,33 @@ export const readJsonObject = Effect.gen(function* () {
 
 type FieldErrors = Record<string, Array<string>>
 
-
 /** Field validators shared by create and patch; each returns an error message or undefined. */
 const MODEL_FIELDS: Record<string, (v: unknown) => string | undefined> = {
   name: (v) =>
-    typeof v !== "string" ? "Not a valid string." : v.trim() === "" ? "This field may not be blank." : v.length > 255 ? "Ensure this field has no more than 255 characters." : undefined,
+    typeof v !== "string"
+      ? "Not a valid string."
+      : v.trim() === ""
+      ? "This field may not be blank."
+      : v.length > 255
+      ? "Ensure this field has no more than 255 characters."
+      : undefined,
   description: (v) => (v === null || typeof v === "string" ? undefined : "Not a valid string."),
-  model_type: (v) => (typeof v === "string" && (MODEL_TYPES as ReadonlyArray<string>).includes(v) ? undefined : `"${excerpt(String(v))}" is not a valid choice (${MODEL_TYPES.join(", ")}).`),
-  project: (v) => (typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? undefined : "Incorrect type. Expected pk value (a positive integer)."),
+  model_type: (
+    v
+  ) => (typeof v === "string" && (MODEL_TYPES as ReadonlyArray<string>).includes(v)
+    ? undefined
+    : `"${excerpt(String(v))}" is not a valid choice (${MODEL_TYPES.join(", ")}).`),
+  project: (
+    v
+  ) => (typeof v === "number" && Number.isSafeInteger(v) && v > 0
+    ? undefined
+    : "Incorrect type. Expected pk value (a positive integer)."),
   metrics: (v) =>
     !isRecord(v)
       ? "Expected a dictionary of numbers."
       : Object.entries(v).find(([, x]) => typeof x !== "number" || !Number.isFinite(x)) !== undefined
-        ? "Every metric must be a finite number."
-        : undefined,
+      ? "Every metric must be a finite number."
+      : undefined,
   configuration: (v) => (isRecord(v) ? undefined : "Expected a dictionary."),
   is_active: (v) => (typeof v === "boolean" ? undefined : "Must be a valid boolean."),
   // An upload id as its upload answered it: a string (rich) or an integer (evidence).
@@ -394,12 +447,31 @@ const MODEL_FIELDS: Record<string, (v: unknown) => string | undefined> = {
     (typeof v === "string" && v !== "") || (typeof v === "number" && Number.isSafeInteger(v) && v > 0)
       ? undefined
       : "Expected the id of a finished chunked upload (a string or a positive integer).",
-  plugin: (v) => (v === null || (typeof v === "number" && Number.isSafeInteger(v) && v > 0) ? undefined : "Incorrect type. Expected pk value (a positive integer)."),
-  version: (v) => (v === null || (typeof v === "string" && v.length <= 100) ? undefined : "Not a valid string (at most 100 characters)."),
+  plugin: (
+    v
+  ) => (v === null || (typeof v === "number" && Number.isSafeInteger(v) && v > 0)
+    ? undefined
+    : "Incorrect type. Expected pk value (a positive integer)."),
+  version: (
+    v
+  ) => (v === null || (typeof v === "string" && v.length <= 100)
+    ? undefined
+    : "Not a valid string (at most 100 characters)."),
   category: (v) => (v === null || typeof v === "string" ? undefined : "Not a valid string.")
 }
 
-const CREATE_FIELDS = ["name", "description", "model_type", "project", "metrics", "configuration", "is_active", "chunked_upload", "plugin", "version"]
+const CREATE_FIELDS = [
+  "name",
+  "description",
+  "model_type",
+  "project",
+  "metrics",
+  "configuration",
+  "is_active",
+  "chunked_upload",
+  "plugin",
+  "version"
+]
 const REQUIRED_FIELDS = ["name", "model_type", "project"]
 /** What the evidence profile requires of a create: the official SDK's body is `{name, plugin?, version?, chunked_upload?}`. */
 const EVIDENCE_REQUIRED_FIELDS = ["name"]
@@ -411,7 +483,11 @@ const EVIDENCE_REQUIRED_FIELDS = ["name"]
 const EVIDENCE_DEFAULT_MODEL_TYPE = "classification"
 const PATCH_FIELDS = ["name", "description", "metrics", "configuration", "is_active", "version"]
 
-const validate = (body: Record<string, unknown>, allowed: ReadonlyArray<string>, required: ReadonlyArray<string>): FieldErrors => {
+const validate = (
+  body: Record<string, unknown>,
+  allowed: ReadonlyArray<string>,
+  required: ReadonlyArray<string>
+): FieldErrors => {
   const errors: FieldErrors = {}
   for (const key of Object.keys(body)) {
     if (!allowed.includes(key)) errors[excerpt(key)] = ["Unknown field."]
@@ -438,7 +514,7 @@ const failIfErrors = (errors: FieldErrors): void => {
  * SDK's body, `{name, plugin?, version?, chunked_upload?}` (with the documented keys optional).
  */
 export const createModel = (ctx: SandboxContext): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const sent = yield* readJsonObject
     const body: Record<string, unknown> = {}
@@ -452,20 +528,25 @@ export const createModel = (ctx: SandboxContext): Handler =>
       if (projects.length === 0) errors.project = [`Invalid pk "${project}" - object does not exist.`]
     } else {
       const first = yield* ctx.sql.unsafe<{ id: number | null }>("SELECT MIN(id) AS id FROM projects")
-      if (first[0]?.id === null || first[0]?.id === undefined) errors.project = ["This field is required: the sandbox has no project to store the model in."]
-      else project = first[0].id
+      if (first[0]?.id === null || first[0]?.id === undefined) {
+        errors.project = ["This field is required: the sandbox has no project to store the model in."]
+      } else project = first[0].id
     }
     let file: { media: string; name: string; size: number; checksum: string | null } | null = null
     if (body.chunked_upload !== undefined) {
       const uploadId = String(body.chunked_upload)
-      const uploads = yield* ctx.sql.unsafe<{ status: string; file_media: string | null; filename: string; offset: number; md5: string | null }>(
+      const uploads = yield* ctx.sql.unsafe<
+        { status: string; file_media: string | null; filename: string; offset: number; md5: string | null }
+      >(
         "SELECT status, file_media, filename, offset, md5 FROM chunked_uploads WHERE id = ?",
         [uploadId]
       )
       const upload = uploads[0]
       if (upload === undefined) errors.chunked_upload = [`Chunked upload "${excerpt(uploadId)}" does not exist.`]
       else if (upload.status !== "complete" || upload.file_media === null) {
-        errors.chunked_upload = [`Chunked upload "${excerpt(uploadId)}" is not complete: finish it with POST {url} and its md5 first.`]
+        errors.chunked_upload = [
+          `Chunked upload "${excerpt(uploadId)}" is not complete: finish it with POST {url} and its md5 first.`
+        ]
       } else file = { media: upload.file_media, name: upload.filename, size: upload.offset, checksum: upload.md5 }
     }
     failIfErrors(errors)
@@ -497,7 +578,7 @@ export const createModel = (ctx: SandboxContext): Handler =>
 
 /** `PATCH models/{id}/`: a partial update of the writable fields. */
 export const patchModel = (ctx: SandboxContext, rawId: string | undefined): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const id = pathId(rawId)
     yield* getModelRow(ctx, id)
@@ -510,7 +591,11 @@ export const patchModel = (ctx: SandboxContext, rawId: string | undefined): Hand
       if (value === undefined) continue
       sets.push(`${key} = ?`)
       params.push(
-        key === "metrics" || key === "configuration" ? JSON.stringify(value) : key === "is_active" ? (value ? 1 : 0) : value
+        key === "metrics" || key === "configuration"
+          ? JSON.stringify(value)
+          : key === "is_active"
+          ? (value ? 1 : 0)
+          : value
       )
     }
     if (sets.length > 0) {
@@ -530,7 +615,7 @@ const versionIds = (query: URLSearchParams): Array<number> =>
 
 /** `GET sdk/ground_truth_events/`. */
 export const listEvents = (ctx: SandboxContext): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = queryOf(request)
     const w: Where = { clauses: [], params: [] }
@@ -579,14 +664,20 @@ interface GroundTruthRow {
 
 /** `GET ground_truths/`. */
 export const listGroundTruths = (ctx: SandboxContext): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = queryOf(request)
     const w: Where = { clauses: [], params: [] }
     addIn(w, "dataset_id", idListParam(query, "ground_truth_dataset"))
     const versions = versionIds(query)
     if (versions.length > 0) {
-      addClause(w, `id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id IN (${placeholders(versions.length)}))`, versions)
+      addClause(
+        w,
+        `id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id IN (${
+          placeholders(versions.length)
+        }))`,
+        versions
+      )
     }
     addIn(w, "category", choiceListParam(query, "category", CATEGORIES))
     const selectGroundTruths = (where: Where, limit: string) =>
@@ -608,19 +699,19 @@ export const listGroundTruths = (ctx: SandboxContext): Handler =>
         ctx,
         ({ where, limit }) => selectGroundTruths(where, limit),
         (r, sign) =>
-        ctx.profile === "evidence" ? JSON.stringify(evidenceGroundTruth(r.id, r.files, sign)) : JSON.stringify({
-          id: r.id,
-          ground_truth_dataset: r.dataset_id,
-          ground_truth_dataset_versions: (r.versions ?? "")
-            .split(",")
-            .filter((v) => v !== "")
-            .map(Number)
-            .sort((a, b) => a - b),
-          category: r.category,
-          data_unit: { id: r.data_unit_id, files: signFileMap(parseStored(r.unit_files), sign) },
-          files: signFileMap(parseStored(r.files), sign),
-          data: parseStored(r.data)
-        }),
+          ctx.profile === "evidence" ? JSON.stringify(evidenceGroundTruth(r.id, r.files, sign)) : JSON.stringify({
+            id: r.id,
+            ground_truth_dataset: r.dataset_id,
+            ground_truth_dataset_versions: (r.versions ?? "")
+              .split(",")
+              .filter((v) => v !== "")
+              .map(Number)
+              .sort((a, b) => a - b),
+            category: r.category,
+            data_unit: { id: r.data_unit_id, files: signFileMap(parseStored(r.unit_files), sign) },
+            files: signFileMap(parseStored(r.files), sign),
+            data: parseStored(r.data)
+          }),
         (r) => r.id
       )
     })
@@ -640,7 +731,8 @@ interface VersionRow {
   readonly statistics: string
 }
 
-const VERSION_SELECT = `SELECT v.id, v.version, v.name, v.dataset_id, d.name AS dataset_name, v.event_count, v.description,
+const VERSION_SELECT =
+  `SELECT v.id, v.version, v.name, v.dataset_id, d.name AS dataset_name, v.event_count, v.description,
   v.is_active, v.is_archived, v.created_at, v.statistics
   FROM ground_truth_dataset_versions v JOIN ground_truth_datasets d ON d.id = v.dataset_id`
 
@@ -663,7 +755,7 @@ const versionAnswer = (ctx: SandboxContext, r: VersionRow): Record<string, unkno
 
 /** `GET ground_truth_dataset_versions/`. */
 export const listVersions = (ctx: SandboxContext): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = queryOf(request)
     const w: Where = { clauses: [], params: [] }
@@ -677,7 +769,8 @@ export const listVersions = (ctx: SandboxContext): Handler =>
       where: w,
       read: readOnServer(
         ctx,
-        ({ limit }) => ctx.sql.unsafe<VersionRow>(`${VERSION_SELECT}${whereSql(prefixed)} ORDER BY v.id LIMIT ${limit}`, w.params),
+        ({ limit }) =>
+          ctx.sql.unsafe<VersionRow>(`${VERSION_SELECT}${whereSql(prefixed)} ORDER BY v.id LIMIT ${limit}`, w.params),
         (r) => JSON.stringify(versionAnswer(ctx, r))
       )
     })
@@ -685,7 +778,7 @@ export const listVersions = (ctx: SandboxContext): Handler =>
 
 /** `GET ground_truth_dataset_versions/{id}/`. */
 export const getVersion = (ctx: SandboxContext, rawId: string | undefined): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const id = pathId(rawId)
     const rows = yield* ctx.sql.unsafe<VersionRow>(`${VERSION_SELECT} WHERE v.id = ?`, [id])
     if (rows[0] === undefined) throw detailError(404, "Not found.")

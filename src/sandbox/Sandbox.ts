@@ -11,9 +11,9 @@
  * The token defaults to `SANDBOX_DEV_TOKEN` (documented, fixed: this is a local development
  * backend bound to 127.0.0.1 by default), or `$SYNAPSE_SANDBOX_TOKEN` when set.
  */
+import * as Reactivity from "@effect/experimental/Reactivity"
 import { HttpServer } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Cause, Data, Effect, Exit, Scope } from "effect"
 import * as Fs from "node:fs"
@@ -85,7 +85,9 @@ export interface SandboxInfo {
 }
 
 /** The sandbox could not start (bad options, unusable data directory, port in use). */
-export class SandboxError extends Data.TaggedError("SandboxError")<{ readonly detail: string; readonly cause?: unknown }> {
+export class SandboxError
+  extends Data.TaggedError("SandboxError")<{ readonly detail: string; readonly cause?: unknown }>
+{
   override get message(): string {
     return this.detail
   }
@@ -105,7 +107,11 @@ export const parseProfile = (
   if (value === undefined || (value === "" && options.blankIsUnset !== false)) return Effect.succeed(undefined)
   return (SANDBOX_PROFILES as ReadonlyArray<string>).includes(value)
     ? Effect.succeed(value as SandboxProfile)
-    : Effect.fail(new SandboxError({ detail: `${source} must be one of ${SANDBOX_PROFILES.join(", ")}, got ${JSON.stringify(raw)}` }))
+    : Effect.fail(
+      new SandboxError({
+        detail: `${source} must be one of ${SANDBOX_PROFILES.join(", ")}, got ${JSON.stringify(raw)}`
+      })
+    )
 }
 
 /**
@@ -120,11 +126,17 @@ const withJsonClientErrors = (server: Http.Server): Http.Server =>
       return
     }
     const [status, reason, detail] = error.code === "HPE_HEADER_OVERFLOW"
-      ? [431, "Request Header Fields Too Large", "The request line and headers are over 16 KB: shorten the query string (e.g. a long search)."]
+      ? [
+        431,
+        "Request Header Fields Too Large",
+        "The request line and headers are over 16 KB: shorten the query string (e.g. a long search)."
+      ]
       : [400, "Bad Request", "Malformed HTTP request."]
     const body = JSON.stringify({ detail })
     socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${
+        Buffer.byteLength(body)
+      }\r\nConnection: close\r\n\r\n${body}`
     )
   })
 
@@ -132,7 +144,7 @@ const withJsonClientErrors = (server: Http.Server): Http.Server =>
  * Starts a sandbox for the lifetime of the current scope. Prepares (and on first use seeds) the
  * data directory, opens SQLite, binds the socket and serves until the scope closes.
  */
-export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptions = {}) {
+export const start = Effect.fn("Sandbox.start")(function*(options: SandboxOptions = {}) {
   const host = options.host ?? "127.0.0.1"
   const randSeed = options.randSeed ?? 42
   const token = options.token ?? (process.env.SYNAPSE_SANDBOX_TOKEN || SANDBOX_DEV_TOKEN)
@@ -148,13 +160,13 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
   yield* whole("max upload bytes", options.maxUploadBytes, 0)
   yield* whole("upload expiry seconds", options.uploadExpirySeconds, 1)
   yield* whole("page threads", options.pageThreads, 1, MAX_PAGE_THREADS)
-  const profile: SandboxProfile =
-    (yield* parseProfile(options.profile, "the sandbox profile")) ??
+  const profile: SandboxProfile = (yield* parseProfile(options.profile, "the sandbox profile")) ??
     (yield* parseProfile(process.env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE")) ??
     "rich"
   const faultSpec = yield* Effect.try({
     try: () => parseFaultSpec(options.faults ?? process.env.SYNAPSE_SANDBOX_FAULTS),
-    catch: (cause) => new SandboxError({ detail: `bad fault spec: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+    catch: (cause) =>
+      new SandboxError({ detail: `bad fault spec: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
   })
   const data = yield* Effect.try({
     try: () =>
@@ -165,14 +177,22 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
         events: options.events,
         onProgress: options.onSeedProgress
       }),
-    catch: (cause) => new SandboxError({ detail: `cannot prepare the data directory: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+    catch: (cause) =>
+      new SandboxError({
+        detail: `cannot prepare the data directory: ${cause instanceof Error ? cause.message : String(cause)}`,
+        cause
+      })
   })
-  const sql = yield* SqliteClient.make({ filename: data.dbPath, prepareCacheSize: 500 }).pipe(Effect.provide(Reactivity.layer))
+  const sql = yield* SqliteClient.make({ filename: data.dbPath, prepareCacheSize: 500 }).pipe(
+    Effect.provide(Reactivity.layer)
+  )
   yield* sql.unsafe("PRAGMA busy_timeout = 5000").pipe(Effect.orDie)
   yield* sql.unsafe("PRAGMA foreign_keys = ON").pipe(Effect.orDie)
   // Unfinished uploads past their expiry only answer 410 from now on: free their bytes.
   const expired = yield* sql
-    .unsafe<{ id: string }>("SELECT id FROM chunked_uploads WHERE status = 'uploading' AND expires_at < ?", [new Date().toISOString()])
+    .unsafe<{ id: string }>("SELECT id FROM chunked_uploads WHERE status = 'uploading' AND expires_at < ?", [
+      new Date().toISOString()
+    ])
     .pipe(Effect.orDie)
   for (const { id } of expired) Fs.rmSync(Path.join(data.uploadsDir, `${id}.part`), { force: true })
   const pages = yield* PagePool.make(
@@ -194,16 +214,26 @@ export const start = Effect.fn("Sandbox.start")(function* (options: SandboxOptio
     seeks: new Map(),
     dataVersion: { value: -1 }
   }
-  const server = yield* NodeHttpServer.make(() => withJsonClientErrors(Http.createServer({ keepAliveTimeout: 5_000 })), {
-    port: options.port ?? 0,
-    host
-  }).pipe(Effect.mapError((cause) => new SandboxError({ detail: `cannot listen on ${host}:${options.port ?? 0}: ${String(cause.cause)}`, cause })))
+  const server = yield* NodeHttpServer.make(
+    () => withJsonClientErrors(Http.createServer({ keepAliveTimeout: 5_000 })),
+    {
+      port: options.port ?? 0,
+      host
+    }
+  ).pipe(
+    Effect.mapError((cause) =>
+      new SandboxError({ detail: `cannot listen on ${host}:${options.port ?? 0}: ${String(cause.cause)}`, cause })
+    )
+  )
   const address = server.address
   const port = address._tag === "TcpAddress" ? address.port : 0
   const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host
   ctx.origin = `http://${urlHost}:${port}`
   // Logs from request handling go to stderr: the MCP server embeds the sandbox and owns stdout.
-  yield* HttpServer.serveEffect(makeApp(ctx)).pipe(Effect.provideService(HttpServer.HttpServer, server), Effect.provide(stderrLoggerLayer))
+  yield* HttpServer.serveEffect(makeApp(ctx)).pipe(
+    Effect.provideService(HttpServer.HttpServer, server),
+    Effect.provide(stderrLoggerLayer)
+  )
   return {
     url: `${ctx.origin}${API_PREFIX}`,
     origin: ctx.origin,

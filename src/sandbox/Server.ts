@@ -35,7 +35,9 @@ const findApiError = (cause: Cause.Cause<unknown>): ApiError | undefined => {
 }
 
 /** Turns any failure of a handler into a JSON answer. */
-const handled = (self: Respond): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> =>
+const handled = (
+  self: Respond
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> =>
   Effect.catchAllCause(self, (cause) => {
     const apiError = findApiError(cause)
     if (apiError !== undefined) return Effect.succeed(errorResponse(apiError))
@@ -55,7 +57,7 @@ const handled = (self: Respond): Effect.Effect<HttpServerResponse.HttpServerResp
 /** Builds the router; `route` names the counter a request is recorded under. */
 const makeRouter = (ctx: SandboxContext) => {
   const counted = (route: string, handler: (params: Readonly<Record<string, string | undefined>>) => Respond) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       ctx.stats.count(route)
       const params = yield* HttpRouter.params
       return yield* handled(Effect.suspend(() => handler(params)))
@@ -64,23 +66,47 @@ const makeRouter = (ctx: SandboxContext) => {
     HttpRouter.get(`${API_PREFIX}/models/`, counted("GET models/", () => Resources.listModels(ctx))),
     HttpRouter.post(`${API_PREFIX}/models/`, counted("POST models/", () => Resources.createModel(ctx))),
     HttpRouter.get(`${API_PREFIX}/models/:id/`, counted("GET models/{id}/", (p) => Resources.getModel(ctx, p.id))),
-    HttpRouter.patch(`${API_PREFIX}/models/:id/`, counted("PATCH models/{id}/", (p) => Resources.patchModel(ctx, p.id))),
-    HttpRouter.get(`${API_PREFIX}/sdk/ground_truth_events/`, counted("GET sdk/ground_truth_events/", () => Resources.listEvents(ctx))),
-    HttpRouter.get(`${API_PREFIX}/ground_truths/`, counted("GET ground_truths/", () => Resources.listGroundTruths(ctx))),
-    HttpRouter.get(`${API_PREFIX}/ground_truth_dataset_versions/`, counted("GET ground_truth_dataset_versions/", () => Resources.listVersions(ctx))),
+    HttpRouter.patch(
+      `${API_PREFIX}/models/:id/`,
+      counted("PATCH models/{id}/", (p) => Resources.patchModel(ctx, p.id))
+    ),
+    HttpRouter.get(
+      `${API_PREFIX}/sdk/ground_truth_events/`,
+      counted("GET sdk/ground_truth_events/", () => Resources.listEvents(ctx))
+    ),
+    HttpRouter.get(
+      `${API_PREFIX}/ground_truths/`,
+      counted("GET ground_truths/", () => Resources.listGroundTruths(ctx))
+    ),
+    HttpRouter.get(
+      `${API_PREFIX}/ground_truth_dataset_versions/`,
+      counted("GET ground_truth_dataset_versions/", () => Resources.listVersions(ctx))
+    ),
     HttpRouter.get(
       `${API_PREFIX}/ground_truth_dataset_versions/:id/`,
       counted("GET ground_truth_dataset_versions/{id}/", (p) => Resources.getVersion(ctx, p.id))
     ),
     HttpRouter.put(`${API_PREFIX}/chunked_upload/`, counted("PUT chunked_upload/", () => Uploads.startUpload(ctx))),
-    HttpRouter.put(`${API_PREFIX}/chunked_upload/:id/`, counted("PUT chunked_upload/{id}/", (p) => Uploads.putChunk(ctx, p.id))),
-    HttpRouter.get(`${API_PREFIX}/chunked_upload/:id/`, counted("GET chunked_upload/{id}/", (p) => Uploads.uploadStatus(ctx, p.id))),
-    HttpRouter.post(`${API_PREFIX}/chunked_upload/:id/`, counted("POST chunked_upload/{id}/", (p) => Uploads.finishUpload(ctx, p.id))),
+    HttpRouter.put(
+      `${API_PREFIX}/chunked_upload/:id/`,
+      counted("PUT chunked_upload/{id}/", (p) => Uploads.putChunk(ctx, p.id))
+    ),
+    HttpRouter.get(
+      `${API_PREFIX}/chunked_upload/:id/`,
+      counted("GET chunked_upload/{id}/", (p) => Uploads.uploadStatus(ctx, p.id))
+    ),
+    HttpRouter.post(
+      `${API_PREFIX}/chunked_upload/:id/`,
+      counted("POST chunked_upload/{id}/", (p) => Uploads.finishUpload(ctx, p.id))
+    ),
     HttpRouter.get("/media/*", counted("GET media", () => serveMedia(ctx))),
     HttpRouter.head("/media/*", counted("HEAD media", () => serveMedia(ctx))),
     HttpRouter.get("/_sandbox/health", Effect.sync(() => json({ status: "ok", profile: ctx.profile }))),
     HttpRouter.get("/_sandbox/stats", counted("GET _sandbox/stats", () => Effect.sync(() => json(statsBody(ctx))))),
-    HttpRouter.del("/_sandbox/stats", counted("DELETE _sandbox/stats", () => Effect.sync(() => (ctx.stats.reset(), json(statsBody(ctx)))))),
+    HttpRouter.del(
+      "/_sandbox/stats",
+      counted("DELETE _sandbox/stats", () => Effect.sync(() => (ctx.stats.reset(), json(statsBody(ctx)))))
+    ),
     HttpRouter.get("/_sandbox/faults", counted("GET _sandbox/faults", () => Effect.sync(() => json(faultsBody(ctx))))),
     HttpRouter.put("/_sandbox/faults", counted("PUT _sandbox/faults", () => replaceFaults(ctx)))
   )
@@ -103,7 +129,7 @@ const faultsBody = (ctx: SandboxContext) => ({ spec: formatFaultSpec(ctx.faults.
 
 /** `PUT /_sandbox/faults`: body `{"spec": "…", "rand_seed"?: n}` or the bare spec as text. */
 const replaceFaults = (ctx: SandboxContext): Respond =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const text = yield* request.text.pipe(Effect.mapError(() => detailError(400, "Could not read the body.")))
     let spec = text
@@ -118,14 +144,18 @@ const replaceFaults = (ctx: SandboxContext): Respond =>
       if (typeof body.spec !== "string") throw detailError(400, "Expected {\"spec\": \"status5xx=0.1,…\"}.")
       spec = body.spec
       if (body.rand_seed !== undefined) {
-        if (typeof body.rand_seed !== "number" || !Number.isInteger(body.rand_seed)) throw detailError(400, "rand_seed must be an integer.")
+        if (typeof body.rand_seed !== "number" || !Number.isInteger(body.rand_seed)) {
+          throw detailError(400, "rand_seed must be an integer.")
+        }
         seed = body.rand_seed
       }
     }
     try {
       ctx.faults.replace(parseFaultSpec(spec), seed)
     } catch (e) {
-      if (e instanceof FaultSpecError) throw detailError(400, e.message)
+      if (e instanceof FaultSpecError) {
+        throw detailError(400, e.message)
+      }
       throw e
     }
     return json(faultsBody(ctx))
@@ -133,9 +163,14 @@ const replaceFaults = (ctx: SandboxContext): Respond =>
 
 /** `GET /media/…`: presigned, Range-aware, throttled under the `slowFiles` fault. */
 const serveMedia = (ctx: SandboxContext): Respond =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    const check = checkMediaRequest(ctx.data.mediaDir, ctx.data.secret, pathOf(request).slice("/media/".length), queryOf(request))
+    const check = checkMediaRequest(
+      ctx.data.mediaDir,
+      ctx.data.secret,
+      pathOf(request).slice("/media/".length),
+      queryOf(request)
+    )
     if (check._tag === "Forbidden") throw detailError(403, check.detail)
     if (check._tag === "NotFound") throw detailError(404, "Not found.")
     const size = Fs.statSync(check.file).size
@@ -150,7 +185,10 @@ const serveMedia = (ctx: SandboxContext): Respond =>
     const status = range !== undefined ? 206 : 200
     const contentType = contentTypeOf(check.mediaPath)
     if (size === 0 || request.method === "HEAD") {
-      return HttpServerResponse.empty({ status, headers: { ...headers, "content-length": String(end - start + 1), "content-type": contentType } })
+      return HttpServerResponse.empty({
+        status,
+        headers: { ...headers, "content-length": String(end - start + 1), "content-type": contentType }
+      })
     }
     const stream = Fs.createReadStream(check.file, { start, end })
     const slow = ctx.faults.current.slowFiles
@@ -166,7 +204,8 @@ const CONTENT_TYPES: Record<string, string> = {
   json: "application/json",
   txt: "text/plain"
 }
-const contentTypeOf = (path: string): string => CONTENT_TYPES[path.split(".").pop()?.toLowerCase() ?? ""] ?? "application/octet-stream"
+const contentTypeOf = (path: string): string =>
+  CONTENT_TYPES[path.split(".").pop()?.toLowerCase() ?? ""] ?? "application/octet-stream"
 
 const tokenMatches = (given: string, expected: string): boolean => {
   const a = Buffer.from(given)
@@ -178,7 +217,8 @@ const tokenMatches = (given: string, expected: string): boolean => {
  * A 401 as DRF's token authentication answers it: the detail, and `WWW-Authenticate: Token`
  * naming the scheme (docs/wire-protocol.md "Transport").
  */
-const unauthorized = (detail: string): ApiError => new ApiError({ status: 401, body: { detail }, headers: { "www-authenticate": "Token" } })
+const unauthorized = (detail: string): ApiError =>
+  new ApiError({ status: 401, body: { detail }, headers: { "www-authenticate": "Token" } })
 
 /** The token check: either header of docs/wire-protocol.md "Transport", with or without the `Token ` prefix. */
 const authorize = (ctx: SandboxContext, request: HttpServerRequest.HttpServerRequest): ApiError | undefined => {
@@ -225,7 +265,14 @@ const makeAllowedMethods = (routes: Iterable<{ readonly method: string; readonly
       // Router syntax: `:name` is one path segment, a trailing `*` anything below.
       const source = route.path
         .split("/")
-        .map((segment) => (segment.startsWith(":") ? "[^/]+" : segment === "*" ? ".*" : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+        .map((
+          segment
+        ) => (segment.startsWith(":")
+          ? "[^/]+"
+          : segment === "*"
+          ? ".*"
+          : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        )
         .join("/")
       entry = { pattern: new RegExp(`^${source}$`), methods: new Set() }
       byPattern.set(route.path, entry)
@@ -235,7 +282,7 @@ const makeAllowedMethods = (routes: Iterable<{ readonly method: string; readonly
   const entries = [...byPattern.values()]
   return (path: string): Array<string> => {
     const allowed = new Set<string>()
-    for (const { pattern, methods } of entries) if (pattern.test(path)) for (const m of methods) allowed.add(m)
+    for (const { pattern, methods } of entries) if (pattern.test(path)) { for (const m of methods) allowed.add(m) }
     // The router answers HEAD with the GET route, so a GET path allows HEAD too.
     if (allowed.has("GET")) allowed.add("HEAD")
     return DRF_METHOD_ORDER.filter((m) => allowed.has(m))
@@ -255,11 +302,13 @@ export const makeApp = (ctx: SandboxContext) => {
     Effect.catchTag("RouteNotFound", ({ request }) => {
       const allowed = allowedMethods(pathOf(request))
       if (allowed.length === 0) return Effect.succeed(json({ detail: "Not found." }, 404))
-      return Effect.succeed(json({ detail: `Method "${request.method}" not allowed.` }, 405, { allow: allowed.join(", ") }))
+      return Effect.succeed(
+        json({ detail: `Method "${request.method}" not allowed.` }, 405, { allow: allowed.join(", ") })
+      )
     }),
     handled
   )
-  const authed = Effect.gen(function* () {
+  const authed = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const redirect = ctx.profile === "evidence" ? slashRedirect(request, allowedMethods) : undefined
     if (redirect !== undefined) return redirect
@@ -267,7 +316,7 @@ export const makeApp = (ctx: SandboxContext) => {
     if (denied !== undefined) return errorResponse(denied)
     return yield* routed
   })
-  return Effect.gen(function* () {
+  return Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     ctx.stats.requests++
     const decision = ctx.faults.decide(pathOf(request))
@@ -278,7 +327,9 @@ export const makeApp = (ctx: SandboxContext) => {
       case "status5xx":
         return json({ detail: `Injected fault: ${decision.status}.` }, decision.status)
       case "status429":
-        return json({ detail: "Request was throttled (injected fault)." }, 429, { "retry-after": String(ctx.faults.current.retryAfter) })
+        return json({ detail: "Request was throttled (injected fault)." }, 429, {
+          "retry-after": String(ctx.faults.current.retryAfter)
+        })
       case "reset":
       case "truncate":
       case "loseResponse": {
@@ -310,7 +361,9 @@ const sabotage = (
     return HttpServerResponse.uint8Array(cut, {
       status: response.status,
       headers: response.headers,
-      contentType: response.body._tag === "Uint8Array" || response.body._tag === "Raw" ? response.body.contentType : "application/json"
+      contentType: response.body._tag === "Uint8Array" || response.body._tag === "Raw"
+        ? response.body.contentType
+        : "application/json"
     })
   }
   const nodeResponse = toServerResponse(request)
@@ -323,7 +376,11 @@ const sabotage = (
   if (kind === "loseResponse" || body === undefined) {
     socket?.destroy()
   } else {
-    nodeResponse.writeHead(response.status, { ...response.headers, "content-type": "application/json", "content-length": String(body.length) })
+    nodeResponse.writeHead(response.status, {
+      ...response.headers,
+      "content-type": "application/json",
+      "content-length": String(body.length)
+    })
     nodeResponse.write(body.subarray(0, Math.floor(body.length / 2)), () => {
       if (socket && typeof socket.resetAndDestroy === "function") socket.resetAndDestroy()
       else socket?.destroy()

@@ -40,7 +40,11 @@ import { ApiError, detailError, excerpt, json, originOf, queryOf } from "./Http.
 import { makeSigner } from "./Media.js"
 import { readJsonObject } from "./Resources.js"
 
-type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError | SqlError, HttpServerRequest.HttpServerRequest>
+type Handler = Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  ApiError | SqlError,
+  HttpServerRequest.HttpServerRequest
+>
 
 interface UploadRow {
   readonly id: string
@@ -68,12 +72,16 @@ const ALREADY_COMPLETE = "Upload has already been marked as \"complete\""
 export const parseContentRange = (header: string | undefined): ContentRange => {
   if (header === undefined) throw detailError(400, "Content-Range header is required: bytes {start}-{end}/{total}.")
   const m = /^bytes (\d{1,15})-(\d{1,15})\/(\d{1,15}|\*)$/.exec(header.trim())
-  if (m === null) throw detailError(400, `Malformed Content-Range "${excerpt(header)}": expected bytes {start}-{end}/{total}.`)
+  if (m === null) {
+    throw detailError(400, `Malformed Content-Range "${excerpt(header)}": expected bytes {start}-{end}/{total}.`)
+  }
   const start = Number(m[1])
   const end = Number(m[2])
   const total = m[3] === "*" ? undefined : Number(m[3])
   if (end < start) throw detailError(400, `Content-Range end ${end} is before its start ${start}.`)
-  if (total !== undefined && end >= total) throw detailError(400, `Content-Range end ${end} is past the declared total of ${total} bytes.`)
+  if (total !== undefined && end >= total) {
+    throw detailError(400, `Content-Range end ${end} is past the declared total of ${total} bytes.`)
+  }
   return { start, end, total }
 }
 
@@ -96,12 +104,16 @@ const parseDrfContentRange = (header: string | undefined): ContentRange & { read
 const chunkRange = (ctx: SandboxContext, header: string | undefined): ContentRange => {
   if (ctx.profile === "evidence") {
     const range = parseDrfContentRange(header)
-    if (range.total > ctx.maxUploadBytes) throw detailError(400, `Size of file exceeds the limit (${ctx.maxUploadBytes} bytes)`)
+    if (range.total > ctx.maxUploadBytes) {
+      throw detailError(400, `Size of file exceeds the limit (${ctx.maxUploadBytes} bytes)`)
+    }
     return range
   }
   const range = parseContentRange(header)
   if (range.total !== undefined && range.total > ctx.maxUploadBytes) {
-    throw detailError(413, `Upload of ${range.total} bytes exceeds the limit of ${ctx.maxUploadBytes} bytes.`, { limit: ctx.maxUploadBytes })
+    throw detailError(413, `Upload of ${range.total} bytes exceeds the limit of ${ctx.maxUploadBytes} bytes.`, {
+      limit: ctx.maxUploadBytes
+    })
   }
   if (range.end >= ctx.maxUploadBytes) {
     throw detailError(413, `Upload exceeds the limit of ${ctx.maxUploadBytes} bytes.`, { limit: ctx.maxUploadBytes })
@@ -134,7 +146,13 @@ const wireId = (id: string): string | number => (INTEGER_ID.test(id) ? Number(id
 const stateJson = (ctx: SandboxContext, row: UploadRow, origin: string) => {
   const url = `${origin}/api/v1/chunked_upload/${row.id}/`
   if (ctx.profile === "evidence") {
-    return { id: wireId(row.id), url, offset: row.offset, filename: row.filename, expires: row.status === "complete" ? null : row.expires_at }
+    return {
+      id: wireId(row.id),
+      url,
+      offset: row.offset,
+      filename: row.filename,
+      expires: row.status === "complete" ? null : row.expires_at
+    }
   }
   return {
     id: row.id,
@@ -149,17 +167,24 @@ const stateJson = (ctx: SandboxContext, row: UploadRow, origin: string) => {
 
 /** The upload a path names; either profile's id form is found (they share one table). */
 const loadUpload = (ctx: SandboxContext, rawId: string | undefined) =>
-  Effect.gen(function* () {
-    if (rawId === undefined || !(/^[0-9a-f]{32}$/.test(rawId) || INTEGER_ID.test(rawId))) throw detailError(404, "Not found.")
+  Effect.gen(function*() {
+    if (rawId === undefined || !(/^[0-9a-f]{32}$/.test(rawId) || INTEGER_ID.test(rawId))) {
+      throw detailError(404, "Not found.")
+    }
     const rows = yield* ctx.sql.unsafe<UploadRow>("SELECT * FROM chunked_uploads WHERE id = ?", [rawId])
     const row = rows[0]
-    if (row === undefined) throw detailError(404, "Not found.")
+    if (row === undefined) {
+      throw detailError(404, "Not found.")
+    }
     return row
   })
 
 const checkNotExpired = (ctx: SandboxContext, row: UploadRow): void => {
   if (row.status === "uploading" && Date.parse(row.expires_at) < Date.now()) {
-    throw detailError(410, ctx.profile === "evidence" ? "Upload has expired" : "Upload has expired. Start a new upload.")
+    throw detailError(
+      410,
+      ctx.profile === "evidence" ? "Upload has expired" : "Upload has expired. Start a new upload."
+    )
   }
 }
 
@@ -174,9 +199,9 @@ const newUploadId = (ctx: SandboxContext) =>
     : Effect.succeed(randomBytes(16).toString("hex"))
 
 const createUpload = (ctx: SandboxContext, filename: string) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const now = Date.now()
-    const insert = Effect.gen(function* () {
+    const insert = Effect.gen(function*() {
       const id = yield* newUploadId(ctx)
       yield* ctx.sql.unsafe(
         "INSERT INTO chunked_uploads (id, filename, offset, status, created_at, expires_at) VALUES (?, ?, 0, 'uploading', ?, ?)",
@@ -199,11 +224,19 @@ const isMultipart = (request: HttpServerRequest.HttpServerRequest): boolean =>
  * the `.part` file as it arrives (or discarded for a re-sent chunk); the declared range is checked
  * against what actually arrived before the offset moves.
  */
-const receiveChunk = (ctx: SandboxContext, request: HttpServerRequest.HttpServerRequest, upload: UploadRow, range: ContentRange) =>
-  Effect.gen(function* () {
+const receiveChunk = (
+  ctx: SandboxContext,
+  request: HttpServerRequest.HttpServerRequest,
+  upload: UploadRow,
+  range: ContentRange
+) =>
+  Effect.gen(function*() {
     const evidence = ctx.profile === "evidence"
     if (!evidence && upload.total !== null && range.total !== undefined && range.total !== upload.total) {
-      throw detailError(400, `Content-Range total ${range.total} differs from this upload's total of ${upload.total} bytes.`)
+      throw detailError(
+        400,
+        `Content-Range total ${range.total} differs from this upload's total of ${upload.total} bytes.`
+      )
     }
     const length = range.end - range.start + 1
     // A chunk wholly below the offset was already received: its answer got lost. The rich profile
@@ -211,7 +244,10 @@ const receiveChunk = (ctx: SandboxContext, request: HttpServerRequest.HttpServer
     const resend = !evidence && range.end < upload.offset
     if (!resend && range.start !== upload.offset) throw offsetMismatch(ctx, upload.offset, range.start)
     if (!isMultipart(request)) {
-      throw detailError(400, evidence ? "No chunk file was submitted" : "A chunk must be multipart/form-data with a \"file\" part.")
+      throw detailError(
+        400,
+        evidence ? "No chunk file was submitted" : "A chunk must be multipart/form-data with a \"file\" part."
+      )
     }
 
     let received = 0
@@ -219,9 +255,12 @@ const receiveChunk = (ctx: SandboxContext, request: HttpServerRequest.HttpServer
     let filename: string | undefined
     const handle = resend ? undefined : yield* Effect.promise(() => FsP.open(partPath(ctx, upload.id), "r+"))
     const tooLarge = () =>
-      detailError(400, evidence
-        ? `File size doesn't match headers: file size is more than ${length} but ${length} reported`
-        : `Chunk is larger than its Content-Range (${length} bytes declared).`)
+      detailError(
+        400,
+        evidence
+          ? `File size doesn't match headers: file size is more than ${length} but ${length} reported`
+          : `Chunk is larger than its Content-Range (${length} bytes declared).`
+      )
     const writeBytes = (bytes: Uint8Array) =>
       Effect.suspend(() => {
         const position = range.start + received
@@ -255,11 +294,15 @@ const receiveChunk = (ctx: SandboxContext, request: HttpServerRequest.HttpServer
         )
       )
     )
-    if (!sawFile) throw detailError(400, evidence ? "No chunk file was submitted" : "The multipart body has no \"file\" part.")
+    if (!sawFile) {
+      throw detailError(400, evidence ? "No chunk file was submitted" : "The multipart body has no \"file\" part.")
+    }
     if (received !== length) {
       throw evidence
         ? detailError(400, `File size doesn't match headers: file size is ${received} but ${length} reported`)
-        : detailError(400, `Content-Range declares ${length} bytes but the chunk carried ${received}.`, { offset: upload.offset })
+        : detailError(400, `Content-Range declares ${length} bytes but the chunk carried ${received}.`, {
+          offset: upload.offset
+        })
     }
     ctx.stats.uploadChunks++
     if (!resend) {
@@ -272,11 +315,16 @@ const receiveChunk = (ctx: SandboxContext, request: HttpServerRequest.HttpServer
         // Another request moved the offset while this one streamed. The rich profile answers the
         // new state if that request was this same chunk (identical bytes); drf refuses it.
         const now = yield* loadUpload(ctx, upload.id)
-        if (evidence || now.offset !== range.end + 1) throw offsetMismatch(ctx, now.offset, range.start)
+        if (evidence || now.offset !== range.end + 1) {
+          throw offsetMismatch(ctx, now.offset, range.start)
+        }
       }
     }
     if (upload.offset === 0 && filename !== undefined && upload.filename === "upload.bin") {
-      yield* ctx.sql.unsafe("UPDATE chunked_uploads SET filename = ? WHERE id = ?", [sanitizeFilename(filename), upload.id])
+      yield* ctx.sql.unsafe("UPDATE chunked_uploads SET filename = ? WHERE id = ?", [
+        sanitizeFilename(filename),
+        upload.id
+      ])
     }
     return yield* loadUpload(ctx, upload.id)
   })
@@ -286,7 +334,7 @@ const multipartError = (e: Multipart.MultipartError | ApiError): ApiError =>
 
 /** `PUT chunked_upload/`. */
 export const startUpload = (ctx: SandboxContext): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const origin = originOf(request, ctx.origin)
     const query = queryOf(request)
@@ -312,14 +360,17 @@ export const startUpload = (ctx: SandboxContext): Handler =>
 
 /** `PUT chunked_upload/{id}/`. */
 export const putChunk = (ctx: SandboxContext, rawId: string | undefined): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     // drf-chunked-upload checks the headers and the limit before it looks the upload up.
     const range = chunkRange(ctx, request.headers["content-range"])
     const upload = yield* loadUpload(ctx, rawId)
     checkNotExpired(ctx, upload)
     if (upload.status === "complete") {
-      throw detailError(400, ctx.profile === "evidence" ? ALREADY_COMPLETE : "Upload has already been marked as complete.")
+      throw detailError(
+        400,
+        ctx.profile === "evidence" ? ALREADY_COMPLETE : "Upload has already been marked as complete."
+      )
     }
     const state = yield* receiveChunk(ctx, request, upload, range)
     return json(stateJson(ctx, state, originOf(request, ctx.origin)))
@@ -327,9 +378,13 @@ export const putChunk = (ctx: SandboxContext, rawId: string | undefined): Handle
 
 /** `GET chunked_upload/{id}/`: the state (rich); not served by the evidence profile. */
 export const uploadStatus = (ctx: SandboxContext, rawId: string | undefined): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     if (ctx.profile === "evidence") {
-      throw new ApiError({ status: 405, body: { detail: "Method \"GET\" not allowed." }, headers: { allow: "PUT, POST, OPTIONS" } })
+      throw new ApiError({
+        status: 405,
+        body: { detail: "Method \"GET\" not allowed." },
+        headers: { allow: "PUT, POST, OPTIONS" }
+      })
     }
     const request = yield* HttpServerRequest.HttpServerRequest
     const upload = yield* loadUpload(ctx, rawId)
@@ -350,7 +405,7 @@ const md5OfFile = (file: string, length: number) =>
 
 /** `POST chunked_upload/{id}/`. */
 export const finishUpload = (ctx: SandboxContext, rawId: string | undefined): Handler =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const evidence = ctx.profile === "evidence"
     const request = yield* HttpServerRequest.HttpServerRequest
     const origin = originOf(request, ctx.origin)
@@ -362,26 +417,38 @@ export const finishUpload = (ctx: SandboxContext, rawId: string | undefined): Ha
       : yield* readJsonObject
     const md5 = body.md5
     if (typeof md5 !== "string" || !/^[0-9a-fA-F]{32}$/.test(md5)) {
-      if (evidence && (typeof md5 !== "string" || md5 === "")) throw detailError(400, "Checksum of type 'md5' is required")
+      if (evidence && (typeof md5 !== "string" || md5 === "")) {
+        throw detailError(400, "Checksum of type 'md5' is required")
+      }
       if (!evidence) {
-        throw new ApiError({ status: 400, body: { md5: ["This field is required: the hex md5 of the whole file (32 hex digits)."] } })
+        throw new ApiError({
+          status: 400,
+          body: { md5: ["This field is required: the hex md5 of the whole file (32 hex digits)."] }
+        })
       }
     }
     const sign = makeSigner(origin, ctx.data.secret)
-    const done = (row: UploadRow) => json({ id: evidence ? wireId(row.id) : row.id, file: sign(row.file_media!), checksum: row.md5, size: row.offset })
+    const done = (row: UploadRow) =>
+      json({ id: evidence ? wireId(row.id) : row.id, file: sign(row.file_media!), checksum: row.md5, size: row.offset })
     checkNotExpired(ctx, upload)
     if (upload.status === "complete") {
       // drf-chunked-upload refuses a second finish; the rich profile answers the same result again.
-      if (evidence) throw detailError(400, ALREADY_COMPLETE)
+      if (evidence) {
+        throw detailError(400, ALREADY_COMPLETE)
+      }
       if (upload.md5 !== (md5 as string).toLowerCase()) throw detailError(400, "md5 checksum does not match")
       return done(upload)
     }
     // drf-chunked-upload checks only the checksum of what it holds; the rich profile says what is missing.
     if (!evidence && upload.total !== null && upload.offset !== upload.total) {
-      throw detailError(400, `Upload is incomplete: ${upload.offset} of ${upload.total} bytes received.`, { offset: upload.offset })
+      throw detailError(400, `Upload is incomplete: ${upload.offset} of ${upload.total} bytes received.`, {
+        offset: upload.offset
+      })
     }
     const actual = yield* md5OfFile(partPath(ctx, upload.id), upload.offset)
-    if (actual !== (md5 as string).toLowerCase()) throw detailError(400, evidence ? "checksum does not match" : "md5 checksum does not match")
+    if (actual !== (md5 as string).toLowerCase()) {
+      throw detailError(400, evidence ? "checksum does not match" : "md5 checksum does not match")
+    }
     const mediaPath = `uploads/${upload.id}/${upload.filename}`
     const target = Path.join(ctx.data.mediaDir, "uploads", upload.id, upload.filename)
     yield* Effect.tryPromise({
@@ -394,7 +461,10 @@ export const finishUpload = (ctx: SandboxContext, rawId: string | undefined): Ha
     }).pipe(
       // Two finishes racing (a client retrying a POST whose answer was slow): the loser finds the
       // part file already moved, and answers the completed state like the winner.
-      Effect.catchAll((e) => (Fs.existsSync(target) ? Effect.void : Effect.fail(detailError(500, `Could not store the upload: ${String(e)}`))))
+      Effect.catchAll((e) => (Fs.existsSync(target)
+        ? Effect.void
+        : Effect.fail(detailError(500, `Could not store the upload: ${String(e)}`)))
+      )
     )
     const completed = yield* ctx.sql.unsafe<{ id: string }>(
       "UPDATE chunked_uploads SET status = 'complete', md5 = ?, file_media = ?, total = ? WHERE id = ? AND status = 'uploading' RETURNING id",

@@ -54,7 +54,8 @@ export const OffsetMismatch = Schema.Struct({
 export type OffsetMismatch = typeof OffsetMismatch.Type
 
 /** The offset the server asks for in a mismatch answer, when it names one. */
-export const expectedOffset = (mismatch: OffsetMismatch): number | undefined => mismatch.expected_offset ?? mismatch.offset
+export const expectedOffset = (mismatch: OffsetMismatch): number | undefined =>
+  mismatch.expected_offset ?? mismatch.offset
 
 /** drf-chunked-upload's 400 detail for a chunk or finish on a finished upload (quoted or not). */
 export const ALREADY_COMPLETE_PATTERN = /already been marked as "?complete"?/i

@@ -24,7 +24,9 @@ export type JsonObject = typeof JsonObject.Type
  * included. Decoding already keeps them; encoding a plain struct would drop them.
  */
 export const withUndeclaredFields = <Fields extends Schema.Struct.Fields>(struct: Schema.Struct<Fields>) =>
-  Schema.Struct(struct.fields, Schema.Record({ key: Schema.String, value: Schema.Unknown })).annotations(struct.ast.annotations)
+  Schema.Struct(struct.fields, Schema.Record({ key: Schema.String, value: Schema.Unknown })).annotations(
+    struct.ast.annotations
+  )
 
 /**
  * A file as the server describes it: a presigned `url` (before url conversion) or a local `path`

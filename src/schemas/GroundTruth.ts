@@ -91,7 +91,12 @@ export type GroundTruth = typeof GroundTruth.Type
 /** A point of a native polygon. */
 export const NativePoint = Schema.Struct({ x: Schema.Number, y: Schema.Number })
 /** A native box. */
-export const NativeBox = Schema.Struct({ x: Schema.Number, y: Schema.Number, width: Schema.Number, height: Schema.Number })
+export const NativeBox = Schema.Struct({
+  x: Schema.Number,
+  y: Schema.Number,
+  width: Schema.Number,
+  height: Schema.Number
+})
 
 /**
  * One annotation's identity in the native form: its id, tool (`bounding_box`, `polygon`, …) and

@@ -135,7 +135,10 @@ const generateGuard = (root: SchemaAST.AST, exact: boolean): Guard | undefined =
         return `${v} === undefined`
       case "Literal":
         if (ast.literal === null) return `${v} === null`
-        if (typeof ast.literal === "string" || typeof ast.literal === "boolean" || (typeof ast.literal === "number" && Number.isFinite(ast.literal))) {
+        if (
+          typeof ast.literal === "string" || typeof ast.literal === "boolean" ||
+          (typeof ast.literal === "number" && Number.isFinite(ast.literal))
+        ) {
           return `${v} === ${JSON.stringify(ast.literal)}`
         }
         return undefined
@@ -197,11 +200,19 @@ const generateGuard = (root: SchemaAST.AST, exact: boolean): Guard | undefined =
       if (check !== ALWAYS) indexChecks.push(check)
     }
     if (exact && ast.indexSignatures.length === 0) {
-      lines.push(`for (const k in o) { if (!sets[${sets.push(new Set(ast.propertySignatures.map((p) => String(p.name)))) - 1}].has(k)) return false }`)
+      lines.push(
+        `for (const k in o) { if (!sets[${
+          sets.push(new Set(ast.propertySignatures.map((p) => String(p.name)))) - 1
+        }].has(k)) return false }`
+      )
     } else if (indexChecks.length > 0) {
       // inherited enumerable keys (none on JSON objects) only add checks: still conservative
-      const skip = ast.propertySignatures.length === 0 ? "" : `if (sets[${sets.push(new Set(ast.propertySignatures.map((p) => String(p.name)))) - 1}].has(k)) continue; `
-      lines.push(`for (const k in o) { ${skip}x = o[k]; if (!(${indexChecks.map((c) => `(${c})`).join(" && ")})) return false }`)
+      const skip = ast.propertySignatures.length === 0
+        ? ""
+        : `if (sets[${sets.push(new Set(ast.propertySignatures.map((p) => String(p.name)))) - 1}].has(k)) continue; `
+      lines.push(
+        `for (const k in o) { ${skip}x = o[k]; if (!(${indexChecks.map((c) => `(${c})`).join(" && ")})) return false }`
+      )
     }
     lines.push("return true")
     functions.push(`function ${name}(o) { ${lines.join("; ")} }`)
@@ -211,7 +222,13 @@ const generateGuard = (root: SchemaAST.AST, exact: boolean): Guard | undefined =
   const top = expr(root, "u")
   if (top === undefined) return undefined
   try {
-    const factory = new Function("r", "isNone", "opts", "sets", `"use strict"; ${functions.join("\n")}\nreturn function guard(u) { return ${top} }`)
+    const factory = new Function(
+      "r",
+      "isNone",
+      "opts",
+      "sets",
+      `"use strict"; ${functions.join("\n")}\nreturn function guard(u) { return ${top} }`
+    )
     return factory(refinements, Option.isNone, NO_OPTIONS, sets) as Guard
   } catch {
     return undefined
@@ -228,7 +245,10 @@ export interface GuardOptions {
   readonly exact?: boolean
 }
 
-const guards = { lenient: new WeakMap<SchemaAST.AST, Guard | null>(), exact: new WeakMap<SchemaAST.AST, Guard | null>() }
+const guards = {
+  lenient: new WeakMap<SchemaAST.AST, Guard | null>(),
+  exact: new WeakMap<SchemaAST.AST, Guard | null>()
+}
 
 /**
  * The guard of `ast`, built once per schema: conservative (it may reject a value the schema

@@ -6,8 +6,8 @@
  */
 import { Schema } from "effect"
 import { Id } from "./Common.js"
-import { Category, CATEGORIES } from "./GroundTruth.js"
-import { ModelType, MODEL_TYPES } from "./Model.js"
+import { CATEGORIES, Category } from "./GroundTruth.js"
+import { MODEL_TYPES, ModelType } from "./Model.js"
 import { MAX_PAGE_SIZE } from "./Page.js"
 
 /** An ISO 8601 date or date-time (`2026-11-01`, `2026-11-01T10:00:00Z`, with offset or fraction). */

@@ -35,10 +35,10 @@
  *   (or aborting the `signal`, checked between chunks) leaves the upload resumable.
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { Config, Context, Duration, Effect, Either, Fiber, Layer, Option, Schema, Stream } from "effect"
 import type { Hash } from "node:crypto"
 import * as os from "node:os"
 import * as nodePath from "node:path"
-import { Config, Context, Duration, Effect, Either, Fiber, Layer, Option, Schema, Stream } from "effect"
 import {
   ALREADY_COMPLETE_PATTERN,
   ChunkedUploadComplete,
@@ -223,38 +223,49 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
     ): Effect.Effect<A | { readonly mismatch: number } | { readonly complete: true }, SynapseError> => {
       const url = stripQuery(client.resolveUrl(request.url))
       const cutShort = (error: DecodeError) =>
-        new ConnectionError({ detail: `the answer was cut short (${error.detail})`, status_code: error.status_code, method: request.method, url })
+        new ConnectionError({
+          detail: `the answer was cut short (${error.detail})`,
+          status_code: error.status_code,
+          method: request.method,
+          url
+        })
       return client.httpClient.execute(request).pipe(
         Effect.mapError(fromHttpClientError),
         Effect.flatMap((response) =>
           response.text.pipe(
             Effect.mapError(fromHttpClientError),
-            Effect.flatMap((text): Effect.Effect<A | { readonly mismatch: number } | { readonly complete: true }, SynapseError> => {
-              const parsed = parseJson(text, response.status)
-              if (Either.isLeft(parsed) && parsed.left.truncated === true) return Effect.fail(cutShort(parsed.left))
-              if (response.status >= 200 && response.status < 300) {
-                const decoded = Either.flatMap(parsed, decode)
-                return Either.isLeft(decoded) ? Effect.fail(new DecodeError({ ...decoded.left, method: request.method, url })) : Effect.succeed(decoded.right)
+            Effect.flatMap(
+              (text): Effect.Effect<A | { readonly mismatch: number } | { readonly complete: true }, SynapseError> => {
+                const parsed = parseJson(text, response.status)
+                if (Either.isLeft(parsed) && parsed.left.truncated === true) return Effect.fail(cutShort(parsed.left))
+                if (response.status >= 200 && response.status < 300) {
+                  const decoded = Either.flatMap(parsed, decode)
+                  return Either.isLeft(decoded)
+                    ? Effect.fail(new DecodeError({ ...decoded.left, method: request.method, url }))
+                    : Effect.succeed(decoded.right)
+                }
+                if (response.status === 400) {
+                  const mismatch = decodeMismatch(Either.getOrUndefined(parsed))
+                  const expected = Option.isSome(mismatch) ? expectedOffset(mismatch.value) : undefined
+                  if (expected !== undefined) return Effect.succeed({ mismatch: expected })
+                }
+                const error = fromResponse({
+                  status: response.status,
+                  body: text,
+                  retryAfter: response.headers["retry-after"],
+                  method: request.method,
+                  url: client.resolveUrl(request.url)
+                })
+                if (isAlreadyComplete(error)) return Effect.succeed({ complete: true } as const)
+                // drf-chunked-upload refuses a file over its limit with a 400, not a 413.
+                if (error._tag === "ValidationError" && SIZE_LIMIT_PATTERN.test(error.detail)) {
+                  return Effect.fail(
+                    new PayloadTooLargeError({ status_code: 400, detail: error.detail, method: request.method, url })
+                  )
+                }
+                return Effect.fail(error)
               }
-              if (response.status === 400) {
-                const mismatch = decodeMismatch(Either.getOrUndefined(parsed))
-                const expected = Option.isSome(mismatch) ? expectedOffset(mismatch.value) : undefined
-                if (expected !== undefined) return Effect.succeed({ mismatch: expected })
-              }
-              const error = fromResponse({
-                status: response.status,
-                body: text,
-                retryAfter: response.headers["retry-after"],
-                method: request.method,
-                url: client.resolveUrl(request.url)
-              })
-              if (isAlreadyComplete(error)) return Effect.succeed({ complete: true } as const)
-              // drf-chunked-upload refuses a file over its limit with a 400, not a 413.
-              if (error._tag === "ValidationError" && SIZE_LIMIT_PATTERN.test(error.detail)) {
-                return Effect.fail(new PayloadTooLargeError({ status_code: 400, detail: error.detail, method: request.method, url }))
-              }
-              return Effect.fail(error)
-            })
+            )
           )
         )
       )
@@ -295,7 +306,10 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
         const body = multipartBody(filename, bytes)
         const request = HttpClientRequest.put(url).pipe(
           HttpClientRequest.setHeader("Content-Range", contentRange(start, end, source.size)),
-          HttpClientRequest.bodyStream(body.stream, { contentType: body.contentType, contentLength: body.contentLength })
+          HttpClientRequest.bodyStream(body.stream, {
+            contentType: body.contentType,
+            contentLength: body.contentLength
+          })
         )
         // The md5 continues from a copy (a failed attempt must not count), hashed while the
         // socket sends the same bytes.
@@ -352,10 +366,11 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
             )
           }
           if ("complete" in answer) {
-            return Effect.logInfo("the server says the upload is already complete: an earlier finish went through").pipe(
-              Effect.annotateLogs({ upload: String(session.id) }),
-              Effect.as({ id: session.id, url: session.url, file: null, checksum: md5, size })
-            )
+            return Effect.logInfo("the server says the upload is already complete: an earlier finish went through")
+              .pipe(
+                Effect.annotateLogs({ upload: String(session.id) }),
+                Effect.as({ id: session.id, url: session.url, file: null, checksum: md5, size })
+              )
           }
           return Effect.succeed({
             id: answer.id,
@@ -434,7 +449,9 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
               )
               yield* removeState(stateFile)
             } else {
-              const status = yield* client.json(HttpClientRequest.get(state.url), ChunkedUploadState).pipe(Effect.either)
+              const status = yield* client.json(HttpClientRequest.get(state.url), ChunkedUploadState).pipe(
+                Effect.either
+              )
               // The status says where the server is; a server without one (405, 404) is asked by
               // the next chunk instead, at the remembered offset.
               const at = Either.isRight(status)
@@ -458,9 +475,10 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
                     Effect.annotateLogs({ path: source.path, offset, total })
                   )
                 } else {
-                  yield* Effect.logInfo("the file's content changed since its upload was interrupted: starting over").pipe(
-                    Effect.annotateLogs({ path: source.path })
-                  )
+                  yield* Effect.logInfo("the file's content changed since its upload was interrupted: starting over")
+                    .pipe(
+                      Effect.annotateLogs({ path: source.path })
+                    )
                 }
               } else {
                 yield* Effect.logInfo("the interrupted upload cannot be continued: starting over").pipe(
@@ -496,7 +514,11 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
         let restarts = 0
         // Set when the server says the upload is already complete: nothing is left to send or finish.
         let finished = false
-        let readAhead: { readonly start: number; readonly end: number; readonly fiber: Fiber.Fiber<Buffer, ValidationError> } | undefined
+        let readAhead: {
+          readonly start: number
+          readonly end: number
+          readonly fiber: Fiber.Fiber<Buffer, ValidationError>
+        } | undefined
         const readInto = (n: number, from: number, to: number) =>
           readRange(source, from, to, slot(n)).pipe(Effect.mapError(sourceError))
         while (session === undefined || offset < total) {
@@ -547,9 +569,10 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
                 url: stripQuery(client.resolveUrl("chunked_upload/"))
               })
             }
-            yield* Effect.logInfo("the server says the upload is already complete: an earlier finish went through").pipe(
-              Effect.annotateLogs({ upload: String(session.id) })
-            )
+            yield* Effect.logInfo("the server says the upload is already complete: an earlier finish went through")
+              .pipe(
+                Effect.annotateLogs({ upload: String(session.id) })
+              )
             finished = true
             break
           }
@@ -566,7 +589,8 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
             if (refusedInPlace > MAX_REFUSALS_IN_PLACE) {
               return yield* new ValidationError({
                 status_code: 400,
-                detail: `the server refused the chunk at ${start} ${refusedInPlace} times in a row while asking for that same offset`,
+                detail:
+                  `the server refused the chunk at ${start} ${refusedInPlace} times in a row while asking for that same offset`,
                 method: "PUT",
                 url: stripQuery(client.resolveUrl(session.url))
               })
@@ -644,12 +668,19 @@ export const layer = (options: LayerOptions = {}): Layer.Layer<ChunkedUpload, ne
  * `$SYNAPSE_CACHE_DIR/uploads`, else `~/.cache/synapse-ml/uploads`.
  */
 export const makeConfig: Effect.Effect<Service, never, SynapseClient> = Effect.gen(function*() {
-  const stateDir = yield* Config.string("SYNAPSE_UPLOAD_STATE_DIR").pipe(Config.option, Effect.orElseSucceed(() => Option.none<string>()))
-  const cacheDir = yield* Config.string("SYNAPSE_CACHE_DIR").pipe(Config.option, Effect.orElseSucceed(() => Option.none<string>()))
+  const stateDir = yield* Config.string("SYNAPSE_UPLOAD_STATE_DIR").pipe(
+    Config.option,
+    Effect.orElseSucceed(() => Option.none<string>())
+  )
+  const cacheDir = yield* Config.string("SYNAPSE_CACHE_DIR").pipe(
+    Config.option,
+    Effect.orElseSucceed(() => Option.none<string>())
+  )
   return yield* make({
     stateDir: Option.getOrElse(stateDir, () => nodePath.join(Option.getOrElse(cacheDir, defaultCacheDir), "uploads"))
   })
 })
 
 /** `makeConfig` as a layer. */
-export const layerConfig = (): Layer.Layer<ChunkedUpload, never, SynapseClient> => Layer.effect(ChunkedUpload, makeConfig)
+export const layerConfig = (): Layer.Layer<ChunkedUpload, never, SynapseClient> =>
+  Layer.effect(ChunkedUpload, makeConfig)

@@ -16,7 +16,7 @@ import * as Path from "node:path"
 /** The levels of `dir` that do not exist yet, outermost first (a few `stat` calls: cheap enough to run synchronously). */
 const missingLevels = (dir: string): Array<string> => {
   const levels: Array<string> = []
-  for (let at = Path.resolve(dir); !Fs.existsSync(at); ) {
+  for (let at = Path.resolve(dir); !Fs.existsSync(at);) {
     levels.unshift(at)
     const parent = Path.dirname(at)
     if (parent === at) break

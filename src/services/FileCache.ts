@@ -61,7 +61,10 @@ export interface Service {
   /** Applies a url conversion to one resource. */
   readonly convert: <A>(item: A, conversion: UrlConversion) => Effect.Effect<A, SynapseError>
   /** Applies a url conversion to every item of a page (downloads bounded across the page). */
-  readonly convertAll: <A>(items: ReadonlyArray<A>, conversion: UrlConversion) => Effect.Effect<ReadonlyArray<A>, SynapseError>
+  readonly convertAll: <A>(
+    items: ReadonlyArray<A>,
+    conversion: UrlConversion
+  ) => Effect.Effect<ReadonlyArray<A>, SynapseError>
 }
 
 /** The `FileCache` service. */
@@ -86,14 +89,23 @@ const DOTTED = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/
 /** Checks a conversion before any request: every `filesFields` entry must be a dotted name. */
 export const validateConversion = (conversion: UrlConversion): Effect.Effect<UrlConversion, ValidationError> => {
   if (!Array.isArray(conversion.filesFields)) {
-    return Effect.fail(new ValidationError({ detail: "urlConversion.filesFields must be a list of dotted field names", field: "urlConversion.filesFields" }))
+    return Effect.fail(
+      new ValidationError({
+        detail: "urlConversion.filesFields must be a list of dotted field names",
+        field: "urlConversion.filesFields"
+      })
+    )
   }
   for (const field of conversion.filesFields) {
     if (typeof field !== "string" || !DOTTED.test(field)) {
-      return Effect.fail(new ValidationError({
-        detail: `urlConversion.filesFields: ${JSON.stringify(field)} is not a dotted field name (letters, digits, _ separated by dots, e.g. data_unit.files)`,
-        field: "urlConversion.filesFields"
-      }))
+      return Effect.fail(
+        new ValidationError({
+          detail: `urlConversion.filesFields: ${
+            JSON.stringify(field)
+          } is not a dotted field name (letters, digits, _ separated by dots, e.g. data_unit.files)`,
+          field: "urlConversion.filesFields"
+        })
+      )
     }
   }
   return Effect.succeed(conversion)
@@ -123,7 +135,9 @@ const decodeDataUrl = (url: string): Buffer | undefined => {
   const meta = url.slice(5, comma)
   const payload = url.slice(comma + 1)
   try {
-    return meta.split(";").includes("base64") ? Buffer.from(decodeURIComponent(payload), "base64") : Buffer.from(decodeURIComponent(payload), "utf8")
+    return meta.split(";").includes("base64")
+      ? Buffer.from(decodeURIComponent(payload), "base64")
+      : Buffer.from(decodeURIComponent(payload), "utf8")
   } catch {
     return undefined
   }
@@ -204,20 +218,43 @@ export const make = (options?: Options): Effect.Effect<Service, never, SynapseCl
         catch: (cause) => fsError(`cannot write to the cache directory ${dir}`, cause)
       })
 
-    const verify = (url: string, bytes: number, md5: string, sha256: string, contentLength: number | undefined, expected?: Expected): DecodeError | undefined => {
+    const verify = (
+      url: string,
+      bytes: number,
+      md5: string,
+      sha256: string,
+      contentLength: number | undefined,
+      expected?: Expected
+    ): DecodeError | undefined => {
       const where = { method: "GET", url: stripQuery(url) }
       if (contentLength !== undefined && bytes !== contentLength) {
-        return new DecodeError({ ...where, detail: `download truncated: ${bytes} of ${contentLength} bytes received`, truncated: true })
+        return new DecodeError({
+          ...where,
+          detail: `download truncated: ${bytes} of ${contentLength} bytes received`,
+          truncated: true
+        })
       }
       if (typeof expected?.size === "number" && bytes !== expected.size) {
-        return new DecodeError({ ...where, detail: `downloaded ${bytes} bytes, the server announced ${expected.size}`, truncated: true })
+        return new DecodeError({
+          ...where,
+          detail: `downloaded ${bytes} bytes, the server announced ${expected.size}`,
+          truncated: true
+        })
       }
       const checksum = typeof expected?.checksum === "string" ? expected.checksum.trim().toLowerCase() : ""
       if (/^[0-9a-f]{32}$/.test(checksum) && checksum !== md5) {
-        return new DecodeError({ ...where, detail: `md5 of the download is ${md5}, the server announced ${checksum}`, truncated: true })
+        return new DecodeError({
+          ...where,
+          detail: `md5 of the download is ${md5}, the server announced ${checksum}`,
+          truncated: true
+        })
       }
       if (/^[0-9a-f]{64}$/.test(checksum) && checksum !== sha256) {
-        return new DecodeError({ ...where, detail: `sha256 of the download is ${sha256}, the server announced ${checksum}`, truncated: true })
+        return new DecodeError({
+          ...where,
+          detail: `sha256 of the download is ${sha256}, the server announced ${checksum}`,
+          truncated: true
+        })
       }
       return undefined
     }
@@ -231,24 +268,44 @@ export const make = (options?: Options): Effect.Effect<Service, never, SynapseCl
         const response = yield* client.fileClient.execute(HttpClientRequest.get(url)).pipe(
           Effect.mapError((error) =>
             error._tag === "RequestError"
-              ? new ConnectionError({ ...where, detail: `file download failed: ${causeMessage(error.cause) ?? error.reason}` })
-              : new ConnectionError({ ...where, status_code: error.response.status, detail: `file download failed (${error.reason})` })
+              ? new ConnectionError({
+                ...where,
+                detail: `file download failed: ${causeMessage(error.cause) ?? error.reason}`
+              })
+              : new ConnectionError({
+                ...where,
+                status_code: error.response.status,
+                detail: `file download failed (${error.reason})`
+              })
           ),
           Effect.timeoutFail({
             duration: headersTimeout,
-            onTimeout: () => new TimeoutError({ ...where, detail: "the file host did not answer in time", timeoutMs: Duration.toMillis(headersTimeout) })
+            onTimeout: () =>
+              new TimeoutError({
+                ...where,
+                detail: "the file host did not answer in time",
+                timeoutMs: Duration.toMillis(headersTimeout)
+              })
           })
         )
         if (response.status < 200 || response.status >= 300) {
           const body = yield* Effect.orElseSucceed(response.text, () => "")
           const error = fromResponse({ status: response.status, body, ...where })
           if (error._tag === "AuthorizationError") {
-            return yield* Effect.fail(new AuthorizationError({ ...error, detail: `the file host refused the download (${error.detail}); a presigned URL may have expired: fetch the resource again for a fresh one` }))
+            return yield* Effect.fail(
+              new AuthorizationError({
+                ...error,
+                detail:
+                  `the file host refused the download (${error.detail}); a presigned URL may have expired: fetch the resource again for a fresh one`
+              })
+            )
           }
           return yield* Effect.fail(error)
         }
         const lengthHeader = response.headers["content-length"]
-        const contentLength = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined
+        const contentLength = lengthHeader !== undefined && /^\d+$/.test(lengthHeader)
+          ? Number(lengthHeader)
+          : undefined
         const md5 = createHash("md5")
         const sha256 = createHash("sha256")
         let bytes = 0
@@ -258,10 +315,21 @@ export const make = (options?: Options): Effect.Effect<Service, never, SynapseCl
         })
         yield* Effect.gen(function*() {
           yield* response.stream.pipe(
-            Stream.mapError((error) => new ConnectionError({ ...where, status_code: response.status, detail: `the download broke off after ${bytes} bytes (${error.reason})` })),
+            Stream.mapError((error) =>
+              new ConnectionError({
+                ...where,
+                status_code: response.status,
+                detail: `the download broke off after ${bytes} bytes (${error.reason})`
+              })
+            ),
             // an idle timeout: a large file may take long, a stalled one must not hang forever
             Stream.timeoutFail(
-              () => new TimeoutError({ ...where, detail: `the download stalled after ${bytes} bytes`, timeoutMs: Duration.toMillis(client.timeouts.read) }),
+              () =>
+                new TimeoutError({
+                  ...where,
+                  detail: `the download stalled after ${bytes} bytes`,
+                  timeoutMs: Duration.toMillis(client.timeouts.read)
+                }),
               client.timeouts.read
             ),
             Stream.runForEach((chunk) =>
@@ -296,7 +364,11 @@ export const make = (options?: Options): Effect.Effect<Service, never, SynapseCl
         yield* ensureDir
         if (url.startsWith("data:")) {
           const bytes = decodeDataUrl(url)
-          if (bytes === undefined) return yield* Effect.fail(new DecodeError({ detail: "a data: URL could not be decoded", excerpt: url.slice(0, 60) }))
+          if (bytes === undefined) {
+            return yield* Effect.fail(
+              new DecodeError({ detail: "a data: URL could not be decoded", excerpt: url.slice(0, 60) })
+            )
+          }
           if (!(yield* cached(target))) yield* writeAtomically(target, bytes)
           return target
         }
@@ -307,7 +379,12 @@ export const make = (options?: Options): Effect.Effect<Service, never, SynapseCl
           parsed = undefined
         }
         if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
-          return yield* Effect.fail(new ValidationError({ detail: `a file URL must be http(s) or data:, got ${JSON.stringify(stripQuery(url).slice(0, 100))}`, field: "url" }))
+          return yield* Effect.fail(
+            new ValidationError({
+              detail: `a file URL must be http(s) or data:, got ${JSON.stringify(stripQuery(url).slice(0, 100))}`,
+              field: "url"
+            })
+          )
         }
         return yield* withKeyLock(
           key,
@@ -326,7 +403,11 @@ export const make = (options?: Options): Effect.Effect<Service, never, SynapseCl
         )
       }).pipe(Effect.withSpan("FileCache.download"))
 
-    const convertUrl = (url: string, conversion: UrlConversion, expected?: Expected): Effect.Effect<string, SynapseError> =>
+    const convertUrl = (
+      url: string,
+      conversion: UrlConversion,
+      expected?: Expected
+    ): Effect.Effect<string, SynapseError> =>
       conversion.convert !== undefined ? Effect.sync(() => conversion.convert!(url)) : download(url, expected)
 
     const convertEntry = (entry: Record<string, unknown> & { url: string }, conversion: UrlConversion) => {
@@ -345,19 +426,29 @@ export const make = (options?: Options): Effect.Effect<Service, never, SynapseCl
     const convertLeaf = (value: unknown, conversion: UrlConversion): Effect.Effect<unknown, SynapseError> => {
       if (typeof value === "string") return convertUrl(value, conversion)
       if (isEntry(value)) return convertEntry(value, conversion)
-      if (Array.isArray(value)) return Effect.forEach(value, (v) => convertLeaf(v, conversion), { concurrency: "inherit" })
+      if (Array.isArray(value)) {
+        return Effect.forEach(value, (v) => convertLeaf(v, conversion), { concurrency: "inherit" })
+      }
       if (Predicate.isRecord(value)) {
         return Effect.map(
           Effect.forEach(Object.entries(value), ([k, v]) =>
-            typeof v === "string" || isEntry(v) ? Effect.map(convertLeaf(v, conversion), (c) => [k, c] as const) : Effect.succeed([k, v] as const), { concurrency: "inherit" }),
+            typeof v === "string" || isEntry(v)
+              ? Effect.map(convertLeaf(v, conversion), (c) => [k, c] as const)
+              : Effect.succeed([k, v] as const), { concurrency: "inherit" }),
           (pairs) => Object.fromEntries(pairs)
         )
       }
       return Effect.succeed(value)
     }
 
-    const convertAt = (value: unknown, segments: ReadonlyArray<string>, conversion: UrlConversion): Effect.Effect<unknown, SynapseError> => {
-      if (Array.isArray(value)) return Effect.forEach(value, (v) => convertAt(v, segments, conversion), { concurrency: "inherit" })
+    const convertAt = (
+      value: unknown,
+      segments: ReadonlyArray<string>,
+      conversion: UrlConversion
+    ): Effect.Effect<unknown, SynapseError> => {
+      if (Array.isArray(value)) {
+        return Effect.forEach(value, (v) => convertAt(v, segments, conversion), { concurrency: "inherit" })
+      }
       if (segments.length === 0) return convertLeaf(value, conversion)
       const [head, ...rest] = segments as [string, ...Array<string>]
       if (!Predicate.isRecord(value) || !Object.prototype.hasOwnProperty.call(value, head)) return Effect.succeed(value)
@@ -366,12 +457,14 @@ export const make = (options?: Options): Effect.Effect<Service, never, SynapseCl
 
     const convert: Service["convert"] = <A>(item: A, conversion: UrlConversion) =>
       Effect.flatMap(validateConversion(conversion), () =>
-        Effect.reduce(conversion.filesFields, item as unknown, (acc, field) => convertAt(acc, field.split("."), conversion))
-      ).pipe(
-        // the structure walk may fan out; downloads themselves are bounded by the semaphore
-        Effect.withConcurrency("unbounded"),
-        Effect.map((value) => value as A)
-      )
+        Effect.reduce(conversion.filesFields, item as unknown, (acc, field) =>
+          convertAt(acc, field.split("."), conversion))).pipe(
+          // the structure walk may fan out; downloads themselves are bounded by the semaphore
+          Effect.withConcurrency("unbounded"),
+          Effect.map((value) =>
+            value as A
+          )
+        )
 
     const convertAll: Service["convertAll"] = (items, conversion) =>
       Effect.forEach(items, (item) => convert(item, conversion), { concurrency: "unbounded" })
@@ -380,7 +473,8 @@ export const make = (options?: Options): Effect.Effect<Service, never, SynapseCl
   })
 
 /** A cache with explicit options. */
-export const layer = (options?: Options): Layer.Layer<FileCache, never, SynapseClient> => Layer.effect(FileCache, make(options))
+export const layer = (options?: Options): Layer.Layer<FileCache, never, SynapseClient> =>
+  Layer.effect(FileCache, make(options))
 
 /** A cache in `SYNAPSE_CACHE_DIR` (else `defaultDir()`), `SYNAPSE_DOWNLOAD_CONCURRENCY` at once (8). */
 export const layerConfig = (): Layer.Layer<FileCache, ConfigError.ConfigError, SynapseClient> =>
@@ -389,7 +483,10 @@ export const layerConfig = (): Layer.Layer<FileCache, ConfigError.ConfigError, S
     Effect.gen(function*() {
       const dir = yield* Config.string("SYNAPSE_CACHE_DIR").pipe(Config.option)
       const concurrency = yield* Config.integer("SYNAPSE_DOWNLOAD_CONCURRENCY").pipe(
-        Config.validate({ message: "SYNAPSE_DOWNLOAD_CONCURRENCY must be between 1 and 64", validation: (n) => n >= 1 && n <= 64 }),
+        Config.validate({
+          message: "SYNAPSE_DOWNLOAD_CONCURRENCY must be between 1 and 64",
+          validation: (n) => n >= 1 && n <= 64
+        }),
         Config.option
       )
       return yield* make({

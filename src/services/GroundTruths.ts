@@ -20,8 +20,14 @@ import { Context, Duration, Effect, Layer, type Schema, Stream } from "effect"
 import { Id } from "../schemas/Common.js"
 import { DatasetVersion } from "../schemas/DatasetVersion.js"
 import { GroundTruth, GroundTruthEvent } from "../schemas/GroundTruth.js"
-import { DEFAULT_PAGE_SIZE, type Page as PageOf, Page } from "../schemas/Page.js"
-import { ALLOWED, DatasetVersionListParams, PageSize, GroundTruthEventListParams, GroundTruthListParams } from "../schemas/Params.js"
+import { DEFAULT_PAGE_SIZE, Page, type Page as PageOf } from "../schemas/Page.js"
+import {
+  ALLOWED,
+  DatasetVersionListParams,
+  GroundTruthEventListParams,
+  GroundTruthListParams,
+  PageSize
+} from "../schemas/Params.js"
 import { FileCache, type UrlConversion, validateConversion } from "./FileCache.js"
 import { toQuery, validatePrefetch } from "./Models.js"
 import * as Pagination from "./Pagination.js"
@@ -63,21 +69,39 @@ export interface StreamWithCount<A> {
 /** The ground-truth operations. */
 export interface Service {
   /** One page of events and the total count. */
-  readonly listEvents: (params?: EventParams, options?: ListOptions) => Effect.Effect<Pagination.ListResult<GroundTruthEvent>, SynapseError>
+  readonly listEvents: (
+    params?: EventParams,
+    options?: ListOptions
+  ) => Effect.Effect<Pagination.ListResult<GroundTruthEvent>, SynapseError>
   /** Every event, page by page as the stream is pulled (the seed's `list_all=True`). */
-  readonly streamEvents: (params?: EventParams, options?: StreamOptions) => Stream.Stream<GroundTruthEvent, SynapseError>
+  readonly streamEvents: (
+    params?: EventParams,
+    options?: StreamOptions
+  ) => Stream.Stream<GroundTruthEvent, SynapseError>
   /** Page 1's count, and a stream of every event that starts with page 1 (not fetched again). */
-  readonly listAllEvents: (params?: EventParams, options?: StreamOptions) => Effect.Effect<StreamWithCount<GroundTruthEvent>, SynapseError>
+  readonly listAllEvents: (
+    params?: EventParams,
+    options?: StreamOptions
+  ) => Effect.Effect<StreamWithCount<GroundTruthEvent>, SynapseError>
   /** One page of ground truths (default 100 per page, `files` converted). */
-  readonly list: (params?: GroundTruthParams, options?: ListOptions) => Effect.Effect<Pagination.ListResult<GroundTruth>, SynapseError>
+  readonly list: (
+    params?: GroundTruthParams,
+    options?: ListOptions
+  ) => Effect.Effect<Pagination.ListResult<GroundTruth>, SynapseError>
   /** Every ground truth, page by page. */
   readonly stream: (params?: GroundTruthParams, options?: StreamOptions) => Stream.Stream<GroundTruth, SynapseError>
   /** The seed's `list_ground_truths(list_all=True)`: `{ stream, count }`. */
-  readonly listAll: (params?: GroundTruthParams, options?: StreamOptions) => Effect.Effect<StreamWithCount<GroundTruth>, SynapseError>
+  readonly listAll: (
+    params?: GroundTruthParams,
+    options?: StreamOptions
+  ) => Effect.Effect<StreamWithCount<GroundTruth>, SynapseError>
   /** One page of dataset versions. */
   readonly listVersions: (params?: VersionParams) => Effect.Effect<Pagination.ListResult<DatasetVersion>, SynapseError>
   /** Every dataset version matching the filters. */
-  readonly streamVersions: (params?: VersionParams, options?: { readonly prefetch?: number | undefined }) => Stream.Stream<DatasetVersion, SynapseError>
+  readonly streamVersions: (
+    params?: VersionParams,
+    options?: { readonly prefetch?: number | undefined }
+  ) => Stream.Stream<DatasetVersion, SynapseError>
   /** One dataset version by id. */
   readonly getVersion: (id: number) => Effect.Effect<DatasetVersion, SynapseError>
 }
@@ -160,20 +184,32 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
           const later = client.jsonLater(HttpClientRequest.get(pageUrl), listing.decode, { timeout })
           // Downloads are network work too: with url conversion the whole page is fetched in the
           // first step, so that prefetched pages download their files concurrently.
-          return convert === undefined ? later : Effect.map(Effect.flatMap(Effect.flatten(later), convert), Effect.succeed)
+          return convert === undefined
+            ? later
+            : Effect.map(Effect.flatMap(Effect.flatten(later), convert), Effect.succeed)
         }
       )
       return { url, fetch }
     })
 
-  const listOf = <A, P>(listing: Listing<A>, schema: Schema.Schema<P, any, never>, params: Readonly<Record<string, unknown>> | undefined, options: ListOptions | undefined) =>
+  const listOf = <A, P>(
+    listing: Listing<A>,
+    schema: Schema.Schema<P, any, never>,
+    params: Readonly<Record<string, unknown>> | undefined,
+    options: ListOptions | undefined
+  ) =>
     Effect.gen(function*() {
       const { fetch, url } = yield* prepare(listing, schema, params, options)
       const page = yield* fetch(url)
       return { results: page.results, count: page.count }
     })
 
-  const streamOf = <A, P>(listing: Listing<A>, schema: Schema.Schema<P, any, never>, params: Readonly<Record<string, unknown>> | undefined, options: StreamOptions | undefined) =>
+  const streamOf = <A, P>(
+    listing: Listing<A>,
+    schema: Schema.Schema<P, any, never>,
+    params: Readonly<Record<string, unknown>> | undefined,
+    options: StreamOptions | undefined
+  ) =>
     Stream.unwrap(
       Effect.gen(function*() {
         const prefetch = yield* validatePrefetch(options?.prefetch, client.prefetch)
@@ -182,7 +218,12 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
       })
     )
 
-  const listAllOf = <A, P>(listing: Listing<A>, schema: Schema.Schema<P, any, never>, params: Readonly<Record<string, unknown>> | undefined, options: StreamOptions | undefined) =>
+  const listAllOf = <A, P>(
+    listing: Listing<A>,
+    schema: Schema.Schema<P, any, never>,
+    params: Readonly<Record<string, unknown>> | undefined,
+    options: StreamOptions | undefined
+  ) =>
     Effect.gen(function*() {
       const prefetch = yield* validatePrefetch(options?.prefetch, client.prefetch)
       const { fetch, url } = yield* prepare(listing, schema, params, options)
@@ -211,12 +252,18 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
       return yield* listOf(versions, DatasetVersionListParams, params, { timeout: client.timeouts.read })
     }),
     streamVersions: (params, options) =>
-      streamOf(versions, DatasetVersionListParams, params, { timeout: client.timeouts.read, prefetch: options?.prefetch }).pipe(
+      streamOf(versions, DatasetVersionListParams, params, {
+        timeout: client.timeouts.read,
+        prefetch: options?.prefetch
+      }).pipe(
         Stream.withSpan("GroundTruths.streamVersions")
       ),
     getVersion: Effect.fn("GroundTruths.getVersion")(function*(id: number) {
       const pk = yield* validate(Id, id, { prefix: "id" })
-      return yield* client.jsonWith(HttpClientRequest.get(client.resolveUrl(`ground_truth_dataset_versions/${pk}/`)), decodeVersion)
+      return yield* client.jsonWith(
+        HttpClientRequest.get(client.resolveUrl(`ground_truth_dataset_versions/${pk}/`)),
+        decodeVersion
+      )
     })
   })
 })

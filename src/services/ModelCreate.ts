@@ -42,7 +42,7 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Clock, Duration, Effect, Either, Schema } from "effect"
 import { Id } from "../schemas/Common.js"
-import { Model, ModelCreateBody, ModelPatchBody, MODEL_TYPES } from "../schemas/Model.js"
+import { Model, MODEL_TYPES, ModelCreateBody, ModelPatchBody } from "../schemas/Model.js"
 import { Page } from "../schemas/Page.js"
 import type * as ChunkedUpload from "./ChunkedUpload.js"
 import { decoder, fromHttpClientError, parseJson, type Service as Client, validate } from "./SynapseClient.js"
@@ -121,11 +121,13 @@ const rejectUnknownKeys = (input: unknown, allowed: ReadonlyArray<string>, what:
   const unknown = Object.keys(input).filter((key) => !allowed.includes(key) && input[key] !== undefined)
   return unknown.length === 0
     ? Effect.void
-    : Effect.fail(new ValidationError({
-      detail: `unknown field ${JSON.stringify(unknown[0])} in ${what}; the fields are ${allowed.join(", ")}`,
-      field: unknown[0]!,
-      allowed: [...allowed]
-    }))
+    : Effect.fail(
+      new ValidationError({
+        detail: `unknown field ${JSON.stringify(unknown[0])} in ${what}; the fields are ${allowed.join(", ")}`,
+        field: unknown[0]!,
+        allowed: [...allowed]
+      })
+    )
 }
 
 /** Whether a value survives `JSON.stringify` as itself (no functions, symbols, bigints, NaN, cycles). */
@@ -142,7 +144,11 @@ const isJson = (value: unknown, depth = 0): boolean => {
 const outcomeUnknown = (error: SynapseError): boolean => isTransient(error) && error._tag !== "RateLimitError"
 
 /** Whether a listed model's value for `key` agrees with the body's, when both have one. */
-const agrees = (model: Readonly<Record<string, unknown>>, body: Readonly<Record<string, unknown>>, key: string): boolean => {
+const agrees = (
+  model: Readonly<Record<string, unknown>>,
+  body: Readonly<Record<string, unknown>>,
+  key: string
+): boolean => {
   const mine = body[key]
   const theirs = model[key]
   if (mine === undefined || theirs === undefined) return true
@@ -182,10 +188,16 @@ export const makeWrites = (client: Client, uploader: ChunkedUpload.Service): Wri
       const seen = new Set<string>()
       let next: string | null = url.toString()
       while (next !== null) {
-        if (seen.size === MAX_LOOKUP_PAGES || seen.has(next)) return { found, complete: false, count: undefined as number | undefined }
+        if (seen.size === MAX_LOOKUP_PAGES || seen.has(next)) {
+          return { found, complete: false, count: undefined as number | undefined }
+        }
         seen.add(next)
         const page: Page<Model> = yield* client.jsonWith(HttpClientRequest.get(next), decodePage)
-        for (const model of page.results) if (isCandidate(model, body)) found.push(model)
+        for (const model of page.results) {
+          if (isCandidate(model, body)) {
+            found.push(model)
+          }
+        }
         if (seen.size === 1 && page.count > MAX_LOOKUP_PAGES * Math.max(page.results.length, 1) && page.next !== null) {
           return { found, complete: false, count: page.count }
         }
@@ -209,21 +221,32 @@ export const makeWrites = (client: Client, uploader: ChunkedUpload.Service): Wri
       const name = String(body.name)
       const unknown = (why: string, ids: ReadonlyArray<number>) =>
         new OutcomeUnknownError({
-          detail: `the answer to POST models/ was lost (${error.message}), and ${why}: a model named ${JSON.stringify(name)} ` +
-            `may have been created${ids.length > 0 ? ` (candidates: ${ids.join(", ")})` : ""}; check the models named ` +
+          detail:
+            `the answer to POST models/ was lost (${error.message}), and ${why}: a model named ${
+              JSON.stringify(name)
+            } ` +
+            `may have been created${
+              ids.length > 0 ? ` (candidates: ${ids.join(", ")})` : ""
+            }; check the models named ` +
             `${JSON.stringify(name)} before creating it again`,
           method: "POST",
           url: stripQuery(client.resolveUrl("models/")),
           candidates: [...ids]
         })
       const listed = yield* Effect.either(candidates(body))
-      if (Either.isLeft(listed)) return yield* unknown(`listing the models to check failed (${listed.left.message})`, [])
+      if (Either.isLeft(listed)) {
+        return yield* unknown(`listing the models to check failed (${listed.left.message})`, [])
+      }
       const { complete, count, found } = listed.right
       const ids = found.map((model) => model.id)
       if (uploadFile !== null) {
-        const created = found.find((model) => typeof model.file === "string" && stripQuery(model.file) === stripQuery(uploadFile))
+        const created = found.find((model) =>
+          typeof model.file === "string" && stripQuery(model.file) === stripQuery(uploadFile)
+        )
         if (created !== undefined) {
-          return yield* Effect.logInfo("the answer to POST models/ was lost, but the model was created (it holds this upload's file)").pipe(
+          return yield* Effect.logInfo(
+            "the answer to POST models/ was lost, but the model was created (it holds this upload's file)"
+          ).pipe(
             Effect.annotateLogs({ id: created.id }),
             Effect.as(created)
           )
@@ -241,7 +264,9 @@ export const makeWrites = (client: Client, uploader: ChunkedUpload.Service): Wri
         )
       }
       // A 2xx said the model was created: never send it again, even if the listing does not show it.
-      if (open.length === 0 && answered) return yield* unknown("no model of that name is listed, though the server answered 2xx", [])
+      if (open.length === 0 && answered) {
+        return yield* unknown("no model of that name is listed, though the server answered 2xx", [])
+      }
       if (open.length === 0) {
         yield* Effect.logInfo("the answer to POST models/ was lost and no model was created: sending it again").pipe(
           Effect.annotateLogs({ name, olderNamesakes: ids.length })
@@ -289,10 +314,13 @@ export const makeWrites = (client: Client, uploader: ChunkedUpload.Service): Wri
         const decoded = Either.flatMap(text, (t) =>
           Either.mapLeft(Either.flatMap(parseJson(t, response.status), decodeModel), (e) =>
             new DecodeError({ ...e, method: "POST", url: stripQuery(client.resolveUrl("models/")) })))
-        if (Either.isRight(decoded)) return decoded.right
+        if (Either.isRight(decoded)) {
+          return decoded.right
+        }
         return yield* resolveLost(body, uploadFile, startedMs, decoded.left, true)
       })
-      const attempt = post.pipe(Effect.catchIf(outcomeUnknown, (error) => resolveLost(body, uploadFile, startedMs, error, false)))
+      const attempt = post.pipe(Effect.catchIf(outcomeUnknown, (error) =>
+        resolveLost(body, uploadFile, startedMs, error, false)))
       return yield* client.retry(attempt)
     })
 
@@ -304,13 +332,17 @@ export const makeWrites = (client: Client, uploader: ChunkedUpload.Service): Wri
     for (const [key, value] of Object.entries(rest)) {
       if (value === undefined) continue
       if (!isJson(value)) {
-        return yield* new ValidationError({ detail: `data.${key}: must be JSON (a string, number, boolean, null, list or object)`, field: `data.${key}` })
+        return yield* new ValidationError({
+          detail: `data.${key}: must be JSON (a string, number, boolean, null, list or object)`,
+          field: `data.${key}`
+        })
       }
       body[key] = value
     }
     if (file !== undefined && body.chunked_upload !== undefined) {
       return yield* new ValidationError({
-        detail: "data.chunked_upload: give either file (uploaded here) or chunked_upload (an upload finished elsewhere), not both",
+        detail:
+          "data.chunked_upload: give either file (uploaded here) or chunked_upload (an upload finished elsewhere), not both",
         field: "data.chunked_upload"
       })
     }

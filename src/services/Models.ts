@@ -67,7 +67,9 @@ export const validatePrefetch = (prefetch: number | undefined, fallback: number)
   const problem = Pagination.prefetchProblem(prefetch)
   return problem === undefined
     ? Effect.succeed(prefetch)
-    : Effect.fail(new ValidationError({ detail: `prefetch ${problem}`, field: "prefetch", fieldErrors: { prefetch: [problem] } }))
+    : Effect.fail(
+      new ValidationError({ detail: `prefetch ${problem}`, field: "prefetch", fieldErrors: { prefetch: [problem] } })
+    )
 }
 
 /**
@@ -83,7 +85,9 @@ export const toQuery = (params: Readonly<Record<string, unknown>>) => {
 
 /** `query` with `fields=id` added when it selects fields without `id`. */
 const withIdField = (query: Array<[string, string]>): Array<[string, string]> => {
-  const selected = query.filter(([key]) => key === "fields").flatMap(([, value]) => value.split(",").map((f) => f.trim()))
+  const selected = query.filter(([key]) => key === "fields").flatMap(([, value]) =>
+    value.split(",").map((f) => f.trim())
+  )
   return selected.length > 0 && !selected.includes("id") ? [...query, ["fields", "id"]] : query
 }
 
@@ -123,8 +127,13 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
 
   const get = Effect.fn("Models.get")(function*(id: number, options?: GetOptions) {
     const pk = yield* validate(Id, id, { prefix: "id" })
-    const params = yield* validate(ModelGetParams, options?.params, { prefix: "params", allowed: { expand: ["metrics", "evaluations", "versions"] } })
-    const conversion = options?.urlConversion !== undefined ? yield* validateConversion(options.urlConversion) : undefined
+    const params = yield* validate(ModelGetParams, options?.params, {
+      prefix: "params",
+      allowed: { expand: ["metrics", "evaluations", "versions"] }
+    })
+    const conversion = options?.urlConversion !== undefined
+      ? yield* validateConversion(options.urlConversion)
+      : undefined
     const query = yield* toQuery(params)
     const model = yield* client.jsonWith(
       HttpClientRequest.get(Pagination.withQuery(client.resolveUrl(`models/${pk}/`), query)),

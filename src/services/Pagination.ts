@@ -170,13 +170,23 @@ type FollowState<A> =
   | { readonly _tag: "Done" }
 
 /** Follows `next` from `start`; `seen` holds the URLs already visited (a revisit is a loop). */
-const follow = <A>(start: FollowState<A>, fetch: FetchPage<A>, walk: Walk, seen: Set<string>): Stream.Stream<A, SynapseError> => {
-  const emit = (url: string, page: Page<A>): Effect.Effect<Option.Option<readonly [Chunk.Chunk<A>, FollowState<A>]>, SynapseError> =>
+const follow = <A>(
+  start: FollowState<A>,
+  fetch: FetchPage<A>,
+  walk: Walk,
+  seen: Set<string>
+): Stream.Stream<A, SynapseError> => {
+  const emit = (
+    url: string,
+    page: Page<A>
+  ): Effect.Effect<Option.Option<readonly [Chunk.Chunk<A>, FollowState<A>]>, SynapseError> =>
     Effect.zipRight(
       walk.checkCount(page, url),
       Effect.suspend(() => {
         if (page.results.length === 0) {
-          if (page.next !== null && walk.emitted < page.count) return Effect.fail(shortPageError(url, walk.emitted, page.count))
+          if (page.next !== null && walk.emitted < page.count) {
+            return Effect.fail(shortPageError(url, walk.emitted, page.count))
+          }
           return Effect.succeed(Option.none())
         }
         let nextState: FollowState<A>
@@ -231,7 +241,10 @@ const planOf = <A>(first: Page<A>): Option.Option<Plan> => {
     return Option.none()
   }
   const next = template.searchParams.getAll("page")
-  if (next.length !== 1 || !POSITIVE_INTEGER.test(next[0]!) || template.searchParams.has("cursor") || template.searchParams.has("offset")) {
+  if (
+    next.length !== 1 || !POSITIVE_INTEGER.test(next[0]!) || template.searchParams.has("cursor") ||
+    template.searchParams.has("offset")
+  ) {
     return Option.none()
   }
   const from = Number(next[0])
@@ -253,7 +266,12 @@ const numbered = (template: URL, page: number): string => {
 
 /** One answer of the concurrent step: the rest of its work, or a 404 to judge in order. */
 type Fetched<A> =
-  | { readonly _tag: "Body"; readonly page: number; readonly url: string; readonly finish: Effect.Effect<Page<A>, SynapseError> }
+  | {
+    readonly _tag: "Body"
+    readonly page: number
+    readonly url: string
+    readonly finish: Effect.Effect<Page<A>, SynapseError>
+  }
   | { readonly _tag: "Gone"; readonly page: number; readonly url: string; readonly error: SynapseError }
 
 /** What the in-order step made of one page: its items, and whether the listing ends with it. */
@@ -295,7 +313,9 @@ const byNumber = <A>(
           walk.checkCount(page, url),
           Effect.suspend((): Effect.Effect<Emitted<A>, SynapseError> => {
             if (page.results.length === 0) {
-              if (page.next !== null && walk.emitted < page.count) return Effect.fail(shortPageError(url, walk.emitted, page.count))
+              if (page.next !== null && walk.emitted < page.count) {
+                return Effect.fail(shortPageError(url, walk.emitted, page.count))
+              }
               return Effect.succeed({ chunk: Chunk.empty(), last: true })
             }
             const chunk = walk.take(page.results)
@@ -360,4 +380,3 @@ export const withQuery = (absoluteUrl: string, params: ReadonlyArray<readonly [s
   for (const [key, value] of params) url.searchParams.append(key, value)
   return url.toString()
 }
-

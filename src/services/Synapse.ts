@@ -29,7 +29,9 @@ export const layerServices = (options?: {
   readonly chunkedUpload?: ChunkedUpload.LayerOptions | undefined
 }): Layer.Layer<Exclude<Services, SynapseClient.SynapseClient>, never, SynapseClient.SynapseClient> => {
   const files = options?.fileCache !== undefined ? FileCache.layer(options.fileCache) : FileCache.layer()
-  const upload = options?.chunkedUpload !== undefined ? ChunkedUpload.layer(options.chunkedUpload) : ChunkedUpload.layer()
+  const upload = options?.chunkedUpload !== undefined
+    ? ChunkedUpload.layer(options.chunkedUpload)
+    : ChunkedUpload.layer()
   // Models.create uploads through the same ChunkedUpload (same resume state directory).
   return Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(Layer.provideMerge(Layer.merge(files, upload)))
 }

@@ -89,13 +89,14 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
  * The default retry schedule: exponential backoff from 250 ms, doubled each time, with jitter,
  * each delay capped at 8 s, at most 6 retries, and no retry started after 60 s in total.
  */
-export const defaultRetrySchedule: Schedule.Schedule<unknown, SynapseError> = Schedule.exponential("250 millis", 2).pipe(
-  Schedule.jittered,
-  // union takes the shorter delay of the two: this caps each wait at 8 s
-  Schedule.union(Schedule.spaced("8 seconds")),
-  Schedule.intersect(Schedule.recurs(6)),
-  Schedule.upTo("60 seconds")
-)
+export const defaultRetrySchedule: Schedule.Schedule<unknown, SynapseError> = Schedule.exponential("250 millis", 2)
+  .pipe(
+    Schedule.jittered,
+    // union takes the shorter delay of the two: this caps each wait at 8 s
+    Schedule.union(Schedule.spaced("8 seconds")),
+    Schedule.intersect(Schedule.recurs(6)),
+    Schedule.upTo("60 seconds")
+  )
 
 /** Options of `make` / `layer`. Secrets are `Redacted` so they never print. */
 export interface Options {
@@ -234,16 +235,27 @@ export const parseBaseUrl = (value: string | URL, name: string): Either.Either<s
   try {
     url = new URL(raw)
   } catch {
-    return Either.left(ConfigError.InvalidData([name], `${name} must be an absolute http(s) URL such as https://api.synapse.sh, got ${JSON.stringify(raw.slice(0, 100))}`))
+    return Either.left(
+      ConfigError.InvalidData(
+        [name],
+        `${name} must be an absolute http(s) URL such as https://api.synapse.sh, got ${
+          JSON.stringify(raw.slice(0, 100))
+        }`
+      )
+    )
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return Either.left(ConfigError.InvalidData([name], `${name} must use http or https, got ${JSON.stringify(url.protocol)}`))
+    return Either.left(
+      ConfigError.InvalidData([name], `${name} must use http or https, got ${JSON.stringify(url.protocol)}`)
+    )
   }
   if (url.search !== "" || url.hash !== "") {
     return Either.left(ConfigError.InvalidData([name], `${name} must not contain a query or fragment`))
   }
   if (url.username !== "" || url.password !== "") {
-    return Either.left(ConfigError.InvalidData([name], `${name} must not contain credentials: use SYNAPSE_ACCESS_TOKEN`))
+    return Either.left(
+      ConfigError.InvalidData([name], `${name} must not contain credentials: use SYNAPSE_ACCESS_TOKEN`)
+    )
   }
   return Either.right(url.toString().replace(/\/+$/, ""))
 }
@@ -318,23 +330,27 @@ const isTruncatedJson = (text: string, error: unknown): boolean => {
 export const parseJson = (text: string, status: number): Either.Either<unknown, DecodeError> => {
   // not text.trim(): that copies a whole (megabyte) page just to look at its first characters
   if (/^\s*$/.test(text)) {
-    return Either.left(new DecodeError({ status_code: status, detail: "the server answered with an empty body where JSON was expected" }))
+    return Either.left(
+      new DecodeError({ status_code: status, detail: "the server answered with an empty body where JSON was expected" })
+    )
   }
   try {
     return Either.right(JSON.parse(text))
   } catch (error) {
     const truncated = isTruncatedJson(text, error)
     const html = /^\s*</.test(text)
-    return Either.left(new DecodeError({
-      status_code: status,
-      detail: html
-        ? "the server answered with HTML where JSON was expected (a proxy or login page?)"
-        : truncated
-        ? "the answer was cut short: truncated JSON"
-        : `the answer is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
-      excerpt: excerpt(text, 200),
-      truncated
-    }))
+    return Either.left(
+      new DecodeError({
+        status_code: status,
+        detail: html
+          ? "the server answered with HTML where JSON was expected (a proxy or login page?)"
+          : truncated
+          ? "the answer was cut short: truncated JSON"
+          : `the answer is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+        excerpt: excerpt(text, 200),
+        truncated
+      })
+    )
   }
 }
 
@@ -349,10 +365,16 @@ const causeText = (cause: unknown): string => {
     if (code === "ECONNREFUSED") return "the connection was refused (ECONNREFUSED): is the server running?"
     if (code === "ENOTFOUND") return "the host name does not resolve (ENOTFOUND)"
     if (code === "EPIPE") return "the connection was closed while sending (EPIPE)"
-    if (code === "UND_ERR_SOCKET" || code === "ERR_STREAM_PREMATURE_CLOSE") return `the connection closed early (${code})`
+    if (code === "UND_ERR_SOCKET" || code === "ERR_STREAM_PREMATURE_CLOSE") {
+      return `the connection closed early (${code})`
+    }
     return `connection failure (${code})`
   }
-  if (cause instanceof Error) return cause.message === "aborted" ? "the connection closed before the answer was complete" : cause.message
+  if (cause instanceof Error) {
+    return cause.message === "aborted"
+      ? "the connection closed before the answer was complete"
+      : cause.message
+  }
   return String(cause)
 }
 
@@ -368,7 +390,11 @@ export const fromHttpClientError = (error: HttpClientError.HttpClientError): Syn
       case "InvalidUrl":
         return new ValidationError({ detail: `invalid request URL: ${url}`, field: "url", method, url })
       case "Encode":
-        return new ValidationError({ detail: `the request body could not be encoded: ${causeText(error.cause)}`, method, url })
+        return new ValidationError({
+          detail: `the request body could not be encoded: ${causeText(error.cause)}`,
+          method,
+          url
+        })
       case "Transport":
         return new ConnectionError({ detail: causeText(error.cause), method, url })
     }
@@ -377,9 +403,19 @@ export const fromHttpClientError = (error: HttpClientError.HttpClientError): Syn
     case "StatusCode":
       return fromResponse({ status: error.response.status, body: "", method, url })
     case "EmptyBody":
-      return new DecodeError({ status_code: error.response.status, detail: "the server answered with an empty body", method, url })
+      return new DecodeError({
+        status_code: error.response.status,
+        detail: "the server answered with an empty body",
+        method,
+        url
+      })
     case "Decode":
-      return new ConnectionError({ status_code: error.response.status, detail: `reading the answer failed: ${causeText(error.cause)}`, method, url })
+      return new ConnectionError({
+        status_code: error.response.status,
+        detail: `reading the answer failed: ${causeText(error.cause)}`,
+        method,
+        url
+      })
   }
 }
 
@@ -400,7 +436,9 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
     const defaultTimeout = Duration.sum(timeouts.connect, timeouts.read)
     const prefetch = options.prefetch ?? DEFAULT_PREFETCH
     const prefetchIssue = prefetchProblem(prefetch)
-    if (prefetchIssue !== undefined) return yield* Effect.fail(ConfigError.InvalidData(["prefetch"], `prefetch ${prefetchIssue}`))
+    if (prefetchIssue !== undefined) {
+      return yield* Effect.fail(ConfigError.InvalidData(["prefetch"], `prefetch ${prefetchIssue}`))
+    }
     const schedule = options.retry ?? defaultRetrySchedule
     const maxRetryAfter = Duration.decode(options.maxRetryAfter ?? "60 seconds")
     const userAgent = options.userAgent ?? `synapse-ml/${VERSION} (effect; node ${process.versions.node})`
@@ -476,7 +514,11 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
           Effect.tapError((error) =>
             isTransient(error)
               ? Effect.logDebug("synapse request failed, will retry if the budget allows").pipe(
-                Effect.annotateLogs({ error: error._tag, status: error.status_code ?? "-", detail: redact(error.detail) })
+                Effect.annotateLogs({
+                  error: error._tag,
+                  status: error.status_code ?? "-",
+                  detail: redact(error.detail)
+                })
               )
               : Effect.void
           )
@@ -487,18 +529,19 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
     const shouldRetry = (request: HttpClientRequest.HttpClientRequest, options?: RequestOptions) =>
       options?.retry ?? SAFE_METHODS.has(request.method)
 
-    const withTimeout = (timeout: Duration.Duration, request: HttpClientRequest.HttpClientRequest) =>
-    <A, R>(self: Effect.Effect<A, SynapseError, R>) =>
-      Effect.timeoutFail(self, {
-        duration: timeout,
-        onTimeout: () =>
-          new TimeoutError({
-            detail: `no complete answer within ${Duration.format(timeout)}`,
-            method: request.method,
-            url: stripQuery(resolveUrl(request.url)),
-            timeoutMs: Duration.toMillis(timeout)
-          })
-      })
+    const withTimeout =
+      (timeout: Duration.Duration, request: HttpClientRequest.HttpClientRequest) =>
+      <A, R>(self: Effect.Effect<A, SynapseError, R>) =>
+        Effect.timeoutFail(self, {
+          duration: timeout,
+          onTimeout: () =>
+            new TimeoutError({
+              detail: `no complete answer within ${Duration.format(timeout)}`,
+              method: request.method,
+              url: stripQuery(resolveUrl(request.url)),
+              timeoutMs: Duration.toMillis(timeout)
+            })
+        })
 
     /** One attempt: send, and turn a non-2xx status into its error (reading the error body). */
     const sendOnce = (request: HttpClientRequest.HttpClientRequest) =>
@@ -526,7 +569,11 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
         })
       )
 
-    const finish = <A>(self: Effect.Effect<A, SynapseError>, request: HttpClientRequest.HttpClientRequest, options?: RequestOptions) => {
+    const finish = <A>(
+      self: Effect.Effect<A, SynapseError>,
+      request: HttpClientRequest.HttpClientRequest,
+      options?: RequestOptions
+    ) => {
       // scrubbed before the retry policy sees them, so that its log lines are clean too
       const clean = Effect.mapError(self, (error) => scrubError(error, secrets))
       return withRedactedHeaders(shouldRetry(request, options) ? retry(clean) : clean)
@@ -559,7 +606,10 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
         const decoded: Either.Either<A, DecodeError> = Either.isLeft(parsed)
           ? Either.left(parsed.left)
           : Either.mapLeft(decode(parsed.right), (error) => new DecodeError({ ...error, status_code: body.status }))
-        return Either.mapLeft(decoded, (error) => (error.url === undefined ? new DecodeError({ ...error, method, url }) : error))
+        return Either.mapLeft(
+          decoded,
+          (error) => (error.url === undefined ? new DecodeError({ ...error, method, url }) : error)
+        )
       }
     }
 
@@ -576,7 +626,8 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
     const jsonLater: Service["jsonLater"] = (request, decode, options) => {
       const decodeOne = decodeBody(request, decode)
       const read = finish(readBody(request, options), request, options)
-      const decodeClean = (body: Body) => Either.mapLeft(decodeOne(body), (error) => scrubError(error, secrets) as DecodeError)
+      const decodeClean = (body: Body) =>
+        Either.mapLeft(decodeOne(body), (error) => scrubError(error, secrets) as DecodeError)
       return Effect.map(read, (body) =>
         Effect.suspend(() => {
           const decoded = decodeClean(body)
@@ -625,7 +676,15 @@ const optionalTimeout = (name: string) =>
       if (/^\d+(\.\d+)?$/.test(text)) return Either.right(Duration.seconds(Number(text)))
       const decoded = Duration.decodeUnknown(text)
       return Option.match(Option.filter(decoded, (d) => Duration.toMillis(d) > 0), {
-        onNone: () => Either.left(ConfigError.InvalidData([], `${name} must be a number of seconds (e.g. 30) or a duration such as "30 seconds", got ${JSON.stringify(text)}`)),
+        onNone: () =>
+          Either.left(
+            ConfigError.InvalidData(
+              [],
+              `${name} must be a number of seconds (e.g. 30) or a duration such as "30 seconds", got ${
+                JSON.stringify(text)
+              }`
+            )
+          ),
         onSome: Either.right
       })
     }),
@@ -641,7 +700,9 @@ const optionalPrefetch = (name: string) =>
       if (text === "") return Either.right(undefined)
       const value = /^[+-]?\d+$/.test(text) ? Number(text) : text
       const problem = prefetchProblem(value)
-      return problem === undefined ? Either.right(value as number) : Either.left(ConfigError.InvalidData([], `${name} ${problem}`))
+      return problem === undefined
+        ? Either.right(value as number)
+        : Either.left(ConfigError.InvalidData([], `${name} ${problem}`))
     }),
     Config.option,
     Config.map((value) => Option.getOrUndefined(value))
@@ -697,8 +758,10 @@ export type QueryValue = string | number | boolean | null | undefined | Readonly
 export type ExtraParams = Readonly<Record<string, QueryValue>>
 
 /** The closed sets of values some parameters accept, for messages that list them. */
-const allowedValues = (field: string, allowed: Readonly<Record<string, ReadonlyArray<string>>>): ReadonlyArray<string> | undefined =>
-  allowed[field.split(".")[0] ?? field]
+const allowedValues = (
+  field: string,
+  allowed: Readonly<Record<string, ReadonlyArray<string>>>
+): ReadonlyArray<string> | undefined => allowed[field.split(".")[0] ?? field]
 
 /** One parameter's problem, as `validate` reports it. */
 interface ParamProblem {
@@ -734,12 +797,26 @@ export const validate = <A, I>(
   }
   const describeIssue = (issue: ParseResult.ArrayFormatterIssue | undefined): ParamProblem => {
     const inner = issue !== undefined && issue.path.length > 0 ? issue.path.map(String).join(".") : undefined
-    const field = options?.prefix !== undefined ? (inner !== undefined ? `${options.prefix}.${inner}` : options.prefix) : inner ?? "params"
-    const allowed = inner !== undefined && options?.allowed !== undefined ? allowedValues(inner, options.allowed) : undefined
+    const field = options?.prefix !== undefined
+      ? (inner !== undefined ? `${options.prefix}.${inner}` : options.prefix)
+      : inner ?? "params"
+    const allowed = inner !== undefined && options?.allowed !== undefined
+      ? allowedValues(inner, options.allowed)
+      : undefined
     const got = issue !== undefined ? short(valueAt(input, issue.path)) : short(input)
     return allowed !== undefined
-      ? { field, allowed, message: `must be one of ${allowed.join(", ")} (got ${got})`, detail: `${field} must be one of ${allowed.join(", ")} (got ${got})` }
-      : { field, allowed, message: issue?.message ?? result.left.message, detail: `${field}: ${issue?.message ?? result.left.message}` }
+      ? {
+        field,
+        allowed,
+        message: `must be one of ${allowed.join(", ")} (got ${got})`,
+        detail: `${field} must be one of ${allowed.join(", ")} (got ${got})`
+      }
+      : {
+        field,
+        allowed,
+        message: issue?.message ?? result.left.message,
+        detail: `${field}: ${issue?.message ?? result.left.message}`
+      }
   }
   const problems = firstByParam.size === 0 ? [describeIssue(undefined)] : [...firstByParam.values()].map(describeIssue)
   const first = problems[0]!
@@ -762,7 +839,9 @@ const isScalar = (u: unknown): u is string | number | boolean =>
  * Query parameters as `[key, value]` pairs: lists as repeated keys, booleans as `true`/`false`,
  * `undefined`/`null` left out. Nested objects cannot be expressed in a query and are rejected.
  */
-export const queryParams = (params: Readonly<Record<string, unknown>>): Effect.Effect<Array<[string, string]>, ValidationError> =>
+export const queryParams = (
+  params: Readonly<Record<string, unknown>>
+): Effect.Effect<Array<[string, string]>, ValidationError> =>
   Effect.suspend(() => {
     const out: Array<[string, string]> = []
     for (const [key, value] of Object.entries(params)) {
@@ -772,7 +851,12 @@ export const queryParams = (params: Readonly<Record<string, unknown>>): Effect.E
       } else if (Array.isArray(value) && value.every(isScalar)) {
         for (const item of value) out.push([key, String(item)])
       } else {
-        return Effect.fail(new ValidationError({ detail: `${key}: a query parameter must be a string, number, boolean or a list of them`, field: key }))
+        return Effect.fail(
+          new ValidationError({
+            detail: `${key}: a query parameter must be a string, number, boolean or a list of them`,
+            field: key
+          })
+        )
       }
     }
     return Effect.succeed(out)

@@ -23,7 +23,14 @@ const common = {
   url: Schema.optional(Schema.String)
 }
 
-const describe = (self: { readonly detail: string; readonly status_code?: number | undefined; readonly method?: string | undefined; readonly url?: string | undefined }): string => {
+const describe = (
+  self: {
+    readonly detail: string
+    readonly status_code?: number | undefined
+    readonly method?: string | undefined
+    readonly url?: string | undefined
+  }
+): string => {
   const where = self.method !== undefined && self.url !== undefined ? ` (${self.method} ${self.url})` : ""
   const status = self.status_code !== undefined ? `HTTP ${self.status_code}: ` : ""
   return `${status}${self.detail}${where}`
@@ -99,7 +106,9 @@ export class ServerError extends Schema.TaggedError<ServerError>()("ServerError"
  * Any other non-2xx status (405, 409, 410, an unfollowed 3xx…): nothing the SDK knows how to act on,
  * kept with its status and body excerpt rather than forced into a wrong class.
  */
-export class UnexpectedStatusError extends Schema.TaggedError<UnexpectedStatusError>()("UnexpectedStatusError", common) {
+export class UnexpectedStatusError
+  extends Schema.TaggedError<UnexpectedStatusError>()("UnexpectedStatusError", common)
+{
   override get message(): string {
     return describe(this)
   }
@@ -180,7 +189,9 @@ export const incompleteRecord = (
     id,
     field,
     needed_by: neededBy,
-    detail: `${resource} ${id} has no \`${field}\`: ${neededBy} needs it, and the backend did not send it${hint !== undefined ? ` (${hint})` : ""}`
+    detail: `${resource} ${id} has no \`${field}\`: ${neededBy} needs it, and the backend did not send it${
+      hint !== undefined ? ` (${hint})` : ""
+    }`
   })
 
 /**
@@ -308,13 +319,16 @@ export const parseRetryAfter = (value: string | undefined, nowMs: number): numbe
 export const retryAfterOf = (error: SynapseError): Duration.Duration | undefined =>
   error._tag === "RateLimitError" && error.retryAfter !== undefined ? Duration.seconds(error.retryAfter) : undefined
 
-const isStringArray = (u: unknown): u is ReadonlyArray<string> => Array.isArray(u) && u.every((x) => typeof x === "string")
+const isStringArray = (u: unknown): u is ReadonlyArray<string> =>
+  Array.isArray(u) && u.every((x) => typeof x === "string")
 
 /**
  * Reads a DRF error body: `{"detail": "…"}`, field errors `{"field": ["…"]}` (also nested
  * `non_field_errors` or a bare string), or anything else as an excerpt.
  */
-const readErrorBody = (body: string): { detail: string | undefined; fieldErrors: Record<string, ReadonlyArray<string>> | undefined } => {
+const readErrorBody = (
+  body: string
+): { detail: string | undefined; fieldErrors: Record<string, ReadonlyArray<string>> | undefined } => {
   const trimmed = body.trim()
   if (trimmed === "") return { detail: undefined, fieldErrors: undefined }
   let json: unknown
@@ -400,8 +414,10 @@ export const scrubError = <E extends SynapseError>(error: E, secrets: ReadonlyAr
   if (secrets.length === 0) return error
   const detail = scrub(error.detail, secrets)
   const ex = error._tag === "DecodeError" && error.excerpt !== undefined ? scrub(error.excerpt, secrets) : undefined
-  if (detail === error.detail && (ex === undefined || (error._tag === "DecodeError" && ex === error.excerpt))) return error
-  const Ctor = error.constructor as new (fields: object) => E
+  if (detail === error.detail && (ex === undefined || (error._tag === "DecodeError" && ex === error.excerpt))) {
+    return error
+  }
+  const Ctor = error.constructor as new(fields: object) => E
   return new Ctor({ ...fieldsOf(error), detail, ...(ex !== undefined ? { excerpt: ex } : {}) })
 }
 

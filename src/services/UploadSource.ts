@@ -13,12 +13,12 @@
  * 1 GiB upload. A chunk read in a few large reads into a reused buffer, sent as one body part,
  * keeps memory at two chunks and the CPU for the md5.
  */
+import { Effect, Option, Schema, Stream } from "effect"
 import { createHash, type Hash, randomBytes } from "node:crypto"
 import { constants as fsConstants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import { makeDirectory } from "./Directories.js"
-import { Effect, Option, Schema, Stream } from "effect"
 
 /** How much is read from disk per read call, and hashed between two turns of the event loop. */
 export const PIECE_SIZE = 4 * 1024 * 1024

@@ -28,13 +28,16 @@ export type EvaluationTask = typeof EvaluationTask.Type
 /** Scoring knobs shared by analyze and compare. */
 export const ScoringFields = {
   task: Schema.optional(EvaluationTask).annotations({
-    description: "How to read the predictions; default from the model's type (segmentation is scored on boxes, as detection)."
+    description:
+      "How to read the predictions; default from the model's type (segmentation is scored on boxes, as detection)."
   }),
   zero_division: Schema.optional(Schema.Literal(0, 1)).annotations({
-    description: "Value of a precision/recall whose denominator is 0 (a class never predicted, or never present). Default 0; such cases are listed in the result."
+    description:
+      "Value of a precision/recall whose denominator is 0 (a class never predicted, or never present). Default 0; such cases are listed in the result."
   }),
   score_threshold: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))).annotations({
-    description: "Detection: minimum score counted in per-class precision/recall/F1 at IoU 0.5 (AP ignores it). Default 0."
+    description:
+      "Detection: minimum score counted in per-class precision/recall/F1 at IoU 0.5 (AP ignores it). Default 0."
   })
 }
 
@@ -46,7 +49,9 @@ export const AnalyzeInput = Schema.Struct({
     description:
       "The model's predictions on that version, as text. Detection: a COCO results JSON array [{image_id, category_id, bbox: [x, y, w, h], score}] (image_id as in the COCO export: the data unit id, or for events listed without one the id derived from the image file) or the same rows as JSON Lines. Classification: JSON Lines {data_unit, label} (data_unit = id or file name)."
   }),
-  predictions_name: Schema.optional(Schema.String).annotations({ description: "Name of the predictions (file name) for messages." }),
+  predictions_name: Schema.optional(Schema.String).annotations({
+    description: "Name of the predictions (file name) for messages."
+  }),
   tolerance: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))).annotations({
     description: "Largest absolute difference between a reported and a computed metric that still agrees. Default 0.01."
   }),
@@ -140,7 +145,9 @@ export const withTaskHint = (note: string | undefined) => (error: PredictionsErr
  * A model named for messages: `12 (yolo-v8 v3)`, `12 (yolo-v8)`, or `12` when the backend sent
  * neither a name nor a version.
  */
-export const modelLabel = (m: { readonly id: number; readonly name?: string | null | undefined; readonly version?: string | null | undefined }): string => {
+export const modelLabel = (
+  m: { readonly id: number; readonly name?: string | null | undefined; readonly version?: string | null | undefined }
+): string => {
   const words = [m.name, m.version].filter((w): w is string => typeof w === "string" && w !== "")
   return words.length > 0 ? `${m.id} (${words.join(" ")})` : String(m.id)
 }
@@ -159,12 +166,22 @@ const summarizeVersion = (v: DatasetVersion): VersionSummary => ({
   id: v.id,
   name: v.name ?? null,
   version: v.version ?? null,
-  dataset: typeof v.ground_truth_dataset === "object" && v.ground_truth_dataset !== null ? v.ground_truth_dataset.name ?? null : null,
+  dataset: typeof v.ground_truth_dataset === "object" && v.ground_truth_dataset !== null
+    ? v.ground_truth_dataset.name ?? null
+    : null,
   event_count: v.event_count ?? null
 })
 
 /** A file that could not be read, as an entry the collector counts among unusable annotations. */
-const UNREADABLE = { categoryId: undefined, categoryName: undefined, bbox: undefined, polygons: undefined, rle: undefined, iscrowd: undefined, area: undefined } as const
+const UNREADABLE = {
+  categoryId: undefined,
+  categoryName: undefined,
+  bbox: undefined,
+  polygons: undefined,
+  rle: undefined,
+  iscrowd: undefined,
+  area: undefined
+} as const
 
 /**
  * Streams every ground-truth event of a version into a collector. `keepBoxes` keeps the boxes in
@@ -208,8 +225,11 @@ export const collectGroundTruth = Effect.fn("Workflows.collectGroundTruth")(func
             for (const key of found.keys) {
               const entry = event.files![key]!
               if (typeof entry.url !== "string" && entry.path === undefined) continue
-              const path = entry.path ?? (yield* cache.value.download(entry.url!, { size: entry.size, checksum: entry.checksum }))
-              const json = yield* Effect.promise(() => Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined))
+              const path = entry.path ??
+                (yield* cache.value.download(entry.url!, { size: entry.size, checksum: entry.checksum }))
+              const json = yield* Effect.promise(() =>
+                Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined)
+              )
               const read = fromDataMeta(json, imageKey)
               if (Either.isRight(read)) sources.push(...read.right)
               else sources.push({ ...UNREADABLE, unusable: read.left })
@@ -221,8 +241,7 @@ export const collectGroundTruth = Effect.fn("Workflows.collectGroundTruth")(func
       for (const event of chunk) collector.add(event, fromFiles.get(k++))
       done += chunk.length
       onProgress?.({ stage: "ground_truth", done, total: Math.max(count, done) })
-    })
-  )
+    }))
   return collector
 })
 
@@ -231,7 +250,11 @@ export const scorePredictions = (
   text: string,
   task: EvaluationTask,
   groundTruth: GroundTruthCollector,
-  options: { readonly name?: string | undefined; readonly zeroDivision?: 0 | 1 | undefined; readonly scoreThreshold?: number | undefined }
+  options: {
+    readonly name?: string | undefined
+    readonly zeroDivision?: 0 | 1 | undefined
+    readonly scoreThreshold?: number | undefined
+  }
 ): Effect.Effect<Score, PredictionsError> =>
   Effect.suspend((): Effect.Effect<Score, PredictionsError> => {
     const name = options.name ?? "predictions"
@@ -260,7 +283,9 @@ export const scorePredictions = (
 export const analyzeModel: (
   input: AnalyzeInput,
   options?: AnalyzeOptions
-) => Effect.Effect<Analysis, SynapseError | PredictionsError, Models | GroundTruths> = Effect.fn("Workflows.analyzeModel")(
+) => Effect.Effect<Analysis, SynapseError | PredictionsError, Models | GroundTruths> = Effect.fn(
+  "Workflows.analyzeModel"
+)(
   function*(rawInput: AnalyzeInput, options: AnalyzeOptions = {}) {
     const input = yield* validate(AnalyzeInput, rawInput)
     const models = yield* Models
@@ -282,7 +307,11 @@ export const analyzeModel: (
     if (input.predictions !== undefined && model.model_type === "segmentation" && input.task === undefined) {
       notes.push("segmentation model: predictions are scored on their bounding boxes (COCO iouType bbox)")
     }
-    const collector = yield* collectGroundTruth(version.id, input.predictions !== undefined && task === "detection", options.onProgress)
+    const collector = yield* collectGroundTruth(
+      version.id,
+      input.predictions !== undefined && task === "detection",
+      options.onProgress
+    )
 
     const reportedMetrics = numericMetrics(model)
     const nonNumeric = Object.keys(model.metrics ?? {}).filter((k) => !(k in reportedMetrics))
@@ -306,11 +335,15 @@ export const analyzeModel: (
       comparisons = compared.comparisons
       uncompared = compared.uncompared
       if (computed.predictions.skipped.total > 0) {
-        notes.push(`${computed.predictions.skipped.total} prediction rows were skipped; see computed.predictions.skipped`)
+        notes.push(
+          `${computed.predictions.skipped.total} prediction rows were skipped; see computed.predictions.skipped`
+        )
       }
       if (computed.task === "detection" && computed.metrics.excludedCategories.length > 0) {
         notes.push(
-          `categories without ground truth are excluded from the means: ${computed.metrics.excludedCategories.map((c) => c.name).join(", ")}`
+          `categories without ground truth are excluded from the means: ${
+            computed.metrics.excludedCategories.map((c) => c.name).join(", ")
+          }`
         )
       }
     } else {

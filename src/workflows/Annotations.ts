@@ -41,9 +41,11 @@ export type SkipReason = typeof SkipReason.Type
 
 /** What each skip reason means, for reports and help text. */
 export const SKIP_REASON_TEXT: Readonly<Record<SkipReason, string>> = {
-  image_size_unknown: "the image's width/height are neither in its file entry nor readable from the image file's header",
+  image_size_unknown:
+    "the image's width/height are neither in its file entry nor readable from the image file's header",
   missing_data_unit: "the event names no data unit (not produced: an event without one is placed by its image file)",
-  no_image: "the event names neither a data unit nor an image file (no `image_*` entry, `file_type: image` or primary file in `files`)",
+  no_image:
+    "the event names neither a data unit nor an image file (no `image_*` entry, `file_type: image` or primary file in `files`)",
   non_positive_size: "the box or polygon has no positive width, height or area",
   unknown_class: "the annotation names no class, or a class not in the category map",
   outside_image: "the geometry lies outside the image",
@@ -84,7 +86,10 @@ export interface PreparedGeometry {
 }
 
 /** Either geometry or the reason it was skipped. */
-export type Prepared = { readonly _tag: "ok"; readonly geometry: PreparedGeometry } | { readonly _tag: "skip"; readonly reason: SkipReason }
+export type Prepared = { readonly _tag: "ok"; readonly geometry: PreparedGeometry } | {
+  readonly _tag: "skip"
+  readonly reason: SkipReason
+}
 
 const skip = (reason: SkipReason): Prepared => ({ _tag: "skip", reason })
 
@@ -121,7 +126,14 @@ export const scratchSource = (): MutableSourceAnnotation => ({
  */
 export const readEventAnnotation = (a: unknown, out: MutableSourceAnnotation): MutableSourceAnnotation => {
   if (!isRecord(a)) {
-    out.categoryId = out.categoryName = out.bbox = out.polygons = out.rle = out.iscrowd = out.area = undefined
+    out.categoryId =
+      out.categoryName =
+      out.bbox =
+      out.polygons =
+      out.rle =
+      out.iscrowd =
+      out.area =
+        undefined
     out.unusable = "malformed_annotation"
     return out
   }
@@ -172,8 +184,8 @@ export const dataMetaKeys = (files: FileMap | undefined): Array<string> =>
   files === undefined || files === null
     ? []
     : Object.keys(files)
-        .filter((k) => k.startsWith("data_meta") || (isRecord(files[k]) && files[k]!.file_type === "data_meta"))
-        .sort()
+      .filter((k) => k.startsWith("data_meta") || (isRecord(files[k]) && files[k]!.file_type === "data_meta"))
+      .sort()
 
 /** An event's image: its id (for COCO `image_id`, splits and predictions) and its file entry. */
 export interface EventImage {
@@ -259,9 +271,17 @@ export const nativeKey = (record: NativeEntries, imageKey: string | undefined): 
   return keys.find((k) => k.startsWith("image")) ?? keys[0]
 }
 
-const NO_GEOMETRY = { categoryId: undefined, bbox: undefined, polygons: undefined, rle: undefined, iscrowd: 0, area: undefined } as const
+const NO_GEOMETRY = {
+  categoryId: undefined,
+  bbox: undefined,
+  polygons: undefined,
+  rle: undefined,
+  iscrowd: 0,
+  area: undefined
+} as const
 
-const idKey = (v: unknown): string | undefined => (typeof v === "string" && v.length > 0) || typeof v === "number" ? String(v) : undefined
+const idKey = (v: unknown): string | undefined =>
+  (typeof v === "string" && v.length > 0) || typeof v === "number" ? String(v) : undefined
 
 /**
  * Reads the native form: the annotations under the key `nativeKey` picks, joined with their
@@ -269,12 +289,20 @@ const idKey = (v: unknown): string | undefined => (typeof v === "string" && v.le
  * the reason (`unsupported_tool`, `coordinate_missing`, `malformed_annotation`), and each
  * `annotationsData` entry no annotation claims is one `unmatched_annotation_data` item.
  */
-export const fromNative = (annotations: NativeEntries, annotationsData: NativeEntries | undefined, imageKey: string | undefined): Array<SourceAnnotation> => {
+export const fromNative = (
+  annotations: NativeEntries,
+  annotationsData: NativeEntries | undefined,
+  imageKey: string | undefined
+): Array<SourceAnnotation> => {
   const key = nativeKey(annotations, imageKey)
   if (key === undefined) return []
   const out: Array<SourceAnnotation> = []
   const list = annotations[key]
-  const dataKey = annotationsData === undefined ? undefined : Object.prototype.hasOwnProperty.call(annotationsData, key) ? key : nativeKey(annotationsData, imageKey)
+  const dataKey = annotationsData === undefined
+    ? undefined
+    : Object.prototype.hasOwnProperty.call(annotationsData, key)
+    ? key
+    : nativeKey(annotationsData, imageKey)
   const dataList = dataKey === undefined ? undefined : annotationsData![dataKey]
   const coords = new Map<string, { coordinate: unknown; used: boolean }>()
   let unmatched = 0
@@ -288,7 +316,9 @@ export const fromNative = (annotations: NativeEntries, annotationsData: NativeEn
     out.push({ ...NO_GEOMETRY, categoryName: undefined, unusable: "malformed_annotation" })
   }
   if (!Array.isArray(list)) {
-    if (list !== undefined && list !== null) out.push({ ...NO_GEOMETRY, categoryName: undefined, unusable: "malformed_annotation" })
+    if (list !== undefined && list !== null) {
+      out.push({ ...NO_GEOMETRY, categoryName: undefined, unusable: "malformed_annotation" })
+    }
   } else {
     for (const a of list) {
       if (!isRecord(a)) {
@@ -318,16 +348,23 @@ export const fromNative = (annotations: NativeEntries, annotationsData: NativeEn
         out.push({ ...NO_GEOMETRY, categoryName, bbox: [c.x, c.y, c.width, c.height], tool })
       } else {
         // A list of points, or (as the platform's own exporter also reads) `{points: [...]}`.
-        const points = Array.isArray(coordinate) ? coordinate : isRecord(coordinate) && Array.isArray(coordinate.points) ? coordinate.points : undefined
+        const points = Array.isArray(coordinate)
+          ? coordinate
+          : isRecord(coordinate) && Array.isArray(coordinate.points)
+          ? coordinate.points
+          : undefined
         const flat: Array<unknown> = []
-        if (points !== undefined) for (const p of points) flat.push(isRecord(p) ? p.x : undefined, isRecord(p) ? p.y : undefined)
-        else flat.push(undefined)
+        if (points !== undefined) {
+          for (const p of points) flat.push(isRecord(p) ? p.x : undefined, isRecord(p) ? p.y : undefined)
+        } else flat.push(undefined)
         out.push({ ...NO_GEOMETRY, categoryName, polygons: [flat], tool })
       }
     }
   }
   for (const c of coords.values()) if (!c.used) unmatched++
-  for (let i = 0; i < unmatched; i++) out.push({ ...NO_GEOMETRY, categoryName: undefined, unusable: "unmatched_annotation_data" })
+  for (let i = 0; i < unmatched; i++) {
+    out.push({ ...NO_GEOMETRY, categoryName: undefined, unusable: "unmatched_annotation_data" })
+  }
   return out
 }
 
@@ -337,7 +374,10 @@ const decodeDataMeta = Schema.decodeUnknownEither(NativeDocument)
  * Reads a native `data_meta` document: the annotations of image `imageKey` (see `nativeKey` for the
  * key chosen), joined with their coordinates by id.
  */
-export const fromDataMeta = (json: unknown, imageKey: string | undefined): Either.Either<Array<SourceAnnotation>, SkipReason> => {
+export const fromDataMeta = (
+  json: unknown,
+  imageKey: string | undefined
+): Either.Either<Array<SourceAnnotation>, SkipReason> => {
   const decoded = decodeDataMeta(json)
   if (Either.isLeft(decoded)) return Either.left("data_meta_unreadable")
   return Either.right(fromNative(decoded.right.annotations, decoded.right.annotationsData, imageKey))
@@ -409,7 +449,12 @@ const boxScratch = boxOut()
  * `out`; returns the skip reason when it cannot be written. The export calls it directly for
  * box-only annotations (the common case), whose area is then `round2(out.w * out.h)`.
  */
-export const prepareBox = (b: ReadonlyArray<unknown> | undefined, width: number, height: number, out: BoxOut): SkipReason | undefined => {
+export const prepareBox = (
+  b: ReadonlyArray<unknown> | undefined,
+  width: number,
+  height: number,
+  out: BoxOut
+): SkipReason | undefined => {
   if (b === undefined || b.length !== 4 || !allFinite(b)) return "invalid_geometry"
   if (!(b[2] > 0) || !(b[3] > 0)) return "non_positive_size"
   // clipBox, inline (no tuple); the same operations in the same order, so the same numbers.
@@ -461,9 +506,21 @@ export const prepare = (a: SourceAnnotation, width: number, height: number): Pre
     const sizeOk = Array.isArray(size) && size.length === 2 && size[0] === height && size[1] === width
     const countsOk = typeof counts === "string" || (Array.isArray(counts) && allFinite(counts))
     if (!sizeOk || !countsOk) return skip("invalid_geometry")
-    const area = typeof a.area === "number" && a.area > 0 ? a.area : Array.isArray(counts) ? rleArea(counts as ReadonlyArray<number>) : bbox[2] * bbox[3]
+    const area = typeof a.area === "number" && a.area > 0
+      ? a.area
+      : Array.isArray(counts)
+      ? rleArea(counts as ReadonlyArray<number>)
+      : bbox[2] * bbox[3]
     if (!(area > 0)) return skip("non_positive_size")
-    return { _tag: "ok", geometry: { bbox, area: round2(area), iscrowd, rle: { size: [height, width], counts: counts as string | ReadonlyArray<number> } } }
+    return {
+      _tag: "ok",
+      geometry: {
+        bbox,
+        area: round2(area),
+        iscrowd,
+        rle: { size: [height, width], counts: counts as string | ReadonlyArray<number> }
+      }
+    }
   }
   return { _tag: "ok", geometry: { bbox, area: round2(bbox[2] * bbox[3]), iscrowd } }
 }
@@ -483,6 +540,10 @@ export const inlineAnnotations = (event: GroundTruthEvent): ReadonlyArray<Source
  */
 export const dataMetaOnly = (event: GroundTruthEvent): boolean => {
   const annotations = event.data?.annotations
-  if (Array.isArray(annotations) ? annotations.length > 0 : isRecord(annotations) && Object.keys(annotations).length > 0) return false
+  if (
+    Array.isArray(annotations)
+      ? annotations.length > 0
+      : isRecord(annotations) && Object.keys(annotations).length > 0
+  ) return false
   return dataMetaKeys(event.files ?? undefined).length > 0
 }

@@ -38,7 +38,10 @@ export interface CocoAnnotation {
   readonly bbox: readonly [number, number, number, number]
   readonly area: number
   readonly iscrowd: 0 | 1
-  readonly segmentation?: ReadonlyArray<ReadonlyArray<number>> | { readonly size: readonly [number, number]; readonly counts: string | ReadonlyArray<number> }
+  readonly segmentation?: ReadonlyArray<ReadonlyArray<number>> | {
+    readonly size: readonly [number, number]
+    readonly counts: string | ReadonlyArray<number>
+  }
 }
 
 /** The rules the validator checks; each finding names one. */
@@ -188,14 +191,26 @@ export class CocoChecker {
     const { height, width } = value
     const sizeOk = isFiniteNumber(width) && isFiniteNumber(height) && width > 0 && height > 0
     if (!sizeOk) {
-      this.report("image_size", `images[${index}]`, `width and height must be positive numbers, got ${show(width)} x ${show(height)}`)
+      this.report(
+        "image_size",
+        `images[${index}]`,
+        `width and height must be positive numbers, got ${show(width)} x ${show(height)}`
+      )
     } else if (fresh && isPositiveInt(value.id)) {
       this.sizes.set(value.id, width, height)
     }
     if (typeof value.file_name !== "string" || value.file_name.length === 0) {
-      this.report("file_name", `images[${index}].file_name`, `file_name must be a non-empty string, got ${show(value.file_name)}`)
+      this.report(
+        "file_name",
+        `images[${index}].file_name`,
+        `file_name must be a non-empty string, got ${show(value.file_name)}`
+      )
     } else if (!this.fileNames.add(value.file_name)) {
-      this.report("file_name_unique", `images[${index}].file_name`, `another image entry already has file_name ${show(value.file_name)}: one entry per image`)
+      this.report(
+        "file_name_unique",
+        `images[${index}].file_name`,
+        `another image entry already has file_name ${show(value.file_name)}: one entry per image`
+      )
     }
   }
 
@@ -209,8 +224,15 @@ export class CocoChecker {
 
     let bboxOk = false
     const b = value.bbox
-    if (!Array.isArray(b) || b.length !== 4 || !isFiniteNumber(b[0]) || !isFiniteNumber(b[1]) || !isFiniteNumber(b[2]) || !isFiniteNumber(b[3])) {
-      this.report("bbox_format", `annotations[${index}].bbox`, `bbox must be [x, y, width, height] of 4 finite numbers, got ${show(b)}`)
+    if (
+      !Array.isArray(b) || b.length !== 4 || !isFiniteNumber(b[0]) || !isFiniteNumber(b[1]) || !isFiniteNumber(b[2]) ||
+      !isFiniteNumber(b[3])
+    ) {
+      this.report(
+        "bbox_format",
+        `annotations[${index}].bbox`,
+        `bbox must be [x, y, width, height] of 4 finite numbers, got ${show(b)}`
+      )
     } else if (!(b[2] > 0 && b[3] > 0)) {
       this.report("bbox_size", `annotations[${index}].bbox`, `bbox width and height must be positive, got ${show(b)}`)
     } else {
@@ -218,37 +240,66 @@ export class CocoChecker {
     }
 
     if (!isFiniteNumber(value.area) || !(value.area > 0)) {
-      this.report("area_positive", `annotations[${index}].area`, `area must be a positive number, got ${show(value.area)}`)
+      this.report(
+        "area_positive",
+        `annotations[${index}].area`,
+        `area must be a positive number, got ${show(value.area)}`
+      )
     }
     if (value.iscrowd !== 0 && value.iscrowd !== 1) {
-      this.report("iscrowd_value", `annotations[${index}].iscrowd`, `iscrowd must be 0 or 1, got ${show(value.iscrowd)}`)
+      this.report(
+        "iscrowd_value",
+        `annotations[${index}].iscrowd`,
+        `iscrowd must be 0 or 1, got ${show(value.iscrowd)}`
+      )
     }
 
     let rleSize: readonly [number, number] | undefined
     const seg = value.segmentation
     if (Array.isArray(seg)) {
       if (seg.length === 0) {
-        this.report("segmentation_empty", `annotations[${index}].segmentation`, "empty segmentation list: omit the field for box-only annotations", "warning")
+        this.report(
+          "segmentation_empty",
+          `annotations[${index}].segmentation`,
+          "empty segmentation list: omit the field for box-only annotations",
+          "warning"
+        )
       }
       for (let k = 0; k < seg.length; k++) {
         const poly: unknown = seg[k]
         if (!Array.isArray(poly) || poly.length < 6 || poly.length % 2 !== 0 || !poly.every(isFiniteNumber)) {
           const n = Array.isArray(poly) ? poly.length : "no"
-          this.report("polygon_format", `annotations[${index}].segmentation[${k}]`, `polygon must be an even list of at least 6 finite numbers (3 points), got ${n} values`)
+          this.report(
+            "polygon_format",
+            `annotations[${index}].segmentation[${k}]`,
+            `polygon must be an even list of at least 6 finite numbers (3 points), got ${n} values`
+          )
         }
       }
     } else if (isObject(seg)) {
       const size = seg.size
       if (!Array.isArray(size) || size.length !== 2 || !size.every(isPositiveInt)) {
-        this.report("rle_size", `annotations[${index}].segmentation.size`, `RLE size must be [height, width] of positive integers, got ${show(size)}`)
+        this.report(
+          "rle_size",
+          `annotations[${index}].segmentation.size`,
+          `RLE size must be [height, width] of positive integers, got ${show(size)}`
+        )
       } else {
         rleSize = [size[0], size[1]]
       }
       if (typeof seg.counts !== "string" && !(Array.isArray(seg.counts) && seg.counts.every(isFiniteNumber))) {
-        this.report("polygon_format", `annotations[${index}].segmentation.counts`, "RLE counts must be a string or a list of numbers")
+        this.report(
+          "polygon_format",
+          `annotations[${index}].segmentation.counts`,
+          "RLE counts must be a string or a list of numbers"
+        )
       }
     } else if (seg !== undefined && seg !== null) {
-      this.report("polygon_format", `annotations[${index}].segmentation`, `segmentation must be a list of polygons or an RLE object, got ${show(seg)}`)
+      this.report(
+        "polygon_format",
+        `annotations[${index}].segmentation`,
+        `segmentation must be a list of polygons or an RLE object, got ${show(seg)}`
+      )
     }
 
     const imageId = value.image_id
@@ -256,10 +307,18 @@ export class CocoChecker {
     const imageOk = isPositiveInt(imageId)
     const categoryOk = isPositiveInt(categoryId)
     if (!imageOk) {
-      this.report("image_ref", `annotations[${index}].image_id`, `image_id must be a positive integer id, got ${show(imageId)}`)
+      this.report(
+        "image_ref",
+        `annotations[${index}].image_id`,
+        `image_id must be a positive integer id, got ${show(imageId)}`
+      )
     }
     if (!categoryOk) {
-      this.report("category_ref", `annotations[${index}].category_id`, `category_id must be a positive integer id, got ${show(categoryId)}`)
+      this.report(
+        "category_ref",
+        `annotations[${index}].category_id`,
+        `category_id must be a positive integer id, got ${show(categoryId)}`
+      )
     }
     const bbox = bboxOk ? (b as ReadonlyArray<number>) : undefined
     if ((imageOk && !this.imagesComplete) || (categoryOk && !this.categoriesComplete)) {
@@ -286,7 +345,11 @@ export class CocoChecker {
       if (!this.seen.has(key)) this.report("structure", key, `missing "${key}" array`)
     }
     if (this.seen.has("categories") && this.nCategories === 0) {
-      this.report("categories_nonempty", "categories", "categories is empty: evaluation tools need every category_id listed with its name")
+      this.report(
+        "categories_nonempty",
+        "categories",
+        "categories is empty: evaluation tools need every category_id listed with its name"
+      )
     }
     return {
       valid: this.errors === 0,
@@ -306,7 +369,11 @@ export class CocoChecker {
     if (isPositiveInt(id) && set.add(id)) return true
     const path = `${array}[${index}]`
     if (!isPositiveInt(id)) {
-      this.report("id_positive", `${path}.id`, `id must be an integer ≥ 1 (pycocotools treats 0 as "no match"), got ${show(id)}`)
+      this.report(
+        "id_positive",
+        `${path}.id`,
+        `id must be an integer ≥ 1 (pycocotools treats 0 as "no match"), got ${show(id)}`
+      )
       return false
     }
     if (!set.add(id)) {
@@ -338,7 +405,11 @@ export class CocoChecker {
       this.report("bbox_inside", `annotations[${index}].bbox`, `bbox ${show(b)} extends outside the ${w}x${h} image`)
     }
     if (r !== undefined && (r[0] !== h || r[1] !== w)) {
-      this.report("rle_size", `annotations[${index}].segmentation.size`, `RLE size ${show(r)} must be [height, width] = [${h}, ${w}]`)
+      this.report(
+        "rle_size",
+        `annotations[${index}].segmentation.size`,
+        `RLE size ${show(r)} must be [height, width] = [${h}, ${w}]`
+      )
     }
   }
 }
@@ -356,7 +427,9 @@ export const validate = (document: unknown, options: ValidateOptions = {}): Coco
     const arr = document[key]
     checker.sawKey(key, Array.isArray(arr))
     if (!Array.isArray(arr)) continue
-    arr.forEach((v, i) => key === "categories" ? checker.category(v, i) : key === "images" ? checker.image(v, i) : checker.annotation(v, i))
+    arr.forEach((v, i) =>
+      key === "categories" ? checker.category(v, i) : key === "images" ? checker.image(v, i) : checker.annotation(v, i)
+    )
     checker.endArray(key)
   }
   return checker.finish()
@@ -377,7 +450,11 @@ export interface ScanHandlers {
 }
 
 const WS = new Uint8Array(128)
-WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1
+WS[0x20] =
+  WS[0x09] =
+  WS[0x0a] =
+  WS[0x0d] =
+    1
 // `"` `,` `[` `]` `{` `}`: the only characters that change the scanner's state outside strings.
 const STRUCTURAL = new Uint8Array(128)
 for (const ch of "\",[]{}") STRUCTURAL[ch.charCodeAt(0)] = 1
@@ -475,8 +552,9 @@ export class CocoScanner {
             this.capParts.push(s.slice(this.capStart, i))
             const text = this.capParts.length === 1 ? this.capParts[0]! : this.capParts.join("")
             this.capParts = undefined
-            if (this.arrayKey !== undefined) h.element(this.arrayKey, this.parse(text, this.arrayKey, this.index), this.index++)
-            else h.value(this.key, this.parse(text, this.key))
+            if (this.arrayKey !== undefined) {
+              h.element(this.arrayKey, this.parse(text, this.arrayKey, this.index), this.index++)
+            } else h.value(this.key, this.parse(text, this.key))
           }
           // fall through: the comma or bracket is structure of the enclosing container
         } else {
@@ -578,7 +656,9 @@ export class CocoScanner {
       values = undefined
     }
     for (let k = 0; k < n; k++) {
-      const value = values !== undefined ? values[k] : this.parse(s.slice(bounds[2 * k]!, bounds[2 * k + 1]!), key, this.index)
+      const value = values !== undefined
+        ? values[k]
+        : this.parse(s.slice(bounds[2 * k]!, bounds[2 * k + 1]!), key, this.index)
       this.handlers.element(key, value, this.index++)
     }
   }
@@ -596,7 +676,9 @@ export class CocoScanner {
     try {
       return JSON.parse(text)
     } catch (e) {
-      this.handlers.syntax(`invalid JSON at ${index === undefined ? where : `${where}[${index}]`}: ${(e as Error).message}`)
+      this.handlers.syntax(
+        `invalid JSON at ${index === undefined ? where : `${where}[${index}]`}: ${(e as Error).message}`
+      )
       return undefined
     }
   }
@@ -606,7 +688,7 @@ export class CocoScanner {
  * Validates a COCO file on disk, reading it as a stream. Interruptible: the read stops when the
  * fiber is interrupted.
  */
-export const validateFile = Effect.fn("Coco.validateFile")(function* (path: string, options: ValidateOptions = {}) {
+export const validateFile = Effect.fn("Coco.validateFile")(function*(path: string, options: ValidateOptions = {}) {
   const checker = new CocoChecker(options)
   const scanner = new CocoScanner({
     arrayStart: (key) => checker.sawKey(key, true),

@@ -12,7 +12,17 @@ import { GroundTruths } from "../services/GroundTruths.js"
 import { Models } from "../services/Models.js"
 import { validate } from "../services/SynapseClient.js"
 import type { SynapseError } from "../services/SynapseError.js"
-import { collectGroundTruth, type Progress, ScoringFields, scorePredictions, summarizeModel, taskNote, taskOf, type ModelSummary, withTaskHint } from "./Analyze.js"
+import {
+  collectGroundTruth,
+  type ModelSummary,
+  type Progress,
+  scorePredictions,
+  ScoringFields,
+  summarizeModel,
+  taskNote,
+  taskOf,
+  withTaskHint
+} from "./Analyze.js"
 import { PredictionsError } from "./Predictions.js"
 import { flatMetrics } from "./Scoring.js"
 
@@ -20,7 +30,8 @@ import { flatMetrics } from "./Scoring.js"
 export const Direction = Schema.Literal("higher", "lower")
 export type Direction = typeof Direction.Type
 
-const LOWER_IS_BETTER = /(loss|error|err$|^err|mse|mae|rmse|mape|wer|cer|latency|fpr|fnr|miss_?rate|perplexity|inference_time|eer)/i
+const LOWER_IS_BETTER =
+  /(loss|error|err$|^err|mse|mae|rmse|mape|wer|cer|latency|fpr|fnr|miss_?rate|perplexity|inference_time|eer)/i
 
 /** The default direction of a metric: lower for losses, errors, latencies and the like; else higher. */
 export const defaultDirection = (metric: string): Direction => (LOWER_IS_BETTER.test(metric) ? "lower" : "higher")
@@ -62,7 +73,8 @@ export const CompareInput = Schema.Struct({
     description: "The models to compare (1..100)."
   }),
   metric: Schema.optional(Schema.String.pipe(Schema.minLength(1))).annotations({
-    description: "The metric to rank by, e.g. accuracy, mAP, loss (computed metrics when recomputing: AP, AP50, accuracy, f1_macro…). Default accuracy, as in the seed."
+    description:
+      "The metric to rank by, e.g. accuracy, mAP, loss (computed metrics when recomputing: AP, AP50, accuracy, f1_macro…). Default accuracy, as in the seed."
   }),
   direction: Schema.optional(Direction).annotations({
     description: "Whether higher or lower is better. Default: lower for loss/error-like names, higher otherwise."
@@ -71,11 +83,14 @@ export const CompareInput = Schema.Struct({
     Schema.Struct({
       ground_truth_version_id: Id.annotations({ description: "The dataset version every model is scored on." }),
       predictions: Schema.Record({ key: Schema.String, value: Schema.String }).annotations({
-        description: "Predictions text per model id (as analyze accepts). Models without an entry are listed as missing."
+        description:
+          "Predictions text per model id (as analyze accepts). Models without an entry are listed as missing."
       }),
       ...ScoringFields
     })
-  ).annotations({ description: "Score every model on one dataset version from supplied predictions, and rank by the computed metric." })
+  ).annotations({
+    description: "Score every model on one dataset version from supplied predictions, and rank by the computed metric."
+  })
 })
 export type CompareInput = typeof CompareInput.Type
 
@@ -120,7 +135,9 @@ export const rank = <A extends { readonly value: number }>(
 ): Array<A & { readonly rank: number }> => {
   const sorted = items
     .map((item, index) => ({ item, index }))
-    .sort((a, b) => (direction === "higher" ? b.item.value - a.item.value : a.item.value - b.item.value) || a.index - b.index)
+    .sort((a, b) =>
+      (direction === "higher" ? b.item.value - a.item.value : a.item.value - b.item.value) || a.index - b.index
+    )
   const out: Array<A & { readonly rank: number }> = []
   sorted.forEach(({ item }, i) => {
     const previous = out[i - 1]
@@ -136,13 +153,20 @@ export const compareModels: (
   options?: { readonly onProgress?: ((progress: Progress) => void) | undefined }
 ) => Effect.Effect<Comparison, SynapseError | PredictionsError | UnknownMetricError, Models | GroundTruths> = Effect.fn(
   "Workflows.compareModels"
-)(function*(rawInput: CompareInput, options: { readonly onProgress?: ((progress: Progress) => void) | undefined } = {}) {
+)(function*(
+  rawInput: CompareInput,
+  options: { readonly onProgress?: ((progress: Progress) => void) | undefined } = {}
+) {
   const input = yield* validate(CompareInput, rawInput)
   const models = yield* Models
   const ids = [...new Set(input.model_ids)]
-  const list: ReadonlyArray<Model> = yield* Effect.forEach(ids, (id) => models.get(id, { params: { expand: "metrics" } }), {
-    concurrency: 4
-  })
+  const list: ReadonlyArray<Model> = yield* Effect.forEach(
+    ids,
+    (id) => models.get(id, { params: { expand: "metrics" } }),
+    {
+      concurrency: 4
+    }
+  )
   const requested = input.metric ?? "accuracy"
   const direction = input.direction ?? defaultDirection(requested)
   const directionSource = input.direction !== undefined ? "given" : "default"
@@ -164,7 +188,9 @@ export const compareModels: (
     const strays = Object.keys(recompute.predictions).filter((key) => !ids.some((id) => String(id) === key))
     if (strays.length > 0) {
       return yield* new PredictionsError({
-        detail: `predictions were given for ${strays.map((k) => JSON.stringify(k)).join(", ")}, which ${strays.length === 1 ? "is" : "are"} not ` +
+        detail: `predictions were given for ${
+          strays.map((k) => JSON.stringify(k)).join(", ")
+        }, which ${strays.length === 1 ? "is" : "are"} not ` +
           `among the compared models (${ids.join(", ")}); key predictions by the id of a compared model`
       })
     }
@@ -179,7 +205,11 @@ export const compareModels: (
     const groundTruths = yield* GroundTruths
     yield* groundTruths.getVersion(recompute.ground_truth_version_id)
     // One pass over the ground truth serves every model.
-    const collector = yield* collectGroundTruth(recompute.ground_truth_version_id, tasks.has("detection"), options.onProgress)
+    const collector = yield* collectGroundTruth(
+      recompute.ground_truth_version_id,
+      tasks.has("detection"),
+      options.onProgress
+    )
     let done = 0
     for (const m of list) {
       const text = recompute.predictions[String(m.id)]
@@ -203,17 +233,23 @@ export const compareModels: (
   // A name models report (mAP) stands for the computed metric of the same definition (AP).
   const alias = recompute !== undefined && !available.includes(requested) ? COMPUTED_NAMES[requested] : undefined
   const metric = alias !== undefined && available.includes(alias) ? alias : requested
-  if (metric !== requested) notes.push(`"${requested}" is ranked by the computed ${metric} (${COMPUTED_MEANINGS[metric]})`)
+  if (metric !== requested) {
+    notes.push(`"${requested}" is ranked by the computed ${metric} (${COMPUTED_MEANINGS[metric]})`)
+  }
   const scored = list.filter((m) => values.get(m.id)?.[metric] !== undefined)
   if (scored.length === 0) {
     const where = recompute === undefined ? "stored on" : "computed for"
     const noMetrics = recompute === undefined && list.every(sentNoMetrics)
-      ? `; the backend sent no metrics for ${list.length === 1 ? "this model" : "any of these models"}: recompute them from predictions on a dataset version instead`
+      ? `; the backend sent no metrics for ${
+        list.length === 1 ? "this model" : "any of these models"
+      }: recompute them from predictions on a dataset version instead`
       : ""
     return yield* new UnknownMetricError({
       metric,
       available,
-      detail: `no model has a metric named "${metric}" ${where} it; metrics that exist: ${available.length > 0 ? available.join(", ") : "none"}${noMetrics}`
+      detail: `no model has a metric named "${metric}" ${where} it; metrics that exist: ${
+        available.length > 0 ? available.join(", ") : "none"
+      }${noMetrics}`
     })
   }
   const ranking = rank(

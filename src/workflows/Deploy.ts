@@ -28,30 +28,41 @@ import { defaultDirection, Direction } from "./Compare.js"
 
 /** The quality gate: the candidate must beat the active model(s) on a metric. */
 export const DeployGate = Schema.Struct({
-  against: Schema.Literal("active").annotations({ description: "What the candidate is compared with: the project's active model(s)." }),
+  against: Schema.Literal("active").annotations({
+    description: "What the candidate is compared with: the project's active model(s)."
+  }),
   metric: Schema.String.pipe(Schema.minLength(1)).annotations({
     description: "The metric compared (from the candidate's `metrics` and the active models' stored metrics).",
     // Without a message, a refinement's error reads "Expected <its description>".
     message: () => "must be a metric name, not empty"
   }),
   min_improvement: Schema.optional(Schema.Number.pipe(Schema.finite())).annotations({
-    description: "Least improvement over the best active model, in the metric's units, in its better direction. Default 0 (at least as good)."
+    description:
+      "Least improvement over the best active model, in the metric's units, in its better direction. Default 0 (at least as good)."
   }),
-  direction: Schema.optional(Direction).annotations({ description: "Whether higher or lower is better; default from the metric's name (loss/error: lower)." })
+  direction: Schema.optional(Direction).annotations({
+    description: "Whether higher or lower is better; default from the metric's name (loss/error: lower)."
+  })
 })
 export type DeployGate = typeof DeployGate.Type
 
 /** Input of {@link deployModel}: the seed's deploy config plus file, gate and dry run. */
 export const DeployInput = Schema.Struct({
-  name: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "Name of the model to register.", message: () => "must not be empty" }),
+  name: Schema.String.pipe(Schema.minLength(1)).annotations({
+    description: "Name of the model to register.",
+    message: () => "must not be empty"
+  }),
   description: Schema.optional(Schema.String).annotations({ description: "Description of the model." }),
   type: ModelType.annotations({ description: "Model type: classification, detection or segmentation." }),
   project_id: Id.annotations({ description: "The project to deploy into." }),
   metrics: Schema.optional(MetricsInput).annotations({ description: "The candidate's metrics (numbers)." }),
-  configuration: Schema.optional(JsonObject).annotations({ description: "Model configuration (input size, framework…)." }),
+  configuration: Schema.optional(JsonObject).annotations({
+    description: "Model configuration (input size, framework…)."
+  }),
   version: Schema.optional(Schema.String).annotations({ description: "Version label of the model." }),
   model_path: Schema.optional(Schema.String.pipe(Schema.minLength(1))).annotations({
-    description: "Local path of the model file, uploaded with the chunked upload protocol. Without it the model is registered without a file."
+    description:
+      "Local path of the model file, uploaded with the chunked upload protocol. Without it the model is registered without a file."
   }),
   replace_active: Schema.optional(Schema.Boolean).annotations({
     description: "Deactivate every other active model in scope once the new one is active. Default false."
@@ -61,16 +72,25 @@ export const DeployInput = Schema.Struct({
       "Which active models the deployment replaces and its gate compares with: those of the project with the same model type (default; a detector does not replace the project's classifier), or every active model of the project."
   }),
   gate: Schema.optional(DeployGate),
-  dry_run: Schema.optional(Schema.Boolean).annotations({ description: "Only plan and check: change nothing. Default false." }),
+  dry_run: Schema.optional(Schema.Boolean).annotations({
+    description: "Only plan and check: change nothing. Default false."
+  }),
   rollback_on_failure: Schema.optional(Schema.Boolean).annotations({
-    description: "When a step fails midway, restore the previous active models at once instead of only offering the rollback. Default false."
+    description:
+      "When a step fails midway, restore the previous active models at once instead of only offering the rollback. Default false."
   })
 })
 export type DeployInput = typeof DeployInput.Type
 
 /** A deployment could not start: nothing was changed. */
 export class DeployPreconditionError extends Schema.TaggedError<DeployPreconditionError>()("DeployPreconditionError", {
-  reason: Schema.Literal("project_not_found", "file_not_found", "gate_metric_missing", "model_not_in_project", "nothing_to_do"),
+  reason: Schema.Literal(
+    "project_not_found",
+    "file_not_found",
+    "gate_metric_missing",
+    "model_not_in_project",
+    "nothing_to_do"
+  ),
   detail: Schema.String
 }) {
   override get message(): string {
@@ -167,14 +187,22 @@ export class DeploymentFailed extends Schema.TaggedError<DeploymentFailed>()("De
   }))
 }) {
   override get message(): string {
-    const lines = this.steps.map((s) => `  ${s.status.padEnd(7)} ${s.step}${s.modelId !== null ? ` model ${s.modelId}` : ""}${s.detail !== undefined ? `: ${s.detail}` : ""}`)
+    const lines = this.steps.map((s) =>
+      `  ${s.status.padEnd(7)} ${s.step}${s.modelId !== null ? ` model ${s.modelId}` : ""}${
+        s.detail !== undefined ? `: ${s.detail}` : ""
+      }`
+    )
     const undo = this.rollback === null
       ? "nothing to roll back"
       : this.rolledBack !== undefined
       ? this.rolledBack.complete
         ? `rolled back: active now ${this.rolledBack.activeAfter.join(", ") || "none"}`
-        : `rollback did not complete (${this.rolledBack.detail ?? "see rolledBack.steps"}); still to do: re-activate ${this.rollback.reactivate.join(", ") || "none"}, then deactivate ${this.rollback.deactivate.join(", ") || "none"}`
-      : `rollback available: re-activate ${this.rollback.reactivate.length > 0 ? this.rollback.reactivate.join(", ") : "none"}, then deactivate ${this.rollback.deactivate.join(", ") || "none"}`
+        : `rollback did not complete (${this.rolledBack.detail ?? "see rolledBack.steps"}); still to do: re-activate ${
+          this.rollback.reactivate.join(", ") || "none"
+        }, then deactivate ${this.rollback.deactivate.join(", ") || "none"}`
+      : `rollback available: re-activate ${
+        this.rollback.reactivate.length > 0 ? this.rollback.reactivate.join(", ") : "none"
+      }, then deactivate ${this.rollback.deactivate.join(", ") || "none"}`
     return `${this.detail}\n${lines.join("\n")}\n${undo}`
   }
 }
@@ -203,13 +231,23 @@ export const activeIn = (
   const active: Array<Model> = []
   const why = `to know the active models of project ${project}`
   for (const m of listed) {
-    if (typeof m.is_active !== "boolean") return Effect.fail(incompleteRecord("model", m.id, "is_active", neededBy, why))
+    if (typeof m.is_active !== "boolean") {
+      return Effect.fail(incompleteRecord("model", m.id, "is_active", neededBy, why))
+    }
     if (!m.is_active) continue
     if (typeof m.project !== "number") return Effect.fail(incompleteRecord("model", m.id, "project", neededBy, why))
     if (m.project !== project) continue
     if (modelType !== undefined) {
       if (typeof m.model_type !== "string") {
-        return Effect.fail(incompleteRecord("model", m.id, "model_type", neededBy, `${why} of type ${modelType}; scope "project" does not need it`))
+        return Effect.fail(
+          incompleteRecord(
+            "model",
+            m.id,
+            "model_type",
+            neededBy,
+            `${why} of type ${modelType}; scope "project" does not need it`
+          )
+        )
       }
       if (m.model_type !== modelType) continue
     }
@@ -223,7 +261,12 @@ const activeModelsOf = (project: number, modelType: ModelType | undefined, neede
   Effect.gen(function*() {
     const models = yield* Models
     const chunk = yield* Stream.runCollect(
-      models.stream({ project, is_active: true, page_size: 1000, ...(modelType !== undefined ? { model_type: modelType } : {}) })
+      models.stream({
+        project,
+        is_active: true,
+        page_size: 1000,
+        ...(modelType !== undefined ? { model_type: modelType } : {})
+      })
     )
     return yield* activeIn(Chunk.toReadonlyArray(chunk), project, modelType, neededBy)
   })
@@ -239,13 +282,21 @@ const NO_SUCH_UPLOAD = "00000000-0000-0000-0000-000000000000"
 const projectExists = (project: number, modelType: ModelType) =>
   Effect.gen(function*() {
     const client = yield* SynapseClient
-    const body = { name: "synapse-ml project check", model_type: modelType, project, is_active: false, chunked_upload: NO_SUCH_UPLOAD }
+    const body = {
+      name: "synapse-ml project check",
+      model_type: modelType,
+      project,
+      is_active: false,
+      chunked_upload: NO_SUCH_UPLOAD
+    }
     const outcome = yield* client
       .execute(HttpClientRequest.post("models/").pipe(HttpClientRequest.bodyUnsafeJson(body)), { retry: false })
       .pipe(Effect.either)
     if (outcome._tag === "Right") {
       // Not possible on a backend that refuses an unknown upload (docs/wire-protocol.md "Creating a model"); say so rather than pretend it was fine.
-      yield* Effect.logWarning("the project check unexpectedly created a model; it is inactive and named \"synapse-ml project check\"")
+      yield* Effect.logWarning(
+        "the project check unexpectedly created a model; it is inactive and named \"synapse-ml project check\""
+      )
       return true
     }
     const error = outcome.left
@@ -253,7 +304,11 @@ const projectExists = (project: number, modelType: ModelType) =>
     return yield* Effect.fail(error)
   })
 
-const gateVerdict = (gate: DeployGate, candidateMetrics: Readonly<Record<string, number>>, active: ReadonlyArray<Model>) =>
+const gateVerdict = (
+  gate: DeployGate,
+  candidateMetrics: Readonly<Record<string, number>>,
+  active: ReadonlyArray<Model>
+) =>
   Effect.gen(function*() {
     const direction = gate.direction ?? defaultDirection(gate.metric)
     const minImprovement = gate.min_improvement ?? 0
@@ -261,14 +316,22 @@ const gateVerdict = (gate: DeployGate, candidateMetrics: Readonly<Record<string,
     if (candidate === undefined) {
       return yield* new DeployPreconditionError({
         reason: "gate_metric_missing",
-        detail: `the gate compares "${gate.metric}", but the candidate's metrics do not include it (it has: ${Object.keys(candidateMetrics).join(", ") || "none"})`
+        detail: `the gate compares "${gate.metric}", but the candidate's metrics do not include it (it has: ${
+          Object.keys(candidateMetrics).join(", ") || "none"
+        })`
       })
     }
     const lacking = active.filter((m) => numericMetrics(m)[gate.metric] === undefined)
     if (lacking.length > 0) {
       return yield* new DeployPreconditionError({
         reason: "gate_metric_missing",
-        detail: `the gate compares "${gate.metric}", which the active model${lacking.length > 1 ? "s" : ""} ${lacking.map((m) => modelLabel({ id: m.id, name: m.name })).join(", ")} lack${lacking.length > 1 ? "" : "s"}${lacking.some((m) => m.metrics === undefined || m.metrics === null) ? " (the backend sent no metrics for them)" : ""}: the gate cannot be judged`
+        detail: `the gate compares "${gate.metric}", which the active model${lacking.length > 1 ? "s" : ""} ${
+          lacking.map((m) => modelLabel({ id: m.id, name: m.name })).join(", ")
+        } lack${lacking.length > 1 ? "" : "s"}${
+          lacking.some((m) => m.metrics === undefined || m.metrics === null)
+            ? " (the backend sent no metrics for them)"
+            : ""
+        }: the gate cannot be judged`
       })
     }
     const signed = (v: number) => (direction === "higher" ? v : -v)
@@ -279,15 +342,28 @@ const gateVerdict = (gate: DeployGate, candidateMetrics: Readonly<Record<string,
     }
     if (baseline === null) {
       return {
-        metric: gate.metric, direction, candidate, baseline: null, improvement: null, minImprovement,
-        passed: true, reason: "the project has no active model: nothing to beat"
+        metric: gate.metric,
+        direction,
+        candidate,
+        baseline: null,
+        improvement: null,
+        minImprovement,
+        passed: true,
+        reason: "the project has no active model: nothing to beat"
       } satisfies GateVerdict
     }
     const improvement = signed(candidate) - signed(baseline.value)
     const passed = improvement >= minImprovement
     return {
-      metric: gate.metric, direction, candidate, baseline, improvement, minImprovement, passed,
-      reason: `${gate.metric} ${candidate} vs ${baseline.value} of active model ${baseline.model.id} (${direction} is better): ` +
+      metric: gate.metric,
+      direction,
+      candidate,
+      baseline,
+      improvement,
+      minImprovement,
+      passed,
+      reason:
+        `${gate.metric} ${candidate} vs ${baseline.value} of active model ${baseline.model.id} (${direction} is better): ` +
         `improvement ${improvement.toPrecision(4)} ${passed ? "≥" : "<"} required ${minImprovement}`
     } satisfies GateVerdict
   })
@@ -300,131 +376,168 @@ const gateVerdict = (gate: DeployGate, candidateMetrics: Readonly<Record<string,
 export const deployModel: (
   input: DeployInput,
   options?: DeployOptions
-) => Effect.Effect<DeployResult, SynapseError | DeployPreconditionError | DeploymentFailed, Models | SynapseClient> = Effect.fn(
-  "Workflows.deployModel"
-)(function*(rawInput: DeployInput, options: DeployOptions = {}) {
-  const input = yield* validate(DeployInput, rawInput)
-  const models = yield* Models
-  const project = input.project_id
-  const metrics = input.metrics ?? {}
+) => Effect.Effect<DeployResult, SynapseError | DeployPreconditionError | DeploymentFailed, Models | SynapseClient> =
+  Effect.fn(
+    "Workflows.deployModel"
+  )(function*(rawInput: DeployInput, options: DeployOptions = {}) {
+    const input = yield* validate(DeployInput, rawInput)
+    const models = yield* Models
+    const project = input.project_id
+    const metrics = input.metrics ?? {}
 
-  let file: { path: string; size: number } | null = null
-  if (input.model_path !== undefined) {
-    const stat = yield* Effect.sync(() => Fs.statSync(input.model_path!, { throwIfNoEntry: false }))
-    if (stat === undefined || !stat.isFile()) {
-      return yield* new DeployPreconditionError({ reason: "file_not_found", detail: `model file ${input.model_path} does not exist or is not a file` })
-    }
-    file = { path: input.model_path, size: stat.size }
-  }
-  if (!(yield* projectExists(project, input.type))) {
-    return yield* new DeployPreconditionError({ reason: "project_not_found", detail: `project ${project} does not exist` })
-  }
-  const scopeType = (input.scope ?? "type") === "type" ? input.type : undefined
-  const active = yield* activeModelsOf(project, scopeType, "deploy")
-  const gate = input.gate !== undefined ? yield* gateVerdict(input.gate, metrics, active) : null
-  const replace = input.replace_active ?? false
-  const wouldDeactivate = replace ? active.map(summarizeModel) : []
-  const plan: DeployPlan = {
-    create: { name: input.name, model_type: input.type, project, version: input.version ?? null, metrics, file },
-    scope: scopeType !== undefined ? "type" : "project",
-    activeModels: active.map(summarizeModel),
-    wouldDeactivate,
-    gate,
-    steps: [
-      file !== null ? `upload ${file.path} (${file.size} bytes) and register "${input.name}" inactive` : `register "${input.name}" inactive, without a file`,
-      "activate the new model",
-      ...wouldDeactivate.map((m) => `deactivate model ${modelLabel(m)}`),
-      replace
-        ? `verify that the new model is the only active ${scopeType !== undefined ? `${scopeType} model` : "model"} of the project`
-        : "verify that the new model is active"
-    ]
-  }
-  if (input.dry_run === true) return { status: "planned", dryRun: true, plan, steps: [] } satisfies DeployResult
-  if (gate !== null && !gate.passed) return { status: "gate_rejected", dryRun: false, plan, steps: [] } satisfies DeployResult
-
-  // Execution. `steps` records every step as it ends; the ones never reached are added on failure.
-  const steps: Array<StepReport> = []
-  const pending: Array<Omit<StepReport, "status">> = [
-    { step: "create", modelId: null },
-    { step: "activate", modelId: null },
-    ...active.filter(() => replace).map((m) => ({ step: "deactivate" as const, modelId: m.id })),
-    { step: "verify", modelId: null }
-  ]
-  const deactivated: Array<number> = []
-  let created: Model | null = null
-  const fail = (index: number, error: { readonly message: string }) =>
-    Effect.gen(function*() {
-      steps.push({ ...pending[index], ...(created !== null && pending[index].modelId === null ? { modelId: created.id } : {}), status: "failed", detail: error.message })
-      for (const rest of pending.slice(index + 1)) steps.push({ ...rest, status: "not_run" })
-      // From the activation on, the new model may be active (a failed answer is not a failed
-      // change): deactivating it again is harmless, and it comes after every re-activation.
-      const rollback: RollbackPlan | null = created === null
-        ? null
-        : { project_id: project, reactivate: [...deactivated], deactivate: index >= 1 ? [created.id] : [] }
-      const needed = rollback !== null && (rollback.reactivate.length > 0 || rollback.deactivate.length > 0)
-      const fields = {
-        detail: `deployment of "${input.name}" to project ${project} failed at step ${index + 1} (${pending[index].step})`,
-        steps,
-        createdModelId: created?.id ?? null,
-        rollback: needed ? rollback : null
+    let file: { path: string; size: number } | null = null
+    if (input.model_path !== undefined) {
+      const stat = yield* Effect.sync(() => Fs.statSync(input.model_path!, { throwIfNoEntry: false }))
+      if (stat === undefined || !stat.isFile()) {
+        return yield* new DeployPreconditionError({
+          reason: "file_not_found",
+          detail: `model file ${input.model_path} does not exist or is not a file`
+        })
       }
-      if (!needed || input.rollback_on_failure !== true) return yield* new DeploymentFailed(fields)
-      const undone = yield* rollbackDeployment(rollback).pipe(Effect.either)
-      return yield* new DeploymentFailed({
-        ...fields,
-        rolledBack: undone._tag === "Right"
-          ? { complete: true, steps: undone.right.steps, activeAfter: undone.right.activeAfter }
-          : { complete: false, steps: undone.left._tag === "DeploymentFailed" ? undone.left.steps : [], activeAfter: [], detail: undone.left.message }
+      file = { path: input.model_path, size: stat.size }
+    }
+    if (!(yield* projectExists(project, input.type))) {
+      return yield* new DeployPreconditionError({
+        reason: "project_not_found",
+        detail: `project ${project} does not exist`
       })
-    })
+    }
+    const scopeType = (input.scope ?? "type") === "type" ? input.type : undefined
+    const active = yield* activeModelsOf(project, scopeType, "deploy")
+    const gate = input.gate !== undefined ? yield* gateVerdict(input.gate, metrics, active) : null
+    const replace = input.replace_active ?? false
+    const wouldDeactivate = replace ? active.map(summarizeModel) : []
+    const plan: DeployPlan = {
+      create: { name: input.name, model_type: input.type, project, version: input.version ?? null, metrics, file },
+      scope: scopeType !== undefined ? "type" : "project",
+      activeModels: active.map(summarizeModel),
+      wouldDeactivate,
+      gate,
+      steps: [
+        file !== null
+          ? `upload ${file.path} (${file.size} bytes) and register "${input.name}" inactive`
+          : `register "${input.name}" inactive, without a file`,
+        "activate the new model",
+        ...wouldDeactivate.map((m) => `deactivate model ${modelLabel(m)}`),
+        replace
+          ? `verify that the new model is the only active ${
+            scopeType !== undefined ? `${scopeType} model` : "model"
+          } of the project`
+          : "verify that the new model is active"
+      ]
+    }
+    if (input.dry_run === true) return { status: "planned", dryRun: true, plan, steps: [] } satisfies DeployResult
+    if (gate !== null && !gate.passed) {
+      return { status: "gate_rejected", dryRun: false, plan, steps: [] } satisfies DeployResult
+    }
 
-  options.onStep?.("create", null)
-  const createInput = {
-    name: input.name,
-    model_type: input.type,
-    project,
-    metrics,
-    is_active: false,
-    ...(input.description !== undefined ? { description: input.description } : {}),
-    ...(input.configuration !== undefined ? { configuration: input.configuration } : {}),
-    ...(input.version !== undefined ? { version: input.version } : {}),
-    ...(file !== null ? { file: file.path } : {})
-  }
-  const made = yield* models.create(createInput, options.upload !== undefined ? { upload: options.upload } : undefined).pipe(Effect.either)
-  if (made._tag === "Left") return yield* fail(0, made.left)
-  created = made.right
-  steps.push({ step: "create", modelId: created.id, status: "done" })
+    // Execution. `steps` records every step as it ends; the ones never reached are added on failure.
+    const steps: Array<StepReport> = []
+    const pending: Array<Omit<StepReport, "status">> = [
+      { step: "create", modelId: null },
+      { step: "activate", modelId: null },
+      ...active.filter(() => replace).map((m) => ({ step: "deactivate" as const, modelId: m.id })),
+      { step: "verify", modelId: null }
+    ]
+    const deactivated: Array<number> = []
+    let created: Model | null = null
+    const fail = (index: number, error: { readonly message: string }) =>
+      Effect.gen(function*() {
+        steps.push({
+          ...pending[index],
+          ...(created !== null && pending[index].modelId === null ? { modelId: created.id } : {}),
+          status: "failed",
+          detail: error.message
+        })
+        for (const rest of pending.slice(index + 1)) steps.push({ ...rest, status: "not_run" })
+        // From the activation on, the new model may be active (a failed answer is not a failed
+        // change): deactivating it again is harmless, and it comes after every re-activation.
+        const rollback: RollbackPlan | null = created === null
+          ? null
+          : { project_id: project, reactivate: [...deactivated], deactivate: index >= 1 ? [created.id] : [] }
+        const needed = rollback !== null && (rollback.reactivate.length > 0 || rollback.deactivate.length > 0)
+        const fields = {
+          detail: `deployment of "${input.name}" to project ${project} failed at step ${index + 1} (${
+            pending[index].step
+          })`,
+          steps,
+          createdModelId: created?.id ?? null,
+          rollback: needed ? rollback : null
+        }
+        if (!needed || input.rollback_on_failure !== true) return yield* new DeploymentFailed(fields)
+        const undone = yield* rollbackDeployment(rollback).pipe(Effect.either)
+        return yield* new DeploymentFailed({
+          ...fields,
+          rolledBack: undone._tag === "Right"
+            ? { complete: true, steps: undone.right.steps, activeAfter: undone.right.activeAfter }
+            : {
+              complete: false,
+              steps: undone.left._tag === "DeploymentFailed" ? undone.left.steps : [],
+              activeAfter: [],
+              detail: undone.left.message
+            }
+        })
+      })
 
-  options.onStep?.("activate", created.id)
-  const activated = yield* models.setActive(created.id, true).pipe(Effect.either)
-  if (activated._tag === "Left") return yield* fail(1, activated.left)
-  created = activated.right
-  steps.push({ step: "activate", modelId: created.id, status: "done" })
+    options.onStep?.("create", null)
+    const createInput = {
+      name: input.name,
+      model_type: input.type,
+      project,
+      metrics,
+      is_active: false,
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(input.configuration !== undefined ? { configuration: input.configuration } : {}),
+      ...(input.version !== undefined ? { version: input.version } : {}),
+      ...(file !== null ? { file: file.path } : {})
+    }
+    const made = yield* models.create(
+      createInput,
+      options.upload !== undefined ? { upload: options.upload } : undefined
+    ).pipe(Effect.either)
+    if (made._tag === "Left") return yield* fail(0, made.left)
+    created = made.right
+    steps.push({ step: "create", modelId: created.id, status: "done" })
 
-  for (let i = 2; i < pending.length - 1; i++) {
-    const id = pending[i].modelId!
-    options.onStep?.("deactivate", id)
-    const demoted = yield* models.setActive(id, false).pipe(Effect.either)
-    if (demoted._tag === "Left") return yield* fail(i, demoted.left)
-    deactivated.push(id)
-    steps.push({ step: "deactivate", modelId: id, status: "done" })
-  }
+    options.onStep?.("activate", created.id)
+    const activated = yield* models.setActive(created.id, true).pipe(Effect.either)
+    if (activated._tag === "Left") return yield* fail(1, activated.left)
+    created = activated.right
+    steps.push({ step: "activate", modelId: created.id, status: "done" })
 
-  options.onStep?.("verify", created.id)
-  const after = yield* activeModelsOf(project, scopeType, "deploy").pipe(Effect.either)
-  if (after._tag === "Left") return yield* fail(pending.length - 1, after.left)
-  const activeAfter = after.right.map((m) => m.id)
-  const ok = replace ? activeAfter.length === 1 && activeAfter[0] === created.id : activeAfter.includes(created.id)
-  if (!ok) {
-    return yield* fail(pending.length - 1, {
-      message: replace
-        ? `expected model ${created.id} to be the only active model in scope, found active: ${activeAfter.join(", ") || "none"}`
-        : `expected model ${created.id} to be active, found active: ${activeAfter.join(", ") || "none"}`
-    })
-  }
-  steps.push({ step: "verify", modelId: created.id, status: "done", detail: `active: ${activeAfter.join(", ")}` })
-  return { status: "deployed", dryRun: false, plan, model: summarizeModel(created), steps, activeAfter } satisfies DeployResult
-})
+    for (let i = 2; i < pending.length - 1; i++) {
+      const id = pending[i].modelId!
+      options.onStep?.("deactivate", id)
+      const demoted = yield* models.setActive(id, false).pipe(Effect.either)
+      if (demoted._tag === "Left") return yield* fail(i, demoted.left)
+      deactivated.push(id)
+      steps.push({ step: "deactivate", modelId: id, status: "done" })
+    }
+
+    options.onStep?.("verify", created.id)
+    const after = yield* activeModelsOf(project, scopeType, "deploy").pipe(Effect.either)
+    if (after._tag === "Left") return yield* fail(pending.length - 1, after.left)
+    const activeAfter = after.right.map((m) => m.id)
+    const ok = replace ? activeAfter.length === 1 && activeAfter[0] === created.id : activeAfter.includes(created.id)
+    if (!ok) {
+      return yield* fail(pending.length - 1, {
+        message: replace
+          ? `expected model ${created.id} to be the only active model in scope, found active: ${
+            activeAfter.join(", ") || "none"
+          }`
+          : `expected model ${created.id} to be active, found active: ${activeAfter.join(", ") || "none"}`
+      })
+    }
+    steps.push({ step: "verify", modelId: created.id, status: "done", detail: `active: ${activeAfter.join(", ")}` })
+    return {
+      status: "deployed",
+      dryRun: false,
+      plan,
+      model: summarizeModel(created),
+      steps,
+      activeAfter
+    } satisfies DeployResult
+  })
 
 /** The result of {@link rollbackDeployment}. */
 export interface RollbackResult {
@@ -446,20 +559,31 @@ export const rollbackDeployment: (
   const models = yield* Models
   const named = [...new Set([...plan.reactivate, ...plan.deactivate])]
   if (named.length === 0) {
-    return yield* new DeployPreconditionError({ reason: "nothing_to_do", detail: "the rollback names no model to re-activate or deactivate" })
+    return yield* new DeployPreconditionError({
+      reason: "nothing_to_do",
+      detail: "the rollback names no model to re-activate or deactivate"
+    })
   }
   // Every model is looked up before anything changes: an unknown id fails with NotFoundError, and
   // a mistyped one that exists in another project must not switch that project's model.
   const found = yield* Effect.forEach(named, (id) => models.get(id), { concurrency: 4 })
   const unknown = found.find((m) => typeof m.project !== "number")
   if (unknown !== undefined) {
-    return yield* incompleteRecord("model", unknown.id, "project", "rollback", `to check that it belongs to project ${plan.project_id} before switching it`)
+    return yield* incompleteRecord(
+      "model",
+      unknown.id,
+      "project",
+      "rollback",
+      `to check that it belongs to project ${plan.project_id} before switching it`
+    )
   }
   const foreign = found.filter((m) => m.project !== plan.project_id)
   if (foreign.length > 0) {
     return yield* new DeployPreconditionError({
       reason: "model_not_in_project",
-      detail: `${foreign.map((m) => `model ${m.id} is in project ${m.project ?? "none"}`).join(", ")}, not in project ${plan.project_id}`
+      detail: `${
+        foreign.map((m) => `model ${m.id} is in project ${m.project ?? "none"}`).join(", ")
+      }, not in project ${plan.project_id}`
     })
   }
   // The active set is read again at the end; a listing that cannot say which models are active

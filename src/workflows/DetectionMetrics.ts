@@ -155,7 +155,8 @@ export const boxIou = (d: ReadonlyArray<number>, g: ReadonlyArray<number>, crowd
   return inter / (crowd ? da : da + g[2] * g[3] - inter)
 }
 
-const isCrowd = (g: EvalGroundTruth): boolean => g.iscrowd === true || (typeof g.iscrowd === "number" && g.iscrowd !== 0)
+const isCrowd = (g: EvalGroundTruth): boolean =>
+  g.iscrowd === true || (typeof g.iscrowd === "number" && g.iscrowd !== 0)
 
 /** Scratch space reused across cells: one evaluation allocates per category, not per image. */
 class Scratch {
@@ -348,7 +349,9 @@ export const evaluateDetections = (
   for (let k = 0; k < K; k++) {
     // Cells (image × category) in image order; detections sorted by score (stable, as
     // pycocotools' mergesort) and truncated to 100 per cell.
-    const imgs = [...new Set<number>([...gtBy[k].keys(), ...dtBy[k].keys()])].sort((a, b) => imageIndex.get(a)! - imageIndex.get(b)!)
+    const imgs = [...new Set<number>([...gtBy[k].keys(), ...dtBy[k].keys()])].sort((a, b) =>
+      imageIndex.get(a)! - imageIndex.get(b)!
+    )
     const kept: Array<ReadonlyArray<EvalDetection>> = []
     const offsets: Array<number> = []
     let n = 0
@@ -455,7 +458,7 @@ export const evaluateDetections = (
     const values: Array<number> = []
     for (let k = 0; k < K; k++) {
       const p = precision[a * K + k]
-      if (t === null) for (const v of p) values.push(v)
+      if (t === null) { for (const v of p) values.push(v) }
       else for (const v of p.subarray(t * R, (t + 1) * R)) values.push(v)
     }
     return meanDefined(values)

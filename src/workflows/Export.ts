@@ -17,9 +17,9 @@
  * no partial file behind.
  */
 import { Chunk, Effect, Either, Exit, Schema, Stream } from "effect"
+import { randomBytes } from "node:crypto"
 import * as Fsp from "node:fs/promises"
 import * as Path from "node:path"
-import { randomBytes } from "node:crypto"
 import type { FileEntry } from "../schemas/Common.js"
 import { Id } from "../schemas/Common.js"
 import type { DatasetVersion } from "../schemas/DatasetVersion.js"
@@ -44,8 +44,8 @@ import {
   type SourceAnnotation,
   withVersion
 } from "./Annotations.js"
-import { round2 } from "./Geometry.js"
 import { type CocoValidation, CocoValidation as CocoValidationSchema, validateFile } from "./Coco.js"
+import { round2 } from "./Geometry.js"
 import { HashedStringSet, IdSet, IdSizeMap } from "./IdSet.js"
 import { readImageSize } from "./ImageSize.js"
 import { assignmentOf, readManifest, type SplitManifest } from "./Manifest.js"
@@ -61,15 +61,27 @@ export type SplitBy = typeof SplitBy.Type
 
 /** Export options (everything but the data source). */
 export const ExportOptions = Schema.Struct({
-  format: ExportFormat.annotations({ description: "coco: annotations/instances_<split>.json; yolo: images/, labels/, data.yaml" }),
-  outputDir: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "Directory to write into (created if missing)" }),
-  splitBy: Schema.optional(SplitBy).annotations({ description: "Per-split files: none (one split named 'all'), the events' category, or a split manifest" }),
-  manifestPath: Schema.optional(Schema.String).annotations({ description: "Split manifest written by prepare_training_data (splitBy=manifest)" }),
-  includeImages: Schema.optional(Schema.Boolean).annotations({ description: "Download images and place them under images/<split>/" }),
+  format: ExportFormat.annotations({
+    description: "coco: annotations/instances_<split>.json; yolo: images/, labels/, data.yaml"
+  }),
+  outputDir: Schema.String.pipe(Schema.minLength(1)).annotations({
+    description: "Directory to write into (created if missing)"
+  }),
+  splitBy: Schema.optional(SplitBy).annotations({
+    description: "Per-split files: none (one split named 'all'), the events' category, or a split manifest"
+  }),
+  manifestPath: Schema.optional(Schema.String).annotations({
+    description: "Split manifest written by prepare_training_data (splitBy=manifest)"
+  }),
+  includeImages: Schema.optional(Schema.Boolean).annotations({
+    description: "Download images and place them under images/<split>/"
+  }),
   categoryMap: Schema.optional(Schema.Record({ key: Schema.String, value: Id })).annotations({
     description: "Class name → category id override; classes not listed are skipped as unknown"
   }),
-  validate: Schema.optional(Schema.Boolean).annotations({ description: "Run the COCO validator on the written files (default true)" })
+  validate: Schema.optional(Schema.Boolean).annotations({
+    description: "Run the COCO validator on the written files (default true)"
+  })
 })
 export type ExportOptions = typeof ExportOptions.Type
 
@@ -97,14 +109,18 @@ export const ExportSummary = Schema.Struct({
       description: "What each skip reason that occurred means"
     }),
     unsupportedTools: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Int })).annotations({
-      description: "Native annotations skipped as unsupported_tool, by their tool (only bounding_box and polygon are exported)"
+      description:
+        "Native annotations skipped as unsupported_tool, by their tool (only bounding_box and polygon are exported)"
     }),
-    examples: Schema.Array(Schema.Struct({ event: Schema.Int, dataUnit: Schema.NullOr(Schema.Int), reason: Schema.String }))
+    examples: Schema.Array(
+      Schema.Struct({ event: Schema.Int, dataUnit: Schema.NullOr(Schema.Int), reason: Schema.String })
+    )
   }),
   splits: Schema.Record({ key: Schema.String, value: ExportSplitSummary }),
   files: Schema.Array(Schema.String),
   staleFiles: Schema.Array(Schema.String).annotations({
-    description: "Files in the output directory, in the export's own layout, that this export did not write (an earlier " +
+    description:
+      "Files in the output directory, in the export's own layout, that this export did not write (an earlier " +
       "export's other splits): left in place, and not part of this export"
   }),
   imagesDownloaded: Schema.Int,
@@ -181,7 +197,8 @@ class CategoryTable {
   nameOf(a: SourceAnnotation): string | undefined {
     let name = a.categoryName
     if (name === undefined && a.categoryId !== undefined) {
-      name = this.nameById.get(a.categoryId) ?? (this.override ? this.nameForOverrideId(a.categoryId) : undefined) ?? `class_${a.categoryId}`
+      name = this.nameById.get(a.categoryId) ?? (this.override ? this.nameForOverrideId(a.categoryId) : undefined) ??
+        `class_${a.categoryId}`
     }
     if (name === undefined) return undefined
     if (this.override !== undefined && !(name in this.override)) return undefined
@@ -231,7 +248,10 @@ class CategoryTable {
         used.set(c.platformId, 1)
       }
     }
-    const order = this.list.map((_, i) => i).sort((a, b) => (this.list[a]!.name < this.list[b]!.name ? -1 : this.list[a]!.name > this.list[b]!.name ? 1 : 0))
+    const order = this.list.map((_, i) => i).sort((
+      a,
+      b
+    ) => (this.list[a]!.name < this.list[b]!.name ? -1 : this.list[a]!.name > this.list[b]!.name ? 1 : 0))
     const ids = new Array<number>(this.list.length)
     if (consistent) {
       let next = Math.max(0, ...used.keys()) + 1
@@ -338,7 +358,10 @@ class DataUnitOwners {
 }
 
 const toError = (detail: string, path?: string) => (e: unknown) =>
-  new ExportError({ detail: `${detail}: ${e instanceof Error ? e.message : String(e)}`, ...(path !== undefined ? { path } : {}) })
+  new ExportError({
+    detail: `${detail}: ${e instanceof Error ? e.message : String(e)}`,
+    ...(path !== undefined ? { path } : {})
+  })
 
 /**
  * Exports events from any source (the SDK, or events in memory) to COCO or YOLO. See the module
@@ -346,12 +369,22 @@ const toError = (detail: string, path?: string) => (e: unknown) =>
  * the work directory.
  */
 export const exportEvents = <E>(source: ExportSource<E>, options: ExportOptions, run: ExportRun = {}) =>
-  Effect.gen(function* () {
-    const splitBy: SplitBy = options.splitBy ?? (options.manifestPath !== undefined || run.manifest !== undefined ? "manifest" : "none")
+  Effect.gen(function*() {
+    const splitBy: SplitBy = options.splitBy ??
+      (options.manifestPath !== undefined || run.manifest !== undefined ? "manifest" : "none")
     let assignment: Map<number, string> | undefined
     if (splitBy === "manifest") {
-      const manifest = run.manifest ?? (options.manifestPath !== undefined ? yield* readManifest(options.manifestPath).pipe(Effect.mapError((e) => new ExportError({ detail: e.detail, path: e.path }))) : undefined)
-      if (manifest === undefined) return yield* new ExportError({ detail: "splitBy=manifest needs manifestPath (a split manifest from prepare_training_data)" })
+      const manifest = run.manifest ??
+        (options.manifestPath !== undefined
+          ? yield* readManifest(options.manifestPath).pipe(
+            Effect.mapError((e) => new ExportError({ detail: e.detail, path: e.path }))
+          )
+          : undefined)
+      if (manifest === undefined) {
+        return yield* new ExportError({
+          detail: "splitBy=manifest needs manifestPath (a split manifest from prepare_training_data)"
+        })
+      }
       assignment = assignmentOf(manifest)
     }
     const outputDir = Path.resolve(options.outputDir)
@@ -359,15 +392,26 @@ export const exportEvents = <E>(source: ExportSource<E>, options: ExportOptions,
     // An output directory this export created is removed again if the export does not complete
     // (only when empty: rmdir refuses anything else).
     yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => makeDirectory(outputDir), catch: toError("cannot create the output directory", outputDir) }),
-      (_, exit) => (Exit.isSuccess(exit) || existed ? Effect.void : Effect.promise(() => Fsp.rmdir(outputDir).catch(() => undefined)))
+      Effect.tryPromise({
+        try: () => makeDirectory(outputDir),
+        catch: toError("cannot create the output directory", outputDir)
+      }),
+      (
+        _,
+        exit
+      ) => (Exit.isSuccess(exit) || existed
+        ? Effect.void
+        : Effect.promise(() => Fsp.rmdir(outputDir).catch(() => undefined)))
     )
     const work = Path.join(outputDir, `.synapse-export-${randomBytes(6).toString("hex")}`)
     yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => Fsp.mkdir(work), catch: toError("cannot create the work directory", work) }),
       // A file write still in flight when the export was interrupted can land while the tree is
       // removed (ENOTEMPTY): retried, so that an interrupted export leaves nothing behind.
-      () => Effect.promise(() => Fsp.rm(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }).catch(() => undefined))
+      () =>
+        Effect.promise(() =>
+          Fsp.rm(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }).catch(() => undefined)
+        )
     )
     return yield* runExport(source, options, run, splitBy, assignment, outputDir, work)
   }).pipe(Effect.scoped, Effect.withSpan("Workflows.exportEvents"))
@@ -381,7 +425,7 @@ const runExport = <E>(
   outputDir: string,
   work: string
 ): Effect.Effect<ExportSummary, E | ExportError> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const format = options.format
     const includeImages = options.includeImages === true
     const categories = new CategoryTable(options.categoryMap)
@@ -399,20 +443,39 @@ const runExport = <E>(
     let imagesWritten = 0
     let imagesDownloaded = 0
     let nextAnnotationId = 1
-    const labelsSpool = format === "yolo" ? yield* Effect.tryPromise({ try: () => BufferedWriter.open(Path.join(work, "labels.spool")), catch: toError("cannot write", work) }) : undefined
+    const labelsSpool = format === "yolo"
+      ? yield* Effect.tryPromise({
+        try: () => BufferedWriter.open(Path.join(work, "labels.spool")),
+        catch: toError("cannot write", work)
+      })
+      : undefined
     if (labelsSpool) writers.push(labelsSpool)
     const bytes = () => writers.reduce((s, w) => s + w.bytes, 0)
 
     const progress = (phase: ExportProgress["phase"]) =>
-      run.onProgress?.({ phase, eventsRead, eventsTotal: source.totalEvents, annotationsWritten, imagesWritten, imagesDownloaded, bytesWritten: bytes() })
+      run.onProgress?.({
+        phase,
+        eventsRead,
+        eventsTotal: source.totalEvents,
+        annotationsWritten,
+        imagesWritten,
+        imagesDownloaded,
+        bytesWritten: bytes()
+      })
 
-    const noteSkip = (table: Record<string, number>, reason: SkipReason, event: GroundTruthEvent, dataUnit: number | undefined, n = 1) => {
+    const noteSkip = (
+      table: Record<string, number>,
+      reason: SkipReason,
+      event: GroundTruthEvent,
+      dataUnit: number | undefined,
+      n = 1
+    ) => {
       table[reason] = (table[reason] ?? 0) + n
       if (examples.length < 20) examples.push({ event: event.id, dataUnit: dataUnit ?? null, reason })
     }
 
     const splitState = (name: string) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const existing = splits.get(name)
         if (existing) return existing
         const dir = Path.join(work, "images", name)
@@ -422,7 +485,15 @@ const runExport = <E>(
             if (format === "yolo") await Fsp.mkdir(Path.join(work, "labels", name), { recursive: true })
             const imagesSpool = await BufferedWriter.open(Path.join(work, `images-${name}.spool`))
             const annotationsSpool = await BufferedWriter.open(Path.join(work, `annotations-${name}.spool`))
-            return { name, images: new IdSet(), stems: new HashedStringSet(), imagesSpool, annotationsSpool, imageCount: 0, annotationCount: 0 }
+            return {
+              name,
+              images: new IdSet(),
+              stems: new HashedStringSet(),
+              imagesSpool,
+              annotationsSpool,
+              imageCount: 0,
+              annotationCount: 0
+            }
           },
           catch: toError("cannot create spool files", work)
         })
@@ -434,8 +505,23 @@ const runExport = <E>(
     // Stage 1: per event, decide split and image, read annotations. Synchronous unless a file must
     // be downloaded (image without size, images requested, native data_meta): the common case
     // allocates no fiber, which is what keeps a million annotations fast.
-    const skipped = (event: GroundTruthEvent, imageId: number | undefined, dataUnit: number | undefined, skip: SkipReason): Resolved => ({
-      event, skip, imageId, dataUnit, split: "all", image: undefined, imagePath: undefined, width: undefined, height: undefined, sources: [], raw: undefined
+    const skipped = (
+      event: GroundTruthEvent,
+      imageId: number | undefined,
+      dataUnit: number | undefined,
+      skip: SkipReason
+    ): Resolved => ({
+      event,
+      skip,
+      imageId,
+      dataUnit,
+      split: "all",
+      image: undefined,
+      imagePath: undefined,
+      width: undefined,
+      height: undefined,
+      sources: [],
+      raw: undefined
     })
     const resolve = (event: GroundTruthEvent): Resolved | Effect.Effect<Resolved, E> => {
       // The image is the data unit when the event names one, else the primary image of `files`
@@ -445,14 +531,20 @@ const runExport = <E>(
       const unit = img.dataUnit
       if (id === undefined) return skipped(event, undefined, undefined, "no_image")
       // Checked again when written (where the claim is made); here it spares the downloads.
-      if (owners?.claimedElsewhere(event.ground_truth_dataset_version ?? null, id)) return skipped(event, id, unit, "in_earlier_version")
+      if (owners?.claimedElsewhere(event.ground_truth_dataset_version ?? null, id)) {
+        return skipped(event, id, unit, "in_earlier_version")
+      }
       let split = "all"
       if (splitBy === "category") {
-        if (event.category == null) return skipped(event, id, unit, "no_split")
+        if (event.category == null) {
+          return skipped(event, id, unit, "no_split")
+        }
         split = event.category
       } else if (assignment !== undefined) {
         const s = assignment.get(id)
-        if (s === undefined) return skipped(event, id, unit, "not_in_manifest")
+        if (s === undefined) {
+          return skipped(event, id, unit, "not_in_manifest")
+        }
         split = s
       }
       const image = img.entry
@@ -470,9 +562,21 @@ const runExport = <E>(
       const inline = found._tag === "native" ? found.sources : []
       const metaKeys = found._tag === "files" ? found.keys : []
       if (!needImage && metaKeys.length === 0) {
-        return { event, skip: undefined, imageId: id, dataUnit: unit, split, image, imagePath: undefined, width, height, sources: inline, raw }
+        return {
+          event,
+          skip: undefined,
+          imageId: id,
+          dataUnit: unit,
+          split,
+          image,
+          imagePath: undefined,
+          width,
+          height,
+          sources: inline,
+          raw
+        }
       }
-      return Effect.gen(function* () {
+      return Effect.gen(function*() {
         let imagePath: string | undefined
         if (needImage && image !== undefined && (typeof image.url === "string" || image.path !== undefined)) {
           imagePath = image.path ?? (yield* source.fetchFile(image))
@@ -493,7 +597,9 @@ const runExport = <E>(
             const entry = event.files![key]!
             if (typeof entry.url !== "string" && entry.path === undefined) continue
             const path = entry.path ?? (yield* source.fetchFile(entry))
-            const json = yield* Effect.promise(() => Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined))
+            const json = yield* Effect.promise(() =>
+              Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined)
+            )
             const read = fromDataMeta(json, img.fileKey)
             if (Either.isLeft(read)) skip = read.left
             else collected.push(...read.right)
@@ -518,10 +624,16 @@ const runExport = <E>(
       if (r.skip !== undefined) return noteSkip(skippedEvents, r.skip, event, r.dataUnit)
       const du = r.imageId!
       const unit = r.dataUnit
-      if (owners !== undefined && !owners.claim(event.ground_truth_dataset_version ?? null, du)) return noteSkip(skippedEvents, "in_earlier_version", event, unit)
-      if (r.width === undefined || r.height === undefined) return noteSkip(skippedEvents, "image_size_unknown", event, unit)
+      if (owners !== undefined && !owners.claim(event.ground_truth_dataset_version ?? null, du)) {
+        return noteSkip(skippedEvents, "in_earlier_version", event, unit)
+      }
+      if (r.width === undefined || r.height === undefined) {
+        return noteSkip(skippedEvents, "image_size_unknown", event, unit)
+      }
       const width = r.width, height = r.height
-      if (Number.isNaN(sizes.width(du))) sizes.set(du, width, height)
+      if (Number.isNaN(sizes.width(du))) {
+        sizes.set(du, width, height)
+      }
       const s = splits.get(r.split)!
       let name = safeName(r.image, du)
       if (s.images.add(du)) {
@@ -537,7 +649,10 @@ const runExport = <E>(
         if (includeImages && r.imagePath !== undefined) {
           const from = r.imagePath
           const target = Path.join(work, "images", r.split, name)
-          fileTasks.push({ path: target, run: () => Fsp.link(from, target).catch(() => Fsp.copyFile(from, target)) })
+          fileTasks.push({
+            path: target,
+            run: () => Fsp.link(from, target).catch(() => Fsp.copyFile(from, target))
+          })
           imagesDownloaded++
         }
         if (format === "yolo") {
@@ -570,7 +685,9 @@ const runExport = <E>(
           const prepared = prepare(a, width, height)
           if (prepared._tag === "skip") {
             noteSkip(skippedAnnotations, prepared.reason, event, unit)
-            if (prepared.reason === "unsupported_tool" && a.tool !== undefined) unsupportedTools[a.tool] = (unsupportedTools[a.tool] ?? 0) + 1
+            if (prepared.reason === "unsupported_tool" && a.tool !== undefined) {
+              unsupportedTools[a.tool] = (unsupportedTools[a.tool] ?? 0) + 1
+            }
             continue
           }
           const g = prepared.geometry
@@ -599,7 +716,11 @@ const runExport = <E>(
           s.annotationsSpool.push(`${nextAnnotationId++}\t${du}\t${cat}\t${tail}}\n`)
         } else {
           const x = box.x, y = box.y, w = box.w, h = box.h
-          labelsSpool!.push(`${r.split}\t${stem}\t${cat}\t${r6((x + w / 2) / width)} ${r6((y + h / 2) / height)} ${r6(w / width)} ${r6(h / height)}\n`)
+          labelsSpool!.push(
+            `${r.split}\t${stem}\t${cat}\t${r6((x + w / 2) / width)} ${r6((y + h / 2) / height)} ${r6(w / width)} ${
+              r6(h / height)
+            }\n`
+          )
         }
       }
     }
@@ -626,7 +747,7 @@ const runExport = <E>(
       // young-generation collector until the next full collection (see readBody in SynapseClient.ts):
       // at 1M annotations it raised peak RSS from ~250 to 265-281 MB for 3-5 % more throughput.
       Stream.runForEachChunk((chunk) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const events = Chunk.toReadonlyArray(chunk)
           const resolved: Array<Resolved> = new Array(events.length)
           const downloads: Array<readonly [number, Effect.Effect<Resolved, E>]> = []
@@ -636,7 +757,10 @@ const runExport = <E>(
             else resolved[i] = r
           }
           if (downloads.length > 0) {
-            yield* Effect.forEach(downloads, ([i, eff]) => Effect.map(eff, (r) => void (resolved[i] = r)), { concurrency, discard: true })
+            yield* Effect.forEach(downloads, ([i, eff]) => Effect.map(eff, (r) => void (resolved[i] = r)), {
+              concurrency,
+              discard: true
+            })
           }
           for (const r of resolved) if (r.skip === undefined && !splits.has(r.split)) yield* splitState(r.split)
           for (const r of resolved) write(r)
@@ -689,7 +813,10 @@ const runExport = <E>(
         catch: toError("cannot write YOLO labels", work)
       })
       const yaml = Path.join(work, "data.yaml")
-      yield* Effect.tryPromise({ try: () => Fsp.writeFile(yaml, dataYaml(outputDir, names, finalCategories)), catch: toError("cannot write data.yaml", yaml) })
+      yield* Effect.tryPromise({
+        try: () => Fsp.writeFile(yaml, dataYaml(outputDir, names, finalCategories)),
+        catch: toError("cannot write data.yaml", yaml)
+      })
       moves.push({ from: yaml, to: Path.join(outputDir, "data.yaml"), dir: false })
       files.push(Path.join(outputDir, "data.yaml"))
     }
@@ -699,7 +826,9 @@ const runExport = <E>(
     if (format === "coco" && options.validate !== false) {
       progress("validating")
       for (const name of names) {
-        validation[name] = yield* validateFile(assembled[name]!).pipe(Effect.mapError((e) => new ExportError({ detail: e.detail, path: e.path })))
+        validation[name] = yield* validateFile(assembled[name]!).pipe(
+          Effect.mapError((e) => new ExportError({ detail: e.detail, path: e.path }))
+        )
       }
     }
 
@@ -729,7 +858,13 @@ const runExport = <E>(
       annotations: annotationsWritten,
       categories: finalCategories,
       classCounts,
-      skipped: { events: skippedEvents, annotations: skippedAnnotations, meaning: meaningOf(skippedEvents, skippedAnnotations), unsupportedTools, examples },
+      skipped: {
+        events: skippedEvents,
+        annotations: skippedAnnotations,
+        meaning: meaningOf(skippedEvents, skippedAnnotations),
+        unsupportedTools,
+        examples
+      },
       splits: splitSummaries,
       files,
       staleFiles,
@@ -772,7 +907,9 @@ const earlierOutputs = async (outputDir: string, written: ReadonlySet<string>): 
 /** COCO `info` from the dataset version(s): deterministic, so re-exports are byte-identical. */
 const cocoInfo = (versions: ReadonlyArray<DatasetVersion>) => {
   const first = versions[0]
-  const datasetName = (v: DatasetVersion) => (typeof v.ground_truth_dataset === "object" ? v.ground_truth_dataset?.name : undefined)
+  const datasetName = (
+    v: DatasetVersion
+  ) => (typeof v.ground_truth_dataset === "object" ? v.ground_truth_dataset?.name : undefined)
   // A version may carry only its id and name (docs/wire-protocol.md "Dataset versions").
   const label = (v: DatasetVersion) => v.version ?? v.name ?? `version ${v.id}`
   const created = first?.created_at ?? undefined
@@ -840,11 +977,21 @@ const assembleCoco = async (
         signal
       )
     }
-    await copyRows(s.imagesSpool.path, (line, t1, t2, t3) =>
-      `{"id":${line.slice(0, t1)},"file_name":${JSON.stringify(line.slice(t3 + 1))},"width":${line.slice(t1 + 1, t2)},"height":${line.slice(t2 + 1, t3)}}`)
+    await copyRows(
+      s.imagesSpool.path,
+      (line, t1, t2, t3) =>
+        `{"id":${line.slice(0, t1)},"file_name":${JSON.stringify(line.slice(t3 + 1))},"width":${
+          line.slice(t1 + 1, t2)
+        },"height":${line.slice(t2 + 1, t3)}}`
+    )
     out.push(`\n],\n"annotations":[`)
-    await copyRows(s.annotationsSpool.path, (line, t1, t2, t3) =>
-      `{"id":${line.slice(0, t1)},"image_id":${line.slice(t1 + 1, t2)},"category_id":${ids[Number(line.slice(t2 + 1, t3))]},${line.slice(t3 + 1)}`)
+    await copyRows(
+      s.annotationsSpool.path,
+      (line, t1, t2, t3) =>
+        `{"id":${line.slice(0, t1)},"image_id":${line.slice(t1 + 1, t2)},"category_id":${
+          ids[Number(line.slice(t2 + 1, t3))]
+        },${line.slice(t3 + 1)}`
+    )
     out.push(`\n]}\n`)
     await out.close()
     return out
@@ -898,7 +1045,11 @@ const appendAll = async (runs: ReadonlyArray<readonly [string, string]>, signal:
 }
 
 /** The Ultralytics dataset description. Names are JSON-quoted, which YAML reads as strings. */
-const dataYaml = (outputDir: string, splits: ReadonlyArray<string>, categories: ReadonlyArray<{ id: number; name: string }>): string => {
+const dataYaml = (
+  outputDir: string,
+  splits: ReadonlyArray<string>,
+  categories: ReadonlyArray<{ id: number; name: string }>
+): string => {
   const has = (s: string) => splits.includes(s)
   const train = has("train") ? "train" : splits[0] ?? "all"
   const val = has("validation") ? "validation" : has("val") ? "val" : train
@@ -923,7 +1074,8 @@ export const skipReasons: ReadonlyArray<SkipReason> = SKIP_REASONS
 /** Input of `exportGroundTruth`: which dataset version(s), plus the export options. */
 export const ExportGroundTruthInput = Schema.Struct({
   datasetVersionIds: Schema.NonEmptyArray(Id).annotations({
-    description: "Dataset version ids to export. A data unit in several of them is exported once, with its annotations from the first listed version that has it"
+    description:
+      "Dataset version ids to export. A data unit in several of them is exported once, with its annotations from the first listed version that has it"
   }),
   ...ExportOptions.fields
 })
@@ -936,16 +1088,20 @@ export type ExportGroundTruthInput = typeof ExportGroundTruthInput.Type
  * version's first page waits in memory for its turn.
  */
 const versionEvents = (ids: ReadonlyArray<number>, options: StreamOptions) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const gt = yield* GroundTruths
     if (ids.length === 1) return yield* gt.listAllEvents({ ground_truth_dataset_versions: ids }, options)
-    const firstPages = yield* Effect.forEach(ids, (id) => gt.listEvents({ ground_truth_dataset_versions: [id] }, { pageSize: 1, urlConversion: false }), {
+    const firstPages = yield* Effect.forEach(ids, (id) =>
+      gt.listEvents({ ground_truth_dataset_versions: [id] }, { pageSize: 1, urlConversion: false }), {
       concurrency: 4
     })
     // Each version's events are stamped with it when they do not say (see DataUnitOwners).
     return {
-      count: firstPages.reduce((sum, page) => sum + page.count, 0),
-      stream: Stream.concatAll(Chunk.fromIterable(ids.map((id) => gt.streamEvents({ ground_truth_dataset_versions: [id] }, options).pipe(Stream.map(withVersion(id))))))
+      count: firstPages.reduce((sum, page) =>
+        sum + page.count, 0),
+      stream: Stream.concatAll(Chunk.fromIterable(ids.map((id) =>
+        gt.streamEvents({ ground_truth_dataset_versions: [id] }, options).pipe(Stream.map(withVersion(id)))
+      )))
     }
   })
 
@@ -953,13 +1109,19 @@ const versionEvents = (ids: ReadonlyArray<number>, options: StreamOptions) =>
  * The seed's `export_ground_truth_data`, done right: exports the events of one or more dataset
  * versions through the SDK (pages fetched ahead with bounded concurrency, files through the cache).
  */
-export const exportGroundTruth = Effect.fn("Workflows.exportGroundTruth")(function* (input: ExportGroundTruthInput, run: ExportRun = {}) {
-  const gt = yield* GroundTruths
-  const cache = yield* FileCache
-  const ids = [...new Set(input.datasetVersionIds)]
-  const versions = yield* Effect.forEach(ids, (id) => gt.getVersion(id), { concurrency: 4 })
-  const { count, stream } = yield* versionEvents(ids, { pageSize: run.pageSize ?? MAX_PAGE_SIZE, prefetch: run.prefetch, urlConversion: false })
-  const { datasetVersionIds: _ids, ...options } = input
-  const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })
-  return yield* exportEvents({ versions, events: stream, fetchFile, totalEvents: count }, options, run)
-})
+export const exportGroundTruth = Effect.fn("Workflows.exportGroundTruth")(
+  function*(input: ExportGroundTruthInput, run: ExportRun = {}) {
+    const gt = yield* GroundTruths
+    const cache = yield* FileCache
+    const ids = [...new Set(input.datasetVersionIds)]
+    const versions = yield* Effect.forEach(ids, (id) => gt.getVersion(id), { concurrency: 4 })
+    const { count, stream } = yield* versionEvents(ids, {
+      pageSize: run.pageSize ?? MAX_PAGE_SIZE,
+      prefetch: run.prefetch,
+      urlConversion: false
+    })
+    const { datasetVersionIds: _ids, ...options } = input
+    const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })
+    return yield* exportEvents({ versions, events: stream, fetchFile, totalEvents: count }, options, run)
+  }
+)

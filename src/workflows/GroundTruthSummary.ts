@@ -18,7 +18,16 @@
  */
 import { Schema } from "effect"
 import type { GroundTruthEvent, NativeEntries } from "../schemas/GroundTruth.js"
-import { type EventAnnotations, eventAnnotations, eventImage, fileNameOf, nativeKey, readEventAnnotation, scratchSource, type SourceAnnotation } from "./Annotations.js"
+import {
+  type EventAnnotations,
+  eventAnnotations,
+  eventImage,
+  fileNameOf,
+  nativeKey,
+  readEventAnnotation,
+  scratchSource,
+  type SourceAnnotation
+} from "./Annotations.js"
 import type { DetectionDataset, EvalCategory, EvalGroundTruth } from "./DetectionMetrics.js"
 import { allFinite, polygonsBbox, shoelaceArea } from "./Geometry.js"
 
@@ -40,7 +49,8 @@ export const GroundTruthStats = Schema.Struct({
   conflictingLabels: Schema.Int,
   /** Events whose annotations were not read, by reason. */
   unreadEvents: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Int })).annotations({
-    description: "Events whose annotations were not read, by reason: data_meta_files (only in data_meta_* files, and no file cache to download them with)"
+    description:
+      "Events whose annotations were not read, by reason: data_meta_files (only in data_meta_* files, and no file cache to download them with)"
   })
 })
 export type GroundTruthStats = typeof GroundTruthStats.Type
@@ -62,7 +72,12 @@ interface UnitLabel {
 }
 
 /** An annotation's box (its `bbox`, else its polygons' extent) and area, when its numbers allow one. */
-const boxOf = (a: SourceAnnotation): { readonly bbox: readonly [number, number, number, number]; readonly area: number; readonly fromPolygon: boolean } | undefined => {
+const boxOf = (
+  a: SourceAnnotation
+):
+  | { readonly bbox: readonly [number, number, number, number]; readonly area: number; readonly fromPolygon: boolean }
+  | undefined =>
+{
   const b = a.bbox
   if (b !== undefined) {
     if (b.length !== 4 || !allFinite(b)) return undefined
@@ -122,7 +137,9 @@ export class GroundTruthCollector {
     const data = event.data ?? undefined
     const img = eventImage(event)
     const inline = eventAnnotations(event, img.fileKey)
-    const found: EventAnnotations = inline._tag === "files" && fromFiles !== undefined ? { _tag: "native", sources: fromFiles } : inline
+    const found: EventAnnotations = inline._tag === "files" && fromFiles !== undefined
+      ? { _tag: "native", sources: fromFiles }
+      : inline
     // The native form says no `type`; it is keyed by media type, which is what `type` names.
     const nativeImage = inline._tag === "native" && data?.type === undefined
     bump(this.dataTypes, data?.type ?? (nativeImage ? "image" : "unknown"))
@@ -144,7 +161,9 @@ export class GroundTruthCollector {
     let largest = -1
     const n = found._tag === "list" ? found.list.length : found._tag === "native" ? found.sources.length : 0
     for (let k = 0; k < n; k++) {
-      const a: SourceAnnotation = found._tag === "list" ? readEventAnnotation(found.list[k], this.scratch) : (found as { sources: ReadonlyArray<SourceAnnotation> }).sources[k]!
+      const a: SourceAnnotation = found._tag === "list"
+        ? readEventAnnotation(found.list[k], this.scratch)
+        : (found as { sources: ReadonlyArray<SourceAnnotation> }).sources[k]!
       if (a.unusable !== undefined) {
         // Not an annotation of the image (an unsupported tool, no coordinate, not an object).
         if (this.keepBoxes) bump(this.unusable, a.unusable)
@@ -188,11 +207,15 @@ export class GroundTruthCollector {
     const label = data?.label ?? (inline._tag === "native" ? nativeLabel(event, img.fileKey) : undefined)
     if (unit !== undefined && typeof label === "string" && label.length > 0) {
       const previous = this.unitLabels.get(unit)
-      if (previous === undefined) this.unitLabels.set(unit, { label, weight: largest, eventId: event.id, conflicting: false })
-      else {
+      if (previous === undefined) {
+        this.unitLabels.set(unit, { label, weight: largest, eventId: event.id, conflicting: false })
+      } else {
         const conflicting = previous.conflicting || previous.label !== label
         const wins = largest > previous.weight || (largest === previous.weight && event.id > previous.eventId)
-        this.unitLabels.set(unit, wins ? { label, weight: largest, eventId: event.id, conflicting } : { ...previous, conflicting })
+        this.unitLabels.set(
+          unit,
+          wins ? { label, weight: largest, eventId: event.id, conflicting } : { ...previous, conflicting }
+        )
       }
     }
   }
@@ -240,14 +263,22 @@ export class GroundTruthCollector {
   detectionDataset(): DetectionDataset {
     const names = new Map<number, string>()
     for (const b of this.boxes) {
-      if (b.categoryId !== undefined && !names.has(b.categoryId)) names.set(b.categoryId, b.categoryName ?? `#${b.categoryId}`)
+      if (b.categoryId !== undefined && !names.has(b.categoryId)) {
+        names.set(b.categoryId, b.categoryName ?? `#${b.categoryId}`)
+      }
     }
     const idByName = new Map<string, number>()
     for (const [id, name] of names) if (!idByName.has(name)) idByName.set(name, id)
     // Classes known by name only are numbered after the largest known id in name order, as the
     // export numbers them, so predictions written against an export's category ids match.
     let next = Math.max(0, ...names.keys()) + 1
-    const unnamed = [...new Set(this.boxes.filter((b) => b.categoryId === undefined && !idByName.has(b.categoryName!)).map((b) => b.categoryName!))].sort()
+    const unnamed = [
+      ...new Set(
+        this.boxes.filter((b) => b.categoryId === undefined && !idByName.has(b.categoryName!)).map((b) =>
+          b.categoryName!
+        )
+      )
+    ].sort()
     for (const name of unnamed) {
       idByName.set(name, next)
       names.set(next++, name)

@@ -29,7 +29,10 @@ export const sizeFromHeader = (b: Uint8Array): ImageSize | undefined => {
     return { width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) }
   }
   // WebP: RIFF....WEBP with a VP8, VP8L or VP8X chunk.
-  if (b.length >= 30 && b[0] === 0x52 && b[1] === 0x49 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) {
+  if (
+    b.length >= 30 && b[0] === 0x52 && b[1] === 0x49 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 &&
+    b[11] === 0x50
+  ) {
     const kind = String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!)
     if (kind === "VP8 ") return { width: view.getUint16(26, true) & 0x3fff, height: view.getUint16(28, true) & 0x3fff }
     if (kind === "VP8L") {
@@ -54,7 +57,8 @@ export const sizeFromHeader = (b: Uint8Array): ImageSize | undefined => {
 const isJpeg = (b: Uint8Array): boolean => b.length >= 4 && b[0] === 0xff && b[1] === 0xd8
 
 /** Start-of-frame markers SOF0..SOF15, except DHT, JPG and DAC, which share the range. */
-const isFrame = (marker: number): boolean => marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc
+const isFrame = (marker: number): boolean =>
+  marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc
 
 /** Markers that stand alone, without a length: TEM and RST0..RST7. */
 const standalone = (marker: number): boolean => marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)

@@ -5,8 +5,8 @@
  * two manifests can be compared without diffing id lists.
  */
 import { Effect, Schema } from "effect"
-import * as Fsp from "node:fs/promises"
 import { createHash } from "node:crypto"
+import * as Fsp from "node:fs/promises"
 import { firstIssue } from "../schemas/FirstIssue.js"
 
 /** The manifest format tag; bumped if the layout changes. */
@@ -80,7 +80,7 @@ export const assignmentOf = (manifest: SplitManifest): Map<number, string> => {
 const decodeManifest = Schema.decodeUnknown(SplitManifest)
 
 /** Reads and checks a manifest file. */
-export const readManifest = Effect.fn("Manifest.read")(function* (path: string) {
+export const readManifest = Effect.fn("Manifest.read")(function*(path: string) {
   const text = yield* Effect.tryPromise({
     try: () => Fsp.readFile(path, "utf8"),
     catch: (e) => new ManifestError({ path, detail: `cannot read split manifest ${path}: ${(e as Error).message}` })
@@ -93,7 +93,10 @@ export const readManifest = Effect.fn("Manifest.read")(function* (path: string) 
     Effect.mapError((e) => {
       const issue = firstIssue(e)
       const where = issue.where !== undefined ? ` at ${issue.where}` : ""
-      return new ManifestError({ path, detail: `${path} is not a split manifest (${MANIFEST_FORMAT})${where}: ${issue.message}` })
+      return new ManifestError({
+        path,
+        detail: `${path} is not a split manifest (${MANIFEST_FORMAT})${where}: ${issue.message}`
+      })
     })
   )
 })

@@ -120,7 +120,10 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
  * Splits a text into JSON values: a JSON array (its elements), or JSON Lines (one value per
  * non-empty line). Fails on anything else, naming the first line that is not JSON.
  */
-export const parseJsonRows = (text: string, name = "predictions"): { values: ReadonlyArray<unknown>; format: "json" | "jsonl" } | PredictionsError => {
+export const parseJsonRows = (
+  text: string,
+  name = "predictions"
+): { values: ReadonlyArray<unknown>; format: "json" | "jsonl" } | PredictionsError => {
   const trimmed = text.replace(/^\uFEFF/, "").trim()
   if (trimmed === "") return new PredictionsError({ detail: `${name} is empty: expected a JSON array or JSON Lines` })
   if (trimmed.startsWith("[")) {
@@ -128,7 +131,9 @@ export const parseJsonRows = (text: string, name = "predictions"): { values: Rea
       const value: unknown = JSON.parse(trimmed)
       if (Array.isArray(value)) return { values: value, format: "json" }
     } catch (e) {
-      return new PredictionsError({ detail: `${name} starts like a JSON array but is not valid JSON: ${(e as Error).message}` })
+      return new PredictionsError({
+        detail: `${name} starts like a JSON array but is not valid JSON: ${(e as Error).message}`
+      })
     }
   }
   const values: Array<unknown> = []
@@ -152,13 +157,17 @@ export const parseJsonRows = (text: string, name = "predictions"): { values: Rea
         }
       }
       return new PredictionsError({
-        detail: `${name} is neither a JSON array nor JSON Lines: line ${i + 1} is not JSON (${line.slice(0, 60)}${line.length > 60 ? "…" : ""})`,
+        detail: `${name} is neither a JSON array nor JSON Lines: line ${i + 1} is not JSON (${line.slice(0, 60)}${
+          line.length > 60 ? "…" : ""
+        })`,
         row: i + 1
       })
     }
   }
   if (values.length === 1 && isRecord(values[0]) && Array.isArray((values[0] as Record<string, unknown>).annotations)) {
-    return new PredictionsError({ detail: `${name} looks like a COCO dataset; give the results array (its detections) instead` })
+    return new PredictionsError({
+      detail: `${name} looks like a COCO dataset; give the results array (its detections) instead`
+    })
   }
   return { values, format: "jsonl" }
 }
@@ -206,7 +215,10 @@ export const parseDetections = (text: string, name = "predictions"): Parsed<Dete
   })
 
 /** Parses classification predictions (`{data_unit, label}` rows). */
-export const parseClassifications = (text: string, name = "predictions"): Parsed<ClassificationRow> | PredictionsError =>
+export const parseClassifications = (
+  text: string,
+  name = "predictions"
+): Parsed<ClassificationRow> | PredictionsError =>
   parseRows<ClassificationRow>(text, name, (v, row, skip) => {
     const unit = v.data_unit ?? v.file_name
     const ref = isRecord(unit) ? unit.id : unit
@@ -222,7 +234,11 @@ export const parseClassifications = (text: string, name = "predictions"): Parsed
   })
 
 /** Guard used by callers: a file with rows but none usable is an error, not "no predictions". */
-export const requireUsable = <A>(parsed: Parsed<A>, usable: number, name = "predictions"): PredictionsError | undefined => {
+export const requireUsable = <A>(
+  parsed: Parsed<A>,
+  usable: number,
+  name = "predictions"
+): PredictionsError | undefined => {
   if (usable > 0) return undefined
   const reasons = Object.entries(parsed.skipped.byReason)
     .map(([reason, { count, rows }]) => `${reason} ×${count} (rows ${rows.join(", ")})`)

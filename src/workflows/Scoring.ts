@@ -3,7 +3,7 @@
  * what the model's uploader reported. Pure functions between the parsers (`Predictions`), the
  * ground-truth collector and the metric computations; the analyze and compare workflows call them.
  */
-import { classificationMetrics, type ClassificationMetrics, type LabelPair } from "./ClassificationMetrics.js"
+import { type ClassificationMetrics, classificationMetrics, type LabelPair } from "./ClassificationMetrics.js"
 import { type DetectionDataset, type DetectionMetrics, evaluateDetections } from "./DetectionMetrics.js"
 import type { GroundTruthCollector } from "./GroundTruthSummary.js"
 import {
@@ -72,7 +72,11 @@ export const scoreDetections = (
     ...(options.zeroDivision !== undefined ? { zeroDivision: options.zeroDivision } : {}),
     ...(options.scoreThreshold !== undefined ? { scoreThreshold: options.scoreThreshold } : {})
   })
-  return { task: "detection", metrics, predictions: { rows: parsed.rows.length + parsed.skipped.total, used: used.length, skipped } }
+  return {
+    task: "detection",
+    metrics,
+    predictions: { rows: parsed.rows.length + parsed.skipped.total, used: used.length, skipped }
+  }
 }
 
 /**
@@ -87,7 +91,8 @@ export const scoreClassifications = (
   const labels = groundTruth.labels()
   if (labels.size === 0) {
     return new PredictionsError({
-      detail: "the dataset version has no classification labels (no event carries data.label): nothing to score predictions against"
+      detail:
+        "the dataset version has no classification labels (no event carries data.label): nothing to score predictions against"
     })
   }
   const skips = new SkipCounter()
@@ -126,7 +131,22 @@ export const flatMetrics = (score: Score): Record<string, number> => {
   const out: Record<string, number> = {}
   if (score.task === "detection") {
     const m = score.metrics
-    for (const key of ["AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large", "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large"] as const) {
+    for (
+      const key of [
+        "AP",
+        "AP50",
+        "AP75",
+        "AP_small",
+        "AP_medium",
+        "AP_large",
+        "AR1",
+        "AR10",
+        "AR100",
+        "AR_small",
+        "AR_medium",
+        "AR_large"
+      ] as const
+    ) {
       const v = m[key]
       if (v !== null) out[key] = v
     }
@@ -151,21 +171,57 @@ const normalise = (name: string): string => name.toLowerCase().replace(/[^a-z0-9
 /** Reported metric names (normalised) and the computed metric each corresponds to. */
 const ALIASES: Record<Score["task"], Record<string, string>> = {
   detection: {
-    map: "AP", ap: "AP", map5095: "AP", ap5095: "AP", bboxmap: "AP", mapcoco: "AP",
-    map50: "AP50", ap50: "AP50", bboxmap50: "AP50",
-    map75: "AP75", ap75: "AP75", bboxmap75: "AP75",
-    apsmall: "AP_small", mapsmall: "AP_small", apmedium: "AP_medium", mapmedium: "AP_medium", aplarge: "AP_large", maplarge: "AP_large",
-    ar1: "AR1", mar1: "AR1", ar10: "AR10", mar10: "AR10", ar100: "AR100", mar100: "AR100", ar: "AR100",
-    precision: "precision", recall: "recall", f1: "f1", f1score: "f1"
+    map: "AP",
+    ap: "AP",
+    map5095: "AP",
+    ap5095: "AP",
+    bboxmap: "AP",
+    mapcoco: "AP",
+    map50: "AP50",
+    ap50: "AP50",
+    bboxmap50: "AP50",
+    map75: "AP75",
+    ap75: "AP75",
+    bboxmap75: "AP75",
+    apsmall: "AP_small",
+    mapsmall: "AP_small",
+    apmedium: "AP_medium",
+    mapmedium: "AP_medium",
+    aplarge: "AP_large",
+    maplarge: "AP_large",
+    ar1: "AR1",
+    mar1: "AR1",
+    ar10: "AR10",
+    mar10: "AR10",
+    ar100: "AR100",
+    mar100: "AR100",
+    ar: "AR100",
+    precision: "precision",
+    recall: "recall",
+    f1: "f1",
+    f1score: "f1"
   },
   classification: {
-    accuracy: "accuracy", acc: "accuracy", top1: "accuracy", top1accuracy: "accuracy",
-    precision: "precision_macro", precisionmacro: "precision_macro", macroprecision: "precision_macro",
-    recall: "recall_macro", recallmacro: "recall_macro", macrorecall: "recall_macro",
-    f1: "f1_macro", f1score: "f1_macro", f1macro: "f1_macro", macrof1: "f1_macro",
-    precisionweighted: "precision_weighted", weightedprecision: "precision_weighted",
-    recallweighted: "recall_weighted", weightedrecall: "recall_weighted",
-    f1weighted: "f1_weighted", weightedf1: "f1_weighted"
+    accuracy: "accuracy",
+    acc: "accuracy",
+    top1: "accuracy",
+    top1accuracy: "accuracy",
+    precision: "precision_macro",
+    precisionmacro: "precision_macro",
+    macroprecision: "precision_macro",
+    recall: "recall_macro",
+    recallmacro: "recall_macro",
+    macrorecall: "recall_macro",
+    f1: "f1_macro",
+    f1score: "f1_macro",
+    f1macro: "f1_macro",
+    macrof1: "f1_macro",
+    precisionweighted: "precision_weighted",
+    weightedprecision: "precision_weighted",
+    recallweighted: "recall_weighted",
+    weightedrecall: "recall_weighted",
+    f1weighted: "f1_weighted",
+    weightedf1: "f1_weighted"
   }
 }
 

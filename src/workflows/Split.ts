@@ -22,7 +22,14 @@ import { MAX_PAGE_SIZE } from "../schemas/Page.js"
 import { makeDirectory } from "../services/Directories.js"
 import { FileCache } from "../services/FileCache.js"
 import { GroundTruths } from "../services/GroundTruths.js"
-import { eventAnnotations, eventImage, fromDataMeta, fromEventAnnotations, type SourceAnnotation, withVersion } from "./Annotations.js"
+import {
+  eventAnnotations,
+  eventImage,
+  fromDataMeta,
+  fromEventAnnotations,
+  type SourceAnnotation,
+  withVersion
+} from "./Annotations.js"
 import { hash52 } from "./IdSet.js"
 import { assignmentHash, MANIFEST_FORMAT, type SplitManifest, SplitMethod } from "./Manifest.js"
 
@@ -32,7 +39,9 @@ export const SplitRatios = Schema.Struct({
   validation: Schema.Number.pipe(Schema.between(0, 1)),
   test: Schema.optional(Schema.Number.pipe(Schema.between(0, 1)))
 }).pipe(
-  Schema.filter((r) => Math.abs(r.train + r.validation + (r.test ?? 0) - 1) < 1e-6 || "train + validation + test must add up to 1")
+  Schema.filter((r) =>
+    Math.abs(r.train + r.validation + (r.test ?? 0) - 1) < 1e-6 || "train + validation + test must add up to 1"
+  )
 )
 export type SplitRatios = typeof SplitRatios.Type
 
@@ -44,10 +53,16 @@ export const PrepareTrainingDataInput = Schema.Struct({
   splitRatio: Schema.optional(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThan(1))).annotations({
     description: "The seed's split_ratio: train share, the rest validation (ignored when ratios is given)"
   }),
-  seed: Schema.optional(Schema.Union(Schema.Int, Schema.String)).annotations({ description: "PRNG seed: same seed and data give the same split (default 0)" }),
-  method: Schema.optional(SplitMethod).annotations({ description: "stratified (default), random, or hash (stable when the dataset grows)" }),
+  seed: Schema.optional(Schema.Union(Schema.Int, Schema.String)).annotations({
+    description: "PRNG seed: same seed and data give the same split (default 0)"
+  }),
+  method: Schema.optional(SplitMethod).annotations({
+    description: "stratified (default), random, or hash (stable when the dataset grows)"
+  }),
   manifestPath: Schema.optional(Schema.String).annotations({ description: "Where to write the manifest JSON" }),
-  dryRun: Schema.optional(Schema.Boolean).annotations({ description: "Compute and return the summary without writing anything" })
+  dryRun: Schema.optional(Schema.Boolean).annotations({
+    description: "Compute and return the summary without writing anything"
+  })
 })
 export type PrepareTrainingDataInput = typeof PrepareTrainingDataInput.Type
 
@@ -66,13 +81,19 @@ export const SplitSummary = Schema.Struct({
   ratios: Schema.Record({ key: Schema.String, value: Schema.Number }),
   total: Schema.Struct({ images: Schema.Int, events: Schema.Int, annotations: Schema.Int }),
   splits: Schema.Record({ key: Schema.String, value: SplitCounts }),
-  maxDeviation: Schema.Number.annotations({ description: "Largest |class share in a split − target ratio| over classes and splits" }),
+  maxDeviation: Schema.Number.annotations({
+    description: "Largest |class share in a split − target ratio| over classes and splits"
+  }),
   deviations: Schema.Record({ key: Schema.String, value: Schema.Record({ key: Schema.String, value: Schema.Number }) }),
-  leakedImages: Schema.Int.annotations({ description: "Images in more than one split (always 0: kept as a checked invariant)" }),
+  leakedImages: Schema.Int.annotations({
+    description: "Images in more than one split (always 0: kept as a checked invariant)"
+  }),
   assignmentSha256: Schema.String,
   manifestPath: Schema.NullOr(Schema.String),
   dryRun: Schema.Boolean,
-  notes: Schema.optional(Schema.Array(Schema.String)).annotations({ description: "What the figures could not take into account, and how to get exact ones" })
+  notes: Schema.optional(Schema.Array(Schema.String)).annotations({
+    description: "What the figures could not take into account, and how to get exact ones"
+  })
 })
 export type SplitSummary = typeof SplitSummary.Type
 
@@ -92,12 +113,15 @@ export interface SplitUnit {
 }
 
 /** sfc32: a small, fast, well-distributed PRNG with 128-bit state; returns floats in [0, 1). */
-export const prng = (seed: number | string): (() => number) => {
+export const prng = (seed: number | string): () => number => {
   const s = typeof seed === "number" ? seed : hash52(seed)
   let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = (s >>> 0) ^ Math.floor(s / 0x100000000)
   a ^= s >>> 0
   const next = () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0
+    a >>>= 0
+    b >>>= 0
+    c >>>= 0
+    d >>>= 0
     const t = (a + b) | 0
     a = b ^ (b >>> 9)
     b = (c + (c << 3)) | 0
@@ -204,7 +228,6 @@ export const assignSplits = (
   for (const l of labels) remaining.set(l, byLabel.get(l)!.length)
   for (;;) {
     // The label with the fewest unassigned units goes first: rare classes are the hardest to spread.
-    let label: string | undefined
     let fewest = Infinity
     const tied: Array<string> = []
     for (const l of labels) {
@@ -217,7 +240,7 @@ export const assignSplits = (
       } else if (r === fewest) tied.push(l)
     }
     if (tied.length === 0) break
-    label = tied.length === 1 ? tied[0]! : tied[Math.floor(rand() * tied.length)]!
+    const label = tied.length === 1 ? tied[0]! : tied[Math.floor(rand() * tied.length)]!
     const candidates = shuffle(byLabel.get(label)!.filter((u) => !done.has(u.id)), rand)
     for (const u of candidates) {
       assign(u, pick(desired.get(label)!, desiredUnits))
@@ -321,7 +344,7 @@ export const deviations = (
     for (const [l, n] of u.classes) {
       totals.set(l, (totals.get(l) ?? 0) + n)
       let m = per.get(l)
-      if (!m) per.set(l, (m = new Map()))
+      if (!m) per.set(l, m = new Map())
       m.set(s, (m.get(s) ?? 0) + n)
     }
   }
@@ -350,12 +373,18 @@ export interface SplitSource<E> {
   readonly inputs: { readonly project?: number; readonly dataset_versions?: ReadonlyArray<number> }
 }
 
-const classNameOf = (a: SourceAnnotation): string | undefined => a.categoryName ?? (a.categoryId !== undefined ? `class_${a.categoryId}` : undefined)
+const classNameOf = (a: SourceAnnotation): string | undefined =>
+  a.categoryName ?? (a.categoryId !== undefined ? `class_${a.categoryId}` : undefined)
 
 /** The ratios as an ordered list, from the input (defaults: 0.8 / 0.2). */
-export const resolveRatios = (input: Pick<PrepareTrainingDataInput, "ratios" | "splitRatio">): Array<readonly [string, number]> => {
+export const resolveRatios = (
+  input: Pick<PrepareTrainingDataInput, "ratios" | "splitRatio">
+): Array<readonly [string, number]> => {
   if (input.ratios !== undefined) {
-    const out: Array<readonly [string, number]> = [["train", input.ratios.train], ["validation", input.ratios.validation]]
+    const out: Array<readonly [string, number]> = [["train", input.ratios.train], [
+      "validation",
+      input.ratios.validation
+    ]]
     if (input.ratios.test !== undefined && input.ratios.test > 0) out.push(["test", input.ratios.test])
     return out
   }
@@ -405,7 +434,7 @@ const versionRank = (inputs: SplitSource<unknown>["inputs"]) => {
  * kept.
  */
 export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDataInput, run: SplitRun = {}) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const ratios = resolveRatios(input)
     const method = input.method ?? "stratified"
     const seed = input.seed ?? 0
@@ -419,7 +448,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
         Effect.forEach(
           Chunk.toReadonlyArray(chunk),
           (event) =>
-            Effect.gen(function* () {
+            Effect.gen(function*() {
               events++
               // The unit is the data unit, or for an event without one the image file it names
               // (the same id the export gives that image: see eventImage).
@@ -432,7 +461,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
               const version = event.ground_truth_dataset_version ?? null
               if (version === null) withoutVersion++
               let acc = units.get(du)
-              if (!acc) units.set(du, (acc = { classes: new Map(), events: 0, version }))
+              if (!acc) units.set(du, acc = { classes: new Map(), events: 0, version })
               acc.events++
               let sources: ReadonlyArray<SourceAnnotation> = []
               const found = eventAnnotations(event, img.fileKey)
@@ -443,7 +472,9 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
                   const entry = event.files![key]!
                   if (typeof entry.url !== "string" && entry.path === undefined) continue
                   const path = entry.path ?? (yield* source.fetchFile(entry))
-                  const json = yield* Effect.promise(() => Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined))
+                  const json = yield* Effect.promise(() =>
+                    Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined)
+                  )
                   const read = fromDataMeta(json, img.fileKey)
                   if (Either.isRight(read)) sources = [...sources, ...read.right]
                 }
@@ -474,14 +505,18 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
         ? `dataset version ${versions[0]} has`
         : `project ${source.inputs.project} has`
       const unitless = withoutUnit === 0 ? "" : ` (${withoutUnit} event${withoutUnit === 1 ? "" : "s"} without either)`
-      return yield* new SplitError({ detail: `nothing to split: ${what} no ground-truth events with a data unit or an image file${unitless}` })
+      return yield* new SplitError({
+        detail: `nothing to split: ${what} no ground-truth events with a data unit or an image file${unitless}`
+      })
     }
     const unitList: Array<SplitUnit> = [...units.entries()].map(([id, acc]) => ({ id, classes: acc.classes }))
     const assignment = assignSplits(unitList, ratios, method, seed)
     const dev = deviations(unitList, assignment, ratios)
 
     const splits: Record<string, MutableSplit> = {}
-    for (const [name] of ratios) splits[name] = { data_units: [], images: 0, events: 0, annotations: 0, class_counts: {} }
+    for (const [name] of ratios) {
+      splits[name] = { data_units: [], images: 0, events: 0, annotations: 0, class_counts: {} }
+    }
     let annotations = 0
     for (const [id, acc] of [...units.entries()].sort((a, b) => a[0] - b[0])) {
       const s = splits[assignment.get(id)!]!
@@ -501,7 +536,12 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
     }
     const seen = new Set<number>()
     let leaked = 0
-    for (const s of Object.values(splits)) for (const id of s.data_units) seen.has(id) ? leaked++ : seen.add(id)
+    for (const s of Object.values(splits)) {
+      for (const id of s.data_units) {
+        if (seen.has(id)) leaked++
+        else seen.add(id)
+      }
+    }
 
     const ratioRecord = Object.fromEntries(ratios)
     const sha = assignmentHash(assignment)
@@ -512,7 +552,9 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
       ratios: ratioRecord,
       inputs: {
         ...(source.inputs.project !== undefined ? { project: source.inputs.project } : {}),
-        ...(source.inputs.dataset_versions !== undefined ? { dataset_versions: [...source.inputs.dataset_versions] } : {})
+        ...(source.inputs.dataset_versions !== undefined
+          ? { dataset_versions: [...source.inputs.dataset_versions] }
+          : {})
       },
       assignment_sha256: sha,
       max_deviation: dev.max,
@@ -530,7 +572,8 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
           await Fsp.writeFile(tmp, JSON.stringify(manifest, null, 2) + "\n")
           await Fsp.rename(tmp, target)
         },
-        catch: (e) => new SplitError({ detail: `cannot write the split manifest: ${(e as Error).message}`, path: target })
+        catch: (e) =>
+          new SplitError({ detail: `cannot write the split manifest: ${(e as Error).message}`, path: target })
       }).pipe(Effect.onError(() => Effect.promise(() => Fsp.rm(tmp, { force: true }))))
       written = target
     }
@@ -554,7 +597,11 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
       seed,
       ratios: ratioRecord,
       total: { images: units.size, events, annotations },
-      splits: Object.fromEntries(Object.entries(splits).map(([k, s]) => [k, { images: s.images, events: s.events, annotations: s.annotations, class_counts: s.class_counts }])),
+      splits: Object.fromEntries(
+        Object.entries(splits).map((
+          [k, s]
+        ) => [k, { images: s.images, events: s.events, annotations: s.annotations, class_counts: s.class_counts }])
+      ),
       maxDeviation: dev.max,
       deviations: dev.byClass,
       leakedImages: leaked,
@@ -569,29 +616,41 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
 // ---------------------------------------------------------------------------------------------
 // Over the SDK
 
-
 /**
  * The seed's `prepare_training_data(project_id, split_ratio)`, reproducible and leak-free: splits
  * the events of a project or of dataset versions by data unit and writes the manifest.
  */
-export const prepareTrainingData = Effect.fn("Workflows.prepareTrainingData")(function* (input: PrepareTrainingDataInput, run: SplitRun = {}) {
-  const gt = yield* GroundTruths
-  const cache = yield* FileCache
-  const hasVersions = input.datasetVersionIds !== undefined && input.datasetVersionIds.length > 0
-  if (input.project === undefined && !hasVersions) {
-    return yield* new SplitError({ detail: "give a project or datasetVersionIds to split" })
+export const prepareTrainingData = Effect.fn("Workflows.prepareTrainingData")(
+  function*(input: PrepareTrainingDataInput, run: SplitRun = {}) {
+    const gt = yield* GroundTruths
+    const cache = yield* FileCache
+    const hasVersions = input.datasetVersionIds !== undefined && input.datasetVersionIds.length > 0
+    if (input.project === undefined && !hasVersions) {
+      return yield* new SplitError({ detail: "give a project or datasetVersionIds to split" })
+    }
+    // An unknown version lists no events; looked up, it fails with NotFoundError naming it.
+    if (hasVersions) {
+      yield* Effect.forEach(input.datasetVersionIds!, (id) => gt.getVersion(id), { concurrency: 4, discard: true })
+    }
+    const options = { pageSize: MAX_PAGE_SIZE, prefetch: 4, urlConversion: false } as const
+    const versionIds = hasVersions ? [...new Set(input.datasetVersionIds!)] : []
+    // Several versions are listed one after another, so that an event that does not say its version
+    // (a backend answering only the evidenced fields) is known to belong to the one being listed:
+    // a unit's classes come from one version only (see versionRank).
+    const events = versionIds.length > 1
+      ? Stream.concatAll(
+        Chunk.fromIterable(
+          versionIds.map((id) =>
+            gt.streamEvents({ ground_truth_dataset_versions: [id] }, options).pipe(Stream.map(withVersion(id)))
+          )
+        )
+      )
+      : gt.streamEvents(
+        hasVersions ? { ground_truth_dataset_versions: versionIds } : { project: input.project! },
+        options
+      )
+    const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })
+    const inputs = hasVersions ? { dataset_versions: input.datasetVersionIds! } : { project: input.project! }
+    return yield* splitEvents({ events, fetchFile, inputs }, input, run)
   }
-  // An unknown version lists no events; looked up, it fails with NotFoundError naming it.
-  if (hasVersions) yield* Effect.forEach(input.datasetVersionIds!, (id) => gt.getVersion(id), { concurrency: 4, discard: true })
-  const options = { pageSize: MAX_PAGE_SIZE, prefetch: 4, urlConversion: false } as const
-  const versionIds = hasVersions ? [...new Set(input.datasetVersionIds!)] : []
-  // Several versions are listed one after another, so that an event that does not say its version
-  // (a backend answering only the evidenced fields) is known to belong to the one being listed:
-  // a unit's classes come from one version only (see versionRank).
-  const events = versionIds.length > 1
-    ? Stream.concatAll(Chunk.fromIterable(versionIds.map((id) => gt.streamEvents({ ground_truth_dataset_versions: [id] }, options).pipe(Stream.map(withVersion(id))))))
-    : gt.streamEvents(hasVersions ? { ground_truth_dataset_versions: versionIds } : { project: input.project! }, options)
-  const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })
-  const inputs = hasVersions ? { dataset_versions: input.datasetVersionIds! } : { project: input.project! }
-  return yield* splitEvents({ events, fetchFile, inputs }, input, run)
-})
+)

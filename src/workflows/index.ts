@@ -3,14 +3,14 @@
  * its line here; `src/index.ts` re-exports this module as `Workflows` (and the COCO validator as
  * `Coco`).
  */
-export * from "./Export.js"
-export * from "./Manifest.js"
-export * from "./Split.js"
 export * from "./Analyze.js"
 export * from "./ClassificationMetrics.js"
 export * from "./Compare.js"
 export * from "./Deploy.js"
 export * from "./DetectionMetrics.js"
+export * from "./Export.js"
 export * from "./GroundTruthSummary.js"
+export * from "./Manifest.js"
 export * from "./Predictions.js"
 export * from "./Scoring.js"
+export * from "./Split.js"

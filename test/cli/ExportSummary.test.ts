@@ -32,7 +32,9 @@ describe("formatExportSummary", () => {
     }))
     expect(text).toContain("  skipped: 201 events (not_in_manifest)")
     expect(text).toContain("  note: nothing was exported: every one of the 201 events was skipped (reasons above)")
-    expect(text).toContain("  note: /out also holds 1 file(s) of an earlier export, not replaced by this one: /out/annotations/instances_train.json")
+    expect(text).toContain(
+      "  note: /out also holds 1 file(s) of an earlier export, not replaced by this one: /out/annotations/instances_train.json"
+    )
   })
 
   it("an empty version is not called skipped", () => {

@@ -33,7 +33,16 @@ describe("examples/complete-ml-workflow.ts", () => {
       expect(r.stdout).not.toContain("undefined")
       return
     }
-    for (const step of ["1. Analyzing ground truth data", "2. Checking existing models", "3. Evaluating", "4. Evaluating the new model", "5. Deploying the new model", "6. Comparing model performance"]) {
+    for (
+      const step of [
+        "1. Analyzing ground truth data",
+        "2. Checking existing models",
+        "3. Evaluating",
+        "4. Evaluating the new model",
+        "5. Deploying the new model",
+        "6. Comparing model performance"
+      ]
+    ) {
       expect(r.stdout).toContain(step)
     }
     expect(r.stdout).toMatch(/Deployed model: (\d+); active detection models now: \1\n/)

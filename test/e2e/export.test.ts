@@ -4,12 +4,12 @@
  * on stderr (not a TTY here, so plain lines) and the exit codes that tell outcomes apart.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import { spawn } from "node:child_process"
-import { type CliResult, cliEntry, repoRoot, runCli } from "../support/cli.js"
+import { cliEntry, type CliResult, repoRoot, runCli } from "../support/cli.js"
 import { call, jsonInit } from "../support/http.js"
 import { isRich } from "../support/profile.js"
 import { useSandbox } from "../support/sandbox.js"
@@ -20,13 +20,28 @@ afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
 
 const cli = (args: ReadonlyArray<string>): Promise<CliResult> => {
   const sb = sandbox()
-  return runCli(args, { SYNAPSE_BASE_URL: sb.url, SYNAPSE_ACCESS_TOKEN: sb.token, SYNAPSE_CACHE_DIR: Path.join(tmp, "cache") })
+  return runCli(args, {
+    SYNAPSE_BASE_URL: sb.url,
+    SYNAPSE_ACCESS_TOKEN: sb.token,
+    SYNAPSE_CACHE_DIR: Path.join(tmp, "cache")
+  })
 }
 
 describe("synapse-ml export / split / coco validate", () => {
   it("export → coco validate → split → export by manifest (YOLO)", async () => {
     const out = Path.join(tmp, "coco")
-    const exported = await cli(["export", "--dataset-version", "303", "--format", "coco", "-o", out, "--split-by", "category", "--json"])
+    const exported = await cli([
+      "export",
+      "--dataset-version",
+      "303",
+      "--format",
+      "coco",
+      "-o",
+      out,
+      "--split-by",
+      "category",
+      "--json"
+    ])
     expect(exported.code).toBe(0)
     const summary = JSON.parse(exported.stdout)
     expect(summary).toMatchObject({ format: "coco", valid: true, datasetVersions: [303] })
@@ -39,13 +54,37 @@ describe("synapse-ml export / split / coco validate", () => {
     expect(checked.stdout).toMatch(/: valid \(/)
 
     const manifest = Path.join(tmp, "split.json")
-    const split = await cli(["split", "--project", "1", "--train", "0.7", "--validation", "0.2", "--test", "0.1", "--seed", "11", "--manifest", manifest])
+    const split = await cli([
+      "split",
+      "--project",
+      "1",
+      "--train",
+      "0.7",
+      "--validation",
+      "0.2",
+      "--test",
+      "0.1",
+      "--seed",
+      "11",
+      "--manifest",
+      manifest
+    ])
     expect(split.code).toBe(0)
     expect(split.stdout).toContain("images in two splits: 0")
     expect(JSON.parse(Fs.readFileSync(manifest, "utf8")).seed).toBe(11)
 
     const yolo = Path.join(tmp, "yolo")
-    const byManifest = await cli(["export", "--dataset-version", "302,303", "--format", "yolo", "-o", yolo, "--manifest", manifest])
+    const byManifest = await cli([
+      "export",
+      "--dataset-version",
+      "302,303",
+      "--format",
+      "yolo",
+      "-o",
+      yolo,
+      "--manifest",
+      manifest
+    ])
     expect(byManifest.code).toBe(0)
     expect(byManifest.stdout).toMatch(/^Exported \d+ images/)
     expect(Fs.readdirSync(Path.join(yolo, "labels")).sort()).toEqual(["test", "train", "validation"])
@@ -54,7 +93,16 @@ describe("synapse-ml export / split / coco validate", () => {
 
   it("--dataset-version repeats, takes commas, drops repeated ids and names a bad one", async () => {
     const [repeated, badId, splitRepeated, splitCommas] = await Promise.all([
-      cli(["export", "--dataset-version", "302", "--dataset-version", "303,302", "-o", Path.join(tmp, "repeated"), "--json"]),
+      cli([
+        "export",
+        "--dataset-version",
+        "302",
+        "--dataset-version",
+        "303,302",
+        "-o",
+        Path.join(tmp, "repeated"),
+        "--json"
+      ]),
       cli(["export", "--dataset-version", "302", "--dataset-version", "30x", "-o", Path.join(tmp, "bad-id")]),
       cli(["split", "--dataset-version", "302", "--dataset-version", "303", "--seed", "3", "--json"]),
       cli(["split", "--dataset-version", "302,303", "--seed", "3", "--json"])
@@ -70,7 +118,9 @@ describe("synapse-ml export / split / coco validate", () => {
       cli(["split", "--project", "99999", "--manifest", Path.join(tmp, "none-b.json")])
     ])
     expect(noVersion.code).toBe(3)
-    expect(noVersion.stderr).toMatch(/NotFoundError: dataset version 99999 does not exist: HTTP 404: .*ground_truth_dataset_versions\/99999\//)
+    expect(noVersion.stderr).toMatch(
+      /NotFoundError: dataset version 99999 does not exist: HTTP 404: .*ground_truth_dataset_versions\/99999\//
+    )
     expect(noProject.code).toBe(2)
     expect(noProject.stderr).toContain("nothing to split: project 99999 has no ground-truth events with a data unit")
     expect(Fs.existsSync(Path.join(tmp, "none-a.json")) || Fs.existsSync(Path.join(tmp, "none-b.json"))).toBe(false)
@@ -84,20 +134,34 @@ describe("synapse-ml export / split / coco validate", () => {
   // Argument errors, local files and a 404 do not depend on the answer shapes: run once, under rich.
   it.skipIf(!isRich())("exit codes: 2 usage, 3 API error, 4 invalid COCO, 5 unreadable file", async () => {
     const bad = Path.join(tmp, "bad.json")
-    Fs.writeFileSync(bad, JSON.stringify({ images: [{ id: 0, file_name: "a.png", width: 1, height: 1 }], annotations: [], categories: [] }))
+    Fs.writeFileSync(
+      bad,
+      JSON.stringify({ images: [{ id: 0, file_name: "a.png", width: 1, height: 1 }], annotations: [], categories: [] })
+    )
     const wrongFormat = Path.join(tmp, "not-a-manifest.json")
     Fs.writeFileSync(wrongFormat, JSON.stringify({ format: "other" }))
-    const [emptyOut, ignoredManifest, badManifest, badShare, noVersion, badFlag, unknown, invalid, missing] = await Promise.all([
-      cli(["export", "--dataset-version", "303", "-o", ""]),
-      cli(["export", "--dataset-version", "303", "-o", Path.join(tmp, "z"), "--manifest", wrongFormat, "--split-by", "category"]),
-      cli(["export", "--dataset-version", "303", "-o", Path.join(tmp, "z"), "--manifest", wrongFormat]),
-      cli(["split", "--project", "1", "--train", "1.5"]),
-      cli(["export", "-o", Path.join(tmp, "x")]),
-      cli(["export", "--dataset-version", "303", "--bogus"]),
-      cli(["export", "--dataset-version", "999999", "-o", Path.join(tmp, "y")]),
-      cli(["coco", "validate", bad, "--json"]),
-      cli(["coco", "validate", Path.join(tmp, "missing.json")])
-    ])
+    const [emptyOut, ignoredManifest, badManifest, badShare, noVersion, badFlag, unknown, invalid, missing] =
+      await Promise.all([
+        cli(["export", "--dataset-version", "303", "-o", ""]),
+        cli([
+          "export",
+          "--dataset-version",
+          "303",
+          "-o",
+          Path.join(tmp, "z"),
+          "--manifest",
+          wrongFormat,
+          "--split-by",
+          "category"
+        ]),
+        cli(["export", "--dataset-version", "303", "-o", Path.join(tmp, "z"), "--manifest", wrongFormat]),
+        cli(["split", "--project", "1", "--train", "1.5"]),
+        cli(["export", "-o", Path.join(tmp, "x")]),
+        cli(["export", "--dataset-version", "303", "--bogus"]),
+        cli(["export", "--dataset-version", "999999", "-o", Path.join(tmp, "y")]),
+        cli(["coco", "validate", bad, "--json"]),
+        cli(["coco", "validate", Path.join(tmp, "missing.json")])
+      ])
     // Options that would be ignored, and a wrong file, are named in one line.
     expect(emptyOut.code).toBe(2)
     expect(emptyOut.stderr).toContain(`--out must name a directory ("." for this one)`)
@@ -131,7 +195,12 @@ describe("synapse-ml export / split / coco validate", () => {
     try {
       const child = spawn(process.execPath, [...cliEntry, "export", "--dataset-version", "302,303", "-o", out], {
         cwd: repoRoot,
-        env: { ...process.env, SYNAPSE_BASE_URL: sb.url, SYNAPSE_ACCESS_TOKEN: sb.token, SYNAPSE_CACHE_DIR: Path.join(tmp, "cache") },
+        env: {
+          ...process.env,
+          SYNAPSE_BASE_URL: sb.url,
+          SYNAPSE_ACCESS_TOKEN: sb.token,
+          SYNAPSE_CACHE_DIR: Path.join(tmp, "cache")
+        },
         stdio: ["ignore", "pipe", "pipe"]
       })
       let stderr = ""

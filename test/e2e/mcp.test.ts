@@ -45,7 +45,11 @@ interface Run {
 const run = (args: ReadonlyArray<string>, extraEnv: Record<string, string> = {}, timeoutMs = 60_000): Promise<Run> =>
   new Promise((resolve, reject) => {
     const { SYNAPSE_BASE_URL: _drop, ...base } = process.env
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...base, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...base, ...extraEnv },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c))
@@ -76,30 +80,56 @@ describe("built `synapse-ml mcp` with the MCP inspector CLI", () => {
     const context = await inspectStdio("--method", "tools/call", "--tool-name", "get_context")
     expect(context.structuredContent).toMatchObject({ backend: { sandbox: true }, read_only: false })
     // The server's own sandbox follows SYNAPSE_SANDBOX_PROFILE, which the test run sets per project.
-    expect((context.structuredContent as { backend: { description: string } }).backend.description).toContain(`in its ${sandboxProfile()} profile`)
+    expect((context.structuredContent as { backend: { description: string } }).backend.description).toContain(
+      `in its ${sandboxProfile()} profile`
+    )
 
-    const models = await inspectStdio("--method", "tools/call", "--tool-name", "list_models", "--tool-arg", "page_size=3", "model_type=detection")
+    const models = await inspectStdio(
+      "--method",
+      "tools/call",
+      "--tool-name",
+      "list_models",
+      "--tool-arg",
+      "page_size=3",
+      "model_type=detection"
+    )
     const page = models.structuredContent as { results: Array<{ id: number; model_type: string }> }
     expect(page.results).toHaveLength(3)
     // The filter is applied either way; only the rich profile says a model's type.
     if (isRich()) expect(page.results.every((m) => m.model_type === "detection")).toBe(true)
     else expect(page.results.every((m) => !("model_type" in m))).toBe(true)
 
-    const bad = await inspectStdio("--method", "tools/call", "--tool-name", "list_models", "--tool-arg", "model_type=regression")
+    const bad = await inspectStdio(
+      "--method",
+      "tools/call",
+      "--tool-name",
+      "list_models",
+      "--tool-arg",
+      "model_type=regression"
+    )
     expect(bad.isError).toBe(true)
 
     const versions = await inspectStdio("--method", "tools/call", "--tool-name", "list_ground_truth_versions")
     const version = (versions.structuredContent as { results: Array<{ id: number }> }).results[0]!.id
     const exported = await inspectStdio(
-      "--method", "tools/call", "--tool-name", "export_ground_truth",
-      "--tool-arg", `dataset_version_ids=[${version}]`, "format=coco", "output_name=e2e-coco"
+      "--method",
+      "tools/call",
+      "--tool-name",
+      "export_ground_truth",
+      "--tool-arg",
+      `dataset_version_ids=[${version}]`,
+      "format=coco",
+      "output_name=e2e-coco"
     )
     expect(exported.isError).toBeFalsy()
     const cocoFile = (exported.structuredContent as { files: Array<string> }).files.find((f) => f.endsWith(".json"))!
 
     // A new server process reads the export back as a resource.
     const read = await inspectStdio("--method", "resources/read", "--uri", `synapse://exports/e2e-coco/${cocoFile}`)
-    const coco = JSON.parse((read.contents as Array<{ text: string }>)[0]!.text) as { images: Array<unknown>; annotations: Array<unknown> }
+    const coco = JSON.parse((read.contents as Array<{ text: string }>)[0]!.text) as {
+      images: Array<unknown>
+      annotations: Array<unknown>
+    }
     expect(coco.images.length).toBeGreaterThan(0)
     const model = await inspectStdio("--method", "resources/read", "--uri", `synapse://models/${page.results[0]!.id}`)
     expect(JSON.parse((model.contents as Array<{ text: string }>)[0]!.text)).toMatchObject({ id: page.results[0]!.id })
@@ -130,12 +160,42 @@ describe("built `synapse-ml mcp` with the MCP inspector CLI", () => {
       const listed = await run([INSPECTOR, "--cli", url, "--transport", "http", "--method", "tools/list"])
       expect(listed.code).toBe(0)
       expect((JSON.parse(listed.stdout) as { tools: Array<unknown> }).tools).toHaveLength(15)
-      const called = await run([INSPECTOR, "--cli", url, "--transport", "http", "--method", "tools/call", "--tool-name", "get_model", "--tool-arg", "id=101"])
+      const called = await run([
+        INSPECTOR,
+        "--cli",
+        url,
+        "--transport",
+        "http",
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "get_model",
+        "--tool-arg",
+        "id=101"
+      ])
       expect(called.code).toBe(0)
       expect((JSON.parse(called.stdout) as { structuredContent: { id: number } }).structuredContent.id).toBe(101)
-      const resources = await run([INSPECTOR, "--cli", url, "--transport", "http", "--method", "resources/templates/list"])
+      const resources = await run([
+        INSPECTOR,
+        "--cli",
+        url,
+        "--transport",
+        "http",
+        "--method",
+        "resources/templates/list"
+      ])
       expect(resources.stdout).toContain("synapse://models/{id}")
-      const read = await run([INSPECTOR, "--cli", url, "--transport", "http", "--method", "resources/read", "--uri", "synapse://models/101"])
+      const read = await run([
+        INSPECTOR,
+        "--cli",
+        url,
+        "--transport",
+        "http",
+        "--method",
+        "resources/read",
+        "--uri",
+        "synapse://models/101"
+      ])
       expect(read.code).toBe(0)
       const contents = (JSON.parse(read.stdout) as { contents: Array<{ text: string }> }).contents
       expect(JSON.parse(contents[0]!.text)).toMatchObject({ id: 101 })
@@ -149,7 +209,11 @@ describe("built `synapse-ml mcp` with the MCP inspector CLI", () => {
 describe.skipIf(!isRich())("built `synapse-ml mcp` on stdio", () => {
   it("writes nothing but JSON-RPC messages to stdout and exits when stdin closes", async () => {
     const { SYNAPSE_BASE_URL: _drop, ...base } = process.env
-    const child = spawn(process.execPath, [MAIN, "mcp"], { cwd: ROOT, env: { ...base, ...env }, stdio: ["pipe", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [MAIN, "mcp"], {
+      cwd: ROOT,
+      env: { ...base, ...env },
+      stdio: ["pipe", "pipe", "pipe"]
+    })
     let stdout = ""
     let stderr = ""
     child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c))
@@ -170,7 +234,12 @@ describe.skipIf(!isRich())("built `synapse-ml mcp` on stdio", () => {
     child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c))
     const exited = new Promise<number | null>((resolve) => child.on("close", resolve))
 
-    send({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "0" } } })
+    send({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "0" } }
+    })
     await answered(1)
     send({ jsonrpc: "2.0", method: "notifications/initialized" })
     send({ jsonrpc: "2.0", id: 2, method: "tools/list" })
@@ -178,14 +247,20 @@ describe.skipIf(!isRich())("built `synapse-ml mcp` on stdio", () => {
     send({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "get_model", arguments: { id: 999999 } } })
     send({ jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "list_ground_truth_versions", arguments: {} } })
     await Promise.all([answered(2), answered(3), answered(4), answered(5)])
-    const versions = JSON.parse(stdout.split("\n").find((line) => line.includes(`"id":5`))!) as { result: { structuredContent: { results: Array<{ id: number }> } } }
+    const versions = JSON.parse(stdout.split("\n").find((line) => line.includes(`"id":5`))!) as {
+      result: { structuredContent: { results: Array<{ id: number }> } }
+    }
     const version = versions.result.structuredContent.results[0]!.id
     // With a progress token, progress notifications go to stdout too: they must be JSON-RPC as well.
     send({
       jsonrpc: "2.0",
       id: 6,
       method: "tools/call",
-      params: { name: "export_ground_truth", arguments: { dataset_version_ids: [version], format: "yolo" }, _meta: { progressToken: "export-1" } }
+      params: {
+        name: "export_ground_truth",
+        arguments: { dataset_version_ids: [version], format: "yolo" },
+        _meta: { progressToken: "export-1" }
+      }
     })
     await answered(6)
     expect(stdout).toContain(`"method":"notifications/progress"`)

@@ -50,7 +50,9 @@ describe("MCP settings", () => {
 
   it("upload roots must be existing directories", () => {
     const missing = Config.checkUploadRoots(ok({ SYNAPSE_MCP_UPLOAD_ROOTS: "/no/such/dir" }))
-    expect(Either.isLeft(missing) && missing.left.message).toMatch(/^SYNAPSE_MCP_UPLOAD_ROOTS: "\/no\/such\/dir" does not exist/)
+    expect(Either.isLeft(missing) && missing.left.message).toMatch(
+      /^SYNAPSE_MCP_UPLOAD_ROOTS: "\/no\/such\/dir" does not exist/
+    )
     const file = Config.checkUploadRoots(ok({ SYNAPSE_MCP_UPLOAD_ROOTS: import.meta.filename }))
     expect(Either.isLeft(file) && file.left.message).toContain("is not a directory")
     expect(Either.isRight(Config.checkUploadRoots(ok({ SYNAPSE_MCP_UPLOAD_ROOTS: import.meta.dirname })))).toBe(true)
@@ -62,7 +64,9 @@ describe("MCP settings", () => {
     expect(Config.isLoopback("0.0.0.0")).toBe(false)
     const open = Config.checkHttpSettings(ok({}, { host: "0.0.0.0" }))
     expect(Either.isLeft(open) && open.left.variable).toBe("SYNAPSE_MCP_HTTP_TOKEN")
-    const guarded = Config.checkHttpSettings(ok({ SYNAPSE_MCP_HTTP_TOKEN: "a-long-enough-secret" }, { host: "0.0.0.0" }))
+    const guarded = Config.checkHttpSettings(
+      ok({ SYNAPSE_MCP_HTTP_TOKEN: "a-long-enough-secret" }, { host: "0.0.0.0" })
+    )
     expect(Either.isRight(guarded)).toBe(true)
   })
 })

@@ -4,12 +4,16 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { outputSchemaOf } from "../../src/mcp/Server.js"
 import { allTools } from "../../src/mcp/tools/index.js"
-import { connect, textOf } from "./harness.js"
 import { useMcp } from "./fixture.js"
+import { connect, textOf } from "./harness.js"
 
 const mcp = useMcp()
 
-const call = (name: string, args: Record<string, unknown>, options: Parameters<import("@modelcontextprotocol/sdk/client/index.js").Client["callTool"]>[2] = {}) =>
+const call = (
+  name: string,
+  args: Record<string, unknown>,
+  options: Parameters<import("@modelcontextprotocol/sdk/client/index.js").Client["callTool"]>[2] = {}
+) =>
   Effect.gen(function*() {
     const client = yield* connect(mcp().factory)
     yield* Effect.promise(() => client.listTools())
@@ -37,7 +41,14 @@ describe("dataset tools on the sandbox", () => {
         { onprogress: (p) => void progress.push(p) }
       )
       expect(result.isError).toBeFalsy()
-      const out = result.structuredContent as { output_dir: string; files: Array<string>; images: number; annotations: number; valid: boolean; resource_links: Array<{ uri: string }> }
+      const out = result.structuredContent as {
+        output_dir: string
+        files: Array<string>
+        images: number
+        annotations: number
+        valid: boolean
+        resource_links: Array<{ uri: string }>
+      }
       expect(out.output_dir).toBe(path.join(fs.realpathSync(mcp().outputDir), "coco-all"))
       expect(out.images).toBeGreaterThan(0)
       expect(out.annotations).toBeGreaterThan(0)
@@ -59,9 +70,17 @@ describe("dataset tools on the sandbox", () => {
       expect(coco.images).toHaveLength(out.images)
 
       const validated = yield* call("validate_coco", { path: `coco-all/${cocoFile}` })
-      expect(validated.result.structuredContent).toMatchObject({ valid: true, images: out.images, annotations: out.annotations })
+      expect(validated.result.structuredContent).toMatchObject({
+        valid: true,
+        images: out.images,
+        annotations: out.annotations
+      })
 
-      const again = yield* call("export_ground_truth", { dataset_version_ids: [version], format: "coco", output_name: "coco-all" })
+      const again = yield* call("export_ground_truth", {
+        dataset_version_ids: [version],
+        format: "coco",
+        output_name: "coco-all"
+      })
       expect(again.result.isError).toBe(true)
       expect(textOf(again.result)).toContain("already exists")
     }))
@@ -74,13 +93,26 @@ describe("dataset tools on the sandbox", () => {
       expect(plan.result.structuredContent).toMatchObject({ dryRun: true, output_name: null, leakedImages: 0 })
       expect(fs.readdirSync(mcp().outputDir).length).toBe(before)
 
-      const written = yield* call("prepare_training_data", { dataset_version_ids: [version], train: 0.75, seed: 7, dry_run: false, output_name: "split-a" })
+      const written = yield* call("prepare_training_data", {
+        dataset_version_ids: [version],
+        train: 0.75,
+        seed: 7,
+        dry_run: false,
+        output_name: "split-a"
+      })
       expect(written.result.structuredContent).toMatchObject({ dryRun: false, output_name: "split-a" })
       const yolo = yield* call("export_ground_truth", {
-        dataset_version_ids: [version], format: "yolo", split_by: "manifest", split_name: "split-a", output_name: "yolo-split"
+        dataset_version_ids: [version],
+        format: "yolo",
+        split_by: "manifest",
+        split_name: "split-a",
+        output_name: "yolo-split"
       })
       expect(yolo.result.isError).toBeFalsy()
-      expect(Object.keys((yolo.result.structuredContent as { splits: object }).splits).sort()).toStrictEqual(["train", "validation"])
+      expect(Object.keys((yolo.result.structuredContent as { splits: object }).splits).sort()).toStrictEqual([
+        "train",
+        "validation"
+      ])
 
       const bad = yield* call("prepare_training_data", { dataset_version_ids: [version], train: 0.9, validation: 0.5 })
       expect(bad.result.isError).toBe(true)
@@ -102,7 +134,11 @@ describe("dataset tools on the sandbox", () => {
 
   it.scoped("an unknown dataset version is an actionable error and leaves no directory", () =>
     Effect.gen(function*() {
-      const { result } = yield* call("export_ground_truth", { dataset_version_ids: [424242], format: "coco", output_name: "missing" })
+      const { result } = yield* call("export_ground_truth", {
+        dataset_version_ids: [424242],
+        format: "coco",
+        output_name: "missing"
+      })
       expect(result.isError).toBe(true)
       expect(textOf(result)).toContain("list_ground_truth_versions")
       expect(fs.existsSync(path.join(mcp().outputDir, "missing"))).toBe(false)
@@ -114,9 +150,13 @@ describe("cancellation", () => {
     Effect.gen(function*() {
       const { origin, headers } = mcp().sandbox
       const setFaults = (spec: string) =>
-        Effect.promise(() => fetch(`${origin}/_sandbox/faults`, { method: "PUT", headers, body: spec }).then((r) => r.text()))
+        Effect.promise(() =>
+          fetch(`${origin}/_sandbox/faults`, { method: "PUT", headers, body: spec }).then((r) => r.text())
+        )
       const requests = Effect.promise(() =>
-        fetch(`${origin}/_sandbox/stats`, { headers }).then((r) => r.json() as Promise<{ requests: number }>).then((s) => s.requests)
+        fetch(`${origin}/_sandbox/stats`, { headers }).then((r) => r.json() as Promise<{ requests: number }>).then((
+          s
+        ) => s.requests)
       )
       // Slow every file download so that the export is still running when it is cancelled.
       yield* setFaults("latency=150,paths=media")
@@ -127,7 +167,15 @@ describe("cancellation", () => {
       let progressed = 0
       const outcome = yield* Effect.promise(() =>
         client.callTool(
-          { name: "export_ground_truth", arguments: { dataset_version_ids: [version], format: "coco", include_images: true, output_name: "cancelled" } },
+          {
+            name: "export_ground_truth",
+            arguments: {
+              dataset_version_ids: [version],
+              format: "coco",
+              include_images: true,
+              output_name: "cancelled"
+            }
+          },
           undefined,
           {
             signal: controller.signal,

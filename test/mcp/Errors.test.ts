@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from "vitest"
 import { toToolError } from "../../src/mcp/Errors.js"
-import { NotFoundError, OutcomeUnknownError, PayloadTooLargeError, ValidationError } from "../../src/services/SynapseError.js"
+import {
+  NotFoundError,
+  OutcomeUnknownError,
+  PayloadTooLargeError,
+  ValidationError
+} from "../../src/services/SynapseError.js"
 
 const context = { action: "Listing models", notFound: "Model 42 does not exist; find ids with list_models." }
 const occurrences = (text: string, part: string) => text.split(part).length - 1
@@ -13,7 +18,8 @@ const occurrences = (text: string, part: string) => text.split(part).length - 1
 describe("toToolError", () => {
   it("lists every bad parameter from the SDK and the allowed values once", () => {
     const error = new ValidationError({
-      detail: "model_type must be one of detection, classification (got \"nope\"); page_size: Expected a number between 1 and 1000",
+      detail:
+        "model_type must be one of detection, classification (got \"nope\"); page_size: Expected a number between 1 and 1000",
       field: "model_type",
       allowed: ["detection", "classification"],
       fieldErrors: {
@@ -37,7 +43,12 @@ describe("toToolError", () => {
   })
 
   it("says which request was missing for a 404", () => {
-    const error = new NotFoundError({ detail: "Not found.", status_code: 404, method: "GET", url: "http://host/api/v1/models/42/" })
+    const error = new NotFoundError({
+      detail: "Not found.",
+      status_code: 404,
+      method: "GET",
+      url: "http://host/api/v1/models/42/"
+    })
     expect(toToolError(context)(error).message).toBe(
       "Listing models failed: Model 42 does not exist; find ids with list_models. (HTTP 404 for GET /api/v1/models/42/)"
     )
@@ -57,6 +68,8 @@ describe("toToolError", () => {
 
   it("gives the size limit's own status (drf-chunked-upload says it with a 400)", () => {
     const error = new PayloadTooLargeError({ status_code: 400, detail: "Size of file exceeds the limit (10 bytes)" })
-    expect(toToolError(context)(error).message).toContain("refuses files this large (HTTP 400): Size of file exceeds the limit (10 bytes)")
+    expect(toToolError(context)(error).message).toContain(
+      "refuses files this large (HTTP 400): Size of file exceeds the limit (10 bytes)"
+    )
   })
 })

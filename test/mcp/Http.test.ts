@@ -1,6 +1,6 @@
+import { describe, expect, it } from "@effect/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Deferred, Effect, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -55,7 +55,13 @@ const settings = (overrides: { host?: string; token?: string } = {}) => ({
  */
 const recordingProxy = (target: string) =>
   Effect.acquireRelease(
-    Effect.async<{ readonly server: http.Server; readonly origin: string; readonly seen: Array<{ url: string; headers: http.IncomingHttpHeaders }> }>((resume) => {
+    Effect.async<
+      {
+        readonly server: http.Server
+        readonly origin: string
+        readonly seen: Array<{ url: string; headers: http.IncomingHttpHeaders }>
+      }
+    >((resume) => {
       const seen: Array<{ url: string; headers: http.IncomingHttpHeaders }> = []
       const upstream = new URL(target)
       const server = http.createServer((req, res) => {
@@ -92,7 +98,9 @@ describe("Streamable HTTP transport", () => {
         yield* Effect.promise(() => client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url))))
         const { tools } = yield* Effect.promise(() => client.listTools())
         expect(tools.length).toBe(15)
-        const result = yield* Effect.promise(() => client.callTool({ name: "list_models", arguments: { page_size: 2 } }))
+        const result = yield* Effect.promise(() =>
+          client.callTool({ name: "list_models", arguments: { page_size: 2 } })
+        )
         expect((result.structuredContent as { results: Array<unknown> }).results).toHaveLength(2)
         yield* Effect.promise(() => client.close())
       }
@@ -103,12 +111,17 @@ describe("Streamable HTTP transport", () => {
       const endpoint = yield* Http.serve(mcp().factory, settings())
       const client = new Client({ name: "http-progress", version: "0" })
       yield* Effect.promise(() => client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url))))
-      const versions = yield* Effect.promise(() => client.callTool({ name: "list_ground_truth_versions", arguments: {} }))
+      const versions = yield* Effect.promise(() =>
+        client.callTool({ name: "list_ground_truth_versions", arguments: {} })
+      )
       const version = (versions.structuredContent as { results: Array<{ id: number }> }).results[0]!.id
       const progress: Array<number> = []
       const result = yield* Effect.promise(() =>
         client.callTool(
-          { name: "export_ground_truth", arguments: { dataset_version_ids: [version], format: "yolo", output_name: "http-progress" } },
+          {
+            name: "export_ground_truth",
+            arguments: { dataset_version_ids: [version], format: "yolo", output_name: "http-progress" }
+          },
           undefined,
           { onprogress: (p) => void progress.push(p.progress) }
         )
@@ -140,7 +153,10 @@ describe("Streamable HTTP transport", () => {
       const { port } = yield* Http.serve(mcp().factory, settings({ host: "0.0.0.0", token }))
       const missing = yield* post(port, { host: `127.0.0.1:${port}` })
       expect(missing.status).toBe(401)
-      const wrong = yield* post(port, { host: `127.0.0.1:${port}`, authorization: "Bearer test-token-0123456789abcdeX" })
+      const wrong = yield* post(port, {
+        host: `127.0.0.1:${port}`,
+        authorization: "Bearer test-token-0123456789abcdeX"
+      })
       expect(wrong.status).toBe(401)
       const right = yield* post(port, { host: `127.0.0.1:${port}`, authorization: `Bearer ${token}` })
       expect(right.status).toBe(200)
@@ -165,10 +181,11 @@ describe("Streamable HTTP transport", () => {
         SYNAPSE_CACHE_DIR: path.join(out, "cache")
       }
       const listening = yield* Deferred.make<Http.HttpEndpoint>()
-      yield* Main.run({ transport: "http", env, onListening: (endpoint) => Deferred.succeed(listening, endpoint) }).pipe(
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
-        Effect.forkScoped
-      )
+      yield* Main.run({ transport: "http", env, onListening: (endpoint) => Deferred.succeed(listening, endpoint) })
+        .pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
+          Effect.forkScoped
+        )
       const endpoint = yield* Deferred.await(listening)
 
       const client = new Client({ name: "http-token", version: "0" })

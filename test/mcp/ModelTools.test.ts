@@ -7,12 +7,16 @@ import { outputSchemaOf } from "../../src/mcp/Server.js"
 import { allTools } from "../../src/mcp/tools/index.js"
 import { call as http } from "../support/http.js"
 import { isRich } from "../support/profile.js"
-import { connect, textOf } from "./harness.js"
 import { useMcp } from "./fixture.js"
+import { connect, textOf } from "./harness.js"
 
 const mcp = useMcp()
 
-const call = (name: string, args: Record<string, unknown>, onprogress?: (p: { progress: number; total?: number | undefined }) => void) =>
+const call = (
+  name: string,
+  args: Record<string, unknown>,
+  onprogress?: (p: { progress: number; total?: number | undefined }) => void
+) =>
   Effect.gen(function*() {
     const client = yield* connect(mcp().factory)
     yield* Effect.promise(() => client.listTools())
@@ -27,9 +31,16 @@ const call = (name: string, args: Record<string, unknown>, onprogress?: (p: { pr
   })
 
 const models = (args: Record<string, unknown>) =>
-  call("list_models", { page_size: 100, fields: ["id", "project", "is_active", "metrics", "model_type"], ...args }).pipe(
-    Effect.map((r) => (r.structuredContent as { results: Array<{ id: number; project: number; is_active: boolean; metrics: Record<string, number>; model_type: string }> }).results)
-  )
+  call("list_models", { page_size: 100, fields: ["id", "project", "is_active", "metrics", "model_type"], ...args })
+    .pipe(
+      Effect.map((r) =>
+        (r.structuredContent as {
+          results: Array<
+            { id: number; project: number; is_active: boolean; metrics: Record<string, number>; model_type: string }
+          >
+        }).results
+      )
+    )
 
 describe("model workflow tools on the sandbox", () => {
   it.scoped("a result over 4 000 characters keeps its whole JSON text: the error-text cap is for errors only", () =>
@@ -48,7 +59,11 @@ describe("model workflow tools on the sandbox", () => {
       const version = (versions.structuredContent as { results: Array<{ id: number }> }).results[0]!.id
       const result = yield* call("analyze_model_performance", { model_id: model.id, ground_truth_version_id: version })
       expect(result.isError).toBeFalsy()
-      const analysis = result.structuredContent as { model: { id: number }; groundTruth: { events: number }; reported: { source: string } }
+      const analysis = result.structuredContent as {
+        model: { id: number }
+        groundTruth: { events: number }
+        reported: { source: string }
+      }
       expect(analysis.model.id).toBe(model.id)
       expect(analysis.groundTruth.events).toBeGreaterThan(0)
       expect(analysis.reported.source).toContain("not computed")
@@ -61,7 +76,9 @@ describe("model workflow tools on the sandbox", () => {
         // Evidenced models carry no `metrics`: ranking by a stored metric says so and points to recomputing.
         const none = yield* call("compare_models", { model_ids: detectors.map((m) => m.id), metric: "mAP" })
         expect(none.isError).toBe(true)
-        expect(textOf(none)).toContain(`no model has a metric named "mAP" stored on it; metrics that exist: none; the backend sent no metrics for any of these models: recompute them from predictions`)
+        expect(textOf(none)).toContain(
+          `no model has a metric named "mAP" stored on it; metrics that exist: none; the backend sent no metrics for any of these models: recompute them from predictions`
+        )
         const missing = yield* call("compare_models", { model_ids: [detectors[0]!.id, 987654], metric: "mAP" })
         expect(missing.isError).toBe(true)
         expect(textOf(missing)).toMatch(/does not exist.*\(HTTP 404 for GET \/api\/v1\/models\/987654\/\)/)
@@ -92,7 +109,10 @@ describe("model workflow tools on the sandbox", () => {
       "Intersection cameras",
       "v1.1"
     )
-    const events = (await http(`${sb.url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version!.id}&page_size=1000`, { headers: sb.headers })).body.results
+    const events =
+      (await http(`${sb.url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version!.id}&page_size=1000`, {
+        headers: sb.headers
+      })).body.results
     const units = new Map<number | string, string>()
     for (const e of events) {
       if (isRich()) units.set(e.data_unit.id, e.data.label)
@@ -121,13 +141,21 @@ describe("model workflow tools on the sandbox", () => {
       fs.writeFileSync(path.join(mcp().uploadDir, "preds", "a.jsonl"), allWrong)
       const bFile = path.join(mcp().uploadDir, "preds", "b.jsonl")
       fs.writeFileSync(bFile, perfect)
-      type Ranked = { ranking: Array<{ rank: number; model: { id: number }; value: number }>; missing: Array<{ model: { id: number }; reason: string }>; source: string }
+      type Ranked = {
+        ranking: Array<{ rank: number; model: { id: number }; value: number }>
+        missing: Array<{ model: { id: number }; reason: string }>
+        source: string
+      }
 
       // One path relative to a root, one absolute inside it.
       const result = yield* call("compare_models", {
         model_ids: [a, b, c],
         metric: "accuracy",
-        recompute: { ground_truth_version_id: version, predictions_paths: { [String(a)]: "preds/a.jsonl", [String(b)]: bFile }, ...task }
+        recompute: {
+          ground_truth_version_id: version,
+          predictions_paths: { [String(a)]: "preds/a.jsonl", [String(b)]: bFile },
+          ...task
+        }
       })
       expect(result.isError).toBeFalsy()
       const comparison = result.structuredContent as Ranked
@@ -135,16 +163,26 @@ describe("model workflow tools on the sandbox", () => {
       expect(comparison.ranking.map((r) => [r.rank, r.model.id])).toStrictEqual([[1, b], [2, a]])
       expect(comparison.ranking[0]!.value).toBeGreaterThan(0.8)
       expect(comparison.ranking[1]!.value).toBe(0)
-      expect(comparison.missing.map((m) => [m.model.id, m.reason])).toStrictEqual([[c, "no predictions supplied for this model"]])
+      expect(comparison.missing.map((m) => [m.model.id, m.reason])).toStrictEqual([[
+        c,
+        "no predictions supplied for this model"
+      ]])
 
       // The same ranking when one model's predictions come inline and the other's from a file.
       const mixed = yield* call("compare_models", {
         model_ids: [a, b],
         metric: "accuracy",
-        recompute: { ground_truth_version_id: version, predictions: { [String(a)]: allWrong }, predictions_paths: { [String(b)]: "preds/b.jsonl" }, ...task }
+        recompute: {
+          ground_truth_version_id: version,
+          predictions: { [String(a)]: allWrong },
+          predictions_paths: { [String(b)]: "preds/b.jsonl" },
+          ...task
+        }
       })
       expect(mixed.isError).toBeFalsy()
-      expect((mixed.structuredContent as Ranked).ranking.map((r) => [r.model.id, r.value])).toStrictEqual(comparison.ranking.map((r) => [r.model.id, r.value]))
+      expect((mixed.structuredContent as Ranked).ranking.map((r) => [r.model.id, r.value])).toStrictEqual(
+        comparison.ranking.map((r) => [r.model.id, r.value])
+      )
     }))
 
   it.scoped("compare_models passes the scoring options of recompute (task, zero_division, score_threshold) to the scoring", () =>
@@ -174,7 +212,11 @@ describe("model workflow tools on the sandbox", () => {
       const [a, b] = (yield* models({ model_type: "classification" })).map((m) => m.id)
       const { version, perfect } = yield* classificationPredictions
       const recompute = (r: Record<string, unknown>) =>
-        call("compare_models", { model_ids: [a, b], metric: "accuracy", recompute: { ground_truth_version_id: version, ...r } })
+        call("compare_models", {
+          model_ids: [a, b],
+          metric: "accuracy",
+          recompute: { ground_truth_version_id: version, ...r }
+        })
       fs.writeFileSync(path.join(mcp().uploadDir, "ok.jsonl"), perfect)
 
       // A real file, outside every upload root.
@@ -184,18 +226,29 @@ describe("model workflow tools on the sandbox", () => {
       try {
         const outside = yield* recompute({ predictions_paths: { [String(a)]: "ok.jsonl", [String(b)]: outsideFile } })
         expect(outside.isError).toBe(true)
-        expect(textOf(outside)).toContain(`recompute.predictions_paths["${b}"] ${JSON.stringify(outsideFile)} resolves to a location outside the upload roots (${mcp().uploadDir})`)
+        expect(textOf(outside)).toContain(
+          `recompute.predictions_paths["${b}"] ${
+            JSON.stringify(outsideFile)
+          } resolves to a location outside the upload roots (${mcp().uploadDir})`
+        )
       } finally {
         fs.rmSync(elsewhere, { recursive: true, force: true })
       }
 
-      const both = yield* recompute({ predictions: { [String(a)]: perfect }, predictions_paths: { [String(a)]: "ok.jsonl", [String(b)]: "ok.jsonl" } })
+      const both = yield* recompute({
+        predictions: { [String(a)]: perfect },
+        predictions_paths: { [String(a)]: "ok.jsonl", [String(b)]: "ok.jsonl" }
+      })
       expect(both.isError).toBe(true)
-      expect(textOf(both)).toContain(`model ${a} has predictions both inline (recompute.predictions) and as a file (recompute.predictions_paths: "ok.jsonl"); give each model one or the other.`)
+      expect(textOf(both)).toContain(
+        `model ${a} has predictions both inline (recompute.predictions) and as a file (recompute.predictions_paths: "ok.jsonl"); give each model one or the other.`
+      )
 
       const stray = yield* recompute({ predictions_paths: { "999999": "ok.jsonl" } })
       expect(stray.isError).toBe(true)
-      expect(textOf(stray)).toContain(`recompute.predictions_paths has files for "999999", which is not among model_ids (${a}, ${b})`)
+      expect(textOf(stray)).toContain(
+        `recompute.predictions_paths has files for "999999", which is not among model_ids (${a}, ${b})`
+      )
 
       const nothing = yield* recompute({})
       expect(nothing.isError).toBe(true)
@@ -207,7 +260,11 @@ describe("model workflow tools on the sandbox", () => {
       fs.truncateSync(big, 64 * 1024 * 1024 + 1)
       const tooLarge = yield* recompute({ predictions_paths: { [String(a)]: "ok.jsonl", [String(b)]: "big.jsonl" } })
       expect(tooLarge.isError).toBe(true)
-      expect(textOf(tooLarge)).toContain(`recompute.predictions_paths["${b}"] "big.jsonl" is ${64 * 1024 * 1024 + 1} bytes (64 MiB); the limit is ${64 * 1024 * 1024} bytes (64 MiB) per predictions file.`)
+      expect(textOf(tooLarge)).toContain(
+        `recompute.predictions_paths["${b}"] "big.jsonl" is ${64 * 1024 * 1024 + 1} bytes (64 MiB); the limit is ${
+          64 * 1024 * 1024
+        } bytes (64 MiB) per predictions file.`
+      )
       // Five files of 60 MiB each pass the per-file limit, not the limit on one call.
       const ids = (yield* models({ model_type: "classification" })).map((m) => m.id).slice(0, 5)
       expect(ids.length).toBe(5)
@@ -219,11 +276,16 @@ describe("model workflow tools on the sandbox", () => {
       const together = yield* call("compare_models", {
         model_ids: ids,
         metric: "accuracy",
-        recompute: { ground_truth_version_id: version, predictions_paths: Object.fromEntries(ids.map((id, i) => [String(id), sixty[i]!])) }
+        recompute: {
+          ground_truth_version_id: version,
+          predictions_paths: Object.fromEntries(ids.map((id, i) => [String(id), sixty[i]!]))
+        }
       })
       expect(together.isError).toBe(true)
       expect(textOf(together)).toContain(
-        `The files in recompute.predictions_paths are ${5 * 60 * 1024 * 1024} bytes together (300 MiB); the limit for one call is 268435456 bytes (256 MiB).`
+        `The files in recompute.predictions_paths are ${
+          5 * 60 * 1024 * 1024
+        } bytes together (300 MiB); the limit for one call is 268435456 bytes (256 MiB).`
       )
       for (const name of ["big.jsonl", ...sixty]) fs.rmSync(path.join(mcp().uploadDir, name))
     }))
@@ -244,8 +306,9 @@ describe("model workflow tools on the sandbox", () => {
       expect(created.file).toBeTruthy()
       expect(progress.length).toBeGreaterThan(0)
       const withFile = yield* call("get_model", { id: created.id, include_file: true })
-      if (isRich()) expect((withFile.structuredContent as { file_info?: { size: number } }).file_info?.size).toBe(3 * 1024 * 1024)
-      else {
+      if (isRich()) {
+        expect((withFile.structuredContent as { file_info?: { size: number } }).file_info?.size).toBe(3 * 1024 * 1024)
+      } else {
         // `file_info` is not evidenced: the uploaded bytes are checked at the model's file URL instead.
         expect(withFile.structuredContent).not.toHaveProperty("file_info")
         const url = (withFile.structuredContent as { file: string }).file
@@ -253,7 +316,12 @@ describe("model workflow tools on the sandbox", () => {
         expect(bytes.equals(Buffer.alloc(3 * 1024 * 1024, 7))).toBe(true)
       }
 
-      const outside = yield* call("create_model", { name: "x", model_type: "detection", project: 1, file_path: "/etc/hostname" })
+      const outside = yield* call("create_model", {
+        name: "x",
+        model_type: "detection",
+        project: 1,
+        file_path: "/etc/hostname"
+      })
       expect(outside.isError).toBe(true)
       expect(textOf(outside)).toMatch(/outside the upload roots|does not exist in the upload roots/)
       const badType = yield* call("create_model", { name: "x", model_type: "regression", project: 1 })
@@ -274,23 +342,39 @@ describe("model workflow tools on the sandbox", () => {
       if (!isRich()) {
         // Evidenced models say nothing of their project, type or activity: deploy cannot know which
         // models it replaces, so it refuses, naming the missing field, and creates nothing.
-        const args = { name: "mcp-deployed", type: "detection", project_id: 1, metrics: { mAP: 0.99 }, replace_active: true }
+        const args = {
+          name: "mcp-deployed",
+          type: "detection",
+          project_id: 1,
+          metrics: { mAP: 0.99 },
+          replace_active: true
+        }
         for (const confirm of [false, true]) {
           const refused = yield* call("deploy_model", { ...args, confirm })
           expect(refused.isError).toBe(true)
-          expect(textOf(refused)).toMatch(/^Deploying "mcp-deployed" to project 1 failed: model \d+ has no `is_active`: deploy needs it, and the backend did not send it/)
+          expect(textOf(refused)).toMatch(
+            /^Deploying "mcp-deployed" to project 1 failed: model \d+ has no `is_active`: deploy needs it, and the backend did not send it/
+          )
         }
         expect(mcp().sandbox.query("SELECT id FROM models WHERE name = ?", "mcp-deployed")).toStrictEqual([])
         return
       }
       const project = (yield* models({}))[0]!.project
       // Deployment replaces the active model of the same type in the project.
-      const activeBefore = (yield* models({ project, is_active: true, model_type: "detection" })).map((m) => m.id).sort()
-      const args = { name: "mcp-deployed", type: "detection", project_id: project, metrics: { mAP: 0.99 }, replace_active: true }
+      const activeBefore = (yield* models({ project, is_active: true, model_type: "detection" })).map((m) => m.id)
+        .sort()
+      const args = {
+        name: "mcp-deployed",
+        type: "detection",
+        project_id: project,
+        metrics: { mAP: 0.99 },
+        replace_active: true
+      }
       const plan = yield* call("deploy_model", args)
       expect(plan.structuredContent).toMatchObject({ status: "planned", dryRun: true })
       expect(textOf(plan)).toContain("confirm: true")
-      expect((yield* models({ project, is_active: true, model_type: "detection" })).map((m) => m.id).sort()).toStrictEqual(activeBefore)
+      expect((yield* models({ project, is_active: true, model_type: "detection" })).map((m) => m.id).sort())
+        .toStrictEqual(activeBefore)
 
       const done = yield* call("deploy_model", { ...args, confirm: true })
       expect(done.structuredContent).toMatchObject({ status: "deployed", dryRun: false })

@@ -112,7 +112,10 @@ describe("MCP adapter", () => {
       expect(result.isError).toBeFalsy()
       const text = textOf(result)
       expect(text.length).toBeLessThanOrEqual(2_000)
-      const structured = result.structuredContent as { results: Array<unknown>; truncated: { omitted: Array<unknown>; message: string } }
+      const structured = result.structuredContent as {
+        results: Array<unknown>
+        truncated: { omitted: Array<unknown>; message: string }
+      }
       expect(structured.results.length).toBeGreaterThan(0)
       expect(structured.results.length).toBeLessThan(200)
       expect(structured.truncated.omitted).toStrictEqual([
@@ -137,7 +140,11 @@ describe("MCP adapter", () => {
 
   it("nested fields (objects, list items, optional objects) are phrased from their own schema", () => {
     const input = Schema.Struct({
-      gate: Schema.optional(Schema.Struct({ metric: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "The metric compared." }) })),
+      gate: Schema.optional(
+        Schema.Struct({
+          metric: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "The metric compared." })
+        })
+      ),
       ids: Schema.Array(Schema.Int)
     })
     const args = { gate: { metric: "" }, ids: [1, "x"] }

@@ -5,8 +5,8 @@ import * as Config from "../../src/mcp/Config.js"
 import { makeResources } from "../../src/mcp/Resources.js"
 import * as Server from "../../src/mcp/Server.js"
 import { allTools } from "../../src/mcp/tools/index.js"
-import { connect } from "./harness.js"
 import { testSettings } from "./fixture.js"
+import { connect } from "./harness.js"
 
 // Listing runs no tool, so the services the tools need are never touched: an empty context is
 // enough to build the factory.
@@ -19,8 +19,16 @@ const factory = (readOnly: boolean) =>
   ) as unknown as Effect.Effect<Server.ServerFactory>
 
 const READ_TOOLS = [
-  "get_context", "list_models", "get_model", "list_ground_truth_events", "list_ground_truths",
-  "list_ground_truth_versions", "get_ground_truth_version", "analyze_model_performance", "compare_models", "validate_coco"
+  "get_context",
+  "list_models",
+  "get_model",
+  "list_ground_truth_events",
+  "list_ground_truths",
+  "list_ground_truth_versions",
+  "get_ground_truth_version",
+  "analyze_model_performance",
+  "compare_models",
+  "validate_coco"
 ]
 const WRITE_TOOLS = ["create_model", "update_model", "export_ground_truth", "prepare_training_data", "deploy_model"]
 
@@ -30,7 +38,9 @@ describe("tool list", () => {
       const client = yield* connect(yield* factory(false))
       const { tools } = yield* Effect.promise(() => client.listTools())
       expect(tools.map((t) => t.name).sort()).toStrictEqual([...READ_TOOLS, ...WRITE_TOOLS].sort())
-      yield* Effect.promise(() => expect(JSON.stringify(tools, null, 2) + "\n").toMatchFileSnapshot("./tools-list.snapshot.json"))
+      yield* Effect.promise(() =>
+        expect(JSON.stringify(tools, null, 2) + "\n").toMatchFileSnapshot("./tools-list.snapshot.json")
+      )
     }))
 
   it.scoped("every tool is described for a model and every input field is described", () =>
@@ -45,7 +55,11 @@ describe("tool list", () => {
         expect(tool.outputSchema?.type).toBe("object")
         expect(tool.annotations?.readOnlyHint).toBe(READ_TOOLS.includes(tool.name))
         for (const [field, schema] of Object.entries(tool.inputSchema.properties ?? {})) {
-          expect({ tool: tool.name, field, described: typeof (schema as { description?: unknown }).description === "string" })
+          expect({
+            tool: tool.name,
+            field,
+            described: typeof (schema as { description?: unknown }).description === "string"
+          })
             .toStrictEqual({ tool: tool.name, field, described: true })
         }
       }

@@ -3,8 +3,8 @@ import { Effect, Schema } from "effect"
 import { outputSchemaOf } from "../../src/mcp/Server.js"
 import { allTools } from "../../src/mcp/tools/index.js"
 import { isRich } from "../support/profile.js"
-import { connect, textOf } from "./harness.js"
 import { useMcp } from "./fixture.js"
+import { connect, textOf } from "./harness.js"
 
 const mcp = useMcp()
 
@@ -27,12 +27,18 @@ describe("model tools on the sandbox", () => {
   it.scoped("list_models pages compact rows", () =>
     Effect.gen(function*() {
       const result = yield* call("list_models", { page_size: 5 })
-      const page = result.structuredContent as { count: number; next_page: number | null; results: Array<Record<string, unknown>> }
+      const page = result.structuredContent as {
+        count: number
+        next_page: number | null
+        results: Array<Record<string, unknown>>
+      }
       expect(page.count).toBeGreaterThan(5)
       expect(page.next_page).toBe(2)
       expect(page.results).toHaveLength(5)
       expect(Object.keys(page.results[0]!).sort()).toStrictEqual(
-        ["created_at", "id", "is_active", "metrics", "model_type", "name", "project", "version"].filter((k) => k in page.results[0]!).sort()
+        ["created_at", "id", "is_active", "metrics", "model_type", "name", "project", "version"].filter((k) =>
+          k in page.results[0]!
+        ).sort()
       )
       expect(page.results[0]).not.toHaveProperty("configuration")
       const last = yield* call("list_models", { page: Math.ceil(page.count / 5), page_size: 5 })
@@ -57,7 +63,9 @@ describe("model tools on the sandbox", () => {
     Effect.gen(function*() {
       const result = yield* call("list_models", { model_type: "regression" })
       expect(result.isError).toBe(true)
-      expect(textOf(result)).toContain(`model_type: got "regression"; expected one of "classification", "detection", "segmentation"`)
+      expect(textOf(result)).toContain(
+        `model_type: got "regression"; expected one of "classification", "detection", "segmentation"`
+      )
     }))
 
   it.scoped("get_model returns the record; a missing id is actionable", () =>
@@ -104,8 +112,14 @@ describe("ground-truth tools on the sandbox", () => {
         expect(row).not.toHaveProperty("data")
       }
       // The summary reads either form of `data` (the rich list, the native record).
-      expect(page.results.some((row) => (row.annotation_count as number) > 0 && (row.classes as Array<string>).length > 0)).toBe(true)
-      const raw = yield* call("list_ground_truth_events", { ground_truth_dataset_versions: [id], page_size: 2, fields: ["id", "data"] })
+      expect(
+        page.results.some((row) => (row.annotation_count as number) > 0 && (row.classes as Array<string>).length > 0)
+      ).toBe(true)
+      const raw = yield* call("list_ground_truth_events", {
+        ground_truth_dataset_versions: [id],
+        page_size: 2,
+        fields: ["id", "data"]
+      })
       const rows = (raw.structuredContent as { results: Array<Record<string, unknown>> }).results
       expect(Object.keys(rows[0]!).sort()).toStrictEqual(["data", "id"])
     }))

@@ -39,7 +39,7 @@ export const testSettings = (dir: string, overrides: Partial<Config.McpSettings>
 export const useMcp = (
   overrides: Partial<Config.McpSettings> = {},
   sandboxOptions: TestSandboxOptions = {}
-): (() => McpFixture) => {
+): () => McpFixture => {
   let fixture: McpFixture | undefined
   let runtime: ManagedRuntime.ManagedRuntime<McpServer, unknown> | undefined
   let dir: string | undefined
@@ -50,7 +50,9 @@ export const useMcp = (
     const sandbox = await startTestSandbox(sandboxOptions)
     const settings = testSettings(dir, overrides)
     const backend = Layer.merge(
-      SynapseClient.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(Layer.provide(NodeHttpClient.layer)),
+      SynapseClient.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(
+        Layer.provide(NodeHttpClient.layer)
+      ),
       Backend.layer({ baseUrl: sandbox.url, sandbox: true, description: "test sandbox" })
     )
     process.env.SYNAPSE_CACHE_DIR = path.join(dir, "cache")

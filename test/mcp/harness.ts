@@ -19,15 +19,18 @@ export const connect = (factory: ServerFactory) =>
       await client.connect(clientSide)
       return { client, server }
     }),
-    ({ client, server }) => Effect.promise(async () => {
-      await client.close()
-      await server.close()
-    })
+    ({ client, server }) =>
+      Effect.promise(async () => {
+        await client.close()
+        await server.close()
+      })
   ).pipe(Effect.map(({ client }) => client))
 
 /** The text of the first content block of a tool result. */
 export const textOf = (result: unknown): string => {
-  const content = (result as { readonly content?: unknown }).content as ReadonlyArray<{ type: string; text?: string }> | undefined
+  const content = (result as { readonly content?: unknown }).content as
+    | ReadonlyArray<{ type: string; text?: string }>
+    | undefined
   const first = content?.find((c) => c.type === "text")
   return first?.text ?? ""
 }

@@ -26,7 +26,13 @@ const startCli = (args: ReadonlyArray<string>, env: Record<string, string> = {})
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...cliEntry, "sandbox", ...args], {
       cwd: repoRoot,
-      env: { ...process.env, SYNAPSE_SANDBOX_FAULTS: "", SYNAPSE_SANDBOX_TOKEN: "", SYNAPSE_SANDBOX_PROFILE: "", ...env },
+      env: {
+        ...process.env,
+        SYNAPSE_SANDBOX_FAULTS: "",
+        SYNAPSE_SANDBOX_TOKEN: "",
+        SYNAPSE_SANDBOX_PROFILE: "",
+        ...env
+      },
       stdio: ["ignore", "pipe", "pipe"]
     })
     const running = { child, url: "", token: "", stdout: "", stderr: "" }
@@ -41,14 +47,24 @@ const startCli = (args: ReadonlyArray<string>, env: Record<string, string> = {})
   })
 
 const exitOf = (child: ChildProcess): Promise<number | null> =>
-  new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))))
+  new Promise((
+    resolve
+  ) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))))
 
 describe("synapse-ml sandbox", () => {
   it("prints URL and token on stderr, serves pages whose next works, applies --faults, stops on SIGTERM", async () => {
     const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-cli-"))
     const running = await startCli([
-      "--port", "0", "--seed", "none", "--data-dir", dataDir, "--token", "cli-token",
-      "--faults", "status429=1,retryAfter=7,paths=ground_truth_dataset_versions"
+      "--port",
+      "0",
+      "--seed",
+      "none",
+      "--data-dir",
+      dataDir,
+      "--token",
+      "cli-token",
+      "--faults",
+      "status429=1,retryAfter=7,paths=ground_truth_dataset_versions"
     ])
     try {
       expect(running.token).toBe("cli-token")
@@ -82,33 +98,62 @@ describe("synapse-ml sandbox", () => {
   })
 
   it("refuses a bad fault spec with one line naming it and exit status 2", async () => {
-    await expect(startCli(["--port", "0", "--seed", "none", "--faults", "boom=1", "--data-dir", Path.join(Os.tmpdir(), `synapse-ml-cli-bad-${process.pid}`)])).rejects.toThrow(
+    await expect(
+      startCli([
+        "--port",
+        "0",
+        "--seed",
+        "none",
+        "--faults",
+        "boom=1",
+        "--data-dir",
+        Path.join(Os.tmpdir(), `synapse-ml-cli-bad-${process.pid}`)
+      ])
+    ).rejects.toThrow(
       /^exited with 2 before listening:\nsynapse-ml sandbox: bad fault spec: unknown fault "boom" \(known: [^\n]*\)\n$/
     )
   })
 
   it("refuses out-of-range numeric options in one line before touching the data directory", async () => {
     const dataDir = Path.join(Os.tmpdir(), `synapse-ml-never-${process.pid}`)
-    for (const [options, message] of [
-      [{ port: 70000 }, "port must be a whole number from 0 to 65535, got 70000"],
-      [{ port: -1 }, "port must be a whole number from 0 to 65535, got -1"],
-      [{ events: -5 }, "events must be a whole number from 1"],
-      [{ maxUploadBytes: -1 }, "max upload bytes must be a whole number from 0"],
-      [{ pageThreads: 0 }, "page threads must be a whole number from 1 to 16, got 0"],
-      [{ pageThreads: 17 }, "page threads must be a whole number from 1 to 16, got 17"],
-      [{ pageThreads: 1.5 }, "page threads must be a whole number from 1 to 16, got 1.5"],
-      // Node's recursive mkdir never returns there: the sandbox must say why instead of hanging
-      ...(Fs.existsSync("/proc/self")
-        ? [[{ dataDir: "/proc/synapse-ml-sandbox" }, "cannot prepare the data directory: ENOENT: no such file or directory, mkdir '/proc/synapse-ml-sandbox'"] as const]
-        : [])
-    ] as const) {
+    for (
+      const [options, message] of [
+        [{ port: 70000 }, "port must be a whole number from 0 to 65535, got 70000"],
+        [{ port: -1 }, "port must be a whole number from 0 to 65535, got -1"],
+        [{ events: -5 }, "events must be a whole number from 1"],
+        [{ maxUploadBytes: -1 }, "max upload bytes must be a whole number from 0"],
+        [{ pageThreads: 0 }, "page threads must be a whole number from 1 to 16, got 0"],
+        [{ pageThreads: 17 }, "page threads must be a whole number from 1 to 16, got 17"],
+        [{ pageThreads: 1.5 }, "page threads must be a whole number from 1 to 16, got 1.5"],
+        // Node's recursive mkdir never returns there: the sandbox must say why instead of hanging
+        ...(Fs.existsSync("/proc/self")
+          ? [
+            [
+              { dataDir: "/proc/synapse-ml-sandbox" },
+              "cannot prepare the data directory: ENOENT: no such file or directory, mkdir '/proc/synapse-ml-sandbox'"
+            ] as const
+          ]
+          : [])
+      ] as const
+    ) {
       await expect(startSandbox({ seed: "none", dataDir, ...options })).rejects.toThrow(message)
     }
     expect(Fs.existsSync(dataDir)).toBe(false)
   })
 
   it("refuses --page-threads out of range on the command line with exit status 2", async () => {
-    await expect(startCli(["--port", "0", "--seed", "none", "--page-threads", "0", "--data-dir", Path.join(Os.tmpdir(), `synapse-ml-cli-threads-${process.pid}`)])).rejects.toThrow(
+    await expect(
+      startCli([
+        "--port",
+        "0",
+        "--seed",
+        "none",
+        "--page-threads",
+        "0",
+        "--data-dir",
+        Path.join(Os.tmpdir(), `synapse-ml-cli-threads-${process.pid}`)
+      ])
+    ).rejects.toThrow(
       /^exited with 2 before listening:\nsynapse-ml sandbox: page threads must be a whole number from 1 to 16, got 0\n$/
     )
   })
@@ -116,7 +161,9 @@ describe("synapse-ml sandbox", () => {
   it("serves the evidence profile with --profile evidence and says so in its banner", async () => {
     const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-cli-evidence-"))
     // The option wins over the environment.
-    const running = await startCli(["--port", "0", "--seed", "none", "--data-dir", dataDir, "--profile", "evidence"], { SYNAPSE_SANDBOX_PROFILE: "rich" })
+    const running = await startCli(["--port", "0", "--seed", "none", "--data-dir", dataDir, "--profile", "evidence"], {
+      SYNAPSE_SANDBOX_PROFILE: "rich"
+    })
     try {
       expect(running.stderr).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ \(profile evidence\)\n/)
       const origin = new URL(running.url).origin
@@ -134,13 +181,16 @@ describe("synapse-ml sandbox", () => {
 
   it("refuses an unknown profile, from the option or the environment, in one line naming it, exit status 2", async () => {
     const dataDir = Path.join(Os.tmpdir(), `synapse-ml-cli-profile-${process.pid}`)
-    await expect(startCli(["--port", "0", "--seed", "none", "--data-dir", dataDir, "--profile", "evidense"])).rejects.toThrow(
-      /^exited with 2 before listening:\nsynapse-ml sandbox: --profile must be one of rich, evidence, got "evidense"\n$/
-    )
+    await expect(startCli(["--port", "0", "--seed", "none", "--data-dir", dataDir, "--profile", "evidense"])).rejects
+      .toThrow(
+        /^exited with 2 before listening:\nsynapse-ml sandbox: --profile must be one of rich, evidence, got "evidense"\n$/
+      )
     await expect(startCli(["--port", "0", "--seed", "none", "--data-dir", dataDir, "--profile", ""])).rejects.toThrow(
       /^exited with 2 before listening:\nsynapse-ml sandbox: --profile must be one of rich, evidence, got ""\n$/
     )
-    await expect(startCli(["--port", "0", "--seed", "none", "--data-dir", dataDir], { SYNAPSE_SANDBOX_PROFILE: "Evidence!" })).rejects.toThrow(
+    await expect(
+      startCli(["--port", "0", "--seed", "none", "--data-dir", dataDir], { SYNAPSE_SANDBOX_PROFILE: "Evidence!" })
+    ).rejects.toThrow(
       /^exited with 2 before listening:\nsynapse-ml sandbox: SYNAPSE_SANDBOX_PROFILE must be one of rich, evidence, got "Evidence!"\n$/
     )
     // Refused before the data directory was touched.
@@ -153,11 +203,19 @@ describe("the embedded sandbox's profile", () => {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-cli-embedded-"))
     try {
       const env = { SYNAPSE_BASE_URL: "", SYNAPSE_SANDBOX_DIR: Path.join(dir, "sandbox"), SYNAPSE_SANDBOX_FAULTS: "" }
-      const evidence = await runCli(["export", "--dataset-version", "301", "--out", Path.join(dir, "out"), "--json"], { ...env, SYNAPSE_SANDBOX_PROFILE: "evidence" })
-      expect(evidence.stderr).toMatch(/synapse-ml: SYNAPSE_BASE_URL is not set: using the local sandbox with demo data \(profile evidence\) at http:\/\/127\.0\.0\.1:\d+\/api\/v1\n/)
-      const bad = await runCli(["export", "--dataset-version", "301", "--out", Path.join(dir, "out2")], { ...env, SYNAPSE_SANDBOX_PROFILE: "nope" })
+      const evidence = await runCli(["export", "--dataset-version", "301", "--out", Path.join(dir, "out"), "--json"], {
+        ...env,
+        SYNAPSE_SANDBOX_PROFILE: "evidence"
+      })
+      expect(evidence.stderr).toMatch(
+        /synapse-ml: SYNAPSE_BASE_URL is not set: using the local sandbox with demo data \(profile evidence\) at http:\/\/127\.0\.0\.1:\d+\/api\/v1\n/
+      )
+      const bad = await runCli(["export", "--dataset-version", "301", "--out", Path.join(dir, "out2")], {
+        ...env,
+        SYNAPSE_SANDBOX_PROFILE: "nope"
+      })
       expect(bad.code).toBe(2)
-      expect(bad.stderr).toContain('SYNAPSE_SANDBOX_PROFILE must be one of rich, evidence, got "nope"')
+      expect(bad.stderr).toContain("SYNAPSE_SANDBOX_PROFILE must be one of rich, evidence, got \"nope\"")
       expect(Fs.existsSync(Path.join(dir, "out2"))).toBe(false)
     } finally {
       Fs.rmSync(dir, { recursive: true, force: true })
@@ -165,9 +223,11 @@ describe("the embedded sandbox's profile", () => {
   })
 
   it("start refuses an unknown --sandbox-profile in one line, exit status 2", async () => {
-    const result = await runCli(["start", "--sandbox-profile", "bogus", "--sandbox-port", "0", "--port", "0"], { SYNAPSE_BASE_URL: "" })
+    const result = await runCli(["start", "--sandbox-profile", "bogus", "--sandbox-port", "0", "--port", "0"], {
+      SYNAPSE_BASE_URL: ""
+    })
     expect(result.code).toBe(2)
-    expect(result.stderr).toBe('synapse-ml start: --sandbox-profile must be one of rich, evidence, got "bogus"\n')
+    expect(result.stderr).toBe("synapse-ml start: --sandbox-profile must be one of rich, evidence, got \"bogus\"\n")
     expect(result.stdout).toBe("")
   })
 })

@@ -15,8 +15,8 @@ import * as Path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import * as Backend from "../../src/mcp/Backend.js"
 import * as Main from "../../src/mcp/Main.js"
-import * as Sandbox from "../../src/sandbox/Sandbox.js"
 import { nativeData, toNativeAnnotations } from "../../src/sandbox/Evidence.js"
+import * as Sandbox from "../../src/sandbox/Sandbox.js"
 import { toDataMeta } from "../../src/sandbox/seed/Scenes.js"
 import { allRows, call, jsonInit } from "../support/http.js"
 import { startTestSandbox, type TestSandbox, useSandbox } from "../support/sandbox.js"
@@ -28,14 +28,25 @@ beforeAll(() => {
 })
 afterAll(() => db?.close())
 
-const get = (path: string, headers?: Record<string, string>) => call(`${sandbox().url}/${path}`, { headers: headers ?? sandbox().headers })
+const get = (path: string, headers?: Record<string, string>) =>
+  call(`${sandbox().url}/${path}`, { headers: headers ?? sandbox().headers })
 const one = <T>(sql: string, ...params: Array<unknown>): T => db.prepare(sql).get(...params) as T
 const count = (sql: string, ...params: Array<unknown>): number => one<{ n: number }>(sql, ...params).n
 
 /** Every row of a listing, following `next`. */
 const all = (path: string): Promise<Array<any>> => allRows(`${sandbox().url}/${path}`, sandbox().headers)
 
-const MODEL_KEYS = ["id", "name", "category", "file", "plugin", "version", "configuration", "description", "is_released"]
+const MODEL_KEYS = [
+  "id",
+  "name",
+  "category",
+  "file",
+  "plugin",
+  "version",
+  "configuration",
+  "description",
+  "is_released"
+]
 const SIGNED = /^http:\/\/127\.0\.0\.1:\d+\/media\/.+\?expires=\d+&signature=[0-9a-f]{64}$/
 
 /** The native form of a stored `data` text, written here from the contract, not from the sandbox. */
@@ -47,7 +58,10 @@ const expectedNative = (dataText: string) => {
     if (Array.isArray(a.segmentation)) {
       identities.push({ id: `a${a.id}`, tool: "polygon", classification: { class: a.category } })
       const ring = a.segmentation[0] as Array<number>
-      geometry.push({ id: `a${a.id}`, coordinate: ring.flatMap((v, i) => (i % 2 === 0 ? [{ x: v, y: ring[i + 1] }] : [])) })
+      geometry.push({
+        id: `a${a.id}`,
+        coordinate: ring.flatMap((v, i) => (i % 2 === 0 ? [{ x: v, y: ring[i + 1] }] : []))
+      })
     } else {
       identities.push({ id: `a${a.id}`, tool: "bounding_box", classification: { class: a.category } })
       const [x, y, width, height] = a.bbox
@@ -68,7 +82,10 @@ describe("models", () => {
     expect(page.body.count).toBe(count("SELECT COUNT(*) AS n FROM models"))
     for (const m of page.body.results) {
       expect(Object.keys(m)).toStrictEqual(MODEL_KEYS)
-      const row = one<any>("SELECT name, category, plugin, version, configuration, description, is_active, file_media FROM models WHERE id = ?", m.id)
+      const row = one<any>(
+        "SELECT name, category, plugin, version, configuration, description, is_active, file_media FROM models WHERE id = ?",
+        m.id
+      )
       expect(m).toStrictEqual({
         id: m.id,
         name: row.name,
@@ -96,8 +113,10 @@ describe("models", () => {
   })
 
   it("still applies the filters a real backend may apply, and is DRF-lenient about the rest", async () => {
-    const ids = async (query: string) => (await get(`models/?${query}&page_size=1000`)).body.results.map((m: any) => m.id)
-    const sqlIds = (where: string) => (db.prepare(`SELECT id FROM models WHERE ${where} ORDER BY id`).all() as Array<{ id: number }>).map((r) => r.id)
+    const ids = async (query: string) =>
+      (await get(`models/?${query}&page_size=1000`)).body.results.map((m: any) => m.id)
+    const sqlIds = (where: string) =>
+      (db.prepare(`SELECT id FROM models WHERE ${where} ORDER BY id`).all() as Array<{ id: number }>).map((r) => r.id)
     expect(await ids("project=2")).toStrictEqual(sqlIds("project = 2"))
     expect(await ids("model_type=detection")).toStrictEqual(sqlIds("model_type = 'detection'"))
     expect(await ids("is_active=True")).toStrictEqual(sqlIds("is_active = 1"))
@@ -121,7 +140,9 @@ describe("ground-truth events", () => {
   it("answers id, category, files, data (native, keyed image) and data_unit {files}, checked against the stored rows", async () => {
     const rows = await all("sdk/ground_truth_events/?ground_truth_dataset_versions=303&page_size=37")
     expect(rows.map((e) => e.id)).toStrictEqual(
-      (db.prepare("SELECT id FROM ground_truth_events WHERE version_id = 303 ORDER BY id").all() as Array<{ id: number }>).map((r) => r.id)
+      (db.prepare("SELECT id FROM ground_truth_events WHERE version_id = 303 ORDER BY id").all() as Array<
+        { id: number }
+      >).map((r) => r.id)
     )
     let polygons = 0
     let labels = 0
@@ -135,7 +156,11 @@ describe("ground-truth events", () => {
       expect(event.data).toStrictEqual(expectedNative(row.data))
       const files = JSON.parse(row.files)
       expect(Object.keys(event.files)).toStrictEqual(Object.keys(files))
-      expect(event.files.image_1).toStrictEqual({ url: expect.stringMatching(SIGNED), file_type: "image", is_primary: true })
+      expect(event.files.image_1).toStrictEqual({
+        url: expect.stringMatching(SIGNED),
+        file_type: "image",
+        is_primary: true
+      })
       expect(event.files.data_meta_1).toStrictEqual({ url: expect.stringMatching(SIGNED) })
       expect(event.data_unit).toStrictEqual({ files: { image: { url: event.files.image_1.url } } })
       polygons += event.data.annotations.image.filter((a: any) => a.tool === "polygon").length
@@ -173,7 +198,9 @@ describe("ground-truth events", () => {
       const page = await get(`sdk/ground_truth_events/?page_size=3&${query}`)
       expect(page.status, query).toBe(200)
       expect(page.body.count, query).toBe(full.count)
-      expect(new URL(page.body.next).searchParams.getAll("fields"), query).toStrictEqual(new URLSearchParams(query).getAll("fields"))
+      expect(new URL(page.body.next).searchParams.getAll("fields"), query).toStrictEqual(
+        new URLSearchParams(query).getAll("fields")
+      )
       page.body.results.forEach((event: any, i: number) => {
         expect(Object.keys(event), query).toStrictEqual(keys)
         expect(event, query).toStrictEqual(Object.fromEntries(keys.map((k) => [k, full.results[i][k]])))
@@ -198,19 +225,31 @@ describe("ground truths and dataset versions", () => {
     expect(rows.length).toBe(count("SELECT COUNT(*) AS n FROM ground_truths WHERE dataset_id = 201"))
     for (const gt of rows) {
       expect(Object.keys(gt)).toStrictEqual(["id", "files"])
-      expect(gt.files).toStrictEqual({ image_1: { url: expect.stringMatching(SIGNED), file_type: "image", is_primary: true }, data_meta_1: { url: expect.stringMatching(SIGNED) } })
+      expect(gt.files).toStrictEqual({
+        image_1: { url: expect.stringMatching(SIGNED), file_type: "image", is_primary: true },
+        data_meta_1: { url: expect.stringMatching(SIGNED) }
+      })
     }
   })
 
   it("answers dataset versions as id, name, is_archived, in the list and in detail, filters applied", async () => {
     const page = await get("ground_truth_dataset_versions/?page_size=100")
-    const stored = db.prepare("SELECT id, coalesce(name, version) AS name, is_archived FROM ground_truth_dataset_versions ORDER BY id").all() as Array<any>
+    const stored = db.prepare(
+      "SELECT id, coalesce(name, version) AS name, is_archived FROM ground_truth_dataset_versions ORDER BY id"
+    ).all() as Array<any>
     const expected = stored.map((v) => ({ id: v.id, name: v.name, is_archived: v.is_archived === 1 }))
     expect(page.body.results).toStrictEqual(expected)
     expect((await get("ground_truth_dataset_versions/302/")).body).toStrictEqual(expected.find((v) => v.id === 302))
-    expect((await get("ground_truth_dataset_versions/?is_archived=True")).body.results).toStrictEqual(expected.filter((v) => v.is_archived))
-    expect((await get("ground_truth_dataset_versions/?ground_truth_dataset=201&is_archived=false")).body.results.map((v: any) => v.id)).toStrictEqual(
-      (db.prepare("SELECT id FROM ground_truth_dataset_versions WHERE dataset_id = 201 AND is_archived = 0 ORDER BY id").all() as Array<any>).map((r) => r.id)
+    expect((await get("ground_truth_dataset_versions/?is_archived=True")).body.results).toStrictEqual(
+      expected.filter((v) => v.is_archived)
+    )
+    expect(
+      (await get("ground_truth_dataset_versions/?ground_truth_dataset=201&is_archived=false")).body.results.map((
+        v: any
+      ) => v.id)
+    ).toStrictEqual(
+      (db.prepare("SELECT id FROM ground_truth_dataset_versions WHERE dataset_id = 201 AND is_archived = 0 ORDER BY id")
+        .all() as Array<any>).map((r) => r.id)
     )
   })
 })
@@ -220,7 +259,10 @@ describe("transport", () => {
     const cases: Array<[string, string]> = [
       ["models?page_size=1", "/api/v1/models/?page_size=1"],
       ["models/101", "/api/v1/models/101/"],
-      ["sdk/ground_truth_events?fields=id&fields=category", "/api/v1/sdk/ground_truth_events/?fields=id&fields=category"],
+      [
+        "sdk/ground_truth_events?fields=id&fields=category",
+        "/api/v1/sdk/ground_truth_events/?fields=id&fields=category"
+      ],
       ["ground_truth_dataset_versions/302", "/api/v1/ground_truth_dataset_versions/302/"]
     ]
     for (const [path, location] of cases) {
@@ -235,8 +277,10 @@ describe("transport", () => {
     expect(followed.status).toBe(200)
     expect(followed.body.results.length).toBe(2)
     // Paths that exist with neither spelling stay 404.
-    expect((await call(`${sandbox().url}/no_such_thing`, { headers: sandbox().headers, redirect: "manual" })).status).toBe(404)
-    expect((await call(`${sandbox().url}/models/101/nope`, { headers: sandbox().headers, redirect: "manual" })).status).toBe(404)
+    expect((await call(`${sandbox().url}/no_such_thing`, { headers: sandbox().headers, redirect: "manual" })).status)
+      .toBe(404)
+    expect((await call(`${sandbox().url}/models/101/nope`, { headers: sandbox().headers, redirect: "manual" })).status)
+      .toBe(404)
   })
 
   it("answers 401 with WWW-Authenticate: Token", async () => {
@@ -248,8 +292,13 @@ describe("transport", () => {
   })
 
   it("says its profile in health and stats", async () => {
-    expect((await call(`${sandbox().origin}/_sandbox/health`)).body).toStrictEqual({ status: "ok", profile: "evidence" })
-    expect((await call(`${sandbox().origin}/_sandbox/stats`, { headers: sandbox().headers })).body.profile).toBe("evidence")
+    expect((await call(`${sandbox().origin}/_sandbox/health`)).body).toStrictEqual({
+      status: "ok",
+      profile: "evidence"
+    })
+    expect((await call(`${sandbox().origin}/_sandbox/stats`, { headers: sandbox().headers })).body.profile).toBe(
+      "evidence"
+    )
     expect(sandbox().profile).toBe("evidence")
   })
 })
@@ -262,13 +311,34 @@ describe("rows the seeds never write", () => {
       profile: "evidence",
       fixture: (fdb) => {
         fdb.prepare("INSERT INTO ground_truth_datasets (id, name, project) VALUES (1, 'fixture', 1)").run()
-        fdb.prepare("INSERT INTO ground_truth_dataset_versions (id, dataset_id, version, created_at) VALUES (1, 1, 'v1', '2026-01-01T00:00:00Z')").run()
-        fdb.prepare("INSERT INTO data_units (id, project, files) VALUES (1, 1, '{\"image\":{\"url\":\"https://cdn.example/a.png\"}}')").run()
-        const event = fdb.prepare("INSERT INTO ground_truth_events (id, version_id, data_unit_id, project, category, created_at, data, files) VALUES (?, 1, 1, 1, ?, '2026-01-01T00:00:00Z', ?, ?)")
+        fdb.prepare(
+          "INSERT INTO ground_truth_dataset_versions (id, dataset_id, version, created_at) VALUES (1, 1, 'v1', '2026-01-01T00:00:00Z')"
+        ).run()
+        fdb.prepare(
+          "INSERT INTO data_units (id, project, files) VALUES (1, 1, '{\"image\":{\"url\":\"https://cdn.example/a.png\"}}')"
+        ).run()
+        const event = fdb.prepare(
+          "INSERT INTO ground_truth_events (id, version_id, data_unit_id, project, category, created_at, data, files) VALUES (?, 1, 1, 1, ?, '2026-01-01T00:00:00Z', ?, ?)"
+        )
         // A classification-only event: a label and no geometry.
-        event.run(1, "train", JSON.stringify({ type: "image", annotations: [], label: "dog" }), JSON.stringify({ image_1: { url: "https://cdn.example/a.png", file_type: "image" } }))
+        event.run(
+          1,
+          "train",
+          JSON.stringify({ type: "image", annotations: [], label: "dog" }),
+          JSON.stringify({ image_1: { url: "https://cdn.example/a.png", file_type: "image" } })
+        )
         // An RLE mask with no bbox cannot be said natively; a box without an id gets its position.
-        event.run(2, null, JSON.stringify({ annotations: [{ category: "car", segmentation: { size: [4, 4], counts: [0, 16] } }, { category_id: 3, bbox: [1, 2, 3, 4] }] }), "{}")
+        event.run(
+          2,
+          null,
+          JSON.stringify({
+            annotations: [{ category: "car", segmentation: { size: [4, 4], counts: [0, 16] } }, {
+              category_id: 3,
+              bbox: [1, 2, 3, 4]
+            }]
+          }),
+          "{}"
+        )
         // Stored text that is not JSON, or not the COCO-like shape, answers an empty native form.
         event.run(3, "test", "not json", "[]")
         event.run(4, "test", JSON.stringify({ annotations: { image: [] } }), "{}")
@@ -288,7 +358,10 @@ describe("rows the seeds never write", () => {
         id: 1,
         category: "train",
         files: { image_1: { url: "https://cdn.example/a.png", file_type: "image" } },
-        data: { annotations: { image: [{ id: "label", tool: "classification", classification: { class: "dog" } }] }, annotationsData: { image: [{ id: "label" }] } },
+        data: {
+          annotations: { image: [{ id: "label", tool: "classification", classification: { class: "dog" } }] },
+          annotationsData: { image: [{ id: "label" }] }
+        },
         data_unit: { files: { image: { url: "https://cdn.example/a.png" } } }
       },
       {
@@ -301,8 +374,20 @@ describe("rows the seeds never write", () => {
         },
         data_unit: { files: { image: { url: "https://cdn.example/a.png" } } }
       },
-      { id: 3, category: "test", files: {}, data: empty, data_unit: { files: { image: { url: "https://cdn.example/a.png" } } } },
-      { id: 4, category: "test", files: {}, data: empty, data_unit: { files: { image: { url: "https://cdn.example/a.png" } } } }
+      {
+        id: 3,
+        category: "test",
+        files: {},
+        data: empty,
+        data_unit: { files: { image: { url: "https://cdn.example/a.png" } } }
+      },
+      {
+        id: 4,
+        category: "test",
+        files: {},
+        data: empty,
+        data_unit: { files: { image: { url: "https://cdn.example/a.png" } } }
+      }
     ])
   })
 })
@@ -311,29 +396,44 @@ describe("the native converter", () => {
   it("writes the seeds' data_meta text exactly as before it was shared", () => {
     const annotations = [
       { id: 7, category_id: 1, category: "car", bbox: [1, 2, 3, 4], area: 12, iscrowd: 0 as const },
-      { id: 8, category_id: 2, category: "person", bbox: [0, 0, 2, 2], area: 2, iscrowd: 0 as const, segmentation: [[0, 0, 2, 0, 2, 2]] }
+      {
+        id: 8,
+        category_id: 2,
+        category: "person",
+        bbox: [0, 0, 2, 2],
+        area: 2,
+        iscrowd: 0 as const,
+        segmentation: [[0, 0, 2, 0, 2, 2]]
+      }
     ]
     expect(toDataMeta(annotations)).toBe(
-      '{"annotations":{"image_1":[{"id":"a7","tool":"bounding_box","classification":{"class":"car"}},{"id":"a8","tool":"polygon","classification":{"class":"person"}}]},' +
-        '"annotationsData":{"image_1":[{"id":"a7","coordinate":{"x":1,"y":2,"width":3,"height":4}},{"id":"a8","coordinate":[{"x":0,"y":0},{"x":2,"y":0},{"x":2,"y":2}]}]}}'
+      "{\"annotations\":{\"image_1\":[{\"id\":\"a7\",\"tool\":\"bounding_box\",\"classification\":{\"class\":\"car\"}},{\"id\":\"a8\",\"tool\":\"polygon\",\"classification\":{\"class\":\"person\"}}]}," +
+        "\"annotationsData\":{\"image_1\":[{\"id\":\"a7\",\"coordinate\":{\"x\":1,\"y\":2,\"width\":3,\"height\":4}},{\"id\":\"a8\",\"coordinate\":[{\"x\":0,\"y\":0},{\"x\":2,\"y\":0},{\"x\":2,\"y\":2}]}]}}"
     )
   })
 
   it("keys by the given media key and appends a label as a classification", () => {
     expect(toNativeAnnotations([{ id: 1, category: "bus", bbox: [0, 0, 1, 1] }], "video", "bus")).toStrictEqual({
-      annotations: { video: [{ id: "a1", tool: "bounding_box", classification: { class: "bus" } }, { id: "label", tool: "classification", classification: { class: "bus" } }] },
+      annotations: {
+        video: [{ id: "a1", tool: "bounding_box", classification: { class: "bus" } }, {
+          id: "label",
+          tool: "classification",
+          classification: { class: "bus" }
+        }]
+      },
       annotationsData: { video: [{ id: "a1", coordinate: { x: 0, y: 0, width: 1, height: 1 } }, { id: "label" }] }
     })
     expect(nativeData(null)).toStrictEqual({ annotations: { image: [] }, annotationsData: { image: [] } })
-    expect(nativeData('{"annotations":[null, 3, {"id":"x","bbox":[1,1,1,1]}]}').annotations.image).toStrictEqual([
-      { id: "ax", tool: "bounding_box", classification: { class: "" } }
-    ])
+    expect(nativeData("{\"annotations\":[null, 3, {\"id\":\"x\",\"bbox\":[1,1,1,1]}]}").annotations.image)
+      .toStrictEqual([
+        { id: "ax", tool: "bounding_box", classification: { class: "" } }
+      ])
   })
 })
 
 describe("the MCP server's embedded sandbox", () => {
   const backend = (env: Record<string, string>, options: Sandbox.SandboxOptions) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const info = yield* Backend.Backend
       // The sandbox it started answers in the profile it describes.
       const health = yield* Effect.promise(() => call(`${new URL(info.baseUrl).origin}/_sandbox/health`))
@@ -341,19 +441,31 @@ describe("the MCP server's embedded sandbox", () => {
     }).pipe(Effect.provide(Main.backendLayer(env, options).pipe(Layer.provide(Main.httpClientLayer))), Effect.scoped)
 
   it.effect("without a data directory, each server run gets a fresh one, removed when it stops", () =>
-    Effect.gen(function* () {
-      const fresh = () => new Set(Fs.readdirSync(Os.tmpdir()).filter((name) => name.startsWith(Main.FRESH_SANDBOX_PREFIX)))
+    Effect.gen(function*() {
+      const fresh = () =>
+        new Set(Fs.readdirSync(Os.tmpdir()).filter((name) => name.startsWith(Main.FRESH_SANDBOX_PREFIX)))
       const before = fresh()
-      const run = Effect.gen(function* () {
+      const run = Effect.gen(function*() {
         const info = yield* Backend.Backend
         const created = fresh()
         const mine = [...created].filter((name) => !before.has(name))
-        const headers = { "Synapse-Access-Token": `Token ${process.env.SYNAPSE_SANDBOX_TOKEN || Sandbox.SANDBOX_DEV_TOKEN}` }
-        const count = (yield* Effect.promise(() => call(`${info.baseUrl}/models/?page_size=1`, { headers }))).body.count as number
+        const headers = {
+          "Synapse-Access-Token": `Token ${process.env.SYNAPSE_SANDBOX_TOKEN || Sandbox.SANDBOX_DEV_TOKEN}`
+        }
+        const count = (yield* Effect.promise(() => call(`${info.baseUrl}/models/?page_size=1`, { headers }))).body
+          .count as number
         // A model registered in this run must not be there in the next one.
-        yield* Effect.promise(() => call(`${info.baseUrl}/models/`, jsonInit("POST", { name: "left behind", model_type: "detection", project: 1 }, headers)))
+        yield* Effect.promise(() =>
+          call(
+            `${info.baseUrl}/models/`,
+            jsonInit("POST", { name: "left behind", model_type: "detection", project: 1 }, headers)
+          )
+        )
         return { mine, count }
-      }).pipe(Effect.provide(Main.backendLayer({}, { seed: "demo" }).pipe(Layer.provide(Main.httpClientLayer))), Effect.scoped)
+      }).pipe(
+        Effect.provide(Main.backendLayer({}, { seed: "demo" }).pipe(Layer.provide(Main.httpClientLayer))),
+        Effect.scoped
+      )
       const first = yield* run
       const second = yield* run
       expect(first.mine).toHaveLength(1)
@@ -362,25 +474,28 @@ describe("the MCP server's embedded sandbox", () => {
       expect(second.count).toBe(first.count)
       // Both are gone once their servers stopped.
       expect([...fresh()].filter((name) => !before.has(name))).toStrictEqual([])
-    })
-  )
+    }))
 
   it.effect("takes its profile from SYNAPSE_SANDBOX_PROFILE or the options, says it, and refuses an unknown one", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-mcp-profile-"))
       try {
         const fromEnv = yield* backend({ SYNAPSE_SANDBOX_PROFILE: "evidence" }, { dataDir, seed: "none" })
         expect(fromEnv).toStrictEqual({
-          description: "the local Synapse sandbox started by this server, with generated demo data in its evidence profile (not a real deployment)",
+          description:
+            "the local Synapse sandbox started by this server, with generated demo data in its evidence profile (not a real deployment)",
           profile: "evidence"
         })
         // The option (`start --sandbox-profile`) wins over the variable.
-        expect((yield* backend({ SYNAPSE_SANDBOX_PROFILE: "evidence" }, { dataDir, seed: "none", profile: "rich" })).profile).toBe("rich")
+        expect(
+          (yield* backend({ SYNAPSE_SANDBOX_PROFILE: "evidence" }, { dataDir, seed: "none", profile: "rich" })).profile
+        ).toBe("rich")
         const bad = yield* Effect.flip(backend({ SYNAPSE_SANDBOX_PROFILE: "strict" }, { dataDir, seed: "none" }))
-        expect(bad.message).toBe('SYNAPSE_BASE_URL is not set and the sandbox could not start: SYNAPSE_SANDBOX_PROFILE must be one of rich, evidence, got "strict"')
+        expect(bad.message).toBe(
+          "SYNAPSE_BASE_URL is not set and the sandbox could not start: SYNAPSE_SANDBOX_PROFILE must be one of rich, evidence, got \"strict\""
+        )
       } finally {
         Fs.rmSync(dataDir, { recursive: true, force: true })
       }
-    })
-  )
+    }))
 })

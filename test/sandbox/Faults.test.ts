@@ -3,7 +3,7 @@
  * sockets at about its configured rate, with the client's tally equal to the server's.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { makeRandom, parseFaultSpec, formatFaultSpec, FaultSpecError } from "../../src/sandbox/Faults.js"
+import { FaultSpecError, formatFaultSpec, makeRandom, parseFaultSpec } from "../../src/sandbox/Faults.js"
 import { startSandbox } from "../../src/sandbox/Sandbox.js"
 import { call, jsonInit } from "../support/http.js"
 import { useSandbox } from "../support/sandbox.js"
@@ -43,14 +43,18 @@ describe("parseFaultSpec", () => {
   })
 
   it("makes a sandbox with a bad spec fail to start with a clear message", async () => {
-    await expect(startSandbox({ seed: "none", faults: "explode=1", dataDir: `/tmp/synapse-ml-never-${process.pid}` })).rejects.toThrow(/unknown fault "explode"/)
+    await expect(startSandbox({ seed: "none", faults: "explode=1", dataDir: `/tmp/synapse-ml-never-${process.pid}` }))
+      .rejects.toThrow(/unknown fault "explode"/)
   })
 })
 
 const sandbox = useSandbox({ seed: "none", randSeed: 1234 })
 
 const setFaults = async (spec: string, randSeed = 99) => {
-  const r = await call(`${sandbox().origin}/_sandbox/faults`, jsonInit("PUT", { spec, rand_seed: randSeed }, sandbox().headers))
+  const r = await call(
+    `${sandbox().origin}/_sandbox/faults`,
+    jsonInit("PUT", { spec, rand_seed: randSeed }, sandbox().headers)
+  )
   expect(r.status).toBe(200)
   return r.body
 }
@@ -60,7 +64,10 @@ type Outcome = "ok" | "5xx" | "429" | "truncated" | "dropped"
 
 const classify = async (url: string, init: RequestInit = {}): Promise<Outcome> => {
   try {
-    const response = await fetch(url, { ...init, headers: { ...sandbox().headers, ...(init.headers as Record<string, string>) } })
+    const response = await fetch(url, {
+      ...init,
+      headers: { ...sandbox().headers, ...(init.headers as Record<string, string>) }
+    })
     const text = await response.text()
     if (response.status >= 500) return "5xx"
     if (response.status === 429) {
@@ -127,8 +134,12 @@ describe("fault injection over real HTTP", () => {
     await setFaults("loseResponse=1,paths=models")
     const db = sandbox().openDb()
     try {
-      const count = () => (db.prepare("SELECT COUNT(*) AS n FROM models WHERE name = 'Lost answer'").get() as { n: number }).n
-      const outcome = await classify(`${sandbox().url}/models/`, jsonInit("POST", { name: "Lost answer", model_type: "detection", project: 1 }))
+      const count = () =>
+        (db.prepare("SELECT COUNT(*) AS n FROM models WHERE name = 'Lost answer'").get() as { n: number }).n
+      const outcome = await classify(
+        `${sandbox().url}/models/`,
+        jsonInit("POST", { name: "Lost answer", model_type: "detection", project: 1 })
+      )
       expect(outcome).toBe("dropped")
       expect(count()).toBe(1)
     } finally {
@@ -150,9 +161,16 @@ describe("fault injection over real HTTP", () => {
     const bytes = new Uint8Array(24 * 1024).fill(7)
     const form = new FormData()
     form.append("file", new Blob([bytes]), "blob.bin")
-    const up = await call(`${sandbox().url}/chunked_upload/`, { method: "PUT", headers: { ...sandbox().headers, "Content-Range": `bytes 0-${bytes.length - 1}/${bytes.length}` }, body: form })
+    const up = await call(`${sandbox().url}/chunked_upload/`, {
+      method: "PUT",
+      headers: { ...sandbox().headers, "Content-Range": `bytes 0-${bytes.length - 1}/${bytes.length}` },
+      body: form
+    })
     const { createHash } = await import("node:crypto")
-    const done = await call(up.body.url, jsonInit("POST", { md5: createHash("md5").update(bytes).digest("hex") }, sandbox().headers))
+    const done = await call(
+      up.body.url,
+      jsonInit("POST", { md5: createHash("md5").update(bytes).digest("hex") }, sandbox().headers)
+    )
     await setFaults("slowFiles=32768")
     const t0 = Date.now()
     const body = await (await fetch(done.body.file)).arrayBuffer()
@@ -165,7 +183,11 @@ describe("fault injection over real HTTP", () => {
   it("refuses a bad spec at runtime with 400", async () => {
     const r = await call(`${sandbox().origin}/_sandbox/faults`, jsonInit("PUT", { spec: "reset=7" }, sandbox().headers))
     expect(r.status).toBe(400)
-    const plain = await call(`${sandbox().origin}/_sandbox/faults`, { method: "PUT", headers: sandbox().headers, body: "status429=0.5" })
+    const plain = await call(`${sandbox().origin}/_sandbox/faults`, {
+      method: "PUT",
+      headers: sandbox().headers,
+      body: "status429=0.5"
+    })
     expect(plain.body.spec).toBe("status429=0.5")
     await setFaults("")
   })

@@ -3,9 +3,9 @@
  * restarts (data kept, no re-seed, same signing secret).
  */
 import { describe, expect, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
-import { spawn } from "node:child_process"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { prepareDataDir } from "../../src/sandbox/DataDir.js"
@@ -45,7 +45,10 @@ describe("signing file maps", () => {
   it("rewrites JSON text exactly as parsing and rewriting the map would", () => {
     const sign = makeSigner("http://h:1", "s3cret")
     const maps = [
-      { image_1: { name: "a.png", media: "images/a.png", file_type: "image", is_primary: true, width: 2 }, data_meta_1: { media: "meta/ü \"q\".json" } },
+      {
+        image_1: { name: "a.png", media: "images/a.png", file_type: "image", is_primary: true, width: 2 },
+        data_meta_1: { media: "meta/ü \"q\".json" }
+      },
       { image: { name: "x", media: "dir/with space/ø.png" } },
       { none: { url: "http://elsewhere/x" } },
       { a: { media: "back\\slash.png" }, b: { media: "plain.png", file_type: "media" } },
@@ -61,11 +64,13 @@ describe("signing file maps", () => {
 
   it("signs every entry of a map written partly compact, partly spaced (a hand-edited row)", () => {
     const sign = makeSigner("http://h:1", "s3cret")
-    const text = '{"a": {"media" : "one.png"}, "b": {"media":"two.png"}, "c": {"media":"three.png"}}'
+    const text = "{\"a\": {\"media\" : \"one.png\"}, \"b\": {\"media\":\"two.png\"}, \"c\": {\"media\":\"three.png\"}}"
     const expected = signFileMap({ a: { media: "one.png" }, b: { media: "two.png" }, c: { media: "three.png" } }, sign)
     expect(JSON.parse(signFilesJson(text, sign))).toStrictEqual(expected)
-    const reversed = '{"b": {"media":"two.png"}, "a": {"media" : "one.png"}}'
-    expect(JSON.parse(signFilesJson(reversed, sign))).toStrictEqual(signFileMap({ b: { media: "two.png" }, a: { media: "one.png" } }, sign))
+    const reversed = "{\"b\": {\"media\":\"two.png\"}, \"a\": {\"media\" : \"one.png\"}}"
+    expect(JSON.parse(signFilesJson(reversed, sign))).toStrictEqual(
+      signFileMap({ b: { media: "two.png" }, a: { media: "one.png" } }, sign)
+    )
   })
 })
 
@@ -106,7 +111,14 @@ describe("media", () => {
     const secret = secretOf()
     const exp = Math.floor(Date.now() / 1000) + 600
     // Raw requests: fetch would normalise the dots away before sending.
-    for (const path of ["../sandbox.sqlite", "images/../../sandbox.sqlite", "images/%2e%2e/%2e%2e/sandbox.sqlite", "..%2Fsandbox.sqlite"]) {
+    for (
+      const path of [
+        "../sandbox.sqlite",
+        "images/../../sandbox.sqlite",
+        "images/%2e%2e/%2e%2e/sandbox.sqlite",
+        "..%2Fsandbox.sqlite"
+      ]
+    ) {
       const signature = presign("", secret, decodeURIComponent(path), exp).split("signature=")[1]
       const status = await rawStatus(`/media/${path}?expires=${exp}&signature=${signature}`)
       expect(status, path).toBe(404)
@@ -143,7 +155,14 @@ describe("data directory", () => {
       expect(prepared.seeded).toBe(true)
       expect(Fs.existsSync(Path.join(dataDir, ".prepare.lock"))).toBe(false)
       // A live owner (a child that holds the lock for a moment): prepare waits, then reuses the data.
-      const holder = spawn(process.execPath, ["-e", `require("fs").writeFileSync(${JSON.stringify(Path.join(dataDir, ".prepare.lock"))}, String(process.pid), { flag: "wx" }); setTimeout(() => require("fs").rmSync(${JSON.stringify(Path.join(dataDir, ".prepare.lock"))}), 500)`])
+      const holder = spawn(process.execPath, [
+        "-e",
+        `require("fs").writeFileSync(${
+          JSON.stringify(Path.join(dataDir, ".prepare.lock"))
+        }, String(process.pid), { flag: "wx" }); setTimeout(() => require("fs").rmSync(${
+          JSON.stringify(Path.join(dataDir, ".prepare.lock"))
+        }), 500)`
+      ])
       const lock = Path.join(dataDir, ".prepare.lock")
       while (!Fs.existsSync(lock) || Fs.readFileSync(lock, "utf8") === "") await new Promise((r) => setTimeout(r, 20))
       const t0 = Date.now()
@@ -161,9 +180,13 @@ describe("data directory", () => {
     const a = await startTestSandbox({ seed: "none", dataDir })
     const b = await startTestSandbox({ seed: "none", dataDir })
     try {
-      const countAt = async (sb: typeof a) => (await call(`${sb.url}/models/?project=1`, { headers: sb.headers })).body.count
+      const countAt = async (sb: typeof a) =>
+        (await call(`${sb.url}/models/?project=1`, { headers: sb.headers })).body.count
       expect(await countAt(b)).toBe(0)
-      await call(`${a.url}/models/`, jsonInit("POST", { name: "shared", model_type: "detection", project: 1 }, a.headers))
+      await call(
+        `${a.url}/models/`,
+        jsonInit("POST", { name: "shared", model_type: "detection", project: 1 }, a.headers)
+      )
       expect(await countAt(b)).toBe(1)
     } finally {
       await a.close()
@@ -177,11 +200,18 @@ describe("data directory", () => {
     try {
       const first = await startTestSandbox({ seed: "none", dataDir })
       expect(first.seeded).toBe(true)
-      const created = await call(`${first.url}/models/`, jsonInit("POST", { name: "Survivor", model_type: "detection", project: 1 }, first.headers))
+      const created = await call(
+        `${first.url}/models/`,
+        jsonInit("POST", { name: "Survivor", model_type: "detection", project: 1 }, first.headers)
+      )
       expect(created.status).toBe(201)
       const form = new FormData()
       form.append("file", new Blob([new Uint8Array([1, 2, 3])]), "f.bin")
-      const up = await call(`${first.url}/chunked_upload/`, { method: "PUT", headers: { ...first.headers, "Content-Range": "bytes 0-2/3" }, body: form })
+      const up = await call(`${first.url}/chunked_upload/`, {
+        method: "PUT",
+        headers: { ...first.headers, "Content-Range": "bytes 0-2/3" },
+        body: form
+      })
       const done = await call(up.body.url, jsonInit("POST", { md5: "5289df737df57326fcdd22597afb1fac" }, first.headers))
       expect(done.status).toBe(200)
       await first.close()

@@ -47,12 +47,30 @@ describe("the official SDK's create_model against the evidence profile", () => {
       "POST models/",
       `GET models/${result.model.id}/`
     ])
-    expect(result.upload).toStrictEqual({ id: uploadId, file: expect.any(String), checksum: md5(bytes), size: bytes.length })
-    expect(result.detail).toMatchObject({ id: result.model.id, name: "Official detector", version: "1.0.0", file: expect.any(String) })
+    expect(result.upload).toStrictEqual({
+      id: uploadId,
+      file: expect.any(String),
+      checksum: md5(bytes),
+      size: bytes.length
+    })
+    expect(result.detail).toMatchObject({
+      id: result.model.id,
+      name: "Official detector",
+      version: "1.0.0",
+      file: expect.any(String)
+    })
 
     // The model exists, with the uploaded file as its file.
-    expect(sb.query("SELECT name, version, file_name, file_size, file_checksum FROM models WHERE id = ?", result.model.id)).toStrictEqual([
-      { name: "Official detector", version: "1.0.0", file_name: "detector.pt", file_size: bytes.length, file_checksum: md5(bytes) }
+    expect(
+      sb.query("SELECT name, version, file_name, file_size, file_checksum FROM models WHERE id = ?", result.model.id)
+    ).toStrictEqual([
+      {
+        name: "Official detector",
+        version: "1.0.0",
+        file_name: "detector.pt",
+        file_size: bytes.length,
+        file_checksum: md5(bytes)
+      }
     ])
     const stored = new Uint8Array(await (await fetch(result.detail.file)).arrayBuffer())
     expect(stored.length).toBe(bytes.length)

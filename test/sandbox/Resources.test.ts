@@ -26,12 +26,14 @@ const all = (path: string): Promise<Array<any>> => allRows(`${sandbox().url}/${p
 describe("auth", () => {
   it("accepts every documented header form and refuses the rest with 401 JSON", async () => {
     const token = sandbox().token
-    for (const headers of [
-      { "Synapse-Access-Token": `Token ${token}` },
-      { "synapse-access-token": token },
-      { Authorization: `Token ${token}` },
-      { AUTHORIZATION: token }
-    ]) {
+    for (
+      const headers of [
+        { "Synapse-Access-Token": `Token ${token}` },
+        { "synapse-access-token": token },
+        { Authorization: `Token ${token}` },
+        { AUTHORIZATION: token }
+      ]
+    ) {
       expect((await get("models/?page_size=1", headers)).status).toBe(200)
     }
     const missing = await get("models/", {})
@@ -104,7 +106,11 @@ describe("models/", () => {
       ["model_type=detection&model_type=classification", "model_type IN (?, ?)", ["detection", "classification"]],
       ["is_active=True", "is_active = 1", []],
       ["is_active=false", "is_active = 0", []],
-      ["project=1&is_active=true&model_type=detection", "project = 1 AND is_active = 1 AND model_type = 'detection'", []],
+      [
+        "project=1&is_active=true&model_type=detection",
+        "project = 1 AND is_active = 1 AND model_type = 'detection'",
+        []
+      ],
       ["name=Street%20Object%20Detector", "name = ?", ["Street Object Detector"]],
       ["search=segmenter", "(lower(name) LIKE '%segmenter%' OR lower(description) LIKE '%segmenter%')", []],
       ["created_after=2026-06-01", "created_at >= ?", ["2026-06-01T00:00:00Z"]],
@@ -124,11 +130,16 @@ describe("models/", () => {
 
   it("orders by every allowed ordering, by several terms, and ignores unknown terms as DRF does", async () => {
     const rows = (await get("models/?page_size=1000")).body.results as Array<any>
-    const by = (key: string, dir: 1 | -1) => [...rows].sort((a, b) => (a[key] < b[key] ? -dir : a[key] > b[key] ? dir : dir * (a.id - b.id))).map((m) => m.id)
+    const by = (key: string, dir: 1 | -1) =>
+      [...rows].sort((a, b) => (a[key] < b[key] ? -dir : a[key] > b[key] ? dir : dir * (a.id - b.id))).map((m) => m.id)
     expect((await get("models/?ordering=name")).body.results.map((m: any) => m.id)).toStrictEqual(by("name", 1))
     expect((await get("models/?ordering=-name")).body.results.map((m: any) => m.id)).toStrictEqual(by("name", -1))
-    expect((await get("models/?ordering=created_at")).body.results.map((m: any) => m.id)).toStrictEqual(by("created_at", 1))
-    expect((await get("models/?ordering=-created_at")).body.results.map((m: any) => m.id)).toStrictEqual(by("created_at", -1))
+    expect((await get("models/?ordering=created_at")).body.results.map((m: any) => m.id)).toStrictEqual(
+      by("created_at", 1)
+    )
+    expect((await get("models/?ordering=-created_at")).body.results.map((m: any) => m.id)).toStrictEqual(
+      by("created_at", -1)
+    )
     expect((await get("models/?ordering=-id")).body.results.map((m: any) => m.id)).toStrictEqual(by("id", -1))
     const byId = by("id", 1)
     // An unknown term is dropped (DRF's OrderingFilter), leaving the default order or the valid terms.
@@ -137,10 +148,24 @@ describe("models/", () => {
       expect(r.status, ignored).toBe(200)
       expect(r.body.results.map((m: any) => m.id), ignored).toStrictEqual(byId)
     }
-    expect((await get("models/?ordering=password,-name")).body.results.map((m: any) => m.id)).toStrictEqual(by("name", -1))
+    expect((await get("models/?ordering=password,-name")).body.results.map((m: any) => m.id)).toStrictEqual(
+      by("name", -1)
+    )
     // Several terms: by name, then newest first within a name.
     const twoKeys = [...rows]
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : b.id - a.id))
+      .sort((
+        a,
+        b
+      ) => (a.name < b.name
+        ? -1
+        : a.name > b.name
+        ? 1
+        : a.created_at < b.created_at
+        ? 1
+        : a.created_at > b.created_at
+        ? -1
+        : b.id - a.id)
+      )
       .map((m) => m.id)
     expect((await get("models/?ordering=name,-created_at")).body.results.map((m: any) => m.id)).toStrictEqual(twoKeys)
   })
@@ -190,10 +215,17 @@ describe("models/", () => {
     expect(plain.status).toBe(200)
     expect(plain.body.evaluations).toBeUndefined()
     expect(plain.body.file_info).toBeUndefined()
-    for (const q of ["expand=evaluations,versions&include_file=True", "expand=evaluations&expand=versions&expand=metrics&include_file=true"]) {
+    for (
+      const q of [
+        "expand=evaluations,versions&include_file=True",
+        "expand=evaluations&expand=versions&expand=metrics&include_file=true"
+      ]
+    ) {
       const r = await get(`models/${id}/?${q}`)
       expect(r.status).toBe(200)
-      expect(r.body.evaluations.length).toBe(sqlCount("SELECT COUNT(*) AS n FROM model_evaluations WHERE model_id = ?", id))
+      expect(r.body.evaluations.length).toBe(
+        sqlCount("SELECT COUNT(*) AS n FROM model_evaluations WHERE model_id = ?", id)
+      )
       expect(r.body.versions.length).toBe(
         sqlCount("SELECT COUNT(*) AS n FROM models WHERE project = ? AND name = ?", r.body.project, r.body.name)
       )
@@ -253,19 +285,38 @@ describe("POST and PATCH models/", () => {
     expect(unknown.status).toBe(201)
     expect(unknown.body.file).toBeNull()
     expect("colour" in unknown.body).toBe(false)
-    const types = await post({ name: 5, model_type: "regression", project: "1", metrics: { a: "high" }, is_active: "yes", configuration: [] })
+    const types = await post({
+      name: 5,
+      model_type: "regression",
+      project: "1",
+      metrics: { a: "high" },
+      is_active: "yes",
+      configuration: []
+    })
     expect(types.status).toBe(400)
-    expect(Object.keys(types.body).sort()).toStrictEqual(["configuration", "is_active", "metrics", "model_type", "name", "project"])
+    expect(Object.keys(types.body).sort()).toStrictEqual([
+      "configuration",
+      "is_active",
+      "metrics",
+      "model_type",
+      "name",
+      "project"
+    ])
     const noProject = await post({ name: "a", model_type: "detection", project: 424242 })
     expect(noProject.status).toBe(400)
     expect(noProject.body.project[0]).toContain("does not exist")
-    const noUpload = await post({ name: "a", model_type: "detection", project: 1, chunked_upload: "0123456789abcdef0123456789abcdef" })
+    const noUpload = await post({
+      name: "a",
+      model_type: "detection",
+      project: 1,
+      chunked_upload: "0123456789abcdef0123456789abcdef"
+    })
     expect(noUpload.status).toBe(400)
     expect(Object.keys(noUpload.body)).toStrictEqual(["chunked_upload"])
   })
 
   it("answers malformed bodies with 400 JSON, never 500", async () => {
-    for (const body of ["{not json", "[1,2]", "null", "42", '"text"', ""]) {
+    for (const body of ["{not json", "[1,2]", "null", "42", "\"text\"", ""]) {
       const r = await call(`${sandbox().url}/models/`, jsonInit("POST", body, sandbox().headers))
       expect(r.status, body).toBe(400)
       expect(typeof r.body, body).toBe("object")
@@ -282,14 +333,20 @@ describe("POST and PATCH models/", () => {
     const bad = await call(url, jsonInit("PATCH", { project: 2 }, sandbox().headers))
     expect(bad.status).toBe(400)
     expect(bad.body).toStrictEqual({ project: ["Unknown field."] })
-    const missing = await call(`${sandbox().url}/models/987654/`, jsonInit("PATCH", { is_active: true }, sandbox().headers))
+    const missing = await call(
+      `${sandbox().url}/models/987654/`,
+      jsonInit("PATCH", { is_active: true }, sandbox().headers)
+    )
     expect(missing.status).toBe(404)
   })
 
   it("creates concurrently without losing or duplicating rows", async () => {
     const before = sqlCount("SELECT COUNT(*) AS n FROM models")
     const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => post({ name: `Parallel ${i}`, model_type: "segmentation", project: 3, metrics: { i } }))
+      Array.from(
+        { length: 40 },
+        (_, i) => post({ name: `Parallel ${i}`, model_type: "segmentation", project: 3, metrics: { i } })
+      )
     )
     expect(results.every((r) => r.status === 201)).toBe(true)
     expect(new Set(results.map((r) => r.body.id)).size).toBe(40)
@@ -307,7 +364,11 @@ describe("ground truth", () => {
       ["ground_truth_dataset_versions=301&ground_truth_dataset_versions=304", "version_id IN (301, 304)", []],
       ["project=1", "project = 1", []],
       ["category=validation", "category = 'validation'", []],
-      ["category=train,test&ground_truth_dataset_versions=303", "category IN ('train', 'test') AND version_id = 303", []],
+      [
+        "category=train,test&ground_truth_dataset_versions=303",
+        "category IN ('train', 'test') AND version_id = 303",
+        []
+      ],
       ["data_type=image", "data_type = 'image'", []],
       ["created_after=2026-05-01T00:00:00Z", "created_at >= ?", ["2026-05-01T00:00:00Z"]],
       ["search=needs_review", "instr(metadata, 'needs_review') > 0", []]
@@ -327,7 +388,16 @@ describe("ground truth", () => {
   it("serves events in the rich shape with presigned file URLs", async () => {
     const r = await get("sdk/ground_truth_events/?page_size=2")
     const event = r.body.results[0]
-    expect(Object.keys(event)).toStrictEqual(["id", "ground_truth_dataset_version", "category", "created_at", "data", "data_unit", "files", "metadata"])
+    expect(Object.keys(event)).toStrictEqual([
+      "id",
+      "ground_truth_dataset_version",
+      "category",
+      "created_at",
+      "data",
+      "data_unit",
+      "files",
+      "metadata"
+    ])
     expect(event.data.annotations.length).toBeGreaterThan(0)
     const image = event.data_unit.files.image
     expect(image.media).toBeUndefined()
@@ -340,25 +410,33 @@ describe("ground truth", () => {
   it("pages through every event exactly once", async () => {
     const version = 302
     const rows = await all(`sdk/ground_truth_events/?ground_truth_dataset_versions=${version}&page_size=40`)
-    const expected = db.prepare("SELECT id FROM ground_truth_events WHERE version_id = ? ORDER BY id").all(version).map((r: any) => r.id)
+    const expected = db.prepare("SELECT id FROM ground_truth_events WHERE version_id = ? ORDER BY id").all(version).map(
+      (r: any) => r.id
+    )
     expect(rows.map((e) => e.id)).toStrictEqual(expected)
   })
 
   it("reads page N+1 from where page N ended, with the same rows as skipping, and forgets after a write", async () => {
-    const stats = async () => (await call(`${new URL(sandbox().url).origin}/_sandbox/stats`, { headers: sandbox().headers })).body
+    const stats = async () =>
+      (await call(`${new URL(sandbox().url).origin}/_sandbox/stats`, { headers: sandbox().headers })).body
     const ids = (sql: string) => db.prepare(sql).all().map((r: any) => r.id as number)
     const before = (await stats()).listing_seeks as number
     // Following `next`: every page after the first starts from the previous page's last id.
     const events = await all("sdk/ground_truth_events/?project=1&page_size=23")
-    expect(events.map((e) => e.id)).toStrictEqual(ids("SELECT id FROM ground_truth_events WHERE project = 1 ORDER BY id"))
+    expect(events.map((e) => e.id)).toStrictEqual(
+      ids("SELECT id FROM ground_truth_events WHERE project = 1 ORDER BY id")
+    )
     const pages = Math.ceil(events.length / 23)
     expect((await stats()).listing_seeks - before).toBe(pages - 1)
     const truths = await all("ground_truths/?ground_truth_dataset=201&page_size=17")
-    expect(truths.map((g) => g.id)).toStrictEqual(ids("SELECT id FROM ground_truths WHERE dataset_id = 201 ORDER BY id"))
+    expect(truths.map((g) => g.id)).toStrictEqual(
+      ids("SELECT id FROM ground_truths WHERE dataset_id = 201 ORDER BY id")
+    )
 
     // Jumping in: a page nobody reached by `next` is read by offset, and is the same slice.
     const expected = ids("SELECT id FROM ground_truth_events WHERE category = 'train' ORDER BY id")
-    const page = async (n: number) => (await get(`sdk/ground_truth_events/?category=train&page_size=11&page=${n}`)).body.results.map((e: any) => e.id)
+    const page = async (n: number) =>
+      (await get(`sdk/ground_truth_events/?category=train&page_size=11&page=${n}`)).body.results.map((e: any) => e.id)
     const start = (await stats()).listing_seeks as number
     expect(await page(3)).toStrictEqual(expected.slice(22, 33))
     expect(await page(2)).toStrictEqual(expected.slice(11, 22))
@@ -375,7 +453,10 @@ describe("ground truth", () => {
     const cases: Array<[string, string]> = [
       ["ground_truth_dataset=202", "dataset_id = 202"],
       ["category=test", "category = 'test'"],
-      ["ground_truth_dataset_versions=301", "id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id = 301)"],
+      [
+        "ground_truth_dataset_versions=301",
+        "id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id = 301)"
+      ],
       [
         "ground_truth_dataset_versions=301,304&category=train",
         "category = 'train' AND id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id IN (301, 304))"
@@ -397,11 +478,17 @@ describe("ground truth", () => {
       sqlCount("SELECT COUNT(*) AS n FROM ground_truth_dataset_versions WHERE dataset_id = 201")
     )
     const archived = await get("ground_truth_dataset_versions/?is_archived=True")
-    expect(archived.body.count).toBe(sqlCount("SELECT COUNT(*) AS n FROM ground_truth_dataset_versions WHERE is_archived = 1"))
+    expect(archived.body.count).toBe(
+      sqlCount("SELECT COUNT(*) AS n FROM ground_truth_dataset_versions WHERE is_archived = 1")
+    )
     expect(archived.body.results.every((v: any) => v.is_archived === true)).toBe(true)
     const one = await get("ground_truth_dataset_versions/302/")
     expect(one.status).toBe(200)
-    expect(one.body).toMatchObject({ id: 302, ground_truth_dataset: { id: 201, name: expect.any(String) }, event_count: expect.any(Number) })
+    expect(one.body).toMatchObject({
+      id: 302,
+      ground_truth_dataset: { id: 201, name: expect.any(String) },
+      event_count: expect.any(Number)
+    })
     expect((await get("ground_truth_dataset_versions/9999/")).status).toBe(404)
   })
 })
@@ -443,7 +530,9 @@ describe("hostile input gets a clear 4xx, never a 500", () => {
     expect(limitZero.body.results.length).toBe(Math.min(100, models))
     const badOffset = await get("models/?limit=5&offset=-1&ordering=id")
     expect(badOffset.status).toBe(200)
-    expect(badOffset.body.results.map((m: any) => m.id)).toStrictEqual((await get("models/?limit=5&ordering=id")).body.results.map((m: any) => m.id))
+    expect(badOffset.body.results.map((m: any) => m.id)).toStrictEqual(
+      (await get("models/?limit=5&ordering=id")).body.results.map((m: any) => m.id)
+    )
     // An out-of-range page stays DRF's 404.
     const past = await get("sdk/ground_truth_events/?page_size=ten&page=999999")
     expect(past.status).toBe(404)
@@ -478,9 +567,23 @@ describe("hostile input gets a clear 4xx, never a 500", () => {
     for (const value of nasty) {
       const q = encodeURIComponent(value)
       const cases: Array<[string, number]> = [
-        [`models/?search=${q}`, sqlCount(`SELECT COUNT(*) AS n FROM models WHERE ${contains("name")} OR ${contains("description")}`, value, value)],
+        [
+          `models/?search=${q}`,
+          sqlCount(
+            `SELECT COUNT(*) AS n FROM models WHERE ${contains("name")} OR ${contains("description")}`,
+            value,
+            value
+          )
+        ],
         [`models/?name=${q}`, 0],
-        [`sdk/ground_truth_events/?search=${q}`, sqlCount(`SELECT COUNT(*) AS n FROM ground_truth_events WHERE ${contains("data")} OR ${contains("metadata")}`, value, value)],
+        [
+          `sdk/ground_truth_events/?search=${q}`,
+          sqlCount(
+            `SELECT COUNT(*) AS n FROM ground_truth_events WHERE ${contains("data")} OR ${contains("metadata")}`,
+            value,
+            value
+          )
+        ],
         [`sdk/ground_truth_events/?data_type=${q}`, 0]
       ]
       for (const [path, expected] of cases) {

@@ -28,7 +28,11 @@ const chunk = (url: string, bytes: Uint8Array, range: string | undefined, filena
   const form = new FormData()
   form.append("filename", filename)
   form.append("file", new Blob([bytes]), filename)
-  return call(url, { method, headers: { ...sandbox().headers, ...(range === undefined ? {} : { "Content-Range": range }) }, body: form })
+  return call(url, {
+    method,
+    headers: { ...sandbox().headers, ...(range === undefined ? {} : { "Content-Range": range }) },
+    body: form
+  })
 }
 
 const finish = (url: string, hash: string) => call(url, jsonInit("POST", { md5: hash }, sandbox().headers))
@@ -99,16 +103,28 @@ describe("chunked upload (rich profile)", () => {
     const model = await call(
       `${sandbox().url}/models/`,
       // A key the serializer does not know is ignored, as DRF ignores it.
-      jsonInit("POST", { name: "Uploaded", model_type: "detection", project: 1, chunked_upload: upload.id, framework: "pytorch" }, sandbox().headers)
+      jsonInit("POST", {
+        name: "Uploaded",
+        model_type: "detection",
+        project: 1,
+        chunked_upload: upload.id,
+        framework: "pytorch"
+      }, sandbox().headers)
     )
     expect(model.status).toBe(201)
     expect(model.body.framework).toBeUndefined()
-    const detail = await call(`${sandbox().url}/models/${model.body.id}/?include_file=true`, { headers: sandbox().headers })
+    const detail = await call(`${sandbox().url}/models/${model.body.id}/?include_file=true`, {
+      headers: sandbox().headers
+    })
     expect(detail.body.file_info).toStrictEqual({ name: "model.bin", size: 25, checksum: md5(data) })
     // An integer upload id (the evidence's type) is an id like any other: looked up, not refused as a type.
     const integerId = await call(
       `${sandbox().url}/models/`,
-      jsonInit("POST", { name: "Integer id", model_type: "detection", project: 1, chunked_upload: 99999 }, sandbox().headers)
+      jsonInit(
+        "POST",
+        { name: "Integer id", model_type: "detection", project: 1, chunked_upload: 99999 },
+        sandbox().headers
+      )
     )
     expect(integerId.status).toBe(400)
     expect(integerId.body).toStrictEqual({ chunked_upload: ["Chunked upload \"99999\" does not exist."] })
@@ -177,7 +193,10 @@ describe("chunked upload (rich profile)", () => {
     const upload = await start()
     const db = sandbox().openDb()
     try {
-      db.prepare("UPDATE chunked_uploads SET expires_at = ? WHERE id = ?").run(new Date(Date.now() - 1000).toISOString(), upload.id)
+      db.prepare("UPDATE chunked_uploads SET expires_at = ? WHERE id = ?").run(
+        new Date(Date.now() - 1000).toISOString(),
+        upload.id
+      )
     } finally {
       db.close()
     }
@@ -207,7 +226,11 @@ describe("chunked upload (rich profile)", () => {
     expect((await chunk(upload.url, data.subarray(0, 10), "bytes 0-9/20")).body.offset).toBe(10)
     const otherTotal = await chunk(upload.url, data.subarray(10, 20), "bytes 10-19/21")
     expect(otherTotal.status).toBe(400)
-    const notMultipart = await call(upload.url, { method: "PUT", headers: { ...sandbox().headers, "Content-Range": "bytes 10-19/20" }, body: "raw" })
+    const notMultipart = await call(upload.url, {
+      method: "PUT",
+      headers: { ...sandbox().headers, "Content-Range": "bytes 10-19/20" },
+      body: "raw"
+    })
     expect(notMultipart.status).toBe(400)
     expect((await call(upload.url, { headers: sandbox().headers })).body.offset).toBe(10)
   })
@@ -234,8 +257,12 @@ describe("chunked upload (rich profile)", () => {
     const data = randomBytes(9 * 1024 * 1024 + 123)
     const upload = await start()
     const half = 5 * 1024 * 1024
-    expect((await chunk(upload.url, data.subarray(0, half), `bytes 0-${half - 1}/${data.length}`)).body.offset).toBe(half)
-    expect((await chunk(upload.url, data.subarray(half), `bytes ${half}-${data.length - 1}/${data.length}`)).body.offset).toBe(data.length)
+    expect((await chunk(upload.url, data.subarray(0, half), `bytes 0-${half - 1}/${data.length}`)).body.offset).toBe(
+      half
+    )
+    expect(
+      (await chunk(upload.url, data.subarray(half), `bytes ${half}-${data.length - 1}/${data.length}`)).body.offset
+    ).toBe(data.length)
     const done = await finish(upload.url, md5(data))
     expect(done.body.size).toBe(data.length)
   })
@@ -245,11 +272,21 @@ describe("chunked upload (rich profile)", () => {
     const upload = await start()
     expect((await chunk(upload.url, data.subarray(0, 10), `bytes 0-9/${data.length}`)).body.offset).toBe(10)
     const logged: Array<string> = []
-    const spy = vi.spyOn(console, "error").mockImplementation((...args: Array<unknown>) => void logged.push(args.map(String).join(" ")))
+    const spy = vi.spyOn(console, "error").mockImplementation((...args: Array<unknown>) =>
+      void logged.push(args.map(String).join(" "))
+    )
     try {
       // The aborted attempt carries other bytes than the real ones: the resumed chunk must replace them.
-      await abortedChunk(upload.url, randomBytes(data.length - 10), `bytes 10-${data.length - 1}/${data.length}`, 100 * 1024)
-      await waitFor("the sandbox to log the disconnect", () => logged.some((line) => line.includes("client disconnected")))
+      await abortedChunk(
+        upload.url,
+        randomBytes(data.length - 10),
+        `bytes 10-${data.length - 1}/${data.length}`,
+        100 * 1024
+      )
+      await waitFor(
+        "the sandbox to log the disconnect",
+        () => logged.some((line) => line.includes("client disconnected"))
+      )
     } finally {
       spy.mockRestore()
     }
@@ -278,7 +315,11 @@ describe("chunked upload (evidence profile: drf-chunked-upload)", () => {
     const form = new FormData()
     form.append("filename", "weights.pt")
     form.append("file", new Blob([bytes]), "chunk")
-    return call(url, { method: "PUT", headers: { ...headers(), ...(range === undefined ? {} : { "Content-Range": range }) }, body: form })
+    return call(url, {
+      method: "PUT",
+      headers: { ...headers(), ...(range === undefined ? {} : { "Content-Range": range }) },
+      body: form
+    })
   }
   const finishAt = (url: string, hash: string) => call(url, jsonInit("POST", { md5: hash }, headers()))
 
@@ -287,7 +328,13 @@ describe("chunked upload (evidence profile: drf-chunked-upload)", () => {
     const first = await put(`${evidence().url}/chunked_upload/`, data.subarray(0, 10), "bytes 0-9/30")
     expect(first.status).toBe(200)
     const { id, url } = first.body
-    expect(first.body).toStrictEqual({ id: expect.any(Number), url: `${evidence().url}/chunked_upload/${id}/`, offset: 10, filename: "weights.pt", expires: expect.any(String) })
+    expect(first.body).toStrictEqual({
+      id: expect.any(Number),
+      url: `${evidence().url}/chunked_upload/${id}/`,
+      offset: 10,
+      filename: "weights.pt",
+      expires: expect.any(String)
+    })
 
     const skipped = await put(url, data.subarray(20, 30), "bytes 20-29/30")
     expect(skipped.status).toBe(400)
@@ -316,7 +363,10 @@ describe("chunked upload (evidence profile: drf-chunked-upload)", () => {
     expect(late.body).toStrictEqual({ detail: "Upload has already been marked as \"complete\"" })
 
     // The official SDK's create body, the upload id an integer.
-    const model = await call(`${evidence().url}/models/`, jsonInit("POST", { name: "Official", plugin: null, version: "1.0", chunked_upload: id }, headers()))
+    const model = await call(
+      `${evidence().url}/models/`,
+      jsonInit("POST", { name: "Official", plugin: null, version: "1.0", chunked_upload: id }, headers())
+    )
     expect(model.status).toBe(201)
     expect(model.body).toMatchObject({ name: "Official", version: "1.0", file: expect.any(String) })
     expect(Buffer.from(await (await fetch(model.body.file)).arrayBuffer())).toStrictEqual(data)
@@ -347,7 +397,12 @@ describe("chunked upload (evidence profile: drf-chunked-upload)", () => {
       body: `md5=${md5(Buffer.from("nope"))}`
     })
     expect(formFinish.body).toStrictEqual({ detail: "checksum does not match" })
-    expect((await call(`${evidence().url}/chunked_upload/999999/`, jsonInit("POST", { md5: md5(Buffer.from("x")) }, headers()))).status).toBe(404)
+    expect(
+      (await call(
+        `${evidence().url}/chunked_upload/999999/`,
+        jsonInit("POST", { md5: md5(Buffer.from("x")) }, headers())
+      )).status
+    ).toBe(404)
   })
 
   it("numbers uploads one after another", async () => {

@@ -9,9 +9,9 @@ import { describe, expect, it } from "vitest"
 import { Id, withUndeclaredFields } from "../../src/schemas/Common.js"
 import { DatasetVersion } from "../../src/schemas/DatasetVersion.js"
 import { GroundTruth, GroundTruthEvent } from "../../src/schemas/GroundTruth.js"
+import { guardOf } from "../../src/schemas/Guard.js"
 import { Model } from "../../src/schemas/Model.js"
 import { Page } from "../../src/schemas/Page.js"
-import { guardOf } from "../../src/schemas/Guard.js"
 import { decoder } from "../../src/services/SynapseClient.js"
 
 const decodes = <A, I>(schema: Schema.Schema<A, I, never>, json: unknown) => {
@@ -61,18 +61,39 @@ describe("resources need only an id", () => {
     expect(failsAt(Model, { id: 1, name: 5 })).toBe("name")
     expect(failsAt(Model, { id: 1, is_active: "yes" })).toBe("is_active")
     expect(failsAt(DatasetVersion, { id: 1, is_archived: "no" })).toBe("is_archived")
-    expect(failsAt(Page(GroundTruthEvent), { count: 2, next: null, results: [{ id: 1 }, { id: 2, category: 3 }] })).toBe("results.1.category")
+    expect(failsAt(Page(GroundTruthEvent), { count: 2, next: null, results: [{ id: 1 }, { id: 2, category: 3 }] }))
+      .toBe("results.1.category")
   })
 
   it("evidence-shaped records decode as sent", () => {
-    const model = { id: 456, name: "m", category: "object_detection", file: null, plugin: 12, version: "1", configuration: {}, description: "", is_released: false }
+    const model = {
+      id: 456,
+      name: "m",
+      category: "object_detection",
+      file: null,
+      plugin: 12,
+      version: "1",
+      configuration: {},
+      description: "",
+      is_released: false
+    }
     expect(decodes(Model, model)).toStrictEqual(model)
     // plugin as a string or an expanded object, expansions with only ids
     expect(decodes(Model, { id: 1, plugin: "yolo", evaluations: [{ id: 2 }], versions: [{ id: 3 }], file_info: {} }))
       .toStrictEqual({ id: 1, plugin: "yolo", evaluations: [{ id: 2 }], versions: [{ id: 3 }], file_info: {} })
-    expect(decodes(Model, { id: 1, plugin: { id: 12, code: "yolo" } })).toStrictEqual({ id: 1, plugin: { id: 12, code: "yolo" } })
-    expect(decodes(DatasetVersion, { id: 303, name: "v3", is_archived: false })).toStrictEqual({ id: 303, name: "v3", is_archived: false })
-    expect(decodes(GroundTruth, { id: 1, files: { image_1: { url: "u" } } })).toStrictEqual({ id: 1, files: { image_1: { url: "u" } } })
+    expect(decodes(Model, { id: 1, plugin: { id: 12, code: "yolo" } })).toStrictEqual({
+      id: 1,
+      plugin: { id: 12, code: "yolo" }
+    })
+    expect(decodes(DatasetVersion, { id: 303, name: "v3", is_archived: false })).toStrictEqual({
+      id: 303,
+      name: "v3",
+      is_archived: false
+    })
+    expect(decodes(GroundTruth, { id: 1, files: { image_1: { url: "u" } } })).toStrictEqual({
+      id: 1,
+      files: { image_1: { url: "u" } }
+    })
   })
 })
 
@@ -89,7 +110,11 @@ describe("undeclared fields are kept", () => {
   })
 
   it("on the full decode (a schema with a transformation has no guard)", () => {
-    const transformed = Schema.Struct({ id: Id, n: Schema.NumberFromString, inner: Schema.Struct({ a: Schema.String }) })
+    const transformed = Schema.Struct({
+      id: Id,
+      n: Schema.NumberFromString,
+      inner: Schema.Struct({ a: Schema.String })
+    })
     expect(guardOf(transformed.ast)).toBeUndefined()
     expect(decodes(transformed, { id: 1, n: "2", inner: { a: "x", b: 1 }, ...extras }))
       .toStrictEqual({ id: 1, n: 2, inner: { a: "x", b: 1 }, ...extras })
@@ -99,6 +124,9 @@ describe("undeclared fields are kept", () => {
     const json = { id: 1, name: "m", ...extras }
     expect(Schema.encodeUnknownSync(Model)(json)).toStrictEqual({ id: 1, name: "m" })
     expect(Schema.encodeUnknownSync(withUndeclaredFields(Model))(json)).toStrictEqual(json)
-    expect(Schema.encodeUnknownSync(withUndeclaredFields(DatasetVersion))({ id: 2, snapshot: 1 })).toStrictEqual({ id: 2, snapshot: 1 })
+    expect(Schema.encodeUnknownSync(withUndeclaredFields(DatasetVersion))({ id: 2, snapshot: 1 })).toStrictEqual({
+      id: 2,
+      snapshot: 1
+    })
   })
 })

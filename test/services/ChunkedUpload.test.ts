@@ -16,9 +16,9 @@ import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
+import type { SandboxProfile } from "../../src/sandbox/Context.js"
 import * as ChunkedUpload from "../../src/services/ChunkedUpload.js"
 import * as SynapseClient from "../../src/services/SynapseClient.js"
-import type { SandboxProfile } from "../../src/sandbox/Context.js"
 import { startTestSandbox, type TestSandbox, useSandbox } from "../support/sandbox.js"
 import { loseFirstAnswer, resetStats, setFaults, stats } from "../support/sandboxAdmin.js"
 import { killUploadMidway } from "./fixtures/killUpload.js"
@@ -41,7 +41,11 @@ const makeFile = (size: number): { path: string; bytes: Buffer } => {
 const fastRetry = Schedule.spaced("5 millis").pipe(Schedule.intersect(Schedule.recurs(20)))
 
 /** The uploader on its own client; `transformClient` lets a test make the sandbox lose an answer. */
-const uploaderLayer = (sb: TestSandbox, stateDir = path.join(work, "state"), transformClient?: SynapseClient.Options["transformClient"]) =>
+const uploaderLayer = (
+  sb: TestSandbox,
+  stateDir = path.join(work, "state"),
+  transformClient?: SynapseClient.Options["transformClient"]
+) =>
   ChunkedUpload.layer({ stateDir }).pipe(
     Layer.provide(SynapseClient.layer({
       baseUrl: sb.url,
@@ -86,26 +90,37 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
   const sandbox = useSandbox({ seed: "none", profile })
   const evidence = profile === "evidence"
 
-  it.live(evidence ? "an empty file is refused as drf-chunked-upload refuses it (no chunk to send)" : "stores a file of 0 B byte-identical", () =>
-    Effect.gen(function*() {
-      const sb = sandbox()
-      const { path: file } = makeFile(0)
-      const outcome = yield* Effect.either(upload(sb, file, { resume: false }))
-      if (evidence) {
-        expect(outcome._tag === "Left" && outcome.left).toMatchObject({ _tag: "ValidationError", status_code: 400, detail: "No chunk file was submitted" })
-      } else {
-        const result = outcome._tag === "Right" ? outcome.right : undefined
-        expect(result).toMatchObject({ size: 0, checksum: md5(new Uint8Array(0)), bytesSent: 0 })
-        expect((yield* download(result!.file!)).length).toBe(0)
-      }
-    }))
+  it.live(
+    evidence
+      ? "an empty file is refused as drf-chunked-upload refuses it (no chunk to send)"
+      : "stores a file of 0 B byte-identical",
+    () =>
+      Effect.gen(function*() {
+        const sb = sandbox()
+        const { path: file } = makeFile(0)
+        const outcome = yield* Effect.either(upload(sb, file, { resume: false }))
+        if (evidence) {
+          expect(outcome._tag === "Left" && outcome.left).toMatchObject({
+            _tag: "ValidationError",
+            status_code: 400,
+            detail: "No chunk file was submitted"
+          })
+        } else {
+          const result = outcome._tag === "Right" ? outcome.right : undefined
+          expect(result).toMatchObject({ size: 0, checksum: md5(new Uint8Array(0)), bytesSent: 0 })
+          expect((yield* download(result!.file!)).length).toBe(0)
+        }
+      })
+  )
 
-  for (const [label, size] of [
-    ["1 B", 1],
-    ["exactly one chunk", MiB],
-    ["one byte over a chunk", MiB + 1],
-    ["many chunks", 5 * MiB + 12345]
-  ] as const) {
+  for (
+    const [label, size] of [
+      ["1 B", 1],
+      ["exactly one chunk", MiB],
+      ["one byte over a chunk", MiB + 1],
+      ["many chunks", 5 * MiB + 12345]
+    ] as const
+  ) {
     it.live(`stores a file of ${label} byte-identical`, () =>
       Effect.gen(function*() {
         const sb = sandbox()
@@ -123,7 +138,13 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
         expect(events.filter((e) => e.phase === "uploading").map((e) => e.chunk)).toStrictEqual(
           Array.from({ length: chunks }, (_, i) => i + 1)
         )
-        expect(events.at(-1)).toStrictEqual({ phase: "finalizing", bytesSent: size, totalBytes: size, chunk: chunks, chunks })
+        expect(events.at(-1)).toStrictEqual({
+          phase: "finalizing",
+          bytesSent: size,
+          totalBytes: size,
+          chunk: chunks,
+          chunks
+        })
       }))
   }
 
@@ -155,7 +176,16 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       // a finish sent again after a cut answer (no URL then), from the sandbox's own record.
       const stored = result.file !== null
         ? yield* download(result.file)
-        : fs.readFileSync(path.join(sb.dataDir, "media", sb.query<{ file_media: string }>("SELECT file_media FROM chunked_uploads WHERE id = ?", String(result.id))[0]!.file_media))
+        : fs.readFileSync(
+          path.join(
+            sb.dataDir,
+            "media",
+            sb.query<{ file_media: string }>(
+              "SELECT file_media FROM chunked_uploads WHERE id = ?",
+              String(result.id)
+            )[0]!.file_media
+          )
+        )
       expect(result.file !== null || evidence).toBe(true)
       expect(md5(stored)).toBe(md5(bytes))
     }))
@@ -173,7 +203,10 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       })
       const layer = uploaderLayer(sb, undefined, lost.transformClient)
       const lostBefore = (yield* resetStats(sb)).faults_injected.loseResponse
-      const result = yield* Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) => u.upload(file, { chunkSize: MiB, resume: false })).pipe(
+      const result = yield* Effect.flatMap(
+        ChunkedUpload.ChunkedUpload,
+        (u) => u.upload(file, { chunkSize: MiB, resume: false })
+      ).pipe(
         Effect.provide(layer)
       )
       const after = yield* stats(sb)
@@ -196,7 +229,10 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       })
       const layer = uploaderLayer(sb, undefined, lost.transformClient)
       yield* resetStats(sb)
-      const result = yield* Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) => u.upload(file, { chunkSize: MiB, resume: false })).pipe(
+      const result = yield* Effect.flatMap(
+        ChunkedUpload.ChunkedUpload,
+        (u) => u.upload(file, { chunkSize: MiB, resume: false })
+      ).pipe(
         Effect.provide(layer)
       )
       expect((yield* stats(sb)).requests_by_route["PUT chunked_upload/"]).toBe(2)
@@ -209,10 +245,17 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       const { bytes, path: file } = makeFile(MiB + 10)
       // The first POST {url} is performed, then its socket destroyed (the sandbox's loseResponse
       // fault); faults are off again before the next request, the finish sent again.
-      const lost = loseFirstAnswer(sb, { matches: (request) => request.method === "POST", paths: "chunked_upload", randSeed: FAULT_SEED })
+      const lost = loseFirstAnswer(sb, {
+        matches: (request) => request.method === "POST",
+        paths: "chunked_upload",
+        randSeed: FAULT_SEED
+      })
       const layer = uploaderLayer(sb, undefined, lost.transformClient)
       const lostBefore = (yield* resetStats(sb)).faults_injected.loseResponse
-      const result = yield* Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) => u.upload(file, { chunkSize: MiB, resume: false })).pipe(
+      const result = yield* Effect.flatMap(
+        ChunkedUpload.ChunkedUpload,
+        (u) => u.upload(file, { chunkSize: MiB, resume: false })
+      ).pipe(
         Effect.provide(layer)
       )
       const after = yield* stats(sb)
@@ -225,7 +268,12 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
         // drf answers the second finish "already marked as complete": done, but the file URL only
         // the lost answer carried is unknown. The upload is finished on the server all the same.
         expect(result).toMatchObject({ file: null, size: bytes.length })
-        expect(sb.query<{ status: string; md5: string }>("SELECT status, md5 FROM chunked_uploads WHERE id = ?", String(result.id)))
+        expect(
+          sb.query<{ status: string; md5: string }>(
+            "SELECT status, md5 FROM chunked_uploads WHERE id = ?",
+            String(result.id)
+          )
+        )
           .toStrictEqual([{ status: "complete", md5: md5(bytes) }])
       } else {
         expect(md5(yield* download(result.file!))).toBe(md5(bytes))
@@ -258,7 +306,11 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       const sb = sandbox()
       const stateDir = path.join(work, `killed-state-${profile}`)
       const { bytes, path: file } = makeFile(8 * MiB + 3)
-      const killedAt = yield* killUploadMidway(sb, file, stateDir, { chunkSize: MiB, killAfter: 2 * MiB, faultSeed: FAULT_SEED })
+      const killedAt = yield* killUploadMidway(sb, file, stateDir, {
+        chunkSize: MiB,
+        killAfter: 2 * MiB,
+        faultSeed: FAULT_SEED
+      })
       expect(killedAt).toBeLessThan(bytes.length)
 
       yield* resetStats(sb)
@@ -429,21 +481,32 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
     Effect.gen(function*() {
       const sb = sandbox()
       const { bytes, path: file } = makeFile(3 * MiB + 1)
-      const events = yield* Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) =>
-        Stream.runCollect(u.uploadStream(file, { chunkSize: MiB, resume: false }))).pipe(
-          Effect.provide(uploaderLayer(sb))
-        )
+      const events = yield* Effect.flatMap(
+        ChunkedUpload.ChunkedUpload,
+        (u) => Stream.runCollect(u.uploadStream(file, { chunkSize: MiB, resume: false }))
+      ).pipe(
+        Effect.provide(uploaderLayer(sb))
+      )
       const list = Chunk.toReadonlyArray(events)
-      expect(list.map((e) => e.phase)).toStrictEqual(["uploading", "uploading", "uploading", "uploading", "finalizing", "done"])
+      expect(list.map((e) => e.phase)).toStrictEqual([
+        "uploading",
+        "uploading",
+        "uploading",
+        "uploading",
+        "finalizing",
+        "done"
+      ])
       const done = list.at(-1)!
       expect(done.phase === "done" && done.result.checksum).toBe(md5(bytes))
 
       yield* resetStats(sb)
       const { path: big } = makeFile(8 * MiB)
-      const taken = yield* Effect.flatMap(ChunkedUpload.ChunkedUpload, (u) =>
-        Stream.runCollect(u.uploadStream(big, { chunkSize: MiB, resume: false }).pipe(Stream.take(2)))).pipe(
-          Effect.provide(uploaderLayer(sb))
-        )
+      const taken = yield* Effect.flatMap(
+        ChunkedUpload.ChunkedUpload,
+        (u) => Stream.runCollect(u.uploadStream(big, { chunkSize: MiB, resume: false }).pipe(Stream.take(2)))
+      ).pipe(
+        Effect.provide(uploaderLayer(sb))
+      )
       expect(Chunk.size(taken)).toBe(2)
       yield* Effect.sleep("200 millis")
       // Interrupted after two chunks: far from the 8 MiB a finished upload would have sent.
@@ -474,7 +537,11 @@ describe("ChunkedUpload against a server that keeps refusing a chunk", () => {
             })
           })
           server.listen(0, "127.0.0.1", () =>
-            resolve({ server, base: `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1`, puts: () => puts }))
+            resolve({
+              server,
+              base: `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1`,
+              puts: () => puts
+            }))
         })
       ),
       ({ base, puts }) =>

@@ -36,7 +36,14 @@ describe.each(variants)("%s", (name, make) => {
     expect(Fs.readFileSync(file, "utf8")).toBe("x")
   })
 
-  it.skipIf(!Fs.existsSync("/proc/self"))("fails at once under /proc, where Node's recursive mkdir never returns", async () => {
-    await expect(make("/proc/synapse-ml-test/a/b")).rejects.toMatchObject({ code: "ENOENT", path: "/proc/synapse-ml-test" })
-  }, 5_000)
+  it.skipIf(!Fs.existsSync("/proc/self"))(
+    "fails at once under /proc, where Node's recursive mkdir never returns",
+    async () => {
+      await expect(make("/proc/synapse-ml-test/a/b")).rejects.toMatchObject({
+        code: "ENOENT",
+        path: "/proc/synapse-ml-test"
+      })
+    },
+    5_000
+  )
 })

@@ -21,7 +21,9 @@ export interface Seen {
 export type Answer = Response | Effect.Effect<Response, HttpClientError.HttpClientError>
 
 /** Builds a fake client around `handler`. */
-export const fakeHttp = (handler: (request: HttpClientRequest.HttpClientRequest, url: URL, attempt: number) => Answer) => {
+export const fakeHttp = (
+  handler: (request: HttpClientRequest.HttpClientRequest, url: URL, attempt: number) => Answer
+) => {
   const seen: Array<Seen> = []
   const client = HttpClient.make((request, url) =>
     Effect.suspend(() => {

@@ -106,7 +106,9 @@ const filesUnder = (base: string): Array<string> =>
 describe("FileCache", () => {
   it("downloads once, then serves from the cache whatever the query string; no auth headers", async () => {
     const first = await run((c) => c.download(`${origin}/ok/image.PNG?expires=1&signature=a`))
-    const second = await run((c) => c.download(`${origin}/ok/image.PNG?expires=2&signature=b`, { size: BODY.length, checksum: md5(BODY) }))
+    const second = await run((c) =>
+      c.download(`${origin}/ok/image.PNG?expires=2&signature=b`, { size: BODY.length, checksum: md5(BODY) })
+    )
     expect(second).toBe(first)
     expect(Path.dirname(first)).toBe(dir)
     expect(first.endsWith(".png")).toBe(true)
@@ -123,15 +125,25 @@ describe("FileCache", () => {
     const item = {
       id: 1,
       file: `${origin}/ok/model.pt?sig=1`,
-      files: { image_1: { url: `${origin}/ok/a.png?sig=1`, size: BODY.length, checksum: md5(BODY), name: "a.png" }, empty: { url: null } },
+      files: {
+        image_1: { url: `${origin}/ok/a.png?sig=1`, size: BODY.length, checksum: md5(BODY), name: "a.png" },
+        empty: { url: null }
+      },
       other: `${origin}/ok/untouched`
     }
     const converted = await run((c) => c.convert(item, { filesFields: ["file", "files"] }))
     expect(converted.other).toBe(item.other)
     expect(Fs.readFileSync(converted.file)).toStrictEqual(BODY)
-    expect(converted.files.image_1).toStrictEqual({ size: BODY.length, checksum: md5(BODY), name: "a.png", path: expect.stringContaining(dir) })
+    expect(converted.files.image_1).toStrictEqual({
+      size: BODY.length,
+      checksum: md5(BODY),
+      name: "a.png",
+      path: expect.stringContaining(dir)
+    })
     expect(converted.files.empty).toStrictEqual({ url: null })
-    const rewritten = await run((c) => c.convert(item, { filesFields: ["files"], convert: (url) => url.replace(origin, "https://cdn.example.com") }))
+    const rewritten = await run((c) =>
+      c.convert(item, { filesFields: ["files"], convert: (url) => url.replace(origin, "https://cdn.example.com") })
+    )
     expect(rewritten.files.image_1.url).toBe("https://cdn.example.com/ok/a.png?sig=1")
   })
 
@@ -145,7 +157,10 @@ describe("FileCache", () => {
   it("a download that is always truncated fails and leaves nothing in the cache", async () => {
     const error = await run((c) => Effect.flip(c.download(`${origin}/truncate-always/w.bin`)))
     // the cut shows either as a broken body read or as fewer bytes than Content-Length, by timing
-    expect(error._tag === "ConnectionError" || (error._tag === "DecodeError" && error.truncated === true), error.message).toBe(true)
+    expect(
+      error._tag === "ConnectionError" || (error._tag === "DecodeError" && error.truncated === true),
+      error.message
+    ).toBe(true)
     expect(error.url).toBe(`${origin}/truncate-always/w.bin`)
     expect(filesUnder(dir)).toStrictEqual([])
     // and the next attempt goes to the network again rather than to a cached partial file
@@ -202,7 +217,9 @@ describe("FileCache", () => {
   })
 
   it("decodes data: URLs instead of downloading them", async () => {
-    const local = await run((c) => c.download(`data:application/json;base64,${Buffer.from("{\"a\":1}").toString("base64")}`))
+    const local = await run((c) =>
+      c.download(`data:application/json;base64,${Buffer.from("{\"a\":1}").toString("base64")}`)
+    )
     expect(Fs.readFileSync(local, "utf8")).toBe("{\"a\":1}")
     const plain = await run((c) => c.download("data:text/plain,hello%20world"))
     expect(Fs.readFileSync(plain, "utf8")).toBe("hello world")

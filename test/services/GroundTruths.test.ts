@@ -21,8 +21,10 @@ const ids = (sql: string, ...params: Array<unknown>) => query<{ id: number }>(sq
 const run = <A, E>(sdk: ReturnType<typeof sandboxSdk>, f: (g: typeof GroundTruths.Service) => Effect.Effect<A, E>) =>
   Effect.runPromise(Effect.flatMap(GroundTruths, f).pipe(Effect.provide(sdk.layer)))
 
-const collect = <A, E>(sdk: ReturnType<typeof sandboxSdk>, f: (g: typeof GroundTruths.Service) => Stream.Stream<A, E>) =>
-  run(sdk, (g) => Stream.runCollect(f(g))).then((c) => Chunk.toReadonlyArray(c))
+const collect = <A, E>(
+  sdk: ReturnType<typeof sandboxSdk>,
+  f: (g: typeof GroundTruths.Service) => Stream.Stream<A, E>
+) => run(sdk, (g) => Stream.runCollect(f(g))).then((c) => Chunk.toReadonlyArray(c))
 
 describe("GroundTruths events", () => {
   it("streamEvents yields every event once, in id order (the seed's list_all=True)", async () => {
@@ -34,11 +36,23 @@ describe("GroundTruths events", () => {
   it("filter ground_truth_dataset_versions sends repeated keys and selects those versions", async () => {
     const [a, b] = ids("SELECT id FROM ground_truth_dataset_versions ORDER BY id")
     const sdk = sandboxSdk(sandbox())
-    const events = await collect(sdk, (g) => g.streamEvents({ ground_truth_dataset_versions: [a!, b!], page_size: 100 }))
-    expect(events.map((e) => e.id)).toStrictEqual(ids("SELECT id FROM ground_truth_events WHERE version_id IN (?, ?) ORDER BY id", a, b))
+    const events = await collect(
+      sdk,
+      (g) => g.streamEvents({ ground_truth_dataset_versions: [a!, b!], page_size: 100 })
+    )
+    expect(events.map((e) => e.id)).toStrictEqual(
+      ids("SELECT id FROM ground_truth_events WHERE version_id IN (?, ?) ORDER BY id", a, b)
+    )
     // An evidenced event does not say its version: the ids above are the check there.
-    if (isRich()) expect(events.every((e) => e.ground_truth_dataset_version === a || e.ground_truth_dataset_version === b)).toBe(true)
-    expect(queryOf(sdk.sent[0]!)).toStrictEqual([["ground_truth_dataset_versions", String(a)], ["ground_truth_dataset_versions", String(b)], ["page_size", "100"]])
+    if (isRich()) {
+      expect(events.every((e) => e.ground_truth_dataset_version === a || e.ground_truth_dataset_version === b)).toBe(
+        true
+      )
+    }
+    expect(queryOf(sdk.sent[0]!)).toStrictEqual([["ground_truth_dataset_versions", String(a)], [
+      "ground_truth_dataset_versions",
+      String(b)
+    ], ["page_size", "100"]])
   })
 
   const cases: Array<[string, Record<string, unknown>, string, Array<unknown>]> = [
@@ -60,11 +74,15 @@ describe("GroundTruths events", () => {
   }
 
   it("filter created_after selects events created at or after it", async () => {
-    const stamps = query<{ created_at: string }>("SELECT created_at FROM ground_truth_events ORDER BY created_at").map((r) => r.created_at)
+    const stamps = query<{ created_at: string }>("SELECT created_at FROM ground_truth_events ORDER BY created_at").map((
+      r
+    ) => r.created_at)
     const pivot = stamps[Math.floor(stamps.length / 3)]!
     const sdk = sandboxSdk(sandbox())
     const events = await collect(sdk, (g) => g.streamEvents({ created_after: pivot, page_size: 500 }))
-    expect(events.map((e) => e.id)).toStrictEqual(ids("SELECT id FROM ground_truth_events WHERE created_at >= ? ORDER BY id", pivot))
+    expect(events.map((e) => e.id)).toStrictEqual(
+      ids("SELECT id FROM ground_truth_events WHERE created_at >= ? ORDER BY id", pivot)
+    )
   })
 
   it("listEvents returns one page and the count; pageSize overrides page_size", async () => {
@@ -77,7 +95,10 @@ describe("GroundTruths events", () => {
 
   it("url conversion of dotted data_unit.files downloads each image once per page, verified", async () => {
     const sdk = sandboxSdk(sandbox())
-    const page = await run(sdk, (g) => g.listEvents({ page_size: 30 }, { urlConversion: { filesFields: ["data_unit.files"] } }))
+    const page = await run(
+      sdk,
+      (g) => g.listEvents({ page_size: 30 }, { urlConversion: { filesFields: ["data_unit.files"] } })
+    )
     // An evidenced data unit has no id, and its file entry no size or checksum: the unit is told by
     // its image's cached file, and the bytes must be the PNG the entry names.
     const units = new Set(page.results.map((e) => (isRich() ? e.data_unit!.id : e.data_unit!.files!.image!.path)))
@@ -98,8 +119,15 @@ describe("GroundTruths events", () => {
 
   it("listAllEvents gives the count before the stream, page 1 fetched once", async () => {
     const sdk = sandboxSdk(sandbox())
-    const { count, events } = await run(sdk, (g) =>
-      Effect.flatMap(g.listAllEvents({ page_size: 250 }), ({ count, stream }) => Effect.map(Stream.runCollect(stream), (c) => ({ count, events: Chunk.toReadonlyArray(c) }))))
+    const { count, events } = await run(
+      sdk,
+      (g) =>
+        Effect.flatMap(
+          g.listAllEvents({ page_size: 250 }),
+          ({ count, stream }) =>
+            Effect.map(Stream.runCollect(stream), (c) => ({ count, events: Chunk.toReadonlyArray(c) }))
+        )
+    )
     expect(events).toHaveLength(count)
     expect(sdk.sent).toHaveLength(Math.ceil(count / 250))
     expect(new Set(sdk.sent).size).toBe(sdk.sent.length)
@@ -108,7 +136,11 @@ describe("GroundTruths events", () => {
   it("rejects an unknown category and a bad version id before any request", async () => {
     const sdk = sandboxSdk(sandbox())
     const category = await run(sdk, (g) => Effect.flip(g.listEvents({ category: "holdout" as never })))
-    expect(category).toMatchObject({ _tag: "ValidationError", field: "category", allowed: ["train", "validation", "test"] })
+    expect(category).toMatchObject({
+      _tag: "ValidationError",
+      field: "category",
+      allowed: ["train", "validation", "test"]
+    })
     const version = await run(sdk, (g) => Effect.flip(g.listEvents({ ground_truth_dataset_versions: [1, -2] })))
     expect(version).toMatchObject({ _tag: "ValidationError", field: "ground_truth_dataset_versions.1" })
     const pageSize = await run(sdk, (g) => Effect.flip(g.list({}, { pageSize: 5000 })))
@@ -147,26 +179,48 @@ describe("GroundTruths ground truths and versions", () => {
     const [dataset] = ids("SELECT id FROM ground_truth_datasets ORDER BY id")
     const [version] = ids("SELECT id FROM ground_truth_dataset_versions ORDER BY id DESC")
     const sdk = sandboxSdk(sandbox())
-    const byDataset = await collect(sdk, (g) => g.stream({ ground_truth_dataset: dataset!, page_size: 40 }, { urlConversion: false }))
-    expect(byDataset.map((g) => g.id)).toStrictEqual(ids("SELECT id FROM ground_truths WHERE dataset_id = ? ORDER BY id", dataset))
-    const byVersion = await collect(sdk, (g) => g.stream({ ground_truth_dataset_versions: [version!], category: "train" }, { urlConversion: false, pageSize: 40 }))
-    expect(byVersion.map((g) => g.id)).toStrictEqual(
-      ids("SELECT id FROM ground_truths WHERE category = 'train' AND id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id = ?) ORDER BY id", version)
+    const byDataset = await collect(
+      sdk,
+      (g) => g.stream({ ground_truth_dataset: dataset!, page_size: 40 }, { urlConversion: false })
     )
-    expect(queryOf(sdk.sent.at(-1)!).slice(0, 3)).toStrictEqual([["ground_truth_dataset_versions", String(version)], ["category", "train"], ["page_size", "40"]])
+    expect(byDataset.map((g) => g.id)).toStrictEqual(
+      ids("SELECT id FROM ground_truths WHERE dataset_id = ? ORDER BY id", dataset)
+    )
+    const byVersion = await collect(
+      sdk,
+      (g) =>
+        g.stream({ ground_truth_dataset_versions: [version!], category: "train" }, {
+          urlConversion: false,
+          pageSize: 40
+        })
+    )
+    expect(byVersion.map((g) => g.id)).toStrictEqual(
+      ids(
+        "SELECT id FROM ground_truths WHERE category = 'train' AND id IN (SELECT ground_truth_id FROM ground_truth_version_members WHERE version_id = ?) ORDER BY id",
+        version
+      )
+    )
+    expect(queryOf(sdk.sent.at(-1)!).slice(0, 3)).toStrictEqual([["ground_truth_dataset_versions", String(version)], [
+      "category",
+      "train"
+    ], ["page_size", "40"]])
   })
 
   it("listVersions filters by dataset and archived state; getVersion returns one", async () => {
     const [dataset] = ids("SELECT id FROM ground_truth_datasets ORDER BY id")
     const sdk = sandboxSdk(sandbox())
     const versions = await run(sdk, (g) => g.listVersions({ ground_truth_dataset: dataset!, is_archived: false }))
-    expect(versions.results.map((v) => v.id)).toStrictEqual(ids("SELECT id FROM ground_truth_dataset_versions WHERE dataset_id = ? AND is_archived = 0 ORDER BY id", dataset))
+    expect(versions.results.map((v) => v.id)).toStrictEqual(
+      ids("SELECT id FROM ground_truth_dataset_versions WHERE dataset_id = ? AND is_archived = 0 ORDER BY id", dataset)
+    )
     expect(queryOf(sdk.sent[0]!)).toStrictEqual([["ground_truth_dataset", String(dataset)], ["is_archived", "false"]])
     const one = await run(sdk, (g) => g.getVersion(versions.results[0]!.id))
     expect(one).toStrictEqual(versions.results[0])
     // An evidenced version does not name its dataset.
-    if (isRich()) expect(typeof one.ground_truth_dataset === "object" ? one.ground_truth_dataset?.id : one.ground_truth_dataset).toBe(dataset)
-    else expect(one.ground_truth_dataset).toBeUndefined()
+    if (isRich()) {
+      expect(typeof one.ground_truth_dataset === "object" ? one.ground_truth_dataset?.id : one.ground_truth_dataset)
+        .toBe(dataset)
+    } else expect(one.ground_truth_dataset).toBeUndefined()
     const missing = await run(sdk, (g) => Effect.flip(g.getVersion(999999)))
     expect(missing).toMatchObject({ _tag: "NotFoundError", status_code: 404 })
   })
@@ -195,24 +249,33 @@ describe("GroundTruths paging defaults", () => {
     expect(events.map((e) => e.id)).toStrictEqual(all)
     expect(queryOf(sdk.sent[0]!)).toStrictEqual([["page_size", "100"]])
     const pages = sdk.sent.slice(1).map((u) => Number(new URL(u).searchParams.get("page")))
-    expect(pages.sort((a, b) => a - b)).toStrictEqual(Array.from({ length: Math.ceil(all.length / 100) - 1 }, (_, i) => i + 2))
+    expect(pages.sort((a, b) => a - b)).toStrictEqual(
+      Array.from({ length: Math.ceil(all.length / 100) - 1 }, (_, i) => i + 2)
+    )
     expect(sdk.sent.every((u) => new URL(u).searchParams.get("page_size") === "100")).toBe(true)
   })
 })
 
 describe("GroundTruths under fault injection", () => {
-  const faulty = useSandbox({ faults: "status5xx=0.2,status429=0.05,reset=0.05,retryAfter=1,paths=ground_truth_events" })
+  const faulty = useSandbox({
+    faults: "status5xx=0.2,status429=0.05,reset=0.05,retryAfter=1,paths=ground_truth_events"
+  })
 
   for (const prefetch of [1, undefined, 16]) {
     it(`20% 5xx + 5% 429 + 5% resets: every event exactly once, in order (${prefetch === undefined ? "default prefetch" : `prefetch ${prefetch}`})`, async () => {
       const sdk = sandboxSdk(faulty(), { fastRetry: true })
-      const before = await fetch(`${faulty().origin}/_sandbox/stats`, { headers: faulty().headers }).then((r) => r.json()) as { faults_injected: Record<string, number> }
+      const before = await fetch(`${faulty().origin}/_sandbox/stats`, { headers: faulty().headers }).then((r) =>
+        r.json()
+      ) as { faults_injected: Record<string, number> }
       const events = await collect(sdk, (g) => g.streamEvents({ page_size: 25 }, { prefetch }))
       const db = faulty().openDb()
-      const expected = (db.prepare("SELECT id FROM ground_truth_events ORDER BY id").all() as Array<{ id: number }>).map((r) => r.id)
+      const expected = (db.prepare("SELECT id FROM ground_truth_events ORDER BY id").all() as Array<{ id: number }>)
+        .map((r) => r.id)
       db.close()
       expect(events.map((e) => e.id)).toStrictEqual(expected)
-      const after = await fetch(`${faulty().origin}/_sandbox/stats`, { headers: faulty().headers }).then((r) => r.json()) as { faults_injected: Record<string, number> }
+      const after = await fetch(`${faulty().origin}/_sandbox/stats`, { headers: faulty().headers }).then((r) =>
+        r.json()
+      ) as { faults_injected: Record<string, number> }
       const injected = (stats: typeof after, kind: string) => stats.faults_injected[kind] ?? 0
       // the faults really happened during this listing
       for (const kind of ["status5xx", "status429", "reset"]) {
@@ -231,9 +294,14 @@ describe("GroundTruths with answers cut short", () => {
   for (const prefetch of [1, undefined, 16]) {
     it(`10% truncated bodies (each asked for again on the retry schedule): every event exactly once, in order (${prefetch === undefined ? "default prefetch" : `prefetch ${prefetch}`})`, async () => {
       const sdk = sandboxSdk(truncating(), { fastRetry: true })
-      const stats = () => fetch(`${truncating().origin}/_sandbox/stats`, { headers: truncating().headers }).then((r) => r.json()) as Promise<{ faults_injected: Record<string, number> }>
+      const stats = () =>
+        fetch(`${truncating().origin}/_sandbox/stats`, { headers: truncating().headers }).then((r) =>
+          r.json()
+        ) as Promise<{ faults_injected: Record<string, number> }>
       const before = (await stats()).faults_injected.truncate ?? 0
-      const expected = truncating().query<{ id: number }>("SELECT id FROM ground_truth_events ORDER BY id").map((r) => r.id)
+      const expected = truncating().query<{ id: number }>("SELECT id FROM ground_truth_events ORDER BY id").map((r) =>
+        r.id
+      )
       // Concurrent requests meet the seeded draws in no fixed order, so a page may be cut short
       // twice in a row: it is asked for again like any transient failure, never lost.
       const events = await collect(sdk, (g) => g.streamEvents({ page_size: 25 }, { prefetch }))
@@ -248,19 +316,30 @@ describe.skipIf(!isRich())("GroundTruths paging under every fault the sandbox in
   // answers lost after the page was read, resets mid-body, 5xx and 429 at once, each retried by the
   // client: the walk by number must neither lose nor repeat an event (bodies cut short, which the
   // client asks for once more only, are tested above)
-  const spec = "status5xx=0.1,status429=0.05,retryAfter=1,reset=0.05,loseResponse=0.05,latency=2,paths=ground_truth_events"
+  const spec =
+    "status5xx=0.1,status429=0.05,retryAfter=1,reset=0.05,loseResponse=0.05,latency=2,paths=ground_truth_events"
   for (const profile of ["rich", "evidence"] as const) {
     const faulty = useSandbox({ faults: spec, randSeed: 7, profile })
     for (const prefetch of [undefined, 16]) {
       it(`${profile} profile, ${prefetch === undefined ? "default prefetch" : `prefetch ${prefetch}`}: every event exactly once, in order`, async () => {
         const sdk = sandboxSdk(faulty(), { fastRetry: true })
-        const stats = () => fetch(`${faulty().origin}/_sandbox/stats`, { headers: faulty().headers }).then((r) => r.json()) as Promise<{ faults_injected: Record<string, number> }>
+        const stats = () =>
+          fetch(`${faulty().origin}/_sandbox/stats`, { headers: faulty().headers }).then((r) => r.json()) as Promise<
+            { faults_injected: Record<string, number> }
+          >
         const before = (await stats()).faults_injected
-        const events = await collect(sdk, (g) => g.streamEvents({ page_size: 10 }, prefetch === undefined ? {} : { prefetch }))
-        expect(events.map((e) => e.id)).toStrictEqual(faulty().query<{ id: number }>("SELECT id FROM ground_truth_events ORDER BY id").map((r) => r.id))
+        const events = await collect(
+          sdk,
+          (g) => g.streamEvents({ page_size: 10 }, prefetch === undefined ? {} : { prefetch })
+        )
+        expect(events.map((e) => e.id)).toStrictEqual(
+          faulty().query<{ id: number }>("SELECT id FROM ground_truth_events ORDER BY id").map((r) => r.id)
+        )
         const after = (await stats()).faults_injected
         // the faults really happened during this listing (which ones varies with the arrival order)
-        const injected = ["status5xx", "status429", "reset", "loseResponse"].filter((kind) => (after[kind] ?? 0) > (before[kind] ?? 0))
+        const injected = ["status5xx", "status429", "reset", "loseResponse"].filter((kind) =>
+          (after[kind] ?? 0) > (before[kind] ?? 0)
+        )
         expect(injected.length, JSON.stringify({ before, after })).toBeGreaterThanOrEqual(2)
       })
     }

@@ -12,8 +12,8 @@ import type { ListParams } from "../../src/services/Models.js"
 import { Models } from "../../src/services/Models.js"
 import { SynapseClient } from "../../src/services/SynapseClient.js"
 import { UnexpectedStatusError, ValidationError } from "../../src/services/SynapseError.js"
-import { useSandbox } from "../support/sandbox.js"
 import { isRich } from "../support/profile.js"
+import { useSandbox } from "../support/sandbox.js"
 import { queryOf, sandboxSdk } from "./SandboxSdk.js"
 
 const sandbox = useSandbox()
@@ -31,7 +31,9 @@ interface Row {
 const rows = (): Array<Row> => {
   const db = sandbox().openDb()
   try {
-    return db.prepare("SELECT id, name, description, model_type, project, is_active, created_at FROM models ORDER BY id").all() as Array<Row>
+    return db.prepare(
+      "SELECT id, name, description, model_type, project, is_active, created_at FROM models ORDER BY id"
+    ).all() as Array<Row>
   } finally {
     db.close()
   }
@@ -41,7 +43,9 @@ const run = <A, E>(sdk: ReturnType<typeof sandboxSdk>, f: (models: typeof Models
   Effect.runPromise(Effect.flatMap(Models, f).pipe(Effect.provide(sdk.layer)))
 
 const streamIds = (sdk: ReturnType<typeof sandboxSdk>, params: ListParams) =>
-  run(sdk, (models) => Stream.runCollect(models.stream({ page_size: 4, ...params }))).then((c) => Chunk.toReadonlyArray(c).map((m) => m.id))
+  run(sdk, (models) => Stream.runCollect(models.stream({ page_size: 4, ...params }))).then((c) =>
+    Chunk.toReadonlyArray(c).map((m) => m.id)
+  )
 
 describe("Models.list / stream against the sandbox", () => {
   it("lists one page with the total count", async () => {
@@ -62,11 +66,20 @@ describe("Models.list / stream against the sandbox", () => {
   const all = () => rows()
   const cases: Array<[string, ListParams, Array<[string, string]>, (r: Row) => boolean]> = [
     ["project", { project: 2 }, [["project", "2"]], (r) => r.project === 2],
-    ["model_type", { model_type: "segmentation" }, [["model_type", "segmentation"]], (r) => r.model_type === "segmentation"],
+    [
+      "model_type",
+      { model_type: "segmentation" },
+      [["model_type", "segmentation"]],
+      (r) => r.model_type === "segmentation"
+    ],
     ["is_active=false", { is_active: false }, [["is_active", "false"]], (r) => r.is_active === 0],
     ["is_active=true", { is_active: true }, [["is_active", "true"]], (r) => r.is_active === 1],
-    ["search (name and description, case-insensitive)", { search: "DETECT" }, [["search", "DETECT"]], (r) =>
-      r.name.toLowerCase().includes("detect") || (r.description ?? "").toLowerCase().includes("detect")]
+    [
+      "search (name and description, case-insensitive)",
+      { search: "DETECT" },
+      [["search", "DETECT"]],
+      (r) => r.name.toLowerCase().includes("detect") || (r.description ?? "").toLowerCase().includes("detect")
+    ]
   ]
   for (const [name, params, query, predicate] of cases) {
     it(`filter ${name} reaches the server and selects exactly the matching models`, async () => {
@@ -97,7 +110,9 @@ describe("Models.list / stream against the sandbox", () => {
 
   it("ordering -created_at orders newest first", async () => {
     const sdk = sandboxSdk(sandbox())
-    const models = await run(sdk, (m) => Stream.runCollect(m.stream({ ordering: "-created_at", page_size: 50 }))).then(Chunk.toReadonlyArray)
+    const models = await run(sdk, (m) => Stream.runCollect(m.stream({ ordering: "-created_at", page_size: 50 }))).then(
+      Chunk.toReadonlyArray
+    )
     const stamps = models.map((m) => m.created_at)
     expect(stamps).toStrictEqual([...stamps].sort().reverse())
     expect(queryOf(sdk.sent[0]!)).toStrictEqual([["ordering", "-created_at"], ["page_size", "50"]])
@@ -117,7 +132,9 @@ describe("Models.list / stream against the sandbox", () => {
 
   it("the prefetch mode yields the same models in the same order", async () => {
     const sdk = sandboxSdk(sandbox())
-    const ids = await run(sdk, (m) => Stream.runCollect(m.stream({ page_size: 3 }, { prefetch: 4 }))).then((c) => Chunk.toReadonlyArray(c).map((m) => m.id))
+    const ids = await run(sdk, (m) => Stream.runCollect(m.stream({ page_size: 3 }, { prefetch: 4 }))).then((c) =>
+      Chunk.toReadonlyArray(c).map((m) => m.id)
+    )
     expect(ids).toStrictEqual(all().map((r) => r.id))
   })
 })
@@ -126,7 +143,9 @@ describe("Models.get against the sandbox", () => {
   const withFile = () => {
     const db = sandbox().openDb()
     try {
-      return db.prepare("SELECT id, file_name, file_size, file_checksum FROM models WHERE file_media IS NOT NULL ORDER BY id LIMIT 1").get() as {
+      return db.prepare(
+        "SELECT id, file_name, file_size, file_checksum FROM models WHERE file_media IS NOT NULL ORDER BY id LIMIT 1"
+      ).get() as {
         id: number
         file_name: string
         file_size: number
@@ -140,7 +159,10 @@ describe("Models.get against the sandbox", () => {
   it("expands evaluations and versions and includes file info", async () => {
     const row = withFile()
     const sdk = sandboxSdk(sandbox())
-    const model = await run(sdk, (m) => m.get(row.id, { params: { expand: ["evaluations", "versions"], include_file: true } }))
+    const model = await run(
+      sdk,
+      (m) => m.get(row.id, { params: { expand: ["evaluations", "versions"], include_file: true } })
+    )
     expect(model.id).toBe(row.id)
     if (isRich()) {
       expect(model.file_info).toStrictEqual({ name: row.file_name, size: row.file_size, checksum: row.file_checksum })
@@ -150,7 +172,10 @@ describe("Models.get against the sandbox", () => {
       // `expand` and `include_file` are not evidenced: a backend ignoring them answers the plain record.
       expect([model.file_info, model.evaluations, model.versions]).toStrictEqual([undefined, undefined, undefined])
     }
-    expect(queryOf(sdk.sent[0]!)).toStrictEqual([["expand", "evaluations"], ["expand", "versions"], ["include_file", "true"]])
+    expect(queryOf(sdk.sent[0]!)).toStrictEqual([["expand", "evaluations"], ["expand", "versions"], [
+      "include_file",
+      "true"
+    ]])
   })
 
   it("url conversion downloads the model file into the cache, once", async () => {
@@ -172,7 +197,13 @@ describe("Models.get against the sandbox", () => {
   it("the seed's lambda form rewrites the URL without downloading", async () => {
     const row = withFile()
     const sdk = sandboxSdk(sandbox())
-    const model = await run(sdk, (m) => m.get(row.id, { urlConversion: { filesFields: ["file"], convert: (url) => `https://cdn.example.com${new URL(url).pathname}` } }))
+    const model = await run(
+      sdk,
+      (m) =>
+        m.get(row.id, {
+          urlConversion: { filesFields: ["file"], convert: (url) => `https://cdn.example.com${new URL(url).pathname}` }
+        })
+    )
     expect(model.file).toMatch(/^https:\/\/cdn\.example\.com\/media\//)
     expect(sdk.sent.filter((u) => u.includes("/media/"))).toHaveLength(0)
   })
@@ -192,17 +223,39 @@ describe("Models.get against the sandbox", () => {
 })
 
 describe("Models rejects bad input before any request", () => {
-  const cases: Array<[string, (m: typeof Models.Service) => Effect.Effect<unknown, unknown>, string, ReadonlyArray<string> | undefined]> = [
+  const cases: Array<
+    [string, (m: typeof Models.Service) => Effect.Effect<unknown, unknown>, string, ReadonlyArray<string> | undefined]
+  > = [
     ["a negative id", (m) => m.get(-3), "id", undefined],
     ["a non-integer id", (m) => m.get(1.5), "id", undefined],
-    ["an unknown model_type", (m) => m.list({ model_type: "regression" as never }), "model_type", ["classification", "detection", "segmentation"]],
+    ["an unknown model_type", (m) => m.list({ model_type: "regression" as never }), "model_type", [
+      "classification",
+      "detection",
+      "segmentation"
+    ]],
     ["page_size 0", (m) => m.list({ page_size: 0 }), "page_size", undefined],
     ["page_size 1001", (m) => m.list({ page_size: 1001 }), "page_size", undefined],
     ["a malformed created_after", (m) => m.list({ created_after: "last tuesday" }), "created_after", undefined],
     ["an impossible created_after", (m) => m.list({ created_after: "2026-13-45" }), "created_after", undefined],
-    ["an unknown expansion", (m) => m.get(1, { params: { expand: ["owner" as never] } }), "params.expand", ["metrics", "evaluations", "versions"]],
-    ["a files_fields path that is not a dotted name", (m) => m.get(1, { urlConversion: { filesFields: ["../etc/passwd"] } }), "urlConversion.filesFields", undefined],
-    ["an unknown ordering", (m) => m.list({ ordering: "size" as never }), "ordering", ["created_at", "-created_at", "name", "-name", "id", "-id"]]
+    ["an unknown expansion", (m) => m.get(1, { params: { expand: ["owner" as never] } }), "params.expand", [
+      "metrics",
+      "evaluations",
+      "versions"
+    ]],
+    [
+      "a files_fields path that is not a dotted name",
+      (m) => m.get(1, { urlConversion: { filesFields: ["../etc/passwd"] } }),
+      "urlConversion.filesFields",
+      undefined
+    ],
+    ["an unknown ordering", (m) => m.list({ ordering: "size" as never }), "ordering", [
+      "created_at",
+      "-created_at",
+      "name",
+      "-name",
+      "id",
+      "-id"
+    ]]
   ]
   for (const [name, call, field, allowed] of cases) {
     it(`${name}: ValidationError naming ${field}`, async () => {
@@ -240,8 +293,14 @@ describe("Models reports every bad parameter at once", () => {
     const one = await run(sdk, (m) => Effect.flip(m.list({ page_size: 0 })))
     expect(one).toMatchObject({ detail: "page_size: must be an integer between 1 and 1000", field: "page_size" })
     expect((one as ValidationError).fieldErrors).toStrictEqual({ page_size: ["must be an integer between 1 and 1000"] })
-    const expand = await run(sdk, (m) => Effect.flip(m.get(1, { params: { expand: ["owner", "x"] as never, include_file: "yes" as never } })))
-    expect(Object.keys((expand as ValidationError).fieldErrors ?? {})).toStrictEqual(["params.expand", "params.include_file"])
+    const expand = await run(
+      sdk,
+      (m) => Effect.flip(m.get(1, { params: { expand: ["owner", "x"] as never, include_file: "yes" as never } }))
+    )
+    expect(Object.keys((expand as ValidationError).fieldErrors ?? {})).toStrictEqual([
+      "params.expand",
+      "params.include_file"
+    ])
     expect(sdk.sent).toStrictEqual([])
   })
 })
@@ -251,10 +310,18 @@ describe("SynapseClient against the sandbox", () => {
     const sdk = sandboxSdk(sandbox())
     const id = rows()[0]!.id
     const error = await Effect.runPromise(
-      Effect.flatMap(SynapseClient, (client) => client.execute(HttpClientRequest.del(`models/${id}/`))).pipe(Effect.flip, Effect.provide(sdk.layer))
+      Effect.flatMap(SynapseClient, (client) => client.execute(HttpClientRequest.del(`models/${id}/`))).pipe(
+        Effect.flip,
+        Effect.provide(sdk.layer)
+      )
     )
     expect(error).toStrictEqual(
-      new UnexpectedStatusError({ status_code: 405, detail: "Method \"DELETE\" not allowed.", method: "DELETE", url: `${sandbox().url}/models/${id}/` })
+      new UnexpectedStatusError({
+        status_code: 405,
+        detail: "Method \"DELETE\" not allowed.",
+        method: "DELETE",
+        url: `${sandbox().url}/models/${id}/`
+      })
     )
     // Not retried: a wrong method stays wrong.
     expect(sdk.sent).toStrictEqual([`${sandbox().url}/models/${id}/`])

@@ -17,12 +17,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
 import type { SandboxProfile } from "../../src/sandbox/Context.js"
-import * as Models from "../../src/services/Models.js"
 import { MAX_LOOKUP_PAGES } from "../../src/services/ModelCreate.js"
+import * as Models from "../../src/services/Models.js"
 import { startTestSandbox, type TestSandbox, useSandbox } from "../support/sandbox.js"
 import { faultFirst, loseFirstAnswer, resetStats, sandboxJson, setFaults, stats } from "../support/sandboxAdmin.js"
-import { killUploadMidway } from "./fixtures/killUpload.js"
 import { sdkLayer } from "../support/sdk.js"
+import { killUploadMidway } from "./fixtures/killUpload.js"
 
 const MiB = 1024 * 1024
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-models-write-test-"))
@@ -36,7 +36,10 @@ const FAULT_SEED = 11
 
 /** Every model of the sandbox named `name`, read from its database (the profile shapes nothing here). */
 const modelsNamed = (sb: TestSandbox, name: string) =>
-  sb.query<{ id: number; file_media: string | null }>("SELECT id, file_media FROM models WHERE name = ? ORDER BY id", name)
+  sb.query<{ id: number; file_media: string | null }>(
+    "SELECT id, file_media FROM models WHERE name = ? ORDER BY id",
+    name
+  )
 
 /**
  * The Models service over a client for `sb` (`transformClient` lets a test act around requests),
@@ -59,7 +62,8 @@ const recordCreates = () => {
   return { bodies, transformClient }
 }
 
-const isModelsPost = (request: HttpClientRequest.HttpClientRequest) => request.method === "POST" && new URL(request.url).pathname.endsWith("/models/")
+const isModelsPost = (request: HttpClientRequest.HttpClientRequest) =>
+  request.method === "POST" && new URL(request.url).pathname.endsWith("/models/")
 
 let fileCounter = 0
 const modelFile = (size: number) => {
@@ -126,7 +130,9 @@ describe.each(["rich", "evidence"] as const)("Models.create (%s profile)", (prof
 
       const models = yield* writes(sb)
       yield* resetStats(sb)
-      const model = yield* models.create({ ...dataFor(profile, "resumed upload"), file }, { upload: { chunkSize: MiB } })
+      const model = yield* models.create({ ...dataFor(profile, "resumed upload"), file }, {
+        upload: { chunkSize: MiB }
+      })
       const after = yield* stats(sb)
       // Only what the killed process had not sent crossed the wire again (give or take the chunk
       // acknowledged just before the kill, which the evidence profile then refuses unread).
@@ -162,7 +168,10 @@ describe.each(["rich", "evidence"] as const)("Models.create (%s profile)", (prof
         [{ ...base, name: "" }, { field: "data.name" }],
         [{ ...base, project: -3 }, { field: "data.project" }],
         [{ ...base, project: "123" }, { field: "data.project" }],
-        [{ ...base, model_type: "regression" }, { field: "data.model_type", allowed: ["classification", "detection", "segmentation"] }],
+        [{ ...base, model_type: "regression" }, {
+          field: "data.model_type",
+          allowed: ["classification", "detection", "segmentation"]
+        }],
         [{ ...base, metrics: { accuracy: "0.92" } }, { field: "data.metrics.accuracy" }],
         [{ ...base, metrics: { accuracy: Number.NaN } }, { field: "data.metrics.accuracy" }],
         [{ ...base, configuration: [1, 2] }, { field: "data.configuration" }],
@@ -176,8 +185,13 @@ describe.each(["rich", "evidence"] as const)("Models.create (%s profile)", (prof
       ]
       for (const [data, expected] of cases) {
         const given = data as Record<string, unknown>
-        const error = yield* Effect.flip(models.create({ ...given, file: given.file ?? file } as Models.ModelCreateInput))
-        expect({ _tag: error._tag, field: (error as { field?: string }).field, status: error.status_code }, String(Object.keys(given)))
+        const error = yield* Effect.flip(
+          models.create({ ...given, file: given.file ?? file } as Models.ModelCreateInput)
+        )
+        expect(
+          { _tag: error._tag, field: (error as { field?: string }).field, status: error.status_code },
+          String(Object.keys(given))
+        )
           .toMatchObject({ _tag: "ValidationError", status: undefined, ...("allowed" in expected ? {} : expected) })
         if ("allowed" in expected) expect(error).toMatchObject(expected)
       }
@@ -193,7 +207,9 @@ describe.each(["rich", "evidence"] as const)("Models.create (%s profile)", (prof
       const lost = loseFirstAnswer(sb, { matches: isModelsPost, paths: "/models/", randSeed: FAULT_SEED })
       const models = yield* writes(sb, lost.transformClient)
       yield* resetStats(sb)
-      const model = yield* models.create({ ...dataFor(profile, "lost with file"), file }, { upload: { chunkSize: MiB } })
+      const model = yield* models.create({ ...dataFor(profile, "lost with file"), file }, {
+        upload: { chunkSize: MiB }
+      })
       const after = yield* stats(sb)
       expect(lost.phase()).toBe("done")
       expect(after.faults_injected.loseResponse).toBe(1)
@@ -259,10 +275,13 @@ describe.each(["rich", "evidence"] as const)("Models.create (%s profile)", (prof
       const files = names.map(() => modelFile(1000).file)
       const before = (yield* stats(sb)).faults_injected
       yield* setFaults(sb, "loseResponse=0.25,status5xx=0.15,truncate=0.1,reset=0.1,paths=/models/", FAULT_SEED)
-      const outcomes = yield* Effect.forEach(names, (name, i) =>
-        Effect.either(models.create({ ...dataFor(profile, name), ...(i % 2 === 0 ? { file: files[i]! } : {}) }))).pipe(
-          Effect.ensuring(setFaults(sb, "", FAULT_SEED))
-        )
+      const outcomes = yield* Effect.forEach(
+        names,
+        (name, i) =>
+          Effect.either(models.create({ ...dataFor(profile, name), ...(i % 2 === 0 ? { file: files[i]! } : {}) }))
+      ).pipe(
+        Effect.ensuring(setFaults(sb, "", FAULT_SEED))
+      )
       const injected = (yield* stats(sb)).faults_injected
       expect(injected.loseResponse - before.loseResponse).toBeGreaterThan(0)
       expect(injected.status5xx - before.status5xx).toBeGreaterThan(0)
@@ -290,7 +309,9 @@ describe("Models.create after a lost answer, on the rich profile's created_at", 
   const olderModel = (sb: TestSandbox, name: string, agoMs: number) => {
     const db = sb.openDb()
     try {
-      db.prepare("INSERT INTO models (name, model_type, project, created_at, is_active) VALUES (?, 'detection', 1, ?, 0)")
+      db.prepare(
+        "INSERT INTO models (name, model_type, project, created_at, is_active) VALUES (?, 'detection', 1, ?, 0)"
+      )
         .run(name, new Date(Date.now() - agoMs).toISOString().replace(/\.\d{3}Z$/, "Z"))
     } finally {
       db.close()
@@ -321,7 +342,9 @@ describe("Models.create after a lost answer, on the rich profile's created_at", 
       const sb = sandbox()
       olderModel(sb, "recent namesake", 60_000)
       const lost = loseFirstAnswer(sb, { matches: isModelsPost, paths: "/models/", randSeed: FAULT_SEED })
-      const error = yield* Effect.flip(Effect.flatMap(writes(sb, lost.transformClient), (m) => m.create(minimal("recent namesake"))))
+      const error = yield* Effect.flip(
+        Effect.flatMap(writes(sb, lost.transformClient), (m) => m.create(minimal("recent namesake")))
+      )
       const existing = modelsNamed(sb, "recent namesake").map((m) => m.id)
       expect(existing).toHaveLength(2)
       expect(error).toMatchObject({ _tag: "OutcomeUnknownError", candidates: existing })
@@ -357,7 +380,9 @@ describe("Models.create after a lost answer, with more models than the check rea
         startTestSandbox({
           seed: "none",
           fixture: (db) => {
-            const insert = db.prepare("INSERT INTO models (name, model_type, project, created_at, is_active) VALUES (?, 'detection', 1, ?, 0)")
+            const insert = db.prepare(
+              "INSERT INTO models (name, model_type, project, created_at, is_active) VALUES (?, 'detection', 1, ?, 0)"
+            )
             const at = new Date(Date.now() - 3600_000).toISOString()
             db.transaction(() => {
               for (let i = 0; i < MAX_LOOKUP_PAGES * 100 + 1; i++) insert.run(`bulk ${i}`, at)
@@ -377,7 +402,9 @@ describe("Models.create after a lost answer, with more models than the check rea
               return HttpClientRequest.setUrl(request, url.toString())
             })
           yield* resetStats(sb)
-          const error = yield* Effect.flip(Effect.flatMap(writes(sb, ignoreName), (m) => m.create(dataFor("rich", "crowded"))))
+          const error = yield* Effect.flip(
+            Effect.flatMap(writes(sb, ignoreName), (m) => m.create(dataFor("rich", "crowded")))
+          )
           expect(error).toMatchObject({ _tag: "OutcomeUnknownError" })
           expect(error.detail).toContain(`more than the ${MAX_LOOKUP_PAGES} pages`)
           const routes = (yield* stats(sb)).requests_by_route
@@ -397,8 +424,18 @@ describe("Models update and setActive (rich profile)", () => {
       const sb = sandbox()
       const models = yield* writes(sb)
       const model = yield* models.create(dataFor("rich", "to update"))
-      const updated = yield* models.update(model.id, { description: "better", metrics: { accuracy: 0.95 }, version: "3" })
-      expect(updated).toMatchObject({ id: model.id, description: "better", metrics: { accuracy: 0.95 }, version: "3", is_active: true })
+      const updated = yield* models.update(model.id, {
+        description: "better",
+        metrics: { accuracy: 0.95 },
+        version: "3"
+      })
+      expect(updated).toMatchObject({
+        id: model.id,
+        description: "better",
+        metrics: { accuracy: 0.95 },
+        version: "3",
+        is_active: true
+      })
       const inactive = yield* models.setActive(model.id, false)
       expect(inactive.is_active).toBe(false)
       const listed = yield* sandboxJson(sb, `/api/v1/models/?name=${encodeURIComponent("to update")}`)
@@ -406,10 +443,22 @@ describe("Models update and setActive (rich profile)", () => {
       expect((yield* models.setActive(model.id, true)).is_active).toBe(true)
 
       yield* resetStats(sb)
-      expect(yield* Effect.flip(models.update(-1, { is_active: true }))).toMatchObject({ _tag: "ValidationError", field: "id" })
-      expect(yield* Effect.flip(models.update(model.id, { model_type: "detection" } as never))).toMatchObject({ _tag: "ValidationError", field: "model_type" })
-      expect(yield* Effect.flip(models.update(model.id, { metrics: { accuracy: "high" } } as never))).toMatchObject({ _tag: "ValidationError", field: "patch.metrics.accuracy" })
-      expect(yield* Effect.flip(models.setActive(model.id, "no" as never))).toMatchObject({ _tag: "ValidationError", field: "active" })
+      expect(yield* Effect.flip(models.update(-1, { is_active: true }))).toMatchObject({
+        _tag: "ValidationError",
+        field: "id"
+      })
+      expect(yield* Effect.flip(models.update(model.id, { model_type: "detection" } as never))).toMatchObject({
+        _tag: "ValidationError",
+        field: "model_type"
+      })
+      expect(yield* Effect.flip(models.update(model.id, { metrics: { accuracy: "high" } } as never))).toMatchObject({
+        _tag: "ValidationError",
+        field: "patch.metrics.accuracy"
+      })
+      expect(yield* Effect.flip(models.setActive(model.id, "no" as never))).toMatchObject({
+        _tag: "ValidationError",
+        field: "active"
+      })
       expect((yield* stats(sb)).requests).toBe(1)
 
       const missing = yield* Effect.flip(models.setActive(999999, false))

@@ -30,7 +30,8 @@ import { cliEntry, repoRoot } from "../support/cli.js"
 v8.setFlagsFromString("--expose-gc")
 const gc = vm.runInNewContext("gc") as (options?: { readonly type: "minor" | "major" }) => void
 
-const oldSpaceUsed = () => v8.getHeapSpaceStatistics().find((space) => space.space_name === "old_space")!.space_used_size
+const oldSpaceUsed = () =>
+  v8.getHeapSpaceStatistics().find((space) => space.space_name === "old_space")!.space_used_size
 
 /** Bytes that two minor collections move to old space: what the scavenger still finds alive. */
 const promotedByMinorGcs = () => {
@@ -74,7 +75,9 @@ describe("pages returned by the SDK", () => {
     dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-retention-"))
     sandbox = await startSandboxProcess(dataDir)
     runtime = ManagedRuntime.make(
-      Synapse.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(Layer.provide(NodeHttpClient.layer))
+      Synapse.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(
+        Layer.provide(NodeHttpClient.layer)
+      )
     )
   })
   afterAll(async () => {
@@ -93,7 +96,9 @@ describe("pages returned by the SDK", () => {
    * that one is the caller's). The first is kept while measured: the control, showing the size a
    * page kept alive has. The others are dropped before measuring.
    */
-  const measure = <E, R extends GroundTruths | SynapseClient>(listPage: Effect.Effect<{ readonly results: ReadonlyArray<unknown> }, E, R>) =>
+  const measure = <E, R extends GroundTruths | SynapseClient>(
+    listPage: Effect.Effect<{ readonly results: ReadonlyArray<unknown> }, E, R>
+  ) =>
     runtime.runPromise(Effect.gen(function*() {
       const settle = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
       yield* listPage // warm up: code, connection
@@ -112,14 +117,19 @@ describe("pages returned by the SDK", () => {
         yield* settle
         dropped.push(promotedByMinorGcs())
       }
-      const report = `MB promoted after dropping each page: ${dropped.map((b) => (b / MB).toFixed(2)).join(" ")}; a held page: ${(heldBytes / MB).toFixed(2)}`
+      const report = `MB promoted after dropping each page: ${
+        dropped.map((b) => (b / MB).toFixed(2)).join(" ")
+      }; a held page: ${(heldBytes / MB).toFixed(2)}`
       return { heldBytes, dropped, report, lengths }
     }))
 
   it("SynapseClient.jsonWith: a dropped page is not kept alive by the young-generation collector", async () => {
     const decode = decoder(Page(GroundTruthEvent))
     const { dropped, heldBytes, lengths, report } = await measure(
-      Effect.flatMap(SynapseClient, (client) => client.jsonWith(HttpClientRequest.get("sdk/ground_truth_events/?page_size=1000"), decode))
+      Effect.flatMap(
+        SynapseClient,
+        (client) => client.jsonWith(HttpClientRequest.get("sdk/ground_truth_events/?page_size=1000"), decode)
+      )
     )
     expect(lengths).toEqual([1000, 1000, 1000, 1000, 1000])
     // the control: a page kept alive is promoted by this measurement at megabytes
@@ -135,7 +145,10 @@ describe("pages returned by the SDK", () => {
     // (Parsed in the forked fibers, the pages stayed reachable for the scavenger: 9.3 MB promoted
     // here after most prefetching streams, against at most 3.1 MB after a `next`-following one.)
     const events = (prefetch: number | undefined) =>
-      Effect.flatMap(GroundTruths, (g) => Stream.runCount(g.streamEvents({ page_size: 1000 }, prefetch === undefined ? {} : { prefetch })))
+      Effect.flatMap(
+        GroundTruths,
+        (g) => Stream.runCount(g.streamEvents({ page_size: 1000 }, prefetch === undefined ? {} : { prefetch }))
+      )
     const promotedAfter = (prefetch: number | undefined) =>
       runtime.runPromise(Effect.gen(function*() {
         const settle = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
@@ -155,10 +168,14 @@ describe("pages returned by the SDK", () => {
     const prefetching = await promotedAfter(undefined)
     const prefetching4 = await promotedAfter(4)
     const mb = (bytes: Array<number>) => bytes.map((b) => (b / MB).toFixed(2)).join(" ")
-    const report = `MB promoted after each stream: default ${mb(prefetching.promoted)}; prefetch 4 ${mb(prefetching4.promoted)}; following next ${mb(following.promoted)}`
+    const report = `MB promoted after each stream: default ${mb(prefetching.promoted)}; prefetch 4 ${
+      mb(prefetching4.promoted)
+    }; following next ${mb(following.promoted)}`
     // the large seed adds a few events to the count asked for: about 5 pages, the same every run
     expect(following.counts[0]).toBeGreaterThanOrEqual(5000)
-    expect([...following.counts, ...prefetching.counts, ...prefetching4.counts]).toEqual(Array.from({ length: 15 }, () => following.counts[0]))
+    expect([...following.counts, ...prefetching.counts, ...prefetching4.counts]).toEqual(
+      Array.from({ length: 15 }, () => following.counts[0])
+    )
     // medians against the worst case: a scavenge may land mid-stream in any single run
     const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[2]!
     expect(median(prefetching.promoted), report).toBeLessThan(Math.max(...following.promoted) + 0.5 * MB)

@@ -2,13 +2,24 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, ConfigProvider, Effect, Exit, Fiber, Layer, Logger, Schedule, Stream, TestClock } from "effect"
 import * as FileCache from "../../src/services/FileCache.js"
 import { GroundTruths, layer as groundTruthsLayer } from "../../src/services/GroundTruths.js"
-import { Models, layer as modelsLayer } from "../../src/services/Models.js"
+import { layer as modelsLayer, Models } from "../../src/services/Models.js"
 import { DEFAULT_PREFETCH } from "../../src/services/Pagination.js"
 import * as SynapseClient from "../../src/services/SynapseClient.js"
 import { clientLayer, fakeHttp, jsonResponse } from "./FakeHttp.js"
 
-const model = (id: number) => ({ id, name: `m${id}`, model_type: "detection", is_active: true, created_at: "2026-11-01T10:00:00Z" })
-const event = (id: number) => ({ id, ground_truth_dataset_version: 1, category: "train", data: { type: "image", annotations: [] } })
+const model = (id: number) => ({
+  id,
+  name: `m${id}`,
+  model_type: "detection",
+  is_active: true,
+  created_at: "2026-11-01T10:00:00Z"
+})
+const event = (id: number) => ({
+  id,
+  ground_truth_dataset_version: 1,
+  category: "train",
+  data: { type: "image", annotations: [] }
+})
 
 interface PagedOptions {
   readonly count?: number
@@ -66,7 +77,9 @@ describe("Pagination (next following)", () => {
   it.effect("an empty listing: no items, one request", () =>
     Effect.gen(function*() {
       const { fake } = paged([])
-      const items = yield* Effect.flatMap(Models, (m) => Stream.runCollect(m.stream())).pipe(Effect.provide(services(fake)))
+      const items = yield* Effect.flatMap(Models, (m) => Stream.runCollect(m.stream())).pipe(
+        Effect.provide(services(fake))
+      )
       expect(Chunk.size(items)).toBe(0)
       expect(fake.seen).toHaveLength(1)
     }))
@@ -74,7 +87,9 @@ describe("Pagination (next following)", () => {
   it.effect("one page: every item, one request", () =>
     Effect.gen(function*() {
       const { fake } = paged(range(3, model))
-      const items = yield* Effect.flatMap(Models, (m) => Stream.runCollect(m.stream())).pipe(Effect.provide(services(fake)))
+      const items = yield* Effect.flatMap(Models, (m) => Stream.runCollect(m.stream())).pipe(
+        Effect.provide(services(fake))
+      )
       expect(Chunk.toReadonlyArray(items).map((m) => m.id)).toStrictEqual([1, 2, 3])
       expect(fake.seen).toHaveLength(1)
     }))
@@ -82,7 +97,10 @@ describe("Pagination (next following)", () => {
   it.effect("several pages: every item in order, each page fetched once, `next` followed verbatim", () =>
     Effect.gen(function*() {
       const { fake } = paged(range(25, model))
-      const items = yield* Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10, model_type: "detection" }))).pipe(
+      const items = yield* Effect.flatMap(
+        Models,
+        (m) => Stream.runCollect(m.stream({ page_size: 10, model_type: "detection" }))
+      ).pipe(
         Effect.provide(services(fake))
       )
       expect(Chunk.toReadonlyArray(items).map((m) => m.id)).toStrictEqual(range(25, (i) => i))
@@ -97,10 +115,16 @@ describe("Pagination (next following)", () => {
     Effect.gen(function*() {
       const { fake } = paged(range(100, model))
       const layer = services(fake)
-      const five = yield* Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }, { prefetch: 1 }).pipe(Stream.take(5)))).pipe(Effect.provide(layer))
+      const five = yield* Effect.flatMap(Models, (m) =>
+        Stream.runCollect(m.stream({ page_size: 10 }, { prefetch: 1 }).pipe(Stream.take(5)))).pipe(
+          Effect.provide(layer)
+        )
       expect(Chunk.size(five)).toBe(5)
       expect(fake.seen).toHaveLength(1)
-      const fifteen = yield* Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }, { prefetch: 1 }).pipe(Stream.take(15)))).pipe(Effect.provide(layer))
+      const fifteen = yield* Effect.flatMap(Models, (m) =>
+        Stream.runCollect(m.stream({ page_size: 10 }, { prefetch: 1 }).pipe(Stream.take(15)))).pipe(
+          Effect.provide(layer)
+        )
       expect(Chunk.size(fifteen)).toBe(15)
       expect(fake.seen).toHaveLength(3)
     }))
@@ -115,7 +139,11 @@ describe("Pagination (next following)", () => {
           return next.toString()
         }
       })
-      const error = yield* Effect.flip(Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }))).pipe(Effect.provide(services(fake))))
+      const error = yield* Effect.flip(
+        Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }))).pipe(
+          Effect.provide(services(fake))
+        )
+      )
       expect(error).toMatchObject({ _tag: "DecodeError" })
       expect(error).toMatchObject({ detail: expect.stringContaining("already visited") })
       expect(fake.seen).toHaveLength(2)
@@ -124,7 +152,11 @@ describe("Pagination (next following)", () => {
   it.effect("a `next` equal to the current URL is caught at once", () =>
     Effect.gen(function*() {
       const { fake } = paged(range(30, model), { next: (url) => url.toString() })
-      const error = yield* Effect.flip(Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }))).pipe(Effect.provide(services(fake))))
+      const error = yield* Effect.flip(
+        Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }))).pipe(
+          Effect.provide(services(fake))
+        )
+      )
       expect(error).toMatchObject({ detail: expect.stringContaining("already visited") })
       expect(fake.seen).toHaveLength(1)
     }))
@@ -132,7 +164,11 @@ describe("Pagination (next following)", () => {
   it.effect("an empty page before `count` is reached is an error, not a silent end", () =>
     Effect.gen(function*() {
       const { fake } = paged(range(30, model), { results: (page, slice) => (page === 2 ? [] : slice) })
-      const error = yield* Effect.flip(Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }))).pipe(Effect.provide(services(fake))))
+      const error = yield* Effect.flip(
+        Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 10 }))).pipe(
+          Effect.provide(services(fake))
+        )
+      )
       expect(error).toMatchObject({ _tag: "DecodeError" })
       expect(error).toMatchObject({ detail: expect.stringContaining("empty after 10 of 30") })
     }))
@@ -142,7 +178,8 @@ describe("Pagination (next following)", () => {
       const { fake, pageAttempts } = paged(range(30, event), {
         fail: (page, attempt) => (page === 2 && attempt <= 2 ? new Response("", { status: 503 }) : undefined)
       })
-      const items = yield* Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: 10 }))).pipe(Effect.provide(services(fake)))
+      const items = yield* Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: 10 })))
+        .pipe(Effect.provide(services(fake)))
       expect(Chunk.toReadonlyArray(items).map((e) => e.id)).toStrictEqual(range(30, (i) => i))
       expect([...pageAttempts.entries()].sort()).toStrictEqual([[1, 1], [2, 3], [3, 1]])
     }))
@@ -150,7 +187,9 @@ describe("Pagination (next following)", () => {
   it.effect("listAllEvents gives the count up front and fetches page 1 once", () =>
     Effect.gen(function*() {
       const { fake, pageAttempts } = paged(range(25, event))
-      const { count, stream } = yield* Effect.flatMap(GroundTruths, (g) => g.listAllEvents({ page_size: 10 })).pipe(Effect.provide(services(fake)))
+      const { count, stream } = yield* Effect.flatMap(GroundTruths, (g) => g.listAllEvents({ page_size: 10 })).pipe(
+        Effect.provide(services(fake))
+      )
       expect(count).toBe(25)
       expect(fake.seen).toHaveLength(1)
       const items = yield* Stream.runCollect(stream)
@@ -165,7 +204,9 @@ describe("Pagination (prefetch by page number)", () => {
       // page k takes (12 - k) * 10 ms: the last pages are the fastest
       const { fake, maxInFlight, pageAttempts } = paged(range(95, event), { delay: (page) => (12 - page) * 10 })
       const fiber = yield* Effect.fork(
-        Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: 10 }, { prefetch: 4 }))).pipe(Effect.provide(services(fake)))
+        Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: 10 }, { prefetch: 4 }))).pipe(
+          Effect.provide(services(fake))
+        )
       )
       yield* TestClock.adjust("2 seconds")
       const items = yield* Fiber.join(fiber)
@@ -188,8 +229,13 @@ describe("Pagination (prefetch by page number)", () => {
         next.searchParams.set("page", String(page + 1))
         return jsonResponse({ count: 20, next: page * 7 < 20 ? next.toString() : null, results: slice })
       })
-      const out = yield* Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: 50 }, { prefetch: 3 }))).pipe(Effect.provide(services(fake)))
-      expect(Chunk.toReadonlyArray(out).map((e) => e.id)).toStrictEqual(range(20, (i) => i))
+      const out = yield* Effect.flatMap(GroundTruths, (g) =>
+        Stream.runCollect(g.streamEvents({ page_size: 50 }, { prefetch: 3 }))).pipe(Effect.provide(services(fake)))
+      expect(
+        Chunk.toReadonlyArray(out).map((e) =>
+          e.id
+        )
+      ).toStrictEqual(range(20, (i) => i))
       expect(fake.seen).toHaveLength(3)
     }))
 
@@ -197,7 +243,9 @@ describe("Pagination (prefetch by page number)", () => {
     Effect.gen(function*() {
       const { fake } = paged(range(60, event), { results: (page, slice) => (page === 3 ? [] : slice) })
       const error = yield* Effect.flip(
-        Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: 10 }, { prefetch: 2 }))).pipe(Effect.provide(services(fake)))
+        Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: 10 }, { prefetch: 2 }))).pipe(
+          Effect.provide(services(fake))
+        )
       )
       expect(error).toMatchObject({ _tag: "DecodeError" })
     }))
@@ -206,7 +254,9 @@ describe("Pagination (prefetch by page number)", () => {
     Effect.gen(function*() {
       const { fake } = paged(range(3, event))
       const error = yield* Effect.flip(
-        Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({}, { prefetch: 64 }))).pipe(Effect.provide(services(fake)))
+        Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({}, { prefetch: 64 }))).pipe(
+          Effect.provide(services(fake))
+        )
       )
       expect(error).toMatchObject({ _tag: "ValidationError", field: "prefetch" })
       expect(fake.seen).toHaveLength(0)
@@ -218,7 +268,14 @@ describe("Pagination (prefetch by page number)", () => {
  * `delay(page)` ms from the list as it is then, and `after(page)` runs once that page is answered.
  * Out-of-range pages are `404 {"detail": "Invalid page."}` as in DRF.
  */
-const live = (items: Array<unknown>, options: { readonly delay?: (page: number) => number; readonly after?: (page: number) => void; readonly nextOf?: (url: URL, page: number) => string } = {}) => {
+const live = (
+  items: Array<unknown>,
+  options: {
+    readonly delay?: (page: number) => number
+    readonly after?: (page: number) => void
+    readonly nextOf?: (url: URL, page: number) => string
+  } = {}
+) => {
   let inFlight = 0
   let maxInFlight = 0
   const fake = fakeHttp((_, url) =>
@@ -249,7 +306,10 @@ const live = (items: Array<unknown>, options: { readonly delay?: (page: number) 
 const idsOf = (items: Chunk.Chunk<{ readonly id: unknown }>) => Chunk.toReadonlyArray(items).map((item) => item.id)
 
 const eventIds = <E>(layer: Layer.Layer<GroundTruths, E>, pageSize: number, prefetch?: number) =>
-  Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: pageSize }, prefetch === undefined ? {} : { prefetch }))).pipe(
+  Effect.flatMap(
+    GroundTruths,
+    (g) => Stream.runCollect(g.streamEvents({ page_size: pageSize }, prefetch === undefined ? {} : { prefetch }))
+  ).pipe(
     Effect.map(idsOf),
     Effect.provide(layer)
   )
@@ -283,7 +343,10 @@ describe("Pagination defaults", () => {
     Effect.gen(function*() {
       const { fake, maxInFlight } = live(range(60, model))
       const ids = yield* withClockRunning(
-        Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 5 }))).pipe(Effect.map(idsOf), Effect.provide(services(fake)))
+        Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({ page_size: 5 }))).pipe(
+          Effect.map(idsOf),
+          Effect.provide(services(fake))
+        )
       )
       expect(ids).toStrictEqual(range(60, (i) => i))
       expect(maxInFlight()).toBe(DEFAULT_PREFETCH)
@@ -292,13 +355,19 @@ describe("Pagination defaults", () => {
   it.effect("the layer option sets the default: 1 follows `next`, 3 requests 3 at once; a call's prefetch wins", () =>
     Effect.gen(function*() {
       const off = live(range(100, event))
-      expect(yield* withClockRunning(eventIds(groundTruthServices(off.fake, { prefetch: 1 }), 10))).toStrictEqual(range(100, (i) => i))
+      expect(yield* withClockRunning(eventIds(groundTruthServices(off.fake, { prefetch: 1 }), 10))).toStrictEqual(
+        range(100, (i) => i)
+      )
       expect(off.maxInFlight()).toBe(1)
       const three = live(range(100, event))
-      expect(yield* withClockRunning(eventIds(groundTruthServices(three.fake, { prefetch: 3 }), 10))).toStrictEqual(range(100, (i) => i))
+      expect(yield* withClockRunning(eventIds(groundTruthServices(three.fake, { prefetch: 3 }), 10))).toStrictEqual(
+        range(100, (i) => i)
+      )
       expect(three.maxInFlight()).toBe(3)
       const call = live(range(100, event))
-      expect(yield* withClockRunning(eventIds(groundTruthServices(call.fake, { prefetch: 1 }), 10, 5))).toStrictEqual(range(100, (i) => i))
+      expect(yield* withClockRunning(eventIds(groundTruthServices(call.fake, { prefetch: 1 }), 10, 5))).toStrictEqual(
+        range(100, (i) => i)
+      )
       expect(call.maxInFlight()).toBe(5)
     }))
 
@@ -348,8 +417,16 @@ describe("Pagination defaults", () => {
     Effect.gen(function*() {
       const { fake } = live(range(10, model))
       for (const prefetch of [0, 17, 2.5]) {
-        const error = yield* Effect.flip(Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({}, { prefetch }))).pipe(Effect.provide(services(fake))))
-        expect(error).toMatchObject({ _tag: "ValidationError", field: "prefetch", detail: expect.stringContaining("between 1 and 16") })
+        const error = yield* Effect.flip(
+          Effect.flatMap(Models, (m) => Stream.runCollect(m.stream({}, { prefetch }))).pipe(
+            Effect.provide(services(fake))
+          )
+        )
+        expect(error).toMatchObject({
+          _tag: "ValidationError",
+          field: "prefetch",
+          detail: expect.stringContaining("between 1 and 16")
+        })
       }
       expect(fake.seen).toStrictEqual([])
     }))
@@ -376,7 +453,9 @@ describe("Pagination by page number: when it applies, and changes while paging",
       })
       expect(yield* withClockRunning(eventIds(groundTruthServices(fake), 10, 8))).toStrictEqual(range(100, (i) => i))
       expect(maxInFlight()).toBe(1)
-      expect(fake.seen.slice(1).map((s) => new URL(s.url).searchParams.get("cursor"))).toStrictEqual(range(9, (i) => `c${i + 1}`))
+      expect(fake.seen.slice(1).map((s) => new URL(s.url).searchParams.get("cursor"))).toStrictEqual(
+        range(9, (i) => `c${i + 1}`)
+      )
       expect(fake.seen.some((s) => new URL(s.url).searchParams.has("page"))).toBe(false)
     }))
 
@@ -391,7 +470,9 @@ describe("Pagination by page number: when it applies, and changes while paging",
         }
       })
       expect(yield* withClockRunning(eventIds(groundTruthServices(fake), 10, 4))).toStrictEqual(range(100, (i) => i))
-      expect(fake.seen.slice(1).map((s) => new URL(s.url).searchParams.get("signed"))).toStrictEqual(Array.from({ length: 9 }, () => "x1"))
+      expect(fake.seen.slice(1).map((s) => new URL(s.url).searchParams.get("signed"))).toStrictEqual(
+        Array.from({ length: 9 }, () => "x1")
+      )
     }))
 
   it.effect("the listing grows at its end while read: the pages past page 1's count are followed by `next`", () =>
@@ -406,9 +487,14 @@ describe("Pagination by page number: when it applies, and changes while paging",
   it.effect("items inserted before the position: the repeated items are dropped, and the change is logged", () =>
     Effect.gen(function*() {
       const items = range(100, event)
-      const { fake } = live(items, { after: (page) => page === 1 && items.unshift(...range(4, (i) => event(1000 + i))) })
+      const { fake } = live(items, {
+        after: (page) => page === 1 && items.unshift(...range(4, (i) => event(1000 + i)))
+      })
       const logs: Array<string> = []
-      const logger = Logger.replace(Logger.defaultLogger, Logger.make(({ logLevel, message }) => logs.push(`${logLevel.label} ${String(message)}`)))
+      const logger = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => logs.push(`${logLevel.label} ${String(message)}`))
+      )
       const ids = yield* withClockRunning(eventIds(groundTruthServices(fake), 10, 4).pipe(Effect.provide(logger)))
       // 1..10 from page 1; every later page starts 4 items late: 7..10 come again and are dropped
       expect(ids).toStrictEqual(range(100, (i) => i))
@@ -435,18 +521,26 @@ describe("Pagination by page number: when it applies, and changes while paging",
     Effect.gen(function*() {
       const items = range(100, event)
       // page 5 answers first (listing still 100 long, so it links to page 6), then 55 items go
-      const { fake } = live(items, { delay: (page) => (page === 5 ? 5 : 50), after: (page) => page === 5 && items.splice(45) })
+      const { fake } = live(items, {
+        delay: (page) => (page === 5 ? 5 : 50),
+        after: (page) => page === 5 && items.splice(45)
+      })
       const error = yield* withClockRunning(Effect.flip(eventIds(groundTruthServices(fake), 10, 8)))
-      expect(error).toMatchObject({ _tag: "DecodeError", status_code: 404, detail: expect.stringContaining("page 6 is gone (404) although page 5 linked to it") })
+      expect(error).toMatchObject({
+        _tag: "DecodeError",
+        status_code: 404,
+        detail: expect.stringContaining("page 6 is gone (404) although page 5 linked to it")
+      })
     }))
 
   it.effect("pages held are bounded by the pages in flight when the consumer stalls", () =>
     Effect.gen(function*() {
       const { fake } = live(range(500, event))
       const started = yield* Effect.scoped(Effect.gen(function*() {
-        const stream = yield* Effect.flatMap(GroundTruths, (g) => Effect.succeed(g.streamEvents({ page_size: 10 }, { prefetch: 4 }))).pipe(
-          Effect.provide(groundTruthServices(fake))
-        )
+        const stream = yield* Effect.flatMap(GroundTruths, (g) =>
+          Effect.succeed(g.streamEvents({ page_size: 10 }, { prefetch: 4 }))).pipe(
+            Effect.provide(groundTruthServices(fake))
+          )
         const pull = yield* Stream.toPull(stream)
         // the consumer takes two chunks, then stops pulling while time passes
         yield* withClockRunning(pull)
@@ -471,10 +565,19 @@ describe("Pagination by page number: the page size", () => {
         const next = new URL(url)
         next.searchParams.set("page", String(page + 1))
         if ((page - 1) * size >= items.length) return jsonResponse({ detail: "Invalid page." }, 404)
-        return jsonResponse({ count: 50, next: page * size < 50 ? next.toString() : null, results: items.slice((page - 1) * size, page * size) })
+        return jsonResponse({
+          count: 50,
+          next: page * size < 50 ? next.toString() : null,
+          results: items.slice((page - 1) * size, page * size)
+        })
       })
-      const out = yield* Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents({ page_size: 50 }, { prefetch: 3 }))).pipe(Effect.provide(services(fake)))
+      const out = yield* Effect.flatMap(
+        GroundTruths,
+        (g) => Stream.runCollect(g.streamEvents({ page_size: 50 }, { prefetch: 3 }))
+      ).pipe(Effect.provide(services(fake)))
       expect(idsOf(out)).toStrictEqual(range(50, (i) => i))
-      expect(fake.seen.slice(1).map((s) => new URL(s.url).searchParams.get("page_size"))).toStrictEqual(Array.from({ length: 7 }, () => "7"))
+      expect(fake.seen.slice(1).map((s) => new URL(s.url).searchParams.get("page_size"))).toStrictEqual(
+        Array.from({ length: 7 }, () => "7")
+      )
     }))
 })

@@ -7,9 +7,9 @@
  */
 import { Chunk, Effect, Stream } from "effect"
 import { describe, expect, it } from "vitest"
+import type { SandboxProfile } from "../../src/sandbox/Context.js"
 import { GroundTruths } from "../../src/services/GroundTruths.js"
 import { Models } from "../../src/services/Models.js"
-import type { SandboxProfile } from "../../src/sandbox/Context.js"
 import { call } from "../support/http.js"
 import { useSandbox } from "../support/sandbox.js"
 import { sandboxSdk } from "./SandboxSdk.js"
@@ -23,7 +23,9 @@ for (const profile of PROFILES) {
     const run = <A, E>(sdk: ReturnType<typeof sandboxSdk>, effect: Effect.Effect<A, E, Models | GroundTruths>) =>
       Effect.runPromise(effect.pipe(Effect.provide(sdk.layer)))
     /** The page the server answers at `url`, over plain HTTP. */
-    const raw = async (url: string): Promise<{ count: number; next: string | null; results: Array<Record<string, unknown>> }> => {
+    const raw = async (
+      url: string
+    ): Promise<{ count: number; next: string | null; results: Array<Record<string, unknown>> }> => {
       const answer = await call(url, { headers: sandbox().headers })
       expect(answer.status).toBe(200)
       return answer.body
@@ -48,7 +50,12 @@ for (const profile of PROFILES) {
       if (profile === "evidence") {
         // E fields only: the documented ones are absent, and that is not an error.
         for (const model of page.results) {
-          expect(Object.keys(model).every((k) => ["id", "name", "category", "file", "plugin", "version", "configuration", "description", "is_released"].includes(k))).toBe(true)
+          expect(
+            Object.keys(model).every((k) =>
+              ["id", "name", "category", "file", "plugin", "version", "configuration", "description", "is_released"]
+                .includes(k)
+            )
+          ).toBe(true)
           expect(model.model_type).toBeUndefined()
         }
       }
@@ -66,9 +73,16 @@ for (const profile of PROFILES) {
       expect(page.results.length).toBeGreaterThan(0)
       const sent = await raw(sdk.sent[0]!)
       expect(page).toStrictEqual({ results: sent.results, count: sent.count })
-      if (profile === "evidence") for (const v of page.results) expect(Object.keys(v).sort()).toStrictEqual(["id", "is_archived", "name"])
-      const streamed = await run(sdk, Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamVersions({ page_size: 2 }))))
-      expect(Chunk.toReadonlyArray(streamed)).toStrictEqual(await rawAll(`${sandbox().url}/ground_truth_dataset_versions/?page_size=2`))
+      if (profile === "evidence") {
+        for (const v of page.results) expect(Object.keys(v).sort()).toStrictEqual(["id", "is_archived", "name"])
+      }
+      const streamed = await run(
+        sdk,
+        Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamVersions({ page_size: 2 })))
+      )
+      expect(Chunk.toReadonlyArray(streamed)).toStrictEqual(
+        await rawAll(`${sandbox().url}/ground_truth_dataset_versions/?page_size=2`)
+      )
       const got = await run(sdk, Effect.flatMap(GroundTruths, (g) => g.getVersion(page.results[0]!.id)))
       expect(got).toStrictEqual((await call(sdk.sent.at(-1)!, { headers: sandbox().headers })).body)
     })
@@ -81,22 +95,41 @@ for (const profile of PROFILES) {
       const sent = await raw(sdk.sent.at(-1)!)
       expect(page).toStrictEqual({ results: sent.results, count: sent.count })
       expect(page.count).toBeGreaterThan(0)
-      const streamed = await run(sdk, Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents(params, { pageSize: 50 }))))
-      const everything = await rawAll(`${sandbox().url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version}&page_size=50`)
+      const streamed = await run(
+        sdk,
+        Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents(params, { pageSize: 50 })))
+      )
+      const everything = await rawAll(
+        `${sandbox().url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version}&page_size=50`
+      )
       expect(Chunk.toReadonlyArray(streamed)).toStrictEqual(everything)
-      const all = await run(sdk, Effect.flatMap(GroundTruths, (g) =>
-        Effect.flatMap(g.listAllEvents(params, { pageSize: 50 }), ({ count, stream }) => Effect.map(Stream.runCollect(stream), (c) => ({ count, n: Chunk.size(c) })))))
+      const all = await run(
+        sdk,
+        Effect.flatMap(
+          GroundTruths,
+          (g) =>
+            Effect.flatMap(
+              g.listAllEvents(params, { pageSize: 50 }),
+              ({ count, stream }) => Effect.map(Stream.runCollect(stream), (c) => ({ count, n: Chunk.size(c) }))
+            )
+        )
+      )
       expect(all).toStrictEqual({ count: everything.length, n: everything.length })
 
       // E's training and export code asks for three fields; the SDK adds the id it needs.
       const fields = ["category", "files", "data"]
-      const partial = await run(sdk, Effect.flatMap(GroundTruths, (g) => g.listEvents({ ...params, extra: { fields } }, { pageSize: 50 })))
+      const partial = await run(
+        sdk,
+        Effect.flatMap(GroundTruths, (g) => g.listEvents({ ...params, extra: { fields } }, { pageSize: 50 }))
+      )
       const partialUrl = new URL(sdk.sent.at(-1)!)
       expect(partialUrl.searchParams.getAll("fields")).toStrictEqual([...fields, "id"])
       expect(partial.results.length).toBe(Math.min(50, everything.length))
       partial.results.forEach((event, i) => {
         const whole = everything[i]!
-        expect(event).toStrictEqual(Object.fromEntries(Object.entries(whole).filter(([k]) => ["id", ...fields].includes(k))))
+        expect(event).toStrictEqual(
+          Object.fromEntries(Object.entries(whole).filter(([k]) => ["id", ...fields].includes(k)))
+        )
       })
       if (profile === "evidence") {
         expect(everything.every((e) => "data_unit" in e)).toBe(true)
@@ -106,11 +139,19 @@ for (const profile of PROFILES) {
 
     it("ground truths: list and stream (file URLs kept)", async () => {
       const sdk = sandboxSdk(sandbox())
-      const page = await run(sdk, Effect.flatMap(GroundTruths, (g) => g.list({}, { urlConversion: false, pageSize: 20 })))
+      const page = await run(
+        sdk,
+        Effect.flatMap(GroundTruths, (g) => g.list({}, { urlConversion: false, pageSize: 20 }))
+      )
       const sent = await raw(sdk.sent[0]!)
       expect(page).toStrictEqual({ results: sent.results, count: sent.count })
-      if (profile === "evidence") for (const row of page.results) expect(Object.keys(row).sort()).toStrictEqual(["files", "id"])
-      const streamed = await run(sdk, Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.stream({}, { urlConversion: false, pageSize: 100 }))))
+      if (profile === "evidence") {
+        for (const row of page.results) expect(Object.keys(row).sort()).toStrictEqual(["files", "id"])
+      }
+      const streamed = await run(
+        sdk,
+        Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.stream({}, { urlConversion: false, pageSize: 100 })))
+      )
       expect(Chunk.size(streamed)).toBe(sent.count)
     })
   })

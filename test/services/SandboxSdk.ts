@@ -2,9 +2,9 @@
  * The SDK wired to a test sandbox over a real socket (`NodeHttpClient.layer`), recording the full
  * URL of every request the SDK sends so tests can assert the query string as well as the answer.
  */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer, Option, Redacted, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -13,7 +13,10 @@ import * as Synapse from "../../src/services/Synapse.js"
 import type { TestSandbox } from "../support/sandbox.js"
 
 /** An SDK layer against `sandbox`, a list of sent URLs, and its cache directory. */
-export const sandboxSdk = (sandbox: TestSandbox, options: { readonly cacheDir?: string; readonly fastRetry?: boolean } = {}) => {
+export const sandboxSdk = (
+  sandbox: TestSandbox,
+  options: { readonly cacheDir?: string; readonly fastRetry?: boolean } = {}
+) => {
   const sent: Array<string> = []
   const cacheDir = options.cacheDir ?? Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-cache-"))
   const layer = Synapse.layer({

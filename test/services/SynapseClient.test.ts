@@ -1,6 +1,20 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Exit, Fiber, HashMap, Layer, Logger, LogLevel, Redacted, Schedule, Schema, TestClock } from "effect"
+import {
+  ConfigProvider,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  HashMap,
+  Layer,
+  Logger,
+  LogLevel,
+  Redacted,
+  Schedule,
+  Schema,
+  TestClock
+} from "effect"
 import { GroundTruthEvent } from "../../src/schemas/GroundTruth.js"
 import * as SynapseClient from "../../src/services/SynapseClient.js"
 import {
@@ -52,8 +66,14 @@ describe("SynapseClient requests", () => {
   it.effect("sends no header for a token that is not configured", () =>
     Effect.gen(function*() {
       const fake = fakeHttp(() => jsonResponse({ id: 1, name: "a" }))
-      yield* withClient(fake, (client) => client.json(HttpClientRequest.get("models/1/"), Item), { accessToken: undefined })
-      expect(Object.keys(fake.seen[0]!.headers).filter((h) => /token|authorization|tenant|agent$/i.test(h) && h !== "user-agent")).toStrictEqual([])
+      yield* withClient(fake, (client) => client.json(HttpClientRequest.get("models/1/"), Item), {
+        accessToken: undefined
+      })
+      expect(
+        Object.keys(fake.seen[0]!.headers).filter((h) =>
+          /token|authorization|tenant|agent$/i.test(h) && h !== "user-agent"
+        )
+      ).toStrictEqual([])
     }))
 
   it.effect("follows absolute URLs verbatim, with the auth headers", () =>
@@ -68,9 +88,14 @@ describe("SynapseClient requests", () => {
   it.effect("the file client sends no token and no trace headers", () =>
     Effect.gen(function*() {
       const fake = fakeHttp(() => new Response("bytes"))
-      yield* withClient(fake, (client) => client.fileClient.execute(HttpClientRequest.get("https://files.test/a.png?sig=1")))
+      yield* withClient(fake, (client) =>
+        client.fileClient.execute(HttpClientRequest.get("https://files.test/a.png?sig=1")))
       const headers = fake.seen[0]!.headers
-      expect(Object.values(headers).some((v) => v.includes(TOKEN))).toBe(false)
+      expect(
+        Object.values(headers).some((v) =>
+          v.includes(TOKEN)
+        )
+      ).toBe(false)
       expect(Object.keys(headers).sort()).toStrictEqual(["user-agent"])
     }))
 
@@ -84,9 +109,21 @@ describe("SynapseClient requests", () => {
 
 describe("SynapseClient error classification", () => {
   const cases: Array<[string, Response, unknown]> = [
-    ["401", jsonResponse({ detail: "Invalid token." }, 401), new AuthenticationError({ status_code: 401, detail: "Invalid token.", method: "GET", url: `${BASE}/models/9/` })],
-    ["403", jsonResponse({ detail: "Forbidden." }, 403), new AuthorizationError({ status_code: 403, detail: "Forbidden.", method: "GET", url: `${BASE}/models/9/` })],
-    ["404", jsonResponse({ detail: "Not found." }, 404), new NotFoundError({ status_code: 404, detail: "Not found.", method: "GET", url: `${BASE}/models/9/` })],
+    [
+      "401",
+      jsonResponse({ detail: "Invalid token." }, 401),
+      new AuthenticationError({ status_code: 401, detail: "Invalid token.", method: "GET", url: `${BASE}/models/9/` })
+    ],
+    [
+      "403",
+      jsonResponse({ detail: "Forbidden." }, 403),
+      new AuthorizationError({ status_code: 403, detail: "Forbidden.", method: "GET", url: `${BASE}/models/9/` })
+    ],
+    [
+      "404",
+      jsonResponse({ detail: "Not found." }, 404),
+      new NotFoundError({ status_code: 404, detail: "Not found.", method: "GET", url: `${BASE}/models/9/` })
+    ],
     [
       "400 with field errors",
       jsonResponse({ name: ["This field is required."], project: ["Unknown project."] }, 400),
@@ -98,30 +135,63 @@ describe("SynapseClient error classification", () => {
         fieldErrors: { name: ["This field is required."], project: ["Unknown project."] }
       })
     ],
-    ["422", jsonResponse({ detail: "Unprocessable." }, 422), new ValidationError({ status_code: 422, detail: "Unprocessable.", method: "GET", url: `${BASE}/models/9/` })],
-    ["413", jsonResponse({ detail: "Too large." }, 413), new PayloadTooLargeError({ status_code: 413, detail: "Too large.", method: "GET", url: `${BASE}/models/9/` })],
+    [
+      "422",
+      jsonResponse({ detail: "Unprocessable." }, 422),
+      new ValidationError({ status_code: 422, detail: "Unprocessable.", method: "GET", url: `${BASE}/models/9/` })
+    ],
+    [
+      "413",
+      jsonResponse({ detail: "Too large." }, 413),
+      new PayloadTooLargeError({ status_code: 413, detail: "Too large.", method: "GET", url: `${BASE}/models/9/` })
+    ],
     [
       "429",
       jsonResponse({ detail: "Throttled." }, 429, { "retry-after": "7" }),
-      new RateLimitError({ status_code: 429, detail: "Throttled.", method: "GET", url: `${BASE}/models/9/`, retryAfter: 7 })
+      new RateLimitError({
+        status_code: 429,
+        detail: "Throttled.",
+        method: "GET",
+        url: `${BASE}/models/9/`,
+        retryAfter: 7
+      })
     ],
     [
       "502 with an HTML body from a proxy",
-      new Response("<html><head><title>502</title></head><body><h1>Bad Gateway</h1> nginx</body></html>", { status: 502, headers: { "content-type": "text/html" } }),
+      new Response("<html><head><title>502</title></head><body><h1>Bad Gateway</h1> nginx</body></html>", {
+        status: 502,
+        headers: { "content-type": "text/html" }
+      }),
       new ServerError({ status_code: 502, detail: "502 Bad Gateway nginx", method: "GET", url: `${BASE}/models/9/` })
     ],
     [
       "503 with an empty body",
       new Response("", { status: 503 }),
-      new ServerError({ status_code: 503, detail: "the server answered 503 with an empty body", method: "GET", url: `${BASE}/models/9/` })
+      new ServerError({
+        status_code: 503,
+        detail: "the server answered 503 with an empty body",
+        method: "GET",
+        url: `${BASE}/models/9/`
+      })
     ],
-    ["405", jsonResponse({ detail: "Method not allowed." }, 405), new UnexpectedStatusError({ status_code: 405, detail: "Method not allowed.", method: "GET", url: `${BASE}/models/9/` })]
+    [
+      "405",
+      jsonResponse({ detail: "Method not allowed." }, 405),
+      new UnexpectedStatusError({
+        status_code: 405,
+        detail: "Method not allowed.",
+        method: "GET",
+        url: `${BASE}/models/9/`
+      })
+    ]
   ]
   for (const [name, response, expected] of cases) {
     it.effect(`classifies ${name}`, () =>
       Effect.gen(function*() {
         const fake = fakeHttp(() => response.clone())
-        const error = yield* Effect.flip(withClient(fake, (client) => client.json(HttpClientRequest.get("models/9/?expand=x"), Item, { retry: false })))
+        const error = yield* Effect.flip(
+          withClient(fake, (client) => client.json(HttpClientRequest.get("models/9/?expand=x"), Item, { retry: false }))
+        )
         expect(error).toStrictEqual(expected)
         expect(fake.seen).toHaveLength(1)
       }))
@@ -142,7 +212,9 @@ describe("SynapseClient error classification", () => {
       expect(auth._tag).toBe("AuthenticationError")
       expect(decode._tag).toBe("DecodeError")
       for (const error of [auth, decode]) {
-        const everything = `${String(error)} ${error.message} ${JSON.stringify(error)} ${JSON.stringify(Exit.fail(error))}`
+        const everything = `${String(error)} ${error.message} ${JSON.stringify(error)} ${
+          JSON.stringify(Exit.fail(error))
+        }`
         expect(everything).not.toContain(TOKEN)
         expect(everything).toContain("[redacted]")
       }
@@ -154,7 +226,10 @@ describe("SynapseClient error classification", () => {
       const capture = Logger.make(({ annotations, message }) => {
         lines.push(`${String(message)} ${JSON.stringify(HashMap.toEntries(annotations))}`)
       })
-      const fake = fakeHttp((_, __, n) => (n === 1 ? jsonResponse({ detail: `upstream rejected Token ${TOKEN}` }, 503) : jsonResponse({ id: 1, name: "a" })))
+      const fake = fakeHttp((_, __, n) => (n === 1
+        ? jsonResponse({ detail: `upstream rejected Token ${TOKEN}` }, 503)
+        : jsonResponse({ id: 1, name: "a" }))
+      )
       const fiber = yield* Effect.fork(
         withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item)).pipe(
           Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
@@ -181,20 +256,27 @@ describe("SynapseClient decoding", () => {
     Effect.gen(function*() {
       const fake = fakeHttp(() => jsonResponse({ results: [{ id: 1, name: "a" }, { id: "two", name: "b" }] }))
       const error = yield* Effect.flip(
-        withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Schema.Struct({ results: Schema.Array(Item) })))
+        withClient(
+          fake,
+          (client) => client.json(HttpClientRequest.get("x/"), Schema.Struct({ results: Schema.Array(Item) }))
+        )
       )
       expect(error._tag).toBe("DecodeError")
       const decode = error as DecodeError
       expect(decode.path).toBe("results.1.id")
       expect(decode.excerpt).toBe("\"two\"")
-      expect(decode.message).toBe(`HTTP 200: the answer does not match the expected schema: Expected number, actual "two" at results.1.id; received: "two" (GET ${BASE}/x/)`)
+      expect(decode.message).toBe(
+        `HTTP 200: the answer does not match the expected schema: Expected number, actual "two" at results.1.id; received: "two" (GET ${BASE}/x/)`
+      )
       expect(decode.status_code).toBe(200)
       expect(fake.seen).toHaveLength(1)
     }))
 
   it.effect("HTML with status 200 is a DecodeError with a readable excerpt, not retried", () =>
     Effect.gen(function*() {
-      const fake = fakeHttp(() => new Response("<!doctype html><html><body><p>Please log in</p></body></html>", { status: 200 }))
+      const fake = fakeHttp(() =>
+        new Response("<!doctype html><html><body><p>Please log in</p></body></html>", { status: 200 })
+      )
       const error = yield* Effect.flip(withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item)))
       expect(error).toMatchObject({ _tag: "DecodeError", status_code: 200, excerpt: "Please log in", truncated: false })
       expect(fake.seen).toHaveLength(1)
@@ -202,7 +284,11 @@ describe("SynapseClient decoding", () => {
 
   it.effect("truncated JSON is asked for again on the retry schedule, then succeeds", () =>
     Effect.gen(function*() {
-      const fake = fakeHttp((_, __, n) => (n <= 2 ? new Response("{\"id\": 1, \"na", { status: 200 }) : jsonResponse({ id: 1, name: "a" })))
+      const fake = fakeHttp((
+        _,
+        __,
+        n
+      ) => (n <= 2 ? new Response("{\"id\": 1, \"na", { status: 200 }) : jsonResponse({ id: 1, name: "a" })))
       const fiber = yield* Effect.fork(withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item)))
       yield* TestClock.adjust("1 minute")
       expect(yield* Fiber.join(fiber)).toStrictEqual({ id: 1, name: "a" })
@@ -212,7 +298,9 @@ describe("SynapseClient decoding", () => {
   it.effect("truncated JSON every time is a DecodeError marked truncated once the retry schedule is spent", () =>
     Effect.gen(function*() {
       const fake = fakeHttp(() => new Response("{\"results\": [{\"id\": 1}, {\"id\"", { status: 200 }))
-      const fiber = yield* Effect.fork(Effect.flip(withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item))))
+      const fiber = yield* Effect.fork(
+        Effect.flip(withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item)))
+      )
       yield* TestClock.adjust("10 minutes")
       expect(yield* Fiber.join(fiber)).toMatchObject({ _tag: "DecodeError", truncated: true })
       // The first attempt and the default schedule's six retries.
@@ -221,12 +309,19 @@ describe("SynapseClient decoding", () => {
 
   it.effect("a POST answered with truncated JSON is not sent again: asking again would repeat its effect", () =>
     Effect.gen(function*() {
-      const fake = fakeHttp((_, __, n) => (n === 1 ? new Response("{\"id\": 1, \"na", { status: 201 }) : jsonResponse({ id: 2, name: "b" })))
+      const fake = fakeHttp((
+        _,
+        __,
+        n
+      ) => (n === 1 ? new Response("{\"id\": 1, \"na", { status: 201 }) : jsonResponse({ id: 2, name: "b" })))
       const error = yield* Effect.flip(withClient(fake, (client) => client.json(HttpClientRequest.post("x/"), Item)))
       expect(error).toMatchObject({ _tag: "DecodeError", truncated: true, status_code: 201 })
       expect(fake.seen).toHaveLength(1)
       // Unless the caller says the request may be retried.
-      const again = yield* withClient(fake, (client) => client.json(HttpClientRequest.post("x/"), Item, { retry: true }))
+      const again = yield* withClient(
+        fake,
+        (client) => client.json(HttpClientRequest.post("x/"), Item, { retry: true })
+      )
       expect(again).toStrictEqual({ id: 2, name: "b" })
     }))
 
@@ -241,7 +336,10 @@ describe("SynapseClient decoding", () => {
 describe("SynapseClient retries (TestClock)", () => {
   it.effect("waits for Retry-After before retrying a 429", () =>
     Effect.gen(function*() {
-      const fake = fakeHttp((_, __, n) => (n === 1 ? jsonResponse({ detail: "slow down" }, 429, { "retry-after": "5" }) : jsonResponse({ id: 1, name: "a" })))
+      const fake = fakeHttp((_, __, n) => (n === 1
+        ? jsonResponse({ detail: "slow down" }, 429, { "retry-after": "5" })
+        : jsonResponse({ id: 1, name: "a" }))
+      )
       const fiber = yield* Effect.fork(withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item)))
       yield* TestClock.adjust("4900 millis")
       expect(fake.seen).toHaveLength(1)
@@ -273,7 +371,12 @@ describe("SynapseClient retries (TestClock)", () => {
 
   it.effect("retries a PUT (idempotent) but never a POST or a PATCH", () =>
     Effect.gen(function*() {
-      const fake = fakeHttp((request) => (request.method === "PUT" && fakeCount.put++ === 0 ? new Response("", { status: 502 }) : request.method === "PUT" ? jsonResponse({ id: 1, name: "a" }) : reset(request)))
+      const fake = fakeHttp((request) => (request.method === "PUT" && fakeCount.put++ === 0
+        ? new Response("", { status: 502 })
+        : request.method === "PUT"
+        ? jsonResponse({ id: 1, name: "a" })
+        : reset(request))
+      )
       const fakeCount = { put: 0 }
       const fiber = yield* Effect.fork(withClient(fake, (client) =>
         Effect.all([
@@ -292,10 +395,14 @@ describe("SynapseClient retries (TestClock)", () => {
   it.effect("gives up after the schedule's retries with the last error, status kept", () =>
     Effect.gen(function*() {
       const fake = fakeHttp(() => jsonResponse({ detail: "down" }, 504))
-      const fiber = yield* Effect.fork(Effect.flip(withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item))))
+      const fiber = yield* Effect.fork(
+        Effect.flip(withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item)))
+      )
       yield* TestClock.adjust("5 minutes")
       const error = yield* Fiber.join(fiber)
-      expect(error).toStrictEqual(new ServerError({ status_code: 504, detail: "down", method: "GET", url: `${BASE}/x/` }))
+      expect(error).toStrictEqual(
+        new ServerError({ status_code: 504, detail: "down", method: "GET", url: `${BASE}/x/` })
+      )
       expect(fake.seen).toHaveLength(7)
     }))
 
@@ -326,10 +433,21 @@ describe("SynapseClient timeouts (TestClock)", () => {
   it.effect("a POST that never answers fails with TimeoutError after the per-call timeout, once", () =>
     Effect.gen(function*() {
       const fake = fakeHttp(() => Effect.never)
-      const fiber = yield* Effect.fork(Effect.flip(withClient(fake, (client) => client.json(HttpClientRequest.post("models/"), Item, { timeout: "3 seconds" }))))
+      const fiber = yield* Effect.fork(
+        Effect.flip(
+          withClient(fake, (client) => client.json(HttpClientRequest.post("models/"), Item, { timeout: "3 seconds" }))
+        )
+      )
       yield* TestClock.adjust("3 seconds")
       const error = yield* Fiber.join(fiber)
-      expect(error).toStrictEqual(new TimeoutError({ detail: "no complete answer within 3s", method: "POST", url: `${BASE}/models/`, timeoutMs: 3000 }))
+      expect(error).toStrictEqual(
+        new TimeoutError({
+          detail: "no complete answer within 3s",
+          method: "POST",
+          url: `${BASE}/models/`,
+          timeoutMs: 3000
+        })
+      )
       expect(fake.seen).toHaveLength(1)
     }))
 })
@@ -337,11 +455,13 @@ describe("SynapseClient timeouts (TestClock)", () => {
 describe("SynapseClient configuration", () => {
   const fromEnv = (env: Record<string, string>) => {
     const fake = fakeHttp(() => jsonResponse({ id: 1, name: "a" }))
-    const program = Effect.flatMap(SynapseClient.SynapseClient, (client) =>
-      Effect.as(client.json(HttpClientRequest.get("models/1/"), Item), client)).pipe(
-        Effect.provide(SynapseClient.layerConfig().pipe(Layer.provide(fake.layer))),
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
-      )
+    const program = Effect.flatMap(
+      SynapseClient.SynapseClient,
+      (client) => Effect.as(client.json(HttpClientRequest.get("models/1/"), Item), client)
+    ).pipe(
+      Effect.provide(SynapseClient.layerConfig().pipe(Layer.provide(fake.layer))),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+    )
     return { fake, program }
   }
 
@@ -365,7 +485,12 @@ describe("SynapseClient configuration", () => {
       expect(fake.seen[0]!.headers["authorization"]).toBeUndefined()
     }))
 
-  for (const [name, value] of [["not a URL", "api.synapse.sh"], ["a non-http scheme", "ftp://x/"], ["a query", "https://x/?a=1"]] as const) {
+  for (
+    const [name, value] of [["not a URL", "api.synapse.sh"], ["a non-http scheme", "ftp://x/"], [
+      "a query",
+      "https://x/?a=1"
+    ]] as const
+  ) {
     it.effect(`a bad SYNAPSE_BASE_URL (${name}) fails at layer construction, naming the variable`, () =>
       Effect.gen(function*() {
         const { fake, program } = fromEnv({ SYNAPSE_BASE_URL: value })
@@ -394,8 +519,22 @@ describe("decoder (compiled guard for bulk rows)", () => {
     ground_truth_dataset_version: 123,
     category: "train",
     created_at: "2026-11-01T10:00:00Z",
-    data: { type: "image", annotations: [{ id: 1, category_id: 3, category: "car", bbox: [10, 20, 100, 50], area: 5000, iscrowd: 0, segmentation: [[1, 2]] }] },
-    data_unit: { id: 77, files: { image: { name: "a.png", url: "http://h/a.png", width: 640, height: 480, size: 12, checksum: "x" } } },
+    data: {
+      type: "image",
+      annotations: [{
+        id: 1,
+        category_id: 3,
+        category: "car",
+        bbox: [10, 20, 100, 50],
+        area: 5000,
+        iscrowd: 0,
+        segmentation: [[1, 2]]
+      }]
+    },
+    data_unit: {
+      id: 77,
+      files: { image: { name: "a.png", url: "http://h/a.png", width: 640, height: 480, size: 12, checksum: "x" } }
+    },
     files: { image_1: { url: "http://h/a.png", file_type: "image", is_primary: true } },
     metadata: { annotator: "z" },
     unknown_extra: { kept: true }

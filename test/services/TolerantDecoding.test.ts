@@ -14,8 +14,15 @@ import { GroundTruths } from "../../src/services/GroundTruths.js"
 import { Models } from "../../src/services/Models.js"
 import type * as Synapse from "../../src/services/Synapse.js"
 import { DecodeError } from "../../src/services/SynapseError.js"
+import {
+  API,
+  onePage,
+  type ScriptedAnswer,
+  type ScriptedRequest,
+  type ScriptedServer,
+  startScriptedServer
+} from "../support/scriptedServer.js"
 import { ok, runEither, sdkLayer } from "../support/sdk.js"
-import { API, onePage, type ScriptedAnswer, type ScriptedRequest, type ScriptedServer, startScriptedServer } from "../support/scriptedServer.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-tolerant-"))
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
@@ -31,7 +38,8 @@ const serve = async (route: (request: ScriptedRequest) => ScriptedAnswer | undef
   return server
 }
 
-const run = <A, E>(effect: Effect.Effect<A, E, Synapse.Services>) => runEither(sdkLayer({ url: server!.url, token: "t0ken" }, work), effect)
+const run = <A, E>(effect: Effect.Effect<A, E, Synapse.Services>) =>
+  runEither(sdkLayer({ url: server!.url, token: "t0ken" }, work), effect)
 
 /** A model as a backend answering only the evidenced fields sends it. */
 const MODEL_E = {
@@ -64,19 +72,34 @@ const EVENT_E = {
   id: 901,
   category: "train",
   files: {
-    image_1: { url: "https://files.example/img/1.jpg?sig=1", file_type: "image", is_primary: true, checksum_sha1: "deadbeef" },
+    image_1: {
+      url: "https://files.example/img/1.jpg?sig=1",
+      file_type: "image",
+      is_primary: true,
+      checksum_sha1: "deadbeef"
+    },
     data_meta_1: { url: "https://files.example/meta/1.json?sig=1" }
   },
   data: {
     annotations: { image: [{ id: "a1", tool: "bounding_box", classification: { class: "car" } }] },
     annotationsData: { image: [{ id: "a1", coordinate: { x: 10, y: 20, width: 30, height: 40 } }] }
   },
-  data_unit: { id: 55, files: { image_1: { url: "https://files.example/img/1.jpg?sig=1" } }, meta: { origin: "upload" } },
+  data_unit: {
+    id: 55,
+    files: { image_1: { url: "https://files.example/img/1.jpg?sig=1" } },
+    meta: { origin: "upload" }
+  },
   assignment: 77
 }
 
 const VERSION_E = { id: 303, name: "v3", is_archived: false }
-const GROUND_TRUTH_E = { id: 11, files: { image_1: { url: "https://files.example/img/1.jpg?sig=1" }, data_meta_1: { url: "https://files.example/meta/1.json" } } }
+const GROUND_TRUTH_E = {
+  id: 11,
+  files: {
+    image_1: { url: "https://files.example/img/1.jpg?sig=1" },
+    data_meta_1: { url: "https://files.example/meta/1.json" }
+  }
+}
 
 const pick = (record: Record<string, unknown>, fields: ReadonlyArray<string>) =>
   Object.fromEntries(Object.entries(record).filter(([k]) => fields.includes(k)))
@@ -91,8 +114,12 @@ describe("models with few fields", () => {
   it("list, get and stream return every model as sent: only an id, only E fields, unknown fields kept", async () => {
     const all = [MODEL_E, MODEL_ID_ONLY, MODEL_UNKNOWN, MODEL_NULL_EXPANSIONS]
     const s = await serve((req) => {
-      if (req.path === `${API}/models/` && req.query.get("page") === "2") return { json: { count: 4, next: null, previous: null, results: all.slice(2) } }
-      if (req.path === `${API}/models/`) return { json: { count: 4, next: `${s.url}/models/?page=2`, results: all.slice(0, 2) } }
+      if (req.path === `${API}/models/` && req.query.get("page") === "2") {
+        return { json: { count: 4, next: null, previous: null, results: all.slice(2) } }
+      }
+      if (req.path === `${API}/models/`) {
+        return { json: { count: 4, next: `${s.url}/models/?page=2`, results: all.slice(0, 2) } }
+      }
       const one = /^\/api\/v1\/models\/(\d+)\/$/.exec(req.path)
       return one !== null ? { json: all.find((m) => m.id === Number(one[1])) } : undefined
     })
@@ -130,15 +157,30 @@ describe("models with few fields", () => {
 
 describe("ground truth with few fields", () => {
   it("events in E's shape decode whole, unknown fields (nested ones too) kept, in every listing form", async () => {
-    const events = [EVENT_E, { id: 902 }, { id: 903, category: null, files: {}, data: null }, { id: 904, files: null, data_unit: null }]
+    const events = [EVENT_E, { id: 902 }, { id: 903, category: null, files: {}, data: null }, {
+      id: 904,
+      files: null,
+      data_unit: null
+    }]
     await serve((req) => (req.path === `${API}/sdk/ground_truth_events/` ? { json: onePage(events) } : undefined))
     const params = { ground_truth_dataset_versions: [303] }
     const listed = ok(await run(Effect.flatMap(GroundTruths, (g) => g.listEvents(params))))
     expect(listed).toStrictEqual({ results: events, count: 4 })
     const streamed = ok(await run(Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamEvents(params)))))
     expect(Chunk.toReadonlyArray(streamed)).toStrictEqual(events)
-    const all = ok(await run(Effect.flatMap(GroundTruths, (g) => Effect.flatMap(g.listAllEvents(params), ({ count, stream }) =>
-      Effect.map(Stream.runCollect(stream), (c) => ({ count, events: Chunk.toReadonlyArray(c) }))))))
+    const all = ok(
+      await run(
+        Effect.flatMap(
+          GroundTruths,
+          (g) =>
+            Effect.flatMap(
+              g.listAllEvents(params),
+              ({ count, stream }) =>
+                Effect.map(Stream.runCollect(stream), (c) => ({ count, events: Chunk.toReadonlyArray(c) }))
+            )
+        )
+      )
+    )
     expect(all).toStrictEqual({ count: 4, events })
   })
 
@@ -152,10 +194,16 @@ describe("ground truth with few fields", () => {
     })
     const fields = ["category", "files", "data"]
     // Without a selection, the whole records.
-    const whole = ok(await run(Effect.flatMap(GroundTruths, (g) => g.listEvents({ ground_truth_dataset_versions: [303] }))))
+    const whole = ok(
+      await run(Effect.flatMap(GroundTruths, (g) => g.listEvents({ ground_truth_dataset_versions: [303] })))
+    )
     expect(whole.results.map((e) => e.id)).toStrictEqual([901, 902])
     expect(server!.requests.at(-1)!.query.getAll("fields")).toStrictEqual([])
-    const partial = ok(await run(Effect.flatMap(GroundTruths, (g) => g.listEvents({ ground_truth_dataset_versions: [303], extra: { fields } }))))
+    const partial = ok(
+      await run(
+        Effect.flatMap(GroundTruths, (g) => g.listEvents({ ground_truth_dataset_versions: [303], extra: { fields } }))
+      )
+    )
     expect(partial).toStrictEqual({
       results: [pick(EVENT_E, ["id", ...fields]), { ...pick(EVENT_E, ["id", ...fields]), id: 902, category: "test" }],
       count: 2
@@ -175,7 +223,10 @@ describe("ground truth with few fields", () => {
       const one = /^\/api\/v1\/ground_truth_dataset_versions\/(\d+)\/$/.exec(req.path)
       return one !== null ? { json: versions.find((v) => v.id === Number(one[1])) } : undefined
     })
-    expect(ok(await run(Effect.flatMap(GroundTruths, (g) => g.listVersions())))).toStrictEqual({ results: versions, count: 3 })
+    expect(ok(await run(Effect.flatMap(GroundTruths, (g) => g.listVersions())))).toStrictEqual({
+      results: versions,
+      count: 3
+    })
     const streamed = ok(await run(Effect.flatMap(GroundTruths, (g) => Stream.runCollect(g.streamVersions()))))
     expect(Chunk.toReadonlyArray(streamed)).toStrictEqual(versions)
     for (const version of versions) {
@@ -184,8 +235,15 @@ describe("ground truth with few fields", () => {
   })
 
   it("ground truths with id and files only", async () => {
-    const rows = [GROUND_TRUTH_E, { id: 12 }, { id: 13, files: {}, reviewed: true }, { id: 14, files: null, ground_truth_dataset_versions: null }]
+    const rows = [GROUND_TRUTH_E, { id: 12 }, { id: 13, files: {}, reviewed: true }, {
+      id: 14,
+      files: null,
+      ground_truth_dataset_versions: null
+    }]
     await serve((req) => (req.path === `${API}/ground_truths/` ? { json: onePage(rows) } : undefined))
-    expect(ok(await run(Effect.flatMap(GroundTruths, (g) => g.list({}, { urlConversion: false }))))).toStrictEqual({ results: rows, count: 4 })
+    expect(ok(await run(Effect.flatMap(GroundTruths, (g) => g.list({}, { urlConversion: false }))))).toStrictEqual({
+      results: rows,
+      count: 4
+    })
   })
 })

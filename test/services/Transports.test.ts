@@ -6,8 +6,8 @@
  * byte-identical, and a 404 as `NotFoundError`. Each test also checks, on the transports' own
  * diagnostics channels, that its requests went over the transport under test and not the other one.
  */
-import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Context, Effect, Layer, Stream } from "effect"
 import { createHash, randomBytes } from "node:crypto"
@@ -18,9 +18,9 @@ import * as Path from "node:path"
 import { afterAll } from "vitest"
 import * as GroundTruths from "../../src/services/GroundTruths.js"
 import * as Models from "../../src/services/Models.js"
+import { isRich } from "../support/profile.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
 import { sdkLayer } from "../support/sdk.js"
-import { isRich } from "../support/profile.js"
 
 const MiB = 1024 * 1024
 const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-transports-test-"))
@@ -39,10 +39,21 @@ for (const channel of Object.keys(started) as Array<Channel>) {
   })
 }
 
-const transports: Array<{ name: string; layer: Layer.Layer<HttpClient.HttpClient>; channel: Channel; other: Channel }> = [
-  { name: "NodeHttpClient.layer", layer: NodeHttpClient.layer, channel: "http.client.request.start", other: "undici:request:create" },
-  { name: "NodeHttpClient.layerUndici", layer: NodeHttpClient.layerUndici, channel: "undici:request:create", other: "http.client.request.start" }
-]
+const transports: Array<{ name: string; layer: Layer.Layer<HttpClient.HttpClient>; channel: Channel; other: Channel }> =
+  [
+    {
+      name: "NodeHttpClient.layer",
+      layer: NodeHttpClient.layer,
+      channel: "http.client.request.start",
+      other: "undici:request:create"
+    },
+    {
+      name: "NodeHttpClient.layerUndici",
+      layer: NodeHttpClient.layerUndici,
+      channel: "undici:request:create",
+      other: "http.client.request.start"
+    }
+  ]
 
 const sandbox = useSandbox()
 const query = <T>(sql: string, ...params: Array<unknown>): Array<T> => sandbox().query<T>(sql, ...params)
@@ -69,7 +80,9 @@ for (const transport of transports) {
     it.scopedLive("lists and streams ground truth events", () =>
       Effect.gen(function*() {
         const gts = Context.get(yield* services(sandbox()), GroundTruths.GroundTruths)
-        const expected = query<{ id: number }>("SELECT id FROM ground_truth_events WHERE project = 1 ORDER BY id").map((r) => r.id)
+        const expected = query<{ id: number }>("SELECT id FROM ground_truth_events WHERE project = 1 ORDER BY id").map((
+          r
+        ) => r.id)
         expect(expected.length).toBeGreaterThan(20)
         const { result: page, sent } = yield* carried(gts.listEvents({ project: 1, page_size: 20 }))
         expect(page.count).toBe(expected.length)
@@ -86,7 +99,9 @@ for (const transport of transports) {
         const [row] = query<{ id: number; file_size: number; file_checksum: string }>(
           "SELECT id, file_size, file_checksum FROM models WHERE file_media IS NOT NULL ORDER BY id LIMIT 1"
         )
-        const { result: model, sent } = yield* carried(models.get(row!.id, { urlConversion: { filesFields: ["file"] } }))
+        const { result: model, sent } = yield* carried(
+          models.get(row!.id, { urlConversion: { filesFields: ["file"] } })
+        )
         const bytes = Fs.readFileSync(model.file!)
         expect(bytes.length).toBe(row!.file_size)
         expect(md5(bytes)).toBe(row!.file_checksum)
@@ -106,7 +121,9 @@ for (const transport of transports) {
           )
         )
         // An evidenced model does not say its project.
-        expect(created).toMatchObject(isRich() ? { name: `over ${transport.name}`, project: 1 } : { name: `over ${transport.name}` })
+        expect(created).toMatchObject(
+          isRich() ? { name: `over ${transport.name}`, project: 1 } : { name: `over ${transport.name}` }
+        )
         // Three chunk PUTs (1 + 1 + 0.5 MiB), then the completing POST and the model's POST.
         expect(sent.filter((r) => r.startsWith("PUT ") && r.includes("chunked_upload"))).toHaveLength(3)
         expect(sent.filter((r) => r.startsWith("POST "))).toHaveLength(2)

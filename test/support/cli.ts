@@ -20,7 +20,10 @@ export const repoRoot = Path.resolve(import.meta.dirname, "../..")
 const newestSource = (dir: string): number =>
   Fs.readdirSync(dir, { withFileTypes: true }).reduce(
     (newest, entry) =>
-      Math.max(newest, entry.isDirectory() ? newestSource(Path.join(dir, entry.name)) : Fs.statSync(Path.join(dir, entry.name)).mtimeMs),
+      Math.max(
+        newest,
+        entry.isDirectory() ? newestSource(Path.join(dir, entry.name)) : Fs.statSync(Path.join(dir, entry.name)).mtimeMs
+      ),
     0
   )
 
@@ -28,7 +31,9 @@ const built = Path.join(repoRoot, "dist/cli/main.js")
 
 /** The node arguments that start the command: the build if no source is newer, else tsx on the sources. */
 export const cliEntry: ReadonlyArray<string> =
-  Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestSource(Path.join(repoRoot, "src")) ? [built] : ["--import", "tsx", "src/cli/main.ts"]
+  Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestSource(Path.join(repoRoot, "src"))
+    ? [built]
+    : ["--import", "tsx", "src/cli/main.ts"]
 
 /** A finished command: its exit code and everything it wrote. */
 export interface CliResult {
@@ -51,7 +56,8 @@ export const runProcess = (command: string, args: ReadonlyArray<string>, env: No
   })
 
 /** Runs `node <args>` in the repository root to completion, with exactly the environment `env`. */
-export const runNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<CliResult> => runProcess(process.execPath, args, env)
+export const runNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<CliResult> =>
+  runProcess(process.execPath, args, env)
 
 /** Runs the command to completion with `env` added to this process's environment. */
 export const runCli = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<CliResult> =>

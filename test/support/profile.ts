@@ -40,11 +40,15 @@ export const imageIdsByEvent = async (
   version: number
 ): Promise<Map<number, number>> => {
   const ids = new Map<number, number>()
-  let next: string | null = `${sandbox.url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version}&page_size=1000`
+  let next: string | null =
+    `${sandbox.url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version}&page_size=1000`
   while (next !== null) {
     const response = await fetch(next, { headers: sandbox.headers })
     if (!response.ok) throw new Error(`imageIdsByEvent: HTTP ${response.status} for ${next}`)
-    const page = (await response.json()) as { next: string | null; results: Array<GroundTruthEvent & { readonly id: number }> }
+    const page = (await response.json()) as {
+      next: string | null
+      results: Array<GroundTruthEvent & { readonly id: number }>
+    }
     for (const event of page.results) {
       const image = eventImage(event).id
       if (image === undefined) throw new Error(`imageIdsByEvent: event ${event.id} names no image`)

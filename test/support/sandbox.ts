@@ -67,7 +67,13 @@ export const startTestSandbox = async (options: TestSandboxOptions = {}): Promis
       db.close()
     }
   }
-  const handle = await startSandbox({ ...rest, seed, dataDir, port: options.port ?? 0, host: options.host ?? "127.0.0.1" })
+  const handle = await startSandbox({
+    ...rest,
+    seed,
+    dataDir,
+    port: options.port ?? 0,
+    host: options.host ?? "127.0.0.1"
+  })
   const openDb = () => new Database(Path.join(dataDir, "sandbox.sqlite"))
   const headers = { "Synapse-Access-Token": `Token ${handle.token}` }
   // Several sandboxes may serve one directory (the data directory's lock orders their start); the
@@ -75,7 +81,17 @@ export const startTestSandbox = async (options: TestSandboxOptions = {}): Promis
   let view: Promise<SandboxHandle> | undefined
   const richView = async (): Promise<RichView> => {
     if (handle.profile === "rich") return { url: handle.url, origin: handle.origin, headers }
-    view ??= startSandbox({ seed, dataDir, port: 0, host: "127.0.0.1", token: handle.token, profile: "rich", faults: "", randSeed: options.randSeed, events: options.events })
+    view ??= startSandbox({
+      seed,
+      dataDir,
+      port: 0,
+      host: "127.0.0.1",
+      token: handle.token,
+      profile: "rich",
+      faults: "",
+      randSeed: options.randSeed,
+      events: options.events
+    })
     const v = await view
     return { url: v.url, origin: v.origin, headers }
   }
@@ -104,7 +120,7 @@ export const startTestSandbox = async (options: TestSandboxOptions = {}): Promis
  * Registers a sandbox for the current test file (or `describe` block): started in `beforeAll`,
  * stopped in `afterAll`. Returns an accessor, valid inside tests.
  */
-export const useSandbox = (options: TestSandboxOptions = {}): (() => TestSandbox) => {
+export const useSandbox = (options: TestSandboxOptions = {}): () => TestSandbox => {
   let sandbox: TestSandbox | undefined
   beforeAll(async () => {
     sandbox = await startTestSandbox(options)

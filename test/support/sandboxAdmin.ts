@@ -14,7 +14,10 @@ import type { TestSandbox } from "./sandbox.js"
 /** Sends a JSON request to `route` (from the sandbox's origin) with its token; answers the JSON body. */
 export const sandboxJson = (sb: TestSandbox, route: string, init: RequestInit = {}) =>
   Effect.promise(async () => {
-    const response = await fetch(`${sb.origin}${route}`, { ...init, headers: { ...sb.headers, "content-type": "application/json" } })
+    const response = await fetch(`${sb.origin}${route}`, {
+      ...init,
+      headers: { ...sb.headers, "content-type": "application/json" }
+    })
     return (await response.json()) as Record<string, any>
   })
 
@@ -36,7 +39,11 @@ export const setFaults = (sb: TestSandbox, spec: string, randSeed: number) =>
  */
 export const faultFirst = (
   sb: TestSandbox,
-  options: { readonly matches: (request: HttpClientRequest.HttpClientRequest) => boolean; readonly spec: string; readonly randSeed: number }
+  options: {
+    readonly matches: (request: HttpClientRequest.HttpClientRequest) => boolean
+    readonly spec: string
+    readonly randSeed: number
+  }
 ) => {
   let phase: "idle" | "armed" | "done" = "idle"
   const transformClient = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
@@ -62,5 +69,14 @@ export const faultFirst = (
  */
 export const loseFirstAnswer = (
   sb: TestSandbox,
-  options: { readonly matches: (request: HttpClientRequest.HttpClientRequest) => boolean; readonly paths: string; readonly randSeed: number }
-) => faultFirst(sb, { matches: options.matches, spec: `loseResponse=1,paths=${options.paths}`, randSeed: options.randSeed })
+  options: {
+    readonly matches: (request: HttpClientRequest.HttpClientRequest) => boolean
+    readonly paths: string
+    readonly randSeed: number
+  }
+) =>
+  faultFirst(sb, {
+    matches: options.matches,
+    spec: `loseResponse=1,paths=${options.paths}`,
+    randSeed: options.randSeed
+  })

@@ -43,20 +43,30 @@ export interface ScriptedServer {
 export const API = "/api/v1"
 
 /** Starts a server on an ephemeral port of 127.0.0.1 answering with `route`. */
-export const startScriptedServer = async (route: (request: ScriptedRequest) => ScriptedAnswer | undefined): Promise<ScriptedServer> => {
+export const startScriptedServer = async (
+  route: (request: ScriptedRequest) => ScriptedAnswer | undefined
+): Promise<ScriptedServer> => {
   const requests: Array<ScriptedRequest> = []
   const server = http.createServer((req, res) => {
     const parts: Array<Buffer> = []
     req.on("data", (chunk: Buffer) => parts.push(chunk))
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://127.0.0.1")
-      const request: ScriptedRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, body: Buffer.concat(parts).toString("utf8") }
+      const request: ScriptedRequest = {
+        method: req.method ?? "GET",
+        path: url.pathname,
+        query: url.searchParams,
+        body: Buffer.concat(parts).toString("utf8")
+      }
       requests.push(request)
       let answer: ScriptedAnswer | undefined
       try {
         answer = route(request)
       } catch (error) {
-        answer = { status: 500, json: { detail: `route failed: ${error instanceof Error ? error.message : String(error)}` } }
+        answer = {
+          status: 500,
+          json: { detail: `route failed: ${error instanceof Error ? error.message : String(error)}` }
+        }
       }
       const { status, json } = answer ?? { status: 404, json: { detail: "Not found." } }
       res.writeHead(status ?? 200, { "content-type": "application/json" }).end(JSON.stringify(json))
@@ -76,4 +86,9 @@ export const startScriptedServer = async (route: (request: ScriptedRequest) => S
 }
 
 /** A DRF page of `results`, all on one page. */
-export const onePage = (results: ReadonlyArray<unknown>) => ({ count: results.length, next: null, previous: null, results })
+export const onePage = (results: ReadonlyArray<unknown>) => ({
+  count: results.length,
+  next: null,
+  previous: null,
+  results
+})

@@ -6,8 +6,8 @@
  *   const layer = sdkLayer(sandbox(), work)
  *   const result = ok(await runEither(layer, analyzeModel(input)))
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Either, Layer, Redacted } from "effect"
 import * as Path from "node:path"
 import * as Synapse from "../../src/services/Synapse.js"
@@ -40,8 +40,10 @@ export const sdkLayer = (
   }).pipe(Layer.provide(transport), Layer.orDie)
 
 /** Runs `effect` with `layer`; a failure comes back as `Left` instead of rejecting. */
-export const runEither = <A, E>(layer: Layer.Layer<Synapse.Services>, effect: Effect.Effect<A, E, Synapse.Services>): Promise<Either.Either<A, E>> =>
-  Effect.runPromise(Effect.either(effect).pipe(Effect.provide(layer)))
+export const runEither = <A, E>(
+  layer: Layer.Layer<Synapse.Services>,
+  effect: Effect.Effect<A, E, Synapse.Services>
+): Promise<Either.Either<A, E>> => Effect.runPromise(Effect.either(effect).pipe(Effect.provide(layer)))
 
 /** The success inside `e`, or a thrown error naming the failure. */
 export const ok = <A, E>(e: Either.Either<A, E>): A => {

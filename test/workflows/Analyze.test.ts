@@ -9,7 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import * as Synapse from "../../src/services/Synapse.js"
-import { analyzeModel, type AnalyzeInput } from "../../src/workflows/Analyze.js"
+import { type AnalyzeInput, analyzeModel } from "../../src/workflows/Analyze.js"
 import { call } from "../support/http.js"
 import { imageIdsByEvent, isRich } from "../support/profile.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
@@ -18,7 +18,8 @@ import { ok, runEither, sdkLayer } from "../support/sdk.js"
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-analyze-test-"))
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
 
-const run = <A, E>(sb: TestSandbox, effect: Effect.Effect<A, E, Synapse.Services>) => runEither(sdkLayer(sb, work), effect)
+const run = <A, E>(sb: TestSandbox, effect: Effect.Effect<A, E, Synapse.Services>) =>
+  runEither(sdkLayer(sb, work), effect)
 const analyze = async (sb: TestSandbox, input: AnalyzeInput) => run(sb, analyzeModel(input))
 
 // Expectations are read in the documented shapes, whatever profile the analysis runs against.
@@ -44,7 +45,8 @@ describe("analyzeModel", () => {
     const version = versions.find((v: any) => v.ground_truth_dataset.name === "Street scenes" && v.version === "v2.0")
     const detector = (await get(sb, "models/?project=1&model_type=detection&is_active=true")).results[0]
     const classifier = (await get(sb, "models/?project=1&model_type=classification&is_active=true")).results[0]
-    const events = (await get(sb, `sdk/ground_truth_events/?ground_truth_dataset_versions=${version.id}&page_size=1000`)).results
+    const events =
+      (await get(sb, `sdk/ground_truth_events/?ground_truth_dataset_versions=${version.id}&page_size=1000`)).results
     fixture = { detector, classifier, version, events }
     return fixture
   }
@@ -54,10 +56,16 @@ describe("analyzeModel", () => {
     const { detector, version, events } = await load()
     const a = ok(await analyze(sb, { model_id: detector.id, ground_truth_version_id: version.id }))
     // An evidenced model says neither its activity nor its metrics: none are reported, and a note says so.
-    expect(a.model).toMatchObject(isRich() ? { id: detector.id, name: detector.name, is_active: true } : { id: detector.id, name: detector.name })
+    expect(a.model).toMatchObject(
+      isRich() ? { id: detector.id, name: detector.name, is_active: true } : { id: detector.id, name: detector.name }
+    )
     expect(a.reported.source).toMatch(/reported by the model's uploader/)
     expect(a.reported.metrics).toStrictEqual(isRich() ? detector.metrics : {})
-    if (!isRich()) expect(a.notes).toContain(`the backend sent no metrics for model ${detector.id}: there are no reported metrics to show or compare`)
+    if (!isRich()) {
+      expect(a.notes).toContain(
+        `the backend sent no metrics for model ${detector.id}: there are no reported metrics to show or compare`
+      )
+    }
     expect(a.computed).toBeUndefined()
     expect(a.discrepancies).toStrictEqual([])
     expect(a.groundTruth.events).toBe(events.length)
@@ -83,14 +91,24 @@ describe("analyzeModel", () => {
       e.data.annotations
         // The native form cannot say `iscrowd`: an evidenced crowd region is an ordinary box to find.
         .filter((a: any) => a.iscrowd !== 1 || !isRich())
-        .map((a: any, i: number) => ({ image_id: images.get(e.id), category_id: categoryId(a), bbox: a.bbox, score: 0.5 + ((e.id * 7 + i) % 50) / 100 }))
+        .map((a: any, i: number) => ({
+          image_id: images.get(e.id),
+          category_id: categoryId(a),
+          bbox: a.bbox,
+          score: 0.5 + ((e.id * 7 + i) % 50) / 100
+        }))
     )
     const progress: Array<string> = []
     const a = ok(
       await run(
         sb,
         analyzeModel(
-          { model_id: detector.id, ground_truth_version_id: version.id, predictions: JSON.stringify(rows), tolerance: 0.05 },
+          {
+            model_id: detector.id,
+            ground_truth_version_id: version.id,
+            predictions: JSON.stringify(rows),
+            tolerance: 0.05
+          },
           { onProgress: (p) => progress.push(`${p.stage}:${p.done}/${p.total}`) }
         )
       )
@@ -122,7 +140,12 @@ describe("analyzeModel", () => {
     // An evidenced model has no model_type: the task is given, else the lines would be read as detection.
     const task = isRich() ? {} : { task: "classification" as const }
     const a = ok(
-      await analyze(sb, { model_id: classifier.id, ground_truth_version_id: version.id, predictions: lines.join("\n"), ...task })
+      await analyze(sb, {
+        model_id: classifier.id,
+        ground_truth_version_id: version.id,
+        predictions: lines.join("\n"),
+        ...task
+      })
     )
     if (a.computed?.task !== "classification") throw new Error("expected classification")
     const units = byUnit.size
@@ -130,7 +153,9 @@ describe("analyzeModel", () => {
     // Some units have two passes that disagree on the label: those may count as wrong too.
     expect(a.computed.metrics.samples).toBe(units)
     expect(a.computed.metrics.accuracy).toBeLessThanOrEqual((units - wrong) / units)
-    expect(a.computed.metrics.accuracy).toBeGreaterThanOrEqual((units - wrong - a.groundTruth.conflictingLabels) / units)
+    expect(a.computed.metrics.accuracy).toBeGreaterThanOrEqual(
+      (units - wrong - a.groundTruth.conflictingLabels) / units
+    )
     expect(a.computed.metrics.labels).toContain("not_a_class")
     expect(a.computed.unpredicted).toBe(0)
   })
@@ -138,7 +163,12 @@ describe("analyzeModel", () => {
   it("fails clearly on a file that is not JSON, and on one whose rows match no data unit", async () => {
     const sb = sandbox()
     const { detector, version } = await load()
-    const notJson = await analyze(sb, { model_id: detector.id, ground_truth_version_id: version.id, predictions: "id,label\n1,car\n", predictions_name: "preds.csv" })
+    const notJson = await analyze(sb, {
+      model_id: detector.id,
+      ground_truth_version_id: version.id,
+      predictions: "id,label\n1,car\n",
+      predictions_name: "preds.csv"
+    })
     expect(Either.isLeft(notJson) && notJson.left._tag).toBe("PredictionsError")
     expect(Either.isLeft(notJson) && notJson.left.message).toMatch(/preds.csv is neither a JSON array nor JSON Lines/)
     const nowhere = await analyze(sb, {

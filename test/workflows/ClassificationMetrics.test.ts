@@ -20,8 +20,9 @@ describe("classificationMetrics", () => {
       const pairs: Array<LabelPair> = []
       for (let i = 0; i < n; i++) {
         const actual = classes[Math.floor(rand() * classes.length)]
-        const predicted =
-          rand() < 0.6 && predictable.includes(actual) ? actual : predictable[Math.floor(rand() * predictable.length)]
+        const predicted = rand() < 0.6 && predictable.includes(actual)
+          ? actual
+          : predictable[Math.floor(rand() * predictable.length)]
         pairs.push({ actual, predicted })
       }
       const ours = classificationMetrics(pairs)

@@ -16,7 +16,15 @@ const good = () => ({
   annotations: [
     { id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 10, 10], area: 100, iscrowd: 0 },
     { id: 2, image_id: 2, category_id: 2, bbox: [1, 1, 2, 2], area: 2, iscrowd: 0, segmentation: [[1, 1, 3, 1, 3, 3]] },
-    { id: 3, image_id: 1, category_id: 2, bbox: [0, 0, 5, 5], area: 20, iscrowd: 1, segmentation: { size: [50, 100], counts: "abc" } }
+    {
+      id: 3,
+      image_id: 1,
+      category_id: 2,
+      bbox: [0, 0, 5, 5],
+      area: 20,
+      iscrowd: 1,
+      segmentation: { size: [50, 100], counts: "abc" }
+    }
   ]
 })
 
@@ -96,7 +104,10 @@ describe("Coco.validate", () => {
 
   it("caps the listed findings but counts all", () => {
     const doc = good()
-    doc.annotations = Array.from({ length: 50 }, (_, i) => ({ id: 0, image_id: 1, category_id: 1, bbox: [0, 0, 1, 1], area: 1, iscrowd: 0 + i * 0 }))
+    doc.annotations = Array.from(
+      { length: 50 },
+      (_, i) => ({ id: 0, image_id: 1, category_id: 1, bbox: [0, 0, 1, 1], area: 1, iscrowd: 0 + i * 0 })
+    )
     const v = validate(doc, { maxFindings: 10 })
     expect(v.findings.length).toBe(10)
     expect(v.errors).toBe(50)
@@ -106,7 +117,7 @@ describe("Coco.validate", () => {
 
 describe("Coco.validateFile (streaming)", () => {
   it.effect("agrees with the in-memory validator, whatever the key order", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const doc = good()
       doc.annotations[2]!.image_id = 99
       const reordered = { annotations: doc.annotations, info: doc.info, images: doc.images, categories: doc.categories }
@@ -114,28 +125,30 @@ describe("Coco.validateFile (streaming)", () => {
       Fs.writeFileSync(file, JSON.stringify(reordered, null, 2))
       const v = yield* validateFile(file)
       expect(v).toEqual(validate(doc))
-    })
-  )
+    }))
 
   it.effect("reports a truncated file", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const file = Path.join(dir, "truncated.json")
       Fs.writeFileSync(file, JSON.stringify(good()).slice(0, 200))
       const v = yield* validateFile(file)
       expect(v.valid).toBe(false)
       expect(v.findings.some((f) => f.rule === "structure")).toBe(true)
-    })
-  )
+    }))
 
   it.effect("fails with CocoFileError for a missing file", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const exit = yield* Effect.exit(validateFile(Path.join(dir, "nope.json")))
       expect(Exit.isFailure(exit)).toBe(true)
-    })
-  )
+    }))
 
   it("scanner handles any chunking, strings with brackets and escapes", () => {
-    const doc = { info: { s: "a]},\"{[" }, images: [{ id: 1, file_name: "x,]\\\"y.png", width: 1, height: 1 }], nums: [1, 2.5, "s"], categories: [] }
+    const doc = {
+      info: { s: "a]},\"{[" },
+      images: [{ id: 1, file_name: "x,]\\\"y.png", width: 1, height: 1 }],
+      nums: [1, 2.5, "s"],
+      categories: []
+    }
     const text = JSON.stringify(doc, null, 1)
     for (const size of [1, 2, 3, 7, 1000]) {
       const got: Array<[string, unknown]> = []

@@ -19,7 +19,8 @@ import { ok, runEither, sdkLayer } from "../support/sdk.js"
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-compare-test-"))
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
 
-const run = <A, E>(sb: TestSandbox, effect: Effect.Effect<A, E, Synapse.Services>) => runEither(sdkLayer(sb, work), effect)
+const run = <A, E>(sb: TestSandbox, effect: Effect.Effect<A, E, Synapse.Services>) =>
+  runEither(sdkLayer(sb, work), effect)
 
 describe("rank", () => {
   it("is stable on ties, shares their rank, and follows the direction", () => {
@@ -28,8 +29,19 @@ describe("rank", () => {
     expect(rank(items, "lower").map((r) => `${r.rank}${r.id}`)).toStrictEqual(["1d", "2a", "2c", "4b"])
   })
   it("defaults loss- and error-like metrics to lower is better", () => {
-    expect(["loss", "val_loss", "error_rate", "RMSE", "latency_ms"].map(defaultDirection)).toStrictEqual(["lower", "lower", "lower", "lower", "lower"])
-    expect(["accuracy", "mAP", "f1_score", "recall"].map(defaultDirection)).toStrictEqual(["higher", "higher", "higher", "higher"])
+    expect(["loss", "val_loss", "error_rate", "RMSE", "latency_ms"].map(defaultDirection)).toStrictEqual([
+      "lower",
+      "lower",
+      "lower",
+      "lower",
+      "lower"
+    ])
+    expect(["accuracy", "mAP", "f1_score", "recall"].map(defaultDirection)).toStrictEqual([
+      "higher",
+      "higher",
+      "higher",
+      "higher"
+    ])
   })
 })
 
@@ -49,10 +61,18 @@ describe("compareModels", () => {
         sb,
         Effect.gen(function*() {
           const models = yield* Models
-          return yield* Effect.forEach(specs, ([name, metrics]) =>
-            models.create({ name: `compare ${name}`, model_type: "classification", project: 3, metrics, is_active: false }).pipe(
-              Effect.map((m) => m.id)
-            )
+          return yield* Effect.forEach(
+            specs,
+            ([name, metrics]) =>
+              models.create({
+                name: `compare ${name}`,
+                model_type: "classification",
+                project: 3,
+                metrics,
+                is_active: false
+              }).pipe(
+                Effect.map((m) => m.id)
+              )
           )
         })
       )
@@ -62,20 +82,27 @@ describe("compareModels", () => {
 
   // Stored metrics are not evidenced (an evidenced model has no `metrics`): ranking by them runs on
   // the rich profile; the evidence answer, an UnknownMetricError, is asserted below.
-  it.skipIf(!isRich())("ranks by the metric, lists models without it apart, and keeps ties in input order", async () => {
-    const sb = sandbox()
-    const [a, b, c, d] = await register(sb)
-    const r = ok(await run(sb, compareModels({ model_ids: [a, b, c, d], metric: "accuracy" })))
-    expect(r.direction).toBe("higher")
-    expect(r.directionSource).toBe("default")
-    expect(r.ranking.map((x) => [x.rank, x.model.id, x.value])).toStrictEqual([[1, b, 0.95], [2, a, 0.9], [2, c, 0.9]])
-    expect(r.missing.map((x) => x.model.id)).toStrictEqual([d])
-    expect(r.best?.model.id).toBe(b)
-    expect(r.availableMetrics).toStrictEqual(["accuracy", "loss"])
-    // Input order decides among ties: C before A when given first.
-    const swapped = ok(await run(sb, compareModels({ model_ids: [c, a, b], metric: "accuracy" })))
-    expect(swapped.ranking.map((x) => x.model.id)).toStrictEqual([b, c, a])
-  })
+  it.skipIf(!isRich())(
+    "ranks by the metric, lists models without it apart, and keeps ties in input order",
+    async () => {
+      const sb = sandbox()
+      const [a, b, c, d] = await register(sb)
+      const r = ok(await run(sb, compareModels({ model_ids: [a, b, c, d], metric: "accuracy" })))
+      expect(r.direction).toBe("higher")
+      expect(r.directionSource).toBe("default")
+      expect(r.ranking.map((x) => [x.rank, x.model.id, x.value])).toStrictEqual([[1, b, 0.95], [2, a, 0.9], [
+        2,
+        c,
+        0.9
+      ]])
+      expect(r.missing.map((x) => x.model.id)).toStrictEqual([d])
+      expect(r.best?.model.id).toBe(b)
+      expect(r.availableMetrics).toStrictEqual(["accuracy", "loss"])
+      // Input order decides among ties: C before A when given first.
+      const swapped = ok(await run(sb, compareModels({ model_ids: [c, a, b], metric: "accuracy" })))
+      expect(swapped.ranking.map((x) => x.model.id)).toStrictEqual([b, c, a])
+    }
+  )
 
   it.skipIf(!isRich())("ranks loss lower-is-better by default, and follows an explicit direction", async () => {
     const sb = sandbox()
@@ -98,8 +125,8 @@ describe("compareModels", () => {
     expect(r.left._tag).toBe("UnknownMetricError")
     expect(r.left.message).toBe(
       isRich()
-        ? 'no model has a metric named "f1_score" stored on it; metrics that exist: accuracy, loss'
-        : 'no model has a metric named "f1_score" stored on it; metrics that exist: none; the backend sent no metrics for any of these models: recompute them from predictions on a dataset version instead'
+        ? "no model has a metric named \"f1_score\" stored on it; metrics that exist: accuracy, loss"
+        : "no model has a metric named \"f1_score\" stored on it; metrics that exist: none; the backend sent no metrics for any of these models: recompute them from predictions on a dataset version instead"
     )
   })
 
@@ -108,9 +135,15 @@ describe("compareModels", () => {
     const [a, b, c] = await register(sb)
     // Expectations are read in the documented shapes, whatever profile the comparison runs against.
     const view = await sb.richView()
-    const versions = (await call(`${view.url}/ground_truth_dataset_versions/?page_size=100`, { headers: view.headers })).body.results
-    const version = versions.find((v: any) => v.ground_truth_dataset.name === "Intersection cameras" && v.version === "v1.1")
-    const events = (await call(`${view.url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version.id}&page_size=1000`, { headers: view.headers })).body.results
+    const versions =
+      (await call(`${view.url}/ground_truth_dataset_versions/?page_size=100`, { headers: view.headers })).body.results
+    const version = versions.find((v: any) =>
+      v.ground_truth_dataset.name === "Intersection cameras" && v.version === "v1.1"
+    )
+    const events =
+      (await call(`${view.url}/sdk/ground_truth_events/?ground_truth_dataset_versions=${version.id}&page_size=1000`, {
+        headers: view.headers
+      })).body.results
     const units = new Map<number | string, string>()
     // The last pass per unit; the analysis picks one label per unit by its own rule, so build
     // predictions that are right or wrong whatever the label: the class itself, or a non-class.
@@ -125,7 +158,11 @@ describe("compareModels", () => {
           model_ids: [a, b, c],
           metric: "accuracy",
           // An evidenced model has no model_type: the task is given, else the lines would be read as detection.
-          recompute: { ground_truth_version_id: version.id, predictions: { [String(a)]: allWrong, [String(b)]: perfect }, ...(isRich() ? {} : { task: "classification" as const }) }
+          recompute: {
+            ground_truth_version_id: version.id,
+            predictions: { [String(a)]: allWrong, [String(b)]: perfect },
+            ...(isRich() ? {} : { task: "classification" as const })
+          }
         })
       )
     )
@@ -134,17 +171,29 @@ describe("compareModels", () => {
     expect(r.ranking[0].value).toBeGreaterThan(0.8)
     expect(r.ranking[0].reported).toBe(isRich() ? 0.95 : undefined)
     expect(r.ranking[1].value).toBe(0)
-    expect(r.missing).toStrictEqual([{ model: expect.objectContaining({ id: c }), reason: "no predictions supplied for this model" }])
+    expect(r.missing).toStrictEqual([{
+      model: expect.objectContaining({ id: c }),
+      reason: "no predictions supplied for this model"
+    }])
     expect(r.availableMetrics).toContain("f1_macro")
   })
 
   it("refuses predictions keyed by a model that is not compared, naming it", async () => {
     const sb = sandbox()
     const [a, b] = await register(sb)
-    const r = await run(sb, compareModels({ model_ids: [a, b], metric: "accuracy", recompute: { ground_truth_version_id: 1, predictions: { "999999": "" } } }))
+    const r = await run(
+      sb,
+      compareModels({
+        model_ids: [a, b],
+        metric: "accuracy",
+        recompute: { ground_truth_version_id: 1, predictions: { "999999": "" } }
+      })
+    )
     expect(Either.isLeft(r)).toBe(true)
     if (Either.isRight(r)) return
     expect(r.left._tag).toBe("PredictionsError")
-    expect(r.left.message).toBe(`predictions were given for "999999", which is not among the compared models (${a}, ${b}); key predictions by the id of a compared model`)
+    expect(r.left.message).toBe(
+      `predictions were given for "999999", which is not among the compared models (${a}, ${b}); key predictions by the id of a compared model`
+    )
   })
 })

@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { Models } from "../../src/services/Models.js"
 import * as Synapse from "../../src/services/Synapse.js"
-import { deployModel, type DeployInput, rollbackDeployment } from "../../src/workflows/Deploy.js"
+import { type DeployInput, deployModel, rollbackDeployment } from "../../src/workflows/Deploy.js"
 import { call } from "../support/http.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
 import { runEither, sdkLayer } from "../support/sdk.js"
@@ -45,7 +45,10 @@ const startProxy = async (target: string, refuse: (method: string, url: string, 
       const headers: Record<string, string> = {}
       for (const [k, v] of Object.entries(req.headers)) {
         // fetch sets framing headers itself.
-        if (typeof v === "string" && !["host", "content-length", "connection", "transfer-encoding", "keep-alive"].includes(k)) headers[k] = v
+        if (
+          typeof v === "string" &&
+          !["host", "content-length", "connection", "transfer-encoding", "keep-alive"].includes(k)
+        ) headers[k] = v
       }
       const answer = await fetch(`${target}${req.url}`, {
         method: req.method ?? "GET",
@@ -76,7 +79,11 @@ const startProxy = async (target: string, refuse: (method: string, url: string, 
 type Proxy = Awaited<ReturnType<typeof startProxy>>
 
 /** Runs `body` with a refusing proxy in front of the sandbox, closing the proxy however it ends. */
-const withProxy = async (target: string, refuse: Parameters<typeof startProxy>[1], body: (proxy: Proxy) => Promise<void>) => {
+const withProxy = async (
+  target: string,
+  refuse: Parameters<typeof startProxy>[1],
+  body: (proxy: Proxy) => Promise<void>
+) => {
   const proxy = await startProxy(target, refuse)
   try {
     await body(proxy)
@@ -90,24 +97,36 @@ const demotionOf = (model: number) => (method: string, url: string, body: string
   method === "PATCH" && url.endsWith(`/models/${model}/`) && body.includes("false")
 
 const modelsOf = async (sb: TestSandbox, project: number) =>
-  (await call(`${sb.url}/models/?project=${project}&page_size=1000&ordering=id`, { headers: sb.headers })).body.results as Array<any>
-const activeOf = async (sb: TestSandbox, project: number) => (await modelsOf(sb, project)).filter((m) => m.is_active).map((m) => m.id)
+  (await call(`${sb.url}/models/?project=${project}&page_size=1000&ordering=id`, { headers: sb.headers })).body
+    .results as Array<any>
+const activeOf = async (sb: TestSandbox, project: number) =>
+  (await modelsOf(sb, project)).filter((m) => m.is_active).map((m) => m.id)
 
 /** Registers models in `project` with the given metrics and activity; answers their ids. */
 const register = async (
   sb: TestSandbox,
   project: number,
-  specs: Array<{ name: string; metrics: Record<string, number>; active: boolean; type?: "detection" | "classification" }>
+  specs: Array<
+    { name: string; metrics: Record<string, number>; active: boolean; type?: "detection" | "classification" }
+  >
 ) => {
   const r = await run(
     sb.url,
     sb.token,
     Effect.gen(function*() {
       const models = yield* Models
-      return yield* Effect.forEach(specs, (s) =>
-        models.create({ name: s.name, model_type: s.type ?? "detection", project, metrics: s.metrics, is_active: s.active }).pipe(
-          Effect.map((m) => m.id)
-        )
+      return yield* Effect.forEach(
+        specs,
+        (s) =>
+          models.create({
+            name: s.name,
+            model_type: s.type ?? "detection",
+            project,
+            metrics: s.metrics,
+            is_active: s.active
+          }).pipe(
+            Effect.map((m) => m.id)
+          )
       )
     })
   )
@@ -136,11 +155,19 @@ describe("deployModel", () => {
       { name: "dry B", metrics: { mAP: 0.85 }, active: true }
     ])
     const before = await modelsOf(sb, 1)
-    const r = await run(sb.url, sb.token, deployModel(config(1, { dry_run: true, gate: { against: "active", metric: "mAP", min_improvement: 0.01 } })))
+    const r = await run(
+      sb.url,
+      sb.token,
+      deployModel(config(1, { dry_run: true, gate: { against: "active", metric: "mAP", min_improvement: 0.01 } }))
+    )
     if (Either.isLeft(r)) throw r.left
     expect(r.right.status).toBe("planned")
     expect(r.right.plan.wouldDeactivate.map((m) => m.id)).toStrictEqual([a, b])
-    expect(r.right.plan.gate).toMatchObject({ passed: true, baseline: { model: { id: b }, value: 0.85 }, candidate: 0.87 })
+    expect(r.right.plan.gate).toMatchObject({
+      passed: true,
+      baseline: { model: { id: b }, value: 0.85 },
+      candidate: 0.87
+    })
     expect(r.right.plan.gate?.improvement).toBeCloseTo(0.02, 12)
     expect(r.right.plan.steps).toHaveLength(5)
     expect(await modelsOf(sb, 1)).toStrictEqual(before)
@@ -161,16 +188,31 @@ describe("deployModel", () => {
     const file = path.join(work, "model.pkl")
     fs.writeFileSync(file, Buffer.alloc(300_000, 7))
     const seen: Array<string> = []
-    const r = await run(sb.url, sb.token, deployModel(config(2, { model_path: file, version: "3.0.0" }), { onStep: (s) => seen.push(s) }))
+    const r = await run(
+      sb.url,
+      sb.token,
+      deployModel(config(2, { model_path: file, version: "3.0.0" }), { onStep: (s) => seen.push(s) })
+    )
     if (Either.isLeft(r)) throw r.left
     const id = r.right.model!.id
     expect(r.right.status).toBe("deployed")
-    expect(r.right.steps.map((s) => `${s.step}:${s.status}`)).toStrictEqual(["create:done", "activate:done", "deactivate:done", "deactivate:done", "verify:done"])
+    expect(r.right.steps.map((s) => `${s.step}:${s.status}`)).toStrictEqual([
+      "create:done",
+      "activate:done",
+      "deactivate:done",
+      "deactivate:done",
+      "verify:done"
+    ])
     expect(seen).toStrictEqual(["create", "activate", "deactivate", "deactivate", "verify"])
     expect(r.right.activeAfter).toStrictEqual([id])
     expect(await activeOf(sb, 2)).toStrictEqual([id, classifier].sort((x, y) => x - y))
     const stored = (await call(`${sb.url}/models/${id}/?include_file=true`, { headers: sb.headers })).body
-    expect(stored).toMatchObject({ name: "Production Object Detector v3", version: "3.0.0", metrics: { mAP: 0.87 }, file_info: { size: 300_000 } })
+    expect(stored).toMatchObject({
+      name: "Production Object Detector v3",
+      version: "3.0.0",
+      metrics: { mAP: 0.87 },
+      file_info: { size: 300_000 }
+    })
   })
 
   it("rejects by the gate without changing anything, and refuses a gate metric the active model lacks", async () => {
@@ -182,10 +224,18 @@ describe("deployModel", () => {
     expect(rejected.right.status).toBe("gate_rejected")
     expect(rejected.right.plan.gate).toMatchObject({ passed: false, baseline: { model: { id: a } } })
     // loss is lower-is-better: 0.05 beats 0.1.
-    const lossGate = await run(sb.url, sb.token, deployModel(config(3, { dry_run: true, metrics: { loss: 0.05 }, gate: { against: "active", metric: "loss" } })))
+    const lossGate = await run(
+      sb.url,
+      sb.token,
+      deployModel(config(3, { dry_run: true, metrics: { loss: 0.05 }, gate: { against: "active", metric: "loss" } }))
+    )
     if (Either.isLeft(lossGate)) throw lossGate.left
     expect(lossGate.right.plan.gate).toMatchObject({ direction: "lower", passed: true })
-    const lacking = await run(sb.url, sb.token, deployModel(config(3, { metrics: { f1: 0.9 }, gate: { against: "active", metric: "f1" } })))
+    const lacking = await run(
+      sb.url,
+      sb.token,
+      deployModel(config(3, { metrics: { f1: 0.9 }, gate: { against: "active", metric: "f1" } }))
+    )
     expect(Either.isLeft(lacking) && lacking.left._tag).toBe("DeployPreconditionError")
     expect(Either.isLeft(lacking) && lacking.left.message).toMatch(/active model .*lacks.*nothing was changed/)
     const noName = await run(sb.url, sb.token, deployModel(config(3, { name: "" })))
@@ -226,7 +276,9 @@ describe("deployModel", () => {
       expect(failure.steps.map((s) => `${s.step}:${s.modelId}:${s.status}`)).toStrictEqual([
         `create:${created}:done`,
         `activate:${created}:done`,
-        ...[a, b, ...others].sort((x, y) => x - y).map((id) => `deactivate:${id}:${id < b ? "done" : id === b ? "failed" : "not_run"}`),
+        ...[a, b, ...others].sort((x, y) => x - y).map((id) =>
+          `deactivate:${id}:${id < b ? "done" : id === b ? "failed" : "not_run"}`
+        ),
         "verify:null:not_run"
       ])
       expect(failure.message).toMatch(/failed at step \d+ \(deactivate\)/)
@@ -294,16 +346,28 @@ describe("rollbackDeployment", () => {
     const [theirs] = await register(sb, 2, [{ name: "rb theirs", metrics: { mAP: 0.5 }, active: true }])
     const before = [await activeOf(sb, 1), await activeOf(sb, 2)]
 
-    const foreign = await run(sb.url, sb.token, rollbackDeployment({ project_id: 1, reactivate: [], deactivate: [mine!, theirs!] }))
-    if (Either.isRight(foreign) || foreign.left._tag !== "DeployPreconditionError") throw new Error("expected DeployPreconditionError")
+    const foreign = await run(
+      sb.url,
+      sb.token,
+      rollbackDeployment({ project_id: 1, reactivate: [], deactivate: [mine!, theirs!] })
+    )
+    if (Either.isRight(foreign) || foreign.left._tag !== "DeployPreconditionError") {
+      throw new Error("expected DeployPreconditionError")
+    }
     expect(foreign.left.reason).toBe("model_not_in_project")
     expect(foreign.left.message).toBe(`model ${theirs} is in project 2, not in project 1 (nothing was changed)`)
 
-    const unknown = await run(sb.url, sb.token, rollbackDeployment({ project_id: 1, reactivate: [], deactivate: [mine!, 999_999] }))
+    const unknown = await run(
+      sb.url,
+      sb.token,
+      rollbackDeployment({ project_id: 1, reactivate: [], deactivate: [mine!, 999_999] })
+    )
     expect(Either.isLeft(unknown) && unknown.left._tag).toBe("NotFoundError")
 
     const empty = await run(sb.url, sb.token, rollbackDeployment({ project_id: 1, reactivate: [], deactivate: [] }))
-    expect(Either.isLeft(empty) && empty.left._tag === "DeployPreconditionError" && empty.left.reason).toBe("nothing_to_do")
+    expect(Either.isLeft(empty) && empty.left._tag === "DeployPreconditionError" && empty.left.reason).toBe(
+      "nothing_to_do"
+    )
 
     expect([await activeOf(sb, 1), await activeOf(sb, 2)]).toStrictEqual(before)
   })
@@ -316,16 +380,30 @@ describe("rollbackDeployment", () => {
       { name: "rb C", metrics: { mAP: 0.5 }, active: false }
     ])
     await withProxy(sb.origin, demotionOf(a!), async (proxy) => {
-      const r = await run(proxy.url, sb.token, rollbackDeployment({ project_id: 3, reactivate: [], deactivate: [a!, b!] }))
+      const r = await run(
+        proxy.url,
+        sb.token,
+        rollbackDeployment({ project_id: 3, reactivate: [], deactivate: [a!, b!] })
+      )
       if (Either.isRight(r) || r.left._tag !== "DeploymentFailed") throw new Error("expected DeploymentFailed")
-      expect(r.left.steps.map((s) => `${s.step}:${s.modelId}:${s.status}`)).toStrictEqual([`deactivate:${a}:failed`, `deactivate:${b}:done`])
+      expect(r.left.steps.map((s) => `${s.step}:${s.modelId}:${s.status}`)).toStrictEqual([
+        `deactivate:${a}:failed`,
+        `deactivate:${b}:done`
+      ])
     })
     const promotionOf = (model: number) => (method: string, url: string, body: string) =>
       method === "PATCH" && url.endsWith(`/models/${model}/`) && body.includes("true")
     await withProxy(sb.origin, promotionOf(c!), async (proxy) => {
-      const r = await run(proxy.url, sb.token, rollbackDeployment({ project_id: 3, reactivate: [c!], deactivate: [a!] }))
+      const r = await run(
+        proxy.url,
+        sb.token,
+        rollbackDeployment({ project_id: 3, reactivate: [c!], deactivate: [a!] })
+      )
       if (Either.isRight(r) || r.left._tag !== "DeploymentFailed") throw new Error("expected DeploymentFailed")
-      expect(r.left.steps.map((s) => `${s.step}:${s.modelId}:${s.status}`)).toStrictEqual([`reactivate:${c}:failed`, `deactivate:${a}:not_run`])
+      expect(r.left.steps.map((s) => `${s.step}:${s.modelId}:${s.status}`)).toStrictEqual([
+        `reactivate:${c}:failed`,
+        `deactivate:${a}:not_run`
+      ])
     })
     const now = await activeOf(sb, 3)
     expect([a, b, c].map((id) => now.includes(id!))).toStrictEqual([true, false, false])

@@ -13,7 +13,12 @@ import * as Path from "node:path"
 import { afterAll } from "vitest"
 import * as Synapse from "../../src/services/Synapse.js"
 import { validate } from "../../src/workflows/Coco.js"
-import { exportGroundTruth, type ExportGroundTruthInput, type ExportProgress, type ExportRun } from "../../src/workflows/Export.js"
+import {
+  exportGroundTruth,
+  type ExportGroundTruthInput,
+  type ExportProgress,
+  type ExportRun
+} from "../../src/workflows/Export.js"
 import { readManifest } from "../../src/workflows/Manifest.js"
 import { prepareTrainingData, type PrepareTrainingDataInput } from "../../src/workflows/Split.js"
 import { imageIdsByEvent, isRich } from "../support/profile.js"
@@ -27,19 +32,34 @@ const fresh = () => Path.join(tmp, `out-${++k}`)
 
 const layer = () => {
   const sb = sandbox()
-  return Synapse.layer({ baseUrl: sb.url, accessToken: Redacted.make(sb.token), fileCache: { dir: Path.join(tmp, "cache") } }).pipe(
+  return Synapse.layer({
+    baseUrl: sb.url,
+    accessToken: Redacted.make(sb.token),
+    fileCache: { dir: Path.join(tmp, "cache") }
+  }).pipe(
     Layer.provide(NodeHttpClient.layer),
     Layer.orDie
   )
 }
-const doExport = (input: ExportGroundTruthInput, run?: ExportRun) => Effect.runPromise(exportGroundTruth(input, run).pipe(Effect.provide(layer())))
-const doSplit = (input: PrepareTrainingDataInput) => Effect.runPromise(prepareTrainingData(input).pipe(Effect.provide(layer())))
+const doExport = (input: ExportGroundTruthInput, run?: ExportRun) =>
+  Effect.runPromise(exportGroundTruth(input, run).pipe(Effect.provide(layer())))
+const doSplit = (input: PrepareTrainingDataInput) =>
+  Effect.runPromise(prepareTrainingData(input).pipe(Effect.provide(layer())))
 
 interface RawEvent {
   id: number
   category: string | null
   data_unit: { id: number; files: { image: { name: string; width?: number; height?: number } } }
-  data: { annotations?: Array<{ category: string; category_id: number; bbox: [number, number, number, number]; segmentation?: Array<Array<number>> }> }
+  data: {
+    annotations?: Array<
+      {
+        category: string
+        category_id: number
+        bbox: [number, number, number, number]
+        segmentation?: Array<Array<number>>
+      }
+    >
+  }
 }
 
 // The independent reading is done in the documented shapes, whatever profile the export reads.
@@ -59,14 +79,15 @@ const rawEvents = async (query: string): Promise<Array<RawEvent>> => {
     for (const [event, image] of await imageIdsByEvent(sandbox(), version)) imageIds.set(event, image)
   }
   const out: Array<RawEvent> = []
-  for (let page = 1; ; page++) {
+  for (let page = 1;; page++) {
     const body = await rawJson(`sdk/ground_truth_events/?${query}&page_size=200&page=${page}`)
     out.push(...body.results)
     if (body.next === null) return out
   }
 }
-const versions = async (): Promise<Array<{ id: number; statistics: any; is_archived: boolean; ground_truth_dataset: { name: string } }>> =>
-  (await rawJson("ground_truth_dataset_versions/?page_size=100")).results
+const versions = async (): Promise<
+  Array<{ id: number; statistics: any; is_archived: boolean; ground_truth_dataset: { name: string } }>
+> => (await rawJson("ground_truth_dataset_versions/?page_size=100")).results
 
 /** The expected written annotations of one event, per the rules in the issue, computed independently. */
 const expectedOf = (e: RawEvent, width: number, height: number) => {
@@ -102,13 +123,21 @@ describe("golden COCO export of the demo data", () => {
   it("every demo version: valid, statistics match, content matches an independent reading", async () => {
     for (const v of await versions()) {
       const outputDir = fresh()
-      const summary = await doExport({ datasetVersionIds: [v.id], format: "coco", outputDir, splitBy: "category", includeImages: true })
+      const summary = await doExport({
+        datasetVersionIds: [v.id],
+        format: "coco",
+        outputDir,
+        splitBy: "category",
+        includeImages: true
+      })
       expect(summary.valid).toBe(true)
       const stats = v.statistics
       const skipped = Object.values(summary.skipped.annotations).reduce((s, n) => s + n, 0)
       expect(summary.annotations + skipped).toBe(stats.annotation_count)
       expect(summary.images).toBe(stats.data_unit_count)
-      expect(summary.events).toBe(Object.values(stats.category_counts as Record<string, number>).reduce((s, n) => s + n, 0))
+      expect(summary.events).toBe(
+        Object.values(stats.category_counts as Record<string, number>).reduce((s, n) => s + n, 0)
+      )
 
       // Independent reading: rebuild per image the expected annotations from the raw events.
       const events = await rawEvents(`ground_truth_dataset_versions=${v.id}`)
@@ -139,7 +168,13 @@ describe("golden COCO export of the demo data", () => {
           expected.set(key, [...(expected.get(key) ?? []), ...out])
         }
         // the platform's category ids are kept (evidenced annotations name their class only)
-        if (isRich()) for (const e of events) for (const a of e.data.annotations ?? []) if (names.has(a.category_id)) expect(names.get(a.category_id)).toBe(a.category)
+        if (isRich()) {
+          for (const e of events) {
+            for (const a of e.data.annotations ?? []) {
+              if (names.has(a.category_id)) expect(names.get(a.category_id)).toBe(a.category)
+            }
+          }
+        }
       }
       const sortAll = (m: Map<string, Array<string>>) => new Map([...m].map(([key, l]) => [key, [...l].sort()]))
       expect(sortAll(written)).toEqual(sortAll(expected))
@@ -167,10 +202,16 @@ describe("COCO export of several dataset versions", () => {
   const exportPair = async (ids: [number, number], perVersion: Array<Array<RawEvent>>) => {
     const outputDir = fresh()
     let last: ExportProgress | undefined
-    const summary = await doExport({ datasetVersionIds: ids, format: "coco", outputDir }, { onProgress: (p) => void (last = p) })
+    const summary = await doExport({ datasetVersionIds: ids, format: "coco", outputDir }, {
+      onProgress: (p) => void (last = p)
+    })
     expect(summary.valid).toBe(true)
     expect(summary.datasetVersions).toStrictEqual(ids)
-    expect(last).toMatchObject({ phase: "done", eventsRead: perVersion.flat().length, eventsTotal: perVersion.flat().length })
+    expect(last).toMatchObject({
+      phase: "done",
+      eventsRead: perVersion.flat().length,
+      eventsTotal: perVersion.flat().length
+    })
     const coco = JSON.parse(Fs.readFileSync(Path.join(outputDir, "annotations", "instances_all.json"), "utf8"))
     expect(validate(coco).valid).toBe(true)
     const imageIds = coco.images.map((i: any) => i.id as number)
@@ -180,7 +221,9 @@ describe("COCO export of several dataset versions", () => {
     const sizes = new Map<number, [number, number]>(coco.images.map((i: any) => [i.id, [i.width, i.height]]))
     const names = new Map<number, string>(coco.categories.map((c: any) => [c.id, c.name]))
     const owner = new Map<number, number>()
-    for (const [index, events] of perVersion.entries()) for (const e of events) if (!owner.has(imageOf(e))) owner.set(imageOf(e), index)
+    for (const [index, events] of perVersion.entries()) {
+      for (const e of events) if (!owner.has(imageOf(e))) owner.set(imageOf(e), index)
+    }
     const expected = new Map<number, Array<string>>()
     let expectedSkipped = 0
     let laterEvents = 0
@@ -237,7 +280,13 @@ describe("golden YOLO export of the demo data", () => {
   it("labels match the COCO export annotation for annotation; images and data.yaml in place", async () => {
     const [v] = (await versions()).filter((v) => !v.is_archived)
     const yoloDir = fresh()
-    const summary = await doExport({ datasetVersionIds: [v!.id], format: "yolo", outputDir: yoloDir, splitBy: "category", includeImages: true })
+    const summary = await doExport({
+      datasetVersionIds: [v!.id],
+      format: "yolo",
+      outputDir: yoloDir,
+      splitBy: "category",
+      includeImages: true
+    })
     const cocoDir = fresh()
     await doExport({ datasetVersionIds: [v!.id], format: "coco", outputDir: cocoDir, splitBy: "category" })
     const yaml = Fs.readFileSync(Path.join(yoloDir, "data.yaml"), "utf8")
@@ -251,11 +300,15 @@ describe("golden YOLO export of the demo data", () => {
       for (const img of coco.images) {
         const stem = img.file_name.replace(/\.[^.]+$/, "")
         expect(Fs.existsSync(Path.join(yoloDir, "images", split, img.file_name))).toBe(true)
-        const label = Fs.readFileSync(Path.join(yoloDir, "labels", split, `${stem}.txt`), "utf8").split("\n").filter((l) => l !== "")
+        const label = Fs.readFileSync(Path.join(yoloDir, "labels", split, `${stem}.txt`), "utf8").split("\n").filter((
+          l
+        ) => l !== "")
         const fromYolo = label.map((l) => {
           const [c, cx, cy, w, h] = l.split(" ").map(Number) as [number, number, number, number, number]
           for (const x of [cx, cy, w, h]) expect(x >= 0 && x <= 1).toBe(true)
-          return `${names[c]}:${Math.round((cx - w / 2) * img.width)},${Math.round((cy - h / 2) * img.height)},${Math.round(w * img.width)},${Math.round(h * img.height)}`
+          return `${names[c]}:${Math.round((cx - w / 2) * img.width)},${Math.round((cy - h / 2) * img.height)},${
+            Math.round(w * img.width)
+          },${Math.round(h * img.height)}`
         })
         const fromCoco = coco.annotations
           .filter((a: any) => a.image_id === img.id)
@@ -292,13 +345,17 @@ describe("splits of the demo data", () => {
 
     const manifest = await Effect.runPromise(readManifest(manifestPath))
     const seen = new Set<number>()
-    for (const s of Object.values(manifest.splits)) for (const id of s.data_units) {
-      expect(seen.has(id)).toBe(false)
-      seen.add(id)
+    for (const s of Object.values(manifest.splits)) {
+      for (const id of s.data_units) {
+        expect(seen.has(id)).toBe(false)
+        seen.add(id)
+      }
     }
     expect(a.summary.leakedImages).toBe(0)
     expect(seen.size).toBe(a.summary.total.images)
-    for (const row of Object.values(a.summary.deviations)) for (const d of Object.values(row)) expect(d).toBeLessThanOrEqual(0.05)
+    for (const row of Object.values(a.summary.deviations)) {
+      for (const d of Object.values(row)) expect(d).toBeLessThanOrEqual(0.05)
+    }
     expect(a.summary.maxDeviation).toBeLessThanOrEqual(0.05)
 
     // The seed's form: split_ratio only.
@@ -309,7 +366,13 @@ describe("splits of the demo data", () => {
     // Export the same project's versions by the manifest: each image lands in its manifest split.
     const vs = (await versions()).filter((v) => v.ground_truth_dataset.name === "Street scenes").map((v) => v.id)
     const out = fresh()
-    const summary = await doExport({ datasetVersionIds: vs as [number, ...Array<number>], format: "coco", outputDir: out, splitBy: "manifest", manifestPath })
+    const summary = await doExport({
+      datasetVersionIds: vs as [number, ...Array<number>],
+      format: "coco",
+      outputDir: out,
+      splitBy: "manifest",
+      manifestPath
+    })
     expect(summary.valid).toBe(true)
     for (const [split, s] of Object.entries(manifest.splits)) {
       const coco = JSON.parse(Fs.readFileSync(Path.join(out, "annotations", `instances_${split}.json`), "utf8"))

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
+import { exitCodeOf } from "../../src/cli/commands/workflowSupport.js"
 import * as Backend from "../../src/mcp/Backend.js"
 import { toToolError } from "../../src/mcp/Errors.js"
 import { serverLayer } from "../../src/mcp/Main.js"
@@ -20,14 +21,19 @@ import * as SynapseClient from "../../src/services/SynapseClient.js"
 import { IncompleteRecordError, isSynapseError } from "../../src/services/SynapseError.js"
 import { analyzeModel } from "../../src/workflows/Analyze.js"
 import { compareModels } from "../../src/workflows/Compare.js"
-import { deployModel, type DeployInput, rollbackDeployment } from "../../src/workflows/Deploy.js"
-import { exitCodeOf } from "../../src/cli/commands/workflowSupport.js"
+import { type DeployInput, deployModel, rollbackDeployment } from "../../src/workflows/Deploy.js"
 import { testSettings } from "../mcp/fixture.js"
 import { connect, textOf } from "../mcp/harness.js"
 import { runCli } from "../support/cli.js"
 import { call } from "../support/http.js"
 import { useSandbox } from "../support/sandbox.js"
-import { API, onePage, type ScriptedRequest, type ScriptedServer, startScriptedServer } from "../support/scriptedServer.js"
+import {
+  API,
+  onePage,
+  type ScriptedRequest,
+  type ScriptedServer,
+  startScriptedServer
+} from "../support/scriptedServer.js"
 import { ok, runEither, sdkLayer } from "../support/sdk.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-incomplete-"))
@@ -46,7 +52,9 @@ afterEach(async () => {
  */
 const serveModels = async (models: ReadonlyArray<Record<string, unknown>>) => {
   server = await startScriptedServer((req: ScriptedRequest) => {
-    if (req.method === "POST" && req.path === `${API}/models/`) return { status: 400, json: { chunked_upload: ["Invalid pk \"0\" - object does not exist."] } }
+    if (req.method === "POST" && req.path === `${API}/models/`) {
+      return { status: 400, json: { chunked_upload: ["Invalid pk \"0\" - object does not exist."] } }
+    }
     if (req.method === "GET" && req.path === `${API}/models/`) return { json: onePage(models) }
     const one = /^\/api\/v1\/models\/(\d+)\/$/.exec(req.path)
     const model = one !== null ? models.find((m) => m.id === Number(one[1])) : undefined
@@ -60,12 +68,21 @@ const run = <A, E>(effect: Effect.Effect<A, E, any>) =>
 
 const DEPLOY: DeployInput = { name: "candidate", type: "detection", project_id: 2, replace_active: true, dry_run: true }
 
-const incomplete = (id: number, field: string, neededBy: string) => ({ _tag: "IncompleteRecordError", resource: "model", id, field, needed_by: neededBy })
+const incomplete = (id: number, field: string, neededBy: string) => ({
+  _tag: "IncompleteRecordError",
+  resource: "model",
+  id,
+  field,
+  needed_by: neededBy
+})
 const shapeOf = (e: unknown) => {
   const o = e as Record<string, unknown>
   return { _tag: o._tag, resource: o.resource, id: o.id, field: o.field, needed_by: o.needed_by }
 }
-const changes = () => server!.requests.filter((r) => r.method === "PATCH" || (r.method === "POST" && !r.body.includes("synapse-ml project check")))
+const changes = () =>
+  server!.requests.filter((r) =>
+    r.method === "PATCH" || (r.method === "POST" && !r.body.includes("synapse-ml project check"))
+  )
 
 describe("deploy on models that lack what it needs", () => {
   it("a listed active model without project fails the plan with IncompleteRecordError naming it; nothing changes", async () => {
@@ -92,7 +109,14 @@ describe("deploy on models that lack what it needs", () => {
     expect(Either.isLeft(typed) && shapeOf(typed.left)).toStrictEqual(incomplete(458, "model_type", "deploy"))
     expect(Either.isLeft(typed) && typed.left.message).toContain("scope \"project\" does not need it")
     const plan = ok(await run(deployModel({ ...DEPLOY, scope: "project" })))
-    expect(plan.plan.activeModels).toStrictEqual([{ id: 458, name: "untyped", model_type: null, project: 2, version: null, is_active: true }])
+    expect(plan.plan.activeModels).toStrictEqual([{
+      id: 458,
+      name: "untyped",
+      model_type: null,
+      project: 2,
+      version: null,
+      is_active: true
+    }])
     expect(plan.plan.steps).toContain("deactivate model 458 (untyped)")
   })
 
@@ -112,9 +136,13 @@ describe("deploy on models that lack what it needs", () => {
 
   it("a gate against an active model the backend sent no metrics for says so", async () => {
     await serveModels([{ id: 5, name: "bare", project: 2, model_type: "detection", is_active: true }])
-    const result = await run(deployModel({ ...DEPLOY, metrics: { mAP: 0.9 }, gate: { against: "active", metric: "mAP" } }))
+    const result = await run(
+      deployModel({ ...DEPLOY, metrics: { mAP: 0.9 }, gate: { against: "active", metric: "mAP" } })
+    )
     expect(Either.isLeft(result) && result.left._tag).toBe("DeployPreconditionError")
-    expect(Either.isLeft(result) && result.left.message).toContain("5 (bare) lacks (the backend sent no metrics for them)")
+    expect(Either.isLeft(result) && result.left.message).toContain(
+      "5 (bare) lacks (the backend sent no metrics for them)"
+    )
   })
 
   it("rollback refuses a model without project before switching anything", async () => {
@@ -125,7 +153,11 @@ describe("deploy on models that lack what it needs", () => {
   })
 
   it("rollback refuses before switching anything when the project's listing cannot say which models are active", async () => {
-    await serveModels([{ id: 456, project: 2, is_active: false }, { id: 500, project: 2, is_active: true }, { id: 9, name: "stateless", project: 2 }])
+    await serveModels([{ id: 456, project: 2, is_active: false }, { id: 500, project: 2, is_active: true }, {
+      id: 9,
+      name: "stateless",
+      project: 2
+    }])
     const result = await run(rollbackDeployment({ project_id: 2, reactivate: [456], deactivate: [500] }))
     expect(Either.isLeft(result) && shapeOf(result.left)).toStrictEqual(incomplete(9, "is_active", "rollback"))
     expect(changes()).toStrictEqual([])
@@ -136,7 +168,8 @@ describe("deploy on the sandbox's evidence profile", () => {
   const evidence = useSandbox({ seed: "demo", profile: "evidence" })
 
   it("stops at the first model that does not say whether it is active, and creates nothing", async () => {
-    const countModels = async () => (await call(`${evidence().url}/models/?page_size=1`, { headers: evidence().headers })).body.count as number
+    const countModels = async () =>
+      (await call(`${evidence().url}/models/?page_size=1`, { headers: evidence().headers })).body.count as number
     const before = await countModels()
     const result = await runEither(
       sdkLayer({ url: evidence().url, token: evidence().token }, work),
@@ -157,23 +190,34 @@ describe("compare on models without metrics or type", () => {
     const compared = ok(await run(compareModels({ model_ids: [1, 2], metric: "accuracy" })))
     expect(compared.ranking.map((r) => r.model.id)).toStrictEqual([1])
     expect(compared.missing).toStrictEqual([
-      { model: { id: 2, name: "without", model_type: null, project: null, version: null, is_active: null }, reason: "the backend sent no metrics for this model" }
+      {
+        model: { id: 2, name: "without", model_type: null, project: null, version: null, is_active: null },
+        reason: "the backend sent no metrics for this model"
+      }
     ])
     expect(compared.notes).toStrictEqual([])
     const none = await run(compareModels({ model_ids: [2], metric: "accuracy" }))
     expect(Either.isLeft(none) && none.left._tag).toBe("UnknownMetricError")
-    expect(Either.isLeft(none) && none.left.message).toContain("the backend sent no metrics for this model: recompute them from predictions")
+    expect(Either.isLeft(none) && none.left.message).toContain(
+      "the backend sent no metrics for this model: recompute them from predictions"
+    )
   })
 
   it("recomputing, a model without model_type is scored as detection, and the result says so", async () => {
     await serveOneBox({ 1: { id: 1, name: "untyped" }, 2: { id: 2, name: "typed", model_type: "detection" } })
-    const compared = ok(await run(compareModels({
-      model_ids: [1, 2],
-      metric: "AP50",
-      recompute: { ground_truth_version_id: 303, predictions: { "1": predictions, "2": predictions } }
-    })))
+    const compared = ok(
+      await run(compareModels({
+        model_ids: [1, 2],
+        metric: "AP50",
+        recompute: { ground_truth_version_id: 303, predictions: { "1": predictions, "2": predictions } }
+      }))
+    )
     // COCO's 101-point interpolation sums to just under 1 for a perfect detection.
-    expect(compared.ranking.map((r) => [r.model.id, r.rank, Number(r.value.toFixed(6))])).toStrictEqual([[1, 1, 1], [2, 1, 1]])
+    expect(compared.ranking.map((r) => [r.model.id, r.rank, Number(r.value.toFixed(6))])).toStrictEqual([[1, 1, 1], [
+      2,
+      1,
+      1
+    ]])
     expect(compared.notes).toStrictEqual([
       "model 1 has no model_type (the backend did not send it): its predictions are read as detection; pass task to choose"
     ])
@@ -191,7 +235,10 @@ const serveOneBox = async (models: Record<number, object>) => {
         json: onePage([{
           id: 1,
           data_unit: { id: 5, files: { image: { url: "https://files.example/5.jpg", width: 100, height: 80 } } },
-          data: { type: "image", annotations: [{ category_id: 1, category: "car", bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 }] }
+          data: {
+            type: "image",
+            annotations: [{ category_id: 1, category: "car", bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 }]
+          }
         }])
       }
     }
@@ -204,9 +251,21 @@ const predictions = JSON.stringify([{ image_id: 5, category_id: 1, bbox: [10, 10
 describe("compare recomputing by a reported metric name", () => {
   it("mAP is ranked by the computed AP, says so, and keeps the stored mAP as reported", async () => {
     await serveOneBox({ 2: { id: 2, name: "typed", model_type: "detection", metrics: { mAP: 0.5 } } })
-    const compared = ok(await run(compareModels({ model_ids: [2], metric: "mAP", recompute: { ground_truth_version_id: 303, predictions: { "2": predictions } } })))
+    const compared = ok(
+      await run(
+        compareModels({
+          model_ids: [2],
+          metric: "mAP",
+          recompute: { ground_truth_version_id: 303, predictions: { "2": predictions } }
+        })
+      )
+    )
     expect(compared.metric).toBe("AP")
-    expect(compared.ranking.map((r) => [r.model.id, Number(r.value.toFixed(6)), r.reported])).toStrictEqual([[2, 1, 0.5]])
+    expect(compared.ranking.map((r) => [r.model.id, Number(r.value.toFixed(6)), r.reported])).toStrictEqual([[
+      2,
+      1,
+      0.5
+    ]])
     expect(compared.notes).toStrictEqual([
       "\"mAP\" is ranked by the computed AP (mean over classes of the average precision at IoU 0.50:0.95)"
     ])
@@ -218,14 +277,19 @@ describe("analyze on a model without type or metrics", () => {
   const serveAnalysis = async () => {
     server = await startScriptedServer((req) => {
       if (req.path === `${API}/models/77/`) return { json: { id: 77, name: "bare", is_released: true } }
-      if (req.path === `${API}/ground_truth_dataset_versions/303/`) return { json: { id: 303, name: "v3", is_archived: false } }
+      if (req.path === `${API}/ground_truth_dataset_versions/303/`) {
+        return { json: { id: 303, name: "v3", is_archived: false } }
+      }
       if (req.path === `${API}/sdk/ground_truth_events/`) {
         return {
           json: onePage([{
             id: 1,
             category: "test",
             data_unit: { id: 5, files: { image: { url: "https://files.example/5.jpg", width: 100, height: 80 } } },
-            data: { type: "image", annotations: [{ category_id: 1, category: "car", bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 }] }
+            data: {
+              type: "image",
+              annotations: [{ category_id: 1, category: "car", bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 }]
+            }
           }])
         }
       }
@@ -237,15 +301,32 @@ describe("analyze on a model without type or metrics", () => {
   it("scores as detection and says why, notes the missing metrics, summarises absent fields as null", async () => {
     await serveAnalysis()
     const analysis = ok(await run(analyzeModel({ model_id: 77, ground_truth_version_id: 303, predictions })))
-    expect(analysis.model).toStrictEqual({ id: 77, name: "bare", model_type: null, project: null, version: null, is_active: null })
-    expect(analysis.datasetVersion).toStrictEqual({ id: 303, name: "v3", version: null, dataset: null, event_count: null })
+    expect(analysis.model).toStrictEqual({
+      id: 77,
+      name: "bare",
+      model_type: null,
+      project: null,
+      version: null,
+      is_active: null
+    })
+    expect(analysis.datasetVersion).toStrictEqual({
+      id: 303,
+      name: "v3",
+      version: null,
+      dataset: null,
+      event_count: null
+    })
     expect(analysis.computed?.task).toBe("detection")
     expect(analysis.notes).toContain(
       "model 77 has no model_type (the backend did not send it): its predictions are read as detection; pass task to choose"
     )
-    expect(analysis.notes).toContain("the backend sent no metrics for model 77: there are no reported metrics to show or compare")
+    expect(analysis.notes).toContain(
+      "the backend sent no metrics for model 77: there are no reported metrics to show or compare"
+    )
     // Told the task, nothing is assumed.
-    const told = ok(await run(analyzeModel({ model_id: 77, ground_truth_version_id: 303, predictions, task: "detection" })))
+    const told = ok(
+      await run(analyzeModel({ model_id: 77, ground_truth_version_id: 303, predictions, task: "detection" }))
+    )
     expect(told.notes.some((n) => n.includes("has no model_type"))).toBe(false)
   })
 
@@ -259,17 +340,25 @@ describe("analyze on a model without type or metrics", () => {
       /; note: model 77 has no model_type \(the backend did not send it\): its predictions are read as detection; pass task to choose$/
     )
     // Told the task, the failure is the file's own, with nothing about a guess.
-    const told = await run(analyzeModel({ model_id: 77, ground_truth_version_id: 303, predictions: labels, task: "classification" }))
+    const told = await run(
+      analyzeModel({ model_id: 77, ground_truth_version_id: 303, predictions: labels, task: "classification" })
+    )
     if (Either.isRight(told)) throw new Error("expected a PredictionsError: the version has no labels")
     expect((told.left as { detail: string }).detail).not.toContain("note:")
   })
 
   it("the CLI report prints — for what the backend did not send", async () => {
     await serveAnalysis()
-    const result = await runCli(["models", "analyze", "77", "--dataset-version", "303"], { SYNAPSE_BASE_URL: server!.url, SYNAPSE_ACCESS_TOKEN: "t0ken" })
+    const result = await runCli(["models", "analyze", "77", "--dataset-version", "303"], {
+      SYNAPSE_BASE_URL: server!.url,
+      SYNAPSE_ACCESS_TOKEN: "t0ken"
+    })
     expect(result.code).toBe(0)
     const lines = result.stdout.split("\n")
-    expect(lines.slice(0, 2)).toStrictEqual(["Model 77 \"bare\" (—, project —, active: —)", "Dataset version 303: — v3"])
+    expect(lines.slice(0, 2)).toStrictEqual([
+      "Model 77 \"bare\" (—, project —, active: —)",
+      "Dataset version 303: — v3"
+    ])
     expect(result.stdout).not.toContain("undefined")
     expect(result.stdout).toContain("note: the backend sent no metrics for model 77")
   }, 60_000)
@@ -295,7 +384,18 @@ describe("the error at the boundaries", () => {
   it("the CLI prints it on one line and exits 3", async () => {
     await serveModels([{ id: 456, name: "current", model_type: "detection", is_active: true }])
     const result = await runCli(
-      ["models", "deploy", "--name", "candidate", "--type", "detection", "--project", "2", "--replace-active", "--dry-run"],
+      [
+        "models",
+        "deploy",
+        "--name",
+        "candidate",
+        "--type",
+        "detection",
+        "--project",
+        "2",
+        "--replace-active",
+        "--dry-run"
+      ],
       { SYNAPSE_BASE_URL: server!.url, SYNAPSE_ACCESS_TOKEN: "t0ken" }
     )
     expect({ code: result.code, stdout: result.stdout }).toStrictEqual({ code: 3, stdout: "" })
@@ -305,10 +405,19 @@ describe("the error at the boundaries", () => {
   }, 60_000)
 
   it("the MCP server answers deploy_model with it as an error result, and get_model with the record as sent", async () => {
-    const model = { id: 456, name: "current", model_type: "detection", is_active: true, owner: { id: 3 }, is_released: false }
+    const model = {
+      id: 456,
+      name: "current",
+      model_type: "detection",
+      is_active: true,
+      owner: { id: 3 },
+      is_released: false
+    }
     await serveModels([model])
     const backend = Layer.merge(
-      SynapseClient.layer({ baseUrl: server!.url, accessToken: Redacted.make("t0ken") }).pipe(Layer.provide(NodeHttpClient.layer)),
+      SynapseClient.layer({ baseUrl: server!.url, accessToken: Redacted.make("t0ken") }).pipe(
+        Layer.provide(NodeHttpClient.layer)
+      ),
       Backend.layer({ baseUrl: server!.url, sandbox: false, description: "scripted backend" })
     )
     const dir = fs.mkdtempSync(path.join(work, "mcp-"))
@@ -318,19 +427,28 @@ describe("the error at the boundaries", () => {
       const factory = await runtime.runPromise(McpServer)
       await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
         const client = yield* connect(factory)
-        const deployed = yield* Effect.promise(() => client.callTool({
-          name: "deploy_model",
-          arguments: { name: "candidate", type: "detection", project_id: 2, replace_active: true, confirm: true }
-        }))
+        const deployed = yield* Effect.promise(() =>
+          client.callTool({
+            name: "deploy_model",
+            arguments: { name: "candidate", type: "detection", project_id: 2, replace_active: true, confirm: true }
+          })
+        )
         expect(deployed.isError).toBe(true)
         expect(textOf(deployed)).toContain("model 456 has no `project`: deploy needs it")
         const got = yield* Effect.promise(() => client.callTool({ name: "get_model", arguments: { id: 456 } }))
         expect(got.isError).toBeFalsy()
         expect(got.structuredContent).toStrictEqual(model)
         // The published output schema allows what the backend added.
-        expect(Schema.decodeUnknownSync(outputSchemaOf(getModel), { onExcessProperty: "error" })(got.structuredContent)).toStrictEqual(model)
-        const listed = yield* Effect.promise(() => client.callTool({ name: "list_models", arguments: { fields: ["id", "name", "project", "is_released"] } }))
-        expect((listed.structuredContent as { results: unknown }).results).toStrictEqual([{ id: 456, name: "current", is_released: false }])
+        expect(Schema.decodeUnknownSync(outputSchemaOf(getModel), { onExcessProperty: "error" })(got.structuredContent))
+          .toStrictEqual(model)
+        const listed = yield* Effect.promise(() =>
+          client.callTool({ name: "list_models", arguments: { fields: ["id", "name", "project", "is_released"] } })
+        )
+        expect((listed.structuredContent as { results: unknown }).results).toStrictEqual([{
+          id: 456,
+          name: "current",
+          is_released: false
+        }])
       })))
     } finally {
       await runtime.dispose()

@@ -19,7 +19,7 @@ import { GroundTruths } from "../../src/services/GroundTruths.js"
 import { collectGroundTruth } from "../../src/workflows/Analyze.js"
 import { eventImage, fromNative, imageIdentity, nativeKey } from "../../src/workflows/Annotations.js"
 import { validate } from "../../src/workflows/Coco.js"
-import { type ExportOptions, exportEvents, type ExportRun } from "../../src/workflows/Export.js"
+import { exportEvents, type ExportOptions, type ExportRun } from "../../src/workflows/Export.js"
 import { GroundTruthCollector } from "../../src/workflows/GroundTruthSummary.js"
 import { IdSet, IdSizeMap, syntheticImageId } from "../../src/workflows/IdSet.js"
 import { readImageSize, sizeFromHeader } from "../../src/workflows/ImageSize.js"
@@ -63,8 +63,16 @@ const fetchFile = (entry: FileEntry) =>
 
 const run = (events: ReadonlyArray<GroundTruthEvent>, options: Partial<ExportOptions> = {}, extra: ExportRun = {}) => {
   const outputDir = options.outputDir ?? outDir()
-  return exportEvents({ versions: [version], events: Stream.fromIterable(events), fetchFile }, { format: "coco", outputDir, ...options }, extra).pipe(
-    Effect.map((summary) => ({ summary, outputDir, coco: JSON.parse(Fs.readFileSync(Path.join(outputDir, "annotations", "instances_all.json"), "utf8")) }))
+  return exportEvents({ versions: [version], events: Stream.fromIterable(events), fetchFile }, {
+    format: "coco",
+    outputDir,
+    ...options
+  }, extra).pipe(
+    Effect.map((summary) => ({
+      summary,
+      outputDir,
+      coco: JSON.parse(Fs.readFileSync(Path.join(outputDir, "annotations", "instances_all.json"), "utf8"))
+    }))
   )
 }
 
@@ -78,7 +86,11 @@ interface Shape {
 /** The native form of shapes, under `key`, as the platform writes it. */
 const native = (shapes: ReadonlyArray<Shape>, key = "image") => ({
   annotations: {
-    [key]: shapes.map((s, i) => ({ id: `a${i + 1}`, tool: s.polygon ? "polygon" : "bounding_box", classification: { class: s.cls } }))
+    [key]: shapes.map((s, i) => ({
+      id: `a${i + 1}`,
+      tool: s.polygon ? "polygon" : "bounding_box",
+      classification: { class: s.cls }
+    }))
   },
   annotationsData: {
     [key]: shapes.map((s, i) => ({
@@ -107,27 +119,50 @@ const evidenceEvent = (image: string, data: unknown, files: Record<string, unkno
   decode({
     id: ++eventId,
     category: "train",
-    files: { image_1: { url: `${image}?expires=${eventId}&signature=x`, file_type: "image", is_primary: true }, ...files },
+    files: {
+      image_1: { url: `${image}?expires=${eventId}&signature=x`, file_type: "image", is_primary: true },
+      ...files
+    },
     data
   })
 
-const units: ReadonlyArray<{ readonly image: string; readonly width: number; readonly height: number; readonly shapes: ReadonlyArray<Shape> }> = [
-  { image: "https://s3.example/bucket/img/1.png", width: 200, height: 100, shapes: [{ cls: "car", box: [10, 10, 50, 30] }, { cls: "person", polygon: [5, 5, 40, 5, 40, 60, 5, 60] }] },
-  { image: "https://s3.example/bucket/img/2.png", width: 64, height: 48, shapes: [{ cls: "car", box: [50, 40, 30, 30] }] },
-  { image: "https://s3.example/bucket/img/3.png", width: 300, height: 200, shapes: [{ cls: "dog", box: [0.5, 0.25, 10.125, 20] }, { cls: "car", box: [100, 100, 20, 20] }] }
+const units: ReadonlyArray<
+  { readonly image: string; readonly width: number; readonly height: number; readonly shapes: ReadonlyArray<Shape> }
+> = [
+  {
+    image: "https://s3.example/bucket/img/1.png",
+    width: 200,
+    height: 100,
+    shapes: [{ cls: "car", box: [10, 10, 50, 30] }, { cls: "person", polygon: [5, 5, 40, 5, 40, 60, 5, 60] }]
+  },
+  {
+    image: "https://s3.example/bucket/img/2.png",
+    width: 64,
+    height: 48,
+    shapes: [{ cls: "car", box: [50, 40, 30, 30] }]
+  },
+  {
+    image: "https://s3.example/bucket/img/3.png",
+    width: 300,
+    height: 200,
+    shapes: [{ cls: "dog", box: [0.5, 0.25, 10.125, 20] }, { cls: "car", box: [100, 100, 20, 20] }]
+  }
 ]
 for (const u of units) serve(u.image, pngHeader(u.width, u.height))
 
 describe("native form, no data unit: export", () => {
   it.effect("exports the same COCO content as the rich form of the same units; sizes come from the image headers", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       // The rich events name their data units and sizes; the evidenced ones only their files.
       const richEvents: Array<GroundTruthEvent> = units.map((u, i) => ({
         id: ++eventId,
         ground_truth_dataset_version: 7,
         category: "train",
         data: { type: "image", annotations: rich(u.shapes) },
-        data_unit: { id: i + 1, files: { image: { name: `${i + 1}.png`, url: u.image, width: u.width, height: u.height } } }
+        data_unit: {
+          id: i + 1,
+          files: { image: { name: `${i + 1}.png`, url: u.image, width: u.width, height: u.height } }
+        }
       }))
       const evidenceEvents = units.map((u) => evidenceEvent(u.image, native(u.shapes)))
       downloads.length = 0
@@ -135,21 +170,31 @@ describe("native form, no data unit: export", () => {
       expect(downloads).toStrictEqual([])
       const b = yield* run(evidenceEvents)
       expect(downloads.sort()).toStrictEqual(units.map((u) => u.image).sort())
-      expect(b.summary.skipped).toStrictEqual({ events: {}, annotations: {}, meaning: {}, unsupportedTools: {}, examples: [] })
-      expect(b.coco.images.map((i: any) => [i.file_name, i.width, i.height])).toStrictEqual(a.coco.images.map((i: any) => [i.file_name, i.width, i.height]))
+      expect(b.summary.skipped).toStrictEqual({
+        events: {},
+        annotations: {},
+        meaning: {},
+        unsupportedTools: {},
+        examples: []
+      })
+      expect(b.coco.images.map((i: any) => [i.file_name, i.width, i.height])).toStrictEqual(
+        a.coco.images.map((i: any) => [i.file_name, i.width, i.height])
+      )
       expect(b.coco.images.map((i: any) => i.id)).toStrictEqual(units.map((u) => syntheticImageId(`url:${u.image}`)))
       const strip = (c: any) => c.annotations.map(({ image_id: _i, ...rest }: any) => rest)
       expect(strip(b.coco)).toStrictEqual(strip(a.coco))
       expect(b.coco.categories).toStrictEqual(a.coco.categories)
       expect(b.summary.valid).toBe(true)
       expect(validate(b.coco).valid).toBe(true)
-    })
-  )
+    }))
 
   it.effect("two passes over one image (presigned URLs differing in the query) are one image; data_meta files keyed image_1 or image are read", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const u = units[0]!
-      const metaA = serve("https://s3.example/bucket/meta/a.json", JSON.stringify(native(u.shapes.slice(0, 1), "image_1")))
+      const metaA = serve(
+        "https://s3.example/bucket/meta/a.json",
+        JSON.stringify(native(u.shapes.slice(0, 1), "image_1"))
+      )
       const metaB = serve("https://s3.example/bucket/meta/b.json", JSON.stringify(native(u.shapes.slice(1), "image")))
       const first = evidenceEvent(u.image, {}, { data_meta_1: { url: `${metaA}?sig=1` } })
       const second = evidenceEvent(u.image, null, { data_meta_1: { url: `${metaB}?sig=2` } })
@@ -160,11 +205,10 @@ describe("native form, no data unit: export", () => {
         [coco.images[0].id, [5, 5, 35, 55]]
       ])
       expect(summary.classCounts).toStrictEqual({ car: 1, person: 1 })
-    })
-  )
+    }))
 
   it.effect("what cannot be used is a counted reason: unsupported tool, no coordinate, orphan coordinate, malformed entries, no size, no image", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const u = units[1]!
       const data = {
         annotations: {
@@ -190,12 +234,31 @@ describe("native form, no data unit: export", () => {
       const notAnImage = serve("https://s3.example/bucket/img/text.png", "not an image at all")
       const sizeless = evidenceEvent(notAnImage, native([{ cls: "car", box: [1, 1, 2, 2] }]))
       // An event naming no image at all (no data unit, no image entry).
-      const imageless = decode({ id: ++eventId, category: "train", files: { data_meta_1: { url: "https://s3.example/x.json" } }, data: native([{ cls: "car", box: [1, 1, 2, 2] }]) })
+      const imageless = decode({
+        id: ++eventId,
+        category: "train",
+        files: { data_meta_1: { url: "https://s3.example/x.json" } },
+        data: native([{ cls: "car", box: [1, 1, 2, 2] }])
+      })
       const { summary, coco } = yield* run([usable, sizeless, imageless])
-      expect(summary.skipped.annotations).toStrictEqual({ unsupported_tool: 1, coordinate_missing: 1, unmatched_annotation_data: 1, malformed_annotation: 1 })
+      expect(summary.skipped.annotations).toStrictEqual({
+        unsupported_tool: 1,
+        coordinate_missing: 1,
+        unmatched_annotation_data: 1,
+        malformed_annotation: 1
+      })
       expect(summary.skipped.unsupportedTools).toStrictEqual({ keypoint: 1 })
-      expect(Object.keys(summary.skipped.meaning!)).toStrictEqual(["image_size_unknown", "no_image", "unsupported_tool", "coordinate_missing", "unmatched_annotation_data", "malformed_annotation"])
-      expect(summary.skipped.meaning!.coordinate_missing).toBe("a native annotation has no `annotationsData` entry with its id (no coordinate)")
+      expect(Object.keys(summary.skipped.meaning!)).toStrictEqual([
+        "image_size_unknown",
+        "no_image",
+        "unsupported_tool",
+        "coordinate_missing",
+        "unmatched_annotation_data",
+        "malformed_annotation"
+      ])
+      expect(summary.skipped.meaning!.coordinate_missing).toBe(
+        "a native annotation has no `annotationsData` entry with its id (no coordinate)"
+      )
       expect(summary.skipped.events).toStrictEqual({ image_size_unknown: 1, no_image: 1 })
       expect(summary.skipped.examples.map((e) => [e.event, e.dataUnit, e.reason])).toStrictEqual([
         [usable.id, null, "unsupported_tool"],
@@ -206,14 +269,20 @@ describe("native form, no data unit: export", () => {
         [imageless.id, null, "no_image"]
       ])
       expect(coco.annotations.map((a: any) => a.bbox)).toStrictEqual([[1, 2, 3, 4]])
-    })
-  )
+    }))
 
   it("a malformed native entry decodes (one bad annotation never fails a page); the list and the record both decode", () => {
-    const event = decode({ id: 1, data: { annotations: { image: [7, null, { tool: 3 }], image_2: "x" }, annotationsData: { image: "nope" } } })
+    const event = decode({
+      id: 1,
+      data: { annotations: { image: [7, null, { tool: 3 }], image_2: "x" }, annotationsData: { image: "nope" } }
+    })
     expect(Array.isArray(event.data!.annotations)).toBe(false)
     // `annotationsData.image` is not a list, 7 and null are not objects; an object without a tool is an unsupported tool.
-    expect(fromNative(event.data!.annotations as any, event.data!.annotationsData, undefined).map((a) => [a.unusable, a.tool])).toStrictEqual([
+    expect(
+      fromNative(event.data!.annotations as any, event.data!.annotationsData, undefined).map((
+        a
+      ) => [a.unusable, a.tool])
+    ).toStrictEqual([
       ["malformed_annotation", undefined],
       ["malformed_annotation", undefined],
       ["malformed_annotation", undefined],
@@ -227,8 +296,19 @@ describe("native form, no data unit: export", () => {
 describe("reading rules", () => {
   it("`bbox` reads as `bounding_box`, and a polygon's points may come as `{points: [...]}`", () => {
     const read = fromNative(
-      { image: [{ id: 1, tool: "bbox", classification: { class: "car" } }, { id: 2, tool: "polygon", classification: { class: "dog" } }] },
-      { image: [{ id: 1, coordinate: { x: 1, y: 2, width: 3, height: 4 } }, { id: 2, coordinate: { points: [{ x: 0, y: 0 }, { x: 4, y: 0 }, { x: 4, y: 3 }] } }] },
+      {
+        image: [{ id: 1, tool: "bbox", classification: { class: "car" } }, {
+          id: 2,
+          tool: "polygon",
+          classification: { class: "dog" }
+        }]
+      },
+      {
+        image: [{ id: 1, coordinate: { x: 1, y: 2, width: 3, height: 4 } }, {
+          id: 2,
+          coordinate: { points: [{ x: 0, y: 0 }, { x: 4, y: 0 }, { x: 4, y: 3 }] }
+        }]
+      },
       undefined
     )
     expect(read.map((a) => [a.tool, a.categoryName, a.bbox, a.polygons, a.unusable])).toStrictEqual([
@@ -246,13 +326,27 @@ describe("reading rules", () => {
   })
 
   it("the image: the data unit when named, else the primary file (is_primary, file_type image, image_* key), identified by its URL without the query", () => {
-    const withUnit = decode({ id: 1, data_unit: { id: 9, files: { image: { url: "u" } } }, files: { image_1: { url: "v" } } })
+    const withUnit = decode({
+      id: 1,
+      data_unit: { id: 9, files: { image: { url: "u" } } },
+      files: { image_1: { url: "v" } }
+    })
     expect(eventImage(withUnit)).toMatchObject({ id: 9, dataUnit: 9, fileKey: "image_1", entry: { url: "u" } })
     const unitFilesOnly = decode({ id: 2, data_unit: { files: { image: { url: "https://h/a.png?x=1" } } } })
     expect(eventImage(unitFilesOnly).id).toBe(syntheticImageId("url:https://h/a.png"))
-    const primary = decode({ id: 3, files: { image_2: { url: "https://h/b.png" }, data_meta_1: { url: "m" }, photo: { url: "https://h/c.png", is_primary: true } } })
+    const primary = decode({
+      id: 3,
+      files: {
+        image_2: { url: "https://h/b.png" },
+        data_meta_1: { url: "m" },
+        photo: { url: "https://h/c.png", is_primary: true }
+      }
+    })
     expect(eventImage(primary)).toMatchObject({ fileKey: "photo", id: syntheticImageId("url:https://h/c.png") })
-    const typed = decode({ id: 4, files: { scan: { url: "https://h/d.png", file_type: "image" }, data_meta_1: { url: "m" } } })
+    const typed = decode({
+      id: 4,
+      files: { scan: { url: "https://h/d.png", file_type: "image" }, data_meta_1: { url: "m" } }
+    })
     expect(eventImage(typed).fileKey).toBe("scan")
     expect(eventImage(decode({ id: 5, files: { data_meta_1: { url: "m" } } })).id).toBe(undefined)
     expect(imageIdentity({ checksum: "abc" })).toBe("checksum:abc")
@@ -307,7 +401,9 @@ describe("image sizes from the file header", () => {
 
   it("a truncated JPEG, scan data before any frame, or no image at all: size unknown (the export's image_size_unknown)", async () => {
     expect(await readImageSize(write("cut.jpg", jpeg(3, 60_000).subarray(0, 100_000)))).toBe(undefined)
-    expect(await readImageSize(write("scan.jpg", Buffer.from([0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, 1, 2, 3])))).toBe(undefined)
+    expect(await readImageSize(write("scan.jpg", Buffer.from([0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, 1, 2, 3])))).toBe(
+      undefined
+    )
     expect(await readImageSize(write("text.jpg", Buffer.from("plain text")))).toBe(undefined)
     expect(await readImageSize(write("empty.jpg", Buffer.alloc(0)))).toBe(undefined)
   })
@@ -315,23 +411,31 @@ describe("image sizes from the file header", () => {
 
 describe("native form, no data unit: split and analysis", () => {
   it.effect("split groups the passes of one image and the export places them by the manifest", () =>
-    Effect.gen(function* () {
-      const events = units.flatMap((u) => [evidenceEvent(u.image, native(u.shapes)), evidenceEvent(u.image, native([]))])
-      const { summary, manifest } = yield* splitEvents({ events: Stream.fromIterable(events), inputs: { dataset_versions: [7] } }, { seed: 3, ratios: { train: 0.67, validation: 0.33 } })
+    Effect.gen(function*() {
+      const events = units.flatMap((
+        u
+      ) => [evidenceEvent(u.image, native(u.shapes)), evidenceEvent(u.image, native([]))])
+      const { summary, manifest } = yield* splitEvents({
+        events: Stream.fromIterable(events),
+        inputs: { dataset_versions: [7] }
+      }, { seed: 3, ratios: { train: 0.67, validation: 0.33 } })
       expect(summary.total).toStrictEqual({ images: 3, events: 6, annotations: 5 })
       expect(summary.leakedImages).toBe(0)
       const ids = Object.values(manifest.splits).flatMap((s) => s.data_units).sort()
       expect(ids).toStrictEqual(units.map((u) => syntheticImageId(`url:${u.image}`)).sort())
       const outputDir = outDir()
-      const exported = yield* exportEvents({ versions: [version], events: Stream.fromIterable(events), fetchFile }, { format: "coco", outputDir, splitBy: "manifest" }, { manifest })
+      const exported = yield* exportEvents({ versions: [version], events: Stream.fromIterable(events), fetchFile }, {
+        format: "coco",
+        outputDir,
+        splitBy: "manifest"
+      }, { manifest })
       expect(exported.skipped.events).toStrictEqual({})
       for (const [name, s] of Object.entries(manifest.splits)) {
         if (s.images === 0) continue
         expect(exported.splits[name]!.images).toBe(s.images)
         expect(exported.splits[name]!.annotations).toBe(s.annotations)
       }
-    })
-  )
+    }))
 
   it("analysis reads inline native annotations: classes, boxes under the export's ids, category ids in name order, the classification label", () => {
     const collector = new GroundTruthCollector(true)
@@ -341,7 +445,9 @@ describe("native form, no data unit: split and analysis", () => {
       return evidenceEvent(u.image, data)
     }
     for (const [i, u] of units.entries()) collector.add(labelled(u, i === 1 ? "night" : "day"))
-    collector.add(evidenceEvent("https://s3.example/only-meta.png", {}, { data_meta_1: { url: "https://s3.example/m.json" } }))
+    collector.add(
+      evidenceEvent("https://s3.example/only-meta.png", {}, { data_meta_1: { url: "https://s3.example/m.json" } })
+    )
     const stats = collector.stats()
     expect(stats.events).toBe(4)
     expect(stats.dataUnits).toBe(4)
@@ -350,7 +456,10 @@ describe("native form, no data unit: split and analysis", () => {
     expect(stats.labels).toStrictEqual({ day: 2, night: 1 })
     expect(stats.unreadEvents).toStrictEqual({ data_meta_files: 1 })
     const dataset = collector.detectionDataset()
-    expect(dataset.categories).toStrictEqual([{ id: 1, name: "car" }, { id: 2, name: "dog" }, { id: 3, name: "person" }])
+    expect(dataset.categories).toStrictEqual([{ id: 1, name: "car" }, { id: 2, name: "dog" }, {
+      id: 3,
+      name: "person"
+    }])
     const first = syntheticImageId(`url:${units[0]!.image}`)
     expect(dataset.annotations.filter((a) => a.image_id === first)).toStrictEqual([
       { image_id: first, category_id: 1, bbox: [10, 10, 50, 30], iscrowd: 0 },
@@ -359,7 +468,7 @@ describe("native form, no data unit: split and analysis", () => {
   })
 
   it.effect("analysis downloads data_meta files when the file cache is there, and says which events it could not read otherwise", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const u = units[0]!
       const meta = serve("https://s3.example/bucket/meta/collect.json", JSON.stringify(native(u.shapes, "image_1")))
       const broken = serve("https://s3.example/bucket/meta/broken.json", "{ not json")
@@ -369,12 +478,18 @@ describe("native form, no data unit: split and analysis", () => {
         evidenceEvent(units[2]!.image, {}, { data_meta_1: { url: broken } })
       ]
       // Only what collectGroundTruth uses of the services.
-      const groundTruths = Layer.succeed(GroundTruths, {
-        listAllEvents: () => Effect.succeed({ count: events.length, stream: Stream.fromIterable(events) })
-      } as unknown as GroundTruths["Type"])
-      const cache = Layer.succeed(FileCache, {
-        download: (url: string) => fetchFile({ url })
-      } as unknown as FileCache["Type"])
+      const groundTruths = Layer.succeed(
+        GroundTruths,
+        {
+          listAllEvents: () => Effect.succeed({ count: events.length, stream: Stream.fromIterable(events) })
+        } as unknown as GroundTruths["Type"]
+      )
+      const cache = Layer.succeed(
+        FileCache,
+        {
+          download: (url: string) => fetchFile({ url })
+        } as unknown as FileCache["Type"]
+      )
       const withFiles = yield* collectGroundTruth(7, true).pipe(Effect.provide(Layer.merge(groundTruths, cache)))
       expect(withFiles.stats().classes).toStrictEqual({ car: 2, person: 1 })
       expect(withFiles.stats().unusableAnnotations).toStrictEqual({ data_meta_unreadable: 1 })
@@ -383,6 +498,5 @@ describe("native form, no data unit: split and analysis", () => {
       const without = yield* collectGroundTruth(7, true).pipe(Effect.provide(groundTruths))
       expect(without.stats().classes).toStrictEqual({ car: 1 })
       expect(without.stats().unreadEvents).toStrictEqual({ data_meta_files: 2 })
-    })
-  )
+    }))
 })

@@ -13,10 +13,19 @@ const event = (id: number, unit: number, data: GroundTruthEvent["data"], categor
 })
 
 const detectionEvents: Array<GroundTruthEvent> = [
-  event(1, 10, { type: "image", annotations: [{ category_id: 1, category: "car", bbox: [0, 0, 50, 50], area: 2500, iscrowd: 0 }] }),
+  event(1, 10, {
+    type: "image",
+    annotations: [{ category_id: 1, category: "car", bbox: [0, 0, 50, 50], area: 2500, iscrowd: 0 }]
+  }),
   // A second pass over the same image: its boxes are pooled with the first pass's.
-  event(2, 10, { type: "image", annotations: [{ category_id: 2, category: "person", bbox: [100, 100, 20, 40], area: 800, iscrowd: 0 }] }),
-  event(3, 11, { type: "image", annotations: [{ category: "person", bbox: [10, 10, 20, 40] }, { category_id: 1, bbox: [0, 0, 0, 5] }] }, "test"),
+  event(2, 10, {
+    type: "image",
+    annotations: [{ category_id: 2, category: "person", bbox: [100, 100, 20, 40], area: 800, iscrowd: 0 }]
+  }),
+  event(3, 11, {
+    type: "image",
+    annotations: [{ category: "person", bbox: [10, 10, 20, 40] }, { category_id: 1, bbox: [0, 0, 0, 5] }]
+  }, "test"),
   event(4, 12, { type: "image", annotations: [] }, "validation")
 ]
 
@@ -28,7 +37,7 @@ const collect = (events: ReadonlyArray<GroundTruthEvent>, keepBoxes = true): Gro
 
 describe("parsing predictions", () => {
   it("rejects text that is neither a JSON array nor JSON Lines, naming the line", () => {
-    const r = parseDetections('{"image_id": 1}\nnot json at all\n')
+    const r = parseDetections("{\"image_id\": 1}\nnot json at all\n")
     expect(r).toBeInstanceOf(PredictionsError)
     expect((r as PredictionsError).message).toMatch(/line 2 is not JSON/)
     expect(parseDetections("   ")).toBeInstanceOf(PredictionsError)
@@ -107,7 +116,10 @@ describe("scoring", () => {
     expect(score.predictions).toStrictEqual({
       rows: 5,
       used: 3,
-      skipped: { total: 2, byReason: { unknown_image: { count: 1, rows: [4] }, unknown_category: { count: 1, rows: [5] } } }
+      skipped: {
+        total: 2,
+        byReason: { unknown_image: { count: 1, rows: [4] }, unknown_category: { count: 1, rows: [5] } }
+      }
     })
     const none = parseDetections(JSON.stringify([{ image_id: 999, category_id: 1, bbox: [0, 0, 5, 5], score: 0.5 }]))
     if (none instanceof PredictionsError) throw none
@@ -118,9 +130,17 @@ describe("scoring", () => {
 
   it("matches classification predictions by data unit id or file name", () => {
     const events = [
-      event(1, 20, { type: "image", label: "cat", annotations: [{ category: "cat", bbox: [0, 0, 10, 10], area: 100 }] }),
+      event(1, 20, {
+        type: "image",
+        label: "cat",
+        annotations: [{ category: "cat", bbox: [0, 0, 10, 10], area: 100 }]
+      }),
       // A second pass disagrees; its object is larger, so its label wins and the conflict counts.
-      event(2, 20, { type: "image", label: "dog", annotations: [{ category: "dog", bbox: [0, 0, 30, 30], area: 900 }] }),
+      event(2, 20, {
+        type: "image",
+        label: "dog",
+        annotations: [{ category: "dog", bbox: [0, 0, 30, 30], area: 900 }]
+      }),
       event(3, 21, { type: "image", label: "cat" }),
       event(4, 22, { type: "image", label: "bird" })
     ]

@@ -12,7 +12,14 @@ import * as Path from "node:path"
 import { afterAll } from "vitest"
 import type { GroundTruthEvent } from "../../src/schemas/GroundTruth.js"
 import { assignmentHash } from "../../src/workflows/Manifest.js"
-import { assignSplits, deviations, PrepareTrainingDataInput, prng, splitEvents, type SplitUnit } from "../../src/workflows/Split.js"
+import {
+  assignSplits,
+  deviations,
+  PrepareTrainingDataInput,
+  prng,
+  splitEvents,
+  type SplitUnit
+} from "../../src/workflows/Split.js"
 
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "split-test-"))
 afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))
@@ -84,12 +91,18 @@ describe("splitEvents", () => {
     data_unit: { id: dataUnit }
   })
   // Three annotation passes per image: an event-level shuffle would put most images in both sets.
-  const events = Array.from({ length: 120 }, (_, i) => [ev(i + 1, ["car"]), ev(i + 1, ["person"]), ev(i + 1, i % 3 === 0 ? ["dog"] : [])]).flat()
+  const events = Array.from(
+    { length: 120 },
+    (_, i) => [ev(i + 1, ["car"]), ev(i + 1, ["person"]), ev(i + 1, i % 3 === 0 ? ["dog"] : [])]
+  ).flat()
 
   it.effect("groups by data unit: no image in two splits; counts add up", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const manifestPath = Path.join(dir, "m.json")
-      const { manifest, summary } = yield* splitEvents({ events: Stream.fromIterable(events), inputs: { project: 1 } }, { seed: 3, manifestPath, splitRatio: 0.8 })
+      const { manifest, summary } = yield* splitEvents(
+        { events: Stream.fromIterable(events), inputs: { project: 1 } },
+        { seed: 3, manifestPath, splitRatio: 0.8 }
+      )
       const train = new Set(manifest.splits.train!.data_units)
       expect(manifest.splits.validation!.data_units.some((u) => train.has(u))).toBe(false)
       expect(summary.total).toEqual({ images: 120, events: 360, annotations: 280 })
@@ -98,26 +111,35 @@ describe("splitEvents", () => {
       expect(summary.leakedImages).toBe(0)
       const onDisk = JSON.parse(Fs.readFileSync(manifestPath, "utf8"))
       expect(onDisk).toEqual(manifest)
-      expect(onDisk).toMatchObject({ format: "synapse-ml/split-manifest@1", seed: 3, method: "stratified", inputs: { project: 1 } })
+      expect(onDisk).toMatchObject({
+        format: "synapse-ml/split-manifest@1",
+        seed: 3,
+        method: "stratified",
+        inputs: { project: 1 }
+      })
       expect(Fs.readdirSync(dir).filter((f) => f.includes(".tmp"))).toEqual([])
-    })
-  )
+    }))
 
   it.effect("a dry run returns the summary and writes nothing", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const manifestPath = Path.join(dir, "dry.json")
-      const { summary } = yield* splitEvents({ events: Stream.fromIterable(events), inputs: { project: 1 } }, { manifestPath, dryRun: true })
+      const { summary } = yield* splitEvents({ events: Stream.fromIterable(events), inputs: { project: 1 } }, {
+        manifestPath,
+        dryRun: true
+      })
       expect(summary.dryRun).toBe(true)
       expect(summary.manifestPath).toBeNull()
       expect(Fs.existsSync(manifestPath)).toBe(false)
-    })
-  )
+    }))
 
   it.effect("a data unit in several versions is counted from one: the first listed, or over a project the newest", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       // Unit 1 in versions 4 and 5 (a snapshot with one more box), unit 2 only in 4; the stream
       // brings the older version first, as a project listing ordered by event id does.
-      const inVersion = (version: number, e: GroundTruthEvent): GroundTruthEvent => ({ ...e, ground_truth_dataset_version: version })
+      const inVersion = (version: number, e: GroundTruthEvent): GroundTruthEvent => ({
+        ...e,
+        ground_truth_dataset_version: version
+      })
       const versioned = [
         inVersion(4, ev(1, ["car"])),
         inVersion(4, ev(1, ["person"])), // a second pass in the same version: counted
@@ -125,24 +147,32 @@ describe("splitEvents", () => {
         inVersion(5, ev(1, ["car", "person", "bus"]))
       ]
       const totalOf = (inputs: { project?: number; dataset_versions?: Array<number> }) =>
-        splitEvents({ events: Stream.fromIterable(versioned), inputs }, { dryRun: true }).pipe(Effect.map(({ summary }) => summary.total))
+        splitEvents({ events: Stream.fromIterable(versioned), inputs }, { dryRun: true }).pipe(
+          Effect.map(({ summary }) => summary.total)
+        )
       expect(yield* totalOf({ project: 1 })).toEqual({ images: 2, events: 4, annotations: 4 })
       expect(yield* totalOf({ dataset_versions: [4, 5] })).toEqual({ images: 2, events: 4, annotations: 3 })
       expect(yield* totalOf({ dataset_versions: [5, 4] })).toEqual({ images: 2, events: 4, annotations: 4 })
-    })
-  )
+    }))
 
   it.effect("nothing to split is an error naming the source, not an empty manifest", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const manifestPath = Path.join(dir, "empty.json")
       const noUnit: GroundTruthEvent = { ...ev(1, ["car"]), data_unit: null }
-      const error = yield* Effect.flip(splitEvents({ events: Stream.fromIterable([noUnit]), inputs: { project: 9 } }, { manifestPath }))
-      expect(error.detail).toBe("nothing to split: project 9 has no ground-truth events with a data unit or an image file (1 event without either)")
-      const none = yield* Effect.flip(splitEvents({ events: Stream.empty, inputs: { dataset_versions: [4, 5] } }, { manifestPath }))
-      expect(none.detail).toBe("nothing to split: dataset versions 4, 5 have no ground-truth events with a data unit or an image file")
+      const error = yield* Effect.flip(
+        splitEvents({ events: Stream.fromIterable([noUnit]), inputs: { project: 9 } }, { manifestPath })
+      )
+      expect(error.detail).toBe(
+        "nothing to split: project 9 has no ground-truth events with a data unit or an image file (1 event without either)"
+      )
+      const none = yield* Effect.flip(
+        splitEvents({ events: Stream.empty, inputs: { dataset_versions: [4, 5] } }, { manifestPath })
+      )
+      expect(none.detail).toBe(
+        "nothing to split: dataset versions 4, 5 have no ground-truth events with a data unit or an image file"
+      )
       expect(Fs.existsSync(manifestPath)).toBe(false)
-    })
-  )
+    }))
 
   it("rejects ratios that do not add up to 1", () => {
     const decode = Schema.decodeUnknownEither(PrepareTrainingDataInput)

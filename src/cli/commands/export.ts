@@ -6,17 +6,36 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { exportGroundTruth, type ExportSummary } from "../../workflows/Export.js"
-import { EXIT, formatBytes, parseIdList, progressReporter, runCommand, sdkLayer, UsageError } from "./workflowSupport.js"
+import {
+  EXIT,
+  formatBytes,
+  parseIdList,
+  progressReporter,
+  runCommand,
+  sdkLayer,
+  UsageError
+} from "./workflowSupport.js"
 
 const options = {
-  versions: Options.text("dataset-version").pipe(Options.repeated, Options.withDescription("dataset version id(s) to export: repeat the option or separate with commas (303,304)")),
-  format: Options.choice("format", ["coco", "yolo"] as const).pipe(Options.withDefault("coco" as const), Options.withDescription("output format")),
+  versions: Options.text("dataset-version").pipe(
+    Options.repeated,
+    Options.withDescription("dataset version id(s) to export: repeat the option or separate with commas (303,304)")
+  ),
+  format: Options.choice("format", ["coco", "yolo"] as const).pipe(
+    Options.withDefault("coco" as const),
+    Options.withDescription("output format")
+  ),
   out: Options.text("out").pipe(Options.withAlias("o"), Options.withDescription("output directory")),
   splitBy: Options.choice("split-by", ["none", "category", "manifest"] as const).pipe(
     Options.optional,
-    Options.withDescription("per-split files: none, the events' category, or a split manifest (default: manifest when --manifest is given, else none)")
+    Options.withDescription(
+      "per-split files: none, the events' category, or a split manifest (default: manifest when --manifest is given, else none)"
+    )
   ),
-  manifest: Options.text("manifest").pipe(Options.optional, Options.withDescription("split manifest written by `synapse-ml split`")),
+  manifest: Options.text("manifest").pipe(
+    Options.optional,
+    Options.withDescription("split manifest written by `synapse-ml split`")
+  ),
   images: Options.boolean("images").pipe(Options.withDescription("download images into images/<split>/")),
   categoryMap: Options.text("category-map").pipe(
     Options.optional,
@@ -50,10 +69,21 @@ export const formatExportSummary = (s: ExportSummary): string => {
   const skippedEvents = Object.entries(s.skipped.events)
   const skippedAnnotations = Object.entries(s.skipped.annotations)
   if (skippedEvents.length + skippedAnnotations.length > 0) {
-    lines.push(`  skipped: ${[...skippedAnnotations.map(([r, n]) => `${n} annotations (${r})`), ...skippedEvents.map(([r, n]) => `${n} events (${r})`)].join(", ")}`)
+    lines.push(
+      `  skipped: ${
+        [
+          ...skippedAnnotations.map(([r, n]) => `${n} annotations (${r})`),
+          ...skippedEvents.map(([r, n]) => `${n} events (${r})`)
+        ].join(", ")
+      }`
+    )
   }
   for (const [name, v] of Object.entries(s.validation)) {
-    lines.push(`  validation ${name}: ${v.valid ? "valid" : `INVALID (${v.errors} errors)`}${v.warnings > 0 ? `, ${v.warnings} warnings` : ""}`)
+    lines.push(
+      `  validation ${name}: ${v.valid ? "valid" : `INVALID (${v.errors} errors)`}${
+        v.warnings > 0 ? `, ${v.warnings} warnings` : ""
+      }`
+    )
     for (const f of v.findings.slice(0, 5)) lines.push(`    ${f.severity} ${f.rule} at ${f.path}: ${f.message}`)
   }
   lines.push(`  files: ${s.files.join(", ")}`)
@@ -61,7 +91,11 @@ export const formatExportSummary = (s: ExportSummary): string => {
     lines.push(`  note: nothing was exported: every one of the ${s.events} events was skipped (reasons above)`)
   }
   if (s.staleFiles.length > 0) {
-    lines.push(`  note: ${s.outputDir} also holds ${s.staleFiles.length} file(s) of an earlier export, not replaced by this one: ${s.staleFiles.join(", ")}`)
+    lines.push(
+      `  note: ${s.outputDir} also holds ${s.staleFiles.length} file(s) of an earlier export, not replaced by this one: ${
+        s.staleFiles.join(", ")
+      }`
+    )
   }
   return lines.join("\n")
 }
@@ -70,17 +104,25 @@ export const formatExportSummary = (s: ExportSummary): string => {
 export const exportCommand = Command.make("export", options, (o) =>
   runCommand(
     "export",
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const versions = yield* parseIdList("--dataset-version", o.versions)
       if (versions.length === 0) return yield* Effect.fail(new UsageError("give at least one --dataset-version ID"))
-      if (o.out.trim() === "") return yield* Effect.fail(new UsageError("--out must name a directory (\".\" for this one)"))
+      if (o.out.trim() === "") {
+        return yield* Effect.fail(new UsageError("--out must name a directory (\".\" for this one)"))
+      }
       const mapText = Option.getOrUndefined(o.categoryMap)
-      const categoryMap = mapText !== undefined ? yield* Effect.try({ try: () => parseCategoryMap(mapText), catch: (e) => e as UsageError }) : undefined
+      const categoryMap = mapText !== undefined
+        ? yield* Effect.try({ try: () => parseCategoryMap(mapText), catch: (e) => e as UsageError })
+        : undefined
       if (Option.getOrUndefined(o.splitBy) === "manifest" && Option.isNone(o.manifest)) {
         return yield* Effect.fail(new UsageError("--split-by manifest needs --manifest FILE"))
       }
       if (Option.isSome(o.splitBy) && o.splitBy.value !== "manifest" && Option.isSome(o.manifest)) {
-        return yield* Effect.fail(new UsageError(`--manifest is only read with --split-by manifest (the default when --manifest is given), not --split-by ${o.splitBy.value}`))
+        return yield* Effect.fail(
+          new UsageError(
+            `--manifest is only read with --split-by manifest (the default when --manifest is given), not --split-by ${o.splitBy.value}`
+          )
+        )
       }
       const progress = progressReporter("export")
       const summary = yield* exportGroundTruth(
@@ -101,12 +143,13 @@ export const exportCommand = Command.make("export", options, (o) =>
               done: p.eventsRead,
               total: p.eventsTotal,
               unit: "events",
-              extra: `${p.annotationsWritten} annotations, ${formatBytes(p.bytesWritten)} written${p.imagesDownloaded > 0 ? `, ${p.imagesDownloaded} images downloaded` : ""}`
+              extra: `${p.annotationsWritten} annotations, ${formatBytes(p.bytesWritten)} written${
+                p.imagesDownloaded > 0 ? `, ${p.imagesDownloaded} images downloaded` : ""
+              }`
             })
         }
       ).pipe(Effect.ensuring(Effect.sync(progress.end)), Effect.provide(sdkLayer()))
       yield* Console.log(o.json ? JSON.stringify(summary, null, 2) : formatExportSummary(summary))
       if (!summary.valid) process.exitCode = EXIT.invalid
     })
-  )
-).pipe(Command.withDescription("Export ground truth of dataset versions to COCO or YOLO (streamed, validated)."))
+  )).pipe(Command.withDescription("Export ground truth of dataset versions to COCO or YOLO (streamed, validated)."))

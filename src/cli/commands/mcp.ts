@@ -12,15 +12,24 @@ import * as Main from "../../mcp/Main.js"
 
 /** The options shared by `mcp` and `start`. */
 export const mcpOptions = {
-  port: Options.integer("port").pipe(Options.optional, Options.withDescription("HTTP port (default $SYNAPSE_MCP_PORT or 3333; 0: any free port)")),
+  port: Options.integer("port").pipe(
+    Options.optional,
+    Options.withDescription("HTTP port (default $SYNAPSE_MCP_PORT or 3333; 0: any free port)")
+  ),
   host: Options.text("host").pipe(
     Options.optional,
-    Options.withDescription("HTTP bind address (default $SYNAPSE_MCP_HOST or 127.0.0.1; others require SYNAPSE_MCP_HTTP_TOKEN)")
+    Options.withDescription(
+      "HTTP bind address (default $SYNAPSE_MCP_HOST or 127.0.0.1; others require SYNAPSE_MCP_HTTP_TOKEN)"
+    )
   ),
-  readOnly: Options.boolean("read-only").pipe(Options.withDescription("offer read tools only (also SYNAPSE_MCP_READ_ONLY=1)")),
+  readOnly: Options.boolean("read-only").pipe(
+    Options.withDescription("offer read tools only (also SYNAPSE_MCP_READ_ONLY=1)")
+  ),
   outputDir: Options.text("output-dir").pipe(
     Options.optional,
-    Options.withDescription("where exports and splits are written (default $SYNAPSE_MCP_OUTPUT_DIR or <tmpdir>/synapse-ml-exports)")
+    Options.withDescription(
+      "where exports and splits are written (default $SYNAPSE_MCP_OUTPUT_DIR or <tmpdir>/synapse-ml-exports)"
+    )
   )
 }
 
@@ -55,7 +64,10 @@ export const builtEntryPoint = (): string =>
 /** `synapse-ml mcp [--http] [--port] [--host] [--read-only] [--output-dir]`. */
 export const mcpCommand = Command.make(
   "mcp",
-  { ...mcpOptions, http: Options.boolean("http").pipe(Options.withDescription("serve Streamable HTTP instead of stdio")) },
+  {
+    ...mcpOptions,
+    http: Options.boolean("http").pipe(Options.withDescription("serve Streamable HTTP instead of stdio"))
+  },
   (options) =>
     Main.run({
       transport: options.http ? "http" : "stdio",

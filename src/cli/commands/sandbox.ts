@@ -6,8 +6,8 @@
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
-import { defaultDataDir } from "../../sandbox/DataDir.js"
 import { SANDBOX_PROFILES } from "../../sandbox/Context.js"
+import { defaultDataDir } from "../../sandbox/DataDir.js"
 import * as Sandbox from "../../sandbox/Sandbox.js"
 
 /** The port the command listens on unless told otherwise (`--port 0` picks a free one). */
@@ -15,34 +15,57 @@ export const DEFAULT_SANDBOX_PORT = 8765
 
 /** The sandbox's command-line options, shared with commands that embed it (`start`). */
 export const sandboxOptions = {
-  port: Options.integer("port").pipe(Options.withDefault(DEFAULT_SANDBOX_PORT), Options.withDescription("TCP port (0: any free port)")),
+  port: Options.integer("port").pipe(
+    Options.withDefault(DEFAULT_SANDBOX_PORT),
+    Options.withDescription("TCP port (0: any free port)")
+  ),
   host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("interface to bind")),
   dataDir: Options.text("data-dir").pipe(
     Options.optional,
-    Options.withDescription("data directory (default $SYNAPSE_SANDBOX_DIR or <tmpdir>/synapse-ml-sandbox); reused across restarts")
+    Options.withDescription(
+      "data directory (default $SYNAPSE_SANDBOX_DIR or <tmpdir>/synapse-ml-sandbox); reused across restarts"
+    )
   ),
   seed: Options.choice("seed", ["demo", "large", "none"] as const).pipe(
     Options.withDefault("demo" as const),
     Options.withDescription("data set for a new data directory")
   ),
-  randSeed: Options.integer("rand-seed").pipe(Options.withDefault(42), Options.withDescription("seed of the data generators and fault injection")),
-  events: Options.integer("events").pipe(Options.optional, Options.withDescription("number of events of the large data set (default 100000)")),
+  randSeed: Options.integer("rand-seed").pipe(
+    Options.withDefault(42),
+    Options.withDescription("seed of the data generators and fault injection")
+  ),
+  events: Options.integer("events").pipe(
+    Options.optional,
+    Options.withDescription("number of events of the large data set (default 100000)")
+  ),
   faults: Options.text("faults").pipe(
     Options.optional,
-    Options.withDescription("fault spec, e.g. status5xx=0.1,status429=0.05,latency=20 (default $SYNAPSE_SANDBOX_FAULTS)")
+    Options.withDescription(
+      "fault spec, e.g. status5xx=0.1,status429=0.05,latency=20 (default $SYNAPSE_SANDBOX_FAULTS)"
+    )
   ),
   // Text checked by the sandbox rather than a choice: the refusal then names the option.
   profile: Options.text("profile").pipe(
     Options.optional,
     Options.withDescription(
-      `answer shapes, ${SANDBOX_PROFILES.join(" or ")}: rich serves the documented shapes, evidence only what the official SDK is known to read (default $SYNAPSE_SANDBOX_PROFILE or rich)`
+      `answer shapes, ${
+        SANDBOX_PROFILES.join(" or ")
+      }: rich serves the documented shapes, evidence only what the official SDK is known to read (default $SYNAPSE_SANDBOX_PROFILE or rich)`
     )
   ),
-  token: Options.text("token").pipe(Options.optional, Options.withDescription(`access token (default $SYNAPSE_SANDBOX_TOKEN or ${Sandbox.SANDBOX_DEV_TOKEN})`)),
-  maxUploadBytes: Options.integer("max-upload-bytes").pipe(Options.optional, Options.withDescription("upload size limit in bytes (413 above it)")),
+  token: Options.text("token").pipe(
+    Options.optional,
+    Options.withDescription(`access token (default $SYNAPSE_SANDBOX_TOKEN or ${Sandbox.SANDBOX_DEV_TOKEN})`)
+  ),
+  maxUploadBytes: Options.integer("max-upload-bytes").pipe(
+    Options.optional,
+    Options.withDescription("upload size limit in bytes (413 above it)")
+  ),
   pageThreads: Options.integer("page-threads").pipe(
     Options.optional,
-    Options.withDescription(`most threads serving event pages at once, 1 to ${Sandbox.MAX_PAGE_THREADS} (default: the number of cores, at most 4)`)
+    Options.withDescription(
+      `most threads serving event pages at once, 1 to ${Sandbox.MAX_PAGE_THREADS} (default: the number of cores, at most 4)`
+    )
   )
 }
 
@@ -63,11 +86,13 @@ export interface SandboxCliOptions {
 
 /** Starts a sandbox for the current scope from command-line options, reporting on stderr. */
 export const startFromCli = (options: SandboxCliOptions) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const dataDir = Option.getOrElse(options.dataDir, defaultDataDir)
     let lastReport = 0
     // An explicit blank value is a mistake, not "unset": it must not fall back to the environment.
-    const profile = yield* Sandbox.parseProfile(Option.getOrUndefined(options.profile), "--profile", { blankIsUnset: false })
+    const profile = yield* Sandbox.parseProfile(Option.getOrUndefined(options.profile), "--profile", {
+      blankIsUnset: false
+    })
     const info = yield* Sandbox.start({
       profile,
       port: options.port,
@@ -90,7 +115,9 @@ export const startFromCli = (options: SandboxCliOptions) =>
     })
     yield* Console.error(
       [
-        `synapse-ml sandbox: ${info.seeded ? `seeded ${options.seed} data in` : "serving existing data from"} ${info.dataDir}`,
+        `synapse-ml sandbox: ${
+          info.seeded ? `seeded ${options.seed} data in` : "serving existing data from"
+        } ${info.dataDir}`,
         `synapse-ml sandbox: listening on ${info.origin} (profile ${info.profile})`,
         `  SYNAPSE_BASE_URL=${info.url}`,
         `  SYNAPSE_ACCESS_TOKEN=${info.token}`,
@@ -103,7 +130,7 @@ export const startFromCli = (options: SandboxCliOptions) =>
 /** `synapse-ml sandbox`. */
 export const sandboxCommand = Command.make("sandbox", sandboxOptions, (options) =>
   Effect.scoped(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       yield* startFromCli(options)
       yield* Effect.addFinalizer(() => Console.error("synapse-ml sandbox: stopped"))
       return yield* Effect.never
@@ -117,7 +144,7 @@ export const sandboxCommand = Command.make("sandbox", sandboxOptions, (options) 
             process.exitCode = 2
           })
         )
-      )
-    )
+      ))
+  )).pipe(
+    Command.withDescription("Run the local Synapse-compatible sandbox backend (SQLite + demo data) until interrupted.")
   )
-).pipe(Command.withDescription("Run the local Synapse-compatible sandbox backend (SQLite + demo data) until interrupted."))

@@ -8,17 +8,32 @@ import { prepareTrainingData, type PrepareTrainingDataInput, type SplitSummary }
 import { parseIdList, progressReporter, runCommand, sdkLayer, UsageError } from "./workflowSupport.js"
 
 const options = {
-  project: Options.integer("project").pipe(Options.optional, Options.withDescription("split every event of this project")),
-  versions: Options.text("dataset-version").pipe(Options.repeated, Options.withDescription("…or of these dataset versions: repeat the option or separate with commas")),
+  project: Options.integer("project").pipe(
+    Options.optional,
+    Options.withDescription("split every event of this project")
+  ),
+  versions: Options.text("dataset-version").pipe(
+    Options.repeated,
+    Options.withDescription("…or of these dataset versions: repeat the option or separate with commas")
+  ),
   train: Options.float("train").pipe(Options.optional, Options.withDescription("train share (default 0.8)")),
-  validation: Options.float("validation").pipe(Options.optional, Options.withDescription("validation share (default: the rest)")),
+  validation: Options.float("validation").pipe(
+    Options.optional,
+    Options.withDescription("validation share (default: the rest)")
+  ),
   test: Options.float("test").pipe(Options.optional, Options.withDescription("test share (default 0)")),
-  seed: Options.text("seed").pipe(Options.withDefault("0"), Options.withDescription("PRNG seed (integer or text): same seed and data, same split")),
+  seed: Options.text("seed").pipe(
+    Options.withDefault("0"),
+    Options.withDescription("PRNG seed (integer or text): same seed and data, same split")
+  ),
   method: Options.choice("method", ["stratified", "random", "hash"] as const).pipe(
     Options.withDefault("stratified" as const),
     Options.withDescription("stratified (class shares kept), random, or hash (stable as the dataset grows)")
   ),
-  manifest: Options.text("manifest").pipe(Options.optional, Options.withDescription("where to write the manifest JSON")),
+  manifest: Options.text("manifest").pipe(
+    Options.optional,
+    Options.withDescription("where to write the manifest JSON")
+  ),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the summary, write nothing")),
   json: Options.boolean("json").pipe(Options.withDescription("print the summary as JSON"))
 }
@@ -28,18 +43,23 @@ export const formatSplitSummary = (s: SplitSummary): string =>
   [
     `Split ${s.total.images} images (${s.total.events} events, ${s.total.annotations} annotations) by ${s.method}, seed ${s.seed}`,
     ...Object.entries(s.splits).map(
-      ([name, x]) => `  ${name} (${s.ratios[name]}): ${x.images} images, ${x.events} events, ${x.annotations} annotations`
+      ([name, x]) =>
+        `  ${name} (${s.ratios[name]}): ${x.images} images, ${x.events} events, ${x.annotations} annotations`
     ),
     `  largest class-share deviation: ${s.maxDeviation}; images in two splits: ${s.leakedImages}`,
     `  assignment sha256: ${s.assignmentSha256}`,
-    s.manifestPath !== null ? `  manifest: ${s.manifestPath}` : s.dryRun ? "  dry run: nothing written" : "  no --manifest given: nothing written"
+    s.manifestPath !== null
+      ? `  manifest: ${s.manifestPath}`
+      : s.dryRun
+      ? "  dry run: nothing written"
+      : "  no --manifest given: nothing written"
   ].join("\n")
 
 /** `synapse-ml split`. */
 export const splitCommand = Command.make("split", options, (o) =>
   runCommand(
     "split",
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const versions = yield* parseIdList("--dataset-version", o.versions)
       if (Option.isNone(o.project) && versions.length === 0) {
         return yield* Effect.fail(new UsageError("give --project ID or at least one --dataset-version ID"))
@@ -54,7 +74,11 @@ export const splitCommand = Command.make("split", options, (o) =>
       const test = Option.getOrElse(o.test, () => 0)
       const validation = Option.getOrElse(o.validation, () => Math.round((1 - train - test) * 1e9) / 1e9)
       if (!(train > 0) || validation < 0 || test < 0 || Math.abs(train + validation + test - 1) > 1e-6) {
-        return yield* Effect.fail(new UsageError(`--train ${train} --validation ${validation} --test ${test} must be ≥ 0 (train > 0) and add up to 1`))
+        return yield* Effect.fail(
+          new UsageError(
+            `--train ${train} --validation ${validation} --test ${test} must be ≥ 0 (train > 0) and add up to 1`
+          )
+        )
       }
       const seed = /^-?\d+$/.test(o.seed) && Number.isSafeInteger(Number(o.seed)) ? Number(o.seed) : o.seed
       const input: PrepareTrainingDataInput = {
@@ -68,9 +92,19 @@ export const splitCommand = Command.make("split", options, (o) =>
       }
       const progress = progressReporter("split")
       const { summary } = yield* prepareTrainingData(input, {
-        onProgress: (p) => progress.report({ phase: "reading", done: p.eventsRead, total: undefined, unit: "events", extra: `${p.images} images` })
+        onProgress: (p) =>
+          progress.report({
+            phase: "reading",
+            done: p.eventsRead,
+            total: undefined,
+            unit: "events",
+            extra: `${p.images} images`
+          })
       }).pipe(Effect.ensuring(Effect.sync(progress.end)), Effect.provide(sdkLayer()))
       yield* Console.log(o.json ? JSON.stringify(summary, null, 2) : formatSplitSummary(summary))
     })
+  )).pipe(
+    Command.withDescription(
+      "Split ground truth into train/validation(/test) by image: seeded, stratified, leak-free; writes a manifest."
+    )
   )
-).pipe(Command.withDescription("Split ground truth into train/validation(/test) by image: seeded, stratified, leak-free; writes a manifest."))

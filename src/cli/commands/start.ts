@@ -24,16 +24,22 @@ export const startCommand = Command.make(
     ),
     dataDir: Options.text("data-dir").pipe(
       Options.optional,
-      Options.withDescription("sandbox data directory, kept across runs (default $SYNAPSE_SANDBOX_DIR, else a fresh temporary directory removed when the server stops)")
+      Options.withDescription(
+        "sandbox data directory, kept across runs (default $SYNAPSE_SANDBOX_DIR, else a fresh temporary directory removed when the server stops)"
+      )
     ),
     sandboxProfile: Options.text("sandbox-profile").pipe(
       Options.optional,
-      Options.withDescription(`answer shapes of the sandbox, ${SANDBOX_PROFILES.join(" or ")} (default $SYNAPSE_SANDBOX_PROFILE or rich)`)
+      Options.withDescription(
+        `answer shapes of the sandbox, ${SANDBOX_PROFILES.join(" or ")} (default $SYNAPSE_SANDBOX_PROFILE or rich)`
+      )
     )
   },
   (options) =>
-    Effect.gen(function* () {
-      const profile = yield* Sandbox.parseProfile(Option.getOrUndefined(options.sandboxProfile), "--sandbox-profile", { blankIsUnset: false })
+    Effect.gen(function*() {
+      const profile = yield* Sandbox.parseProfile(Option.getOrUndefined(options.sandboxProfile), "--sandbox-profile", {
+        blankIsUnset: false
+      })
       return yield* Main.run({
         transport: "http",
         env: process.env,
@@ -55,7 +61,11 @@ export const startCommand = Command.make(
             `  npx @modelcontextprotocol/inspector --cli ${endpoint.url} --transport http --method tools/call --tool-name list_models --tool-arg page_size=5`,
             "",
             "Claude Desktop (stdio): after `npm run build`, add to claude_desktop_config.json:",
-            JSON.stringify({ mcpServers: { "synapse-ml": { command: "node", args: [builtEntryPoint(), "mcp"], env: {} } } }, null, 2)
+            JSON.stringify(
+              { mcpServers: { "synapse-ml": { command: "node", args: [builtEntryPoint(), "mcp"], env: {} } } },
+              null,
+              2
+            )
               .split("\n").map((line) => `  ${line}`).join("\n"),
             "",
             "Ctrl-C stops the server."

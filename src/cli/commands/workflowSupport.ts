@@ -34,11 +34,16 @@ export class UsageError extends Error {
  * Parses a repeatable id option (`--x 303 --x 304`, `--x 303,304` or both) into distinct ids in the
  * order given; anything else is a usage error naming the option.
  */
-export const parseIdList = (option: string, values: ReadonlyArray<string>): Effect.Effect<Array<number>, UsageError> => {
+export const parseIdList = (
+  option: string,
+  values: ReadonlyArray<string>
+): Effect.Effect<Array<number>, UsageError> => {
   const parts = values.flatMap((text) => text.split(",")).map((s) => s.trim()).filter((s) => s !== "")
   const ids = parts.map(Number)
   const bad = parts.find((_, i) => !Number.isSafeInteger(ids[i]) || ids[i]! < 1)
-  return bad !== undefined ? Effect.fail(new UsageError(`${option}: "${bad}" is not an id (an integer ≥ 1)`)) : Effect.succeed([...new Set(ids)])
+  return bad !== undefined
+    ? Effect.fail(new UsageError(`${option}: "${bad}" is not an id (an integer ≥ 1)`))
+    : Effect.succeed([...new Set(ids)])
 }
 
 /**
@@ -52,19 +57,23 @@ export const sdkLayer = (env: Record<string, string | undefined> = process.env) 
     return Synapse.layerConfig().pipe(Layer.provide(httpClientLayer))
   }
   return Layer.unwrapScoped(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const profile = yield* Sandbox.parseProfile(env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE")
       const sandbox = yield* Sandbox.start({ seed: "demo", profile })
       yield* Console.error(
         `synapse-ml: SYNAPSE_BASE_URL is not set: using the local sandbox with demo data (profile ${sandbox.profile}) at ${sandbox.url}`
       )
-      return Synapse.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(Layer.provide(httpClientLayer))
+      return Synapse.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(
+        Layer.provide(httpClientLayer)
+      )
     })
   )
 }
 
 const tagOf = (e: unknown): string | undefined =>
-  typeof e === "object" && e !== null && "_tag" in e && typeof (e as { _tag: unknown })._tag === "string" ? (e as { _tag: string })._tag : undefined
+  typeof e === "object" && e !== null && "_tag" in e && typeof (e as { _tag: unknown })._tag === "string"
+    ? (e as { _tag: string })._tag
+    : undefined
 
 /** The kinds of resource a 404 can be about, by the URL segment before the id. */
 const RESOURCE_NAMES: Record<string, string> = {
@@ -88,7 +97,9 @@ const detailOf = (e: unknown): string => {
     const o = e as { detail?: unknown; message?: unknown }
     // An API error's message adds the status and the request (method, URL without query) to its
     // detail: "Not found." alone does not say which id was missing.
-    if (isSynapseError(e) && typeof o.message === "string" && o.message !== "") return `${missingResource(e)}${o.message}`
+    if (isSynapseError(e) && typeof o.message === "string" && o.message !== "") {
+      return `${missingResource(e)}${o.message}`
+    }
     if (typeof o.detail === "string") return o.detail
     if (typeof o.message === "string" && o.message !== "") return o.message
   }
@@ -103,7 +114,9 @@ export const exitCodeOf = (e: unknown): number => {
   if (tag === "SplitError" && (e as { path?: unknown }).path === undefined) return EXIT.usage
   if (tag === "ValidationError" || tag === "ConfigError" || tag === "SandboxError") return EXIT.usage
   if (isSynapseError(e)) return EXIT.api
-  if (tag === "ExportError" || tag === "CocoFileError" || tag === "ManifestError" || tag === "SplitError") return EXIT.io
+  if (tag === "ExportError" || tag === "CocoFileError" || tag === "ManifestError" || tag === "SplitError") {
+    return EXIT.io
+  }
   return EXIT.unexpected
 }
 
@@ -128,7 +141,9 @@ export const runCommand = <A, E, R>(name: string, body: Effect.Effect<A, E, R>) 
         const e = failure.value
         const code = exitCodeOf(e)
         const tag = tagOf(e)
-        return Console.error(`synapse-ml ${name}: ${tag !== undefined && tag !== "UsageError" ? `${tag}: ` : ""}${detailOf(e)}`).pipe(
+        return Console.error(
+          `synapse-ml ${name}: ${tag !== undefined && tag !== "UsageError" ? `${tag}: ` : ""}${detailOf(e)}`
+        ).pipe(
           Effect.zipRight(Effect.sync(() => void (process.exitCode = code)))
         )
       }
@@ -170,7 +185,9 @@ export const progressReporter = (label: string, stream: NodeJS.WriteStream = pro
       const width = 24
       const frac = s.total !== undefined && s.total > 0 ? Math.min(1, s.done / s.total) : 0
       const filled = Math.round(frac * width)
-      const bar = s.total !== undefined ? `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(Math.round(frac * 100)).padStart(3)}% ` : ""
+      const bar = s.total !== undefined
+        ? `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(Math.round(frac * 100)).padStart(3)}% `
+        : ""
       stream.write(`\r\x1b[2K${label} ${s.phase}: ${bar}${count}${s.extra ? ` · ${s.extra}` : ""}`)
       drawn = true
     } else {

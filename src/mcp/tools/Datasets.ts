@@ -30,7 +30,8 @@ const ResourceLink = Schema.Struct({
 })
 
 const outputName = Schema.String.pipe(Schema.pattern(SAFE_NAME), Schema.maxLength(100)).annotations({
-  description: "Name of the directory to create under the output directory (letters, digits, . _ -). Default: generated from the inputs and time."
+  description:
+    "Name of the directory to create under the output directory (letters, digits, . _ -). Default: generated from the inputs and time."
 })
 
 const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-")
@@ -38,10 +39,14 @@ const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$
 /** Fails when `name` was already used: outputs are never overwritten. */
 const freshOutput = (outputDir: string, name: string) =>
   Effect.gen(function*() {
-    const existing = yield* Effect.promise(() => fs.readdir(path.join(outputDir, name)).catch(() => [] as Array<string>))
+    const existing = yield* Effect.promise(() =>
+      fs.readdir(path.join(outputDir, name)).catch(() => [] as Array<string>)
+    )
     if (existing.length > 0) {
       return yield* new Tool.ToolError({
-        message: `output_name ${JSON.stringify(name)} already exists under ${outputDir}; choose another name (outputs are never overwritten).`
+        message: `output_name ${
+          JSON.stringify(name)
+        } already exists under ${outputDir}; choose another name (outputs are never overwritten).`
       })
     }
     return yield* prepareOutputDir(outputDir, name)
@@ -50,21 +55,34 @@ const freshOutput = (outputDir: string, name: string) =>
 const removeOnFailure = (dir: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.onError(self, () => Effect.promise(() => fs.rm(dir, { recursive: true, force: true })))
 
-const mapWorkflowError = (action: string) => (error: { readonly _tag: string; readonly message: string } | SynapseError): Tool.ToolError =>
-  isSynapseError(error)
-    ? toToolError({ action, notFound: "a dataset version or model id does not exist. Find ids with list_ground_truth_versions / list_models." })(error)
-    : new Tool.ToolError({ message: `${action} failed: ${"detail" in error && typeof error.detail === "string" ? error.detail : error.message}` })
+const mapWorkflowError =
+  (action: string) => (error: { readonly _tag: string; readonly message: string } | SynapseError): Tool.ToolError =>
+    isSynapseError(error)
+      ? toToolError({
+        action,
+        notFound:
+          "a dataset version or model id does not exist. Find ids with list_ground_truth_versions / list_models."
+      })(error)
+      : new Tool.ToolError({
+        message: `${action} failed: ${
+          "detail" in error && typeof error.detail === "string" ? error.detail : error.message
+        }`
+      })
 
 const FileValidation = Schema.Struct({
   valid: Schema.Boolean,
   errors: Schema.Int,
   warnings: Schema.Int,
   finding_counts: Schema.Record({ key: Schema.String, value: Schema.Int }),
-  first_findings: Schema.Array(Schema.Struct({ rule: Schema.String, severity: Schema.String, path: Schema.String, message: Schema.String }))
+  first_findings: Schema.Array(
+    Schema.Struct({ rule: Schema.String, severity: Schema.String, path: Schema.String, message: Schema.String })
+  )
 })
 
 const ExportOutput = Schema.Struct({
-  output_name: Schema.String.annotations({ description: "The export's directory name; its files are synapse://exports/{output_name}/…" }),
+  output_name: Schema.String.annotations({
+    description: "The export's directory name; its files are synapse://exports/{output_name}/…"
+  }),
   output_dir: Schema.String.annotations({ description: "Absolute path of the export on the server's disk." }),
   format: ExportFormat,
   dataset_versions: Schema.Array(Schema.Int),
@@ -77,7 +95,10 @@ const ExportOutput = Schema.Struct({
     events: Schema.Record({ key: Schema.String, value: Schema.Int }),
     annotations: Schema.Record({ key: Schema.String, value: Schema.Int })
   }).annotations({ description: "Input left out, by reason (degenerate boxes, unknown classes, missing images …)." }),
-  splits: Schema.Record({ key: Schema.String, value: Schema.Struct({ images: Schema.Int, annotations: Schema.Int, files: Schema.Array(Schema.String) }) }),
+  splits: Schema.Record({
+    key: Schema.String,
+    value: Schema.Struct({ images: Schema.Int, annotations: Schema.Int, files: Schema.Array(Schema.String) })
+  }),
   files: Schema.Array(Schema.String).annotations({ description: "Files written, relative to output_dir." }),
   images_downloaded: Schema.Int,
   bytes_written: Schema.Int,
@@ -110,14 +131,18 @@ const exportOutput = (name: string, dir: string, summary: ExportSummary): typeof
     bytes_written: summary.bytesWritten,
     valid: summary.valid,
     // Keyed by split name (as the export summary is), not by path.
-    validation: Object.fromEntries(Object.entries(summary.validation).map(([split, v]) => [split, {
-      valid: v.valid,
-      errors: v.errors,
-      warnings: v.warnings,
-      finding_counts: v.findingCounts,
-      first_findings: v.findings.slice(0, 5)
-    }])),
-    resource_links: [EXPORT_SUMMARY_FILE, ...topLevel.filter((f) => f.endsWith(".json") || f.endsWith(".yaml"))].map((f) => ({
+    validation: Object.fromEntries(
+      Object.entries(summary.validation).map(([split, v]) => [split, {
+        valid: v.valid,
+        errors: v.errors,
+        warnings: v.warnings,
+        finding_counts: v.findingCounts,
+        first_findings: v.findings.slice(0, 5)
+      }])
+    ),
+    resource_links: [EXPORT_SUMMARY_FILE, ...topLevel.filter((f) => f.endsWith(".json") || f.endsWith(".yaml"))].map((
+      f
+    ) => ({
       uri: exportUri(name, f),
       name: `${name}/${f}`,
       mimeType: mimeTypeOf(f)
@@ -137,17 +162,27 @@ export const exportGroundTruthTool = Tool.make({
     "and leaves no partial files.",
   input: Schema.Struct({
     dataset_version_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(20)).annotations({
-      description: "Dataset version ids to export (1–20). A data unit in several of them (versions of one dataset share most) is exported once, with the annotations of the first listed version that has it."
+      description:
+        "Dataset version ids to export (1–20). A data unit in several of them (versions of one dataset share most) is exported once, with the annotations of the first listed version that has it."
     }),
-    format: ExportFormat.annotations({ description: "coco: annotations/instances_<split>.json; yolo: images/, labels/, data.yaml." }),
-    split_by: Schema.optional(Schema.Literal("none", "category", "manifest").annotations({
-      description: "One file set per split: none (default, one split 'all'), category (the events' train/validation/test), " +
-        "or manifest (the split written by prepare_training_data; give split_name)."
-    })),
+    format: ExportFormat.annotations({
+      description: "coco: annotations/instances_<split>.json; yolo: images/, labels/, data.yaml."
+    }),
+    split_by: Schema.optional(
+      Schema.Literal("none", "category", "manifest").annotations({
+        description:
+          "One file set per split: none (default, one split 'all'), category (the events' train/validation/test), " +
+          "or manifest (the split written by prepare_training_data; give split_name)."
+      })
+    ),
     split_name: Schema.optional(outputName.annotations({
       description: "With split_by=manifest: the output_name of a prepare_training_data run (dry_run false)."
     })),
-    include_images: Schema.optional(Schema.Boolean.annotations({ description: "Also download the images into images/<split>/ (default false; slower)." })),
+    include_images: Schema.optional(
+      Schema.Boolean.annotations({
+        description: "Also download the images into images/<split>/ (default false; slower)."
+      })
+    ),
     output_name: Schema.optional(outputName)
   }),
   output: ExportOutput,
@@ -159,7 +194,10 @@ export const exportGroundTruthTool = Tool.make({
       const config = yield* McpConfig
       const name = input.output_name ?? `export-${input.dataset_version_ids.join("_")}-${input.format}-${stamp()}`
       if (input.split_by === "manifest" && input.split_name === undefined) {
-        return yield* new Tool.ToolError({ message: "split_by=manifest needs split_name: the output_name of a prepare_training_data run with dry_run false." })
+        return yield* new Tool.ToolError({
+          message:
+            "split_by=manifest needs split_name: the output_name of a prepare_training_data run with dry_run false."
+        })
       }
       const manifestPath = input.split_by === "manifest"
         ? yield* resolveOutputFile(config.outputDir, input.split_name!, SPLIT_MANIFEST_FILE)
@@ -169,7 +207,9 @@ export const exportGroundTruthTool = Tool.make({
       const report = (p: ExportProgress) => {
         const total = (p.eventsTotal ?? p.eventsRead) + 3
         const done = p.phase === "reading" ? p.eventsRead : (p.eventsTotal ?? p.eventsRead) + PHASES[p.phase]
-        Runtime.runFork(runtime)(context.progress(done, total, `${p.phase}: ${p.eventsRead} events, ${p.annotationsWritten} annotations`))
+        Runtime.runFork(runtime)(
+          context.progress(done, total, `${p.phase}: ${p.eventsRead} events, ${p.annotationsWritten} annotations`)
+        )
       }
       const summary = yield* exportGroundTruth({
         datasetVersionIds: input.dataset_version_ids as [number, ...Array<number>],
@@ -191,7 +231,9 @@ export const exportGroundTruthTool = Tool.make({
 
 const SplitOutput = Schema.Struct({
   ...SplitSummary.fields,
-  output_name: Schema.NullOr(Schema.String).annotations({ description: "Where the manifest was written (null for a dry run)." }),
+  output_name: Schema.NullOr(Schema.String).annotations({
+    description: "Where the manifest was written (null for a dry run)."
+  }),
   resource_links: Schema.Array(ResourceLink)
 })
 
@@ -206,18 +248,40 @@ export const prepareTrainingDataTool = Tool.make({
     "split manifest is written under the output directory, and export_ground_truth can then export per split " +
     "(split_by manifest, split_name = this output_name).",
   input: Schema.Struct({
-    project: Schema.optional(Id.annotations({ description: "Split every event of this project id (or give dataset_version_ids)." })),
-    dataset_version_ids: Schema.optional(Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(20)).annotations({
-      description: "Split the events of these dataset version ids (1–20)."
-    })),
-    train: Schema.optional(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)).annotations({
-      description: "Share of images for training, e.g. 0.8 (default 0.8). train + validation + test must be 1."
-    })),
-    validation: Schema.optional(Schema.Number.pipe(Schema.between(0, 1)).annotations({ description: "Share for validation (default: the rest)." })),
-    test: Schema.optional(Schema.Number.pipe(Schema.between(0, 1)).annotations({ description: "Share for test (default 0)." })),
-    seed: Schema.optional(Schema.Int.pipe(Schema.between(0, 2 ** 31 - 1)).annotations({ description: "Random seed; same seed and data give the same split (default 0)." })),
-    method: Schema.optional(SplitMethod.annotations({ description: "stratified (default: class balance), random, or hash (stable as the dataset grows)." })),
-    dry_run: Schema.optional(Schema.Boolean.annotations({ description: "true (default): only compute and report. false: also write the manifest." })),
+    project: Schema.optional(
+      Id.annotations({ description: "Split every event of this project id (or give dataset_version_ids)." })
+    ),
+    dataset_version_ids: Schema.optional(
+      Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(20)).annotations({
+        description: "Split the events of these dataset version ids (1–20)."
+      })
+    ),
+    train: Schema.optional(
+      Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)).annotations({
+        description: "Share of images for training, e.g. 0.8 (default 0.8). train + validation + test must be 1."
+      })
+    ),
+    validation: Schema.optional(
+      Schema.Number.pipe(Schema.between(0, 1)).annotations({ description: "Share for validation (default: the rest)." })
+    ),
+    test: Schema.optional(
+      Schema.Number.pipe(Schema.between(0, 1)).annotations({ description: "Share for test (default 0)." })
+    ),
+    seed: Schema.optional(
+      Schema.Int.pipe(Schema.between(0, 2 ** 31 - 1)).annotations({
+        description: "Random seed; same seed and data give the same split (default 0)."
+      })
+    ),
+    method: Schema.optional(
+      SplitMethod.annotations({
+        description: "stratified (default: class balance), random, or hash (stable as the dataset grows)."
+      })
+    ),
+    dry_run: Schema.optional(
+      Schema.Boolean.annotations({
+        description: "true (default): only compute and report. false: also write the manifest."
+      })
+    ),
     output_name: Schema.optional(outputName)
   }),
   output: SplitOutput,
@@ -233,10 +297,17 @@ export const prepareTrainingDataTool = Tool.make({
       const test = input.test ?? 0
       const validation = input.validation ?? Math.max(0, 1 - train - test)
       if (Math.abs(train + validation + test - 1) > 1e-6) {
-        return yield* new Tool.ToolError({ message: `train + validation + test must add up to 1; got ${train} + ${validation} + ${test}.` })
+        return yield* new Tool.ToolError({
+          message: `train + validation + test must add up to 1; got ${train} + ${validation} + ${test}.`
+        })
       }
       const dryRun = input.dry_run ?? true
-      const name = dryRun ? undefined : input.output_name ?? `split-${input.project !== undefined ? `project${input.project}` : input.dataset_version_ids!.join("_")}-${stamp()}`
+      const name = dryRun
+        ? undefined
+        : input.output_name ??
+          `split-${
+            input.project !== undefined ? `project${input.project}` : input.dataset_version_ids!.join("_")
+          }-${stamp()}`
       const dir = name !== undefined ? yield* freshOutput(config.outputDir, name) : undefined
       const { summary } = yield* prepareTrainingData({
         ...(input.project !== undefined ? { project: input.project } : {}),
@@ -251,10 +322,16 @@ export const prepareTrainingDataTool = Tool.make({
         dir !== undefined ? removeOnFailure(dir) : (self) => self
       )
       const links = name !== undefined
-        ? [SPLIT_MANIFEST_FILE, EXPORT_SUMMARY_FILE].map((f) => ({ uri: exportUri(name, f), name: `${name}/${f}`, mimeType: "application/json" }))
+        ? [SPLIT_MANIFEST_FILE, EXPORT_SUMMARY_FILE].map((f) => ({
+          uri: exportUri(name, f),
+          name: `${name}/${f}`,
+          mimeType: "application/json"
+        }))
         : []
       const output = { ...summary, output_name: name ?? null, resource_links: links }
-      if (dir !== undefined) yield* Effect.promise(() => fs.writeFile(path.join(dir, EXPORT_SUMMARY_FILE), JSON.stringify(output, null, 2)))
+      if (dir !== undefined) {
+        yield* Effect.promise(() => fs.writeFile(path.join(dir, EXPORT_SUMMARY_FILE), JSON.stringify(output, null, 2)))
+      }
       return output
     })
 })
@@ -269,21 +346,33 @@ export const validateCoco = Tool.make({
     "root. Returns counts and the first findings, each with the rule, the JSON path and what to fix.",
   input: Schema.Struct({
     path: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
-      description: "The COCO JSON file: relative to the output directory, or absolute inside the output directory or an upload root."
+      description:
+        "The COCO JSON file: relative to the output directory, or absolute inside the output directory or an upload root."
     }),
-    max_findings: Schema.optional(Schema.Int.pipe(Schema.between(1, 200)).annotations({ description: "How many findings to list (default 50; all are counted)." }))
+    max_findings: Schema.optional(
+      Schema.Int.pipe(Schema.between(1, 200)).annotations({
+        description: "How many findings to list (default 50; all are counted)."
+      })
+    )
   }),
   output: Schema.Struct({
     path: Schema.String,
     ...Struct.omit(CocoValidation.fields, "truncated"),
-    findings_truncated: Schema.Boolean.annotations({ description: "true when more findings were made than `findings` lists." })
+    findings_truncated: Schema.Boolean.annotations({
+      description: "true when more findings were made than `findings` lists."
+    })
   }),
   annotations: { ...Tool.readOnly, openWorldHint: false },
   write: false,
   run: (input) =>
     Effect.gen(function*() {
       const config = yield* McpConfig
-      const file = yield* resolveUploadFile([config.outputDir, ...config.uploadRoots], input.path, "the output directory and upload roots", "path")
+      const file = yield* resolveUploadFile(
+        [config.outputDir, ...config.uploadRoots],
+        input.path,
+        "the output directory and upload roots",
+        "path"
+      )
       const result = yield* validateFile(file, { maxFindings: input.max_findings ?? 50 }).pipe(
         Effect.mapError((error) => new Tool.ToolError({ message: `Validating ${input.path} failed: ${error.detail}` }))
       )

@@ -6,7 +6,14 @@
 import { Effect, Schema } from "effect"
 import { DataUnit, FileMap, Id, JsonObject, withUndeclaredFields } from "../../schemas/Common.js"
 import { DatasetVersion } from "../../schemas/DatasetVersion.js"
-import { CATEGORIES, Category, DatasetRef, EventData, type GroundTruth, type GroundTruthEvent } from "../../schemas/GroundTruth.js"
+import {
+  CATEGORIES,
+  Category,
+  DatasetRef,
+  EventData,
+  type GroundTruth,
+  type GroundTruthEvent
+} from "../../schemas/GroundTruth.js"
 import { GroundTruths } from "../../services/GroundTruths.js"
 import { inlineAnnotations } from "../../workflows/Annotations.js"
 import { toToolError } from "../Errors.js"
@@ -18,12 +25,28 @@ const categoryInput = Category.annotations({ description: `Only this split: ${CA
 
 /** Event row fields; the derived ones (data_type … classes) summarise `data` and `data_unit`. */
 export const EVENT_FIELDS = [
-  "id", "ground_truth_dataset_version", "category", "created_at", "data_type", "data_unit_id", "annotation_count",
-  "classes", "data", "data_unit", "files", "metadata"
+  "id",
+  "ground_truth_dataset_version",
+  "category",
+  "created_at",
+  "data_type",
+  "data_unit_id",
+  "annotation_count",
+  "classes",
+  "data",
+  "data_unit",
+  "files",
+  "metadata"
 ] as const
 /** The default event row. */
 export const EVENT_COMPACT_FIELDS = [
-  "id", "ground_truth_dataset_version", "category", "data_type", "data_unit_id", "annotation_count", "classes"
+  "id",
+  "ground_truth_dataset_version",
+  "category",
+  "data_type",
+  "data_unit_id",
+  "annotation_count",
+  "classes"
 ] as const
 
 const EventRow = Schema.Struct({
@@ -65,12 +88,20 @@ export const listGroundTruthEvents = listTool({
     "event (data type, data unit id, number of annotations, class names); add `data` to `fields` for the " +
     "annotations themselves. For a whole dataset, prefer export_ground_truth, which writes files instead.",
   filters: {
-    ground_truth_dataset_versions: Schema.optional(versionIds.annotations({ description: "Dataset version ids (1–50) to list events of." })),
+    ground_truth_dataset_versions: Schema.optional(
+      versionIds.annotations({ description: "Dataset version ids (1–50) to list events of." })
+    ),
     project: Schema.optional(Id.annotations({ description: "Only events of this project id." })),
     category: Schema.optional(categoryInput),
-    data_type: Schema.optional(Schema.String.pipe(Schema.maxLength(50)).annotations({ description: "Only events of this data type, e.g. image." })),
+    data_type: Schema.optional(
+      Schema.String.pipe(Schema.maxLength(50)).annotations({
+        description: "Only events of this data type, e.g. image."
+      })
+    ),
     created_after: Schema.optional(isoDate("Only events created after this ISO 8601 date or date-time.")),
-    search: Schema.optional(Schema.String.pipe(Schema.maxLength(200)).annotations({ description: "Text to find in the event data." }))
+    search: Schema.optional(
+      Schema.String.pipe(Schema.maxLength(200)).annotations({ description: "Text to find in the event data." })
+    )
   },
   fields: EVENT_FIELDS,
   compact: EVENT_COMPACT_FIELDS,
@@ -83,10 +114,25 @@ export const listGroundTruthEvents = listTool({
 
 /** Ground-truth row fields. */
 export const GROUND_TRUTH_FIELDS = [
-  "id", "ground_truth_dataset", "ground_truth_dataset_versions", "category", "data_unit_id", "file_keys", "files", "data_unit", "data"
+  "id",
+  "ground_truth_dataset",
+  "ground_truth_dataset_versions",
+  "category",
+  "data_unit_id",
+  "file_keys",
+  "files",
+  "data_unit",
+  "data"
 ] as const
 /** The default ground-truth row. */
-export const GROUND_TRUTH_COMPACT_FIELDS = ["id", "ground_truth_dataset", "ground_truth_dataset_versions", "category", "data_unit_id", "file_keys"] as const
+export const GROUND_TRUTH_COMPACT_FIELDS = [
+  "id",
+  "ground_truth_dataset",
+  "ground_truth_dataset_versions",
+  "category",
+  "data_unit_id",
+  "file_keys"
+] as const
 
 const GroundTruthRow = Schema.Struct({
   id: Schema.optional(Schema.Int),
@@ -117,7 +163,9 @@ export const listGroundTruths = listTool({
     "`files` to `fields` for the presigned URLs.",
   filters: {
     ground_truth_dataset: Schema.optional(Id.annotations({ description: "Only ground truths of this dataset id." })),
-    ground_truth_dataset_versions: Schema.optional(versionIds.annotations({ description: "Only ground truths in these dataset version ids (1–50)." })),
+    ground_truth_dataset_versions: Schema.optional(
+      versionIds.annotations({ description: "Only ground truths in these dataset version ids (1–50)." })
+    ),
     category: Schema.optional(categoryInput)
   },
   fields: GROUND_TRUTH_FIELDS,
@@ -133,10 +181,28 @@ export const listGroundTruths = listTool({
 
 /** Dataset version row fields. */
 export const VERSION_FIELDS = [
-  "id", "version", "name", "ground_truth_dataset", "event_count", "is_active", "is_archived", "created_at", "description", "statistics"
+  "id",
+  "version",
+  "name",
+  "ground_truth_dataset",
+  "event_count",
+  "is_active",
+  "is_archived",
+  "created_at",
+  "description",
+  "statistics"
 ] as const
 /** The default dataset version row. */
-export const VERSION_COMPACT_FIELDS = ["id", "version", "name", "ground_truth_dataset", "event_count", "is_active", "is_archived", "created_at"] as const
+export const VERSION_COMPACT_FIELDS = [
+  "id",
+  "version",
+  "name",
+  "ground_truth_dataset",
+  "event_count",
+  "is_active",
+  "is_archived",
+  "created_at"
+] as const
 
 /** `list_ground_truth_versions`. */
 export const listGroundTruthVersions = listTool({
@@ -147,7 +213,9 @@ export const listGroundTruthVersions = listTool({
     "export, analysis and split tools take.",
   filters: {
     ground_truth_dataset: Schema.optional(Id.annotations({ description: "Only versions of this dataset id." })),
-    is_archived: Schema.optional(Schema.Boolean.annotations({ description: "false: only current versions; true: only archived ones." }))
+    is_archived: Schema.optional(
+      Schema.Boolean.annotations({ description: "false: only current versions; true: only archived ones." })
+    )
   },
   fields: VERSION_FIELDS,
   compact: VERSION_COMPACT_FIELDS,
@@ -164,7 +232,9 @@ export const getGroundTruthVersion = Tool.make({
   description: "Get one ground-truth dataset version: version name, parent dataset, event count, description, " +
     "flags, creation date and statistics (class counts), as far as the backend sends them (fields it did not send " +
     "are absent; fields this server does not know are kept).",
-  input: Schema.Struct({ id: Id.annotations({ description: "The dataset version id (from list_ground_truth_versions)." }) }),
+  input: Schema.Struct({
+    id: Id.annotations({ description: "The dataset version id (from list_ground_truth_versions)." })
+  }),
   output: withUndeclaredFields(DatasetVersion),
   annotations: Tool.readOnly,
   write: false,

@@ -27,8 +27,12 @@ const MAX_PREDICTIONS_BYTES = 64 * 1024 * 1024
 const MAX_PREDICTIONS_TOTAL_BYTES = 4 * MAX_PREDICTIONS_BYTES
 const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`
 
-const mapError = (action: string, notFound: string) => (error: SynapseError | { readonly _tag: string; readonly message: string }): Tool.ToolError =>
-  isSynapseError(error) ? toToolError({ action, notFound })(error) : new Tool.ToolError({ message: `${action} failed: ${error.message}` })
+const mapError =
+  (action: string, notFound: string) =>
+  (error: SynapseError | { readonly _tag: string; readonly message: string }): Tool.ToolError =>
+    isSynapseError(error)
+      ? toToolError({ action, notFound })(error)
+      : new Tool.ToolError({ message: `${action} failed: ${error.message}` })
 
 /**
  * Finds a predictions file in the upload roots and checks its size, without reading it (so that
@@ -41,8 +45,13 @@ const locatePredictions = (requested: string, argument: string) =>
     const { size } = yield* Effect.promise(() => fs.stat(file))
     if (size > MAX_PREDICTIONS_BYTES) {
       return yield* new Tool.ToolError({
-        message: `${argument} ${JSON.stringify(requested)} is ${size} bytes (${mib(size)}); the limit is ${MAX_PREDICTIONS_BYTES} bytes ` +
-          `(${mib(MAX_PREDICTIONS_BYTES)}) per predictions file. Give a smaller file, or ask the user to run the \`synapse-ml models\` ` +
+        message:
+          `${argument} ${JSON.stringify(requested)} is ${size} bytes (${
+            mib(size)
+          }); the limit is ${MAX_PREDICTIONS_BYTES} bytes ` +
+          `(${
+            mib(MAX_PREDICTIONS_BYTES)
+          }) per predictions file. Give a smaller file, or ask the user to run the \`synapse-ml models\` ` +
           "command, which reads files of any size."
       })
     }
@@ -54,7 +63,9 @@ const readLocated = (located: { readonly requested: string; readonly argument: s
     try: () => fs.readFile(located.file, "utf8"),
     catch: (e) =>
       new Tool.ToolError({
-        message: `${located.argument} ${JSON.stringify(located.requested)} cannot be read: ${e instanceof Error ? e.message : String(e)}.`
+        message: `${located.argument} ${JSON.stringify(located.requested)} cannot be read: ${
+          e instanceof Error ? e.message : String(e)
+        }.`
       })
   })
 
@@ -81,33 +92,49 @@ export const analyzeModelPerformance = Tool.make({
     "them, with every reported metric that disagrees with its computed value listed as a discrepancy.",
   input: Schema.Struct({
     model_id: Id.annotations({ description: "The model to analyze (from list_models)." }),
-    ground_truth_version_id: Id.annotations({ description: "The dataset version to analyze it on (from list_ground_truth_versions)." }),
-    predictions: Schema.optional(Schema.String.pipe(Schema.maxLength(2_000_000)).annotations({
-      description: "The model's predictions as text. Detection: COCO results JSON [{image_id, category_id, bbox, score}] " +
-        "(image_id = data unit id) or JSON Lines. Classification: JSON Lines {data_unit, label}."
-    })),
-    predictions_path: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
-      description: "Instead of predictions: a predictions file inside an upload root."
-    })),
-    tolerance: Schema.optional(Schema.Number.pipe(Schema.between(0, 1)).annotations({
-      description: "Largest difference between reported and computed metrics that still agrees (default 0.01)."
-    })),
+    ground_truth_version_id: Id.annotations({
+      description: "The dataset version to analyze it on (from list_ground_truth_versions)."
+    }),
+    predictions: Schema.optional(
+      Schema.String.pipe(Schema.maxLength(2_000_000)).annotations({
+        description:
+          "The model's predictions as text. Detection: COCO results JSON [{image_id, category_id, bbox, score}] " +
+          "(image_id = data unit id) or JSON Lines. Classification: JSON Lines {data_unit, label}."
+      })
+    ),
+    predictions_path: Schema.optional(
+      Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
+        description: "Instead of predictions: a predictions file inside an upload root."
+      })
+    ),
+    tolerance: Schema.optional(
+      Schema.Number.pipe(Schema.between(0, 1)).annotations({
+        description: "Largest difference between reported and computed metrics that still agrees (default 0.01)."
+      })
+    ),
     ...ScoringFields
   }),
   output: Schema.Struct({
     model: ModelBrief,
     datasetVersion: Obj,
-    reported: Obj.annotations({ description: "Metrics stored on the model: reported by its uploader, not computed here." }),
+    reported: Obj.annotations({
+      description: "Metrics stored on the model: reported by its uploader, not computed here."
+    }),
     groundTruth: GroundTruthStats,
-    computed: Schema.optional(Obj).annotations({ description: "Metrics computed from the predictions (only with predictions)." }),
+    computed: Schema.optional(Obj).annotations({
+      description: "Metrics computed from the predictions (only with predictions)."
+    }),
     comparisons: Schema.Array(Obj),
-    discrepancies: Schema.Array(Obj).annotations({ description: "Reported metrics that differ from the computed ones by more than the tolerance." }),
+    discrepancies: Schema.Array(Obj).annotations({
+      description: "Reported metrics that differ from the computed ones by more than the tolerance."
+    }),
     uncompared: Schema.Array(Schema.String),
     tolerance: Schema.Number,
     notes: Schema.Array(Schema.String)
   }),
   // An analysis has no page to ask for: the default hint (page_size, next_page) would mislead.
-  truncationHint: "An analysis is not paged: the left-out parts (per-class rows, comparisons, confusion matrix) need a " +
+  truncationHint:
+    "An analysis is not paged: the left-out parts (per-class rows, comparisons, confusion matrix) need a " +
     "larger output budget (SYNAPSE_MCP_OUTPUT_BUDGET, set by the user) or `synapse-ml models analyze --json`.",
   annotations: Tool.readOnly,
   write: false,
@@ -116,14 +143,22 @@ export const analyzeModelPerformance = Tool.make({
       if (input.predictions !== undefined && input.predictions_path !== undefined) {
         return yield* new Tool.ToolError({ message: "Give predictions or predictions_path, not both." })
       }
-      const predictions = input.predictions_path !== undefined ? yield* readPredictions(input.predictions_path) : input.predictions
+      const predictions = input.predictions_path !== undefined
+        ? yield* readPredictions(input.predictions_path)
+        : input.predictions
       const runtime = yield* Effect.runtime<never>()
       const { predictions: _p, predictions_path: _pp, ...rest } = input
       const analysis = yield* analyzeModel(
         { ...rest, ...(predictions !== undefined ? { predictions } : {}) },
         {
           onProgress: (p) =>
-            Runtime.runFork(runtime)(context.progress(p.stage === "ground_truth" ? p.done : p.total + p.done, p.total * 2, `${p.stage}: ${p.done}/${p.total}`))
+            Runtime.runFork(runtime)(
+              context.progress(
+                p.stage === "ground_truth" ? p.done : p.total + p.done,
+                p.total * 2,
+                `${p.stage}: ${p.done}/${p.total}`
+              )
+            )
         }
       ).pipe(Effect.mapError(mapError(
         `Analyzing model ${input.model_id} on dataset version ${input.ground_truth_version_id}`,
@@ -181,26 +216,39 @@ const recomputePredictions = (
     const strays = Object.keys(paths).filter((key) => !modelIds.some((id) => String(id) === key))
     if (strays.length > 0) {
       return yield* new Tool.ToolError({
-        message: `recompute.predictions_paths has files for ${strays.map((k) => JSON.stringify(k)).join(", ")}, which ` +
-          `${strays.length === 1 ? "is" : "are"} not among model_ids (${modelIds.join(", ")}); key each file by the id of a compared model.`
+        message: `recompute.predictions_paths has files for ${
+          strays.map((k) => JSON.stringify(k)).join(", ")
+        }, which ` +
+          `${strays.length === 1 ? "is" : "are"} not among model_ids (${
+            modelIds.join(", ")
+          }); key each file by the id of a compared model.`
       })
     }
     const both = Object.keys(paths).filter((key) => key in inline)
     if (both.length > 0) {
       return yield* new Tool.ToolError({
-        message: `${both.map((k) => `model ${k}`).join(", ")} ${both.length === 1 ? "has" : "have"} predictions both inline ` +
-          `(recompute.predictions) and as a file (recompute.predictions_paths: ${both.map((k) => JSON.stringify(paths[k])).join(", ")}); ` +
+        message: `${
+          both.map((k) => `model ${k}`).join(", ")
+        } ${both.length === 1 ? "has" : "have"} predictions both inline ` +
+          `(recompute.predictions) and as a file (recompute.predictions_paths: ${
+            both.map((k) => JSON.stringify(paths[k])).join(", ")
+          }); ` +
           "give each model one or the other."
       })
     }
     const located = yield* Effect.forEach(Object.entries(paths), ([id, path]) =>
-      locatePredictions(path, `recompute.predictions_paths[${JSON.stringify(id)}]`).pipe(Effect.map((l) => ({ id, ...l }))))
+      locatePredictions(path, `recompute.predictions_paths[${JSON.stringify(id)}]`).pipe(
+        Effect.map((l) => ({ id, ...l }))
+      ))
     // A file named for several models is read once and counted once.
     const sizes = new Map(located.map((l) => [l.file, l.size]))
     const total = [...sizes.values()].reduce((a, b) => a + b, 0)
     if (total > MAX_PREDICTIONS_TOTAL_BYTES) {
       return yield* new Tool.ToolError({
-        message: `The files in recompute.predictions_paths are ${total} bytes together (${mib(total)}); the limit for one call is ` +
+        message:
+          `The files in recompute.predictions_paths are ${total} bytes together (${
+            mib(total)
+          }); the limit for one call is ` +
           `${MAX_PREDICTIONS_TOTAL_BYTES} bytes (${mib(MAX_PREDICTIONS_TOTAL_BYTES)}). Sizes: ` +
           `${located.map((l) => `model ${l.id} ${mib(l.size)}`).join(", ")}. Compare fewer models per call.`
       })
@@ -227,34 +275,44 @@ export const compareModelsTool = Tool.make({
     "used; with `recompute`, every model is scored on one dataset version from its predictions (inline, or a file in " +
     "an upload root per model) and ranked on the computed metric. An unknown metric name fails with the list of metrics the models have.",
   input: Schema.Struct({
-    model_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(100)).annotations({ description: "The models to compare (1–100 ids)." }),
+    model_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(100)).annotations({
+      description: "The models to compare (1–100 ids)."
+    }),
     metric: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)).annotations({
       description: "The metric to rank by, e.g. accuracy, mAP, f1_score, loss."
     }),
-    direction: Schema.optional(Direction.annotations({ description: "higher or lower is better (default: lower for loss/error-like names)." })),
-    recompute: Schema.optional(Schema.Struct({
-      ground_truth_version_id: Id.annotations({ description: "The dataset version every model is scored on." }),
-      predictions: Schema.optional(perModel(
-        Schema.String.pipe(Schema.maxLength(2_000_000)),
-        "Predictions text per model id, e.g. {\"101\": \"…\"} (same formats as analyze_model_performance). For files too " +
-          "large to pass inline, use predictions_paths."
-      )),
-      predictions_paths: Schema.optional(perModel(
-        Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)),
-        `A predictions file per model id, e.g. {"101": "preds/101.json"}: absolute inside an upload root, or relative to one; ` +
-          `at most ${mib(MAX_PREDICTIONS_BYTES)} per file and ${mib(MAX_PREDICTIONS_TOTAL_BYTES)} together. A model may have ` +
-          "inline predictions or a file, not both; different models may mix them."
-      )),
-      ...ScoringFields,
-      // A comparison returns only the ranked values, not analyze's list of zero-division cases.
-      zero_division: ScoringFields.zero_division.annotations({
-        description: "Value of a precision/recall whose denominator is 0 (a class never predicted, or never present). Default 0."
+    direction: Schema.optional(
+      Direction.annotations({ description: "higher or lower is better (default: lower for loss/error-like names)." })
+    ),
+    recompute: Schema.optional(
+      Schema.Struct({
+        ground_truth_version_id: Id.annotations({ description: "The dataset version every model is scored on." }),
+        predictions: Schema.optional(perModel(
+          Schema.String.pipe(Schema.maxLength(2_000_000)),
+          "Predictions text per model id, e.g. {\"101\": \"…\"} (same formats as analyze_model_performance). For files too " +
+            "large to pass inline, use predictions_paths."
+        )),
+        predictions_paths: Schema.optional(perModel(
+          Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)),
+          `A predictions file per model id, e.g. {"101": "preds/101.json"}: absolute inside an upload root, or relative to one; ` +
+            `at most ${mib(MAX_PREDICTIONS_BYTES)} per file and ${
+              mib(MAX_PREDICTIONS_TOTAL_BYTES)
+            } together. A model may have ` +
+            "inline predictions or a file, not both; different models may mix them."
+        )),
+        ...ScoringFields,
+        // A comparison returns only the ranked values, not analyze's list of zero-division cases.
+        zero_division: ScoringFields.zero_division.annotations({
+          description:
+            "Value of a precision/recall whose denominator is 0 (a class never predicted, or never present). Default 0."
+        })
+      }).annotations({
+        description:
+          "Score every model on one dataset version from predictions (inline, or files in an upload root) and rank " +
+          "by the computed metric. Give predictions, predictions_paths or both (for different models); models with neither " +
+          "are listed as missing."
       })
-    }).annotations({
-      description: "Score every model on one dataset version from predictions (inline, or files in an upload root) and rank " +
-        "by the computed metric. Give predictions, predictions_paths or both (for different models); models with neither " +
-        "are listed as missing."
-    }))
+    )
   }),
   output: Schema.Struct({
     metric: Schema.String,
@@ -266,7 +324,8 @@ export const compareModelsTool = Tool.make({
     best: Schema.NullOr(Obj),
     availableMetrics: Schema.Array(Schema.String),
     notes: Schema.Array(Schema.String).annotations({
-      description: "What the comparison assumed for lack of data, e.g. a task chosen for a model whose type the backend did not send."
+      description:
+        "What the comparison assumed for lack of data, e.g. a task chosen for a model whose type the backend did not send."
     })
   }),
   annotations: Tool.readOnly,
@@ -276,20 +335,27 @@ export const compareModelsTool = Tool.make({
       const { recompute: given, ...rest } = input
       const recompute = given !== undefined ? yield* recomputePredictions(input.model_ids, given) : undefined
       return yield* compareModels({ ...rest, ...(recompute !== undefined ? { recompute } : {}) }).pipe(
-        Effect.mapError(mapError(`Comparing models ${input.model_ids.join(", ")}`, "one of the model ids does not exist. Check them with list_models."))
+        Effect.mapError(
+          mapError(
+            `Comparing models ${input.model_ids.join(", ")}`,
+            "one of the model ids does not exist. Check them with list_models."
+          )
+        )
       )
     }).pipe(
-      Effect.map((comparison) => comparison as unknown as {
-        readonly metric: string
-        readonly direction: "higher" | "lower"
-        readonly directionSource: "given" | "default"
-        readonly source: "reported" | "computed"
-        readonly ranking: ReadonlyArray<Record<string, unknown>>
-        readonly missing: ReadonlyArray<Record<string, unknown>>
-        readonly best: Record<string, unknown> | null
-        readonly availableMetrics: ReadonlyArray<string>
-        readonly notes: ReadonlyArray<string>
-      })
+      Effect.map((comparison) =>
+        comparison as unknown as {
+          readonly metric: string
+          readonly direction: "higher" | "lower"
+          readonly directionSource: "given" | "default"
+          readonly source: "reported" | "computed"
+          readonly ranking: ReadonlyArray<Record<string, unknown>>
+          readonly missing: ReadonlyArray<Record<string, unknown>>
+          readonly best: Record<string, unknown> | null
+          readonly availableMetrics: ReadonlyArray<string>
+          readonly notes: ReadonlyArray<string>
+        }
+      )
     )
 })
 
@@ -307,14 +373,30 @@ export const createModel = Tool.make({
     name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "Model name." }),
     model_type: ModelType.annotations({ description: `One of ${MODEL_TYPES.join(", ")}.` }),
     project: Id.annotations({ description: "Project id." }),
-    description: Schema.optional(Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "What the model is." })),
-    metrics: Schema.optional(MetricsInput.annotations({ description: "Metric name → number, e.g. {\"accuracy\": 0.92}." })),
-    configuration: Schema.optional(JsonObject.annotations({ description: "Configuration object (input size, framework …)." })),
-    is_active: Schema.optional(Schema.Boolean.annotations({ description: "Register as active (default: the server's; the sandbox makes a new model active). Pass false to keep it out of service; deploy_model is the gated way to switch." })),
-    version: Schema.optional(Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "Version label, e.g. 1.2.0." })),
-    file_path: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
-      description: "The model file: absolute inside an upload root, or relative to one. Without it the model has no file."
-    }))
+    description: Schema.optional(
+      Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "What the model is." })
+    ),
+    metrics: Schema.optional(
+      MetricsInput.annotations({ description: "Metric name → number, e.g. {\"accuracy\": 0.92}." })
+    ),
+    configuration: Schema.optional(
+      JsonObject.annotations({ description: "Configuration object (input size, framework …)." })
+    ),
+    is_active: Schema.optional(
+      Schema.Boolean.annotations({
+        description:
+          "Register as active (default: the server's; the sandbox makes a new model active). Pass false to keep it out of service; deploy_model is the gated way to switch."
+      })
+    ),
+    version: Schema.optional(
+      Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "Version label, e.g. 1.2.0." })
+    ),
+    file_path: Schema.optional(
+      Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
+        description:
+          "The model file: absolute inside an upload root, or relative to one. Without it the model has no file."
+      })
+    )
   }),
   output: withUndeclaredFields(Model),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
@@ -323,11 +405,20 @@ export const createModel = Tool.make({
     Effect.gen(function*() {
       const config = yield* McpConfig
       const models = yield* Models
-      const file = input.file_path !== undefined ? yield* resolveUploadFile(config.uploadRoots, input.file_path) : undefined
+      const file = input.file_path !== undefined
+        ? yield* resolveUploadFile(config.uploadRoots, input.file_path)
+        : undefined
       const runtime = yield* Effect.runtime<never>()
       const { file_path: _f, ...data } = input
-      return yield* models.create({ ...data, ...(file !== undefined ? { file } : {}) }, { upload: { onProgress: uploadProgress(context, runtime) } }).pipe(
-        Effect.mapError(toToolError({ action: `Creating model ${JSON.stringify(input.name)}`, notFound: `project ${input.project} does not exist.` }))
+      return yield* models.create({ ...data, ...(file !== undefined ? { file } : {}) }, {
+        upload: { onProgress: uploadProgress(context, runtime) }
+      }).pipe(
+        Effect.mapError(
+          toToolError({
+            action: `Creating model ${JSON.stringify(input.name)}`,
+            notFound: `project ${input.project} does not exist.`
+          })
+        )
       )
     })
 })
@@ -341,12 +432,20 @@ export const updateModel = Tool.make({
     "active model). Returns the updated model.",
   input: Schema.Struct({
     id: Id.annotations({ description: "The model to update." }),
-    name: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "New name." })),
-    description: Schema.optional(Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "New description." })),
+    name: Schema.optional(
+      Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "New name." })
+    ),
+    description: Schema.optional(
+      Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "New description." })
+    ),
     metrics: Schema.optional(MetricsInput.annotations({ description: "New metrics (replaces the stored object)." })),
-    configuration: Schema.optional(JsonObject.annotations({ description: "New configuration (replaces the stored object)." })),
+    configuration: Schema.optional(
+      JsonObject.annotations({ description: "New configuration (replaces the stored object)." })
+    ),
     is_active: Schema.optional(Schema.Boolean.annotations({ description: "Activate (true) or deactivate (false)." })),
-    version: Schema.optional(Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "New version label." }))
+    version: Schema.optional(
+      Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "New version label." })
+    )
   }),
   output: withUndeclaredFields(Model),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
@@ -356,10 +455,18 @@ export const updateModel = Tool.make({
       const models = yield* Models
       const { id, ...patch } = input
       if (Object.keys(patch).length === 0) {
-        return yield* new Tool.ToolError({ message: "Nothing to update: give at least one of name, description, metrics, configuration, is_active, version." })
+        return yield* new Tool.ToolError({
+          message:
+            "Nothing to update: give at least one of name, description, metrics, configuration, is_active, version."
+        })
       }
       return yield* models.update(id, patch).pipe(
-        Effect.mapError(toToolError({ action: `Updating model ${id}`, notFound: `model ${id} does not exist. Find ids with list_models.` }))
+        Effect.mapError(
+          toToolError({
+            action: `Updating model ${id}`,
+            notFound: `model ${id} does not exist. Find ids with list_models.`
+          })
+        )
       )
     })
 })
@@ -374,24 +481,43 @@ export const deployModelTool = Tool.make({
     "deactivated, the gate's verdict); show it to the user, then call again with confirm: true. A failed step " +
     "reports what was done and how to roll back.",
   input: Schema.Struct({
-    name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "Name of the model to register." }),
+    name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({
+      description: "Name of the model to register."
+    }),
     type: ModelType.annotations({ description: `Model type: ${MODEL_TYPES.join(", ")}.` }),
     project_id: Id.annotations({ description: "The project to deploy into." }),
-    description: Schema.optional(Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "Description of the model." })),
-    metrics: Schema.optional(MetricsInput.annotations({ description: "The candidate's metrics, e.g. {\"mAP\": 0.87}." })),
+    description: Schema.optional(
+      Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "Description of the model." })
+    ),
+    metrics: Schema.optional(
+      MetricsInput.annotations({ description: "The candidate's metrics, e.g. {\"mAP\": 0.87}." })
+    ),
     configuration: Schema.optional(JsonObject.annotations({ description: "Configuration object." })),
     version: Schema.optional(Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "Version label." })),
-    model_path: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
-      description: "The model file inside an upload root (absolute or relative to a root)."
-    })),
-    replace_active: Schema.optional(Schema.Boolean.annotations({ description: "Deactivate the project's other active models (default false)." })),
-    gate: Schema.optional(DeployGate.annotations({ description: "Deploy only if the candidate beats the active model on `metric` by at least min_improvement." })),
-    confirm: Schema.optional(Schema.Boolean.annotations({ description: "true: execute. Default false: return the plan and change nothing." }))
+    model_path: Schema.optional(
+      Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
+        description: "The model file inside an upload root (absolute or relative to a root)."
+      })
+    ),
+    replace_active: Schema.optional(
+      Schema.Boolean.annotations({ description: "Deactivate the project's other active models (default false)." })
+    ),
+    gate: Schema.optional(
+      DeployGate.annotations({
+        description: "Deploy only if the candidate beats the active model on `metric` by at least min_improvement."
+      })
+    ),
+    confirm: Schema.optional(
+      Schema.Boolean.annotations({ description: "true: execute. Default false: return the plan and change nothing." })
+    )
   }),
   output: Schema.Struct({
     status: Schema.Literal("planned", "gate_rejected", "deployed"),
     dryRun: Schema.Boolean,
-    plan: Obj.annotations({ description: "What the deployment does: model to create, active models, models to deactivate, gate verdict, steps." }),
+    plan: Obj.annotations({
+      description:
+        "What the deployment does: model to create, active models, models to deactivate, gate verdict, steps."
+    }),
     model: Schema.optional(Obj),
     steps: Schema.Array(Obj),
     activeAfter: Schema.optional(Schema.Array(Schema.Int)),
@@ -402,7 +528,9 @@ export const deployModelTool = Tool.make({
   run: (input, context) =>
     Effect.gen(function*() {
       const config = yield* McpConfig
-      const file = input.model_path !== undefined ? yield* resolveUploadFile(config.uploadRoots, input.model_path, "the upload roots", "model_path") : undefined
+      const file = input.model_path !== undefined
+        ? yield* resolveUploadFile(config.uploadRoots, input.model_path, "the upload roots", "model_path")
+        : undefined
       const runtime = yield* Effect.runtime<never>()
       const confirm = input.confirm === true
       const { confirm: _c, model_path: _m, ...rest } = input
@@ -410,9 +538,17 @@ export const deployModelTool = Tool.make({
         { ...rest, ...(file !== undefined ? { model_path: file } : {}), dry_run: !confirm },
         {
           upload: { onProgress: uploadProgress(context, runtime) },
-          onStep: (step, id) => Runtime.runFork(runtime)(Effect.logInfo(`deploy step ${step}${id !== null ? ` (model ${id})` : ""}`))
+          onStep: (step, id) =>
+            Runtime.runFork(runtime)(Effect.logInfo(`deploy step ${step}${id !== null ? ` (model ${id})` : ""}`))
         }
-      ).pipe(Effect.mapError(mapError(`Deploying ${JSON.stringify(input.name)} to project ${input.project_id}`, `project ${input.project_id} does not exist.`)))
+      ).pipe(
+        Effect.mapError(
+          mapError(
+            `Deploying ${JSON.stringify(input.name)} to project ${input.project_id}`,
+            `project ${input.project_id} does not exist.`
+          )
+        )
+      )
       const next = result.status === "planned"
         ? "Nothing was changed. Show this plan to the user; call deploy_model again with the same arguments and confirm: true to execute it."
         : result.status === "gate_rejected"

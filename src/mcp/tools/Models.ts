@@ -13,11 +13,32 @@ import * as Tool from "../Tool.js"
 
 /** Every field a model row can show. */
 export const MODEL_FIELDS = [
-  "id", "name", "description", "model_type", "project", "is_active", "version", "created_at", "metrics",
-  "configuration", "category", "plugin", "file", "is_released"
+  "id",
+  "name",
+  "description",
+  "model_type",
+  "project",
+  "is_active",
+  "version",
+  "created_at",
+  "metrics",
+  "configuration",
+  "category",
+  "plugin",
+  "file",
+  "is_released"
 ] as const
 /** The fields shown when the caller does not choose. */
-export const MODEL_COMPACT_FIELDS = ["id", "name", "model_type", "project", "is_active", "version", "created_at", "metrics"] as const
+export const MODEL_COMPACT_FIELDS = [
+  "id",
+  "name",
+  "model_type",
+  "project",
+  "is_active",
+  "version",
+  "created_at",
+  "metrics"
+] as const
 
 const ModelRow = Schema.partial(Model).annotations({
   description: "A model, with the requested fields only; a field the backend did not send is left out."
@@ -35,11 +56,25 @@ export const listModels = listTool({
     "model's full record, compare_models to rank several by a metric.",
   filters: {
     project: Schema.optional(Id.annotations({ description: "Only models of this project id." })),
-    model_type: Schema.optional(ModelType.annotations({ description: `Only models of this type: ${MODEL_TYPES.join(", ")}.` })),
-    is_active: Schema.optional(Schema.Boolean.annotations({ description: "true: only active models; false: only inactive ones." })),
-    created_after: Schema.optional(isoDate("Only models created after this ISO 8601 date or date-time, e.g. 2026-11-01.")),
-    search: Schema.optional(Schema.String.pipe(Schema.maxLength(200)).annotations({ description: "Text to find in model names and descriptions." })),
-    ordering: Schema.optional(ModelOrdering.annotations({ description: `Sort order: ${MODEL_ORDERINGS.join(", ")} (a leading - means descending).` }))
+    model_type: Schema.optional(
+      ModelType.annotations({ description: `Only models of this type: ${MODEL_TYPES.join(", ")}.` })
+    ),
+    is_active: Schema.optional(
+      Schema.Boolean.annotations({ description: "true: only active models; false: only inactive ones." })
+    ),
+    created_after: Schema.optional(
+      isoDate("Only models created after this ISO 8601 date or date-time, e.g. 2026-11-01.")
+    ),
+    search: Schema.optional(
+      Schema.String.pipe(Schema.maxLength(200)).annotations({
+        description: "Text to find in model names and descriptions."
+      })
+    ),
+    ordering: Schema.optional(
+      ModelOrdering.annotations({
+        description: `Sort order: ${MODEL_ORDERINGS.join(", ")} (a leading - means descending).`
+      })
+    )
   },
   fields: MODEL_FIELDS,
   compact: MODEL_COMPACT_FIELDS,
@@ -65,7 +100,9 @@ export const getModel = Tool.make({
         description: `Extra data to include: ${MODEL_EXPANSIONS.join(", ")}.`
       })
     ),
-    include_file: Schema.optional(Schema.Boolean.annotations({ description: "Add file_info (name, size, md5 of the model file)." }))
+    include_file: Schema.optional(
+      Schema.Boolean.annotations({ description: "Add file_info (name, size, md5 of the model file)." })
+    )
   }),
   output: withUndeclaredFields(Model),
   annotations: Tool.readOnly,

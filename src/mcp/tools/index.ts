@@ -11,7 +11,12 @@ import type { McpConfig } from "../Config.js"
 import type { AnyTool } from "../Tool.js"
 import { getContext } from "./Context.js"
 import { exportGroundTruthTool, prepareTrainingDataTool, validateCoco } from "./Datasets.js"
-import { getGroundTruthVersion, listGroundTruthEvents, listGroundTruths, listGroundTruthVersions } from "./GroundTruth.js"
+import {
+  getGroundTruthVersion,
+  listGroundTruthEvents,
+  listGroundTruths,
+  listGroundTruthVersions
+} from "./GroundTruth.js"
 import { getModel, listModels } from "./Models.js"
 import {
   analyzeModelPerformance,

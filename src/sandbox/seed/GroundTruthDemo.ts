@@ -14,10 +14,10 @@ import {
   IMAGE_SIZES,
   largestLabel,
   makeScene,
-  toDataMeta,
-  toWireAnnotation,
   type ObjectClass,
   type SceneObject,
+  toDataMeta,
+  toWireAnnotation,
   type WireAnnotation
 } from "./Scenes.js"
 
@@ -92,9 +92,29 @@ const DATASETS: ReadonlyArray<DatasetSpec> = [
     weights: [10, 8, 3, 3, 4, 1.5, 1.5, 2],
     units: 160,
     versions: [
-      { version: "v1.0", description: "First labelled batch (daytime only).", createdAt: "2026-02-10", units: 100, twoPassRate: 0, archived: true },
-      { version: "v1.1", description: "Adds night images; imported from a legacy tool, not yet cleaned.", createdAt: "2026-05-20", units: 130, twoPassRate: 0.2, degenerate: true },
-      { version: "v2.0", description: "Full relabel with a review pass; the reference version.", createdAt: "2026-09-15", units: 160, twoPassRate: 0.3 }
+      {
+        version: "v1.0",
+        description: "First labelled batch (daytime only).",
+        createdAt: "2026-02-10",
+        units: 100,
+        twoPassRate: 0,
+        archived: true
+      },
+      {
+        version: "v1.1",
+        description: "Adds night images; imported from a legacy tool, not yet cleaned.",
+        createdAt: "2026-05-20",
+        units: 130,
+        twoPassRate: 0.2,
+        degenerate: true
+      },
+      {
+        version: "v2.0",
+        description: "Full relabel with a review pass; the reference version.",
+        createdAt: "2026-09-15",
+        units: 160,
+        twoPassRate: 0.3
+      }
     ]
   },
   {
@@ -104,8 +124,20 @@ const DATASETS: ReadonlyArray<DatasetSpec> = [
     weights: [8, 10, 4, 2, 3, 3],
     units: 80,
     versions: [
-      { version: "v1.0", description: "Four intersections, one week of footage.", createdAt: "2026-03-30", units: 60, twoPassRate: 0 },
-      { version: "v1.1", description: "Adds two intersections; pedestrians double-checked.", createdAt: "2026-08-05", units: 80, twoPassRate: 0.25 }
+      {
+        version: "v1.0",
+        description: "Four intersections, one week of footage.",
+        createdAt: "2026-03-30",
+        units: 60,
+        twoPassRate: 0
+      },
+      {
+        version: "v1.1",
+        description: "Adds two intersections; pedestrians double-checked.",
+        createdAt: "2026-08-05",
+        units: 80,
+        twoPassRate: 0.25
+      }
     ]
   }
 ]
@@ -270,7 +302,9 @@ export const groundTruthStatements = (db: BetterSqlite3.Database): GroundTruthSt
     `INSERT INTO ground_truth_events (id, version_id, data_unit_id, project, category, data_type, created_at, data, files, metadata)
      VALUES (?, ?, ?, ?, ?, 'image', ?, ?, ?, ?)`
   ),
-  groundTruth: db.prepare(`INSERT INTO ground_truths (id, dataset_id, data_unit_id, category, files, data) VALUES (?, ?, ?, ?, ?, ?)`),
+  groundTruth: db.prepare(
+    `INSERT INTO ground_truths (id, dataset_id, data_unit_id, category, files, data) VALUES (?, ?, ?, ?, ?, ?)`
+  ),
   member: db.prepare(`INSERT INTO ground_truth_version_members (version_id, ground_truth_id) VALUES (?, ?)`)
 })
 
@@ -331,7 +365,16 @@ export const seedGroundTruthDemo = (
       const vrng = drng.fork(`version:${vspec.version}`)
       const versionMs = Date.parse(`${vspec.createdAt}T00:00:00Z`) + vrng.int(9, 17) * HOUR_MS
       versionList.push({ id: versionId, dataset: spec.name, createdMs: versionMs })
-      sql.version.run(versionId, datasetId, vspec.version, vspec.version, vspec.description, vspec.archived === true ? 0 : 1, vspec.archived === true ? 1 : 0, isoAt(versionMs))
+      sql.version.run(
+        versionId,
+        datasetId,
+        vspec.version,
+        vspec.version,
+        vspec.description,
+        vspec.archived === true ? 0 : 1,
+        vspec.archived === true ? 1 : 0,
+        isoAt(versionMs)
+      )
       const stats = new VersionStatistics()
 
       // Broken annotations go on the first event of a few units of the degenerate version.
@@ -366,7 +409,10 @@ export const seedGroundTruthDemo = (
           const label = largestLabel(wire)
           const data = { type: "image", annotations: wire, ...(label === undefined ? {} : { label }) }
           const meta = media.write(`data_meta/events/${eventId}.json`, toDataMeta(wire))
-          const files = { image_1: imageEntry(unit, { file_type: "image", is_primary: true }), data_meta_1: dataMetaEntry(meta) }
+          const files = {
+            image_1: imageEntry(unit, { file_type: "image", is_primary: true }),
+            data_meta_1: dataMetaEntry(meta)
+          }
           const createdMs = Math.max(BASE_TIME_MS, versionMs - vrng.int(1, 30) * DAY_MS - vrng.int(0, 23) * HOUR_MS)
           const metadata = {
             annotator: vrng.pick(DATASET_ANNOTATORS),
@@ -374,7 +420,17 @@ export const seedGroundTruthDemo = (
             review_status: vrng.chance(0.85) ? "approved" : "needs_review",
             source: spec.name
           }
-          sql.event.run(eventId, versionId, unit.id, spec.project, unit.category, isoAt(createdMs), JSON.stringify(data), JSON.stringify(files), JSON.stringify(metadata))
+          sql.event.run(
+            eventId,
+            versionId,
+            unit.id,
+            spec.project,
+            unit.category,
+            isoAt(createdMs),
+            JSON.stringify(data),
+            JSON.stringify(files),
+            JSON.stringify(metadata)
+          )
           stats.add(unit.category, unit.id, wire)
           events += 1
           annotations += wire.length
@@ -389,7 +445,10 @@ export const seedGroundTruthDemo = (
       const wire = unit.objects.map((object) => toWireAnnotation(object, ids.annotation++))
       const label = largestLabel(wire)
       const meta = media.write(`data_meta/ground_truths/${gtId}.json`, toDataMeta(wire))
-      const files = { image_1: imageEntry(unit, { file_type: "image", is_primary: true }), data_meta_1: dataMetaEntry(meta) }
+      const files = {
+        image_1: imageEntry(unit, { file_type: "image", is_primary: true }),
+        data_meta_1: dataMetaEntry(meta)
+      }
       const data = { type: "image", annotations: wire, ...(label === undefined ? {} : { label }) }
       sql.groundTruth.run(gtId, datasetId, unit.id, unit.category, JSON.stringify(files), JSON.stringify(data))
       for (const versionId of memberships.get(unit.id) ?? []) sql.member.run(versionId, gtId)

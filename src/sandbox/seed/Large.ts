@@ -13,7 +13,7 @@
  * Rows are written in transactions of a few thousand, so memory does not grow with N.
  */
 import type BetterSqlite3 from "better-sqlite3"
-import { type IdCounters, VersionStatistics, drawCategory, groundTruthStatements } from "./GroundTruthDemo.js"
+import { drawCategory, groundTruthStatements, type IdCounters, VersionStatistics } from "./GroundTruthDemo.js"
 import { BASE_TIME_MS, DAY_MS, HOUR_MS, isoAt, type MediaWriter } from "./Media.js"
 import { encodePng, fillPolygon, fillRect, gradientRaster } from "./Png.js"
 import type { Rng } from "./Random.js"
@@ -72,7 +72,15 @@ const makePool = (media: MediaWriter, rng: Rng): Array<PoolImage> => {
     }
     const file = media.write(`images/pool/pool_${String(p).padStart(2, "0")}.png`, encodePng(raster))
     const unitEntry = JSON.stringify({ media: file.media, width, height, size: file.size, checksum: file.checksum })
-    const eventEntry = JSON.stringify({ media: file.media, file_type: "image", is_primary: true, width, height, size: file.size, checksum: file.checksum })
+    const eventEntry = JSON.stringify({
+      media: file.media,
+      file_type: "image",
+      is_primary: true,
+      width,
+      height,
+      size: file.size,
+      checksum: file.checksum
+    })
     pool.push({ width, height, unitEntryTail: unitEntry.slice(1), eventEntryTail: eventEntry.slice(1) })
   }
   return pool
@@ -100,7 +108,16 @@ export const seedLarge = (
 
   const pool = db.transaction(() => {
     sql.dataset.run(datasetId, LARGE_DATASET_NAME, project)
-    sql.version.run(versionId, datasetId, "v1.0", "v1.0", `${total} events for scale tests and benchmarks.`, 1, 0, isoAt(versionMs))
+    sql.version.run(
+      versionId,
+      datasetId,
+      "v1.0",
+      "v1.0",
+      `${total} events for scale tests and benchmarks.`,
+      1,
+      0,
+      isoAt(versionMs)
+    )
     return makePool(media, rng.fork("pool"))
   })()
 
@@ -148,7 +165,9 @@ export const seedLarge = (
             unionLabel = object.cls.name
           }
         }
-        const data = `{"type":"image","annotations":[${parts.join(",")}]${label === undefined ? "" : `,"label":"${label}"`}}`
+        const data = `{"type":"image","annotations":[${parts.join(",")}]${
+          label === undefined ? "" : `,"label":"${label}"`
+        }}`
         // Events spread over the year before the version, in id order (like a real labelling queue).
         const createdMs = BASE_TIME_MS + Math.floor((spanMs * u) / Math.max(1, unitCount)) + pass * HOUR_MS
         const metadata = metadataJson[rng.int(0, annotators.length - 1)]![pass]!
@@ -158,7 +177,9 @@ export const seedLarge = (
         eventsDone += 1
       }
       const gtId = ids.groundTruth++
-      const data = `{"type":"image","annotations":[${unionParts.join(",")}]${unionLabel === undefined ? "" : `,"label":"${unionLabel}"`}}`
+      const data = `{"type":"image","annotations":[${unionParts.join(",")}]${
+        unionLabel === undefined ? "" : `,"label":"${unionLabel}"`
+      }}`
       sql.groundTruth.run(gtId, datasetId, unitId, category, eventFilesJson, data)
       sql.member.run(versionId, gtId)
     }

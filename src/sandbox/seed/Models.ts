@@ -41,28 +41,283 @@ export const FIRST_MODEL_ID = 101
 
 // Entries of one name are listed oldest version first: dates are assigned in that order.
 const CATALOGUE: ReadonlyArray<CatalogueEntry> = [
-  { project: 1, name: "Street Object Detector", type: "detection", version: "1.0.0", active: false, framework: "pytorch", architecture: "yolov8s", numClasses: 8, category: "base", plugin: 12, description: "YOLOv8-small baseline on the first labelled street images." },
-  { project: 1, name: "Street Object Detector", type: "detection", version: "1.1.0", active: false, framework: "pytorch", architecture: "yolov8s", numClasses: 8, category: "fine-tuned", plugin: 12, description: "Fine-tuned with night images added." },
-  { project: 1, name: "Street Object Detector", type: "detection", version: "2.0.0", active: true, framework: "pytorch", architecture: "yolov8m", numClasses: 8, category: "fine-tuned", plugin: 12, description: "YOLOv8-medium on the relabelled street images; current production detector." },
-  { project: 1, name: "Street Object Detector", type: "detection", version: "2.1.0-rc1", active: false, framework: "onnx", architecture: "yolov8m", numClasses: 8, category: "fine-tuned", plugin: 12, description: "Release candidate exported to ONNX, pending evaluation." },
-  { project: 1, name: "Pedestrian Detector", type: "detection", version: "0.9.0", active: false, framework: "tensorflow", architecture: "ssd_mobilenet_v2", numClasses: 1, noFile: true, category: "base", description: "Early pedestrian-only experiment; weights were not kept." },
-  { project: 1, name: "Scene Classifier", type: "classification", version: "1.0.0", active: false, framework: "pytorch", architecture: "resnet50", numClasses: 8, category: "base", description: "Dominant-object classifier for street images." },
-  { project: 1, name: "Scene Classifier", type: "classification", version: "1.1.0", active: true, framework: "pytorch", architecture: "efficientnet_b0", numClasses: 8, category: "fine-tuned", description: "EfficientNet-B0, smaller and more accurate than 1.0.0." },
-  { project: 1, name: "Traffic Light Classifier", type: "classification", version: "1.0.0", active: false, framework: "tensorflow", architecture: "mobilenet_v3_small", numClasses: 3, missing: "f1_score", category: "base", description: "Red/amber/green state of cropped traffic lights." },
-  { project: 1, name: "Road Segmenter", type: "segmentation", version: "0.9.0", active: false, framework: "pytorch", architecture: "unet", numClasses: 4, category: "base", description: "Drivable area, lane, sidewalk, background." },
-  { project: 1, name: "Road Segmenter", type: "segmentation", version: "1.0.0", active: true, framework: "pytorch", architecture: "deeplabv3_resnet50", numClasses: 4, category: "fine-tuned", description: "DeepLabV3 drivable-area segmentation." },
-  { project: 2, name: "Intersection Detector", type: "detection", version: "1.0.0", active: false, framework: "pytorch", architecture: "faster_rcnn_r50", numClasses: 6, category: "base", plugin: 14, description: "Faster R-CNN on intersection camera footage." },
-  { project: 2, name: "Intersection Detector", type: "detection", version: "1.2.0", active: true, framework: "onnx", architecture: "yolov8s", numClasses: 6, category: "fine-tuned", plugin: 14, description: "YOLOv8-small exported to ONNX for the edge boxes." },
-  { project: 2, name: "Bike Lane Detector", type: "detection", version: "0.1.0", active: false, framework: "pytorch", architecture: "yolov5n", numClasses: 2, noFile: true, missing: "mAP", category: "base", description: "Prototype; registered for tracking only." },
-  { project: 2, name: "Vehicle Type Classifier", type: "classification", version: "1.0.0", active: true, framework: "tensorflow", architecture: "efficientnet_b2", numClasses: 5, category: "base", description: "Car, truck, bus, motorcycle, bicycle crops." },
-  { project: 2, name: "Vehicle Type Classifier", type: "classification", version: "1.0.1", active: false, framework: "tensorflow", architecture: "efficientnet_b2", numClasses: 5, category: "fine-tuned", description: "Recalibrated 1.0.0; awaiting sign-off." },
-  { project: 2, name: "Crowd Segmenter", type: "segmentation", version: "1.0.0", active: true, framework: "pytorch", architecture: "segformer_b1", numClasses: 2, category: "base", description: "Person / background masks for crowd density." },
-  { project: 3, name: "Package Detector", type: "detection", version: "1.0.0", active: true, framework: "pytorch", architecture: "yolov8n", numClasses: 3, category: "base", plugin: 21, description: "Boxes, pallets and envelopes on conveyors." },
-  { project: 3, name: "Forklift Detector", type: "detection", version: "1.3.0", active: false, framework: "onnx", architecture: "rtdetr_l", numClasses: 2, category: "fine-tuned", plugin: 21, description: "Forklifts and people near them; retired." },
-  { project: 3, name: "Shelf Product Classifier", type: "classification", version: "1.0.0", active: false, framework: "pytorch", architecture: "vit_b16", numClasses: 40, category: "base", description: "Product SKUs from shelf crops." },
-  { project: 3, name: "Shelf Product Classifier", type: "classification", version: "2.0.0", active: true, framework: "pytorch", architecture: "convnext_tiny", numClasses: 42, category: "fine-tuned", description: "ConvNeXt-Tiny, two new SKUs." },
-  { project: 3, name: "Floor Segmenter", type: "segmentation", version: "1.0.0", active: false, framework: "tensorflow", architecture: "unet", numClasses: 3, missing: "dice", category: "base", description: "Free floor, racks, obstacles." },
-  { project: 3, name: "Floor Segmenter", type: "segmentation", version: "1.1.0", active: false, framework: "onnx", architecture: "unet", numClasses: 3, category: "fine-tuned", description: "ONNX export of the retrained floor model." }
+  {
+    project: 1,
+    name: "Street Object Detector",
+    type: "detection",
+    version: "1.0.0",
+    active: false,
+    framework: "pytorch",
+    architecture: "yolov8s",
+    numClasses: 8,
+    category: "base",
+    plugin: 12,
+    description: "YOLOv8-small baseline on the first labelled street images."
+  },
+  {
+    project: 1,
+    name: "Street Object Detector",
+    type: "detection",
+    version: "1.1.0",
+    active: false,
+    framework: "pytorch",
+    architecture: "yolov8s",
+    numClasses: 8,
+    category: "fine-tuned",
+    plugin: 12,
+    description: "Fine-tuned with night images added."
+  },
+  {
+    project: 1,
+    name: "Street Object Detector",
+    type: "detection",
+    version: "2.0.0",
+    active: true,
+    framework: "pytorch",
+    architecture: "yolov8m",
+    numClasses: 8,
+    category: "fine-tuned",
+    plugin: 12,
+    description: "YOLOv8-medium on the relabelled street images; current production detector."
+  },
+  {
+    project: 1,
+    name: "Street Object Detector",
+    type: "detection",
+    version: "2.1.0-rc1",
+    active: false,
+    framework: "onnx",
+    architecture: "yolov8m",
+    numClasses: 8,
+    category: "fine-tuned",
+    plugin: 12,
+    description: "Release candidate exported to ONNX, pending evaluation."
+  },
+  {
+    project: 1,
+    name: "Pedestrian Detector",
+    type: "detection",
+    version: "0.9.0",
+    active: false,
+    framework: "tensorflow",
+    architecture: "ssd_mobilenet_v2",
+    numClasses: 1,
+    noFile: true,
+    category: "base",
+    description: "Early pedestrian-only experiment; weights were not kept."
+  },
+  {
+    project: 1,
+    name: "Scene Classifier",
+    type: "classification",
+    version: "1.0.0",
+    active: false,
+    framework: "pytorch",
+    architecture: "resnet50",
+    numClasses: 8,
+    category: "base",
+    description: "Dominant-object classifier for street images."
+  },
+  {
+    project: 1,
+    name: "Scene Classifier",
+    type: "classification",
+    version: "1.1.0",
+    active: true,
+    framework: "pytorch",
+    architecture: "efficientnet_b0",
+    numClasses: 8,
+    category: "fine-tuned",
+    description: "EfficientNet-B0, smaller and more accurate than 1.0.0."
+  },
+  {
+    project: 1,
+    name: "Traffic Light Classifier",
+    type: "classification",
+    version: "1.0.0",
+    active: false,
+    framework: "tensorflow",
+    architecture: "mobilenet_v3_small",
+    numClasses: 3,
+    missing: "f1_score",
+    category: "base",
+    description: "Red/amber/green state of cropped traffic lights."
+  },
+  {
+    project: 1,
+    name: "Road Segmenter",
+    type: "segmentation",
+    version: "0.9.0",
+    active: false,
+    framework: "pytorch",
+    architecture: "unet",
+    numClasses: 4,
+    category: "base",
+    description: "Drivable area, lane, sidewalk, background."
+  },
+  {
+    project: 1,
+    name: "Road Segmenter",
+    type: "segmentation",
+    version: "1.0.0",
+    active: true,
+    framework: "pytorch",
+    architecture: "deeplabv3_resnet50",
+    numClasses: 4,
+    category: "fine-tuned",
+    description: "DeepLabV3 drivable-area segmentation."
+  },
+  {
+    project: 2,
+    name: "Intersection Detector",
+    type: "detection",
+    version: "1.0.0",
+    active: false,
+    framework: "pytorch",
+    architecture: "faster_rcnn_r50",
+    numClasses: 6,
+    category: "base",
+    plugin: 14,
+    description: "Faster R-CNN on intersection camera footage."
+  },
+  {
+    project: 2,
+    name: "Intersection Detector",
+    type: "detection",
+    version: "1.2.0",
+    active: true,
+    framework: "onnx",
+    architecture: "yolov8s",
+    numClasses: 6,
+    category: "fine-tuned",
+    plugin: 14,
+    description: "YOLOv8-small exported to ONNX for the edge boxes."
+  },
+  {
+    project: 2,
+    name: "Bike Lane Detector",
+    type: "detection",
+    version: "0.1.0",
+    active: false,
+    framework: "pytorch",
+    architecture: "yolov5n",
+    numClasses: 2,
+    noFile: true,
+    missing: "mAP",
+    category: "base",
+    description: "Prototype; registered for tracking only."
+  },
+  {
+    project: 2,
+    name: "Vehicle Type Classifier",
+    type: "classification",
+    version: "1.0.0",
+    active: true,
+    framework: "tensorflow",
+    architecture: "efficientnet_b2",
+    numClasses: 5,
+    category: "base",
+    description: "Car, truck, bus, motorcycle, bicycle crops."
+  },
+  {
+    project: 2,
+    name: "Vehicle Type Classifier",
+    type: "classification",
+    version: "1.0.1",
+    active: false,
+    framework: "tensorflow",
+    architecture: "efficientnet_b2",
+    numClasses: 5,
+    category: "fine-tuned",
+    description: "Recalibrated 1.0.0; awaiting sign-off."
+  },
+  {
+    project: 2,
+    name: "Crowd Segmenter",
+    type: "segmentation",
+    version: "1.0.0",
+    active: true,
+    framework: "pytorch",
+    architecture: "segformer_b1",
+    numClasses: 2,
+    category: "base",
+    description: "Person / background masks for crowd density."
+  },
+  {
+    project: 3,
+    name: "Package Detector",
+    type: "detection",
+    version: "1.0.0",
+    active: true,
+    framework: "pytorch",
+    architecture: "yolov8n",
+    numClasses: 3,
+    category: "base",
+    plugin: 21,
+    description: "Boxes, pallets and envelopes on conveyors."
+  },
+  {
+    project: 3,
+    name: "Forklift Detector",
+    type: "detection",
+    version: "1.3.0",
+    active: false,
+    framework: "onnx",
+    architecture: "rtdetr_l",
+    numClasses: 2,
+    category: "fine-tuned",
+    plugin: 21,
+    description: "Forklifts and people near them; retired."
+  },
+  {
+    project: 3,
+    name: "Shelf Product Classifier",
+    type: "classification",
+    version: "1.0.0",
+    active: false,
+    framework: "pytorch",
+    architecture: "vit_b16",
+    numClasses: 40,
+    category: "base",
+    description: "Product SKUs from shelf crops."
+  },
+  {
+    project: 3,
+    name: "Shelf Product Classifier",
+    type: "classification",
+    version: "2.0.0",
+    active: true,
+    framework: "pytorch",
+    architecture: "convnext_tiny",
+    numClasses: 42,
+    category: "fine-tuned",
+    description: "ConvNeXt-Tiny, two new SKUs."
+  },
+  {
+    project: 3,
+    name: "Floor Segmenter",
+    type: "segmentation",
+    version: "1.0.0",
+    active: false,
+    framework: "tensorflow",
+    architecture: "unet",
+    numClasses: 3,
+    missing: "dice",
+    category: "base",
+    description: "Free floor, racks, obstacles."
+  },
+  {
+    project: 3,
+    name: "Floor Segmenter",
+    type: "segmentation",
+    version: "1.1.0",
+    active: false,
+    framework: "onnx",
+    architecture: "unet",
+    numClasses: 3,
+    category: "fine-tuned",
+    description: "ONNX export of the retrained floor model."
+  }
 ]
 
 const round4 = (x: number): number => Math.round(x * 10_000) / 10_000
@@ -107,7 +362,15 @@ const FILE_NAME: Record<Framework, string> = { pytorch: "model.pt", tensorflow: 
  */
 const modelFileBytes = (rng: Rng, entry: CatalogueEntry, id: number): Buffer => {
   const header = Buffer.from(
-    `SYNAPSE-SANDBOX-MODEL 1\n${JSON.stringify({ id, name: entry.name, version: entry.version, framework: entry.framework, architecture: entry.architecture })}\n`,
+    `SYNAPSE-SANDBOX-MODEL 1\n${
+      JSON.stringify({
+        id,
+        name: entry.name,
+        version: entry.version,
+        framework: entry.framework,
+        architecture: entry.architecture
+      })
+    }\n`,
     "utf8"
   )
   const weights = Buffer.alloc(rng.int(2, 24) * 1024)
@@ -172,7 +435,9 @@ export const seedModels = (
     }
     const start = groupStart.get(key)!
     // Later versions spread over what is left of the year after the first one.
-    const createdMs = total > 1 ? start + ((END_TIME_MS - 5 * DAY_MS - start) * nth) / total + rng.float(0, 5 * DAY_MS) : start
+    const createdMs = total > 1
+      ? start + ((END_TIME_MS - 5 * DAY_MS - start) * nth) / total + rng.float(0, 5 * DAY_MS)
+      : start
     const createdAt = isoAt(createdMs + rng.int(8, 18) * HOUR_MS)
 
     const quality = Math.min(1, 0.25 + 0.2 * nth + rng.float(0, 0.4))
@@ -224,7 +489,13 @@ export const seedModels = (
       const existing = evaluationVersions.filter((v) => v.createdMs < createdMs).slice(-2)
       existing.forEach((version, k) => {
         const evalMetrics = makeMetrics(rng, entry.type, Math.max(0, quality - rng.float(0, 0.1)))
-        insertEvaluation.run(evaluationId++, id, version.id, JSON.stringify(evalMetrics), isoAt(createdMs + (k + 1) * 2 * DAY_MS))
+        insertEvaluation.run(
+          evaluationId++,
+          id,
+          version.id,
+          JSON.stringify(evalMetrics),
+          isoAt(createdMs + (k + 1) * 2 * DAY_MS)
+        )
         evaluations += 1
       })
     }

@@ -51,7 +51,9 @@ export const fillRect = (raster: Raster, x: number, y: number, w: number, h: num
   const y0 = Math.max(0, Math.floor(y))
   const x1 = Math.min(raster.width, Math.ceil(x + w))
   const y1 = Math.min(raster.height, Math.ceil(y + h))
-  for (let row = y0; row < y1; row++) fillSpan(raster.pixels, (row * raster.width + x0) * 3, x1 - x0, color[0], color[1], color[2])
+  for (let row = y0; row < y1; row++) {
+    fillSpan(raster.pixels, (row * raster.width + x0) * 3, x1 - x0, color[0], color[1], color[2])
+  }
 }
 
 /**

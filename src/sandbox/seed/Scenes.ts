@@ -48,8 +48,18 @@ export interface SceneObject {
 
 /** Image sizes the generators draw from (160–640 px wide, the usual aspect ratios). */
 export const IMAGE_SIZES: ReadonlyArray<readonly [number, number]> = [
-  [160, 120], [200, 150], [240, 180], [256, 256], [320, 180], [320, 240],
-  [384, 216], [400, 300], [480, 270], [512, 384], [640, 360], [640, 480]
+  [160, 120],
+  [200, 150],
+  [240, 180],
+  [256, 256],
+  [320, 180],
+  [320, 240],
+  [384, 216],
+  [400, 300],
+  [480, 270],
+  [512, 384],
+  [640, 360],
+  [640, 480]
 ]
 
 /** Area of a flat polygon (shoelace). */
@@ -67,7 +77,13 @@ export const polygonArea = (flat: ReadonlyArray<number>): number => {
  * One seeded object of class `cls` inside a `width` x `height` image: a box, or with probability
  * `polygonRate` a polygon (points on a jittered ellipse inside the box, bbox tight around them).
  */
-export const makeObject = (rng: Rng, cls: ObjectClass, width: number, height: number, polygonRate: number): SceneObject => {
+export const makeObject = (
+  rng: Rng,
+  cls: ObjectClass,
+  width: number,
+  height: number,
+  polygonRate: number
+): SceneObject => {
   let w = Math.max(4, Math.round(width * rng.float(cls.widthFraction[0], cls.widthFraction[1])))
   let h = Math.max(4, Math.round(w * rng.float(cls.aspect[0], cls.aspect[1])))
   w = Math.min(w, width)
@@ -130,23 +146,32 @@ export interface WireAnnotation {
 /** The COCO-like annotation of an object under annotation id `id`. */
 export const toWireAnnotation = (object: SceneObject, id: number): WireAnnotation =>
   object.polygon === undefined
-    ? { id, category_id: object.cls.id, category: object.cls.name, bbox: object.bbox, area: object.area, iscrowd: object.iscrowd }
+    ? {
+      id,
+      category_id: object.cls.id,
+      category: object.cls.name,
+      bbox: object.bbox,
+      area: object.area,
+      iscrowd: object.iscrowd
+    }
     : {
-        id,
-        category_id: object.cls.id,
-        category: object.cls.name,
-        bbox: object.bbox,
-        area: object.area,
-        iscrowd: object.iscrowd,
-        segmentation: [object.polygon]
-      }
+      id,
+      category_id: object.cls.id,
+      category: object.cls.name,
+      bbox: object.bbox,
+      area: object.area,
+      iscrowd: object.iscrowd,
+      segmentation: [object.polygon]
+    }
 
 /**
  * `JSON.stringify(annotation)` written out by hand: the large generator serialises millions of
  * annotations and this is several times faster (a test checks both give the same text).
  */
 export const annotationJson = (a: WireAnnotation): string => {
-  const head = `{"id":${a.id},"category_id":${a.category_id},"category":"${a.category}","bbox":[${a.bbox.join(",")}],"area":${a.area},"iscrowd":${a.iscrowd}`
+  const head = `{"id":${a.id},"category_id":${a.category_id},"category":"${a.category}","bbox":[${
+    a.bbox.join(",")
+  }],"area":${a.area},"iscrowd":${a.iscrowd}`
   return a.segmentation === undefined
     ? head + "}"
     : `${head},"segmentation":[${a.segmentation.map((ring) => `[${ring.join(",")}]`).join(",")}]}`
@@ -165,4 +190,5 @@ export const largestLabel = (annotations: ReadonlyArray<WireAnnotation>): string
  * `polygon`s of `{x, y}` points. The evidence profile renders events' inline `data` with the same
  * converter, keyed `image`.
  */
-export const toDataMeta = (annotations: ReadonlyArray<WireAnnotation>): string => JSON.stringify(toNativeAnnotations(annotations, "image_1"))
+export const toDataMeta = (annotations: ReadonlyArray<WireAnnotation>): string =>
+  JSON.stringify(toNativeAnnotations(annotations, "image_1"))

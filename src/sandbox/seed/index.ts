@@ -23,16 +23,21 @@
  * - `large` adds dataset 203 "Street scenes (large)" with version 306 (project 1).
  */
 import type BetterSqlite3 from "better-sqlite3"
-import { seedGroundTruthDemo, type DegenerateAnnotation, type GroundTruthCounts, type IdCounters } from "./GroundTruthDemo.js"
+import {
+  type DegenerateAnnotation,
+  type GroundTruthCounts,
+  type IdCounters,
+  seedGroundTruthDemo
+} from "./GroundTruthDemo.js"
 import { LARGE_DATASET_NAME, seedLarge } from "./Large.js"
 import { MediaWriter } from "./Media.js"
 import { DEMO_PROJECTS, seedModels } from "./Models.js"
 import { makeRng } from "./Random.js"
 
 export type { DegenerateAnnotation, DegenerateKind } from "./GroundTruthDemo.js"
-export { CLASSES } from "./Scenes.js"
-export { DEMO_PROJECTS } from "./Models.js"
 export { LARGE_DATASET_NAME } from "./Large.js"
+export { DEMO_PROJECTS } from "./Models.js"
+export { CLASSES } from "./Scenes.js"
 
 /** Which data to seed: the demo catalogue, the demo plus one large version, or projects only. */
 export type SeedKind = "demo" | "large" | "none"
@@ -69,7 +74,12 @@ export interface SeedSummary extends GroundTruthCounts {
   /** Data units whose image entries lack width/height. */
   readonly unitsWithoutSize: ReadonlyArray<number>
   /** The large version (`kind: "large"` only). */
-  readonly large?: { readonly datasetId: number; readonly versionId: number; readonly events: number; readonly annotations: number }
+  readonly large?: {
+    readonly datasetId: number
+    readonly versionId: number
+    readonly events: number
+    readonly annotations: number
+  }
 }
 
 /** Default number of events in the large version. */
@@ -79,7 +89,14 @@ export const DEFAULT_ANNOTATIONS_PER_EVENT = 3
 
 // Id ranges differ per table so that a client confusing, say, an event id with a data unit id gets
 // a 404 instead of silently reading the wrong row.
-const firstIds = (): IdCounters => ({ dataset: 201, version: 301, dataUnit: 1001, event: 9001, groundTruth: 20001, annotation: 1 })
+const firstIds = (): IdCounters => ({
+  dataset: 201,
+  version: 301,
+  dataUnit: 1001,
+  event: 9001,
+  groundTruth: 20001,
+  annotation: 1
+})
 
 /**
  * Fills a fresh sandbox database and its media folder. Throws (a bug or a full disk) rather than
@@ -98,9 +115,22 @@ export const seedDatabase = (db: BetterSqlite3.Database, options: SeedOptions): 
 
   if (options.kind === "none") {
     return {
-      kind: "none", randSeed: options.randSeed, projects: DEMO_PROJECTS.length,
-      models: 0, modelFiles: 0, evaluations: 0, datasets: 0, versions: 0, dataUnits: 0, events: 0,
-      annotations: 0, groundTruths: 0, mediaFiles: 0, mediaBytes: 0, versionIds: {}, unitsWithoutSize: []
+      kind: "none",
+      randSeed: options.randSeed,
+      projects: DEMO_PROJECTS.length,
+      models: 0,
+      modelFiles: 0,
+      evaluations: 0,
+      datasets: 0,
+      versions: 0,
+      dataUnits: 0,
+      events: 0,
+      annotations: 0,
+      groundTruths: 0,
+      mediaFiles: 0,
+      mediaBytes: 0,
+      versionIds: {},
+      unitsWithoutSize: []
     }
   }
 
@@ -116,12 +146,12 @@ export const seedDatabase = (db: BetterSqlite3.Database, options: SeedOptions): 
 
   const large = options.kind === "large"
     ? seedLarge(db, media, root.fork("large"), ids, {
-        events: largeEvents,
-        annotationsPerEvent: options.annotationsPerEvent ?? DEFAULT_ANNOTATIONS_PER_EVENT,
-        onProgress: options.onProgress,
-        progressOffset: demo.gt.events,
-        progressTotal: total
-      })
+      events: largeEvents,
+      annotationsPerEvent: options.annotationsPerEvent ?? DEFAULT_ANNOTATIONS_PER_EVENT,
+      onProgress: options.onProgress,
+      progressOffset: demo.gt.events,
+      progressTotal: total
+    })
     : undefined
 
   const versionIds: Record<string, Readonly<Record<string, number>>> = { ...demo.gt.versionIds }
@@ -147,6 +177,13 @@ export const seedDatabase = (db: BetterSqlite3.Database, options: SeedOptions): 
     unitsWithoutSize: demo.gt.unitsWithoutSize,
     ...(large === undefined
       ? {}
-      : { large: { datasetId: large.datasetId, versionId: large.versionId, events: large.events, annotations: large.annotations } })
+      : {
+        large: {
+          datasetId: large.datasetId,
+          versionId: large.versionId,
+          events: large.events,
+          annotations: large.annotations
+        }
+      })
   }
 }

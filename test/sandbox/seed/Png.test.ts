@@ -46,7 +46,11 @@ const decodePng = (png: Buffer): { width: number; height: number; pixels: Uint8A
       const b = y > 0 ? pixels[(y - 1) * stride + i]! : 0
       const c = i >= 3 && y > 0 ? pixels[(y - 1) * stride + i - 3]! : 0
       const p = a + b - c
-      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c
+      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c)
+        ? a
+        : Math.abs(p - b) <= Math.abs(p - c)
+        ? b
+        : c
       const predictor = [0, a, b, (a + b) >> 1, paeth][filter]
       expect(predictor).toBeDefined()
       pixels[y * stride + i] = (x + predictor!) & 0xff

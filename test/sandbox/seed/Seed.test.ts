@@ -11,8 +11,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:
 import { tmpdir } from "node:os"
 import { join, relative } from "node:path"
 import { SCHEMA_SQL } from "../../../src/sandbox/Database.js"
-import { readPngSize } from "../../../src/sandbox/seed/Png.js"
 import { CLASSES, seedDatabase, type SeedOptions, type SeedSummary } from "../../../src/sandbox/seed/index.js"
+import { readPngSize } from "../../../src/sandbox/seed/Png.js"
 import { DataMeta } from "../../../src/schemas/index.js"
 
 const root = mkdtempSync(join(tmpdir(), "synapse-seed-test-"))
@@ -36,7 +36,9 @@ const seed = (name: string, options: Omit<SeedOptions, "mediaDir">): Seeded => {
 
 /** Every table's rows, in primary-key order. */
 const dumpTables = (db: Database.Database): Record<string, unknown> => {
-  const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<{ name: string }>
+  const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<
+    { name: string }
+  >
   return Object.fromEntries(tables.map(({ name }) => [name, db.prepare(`SELECT * FROM "${name}" ORDER BY 1, 2`).all()]))
 }
 
@@ -89,12 +91,13 @@ interface EventRow {
 }
 
 const events = (db: Database.Database, where = "1 = 1"): Array<EventRow> =>
-  (db.prepare(`SELECT * FROM ground_truth_events WHERE ${where} ORDER BY id`).all() as Array<Record<string, unknown>>).map((row) => ({
-    ...(row as unknown as EventRow),
-    data: JSON.parse(row.data as string),
-    files: JSON.parse(row.files as string),
-    metadata: JSON.parse(row.metadata as string)
-  }))
+  (db.prepare(`SELECT * FROM ground_truth_events WHERE ${where} ORDER BY id`).all() as Array<Record<string, unknown>>)
+    .map((row) => ({
+      ...(row as unknown as EventRow),
+      data: JSON.parse(row.data as string),
+      files: JSON.parse(row.files as string),
+      metadata: JSON.parse(row.metadata as string)
+    }))
 
 const ISO = /^2026-(0[1-9]|1[01])-\d\dT\d\d:\d\d:\d\dZ$/
 
@@ -135,16 +138,30 @@ describe("seedDatabase", () => {
       const ids = (sql: string) => (s.db.prepare(sql).all() as Array<{ id: number }>).map((r) => r.id)
       expect(ids(`SELECT id FROM projects ORDER BY id`)).toStrictEqual([1, 2, 3])
       expect(ids(`SELECT id FROM models ORDER BY id`)).toStrictEqual(Array.from({ length: 22 }, (_, i) => 101 + i))
-      expect(ids(`SELECT id FROM models WHERE is_active = 1 ORDER BY id`)).toStrictEqual([103, 107, 110, 112, 114, 116, 117, 120])
+      expect(ids(`SELECT id FROM models WHERE is_active = 1 ORDER BY id`)).toStrictEqual([
+        103,
+        107,
+        110,
+        112,
+        114,
+        116,
+        117,
+        120
+      ])
       expect(ids(`SELECT id FROM models WHERE file_media IS NULL ORDER BY id`)).toStrictEqual([105, 113])
       expect(s.db.prepare(`SELECT name, version, model_type, project FROM models WHERE id = 103`).get()).toStrictEqual({
-        name: "Street Object Detector", version: "2.0.0", model_type: "detection", project: 1
+        name: "Street Object Detector",
+        version: "2.0.0",
+        model_type: "detection",
+        project: 1
       })
       expect(s.db.prepare(`SELECT id, name, project FROM ground_truth_datasets ORDER BY id`).all()).toStrictEqual([
         { id: 201, name: "Street scenes", project: 1 },
         { id: 202, name: "Intersection cameras", project: 2 }
       ])
-      expect(s.db.prepare(`SELECT id, dataset_id, version, is_archived FROM ground_truth_dataset_versions ORDER BY id`).all()).toStrictEqual([
+      expect(
+        s.db.prepare(`SELECT id, dataset_id, version, is_archived FROM ground_truth_dataset_versions ORDER BY id`).all()
+      ).toStrictEqual([
         { id: 301, dataset_id: 201, version: "v1.0", is_archived: 1 },
         { id: 302, dataset_id: 201, version: "v1.1", is_archived: 0 },
         { id: 303, dataset_id: 201, version: "v2.0", is_archived: 0 },
@@ -156,7 +173,9 @@ describe("seedDatabase", () => {
         "Street scenes": { "v1.0": 301, "v1.1": 302, "v2.0": 303 },
         "Intersection cameras": { "v1.0": 304, "v1.1": 305 }
       })
-      const units = s.db.prepare(`SELECT version_id, count(DISTINCT data_unit_id) AS units, count(*) AS events, min(data_unit_id) AS lo, max(data_unit_id) AS hi FROM ground_truth_events GROUP BY version_id ORDER BY version_id`).all()
+      const units = s.db.prepare(
+        `SELECT version_id, count(DISTINCT data_unit_id) AS units, count(*) AS events, min(data_unit_id) AS lo, max(data_unit_id) AS hi FROM ground_truth_events GROUP BY version_id ORDER BY version_id`
+      ).all()
       expect(units).toMatchObject([
         { version_id: 301, units: 100, events: 100, lo: 1001, hi: 1100 },
         { version_id: 302, units: 130, lo: 1001, hi: 1130 },
@@ -191,7 +210,9 @@ describe("seedDatabase", () => {
       const rows = models()
       expect(rows.length).toBeGreaterThanOrEqual(20)
       expect(a.summary.models).toBe(rows.length)
-      expect(new Set(rows.map((m) => m.model_type))).toStrictEqual(new Set(["classification", "detection", "segmentation"]))
+      expect(new Set(rows.map((m) => m.model_type))).toStrictEqual(
+        new Set(["classification", "detection", "segmentation"])
+      )
       expect(new Set(rows.map((m) => m.project))).toStrictEqual(new Set([1, 2, 3]))
       const family: Record<string, Array<string>> = {
         classification: ["accuracy", "precision", "recall", "f1_score"],
@@ -274,7 +295,9 @@ describe("seedDatabase", () => {
 
   describe("demo ground truth", () => {
     it("has two datasets with 2–3 versions, one archived, counts and statistics matching the events", () => {
-      const datasets = a.db.prepare(`SELECT * FROM ground_truth_datasets`).all() as Array<{ id: number; project: number }>
+      const datasets = a.db.prepare(`SELECT * FROM ground_truth_datasets`).all() as Array<
+        { id: number; project: number }
+      >
       expect(datasets.length).toBe(2)
       expect(new Set(datasets.map((d) => d.project)).size).toBe(2)
       const versions = a.db.prepare(`SELECT * FROM ground_truth_dataset_versions ORDER BY id`).all() as Array<{
@@ -300,7 +323,11 @@ describe("seedDatabase", () => {
           categoryCounts[e.category] = (categoryCounts[e.category] ?? 0) + 1
           for (const an of e.data.annotations) classCounts[an.category] = (classCounts[an.category] ?? 0) + 1
         }
-        const statistics = JSON.parse(v.statistics) as { class_counts: Record<string, number>; category_counts: Record<string, number>; data_unit_count: number }
+        const statistics = JSON.parse(v.statistics) as {
+          class_counts: Record<string, number>
+          category_counts: Record<string, number>
+          data_unit_count: number
+        }
         expect(statistics.class_counts).toStrictEqual(classCounts)
         expect(statistics.category_counts).toStrictEqual(categoryCounts)
         expect(statistics.data_unit_count).toBe(new Set(rows.map((e) => e.data_unit_id)).size)
@@ -317,7 +344,12 @@ describe("seedDatabase", () => {
       const classes = new Set(all.flatMap((e) => e.data.annotations.map((an) => an.category)))
       expect(classes.size).toBeGreaterThanOrEqual(6)
       const perVersionUnit = new Map<string, number>()
-      for (const e of all) perVersionUnit.set(`${e.version_id}/${e.data_unit_id}`, (perVersionUnit.get(`${e.version_id}/${e.data_unit_id}`) ?? 0) + 1)
+      for (const e of all) {
+        perVersionUnit.set(
+          `${e.version_id}/${e.data_unit_id}`,
+          (perVersionUnit.get(`${e.version_id}/${e.data_unit_id}`) ?? 0) + 1
+        )
+      }
       expect([...perVersionUnit.values()].filter((n) => n >= 2).length).toBeGreaterThanOrEqual(20)
       const annotations = all.flatMap((e) => e.data.annotations)
       const polygons = annotations.filter((an) => an.segmentation !== undefined).length
@@ -339,10 +371,14 @@ describe("seedDatabase", () => {
     it("keeps every annotation well-formed and inside its image, except the deliberate broken ones", () => {
       const degenerate = a.summary.degenerate!
       expect(degenerate.annotations.length).toBeGreaterThanOrEqual(3)
-      expect(new Set(degenerate.annotations.map((d) => d.kind))).toStrictEqual(new Set(["zero_size_box", "box_outside_image", "two_point_polygon"]))
+      expect(new Set(degenerate.annotations.map((d) => d.kind))).toStrictEqual(
+        new Set(["zero_size_box", "box_outside_image", "two_point_polygon"])
+      )
       const broken = new Set(degenerate.annotations.map((d) => d.annotationId))
       const units = new Map(
-        (a.db.prepare(`SELECT id, files FROM data_units`).all() as Array<{ id: number; files: string }>).map((u) => [u.id, JSON.parse(u.files).image as FileEntryRow])
+        (a.db.prepare(`SELECT id, files FROM data_units`).all() as Array<{ id: number; files: string }>).map((
+          u
+        ) => [u.id, JSON.parse(u.files).image as FileEntryRow])
       )
       const found: Array<number> = []
       for (const e of events(a.db)) {
@@ -352,10 +388,10 @@ describe("seedDatabase", () => {
           expect(an.category_id).toBe(byClass.id)
           const [x, y, w, h] = an.bbox
           const points = an.segmentation?.[0]
-          const ok =
-            x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= size.width && y + h <= size.height &&
+          const ok = x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= size.width && y + h <= size.height &&
             (points === undefined ||
-              (points.length >= 6 && points.every((v, i) => (i % 2 === 0 ? v >= x && v <= x + w : v >= y && v <= y + h))))
+              (points.length >= 6 &&
+                points.every((v, i) => (i % 2 === 0 ? v >= x && v <= x + w : v >= y && v <= y + h))))
           if (!ok) {
             found.push(an.id)
             expect(e.version_id).toBe(degenerate.versionId)
@@ -397,7 +433,9 @@ describe("seedDatabase", () => {
     it("gives events image_1 (the unit's image) and data_meta_1 files that decode with DataMeta and match the annotations", () => {
       const decode = Schema.decodeUnknownSync(DataMeta)
       const units = new Map(
-        (a.db.prepare(`SELECT id, files FROM data_units`).all() as Array<{ id: number; files: string }>).map((u) => [u.id, JSON.parse(u.files).image as FileEntryRow])
+        (a.db.prepare(`SELECT id, files FROM data_units`).all() as Array<{ id: number; files: string }>).map((
+          u
+        ) => [u.id, JSON.parse(u.files).image as FileEntryRow])
       )
       for (const e of events(a.db)) {
         expect(Object.keys(e.files).sort()).toStrictEqual(["data_meta_1", "image_1"])
@@ -423,14 +461,18 @@ describe("seedDatabase", () => {
           if (an.segmentation === undefined) {
             expect(coordinate).toStrictEqual({ x: an.bbox[0], y: an.bbox[1], width: an.bbox[2], height: an.bbox[3] })
           } else {
-            expect((coordinate as ReadonlyArray<{ x: number; y: number }>).flatMap((p) => [p.x, p.y])).toStrictEqual(an.segmentation[0])
+            expect((coordinate as ReadonlyArray<{ x: number; y: number }>).flatMap((p) => [p.x, p.y])).toStrictEqual(
+              an.segmentation[0]
+            )
           }
         })
       }
     })
 
     it("has one ground truth per data unit and dataset, members of exactly the versions holding the unit", () => {
-      const gts = a.db.prepare(`SELECT * FROM ground_truths ORDER BY id`).all() as Array<{ id: number; dataset_id: number; data_unit_id: number; category: string; files: string; data: string }>
+      const gts = a.db.prepare(`SELECT * FROM ground_truths ORDER BY id`).all() as Array<
+        { id: number; dataset_id: number; data_unit_id: number; category: string; files: string; data: string }
+      >
       expect(gts.length).toBe(a.summary.dataUnits)
       expect(new Set(gts.map((g) => `${g.dataset_id}/${g.data_unit_id}`)).size).toBe(gts.length)
       const decode = Schema.decodeUnknownSync(DataMeta)
@@ -440,7 +482,8 @@ describe("seedDatabase", () => {
         decode(JSON.parse(readFileSync(join(a.mediaDir, files.data_meta_1!.media), "utf8")))
         expect((JSON.parse(g.data) as { annotations: Array<unknown> }).annotations.length).toBeGreaterThan(0)
       }
-      const members = a.db.prepare(`SELECT version_id, ground_truth_id FROM ground_truth_version_members`).all() as Array<{ version_id: number; ground_truth_id: number }>
+      const members = a.db.prepare(`SELECT version_id, ground_truth_id FROM ground_truth_version_members`)
+        .all() as Array<{ version_id: number; ground_truth_id: number }>
       const gtUnit = new Map(gts.map((g) => [g.id, g.data_unit_id]))
       const fromMembers = new Set(members.map((m) => `${m.version_id}/${gtUnit.get(m.ground_truth_id)}`))
       const fromEvents = new Set(events(a.db).map((e) => `${e.version_id}/${e.data_unit_id}`))
@@ -464,12 +507,21 @@ describe("seedDatabase kinds", () => {
 
   it("large: one version holding N events with the requested annotations each, in batches, plus the demo", () => {
     const progress: Array<[number, number]> = []
-    const s = seed("large", { kind: "large", randSeed: 3, events: 2001, annotationsPerEvent: 4, onProgress: (done, total) => progress.push([done, total]) })
+    const s = seed("large", {
+      kind: "large",
+      randSeed: 3,
+      events: 2001,
+      annotationsPerEvent: 4,
+      onProgress: (done, total) => progress.push([done, total])
+    })
     try {
       const large = s.summary.large!
       expect(large.events).toBe(2001)
       expect(large.annotations).toBe(2001 * 4)
-      const version = s.db.prepare(`SELECT * FROM ground_truth_dataset_versions WHERE id = ?`).get(large.versionId) as { event_count: number; statistics: string }
+      const version = s.db.prepare(`SELECT * FROM ground_truth_dataset_versions WHERE id = ?`).get(large.versionId) as {
+        event_count: number
+        statistics: string
+      }
       expect(version.event_count).toBe(2001)
       const rows = events(s.db, `version_id = ${large.versionId}`)
       expect(rows.length).toBe(2001)
@@ -502,13 +554,21 @@ describe("seedDatabase kinds", () => {
       }
       // Each ground truth holds both passes of its unit, and belongs to the large version.
       const gts = s.db
-        .prepare(`SELECT g.data_unit_id, g.data FROM ground_truths g JOIN ground_truth_version_members m ON m.ground_truth_id = g.id WHERE m.version_id = ?`)
+        .prepare(
+          `SELECT g.data_unit_id, g.data FROM ground_truths g JOIN ground_truth_version_members m ON m.ground_truth_id = g.id WHERE m.version_id = ?`
+        )
         .all(large.versionId) as Array<{ data_unit_id: number; data: string }>
       expect(gts.length).toBe(1001)
       const byUnit = new Map<number, Array<number>>()
-      for (const e of rows) byUnit.set(e.data_unit_id, [...(byUnit.get(e.data_unit_id) ?? []), ...e.data.annotations.map((an) => an.id)])
+      for (const e of rows) {
+        byUnit.set(e.data_unit_id, [
+          ...(byUnit.get(e.data_unit_id) ?? []),
+          ...e.data.annotations.map((an) => an.id)
+        ])
+      }
       for (const g of gts) {
-        expect((JSON.parse(g.data) as { annotations: Array<{ id: number }> }).annotations.map((an) => an.id)).toStrictEqual(byUnit.get(g.data_unit_id))
+        expect((JSON.parse(g.data) as { annotations: Array<{ id: number }> }).annotations.map((an) => an.id))
+          .toStrictEqual(byUnit.get(g.data_unit_id))
       }
       // The pool keeps disk use small: 32 images, not one per unit.
       expect(readdirSync(join(s.mediaDir, "images", "pool")).length).toBe(32)
