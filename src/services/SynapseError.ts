@@ -397,14 +397,21 @@ export const fromResponse = (response: ErrorResponse): SynapseError => {
   return new UnexpectedStatusError(base)
 }
 
+/** What `scrub` writes in place of a secret. */
+export const REDACTED = "[redacted]"
+
 /**
- * Replaces every occurrence of a secret in a text. Servers sometimes echo a header back in an
- * error body; this runs on every detail and excerpt before it is stored in an error.
+ * The SDK's one secret scrubber: replaces every occurrence of each secret (tokens) in a text with
+ * `[redacted]`. Secrets shorter than 4 characters are ignored (they would mangle ordinary words),
+ * and longer ones are replaced first, so a secret containing another is removed whole. Servers
+ * sometimes echo a header back in an error body; this runs on every detail and excerpt before it is
+ * stored in an error, and on every text the MCP server returns.
  */
 export const scrub = (text: string, secrets: ReadonlyArray<string>): string => {
   let out = text
-  for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join("[redacted]")
+  const ordered = secrets.length > 1 ? [...secrets].sort((a, b) => b.length - a.length) : secrets
+  for (const secret of ordered) {
+    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join(REDACTED)
   }
   return out
 }
