@@ -27,6 +27,10 @@ export interface McpSettings {
   readonly outputDir: string
   /** Maximum characters of JSON one tool result may carry before it is truncated. */
   readonly outputBudget: number
+  /** Names of the toolsets offered; `undefined` offers every toolset. */
+  readonly toolsets?: ReadonlyArray<string> | undefined
+  /** Names of the tools offered; `undefined` offers every tool. */
+  readonly tools?: ReadonlyArray<string> | undefined
   /** HTTP transport settings (used only by `--http`). */
   readonly http: {
     readonly host: string
@@ -57,6 +61,10 @@ export interface McpOverrides {
   readonly host?: string | undefined
   readonly port?: number | undefined
   readonly outputDir?: string | undefined
+  /** Comma-separated toolset names (`--toolsets`); empty offers all. */
+  readonly toolsets?: string | undefined
+  /** Comma-separated tool names (`--tools`); empty offers all. */
+  readonly tools?: string | undefined
 }
 
 const TRUE = new Set(["1", "true", "yes", "on"])
@@ -89,6 +97,12 @@ const parseInt = (
 const list = (raw: string | undefined, separator: string): ReadonlyArray<string> =>
   (raw ?? "").split(separator).map((s) => s.trim()).filter((s) => s.length > 0)
 
+/** A comma-separated selection of names; empty or unset selects everything (`undefined`). */
+const selection = (raw: string | undefined): ReadonlyArray<string> | undefined => {
+  const names = list(raw, ",")
+  return names.length > 0 ? names : undefined
+}
+
 /** True for addresses only this machine can reach. */
 export const isLoopback = (host: string): boolean =>
   host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host)
@@ -97,7 +111,8 @@ export const isLoopback = (host: string): boolean =>
  * Reads the settings from `env` (normally `process.env`). Variables:
  * `SYNAPSE_MCP_READ_ONLY`, `SYNAPSE_MCP_UPLOAD_ROOTS` (path-delimiter separated),
  * `SYNAPSE_MCP_OUTPUT_DIR`, `SYNAPSE_MCP_OUTPUT_BUDGET`, `SYNAPSE_MCP_HOST`, `SYNAPSE_MCP_PORT`,
- * `SYNAPSE_MCP_HTTP_TOKEN`, `SYNAPSE_MCP_ALLOWED_HOSTS`, `SYNAPSE_MCP_ALLOWED_ORIGINS` (comma separated).
+ * `SYNAPSE_MCP_HTTP_TOKEN`, `SYNAPSE_MCP_ALLOWED_HOSTS`, `SYNAPSE_MCP_ALLOWED_ORIGINS`,
+ * `SYNAPSE_MCP_TOOLSETS`, `SYNAPSE_MCP_TOOLS` (comma separated).
  */
 export const settingsFromEnv = (
   env: Record<string, string | undefined>,
@@ -137,6 +152,8 @@ export const settingsFromEnv = (
       uploadRoots,
       outputDir,
       outputBudget,
+      toolsets: selection(overrides.toolsets ?? env.SYNAPSE_MCP_TOOLSETS),
+      tools: selection(overrides.tools ?? env.SYNAPSE_MCP_TOOLS),
       http: {
         host,
         port,

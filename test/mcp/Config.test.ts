@@ -41,6 +41,18 @@ describe("MCP settings", () => {
     expect(settings.http.allowedHosts).toStrictEqual(["mcp.internal", "other:8080"])
   })
 
+  it("toolsets and tools: comma-separated names, empty or unset offers all, flags win", () => {
+    expect(ok({}).toolsets).toBeUndefined()
+    expect(ok({}).tools).toBeUndefined()
+    expect(ok({ SYNAPSE_MCP_TOOLSETS: " , " }).toolsets).toBeUndefined()
+    const settings = ok({ SYNAPSE_MCP_TOOLSETS: "models, ground_truth", SYNAPSE_MCP_TOOLS: "list_models" })
+    expect(settings.toolsets).toStrictEqual(["models", "ground_truth"])
+    expect(settings.tools).toStrictEqual(["list_models"])
+    const flagged = ok({ SYNAPSE_MCP_TOOLSETS: "models" }, { toolsets: "export", tools: "get_context,list_models" })
+    expect(flagged.toolsets).toStrictEqual(["export"])
+    expect(flagged.tools).toStrictEqual(["get_context", "list_models"])
+  })
+
   it("names the variable at fault", () => {
     expect(problem({ SYNAPSE_MCP_READ_ONLY: "maybe" })).toContain("SYNAPSE_MCP_READ_ONLY")
     expect(problem({ SYNAPSE_MCP_OUTPUT_BUDGET: "10" })).toContain("SYNAPSE_MCP_OUTPUT_BUDGET")

@@ -30,6 +30,14 @@ export const mcpOptions = {
     Options.withDescription(
       "where exports and splits are written (default $SYNAPSE_MCP_OUTPUT_DIR or <tmpdir>/synapse-ml-exports)"
     )
+  ),
+  toolsets: Options.text("toolsets").pipe(
+    Options.optional,
+    Options.withDescription("comma-separated toolsets to offer (default $SYNAPSE_MCP_TOOLSETS, else all)")
+  ),
+  tools: Options.text("tools").pipe(
+    Options.optional,
+    Options.withDescription("comma-separated tools to offer (default $SYNAPSE_MCP_TOOLS, else all)")
   )
 }
 
@@ -39,6 +47,8 @@ export interface McpCliOptions {
   readonly host: Option.Option<string>
   readonly readOnly: boolean
   readonly outputDir: Option.Option<string>
+  readonly toolsets: Option.Option<string>
+  readonly tools: Option.Option<string>
 }
 
 /** The overrides the options make to the environment's settings. */
@@ -46,7 +56,9 @@ export const overridesOf = (options: McpCliOptions) => ({
   readOnly: options.readOnly,
   port: Option.getOrUndefined(options.port),
   host: Option.getOrUndefined(options.host),
-  outputDir: Option.getOrUndefined(options.outputDir)
+  outputDir: Option.getOrUndefined(options.outputDir),
+  toolsets: Option.getOrUndefined(options.toolsets),
+  tools: Option.getOrUndefined(options.tools)
 })
 
 /** Reports a start-up failure on stderr and sets a non-zero exit status (no stack trace). */
