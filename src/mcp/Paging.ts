@@ -49,7 +49,10 @@ export const pageOutput = <A, I>(item: Schema.Schema<A, I, never>, what: string)
     next_page: Schema.NullOr(Schema.Int).annotations({
       description: "The page to ask for next, or null when this is the last page."
     }),
-    results: Schema.Array(item).annotations({ description: `The ${what} on this page.` })
+    results: Schema.Array(item).annotations({ description: `The ${what} on this page.` }),
+    hint: Schema.optional(Schema.String).annotations({
+      description: "Only on an empty page: why nothing matched (e.g. a filter id that does not exist)."
+    })
   })
 
 /** The page after `page`, or null when `page` already reaches `count`. */
@@ -153,6 +156,15 @@ export const listTool = <
   ) => Effect.Effect<{ readonly count: number; readonly results: ReadonlyArray<Row> }, SynapseError, R>
   /** Adds derived fields to a row before it is cut; the row as it is by default. */
   readonly summarise?: ((row: Row) => object) | undefined
+  /** The toolset the tool is offered in. */
+  readonly toolset: Tool.Toolset
+  /**
+   * Asked only when a page is empty: says why (a filter id that does not exist), or undefined when
+   * the filters simply match nothing. It becomes the page's `hint`.
+   */
+  readonly explainEmpty?:
+    | ((request: Schema.Struct.Type<Filters>) => Effect.Effect<string | undefined, never, R>)
+    | undefined
 }): Tool.Tool<ListToolInput<Filters, F>, Schema.Schema.Type<ReturnType<typeof pageOutput<A, I>>>, R> => {
   const input = Schema.Struct({ ...spec.filters, ...pageInputFields, fields: fieldsInput(spec.fields, spec.compact) })
   return Tool.make({
@@ -163,6 +175,7 @@ export const listTool = <
     input: input as unknown as Tool.StructSchema<ListToolInput<Filters, F>>,
     output: pageOutput(spec.row, spec.what),
     annotations: Tool.readOnly,
+    toolset: spec.toolset,
     write: false,
     run: (request) =>
       listPage(request, {
@@ -171,7 +184,16 @@ export const listTool = <
         // listPage passes the input without page_size, page and fields, i.e. the filters
         fetch: (filtered) => spec.fetch(filtered as unknown as Parameters<typeof spec.fetch>[0]),
         summarise: spec.summarise
-      }) as Effect.Effect<Schema.Schema.Type<ReturnType<typeof pageOutput<A, I>>>, Tool.ToolError, R>
+      }).pipe(
+        Effect.flatMap((page) =>
+          page.count > 0 || spec.explainEmpty === undefined
+            ? Effect.succeed(page)
+            : Effect.map(
+              spec.explainEmpty(request as unknown as Schema.Struct.Type<Filters>),
+              (hint) => hint === undefined ? page : { ...page, hint }
+            )
+        )
+      ) as Effect.Effect<Schema.Schema.Type<ReturnType<typeof pageOutput<A, I>>>, Tool.ToolError, R>
   })
 }
 

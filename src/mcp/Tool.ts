@@ -14,6 +14,24 @@ export interface ToolAnnotations {
   readonly openWorldHint: boolean
 }
 
+/** The groups tools are offered in; a server can be limited to some of them (`--toolsets`). */
+export const TOOLSETS = ["context", "models", "datasets", "evaluation", "deploy"] as const
+/** One toolset name. */
+export type Toolset = (typeof TOOLSETS)[number]
+
+/** What the user answered to an elicitation: accepted, declined, or dismissed without a choice. */
+export type ElicitAction = "accept" | "decline" | "cancel"
+
+/**
+ * The form shown to the user with an elicitation: a flat object of primitive fields, as MCP's
+ * `elicitation/create` allows (`{ type: "object", properties: { confirm: { type: "boolean" } } }`).
+ */
+export interface ElicitSchema {
+  readonly type: "object"
+  readonly properties: Readonly<Record<string, Readonly<Record<string, unknown>>>>
+  readonly required?: ReadonlyArray<string> | undefined
+}
+
 /** What a running tool may do besides computing its result. */
 export interface ToolContext {
   /**
@@ -21,6 +39,13 @@ export interface ToolContext {
    * `progress` must grow from call to call; `total` is given when known.
    */
   readonly progress: (progress: number, total?: number, message?: string) => Effect.Effect<void>
+  /**
+   * Asks the client's user directly (MCP elicitation, or the era's equivalent) and answers with
+   * their choice. Absent when the client cannot ask its user; then a tool that needs the user's
+   * consent falls back to a plan the model must show and hand back (`plan_id`). Never fails: a
+   * client error or a dropped request is answered as `"cancel"`.
+   */
+  readonly elicit?: ((message: string, requestedSchema: ElicitSchema) => Effect.Effect<ElicitAction>) | undefined
 }
 
 /**
@@ -47,8 +72,15 @@ export interface Tool<I, O, R> {
   /** What `structuredContent` holds; the adapter adds an optional `truncated` note to it. */
   readonly output: StructSchema<O>
   readonly annotations: ToolAnnotations
+  /** The group the tool is offered in (`--toolsets`). */
+  readonly toolset: Toolset
   /** Write tools change state (in Synapse or on disk); they are not offered in read-only mode. */
   readonly write: boolean
+  /**
+   * A write tool that also plans (a dry run, a deploy plan) without changing anything. It stays
+   * listed in read-only mode, where it only plans and refuses to execute.
+   */
+  readonly plansInReadOnly?: boolean | undefined
   readonly run: (input: I, context: ToolContext) => Effect.Effect<O, ToolError, R>
   /** How to get what a truncated result left out (default: page with next_page, fewer fields). */
   readonly truncationHint?: string | undefined

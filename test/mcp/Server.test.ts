@@ -26,6 +26,7 @@ const echo = Tool.make({
   }),
   output: Schema.Struct({ results: Schema.Array(Schema.Struct({ id: Schema.Int, text: Schema.String })) }),
   annotations: Tool.readOnly,
+  toolset: "context",
   write: false,
   run: ({ count, kind }) =>
     Effect.succeed({
@@ -40,6 +41,7 @@ const failing = Tool.make({
   input: Schema.Struct({}),
   output: Schema.Struct({}),
   annotations: Tool.readOnly,
+  toolset: "context",
   write: true,
   run: () => Effect.fail(new Tool.ToolError({ message: "Model 999 does not exist; list models with list_models." }))
 })
@@ -51,6 +53,7 @@ const crashing = Tool.make({
   input: Schema.Struct({}),
   output: Schema.Struct({}),
   annotations: Tool.readOnly,
+  toolset: "context",
   write: false,
   run: () => Effect.die(new Error("boom secret-token-123456"))
 })

@@ -43,6 +43,7 @@ export const getContext = Tool.make({
   input: Schema.Struct({}),
   output: ContextOutput,
   annotations: { ...Tool.readOnly, openWorldHint: false },
+  toolset: "context",
   write: false,
   run: () =>
     Effect.gen(function*() {

@@ -188,6 +188,7 @@ export const exportGroundTruthTool = Tool.make({
   output: ExportOutput,
   truncationHint: "The complete summary is the resource synapse://exports/{output_name}/synapse-export.json.",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  toolset: "datasets",
   write: true,
   run: (input, context) =>
     Effect.gen(function*() {
@@ -286,6 +287,7 @@ export const prepareTrainingDataTool = Tool.make({
   }),
   output: SplitOutput,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  toolset: "datasets",
   write: true,
   run: (input) =>
     Effect.gen(function*() {
@@ -363,6 +365,7 @@ export const validateCoco = Tool.make({
     })
   }),
   annotations: { ...Tool.readOnly, openWorldHint: false },
+  toolset: "datasets",
   write: false,
   run: (input) =>
     Effect.gen(function*() {

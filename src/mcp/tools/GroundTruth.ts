@@ -109,7 +109,8 @@ export const listGroundTruthEvents = listTool({
   what: "events",
   action: "Listing ground-truth events",
   fetch: (request) => Effect.flatMap(GroundTruths, (gt) => gt.listEvents(request, { urlConversion: false })),
-  summarise: summariseEvent
+  summarise: summariseEvent,
+  toolset: "datasets"
 })
 
 /** Ground-truth row fields. */
@@ -176,7 +177,8 @@ export const listGroundTruths = listTool({
   fetch: (request) =>
     // No url conversion: listing must not download every file of the page.
     Effect.flatMap(GroundTruths, (gt) => gt.list(request, { urlConversion: false, pageSize: request.page_size })),
-  summarise: summariseGroundTruth
+  summarise: summariseGroundTruth,
+  toolset: "datasets"
 })
 
 /** Dataset version row fields. */
@@ -222,7 +224,8 @@ export const listGroundTruthVersions = listTool({
   row: Schema.partial(DatasetVersion),
   what: "dataset versions",
   action: "Listing dataset versions",
-  fetch: (request) => Effect.flatMap(GroundTruths, (gt) => gt.listVersions(request))
+  fetch: (request) => Effect.flatMap(GroundTruths, (gt) => gt.listVersions(request)),
+  toolset: "datasets"
 })
 
 /** `get_ground_truth_version`. */
@@ -237,6 +240,7 @@ export const getGroundTruthVersion = Tool.make({
   }),
   output: withUndeclaredFields(DatasetVersion),
   annotations: Tool.readOnly,
+  toolset: "datasets",
   write: false,
   run: (input) =>
     Effect.gen(function*() {

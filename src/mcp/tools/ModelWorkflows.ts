@@ -137,6 +137,7 @@ export const analyzeModelPerformance = Tool.make({
     "An analysis is not paged: the left-out parts (per-class rows, comparisons, confusion matrix) need a " +
     "larger output budget (SYNAPSE_MCP_OUTPUT_BUDGET, set by the user) or `synapse-ml models analyze --json`.",
   annotations: Tool.readOnly,
+  toolset: "evaluation",
   write: false,
   run: (input, context) =>
     Effect.gen(function*() {
@@ -329,6 +330,7 @@ export const compareModelsTool = Tool.make({
     })
   }),
   annotations: Tool.readOnly,
+  toolset: "evaluation",
   write: false,
   run: (input) =>
     Effect.gen(function*() {
@@ -400,6 +402,7 @@ export const createModel = Tool.make({
   }),
   output: withUndeclaredFields(Model),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  toolset: "models",
   write: true,
   run: (input, context) =>
     Effect.gen(function*() {
@@ -449,6 +452,7 @@ export const updateModel = Tool.make({
   }),
   output: withUndeclaredFields(Model),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  toolset: "models",
   write: true,
   run: (input) =>
     Effect.gen(function*() {
@@ -524,6 +528,7 @@ export const deployModelTool = Tool.make({
     next: Schema.String.annotations({ description: "What to do next." })
   }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  toolset: "deploy",
   write: true,
   run: (input, context) =>
     Effect.gen(function*() {

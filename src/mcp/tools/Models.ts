@@ -81,7 +81,8 @@ export const listModels = listTool({
   row: ModelRow,
   what: "models",
   action: "Listing models",
-  fetch: (request) => Effect.flatMap(Models, (models) => models.list(request))
+  fetch: (request) => Effect.flatMap(Models, (models) => models.list(request)),
+  toolset: "models"
 })
 
 /** `get_model`. */
@@ -106,6 +107,7 @@ export const getModel = Tool.make({
   }),
   output: withUndeclaredFields(Model),
   annotations: Tool.readOnly,
+  toolset: "models",
   write: false,
   truncationHint: "Read the whole record as the resource synapse://models/{id} (resources/read).",
   run: (input) =>
