@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { makeDirectory } from "../services/Directories.js"
+import { makeDirectory } from "../platform/Directories.js"
 import { ToolError } from "./Tool.js"
 
 const hasDotDot = (p: string): boolean => p.split(/[\\/]+/).some((segment) => segment === "..")

@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { makeDirectorySync } from "../services/Directories.js"
+import { makeDirectorySync } from "../platform/Directories.js"
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./Database.js"
 import { seedDatabase } from "./seed/index.js"
 

@@ -23,7 +23,7 @@ import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { makeDirectory } from "./Directories.js"
+import { makeDirectory } from "../platform/Directories.js"
 import { SynapseClient } from "./SynapseClient.js"
 import {
   AuthorizationError,

@@ -18,7 +18,7 @@ import { createHash, type Hash, randomBytes } from "node:crypto"
 import { constants as fsConstants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
-import { makeDirectory } from "./Directories.js"
+import { makeDirectory } from "../platform/Directories.js"
 
 /** How much is read from disk per read call, and hashed between two turns of the event loop. */
 export const PIECE_SIZE = 4 * 1024 * 1024

@@ -25,7 +25,7 @@ import { Id } from "../schemas/Common.js"
 import type { DatasetVersion } from "../schemas/DatasetVersion.js"
 import type { GroundTruthEvent } from "../schemas/GroundTruth.js"
 import { MAX_PAGE_SIZE } from "../schemas/Page.js"
-import { makeDirectory } from "../services/Directories.js"
+import { makeDirectory } from "../platform/Directories.js"
 import { FileCache } from "../services/FileCache.js"
 import { GroundTruths, type StreamOptions } from "../services/GroundTruths.js"
 import {

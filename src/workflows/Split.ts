@@ -19,7 +19,7 @@ import type { FileEntry } from "../schemas/Common.js"
 import { Id } from "../schemas/Common.js"
 import type { GroundTruthEvent } from "../schemas/GroundTruth.js"
 import { MAX_PAGE_SIZE } from "../schemas/Page.js"
-import { makeDirectory } from "../services/Directories.js"
+import { makeDirectory } from "../platform/Directories.js"
 import { FileCache } from "../services/FileCache.js"
 import { GroundTruths } from "../services/GroundTruths.js"
 import {

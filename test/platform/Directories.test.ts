@@ -8,7 +8,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import { makeDirectory, makeDirectorySync } from "../../src/services/Directories.js"
+import { makeDirectory, makeDirectorySync } from "../../src/platform/Directories.js"
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-dirs-"))
 afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))
