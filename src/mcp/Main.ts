@@ -9,11 +9,11 @@ import { Effect, Either, Layer, Logger, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { stderrLoggerLayer } from "../platform/Logging.js"
 import * as Sandbox from "../sandbox/Sandbox.js"
 import * as ChunkedUpload from "../services/ChunkedUpload.js"
 import * as FileCache from "../services/FileCache.js"
 import * as GroundTruths from "../services/GroundTruths.js"
-import { stderrLoggerLayer } from "../platform/Logging.js"
 import * as Models from "../services/Models.js"
 import * as SynapseClient from "../services/SynapseClient.js"
 import * as Backend from "./Backend.js"
@@ -22,6 +22,7 @@ import * as Http from "./Http.js"
 import { makeResources } from "./Resources.js"
 import * as Server from "./Server.js"
 import * as Stdio from "./Stdio.js"
+import { checkSelection } from "./ToolList.js"
 import { allTools } from "./tools/index.js"
 
 /** A start-up failure: configuration or backend. The message names the variable to fix. */
@@ -157,6 +158,8 @@ export const loadSettings = (options: Pick<RunOptions, "env" | "overrides" | "tr
     if (Either.isLeft(settings)) return yield* Effect.fail(new McpStartError(settings.left.message))
     const roots = Config.checkUploadRoots(settings.right)
     if (Either.isLeft(roots)) return yield* Effect.fail(new McpStartError(roots.left.message))
+    const selection = checkSelection(allTools, settings.right)
+    if (Either.isLeft(selection)) return yield* Effect.fail(new McpStartError(selection.left.message))
     if (options.transport === "http") {
       const checked = Config.checkHttpSettings(settings.right)
       if (Either.isLeft(checked)) return yield* Effect.fail(new McpStartError(checked.left.message))

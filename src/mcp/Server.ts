@@ -28,19 +28,10 @@ import { applyBudget } from "./Budget.js"
 import { McpConfig } from "./Config.js"
 import type { AnyTool, ToolContext } from "./Tool.js"
 import { ToolError } from "./Tool.js"
+import { instructionsFor, selectTools, toolInfo, unavailableMessage } from "./ToolList.js"
 
 /** Name and version the server announces. */
 export const SERVER_INFO = { name: "synapse-ml", version: "0.1.0" } as const
-
-/** Told to the model at initialisation: how the tools fit together. */
-export const INSTRUCTIONS = [
-  "Tools for the Synapse ML model registry and ground-truth datasets.",
-  "Call get_context first: it tells which backend is in use (a local sandbox with demo data or a real Synapse),",
-  "whether write tools are available, the output budget and the directories files may be read from and written to.",
-  "List tools return one page of compact rows; use next_page, page_size (≤ 100) and fields to see more.",
-  "Exports are written to disk and returned as paths plus resource links (synapse://exports/…), never inline.",
-  "deploy_model and prepare_training_data only plan unless told otherwise (confirm: true / dry_run: false)."
-].join(" ")
 
 /** Resources a server offers besides its tools (models, finished exports). */
 export interface ResourceProvider<R> {
@@ -50,16 +41,6 @@ export interface ResourceProvider<R> {
   /** Reads `uri`, or fails with an actionable ToolError (unknown scheme, missing id, …). */
   readonly read: (uri: string) => Effect.Effect<ReadResourceResult["contents"], ToolError, R>
 }
-
-/** What the factory publishes about one tool. */
-const describeTool = (tool: AnyTool<unknown>): McpToolInfo => ({
-  name: tool.name,
-  title: tool.title,
-  description: tool.description,
-  inputSchema: jsonSchemaOf(tool.input) as McpToolInfo["inputSchema"],
-  outputSchema: jsonSchemaOf(outputSchemaOf(tool)) as NonNullable<McpToolInfo["outputSchema"]>,
-  annotations: { title: tool.title, ...tool.annotations }
-})
 
 /**
  * The declared output: the tool's own struct plus the optional truncation note. An output that
@@ -291,8 +272,8 @@ export interface ServerFactory {
 export class McpServer extends Context.Tag("synapse-ml/McpServer")<McpServer, ServerFactory>() {}
 
 /**
- * Builds the factory for `tools` and `resources`, running them on the current runtime. Write tools
- * are dropped in read-only mode, so they are neither listed nor callable.
+ * Builds the factory for `tools` and `resources`, running them on the current runtime. Only the
+ * selected tools (toolsets, tool names, read-only mode: `selectTools`) are listed and callable.
  */
 export const make = <R>(
   tools: ReadonlyArray<AnyTool<R>>,
@@ -302,7 +283,8 @@ export const make = <R>(
   Effect.gen(function*() {
     const config = yield* McpConfig
     const runtime = yield* Effect.runtime<R>()
-    const enabled = tools.filter((tool) => !(config.readOnly && tool.write))
+    const selection = selectTools(tools, config)
+    const enabled = selection.enabled
     const names = new Set<string>()
     for (const tool of enabled) {
       if (names.has(tool.name)) throw new Error(`duplicate tool name ${tool.name}`)
@@ -312,11 +294,11 @@ export const make = <R>(
     }
     // Everything a call needs about a tool, by name, prepared once.
     const byName = new Map(enabled.map((tool) => {
-      const info = describeTool(tool as AnyTool<unknown>)
+      const info = toolInfo(tool as AnyTool<unknown>, config)
       return [tool.name, { tool, info, codec: toolCodec(tool as AnyTool<unknown>) }] as const
     }))
     const published = [...byName.values()].map((entry) => entry.info)
-    const hidden = new Set(tools.filter((tool) => config.readOnly && tool.write).map((tool) => tool.name))
+    const instructions = instructionsFor(published.map((tool) => tool.name), config.readOnly)
     const secrets = (options.secrets ?? []).filter((s) => s.length >= 4)
 
     const redact = (text: string): string => {
@@ -343,11 +325,7 @@ export const make = <R>(
     ): Promise<CallToolResult> => {
       const entry = byName.get(name)
       if (entry === undefined) {
-        return errorResult(
-          hidden.has(name)
-            ? `Tool ${name} is not available: the server runs in read-only mode (SYNAPSE_MCP_READ_ONLY / --read-only).`
-            : `Unknown tool ${name}. Available tools: ${[...byName.keys()].join(", ")}.`
-        )
+        return errorResult(unavailableMessage(name, selection as Parameters<typeof unavailableMessage>[1]))
       }
       const { codec, info, tool } = entry
       const program = Effect.suspend(() => {
@@ -410,7 +388,7 @@ export const make = <R>(
       const server = new Server(SERVER_INFO, {
         jsonSchemaValidator,
         capabilities: { tools: { listChanged: false }, resources: { listChanged: false } },
-        instructions: options.instructions === undefined ? INSTRUCTIONS : `${INSTRUCTIONS} ${options.instructions}`
+        instructions: options.instructions === undefined ? instructions : `${instructions} ${options.instructions}`
       })
       server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [...published] }))
       server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
