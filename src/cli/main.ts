@@ -10,6 +10,7 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { defaultTeardown } from "@effect/platform/Runtime"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { stderrLoggerLayer } from "../platform/Logging.js"
+import { VERSION } from "../services/Version.js"
 import { cocoCommand } from "./commands/coco.js"
 import { exportCommand } from "./commands/export.js"
 import { mcpCommand } from "./commands/mcp.js"
@@ -31,7 +32,7 @@ const root = Command.make("synapse-ml").pipe(
   ])
 )
 
-const cli = Command.run(root, { name: "synapse-ml", version: "0.1.0" })
+const cli = Command.run(root, { name: "synapse-ml", version: VERSION })
 
 cli(process.argv).pipe(
   // @effect/cli has already printed what is wrong with the arguments: exit 2 (usage), not 1.

@@ -24,6 +24,7 @@ import {
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
 import { Cause, Context, Effect, Either, Exit, JSONSchema, Layer, Option, ParseResult, Runtime, Schema } from "effect"
 import { guardOf } from "../schemas/Guard.js"
+import { NAME, VERSION } from "../services/Version.js"
 import { applyBudget } from "./Budget.js"
 import { McpConfig } from "./Config.js"
 import type { AnyTool, ToolContext } from "./Tool.js"
@@ -31,7 +32,7 @@ import { ToolError } from "./Tool.js"
 import { instructionsFor, selectTools, toolInfo, unavailableMessage } from "./ToolList.js"
 
 /** Name and version the server announces. */
-export const SERVER_INFO = { name: "synapse-ml", version: "0.1.0" } as const
+export const SERVER_INFO = { name: NAME, version: VERSION } as const
 
 /** Resources a server offers besides its tools (models, finished exports). */
 export interface ResourceProvider<R> {

@@ -216,7 +216,8 @@ export interface Service {
 export class SynapseClient extends Context.Tag("synapse-ml/SynapseClient")<SynapseClient, Service>() {}
 
 /** The SDK version sent in the default user agent. */
-export const VERSION = "0.1.0"
+export { VERSION } from "./Version.js"
+import { VERSION } from "./Version.js"
 
 const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"])
 

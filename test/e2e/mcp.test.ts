@@ -1,6 +1,6 @@
 /**
  * End-to-end: the built command (`node dist/cli/main.js mcp`, what `synapse-ml mcp` runs) driven
- * by a client nobody here wrote — the MCP inspector's CLI (`mcp-inspector --cli`) — over stdio and
+ * by a client nobody here wrote — the MCP inspector's CLI (`mcp-inspector-cli`) — over stdio and
  * over Streamable HTTP, plus a raw stdio session checking that stdout carries only JSON-RPC, and
  * start-up failures on bad configuration. Each server runs on its own sandbox (no SYNAPSE_BASE_URL).
  * Needs `npm run build` first (`npm test` does it).
@@ -14,7 +14,7 @@ import { isRich, sandboxProfile } from "../support/profile.js"
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..")
 const MAIN = path.join(ROOT, "dist", "cli", "main.js")
-const INSPECTOR = path.join(ROOT, "node_modules", "@modelcontextprotocol", "inspector", "cli", "build", "cli.js")
+const INSPECTOR = path.join(ROOT, "node_modules", "@modelcontextprotocol", "inspector-cli", "build", "cli.js")
 
 let dir = ""
 let env: Record<string, string> = {}
