@@ -1,11 +1,12 @@
 /**
- * Settings of the MCP server: which tools it offers (read-only mode), where it may read uploads
- * from and write exports to, how much text one result may carry, and how the HTTP transport binds
- * and authenticates. Read once from the environment (plus command-line overrides) so that a missing
- * or malformed value stops start-up with a message naming the variable, instead of surfacing later
- * as a confusing tool failure.
+ * Settings of the MCP server: which tools it offers (read-only mode, toolsets, tool names), where it
+ * may read uploads from and write exports to, how much text one result may carry, and how the HTTP
+ * transport binds and authenticates. Described as one Effect `Config` over the `SYNAPSE_MCP_*`
+ * variables (plus command-line overrides) and read once at start-up, so that a missing or malformed
+ * value stops start-up with a message naming the variable, instead of surfacing later as a confusing
+ * tool failure.
  */
-import { Context, Either, Layer, Redacted } from "effect"
+import { Config, ConfigError, ConfigProvider, Context, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -70,29 +71,30 @@ export interface McpOverrides {
 const TRUE = new Set(["1", "true", "yes", "on"])
 const FALSE = new Set(["", "0", "false", "no", "off"])
 
-const parseBool = (name: string, raw: string | undefined): Either.Either<boolean, McpConfigError> => {
-  const value = (raw ?? "").trim().toLowerCase()
-  if (TRUE.has(value)) return Either.right(true)
-  if (FALSE.has(value)) return Either.right(false)
-  return Either.left(new McpConfigError(name, `expected 1/0 or true/false, got ${JSON.stringify(raw)}`))
-}
+/** A variable's raw text; `undefined` when it is not set. */
+const optionalText = (name: string): Config.Config<string | undefined> =>
+  Config.string(name).pipe(Config.option, Config.map(Option.getOrUndefined))
 
-const parseInt = (
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max: number
-): Either.Either<number, McpConfigError> => {
-  if (raw === undefined || raw.trim() === "") return Either.right(fallback)
-  const n = Number(raw.trim())
-  if (!Number.isInteger(n) || n < min || n > max) {
-    return Either.left(
-      new McpConfigError(name, `expected an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`)
-    )
-  }
-  return Either.right(n)
-}
+/** A problem with the variable `name`, whose detail a person can act on. */
+const invalid = (name: string, detail: string): ConfigError.ConfigError => ConfigError.InvalidData([name], detail)
+
+const booleanVar = (name: string): Config.Config<boolean> =>
+  optionalText(name).pipe(Config.mapOrFail((raw) => {
+    const value = (raw ?? "").trim().toLowerCase()
+    if (TRUE.has(value)) return Either.right(true)
+    if (FALSE.has(value)) return Either.right(false)
+    return Either.left(invalid(name, `expected 1/0 or true/false, got ${JSON.stringify(raw)}`))
+  }))
+
+/** An integer within bounds; blank or unset gives `fallback`. */
+const integerVar = (name: string, fallback: number, min: number, max: number): Config.Config<number> =>
+  optionalText(name).pipe(Config.mapOrFail((raw) => {
+    if (raw === undefined || raw.trim() === "") return Either.right(fallback)
+    const n = Number(raw.trim())
+    return Number.isInteger(n) && n >= min && n <= max
+      ? Either.right(n)
+      : Either.left(invalid(name, `expected an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`))
+  }))
 
 const list = (raw: string | undefined, separator: string): ReadonlyArray<string> =>
   (raw ?? "").split(separator).map((s) => s.trim()).filter((s) => s.length > 0)
@@ -108,61 +110,107 @@ export const isLoopback = (host: string): boolean =>
   host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host)
 
 /**
- * Reads the settings from `env` (normally `process.env`). Variables:
- * `SYNAPSE_MCP_READ_ONLY`, `SYNAPSE_MCP_UPLOAD_ROOTS` (path-delimiter separated),
- * `SYNAPSE_MCP_OUTPUT_DIR`, `SYNAPSE_MCP_OUTPUT_BUDGET`, `SYNAPSE_MCP_HOST`, `SYNAPSE_MCP_PORT`,
- * `SYNAPSE_MCP_HTTP_TOKEN`, `SYNAPSE_MCP_ALLOWED_HOSTS`, `SYNAPSE_MCP_ALLOWED_ORIGINS`,
- * `SYNAPSE_MCP_TOOLSETS`, `SYNAPSE_MCP_TOOLS` (comma separated).
+ * The settings as an Effect `Config`, for whatever `ConfigProvider` is in force (the environment by
+ * default). Variables: `SYNAPSE_MCP_READ_ONLY`, `SYNAPSE_MCP_UPLOAD_ROOTS` (path-delimiter
+ * separated, relative to `cwd`), `SYNAPSE_MCP_OUTPUT_DIR`, `SYNAPSE_MCP_OUTPUT_BUDGET`,
+ * `SYNAPSE_MCP_HOST`, `SYNAPSE_MCP_PORT`, `SYNAPSE_MCP_HTTP_TOKEN`, `SYNAPSE_MCP_ALLOWED_HOSTS`,
+ * `SYNAPSE_MCP_ALLOWED_ORIGINS`, `SYNAPSE_MCP_TOOLSETS`, `SYNAPSE_MCP_TOOLS` (comma separated).
+ * Each override wins over its variable. A bad value fails with a `ConfigError` naming the variable
+ * (or the flag) in its path.
+ */
+export const settingsConfig = (
+  overrides: McpOverrides = {},
+  cwd: string = process.cwd()
+): Config.Config<McpSettings> =>
+  Config.all({
+    readOnly: overrides.readOnly === true ? Config.succeed(true) : booleanVar("SYNAPSE_MCP_READ_ONLY"),
+    outputBudget: integerVar("SYNAPSE_MCP_OUTPUT_BUDGET", DEFAULT_OUTPUT_BUDGET, 1_000, 10_000_000),
+    port: overrides.port !== undefined
+      ? Config.succeed(overrides.port).pipe(
+        Config.validate({
+          message: `expected an integer between 0 and 65535, got ${overrides.port}`,
+          validation: (port) => Number.isInteger(port) && port >= 0 && port <= 65_535
+        }),
+        Config.nested("--port")
+      )
+      : integerVar("SYNAPSE_MCP_PORT", DEFAULT_HTTP_PORT, 0, 65_535),
+    host: (overrides.host !== undefined ? Config.succeed(overrides.host) : optionalText("SYNAPSE_MCP_HOST")).pipe(
+      Config.mapOrFail((raw) => {
+        const host = (raw ?? DEFAULT_HTTP_HOST).trim()
+        return host === "" ? Either.left(invalid("SYNAPSE_MCP_HOST", "must not be empty")) : Either.right(host)
+      })
+    ),
+    token: optionalText("SYNAPSE_MCP_HTTP_TOKEN").pipe(Config.mapOrFail((raw) => {
+      const token = raw?.trim()
+      if (token === undefined || token === "") return Either.right(undefined)
+      return token.length < 16
+        ? Either.left(invalid("SYNAPSE_MCP_HTTP_TOKEN", "must be at least 16 characters"))
+        : Either.right(Redacted.make(token))
+    })),
+    uploadRoots: optionalText("SYNAPSE_MCP_UPLOAD_ROOTS").pipe(
+      Config.map((raw) => list(raw, path.delimiter).map((p) => path.resolve(cwd, p)))
+    ),
+    outputDir: (overrides.outputDir !== undefined
+      ? Config.succeed(overrides.outputDir)
+      : optionalText("SYNAPSE_MCP_OUTPUT_DIR")).pipe(
+        // The temporary directory is always writable, unlike the working directory of a desktop client.
+        Config.map((raw) =>
+          raw !== undefined && raw.trim() !== ""
+            ? path.resolve(cwd, raw.trim())
+            : path.join(os.tmpdir(), "synapse-ml-exports")
+        )
+      ),
+    toolsets: (overrides.toolsets !== undefined
+      ? Config.succeed(overrides.toolsets)
+      : optionalText("SYNAPSE_MCP_TOOLSETS")).pipe(Config.map(selection)),
+    tools: (overrides.tools !== undefined ? Config.succeed(overrides.tools) : optionalText("SYNAPSE_MCP_TOOLS")).pipe(
+      Config.map(selection)
+    ),
+    allowedHosts: optionalText("SYNAPSE_MCP_ALLOWED_HOSTS").pipe(Config.map((raw) => list(raw, ","))),
+    allowedOrigins: optionalText("SYNAPSE_MCP_ALLOWED_ORIGINS").pipe(Config.map((raw) => list(raw, ",")))
+  }).pipe(
+    Config.map(({ allowedHosts, allowedOrigins, host, port, token, ...rest }): McpSettings => ({
+      ...rest,
+      http: { host, port, token, allowedHosts, allowedOrigins }
+    }))
+  )
+
+/** The first problem a `ConfigError` reports, as an `McpConfigError` naming the variable. */
+export const fromConfigError = (error: ConfigError.ConfigError): McpConfigError => {
+  switch (error._op) {
+    case "And":
+    case "Or":
+      return fromConfigError(error.left)
+    case "InvalidData":
+    case "MissingData":
+    case "SourceUnavailable":
+    case "Unsupported":
+      return new McpConfigError(error.path.join("."), error.message)
+  }
+}
+
+/** Reads the settings from the `ConfigProvider` in force, failing with the variable at fault. */
+export const load = (
+  overrides: McpOverrides = {},
+  cwd: string = process.cwd()
+): Effect.Effect<McpSettings, McpConfigError> => Effect.mapError(settingsConfig(overrides, cwd), fromConfigError)
+
+/**
+ * Reads the settings from a record of variables (tests, programs that hold their own environment)
+ * rather than from the `ConfigProvider` in force.
  */
 export const settingsFromEnv = (
   env: Record<string, string | undefined>,
   overrides: McpOverrides = {},
   cwd: string = process.cwd()
 ): Either.Either<McpSettings, McpConfigError> =>
-  Either.gen(function*() {
-    const readOnly = overrides.readOnly === true
-      ? true
-      : yield* parseBool("SYNAPSE_MCP_READ_ONLY", env.SYNAPSE_MCP_READ_ONLY)
-    const outputBudget = yield* parseInt(
-      "SYNAPSE_MCP_OUTPUT_BUDGET",
-      env.SYNAPSE_MCP_OUTPUT_BUDGET,
-      DEFAULT_OUTPUT_BUDGET,
-      1_000,
-      10_000_000
-    )
-    const port = overrides.port ??
-      (yield* parseInt("SYNAPSE_MCP_PORT", env.SYNAPSE_MCP_PORT, DEFAULT_HTTP_PORT, 0, 65_535))
-    if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-      return yield* Either.left(new McpConfigError("--port", `expected an integer between 0 and 65535, got ${port}`))
-    }
-    const host = (overrides.host ?? env.SYNAPSE_MCP_HOST ?? DEFAULT_HTTP_HOST).trim()
-    if (host === "") return yield* Either.left(new McpConfigError("SYNAPSE_MCP_HOST", "must not be empty"))
-    const rawToken = env.SYNAPSE_MCP_HTTP_TOKEN?.trim()
-    if (rawToken !== undefined && rawToken !== "" && rawToken.length < 16) {
-      return yield* Either.left(new McpConfigError("SYNAPSE_MCP_HTTP_TOKEN", "must be at least 16 characters"))
-    }
-    const uploadRoots = list(env.SYNAPSE_MCP_UPLOAD_ROOTS, path.delimiter).map((p) => path.resolve(cwd, p))
-    const outputRaw = overrides.outputDir ?? env.SYNAPSE_MCP_OUTPUT_DIR
-    // The temporary directory is always writable, unlike the working directory of a desktop client.
-    const outputDir = outputRaw !== undefined && outputRaw.trim() !== ""
-      ? path.resolve(cwd, outputRaw.trim())
-      : path.join(os.tmpdir(), "synapse-ml-exports")
-    return {
-      readOnly,
-      uploadRoots,
-      outputDir,
-      outputBudget,
-      toolsets: selection(overrides.toolsets ?? env.SYNAPSE_MCP_TOOLSETS),
-      tools: selection(overrides.tools ?? env.SYNAPSE_MCP_TOOLS),
-      http: {
-        host,
-        port,
-        token: rawToken !== undefined && rawToken !== "" ? Redacted.make(rawToken) : undefined,
-        allowedHosts: list(env.SYNAPSE_MCP_ALLOWED_HOSTS, ","),
-        allowedOrigins: list(env.SYNAPSE_MCP_ALLOWED_ORIGINS, ",")
-      }
-    }
-  })
+  Effect.runSync(Effect.either(Effect.withConfigProvider(load(overrides, cwd), providerOf(env))))
+
+/** A `ConfigProvider` over a record of variables; unset entries are left out. */
+export const providerOf = (env: Record<string, string | undefined>): ConfigProvider.ConfigProvider =>
+  ConfigProvider.fromMap(
+    new Map(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
+  )
 
 /**
  * Checks what only matters for HTTP: a non-loopback bind without a token would expose the

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Either, Redacted } from "effect"
+import { ConfigProvider, Effect, Either, Redacted } from "effect"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as Config from "../../src/mcp/Config.js"
 
@@ -54,11 +55,59 @@ describe("MCP settings", () => {
   })
 
   it("names the variable at fault", () => {
-    expect(problem({ SYNAPSE_MCP_READ_ONLY: "maybe" })).toContain("SYNAPSE_MCP_READ_ONLY")
-    expect(problem({ SYNAPSE_MCP_OUTPUT_BUDGET: "10" })).toContain("SYNAPSE_MCP_OUTPUT_BUDGET")
-    expect(problem({ SYNAPSE_MCP_PORT: "70000" })).toContain("SYNAPSE_MCP_PORT")
-    expect(problem({ SYNAPSE_MCP_HTTP_TOKEN: "short" })).toContain("SYNAPSE_MCP_HTTP_TOKEN")
+    expect(problem({ SYNAPSE_MCP_READ_ONLY: "maybe" })).toBe(
+      "SYNAPSE_MCP_READ_ONLY: expected 1/0 or true/false, got \"maybe\""
+    )
+    expect(problem({ SYNAPSE_MCP_OUTPUT_BUDGET: "10" })).toBe(
+      "SYNAPSE_MCP_OUTPUT_BUDGET: expected an integer between 1000 and 10000000, got \"10\""
+    )
+    expect(problem({ SYNAPSE_MCP_OUTPUT_BUDGET: "lots" })).toBe(
+      "SYNAPSE_MCP_OUTPUT_BUDGET: expected an integer between 1000 and 10000000, got \"lots\""
+    )
+    expect(problem({ SYNAPSE_MCP_PORT: "70000" })).toBe(
+      "SYNAPSE_MCP_PORT: expected an integer between 0 and 65535, got \"70000\""
+    )
+    expect(problem({ SYNAPSE_MCP_PORT: "80.5" })).toBe(
+      "SYNAPSE_MCP_PORT: expected an integer between 0 and 65535, got \"80.5\""
+    )
+    expect(problem({}, { port: 70_000 })).toBe("--port: expected an integer between 0 and 65535, got 70000")
+    expect(problem({ SYNAPSE_MCP_HTTP_TOKEN: "short" })).toBe("SYNAPSE_MCP_HTTP_TOKEN: must be at least 16 characters")
+    expect(problem({ SYNAPSE_MCP_HOST: "  " })).toBe("SYNAPSE_MCP_HOST: must not be empty")
+    expect(problem({}, { host: "" })).toBe("SYNAPSE_MCP_HOST: must not be empty")
+    // The first of several problems is reported, naming its variable.
+    expect(problem({ SYNAPSE_MCP_READ_ONLY: "maybe", SYNAPSE_MCP_PORT: "x" })).toMatch(/^SYNAPSE_MCP_READ_ONLY: /)
   })
+
+  it("blank values are defaults; booleans take 1/0, true/false, yes/no, on/off in any case", () => {
+    const blank = ok({ SYNAPSE_MCP_READ_ONLY: "", SYNAPSE_MCP_OUTPUT_BUDGET: " ", SYNAPSE_MCP_PORT: "" })
+    expect([blank.readOnly, blank.outputBudget, blank.http.port]).toStrictEqual([false, 25_000, 3333])
+    for (const yes of ["1", "TRUE", " yes ", "On"]) expect(ok({ SYNAPSE_MCP_READ_ONLY: yes }).readOnly).toBe(true)
+    for (const no of ["0", "False", "no", "OFF"]) expect(ok({ SYNAPSE_MCP_READ_ONLY: no }).readOnly).toBe(false)
+    expect(ok({ SYNAPSE_MCP_READ_ONLY: "0" }, { readOnly: true }).readOnly).toBe(true)
+    expect(ok({ SYNAPSE_MCP_OUTPUT_DIR: "  " }).outputDir).toBe(path.join(os.tmpdir(), "synapse-ml-exports"))
+    expect(ok({ SYNAPSE_MCP_ALLOWED_ORIGINS: "https://a.example, ,https://b.example" }).http.allowedOrigins)
+      .toStrictEqual(["https://a.example", "https://b.example"])
+  })
+
+  it.effect("load reads the ConfigProvider in force (the environment by default)", () =>
+    Effect.gen(function*() {
+      const settings = yield* Config.load({}, "/work").pipe(
+        Effect.withConfigProvider(
+          ConfigProvider.fromMap(new Map([["SYNAPSE_MCP_PORT", "4100"], ["SYNAPSE_MCP_UPLOAD_ROOTS", "w"]]))
+        )
+      )
+      expect([settings.http.port, settings.uploadRoots]).toStrictEqual([4100, ["/work/w"]])
+      const error = yield* Effect.flip(
+        Config.load().pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["SYNAPSE_MCP_READ_ONLY", "perhaps"]])))
+        )
+      )
+      expect(error).toBeInstanceOf(Config.McpConfigError)
+      expect([error.variable, error.message]).toStrictEqual([
+        "SYNAPSE_MCP_READ_ONLY",
+        "SYNAPSE_MCP_READ_ONLY: expected 1/0 or true/false, got \"perhaps\""
+      ])
+    }))
 
   it("upload roots must be existing directories", () => {
     const missing = Config.checkUploadRoots(ok({ SYNAPSE_MCP_UPLOAD_ROOTS: "/no/such/dir" }))
