@@ -332,12 +332,15 @@ describe("model workflow tools on the sandbox", () => {
     Effect.gen(function*() {
       const model = (yield* models({}))[0]!
       const result = yield* call("update_model", { id: model.id, description: "updated through MCP" })
-      expect(result.structuredContent).toMatchObject({ id: model.id, description: "updated through MCP" })
+      expect(result.structuredContent).toMatchObject({
+        status: "updated",
+        model: { id: model.id, description: "updated through MCP" }
+      })
       const empty = yield* call("update_model", { id: model.id })
       expect(textOf(empty)).toContain("Nothing to update")
     }))
 
-  it.scoped("deploy_model returns a plan and changes nothing until confirm: true", () =>
+  it.scoped("deploy_model returns a plan and changes nothing until called with its plan_id", () =>
     Effect.gen(function*() {
       if (!isRich()) {
         // Evidenced models say nothing of their project, type or activity: deploy cannot know which
@@ -371,13 +374,14 @@ describe("model workflow tools on the sandbox", () => {
         replace_active: true
       }
       const plan = yield* call("deploy_model", args)
-      expect(plan.structuredContent).toMatchObject({ status: "planned", dryRun: true })
-      expect(textOf(plan)).toContain("confirm: true")
+      expect(plan.structuredContent).toMatchObject({ status: "planned", steps: [] })
+      const planId = (plan.structuredContent as { plan_id: string }).plan_id
+      expect(textOf(plan)).toContain(`plan_id "${planId}"`)
       expect((yield* models({ project, is_active: true, model_type: "detection" })).map((m) => m.id).sort())
         .toStrictEqual(activeBefore)
 
-      const done = yield* call("deploy_model", { ...args, confirm: true })
-      expect(done.structuredContent).toMatchObject({ status: "deployed", dryRun: false })
+      const done = yield* call("deploy_model", { ...args, plan_id: planId })
+      expect(done.structuredContent).toMatchObject({ status: "deployed" })
       const activeAfter = (yield* models({ project, is_active: true, model_type: "detection" })).map((m) => m.id)
       expect(activeAfter).toHaveLength(1)
       expect(activeBefore).not.toContain(activeAfter[0])

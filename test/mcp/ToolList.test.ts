@@ -1,19 +1,21 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Either, Layer } from "effect"
 import * as Backend from "../../src/mcp/Backend.js"
 import * as Config from "../../src/mcp/Config.js"
 import { makeResources } from "../../src/mcp/Resources.js"
 import * as Server from "../../src/mcp/Server.js"
+import { TOOLSETS } from "../../src/mcp/Tool.js"
+import { checkSelection, instructionsFor } from "../../src/mcp/ToolList.js"
 import { allTools } from "../../src/mcp/tools/index.js"
 import { testSettings } from "./fixture.js"
-import { connect } from "./harness.js"
+import { connect, textOf } from "./harness.js"
 
 // Listing runs no tool, so the services the tools need are never touched: an empty context is
 // enough to build the factory.
-const factory = (readOnly: boolean) =>
+const factory = (readOnly: boolean, selection: Partial<Pick<Config.McpSettings, "toolsets" | "tools">> = {}) =>
   Server.make(allTools, makeResources()).pipe(
     Effect.provide(Layer.mergeAll(
-      Config.layer(testSettings("/tmp/synapse-ml-tool-list", { readOnly })),
+      Config.layer(testSettings("/tmp/synapse-ml-tool-list", { readOnly, ...selection })),
       Backend.layer({ baseUrl: "http://127.0.0.1:1/api/v1", sandbox: true, description: "unused" })
     ))
   ) as unknown as Effect.Effect<Server.ServerFactory>
@@ -76,10 +78,107 @@ describe("tool list", () => {
       }
     }))
 
-  it.scoped("read-only mode lists no write tool", () =>
+  it.scoped("read-only mode lists no write tool but the planners, which say they only plan", () =>
     Effect.gen(function*() {
       const client = yield* connect(yield* factory(true))
       const { tools } = yield* Effect.promise(() => client.listTools())
-      expect(tools.map((t) => t.name).sort()).toStrictEqual([...READ_TOOLS].sort())
+      expect(tools.map((t) => t.name).sort()).toStrictEqual([...READ_TOOLS, ...PLANNERS].sort())
+      for (const tool of tools.filter((t) => PLANNERS.includes(t.name))) {
+        expect({ name: tool.name, annotations: tool.annotations }).toStrictEqual({
+          name: tool.name,
+          annotations: {
+            title: tool.title,
+            readOnlyHint: true,
+            destructiveHint: false,
+            idempotentHint: true,
+            openWorldHint: true
+          }
+        })
+        expect(tool.description).toMatch(/On this read-only server it only plans: nothing is changed\.$/)
+      }
+    }))
+
+  it.scoped("the whole tool list fits in 30 000 characters of JSON", () =>
+    Effect.gen(function*() {
+      const client = yield* connect(yield* factory(false))
+      const { tools } = yield* Effect.promise(() => client.listTools())
+      const size = JSON.stringify({ tools }).length
+      expect({ size, fits: size <= 30_000 }).toStrictEqual({ size, fits: true })
+    }))
+
+  it.scoped("every tool is in a toolset; a toolset selection offers its tools and get_context", () =>
+    Effect.gen(function*() {
+      expect(Object.fromEntries(TOOLSETS.map((set) => [set, toolsetOf(set)]))).toStrictEqual({
+        context: ["get_context"],
+        models: ["list_models", "get_model", "create_model", "update_model"],
+        datasets: [
+          "list_ground_truth_events",
+          "list_ground_truths",
+          "list_ground_truth_versions",
+          "get_ground_truth_version",
+          "validate_coco",
+          "export_ground_truth",
+          "prepare_training_data"
+        ],
+        evaluation: ["analyze_model_performance", "compare_models"],
+        deploy: ["deploy_model"]
+      })
+      const client = yield* connect(yield* factory(false, { toolsets: ["evaluation"], tools: ["get_model"] }))
+      const { tools } = yield* Effect.promise(() => client.listTools())
+      expect(tools.map((t) => t.name)).toStrictEqual(["get_context", "get_model", ...toolsetOf("evaluation")])
+      const refused = yield* Effect.promise(() => client.callTool({ name: "list_models", arguments: {} }))
+      expect(textOf(refused)).toBe(
+        "Tool list_models is not available: this server offers only the toolsets and tools it was started with " +
+          "(SYNAPSE_MCP_TOOLSETS / --toolsets, SYNAPSE_MCP_TOOLS / --tools). Available tools: get_context, get_model, " +
+          "analyze_model_performance, compare_models."
+      )
+    }))
+
+  it.scoped("a selected write tool stays hidden in read-only mode, saying why", () =>
+    Effect.gen(function*() {
+      const client = yield* connect(yield* factory(true, { tools: ["create_model", "deploy_model"] }))
+      const { tools } = yield* Effect.promise(() => client.listTools())
+      expect(tools.map((t) => t.name)).toStrictEqual(["get_context", "deploy_model"])
+      const refused = yield* Effect.promise(() => client.callTool({ name: "create_model", arguments: {} }))
+      expect(textOf(refused)).toBe(
+        "Tool create_model is not available: the server runs in read-only mode (SYNAPSE_MCP_READ_ONLY / --read-only). " +
+          "Available tools: get_context, deploy_model."
+      )
+    }))
+
+  it("unknown toolset or tool names fail at start-up, listing the valid ones", () => {
+    expect(checkSelection(allTools, { toolsets: ["models", "deploy", "evals"], tools: undefined })).toStrictEqual(
+      Either.left(
+        new Config.McpConfigError(
+          "SYNAPSE_MCP_TOOLSETS / --toolsets",
+          "unknown toolset \"evals\"; valid toolsets: context, models, datasets, evaluation, deploy"
+        )
+      )
+    )
+    const unknown = checkSelection(allTools, { toolsets: undefined, tools: ["get_model", "getModel", "x"] })
+    expect(Either.isLeft(unknown) && unknown.left.message).toBe(
+      `SYNAPSE_MCP_TOOLS / --tools: unknown tools "getModel", "x"; valid tools: ${
+        allTools.map((t) => t.name).join(", ")
+      }`
+    )
+    expect(checkSelection(allTools, { toolsets: ["deploy"], tools: ["get_model"] })).toStrictEqual(Either.void)
+  })
+
+  it.scoped("the instructions name only tools the server offers", () =>
+    Effect.gen(function*() {
+      const names = (yield* factory(true)).tools.map((t) => t.name)
+      const text = instructionsFor(names, true)
+      const mentioned = allTools.map((t) => t.name).filter((name) => text.includes(name))
+      expect(mentioned.filter((name) => !names.includes(name))).toStrictEqual([])
+      expect(text).toContain("deploy_model only plan on this read-only server.")
+      const client = yield* connect(yield* factory(false, { toolsets: ["datasets"] }))
+      const instructions = client.getInstructions() ?? ""
+      expect(allTools.map((t) => t.name).filter((name) => instructions.includes(name)).sort()).toStrictEqual(
+        ["get_context", "prepare_training_data"]
+      )
     }))
 })
+
+const PLANNERS = ["deploy_model", "prepare_training_data"]
+
+const toolsetOf = (set: string) => allTools.filter((t) => t.toolset === set).map((t) => t.name)

@@ -5,17 +5,32 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
+import { type ElicitRequest, ElicitRequestSchema, type ElicitResult } from "@modelcontextprotocol/sdk/types.js"
 import { Effect } from "effect"
 import type { ServerFactory } from "../../src/mcp/Server.js"
 
+/** What a test client can do besides calling tools. */
+export interface ClientOptions {
+  /**
+   * Declares the elicitation capability and answers every `elicitation/create` request with this
+   * function (the user's choice); without it the client cannot ask its user.
+   */
+  readonly elicit?: ((request: ElicitRequest["params"]) => Promise<ElicitResult>) | undefined
+}
+
 /** Connects a fresh client to a fresh server from `factory`; both close with the scope. */
-export const connect = (factory: ServerFactory) =>
+export const connect = (factory: ServerFactory, options: ClientOptions = {}) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
       const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
       const server = factory.create()
       await server.connect(serverSide)
-      const client = new Client({ name: "synapse-ml-tests", version: "0.0.0" })
+      const client = new Client(
+        { name: "synapse-ml-tests", version: "0.0.0" },
+        options.elicit !== undefined ? { capabilities: { elicitation: {} } } : {}
+      )
+      const elicit = options.elicit
+      if (elicit !== undefined) client.setRequestHandler(ElicitRequestSchema, (request) => elicit(request.params))
       await client.connect(clientSide)
       return { client, server }
     }),

@@ -289,9 +289,16 @@ export const prepareTrainingDataTool = Tool.make({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   toolset: "datasets",
   write: true,
+  plansInReadOnly: true,
   run: (input) =>
     Effect.gen(function*() {
       const config = yield* McpConfig
+      if (config.readOnly && input.dry_run === false) {
+        return yield* new Tool.ToolError({
+          message: "prepare_training_data cannot write a split: the server runs in read-only mode " +
+            "(SYNAPSE_MCP_READ_ONLY / --read-only), where it only computes dry runs. Call it without dry_run: false."
+        })
+      }
       if (input.project === undefined && input.dataset_version_ids === undefined) {
         return yield* new Tool.ToolError({ message: "Give project or dataset_version_ids: the events to split." })
       }

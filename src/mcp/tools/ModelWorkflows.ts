@@ -1,8 +1,7 @@
 /**
- * Model tools that do more than one read: `analyze_model_performance`, `compare_models` (read),
- * `create_model`, `update_model` and `deploy_model` (write). Model files and prediction files are
- * read only from the upload roots. `deploy_model` changes which model is active, so it returns its
- * plan unless called with `confirm: true`.
+ * Model tools that do more than one read: `analyze_model_performance`, `compare_models` (read) and
+ * `create_model` (write). Model files and prediction files are read only from the upload roots.
+ * The tools that change which model serves are in `Serving.ts`.
  */
 import { Effect, Runtime, Schema } from "effect"
 import * as fs from "node:fs/promises"
@@ -13,7 +12,6 @@ import { Models } from "../../services/Models.js"
 import { isSynapseError, type SynapseError } from "../../services/SynapseError.js"
 import { analyzeModel, ScoringFields } from "../../workflows/Analyze.js"
 import { compareModels, Direction } from "../../workflows/Compare.js"
-import { DeployGate, deployModel } from "../../workflows/Deploy.js"
 import { GroundTruthStats } from "../../workflows/GroundTruthSummary.js"
 import { McpConfig } from "../Config.js"
 import { toToolError } from "../Errors.js"
@@ -27,7 +25,8 @@ const MAX_PREDICTIONS_BYTES = 64 * 1024 * 1024
 const MAX_PREDICTIONS_TOTAL_BYTES = 4 * MAX_PREDICTIONS_BYTES
 const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`
 
-const mapError =
+/** Maps a workflow failure to a ToolError: SDK errors with advice, others with their message. */
+export const mapError =
   (action: string, notFound: string) =>
   (error: SynapseError | { readonly _tag: string; readonly message: string }): Tool.ToolError =>
     isSynapseError(error)
@@ -361,7 +360,8 @@ export const compareModelsTool = Tool.make({
     )
 })
 
-const uploadProgress = (context: Tool.ToolContext, runtime: Runtime.Runtime<never>) => (p: UploadProgress) =>
+/** Forwards upload progress to the caller as progress notifications. */
+export const uploadProgress = (context: Tool.ToolContext, runtime: Runtime.Runtime<never>) => (p: UploadProgress) =>
   Runtime.runFork(runtime)(context.progress(p.bytesSent, p.totalBytes, `${p.phase}: chunk ${p.chunk}/${p.chunks}`))
 
 /** `create_model`. */
@@ -423,150 +423,5 @@ export const createModel = Tool.make({
           })
         )
       )
-    })
-})
-
-/** `update_model`. */
-export const updateModel = Tool.make({
-  name: "update_model",
-  title: "Update a model",
-  description: "Change some fields of an existing model: name, description, metrics, configuration, version or " +
-    "is_active (deactivating a model can take it out of service; deploy_model is the gated way to switch the " +
-    "active model). Returns the updated model.",
-  input: Schema.Struct({
-    id: Id.annotations({ description: "The model to update." }),
-    name: Schema.optional(
-      Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "New name." })
-    ),
-    description: Schema.optional(
-      Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "New description." })
-    ),
-    metrics: Schema.optional(MetricsInput.annotations({ description: "New metrics (replaces the stored object)." })),
-    configuration: Schema.optional(
-      JsonObject.annotations({ description: "New configuration (replaces the stored object)." })
-    ),
-    is_active: Schema.optional(Schema.Boolean.annotations({ description: "Activate (true) or deactivate (false)." })),
-    version: Schema.optional(
-      Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "New version label." })
-    )
-  }),
-  output: withUndeclaredFields(Model),
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
-  toolset: "models",
-  write: true,
-  run: (input) =>
-    Effect.gen(function*() {
-      const models = yield* Models
-      const { id, ...patch } = input
-      if (Object.keys(patch).length === 0) {
-        return yield* new Tool.ToolError({
-          message:
-            "Nothing to update: give at least one of name, description, metrics, configuration, is_active, version."
-        })
-      }
-      return yield* models.update(id, patch).pipe(
-        Effect.mapError(
-          toToolError({
-            action: `Updating model ${id}`,
-            notFound: `model ${id} does not exist. Find ids with list_models.`
-          })
-        )
-      )
-    })
-})
-
-/** `deploy_model`. */
-export const deployModelTool = Tool.make({
-  name: "deploy_model",
-  title: "Deploy a model (plan, then confirm)",
-  description: "Register a model (uploading its file from an upload root), make it the project's active model and, " +
-    "with replace_active, deactivate the others — optionally only if it beats the active model on a metric " +
-    "(gate). Without confirm: true nothing changes and the plan is returned (what would be created and " +
-    "deactivated, the gate's verdict); show it to the user, then call again with confirm: true. A failed step " +
-    "reports what was done and how to roll back.",
-  input: Schema.Struct({
-    name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({
-      description: "Name of the model to register."
-    }),
-    type: ModelType.annotations({ description: `Model type: ${MODEL_TYPES.join(", ")}.` }),
-    project_id: Id.annotations({ description: "The project to deploy into." }),
-    description: Schema.optional(
-      Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "Description of the model." })
-    ),
-    metrics: Schema.optional(
-      MetricsInput.annotations({ description: "The candidate's metrics, e.g. {\"mAP\": 0.87}." })
-    ),
-    configuration: Schema.optional(JsonObject.annotations({ description: "Configuration object." })),
-    version: Schema.optional(Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "Version label." })),
-    model_path: Schema.optional(
-      Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
-        description: "The model file inside an upload root (absolute or relative to a root)."
-      })
-    ),
-    replace_active: Schema.optional(
-      Schema.Boolean.annotations({ description: "Deactivate the project's other active models (default false)." })
-    ),
-    gate: Schema.optional(
-      DeployGate.annotations({
-        description: "Deploy only if the candidate beats the active model on `metric` by at least min_improvement."
-      })
-    ),
-    confirm: Schema.optional(
-      Schema.Boolean.annotations({ description: "true: execute. Default false: return the plan and change nothing." })
-    )
-  }),
-  output: Schema.Struct({
-    status: Schema.Literal("planned", "gate_rejected", "deployed"),
-    dryRun: Schema.Boolean,
-    plan: Obj.annotations({
-      description:
-        "What the deployment does: model to create, active models, models to deactivate, gate verdict, steps."
-    }),
-    model: Schema.optional(Obj),
-    steps: Schema.Array(Obj),
-    activeAfter: Schema.optional(Schema.Array(Schema.Int)),
-    next: Schema.String.annotations({ description: "What to do next." })
-  }),
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  toolset: "deploy",
-  write: true,
-  run: (input, context) =>
-    Effect.gen(function*() {
-      const config = yield* McpConfig
-      const file = input.model_path !== undefined
-        ? yield* resolveUploadFile(config.uploadRoots, input.model_path, "the upload roots", "model_path")
-        : undefined
-      const runtime = yield* Effect.runtime<never>()
-      const confirm = input.confirm === true
-      const { confirm: _c, model_path: _m, ...rest } = input
-      const result = yield* deployModel(
-        { ...rest, ...(file !== undefined ? { model_path: file } : {}), dry_run: !confirm },
-        {
-          upload: { onProgress: uploadProgress(context, runtime) },
-          onStep: (step, id) =>
-            Runtime.runFork(runtime)(Effect.logInfo(`deploy step ${step}${id !== null ? ` (model ${id})` : ""}`))
-        }
-      ).pipe(
-        Effect.mapError(
-          mapError(
-            `Deploying ${JSON.stringify(input.name)} to project ${input.project_id}`,
-            `project ${input.project_id} does not exist.`
-          )
-        )
-      )
-      const next = result.status === "planned"
-        ? "Nothing was changed. Show this plan to the user; call deploy_model again with the same arguments and confirm: true to execute it."
-        : result.status === "gate_rejected"
-        ? "The candidate did not pass the gate; nothing was changed."
-        : "Deployed. The new model is active; activeAfter lists the active models in the deployment's scope (plan.scope)."
-      return { ...(result as unknown as Record<string, unknown>), next } as unknown as {
-        readonly status: "planned" | "gate_rejected" | "deployed"
-        readonly dryRun: boolean
-        readonly plan: Record<string, unknown>
-        readonly model?: Record<string, unknown>
-        readonly steps: ReadonlyArray<Record<string, unknown>>
-        readonly activeAfter?: ReadonlyArray<number>
-        readonly next: string
-      }
     })
 })

@@ -18,13 +18,8 @@ import {
   listGroundTruthVersions
 } from "./GroundTruth.js"
 import { getModel, listModels } from "./Models.js"
-import {
-  analyzeModelPerformance,
-  compareModelsTool,
-  createModel,
-  deployModelTool,
-  updateModel
-} from "./ModelWorkflows.js"
+import { analyzeModelPerformance, compareModelsTool, createModel } from "./ModelWorkflows.js"
+import { deployModelTool, updateModel } from "./Serving.js"
 
 /** What the tools need from the application. */
 export type ToolRequirements = Models | GroundTruths | FileCache | SynapseClient | McpConfig | Backend
