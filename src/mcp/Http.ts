@@ -6,14 +6,52 @@
  * be a local one, and a bearer token is required whenever a token is configured (always when
  * bound to a non-loopback address). Failures answer 403 / 401 with a JSON-RPC error body. The
  * client's `Authorization` header is consumed here and never reaches the Synapse client.
+ *
+ * Statelessness and what is kept per process: the answer to `initialize` carries an `Mcp-Session-Id`
+ * token holding what the client negotiated (see `Protocol.ts`), so any process can serve any later
+ * request. Two things cannot be stateless, because the protocol sends them on a separate POST to
+ * the process running the request: `notifications/cancelled` (this process keeps its in-flight
+ * requests by session scope and request id, and cancelling one closes that request's stream, which
+ * interrupts its work) and the client's answer to an elicitation request (routed to the request
+ * that asked). Behind a load balancer these need affinity on `Mcp-Session-Id`; a client that
+ * closes the request's stream instead cancels on any process.
  */
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import { Effect, Redacted } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { McpSettings } from "./Config.js"
+import {
+  type ClientSession,
+  decodeSession,
+  encodeSession,
+  invalidMessageAnswer,
+  jsonRpcProblem,
+  newSession,
+  parseErrorResponse
+} from "./Protocol.js"
 import type { ServerFactory } from "./Server.js"
+
+/** The header carrying the session token (Node lower-cases header names). */
+const SESSION_HEADER = "mcp-session-id"
+
+/**
+ * The requests this process is running, by session scope and request id, and the server-to-client
+ * requests (elicitation) waiting for the client's answer, by the id they were sent with.
+ */
+export interface InFlight {
+  /** Cancels a running request: closes its stream, which interrupts its handler. */
+  readonly running: Map<string, () => void>
+  /** Where the answer to an outgoing request goes: the transport that sent it and its own id. */
+  readonly awaiting: Map<string, { readonly deliver: (message: JSONRPCMessage) => void; readonly id: string | number }>
+}
+
+const runningKey = (scope: string, id: unknown): string => `${scope}\u0000${JSON.stringify(id)}`
+
+const messagesOf = (body: unknown): ReadonlyArray<Record<string, unknown>> =>
+  (Array.isArray(body) ? body : [body]) as ReadonlyArray<Record<string, unknown>>
 
 /** The path the MCP endpoint is served on. */
 export const MCP_PATH = "/mcp"
@@ -66,7 +104,12 @@ const tokenMatches = (expected: Redacted.Redacted<string>, header: string | unde
 }
 
 /** The request handler: checks, then hands the request to a fresh stateless SDK transport. */
-export const makeHandler = (factory: ServerFactory, settings: McpSettings, port: () => number) => {
+export const makeHandler = (
+  factory: ServerFactory,
+  settings: McpSettings,
+  port: () => number,
+  inFlight: InFlight = { running: new Map(), awaiting: new Map() }
+) => {
   // The allowed sets depend only on the settings and the port, so they are built once per port
   // rather than on every request (the port is known only once listening has begun).
   let cachedPort = -1
@@ -116,30 +159,105 @@ export const makeHandler = (factory: ServerFactory, settings: McpSettings, port:
     try {
       parsed = JSON.parse(body)
     } catch {
-      res.writeHead(400, { "content-type": "application/json" })
-      res.end(
-        JSON.stringify({
-          jsonrpc: "2.0",
-          error: { code: -32700, message: "Parse error: the body is not JSON." },
-          id: null
-        })
-      )
+      return answer(res, 400, parseErrorResponse("the body is not JSON."))
+    }
+    const messages = messagesOf(parsed)
+    for (const message of messages) {
+      const problem = jsonRpcProblem(message)
+      if (problem !== undefined) return answer(res, 400, invalidMessageAnswer(message, problem))
+    }
+    let session = decodeSession(headerOf(req, SESSION_HEADER))
+    const opening = messages.find((m) => m["method"] === "initialize" && "id" in m)
+    if (opening !== undefined) {
+      const params = opening["params"] as { protocolVersion?: unknown; capabilities?: object } | undefined
+      session = newSession(params?.protocolVersion, params?.capabilities)
+      res.setHeader(SESSION_HEADER, encodeSession(session))
+    }
+    if (session !== undefined) cancelNamed(inFlight, session, messages)
+    // Answers to this process's elicitation requests go to the request that asked, not to a new server.
+    const rest = messages.filter((m) => !deliverAnswer(inFlight, m))
+    if (rest.length === 0) {
+      res.writeHead(202).end()
       return
     }
-    const server = factory.create()
+    const server = factory.create({ session })
     // Without a progress token nothing but the answer will be sent, so it goes as plain JSON; an SSE
-    // stream is opened only when progress notifications may follow.
-    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: !wantsProgress(parsed) }) // no sessionIdGenerator: stateless
+    // stream is opened only when progress notifications or requests to the client may follow.
+    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: !wantsStream(rest, session) }) // no sessionIdGenerator: stateless
+    routeOutgoing(inFlight, transport)
+    const keys = session === undefined
+      ? []
+      : rest.filter((m) => "id" in m && "method" in m).map((m) => runningKey(session.scope, m["id"]))
+    const cancel = () => void transport.close()
+    for (const key of keys) inFlight.running.set(key, cancel)
     res.on("close", () => {
+      for (const key of keys) if (inFlight.running.get(key) === cancel) inFlight.running.delete(key)
       void transport.close()
       void server.close()
     })
     try {
       await server.connect(transport)
-      await transport.handleRequest(req, res, parsed)
+      await transport.handleRequest(req, res, Array.isArray(parsed) ? rest : rest[0])
     } catch {
       reject(res, 500, "Internal error while handling the MCP request (see the server log).")
     }
+  }
+}
+
+const answer = (res: http.ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { "content-type": "application/json" })
+  res.end(JSON.stringify(body))
+}
+
+const headerOf = (req: http.IncomingMessage, name: string): string | undefined => {
+  const value = req.headers[name]
+  return typeof value === "string" ? value : undefined
+}
+
+/** Cancels the running requests that `notifications/cancelled` messages in the body name. */
+const cancelNamed = (inFlight: InFlight, session: ClientSession, messages: ReadonlyArray<Record<string, unknown>>) => {
+  for (const message of messages) {
+    if (message["method"] !== "notifications/cancelled") continue
+    const requestId = (message["params"] as { requestId?: unknown } | undefined)?.requestId
+    if (requestId !== undefined) inFlight.running.get(runningKey(session.scope, requestId))?.()
+  }
+}
+
+/** Hands a client's answer to the request waiting for it; false when nothing here is waiting. */
+const deliverAnswer = (inFlight: InFlight, message: Record<string, unknown>): boolean => {
+  if ("method" in message || !("result" in message || "error" in message)) return false
+  const key = JSON.stringify(message["id"])
+  const waiting = inFlight.awaiting.get(key)
+  if (waiting === undefined) return false
+  inFlight.awaiting.delete(key)
+  waiting.deliver({ ...message, id: waiting.id } as unknown as JSONRPCMessage)
+  return true
+}
+
+let outgoing = 0
+const processTag = Math.random().toString(36).slice(2, 8)
+
+/**
+ * Gives the requests `transport` sends to the client ids unique in this process (each per-request
+ * server numbers its own from 0), and notes where their answers must go.
+ */
+const routeOutgoing = (inFlight: InFlight, transport: StreamableHTTPServerTransport) => {
+  const send = transport.send.bind(transport)
+  const sent = new Set<string>()
+  transport.send = (message, options) => {
+    if ("method" in message && "id" in message) {
+      const id = `${processTag}-${++outgoing}`
+      const key = JSON.stringify(id)
+      sent.add(key)
+      inFlight.awaiting.set(key, { id: message.id, deliver: (answer) => transport.onmessage?.(answer) })
+      return send({ ...message, id }, options)
+    }
+    return send(message, options)
+  }
+  const close = transport.onclose
+  transport.onclose = () => {
+    for (const key of sent) inFlight.awaiting.delete(key)
+    close?.()
   }
 }
 
@@ -164,11 +282,14 @@ const readBody = (req: http.IncomingMessage): Promise<string> =>
     req.on("error", reject)
   })
 
-/** Whether any request in the body carries a progress token. */
-const wantsProgress = (body: unknown): boolean =>
-  (Array.isArray(body) ? body : [body]).some((message) => {
+/**
+ * Whether the answer needs an SSE stream: a request carries a progress token, or a tool call may ask
+ * the client for input (an elicitation request travels on the call's stream).
+ */
+const wantsStream = (messages: ReadonlyArray<Record<string, unknown>>, session: ClientSession | undefined): boolean =>
+  messages.some((message) => {
     const meta = (message as { params?: { _meta?: { progressToken?: unknown } } } | null)?.params?._meta
-    return meta?.progressToken !== undefined
+    return meta?.progressToken !== undefined || (session?.elicitation === true && message["method"] === "tools/call")
   })
 
 /**

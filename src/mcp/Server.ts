@@ -7,6 +7,7 @@
  * one server for the process, stateless HTTP creates one per request.
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import {
   CallToolRequestSchema,
   type CallToolResult,
@@ -27,6 +28,7 @@ import { guardOf } from "../schemas/Guard.js"
 import { NAME, VERSION } from "../services/Version.js"
 import { applyBudget } from "./Budget.js"
 import { McpConfig } from "./Config.js"
+import { type ClientSession, hasStructuredResults, negotiate, screenRequest } from "./Protocol.js"
 import type { AnyTool, ToolContext } from "./Tool.js"
 import { ToolError } from "./Tool.js"
 import { instructionsFor, selectTools, toolInfo, unavailableMessage } from "./ToolList.js"
@@ -261,10 +263,45 @@ export interface FactoryOptions {
   readonly instructions?: string | undefined
 }
 
+/** What a transport tells a new server about its client. */
+export interface CreateOptions {
+  /**
+   * What the client negotiated at `initialize`, when the transport carries it between requests
+   * (stateless HTTP); a server connected for a whole conversation (stdio) learns it itself.
+   */
+  readonly session?: ClientSession | undefined
+}
+
+/**
+ * The SDK's server with one gate at its transport's ingress: requests whose parameters a handler
+ * cannot use are answered `-32602` there (see `screenRequest`), and the revision and capabilities a
+ * client sends at `initialize` are noted for the era checks of later requests.
+ */
+export class AdapterServer extends Server {
+  /** The revision negotiated on this connection, once `initialize` has been seen. */
+  negotiated: string | undefined
+
+  override async connect(transport: Transport): Promise<void> {
+    await super.connect(transport)
+    const inner = transport.onmessage
+    transport.onmessage = (message, extra) => {
+      const refused = screenRequest(message)
+      if (refused !== undefined) {
+        transport.send(refused as Parameters<Transport["send"]>[0]).catch(() => undefined)
+        return
+      }
+      if ("method" in message && message.method === "initialize" && "id" in message) {
+        this.negotiated = negotiate(message.params?.["protocolVersion"])
+      }
+      inner?.(message, extra)
+    }
+  }
+}
+
 /** Creates MCP `Server` instances wired to the tool table. */
 export interface ServerFactory {
   /** A new server with all handlers registered; connect it to one transport. */
-  readonly create: () => Server
+  readonly create: (options?: CreateOptions) => AdapterServer
   /** The published tool list (after read-only filtering), as `tools/list` returns it. */
   readonly tools: ReadonlyArray<McpToolInfo>
 }
@@ -299,6 +336,9 @@ export const make = <R>(
       return [tool.name, { tool, info, codec: toolCodec(tool as AnyTool<unknown>) }] as const
     }))
     const published = [...byName.values()].map((entry) => entry.info)
+    // Clients before 2025-06-18 know neither output schemas nor structured results.
+    let legacyList: Array<McpToolInfo> | undefined
+    const legacyTools = () => (legacyList ??= published.map(({ outputSchema: _o, ...rest }) => rest))
     const instructions = instructionsFor(published.map((tool) => tool.name), config.readOnly)
     const secrets = (options.secrets ?? []).filter((s) => s.length >= 4)
 
@@ -385,13 +425,21 @@ export const make = <R>(
     // cost of a stateless HTTP request in a profile); the server only uses it to validate
     // elicitation answers, and one Ajv instance is safe to share, so it is built once here.
     const jsonSchemaValidator = new AjvJsonSchemaValidator()
-    const create = (): Server => {
-      const server = new Server(SERVER_INFO, {
+    const create = (createOptions: CreateOptions = {}): AdapterServer => {
+      const server = new AdapterServer(SERVER_INFO, {
         jsonSchemaValidator,
         capabilities: { tools: { listChanged: false }, resources: { listChanged: false } },
         instructions: options.instructions === undefined ? instructions : `${instructions} ${options.instructions}`
       })
-      server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [...published] }))
+      // The revision a request speaks: its HTTP header, else what the transport carried, else what
+      // this connection negotiated (stdio), else the revision a client that says nothing gets.
+      const eraOf = (extra: { readonly requestInfo?: { readonly headers?: Record<string, unknown> } }) => {
+        const header = extra.requestInfo?.headers?.["mcp-protocol-version"]
+        return typeof header === "string" ? header : createOptions.session?.protocolVersion ?? server.negotiated
+      }
+      server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({
+        tools: hasStructuredResults(eraOf(extra)) ? [...published] : legacyTools()
+      }))
       server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
         const token = request.params._meta?.progressToken
         let last = Number.NEGATIVE_INFINITY
@@ -420,7 +468,8 @@ export const make = <R>(
                 }).catch(() => undefined)
               })
         }
-        return callTool(request.params.name, request.params.arguments, context, extra.signal)
+        const result = await callTool(request.params.name, request.params.arguments, context, extra.signal)
+        return hasStructuredResults(eraOf(extra)) ? result : legacyResult(result)
       })
       server.setRequestHandler(
         ListResourceTemplatesRequestSchema,
@@ -463,6 +512,28 @@ const resourceLinks = (value: Record<string, unknown>): CallToolResult["content"
       ...(typeof description === "string" ? { description } : {})
     }]
   })
+}
+
+/**
+ * A result as a client before 2025-06-18 understands it: no `structuredContent` (the text block
+ * holds the same JSON) and each `resource_link` block as a text block naming the resource's URI,
+ * which such a client can read with `resources/read`.
+ */
+export const legacyResult = (result: CallToolResult): CallToolResult => {
+  const { structuredContent: _s, ...rest } = result
+  return {
+    ...rest,
+    content: result.content.map((block) =>
+      block.type === "resource_link"
+        ? {
+          type: "text" as const,
+          text: `Resource ${block.uri} (${block.name}${
+            block.mimeType !== undefined ? `, ${block.mimeType}` : ""
+          }): read it with resources/read.`
+        }
+        : block
+    )
+  }
 }
 
 /** The factory as a layer over the tool table and resources. */

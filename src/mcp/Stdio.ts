@@ -1,12 +1,38 @@
 /**
  * The stdio transport, as desktop clients (Claude Desktop, Claude Code, Cursor) launch servers:
  * one MCP server for the process, JSON-RPC on stdin/stdout. stdout must carry nothing but protocol
- * messages, which is why every log in this project goes to stderr.
+ * messages, which is why every log in this project goes to stderr. A line that is not JSON is
+ * answered with a parse error (`-32700`) and a JSON line that is not a JSON-RPC message with an
+ * invalid-request error (`-32600`), both with `id: null`, and the conversation goes on.
  */
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { Effect } from "effect"
 import type { Readable, Writable } from "node:stream"
+import { invalidRequestResponse, parseErrorResponse } from "./Protocol.js"
 import type { ServerFactory } from "./Server.js"
+
+/**
+ * Answers the lines the SDK transport could not read: it reports them through `onerror` (a
+ * `SyntaxError` from the JSON parser, a validation error for JSON that is not JSON-RPC) and would
+ * otherwise drop them, leaving the client waiting.
+ */
+export const answerUnreadable = (transport: StdioServerTransport): void => {
+  const inner = transport.onerror
+  transport.onerror = (error) => {
+    const answer = error instanceof SyntaxError
+      ? parseErrorResponse(`the line is not JSON (${error.message}).`)
+      : error.name === "ZodError" || "issues" in error
+      ? invalidRequestResponse(
+        "the line is JSON but not a JSON-RPC 2.0 message: a request {\"jsonrpc\": \"2.0\", \"id\", \"method\", \"params\"?}, " +
+          "a notification (no id) or a response {\"jsonrpc\": \"2.0\", \"id\", \"result\" | \"error\"}."
+      )
+      : undefined
+    if (answer !== undefined) {
+      transport.send(answer as unknown as Parameters<StdioServerTransport["send"]>[0]).catch(() => undefined)
+    }
+    inner?.(error)
+  }
+}
 
 /**
  * Serves `factory` on `stdin`/`stdout` (the process's by default) until the client closes the
@@ -29,7 +55,7 @@ export const serve = (
     server.onclose = finish
     // The SDK transport does not notice end of input by itself; a closed stdin means the client left.
     stdin.once("end", () => void server.close().finally(finish))
-    server.connect(transport).catch((error: unknown) => {
+    server.connect(transport).then(() => answerUnreadable(transport), (error: unknown) => {
       done = true
       resume(Effect.fail(error instanceof Error ? error : new Error(String(error))))
     })
