@@ -56,6 +56,19 @@ export interface DetectionEvalOptions {
   readonly scoreThreshold?: number
   /** Value of a ratio whose denominator is 0 (precision of a class never predicted). Default 0. */
   readonly zeroDivision?: 0 | 1
+  /** Also return each class's interpolated precision-recall curves at IoU 0.5 and 0.75. */
+  readonly curves?: boolean
+}
+
+/**
+ * One class's precision-recall curves as COCO interpolates them: precision at the 101 recall
+ * points 0, 0.01, …, 1 (area all, 100 detections per image); AP50 and AP75 are their means.
+ */
+export interface PrecisionRecallCurve {
+  readonly category_id: number
+  readonly name: string
+  readonly iou50: ReadonlyArray<number>
+  readonly iou75: ReadonlyArray<number>
 }
 
 /** Per-class figures. `ap*` are null when the class is excluded (no ground truth). */
@@ -110,6 +123,8 @@ export interface DetectionMetrics extends CocoSummary {
   readonly detections: number
   /** Detections dropped because their image/category already had 100 higher-scored ones. */
   readonly detectionsBeyondMaxDets: number
+  /** With the `curves` option: the curves of every class that has ground truth. */
+  readonly curves?: ReadonlyArray<PrecisionRecallCurve>
 }
 
 /** numpy.linspace as pycocotools calls it: start + i·step, last value exactly `stop`. */
@@ -489,6 +504,19 @@ export const evaluateDetections = (
     images: imageIds.length,
     groundTruthBoxes,
     detections: evaluatedDetections,
-    detectionsBeyondMaxDets: beyondMaxDets
+    detectionsBeyondMaxDets: beyondMaxDets,
+    ...(options.curves === true
+      ? {
+        curves: perClass.filter((c) => c.support > 0).map((c) => {
+          const k = catIndex.get(c.category_id)!
+          return {
+            category_id: c.category_id,
+            name: c.name,
+            iou50: Array.from(precision[k].subarray(0, R)),
+            iou75: Array.from(precision[k].subarray(5 * R, 6 * R))
+          }
+        })
+      }
+      : {})
   }
 }

@@ -3,8 +3,15 @@
  * what the model's uploader reported. Pure functions between the parsers (`Predictions`), the
  * ground-truth collector and the metric computations; the analyze and compare workflows call them.
  */
-import { type ClassificationMetrics, classificationMetrics, type LabelPair } from "./ClassificationMetrics.js"
+import { type ClassificationMetrics, classificationMetrics } from "./ClassificationMetrics.js"
 import { type DetectionDataset, type DetectionMetrics, evaluateDetections } from "./DetectionMetrics.js"
+import {
+  analyzeClassificationErrors,
+  analyzeDetectionErrors,
+  type ClassificationErrors,
+  type DetectionErrors,
+  type UnitPrediction
+} from "./ErrorAnalysis.js"
 import type { GroundTruthCollector } from "./GroundTruthSummary.js"
 import {
   type ClassificationRow,
@@ -29,8 +36,11 @@ export interface ScoringOptions {
 /** Detection predictions scored. */
 export interface DetectionScore {
   readonly task: "detection"
+  /** The COCO figures, with each class's precision-recall curves. */
   readonly metrics: DetectionMetrics
   readonly predictions: { readonly rows: number; readonly used: number; readonly skipped: SkippedRows }
+  /** Where the detector goes wrong, at IoU 0.5 and the score threshold. */
+  readonly errors: DetectionErrors
 }
 
 /** Classification predictions scored. */
@@ -40,6 +50,8 @@ export interface ClassificationScore {
   readonly predictions: { readonly rows: number; readonly used: number; readonly skipped: SkippedRows }
   /** Data units with a ground-truth label but no prediction (left out of the metrics). */
   readonly unpredicted: number
+  /** The wrong predictions by confidence, and the confused classes. */
+  readonly errors: ClassificationErrors
 }
 
 /** Either kind. */
@@ -69,13 +81,17 @@ export const scoreDetections = (
   const unusable = requireUsable({ ...parsed, skipped }, used.length, options.name)
   if (unusable) return unusable
   const metrics = evaluateDetections(dataset, used, {
+    curves: true,
     ...(options.zeroDivision !== undefined ? { zeroDivision: options.zeroDivision } : {}),
     ...(options.scoreThreshold !== undefined ? { scoreThreshold: options.scoreThreshold } : {})
   })
   return {
     task: "detection",
     metrics,
-    predictions: { rows: parsed.rows.length + parsed.skipped.total, used: used.length, skipped }
+    predictions: { rows: parsed.rows.length + parsed.skipped.total, used: used.length, skipped },
+    errors: analyzeDetectionErrors(dataset, used, {
+      ...(options.scoreThreshold !== undefined ? { scoreThreshold: options.scoreThreshold } : {})
+    })
   }
 }
 
@@ -97,7 +113,7 @@ export const scoreClassifications = (
   }
   const skips = new SkipCounter()
   skips.merge(parsed.skipped)
-  const pairs: Array<LabelPair> = []
+  const pairs: Array<UnitPrediction> = []
   const predicted = new Set<number>()
   for (const r of parsed.rows) {
     const unit = typeof r.data_unit === "number" ? r.data_unit : groundTruth.unitByFileName(r.data_unit)
@@ -106,7 +122,7 @@ export const scoreClassifications = (
     else if (predicted.has(unit)) skips.add("duplicate_prediction", r.row)
     else {
       predicted.add(unit)
-      pairs.push({ actual, predicted: r.label })
+      pairs.push({ actual, predicted: r.label, data_unit: unit, score: r.score })
     }
   }
   const skipped = skips.result()
@@ -122,7 +138,8 @@ export const scoreClassifications = (
     task: "classification",
     metrics,
     predictions: { rows: parsed.rows.length + parsed.skipped.total, used: pairs.length, skipped },
-    unpredicted: labels.size - predicted.size
+    unpredicted: labels.size - predicted.size,
+    errors: analyzeClassificationErrors(pairs, { labels: metrics.labels, matrix: metrics.confusionMatrix })
   }
 }
 
