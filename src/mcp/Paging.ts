@@ -18,12 +18,12 @@ export const DEFAULT_TOOL_PAGE_SIZE = 20
 export const pageInputFields = {
   page: Schema.optional(
     Schema.Int.pipe(Schema.between(1, 1_000_000)).annotations({
-      description: "1-based page number (default 1). Use `next_page` from the previous result to continue."
+      description: "Page number (default 1); continue with next_page."
     })
   ),
   page_size: Schema.optional(
     Schema.Int.pipe(Schema.between(1, MAX_TOOL_PAGE_SIZE)).annotations({
-      description: `Rows per page, 1–${MAX_TOOL_PAGE_SIZE} (default ${DEFAULT_TOOL_PAGE_SIZE}).`
+      description: `Rows per page (default ${DEFAULT_TOOL_PAGE_SIZE}).`
     })
   )
 }
@@ -35,23 +35,20 @@ export const fieldsInput = <const F extends readonly [string, ...Array<string>]>
 ) =>
   Schema.optional(
     Schema.Array(Schema.Literal(...all)).pipe(Schema.minItems(1), Schema.maxItems(all.length)).annotations({
-      description: `Fields to include in each row (default: ${compact.join(", ")}). ` +
-        `Ask for more only when needed: larger rows mean fewer fit in the output budget. Allowed: ${all.join(", ")}.`
+      description: `Fields of each row (default: ${compact.join(", ")}); more fields, fewer rows fit the budget.`
     })
   )
 
 /** The output of a list tool with rows `item`. */
 export const pageOutput = <A, I>(item: Schema.Schema<A, I, never>, what: string) =>
   Schema.Struct({
-    count: Schema.Int.annotations({ description: `Total number of ${what} matching the filters, across all pages.` }),
-    page: Schema.Int.annotations({ description: "This page's number." }),
-    page_size: Schema.Int.annotations({ description: "Rows per page used." }),
-    next_page: Schema.NullOr(Schema.Int).annotations({
-      description: "The page to ask for next, or null when this is the last page."
-    }),
+    count: Schema.Int.annotations({ description: `All ${what} matching, over all pages.` }),
+    page: Schema.Int,
+    page_size: Schema.Int,
+    next_page: Schema.NullOr(Schema.Int).annotations({ description: "null on the last page." }),
     results: Schema.Array(item).annotations({ description: `The ${what} on this page.` }),
     hint: Schema.optional(Schema.String).annotations({
-      description: "Only on an empty page: why nothing matched (e.g. a filter id that does not exist)."
+      description: "On an empty page: why (e.g. an unknown filter id)."
     })
   })
 

@@ -19,6 +19,14 @@ type JsonObject = { [key: string]: Json }
 const isObject = (value: Json | undefined): value is JsonObject =>
   value !== null && value !== undefined && typeof value === "object" && !Array.isArray(value)
 
+/**
+ * A list row schema published as a plain object: a row holds the fields the call chose (the input's
+ * `fields` lists them), and the tool that gets one record describes their types. The row is still
+ * checked against `row` before it is sent.
+ */
+export const publishedRow = <A, I>(row: Schema.Schema<A, I, never>, what: string): Schema.Schema<A, I, never> =>
+  row.annotations({ jsonSchema: { type: "object", description: `${what} with the chosen fields.` } })
+
 /** The tools a server offers, and why each other tool of the table is not offered. */
 export interface ToolSelection<T extends AnyTool<never> | AnyTool<unknown>> {
   readonly enabled: ReadonlyArray<T>
@@ -117,7 +125,10 @@ export const instructionsFor = (offered: ReadonlyArray<string>, readOnly: boolea
       "whether write tools are available, the output budget and the directories files may be read from and written to."
     )
   }
-  lines.push("List tools return one page of compact rows; use next_page, page_size (≤ 100) and fields to see more.")
+  lines.push(
+    "List tools return one page of compact rows; use next_page, page_size (≤ 100) and fields to see more.",
+    "A result cut to the output budget carries `truncated`, whose message says what was left out and how to get it."
+  )
   if (has("export_ground_truth")) {
     lines.push(
       "Exports are written to disk and returned as paths plus resource links (synapse://exports/…), never inline."
@@ -298,11 +309,36 @@ export const leanJsonSchema = <A, I>(schema: Schema.Schema<A, I, never>, output:
   return shareRepeats(root)
 }
 
-/** The note the adapter adds to a result that did not fit the output budget, as published. */
-const TRUNCATED_SCHEMA: JsonObject = {
-  type: "object",
-  description: "Only when the result was cut to the output budget: what was left out and how to get it (message)."
+/**
+ * An output schema keeps the descriptions of its top-level fields only (a model reads the result
+ * itself; those say what each part is) and no bounds (they tell a caller what it may send).
+ */
+const outputOnly = (node: Json, depth: number): Json => {
+  if (Array.isArray(node)) return node.map((n) => outputOnly(n, depth))
+  if (!isObject(node)) return node
+  const out: JsonObject = {}
+  for (const [key, value] of Object.entries(node)) {
+    if (key === "description" && depth > 1) continue
+    // Bounds tell a caller what it may send; a result is what it is.
+    if (OUTPUT_BOUNDS.has(key) && typeof value !== "object") continue
+    const nested = key === "properties" || key === "$defs"
+    out[key] = nested && isObject(value)
+      ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, outputOnly(v, depth + 1)]))
+      : outputOnly(value, key === "items" || key === "additionalProperties" ? depth + 1 : depth)
+  }
+  return out
 }
+const OUTPUT_BOUNDS = new Set([
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "minLength",
+  "maxLength",
+  "pattern",
+  "minItems",
+  "maxItems"
+])
 
 /** Read-only variants of write tools that only plan there. */
 const READ_ONLY_NOTE = " On this read-only server it only plans: nothing is changed."
@@ -313,21 +349,25 @@ export const toolInfo = (
   settings: Pick<McpSettings, "readOnly">
 ): McpToolInfo => {
   const planning = settings.readOnly && tool.write
-  const outputSchema = leanJsonSchema(tool.output, true)
+  const outputSchema = outputOnly(leanJsonSchema(tool.output, true), 0) as JsonObject
   const properties = isObject(outputSchema["properties"]) ? outputSchema["properties"] : {}
-  const annotations = planning
+  const hints = planning
     ? { ...tool.annotations, readOnlyHint: true, destructiveHint: false, idempotentHint: true }
     : tool.annotations
+  // MCP's defaults (not read-only, destructive, not idempotent, open world) go without saying, and
+  // destructive/idempotent mean nothing for a read-only tool.
+  const annotations = {
+    readOnlyHint: hints.readOnlyHint,
+    ...(!hints.readOnlyHint && !hints.destructiveHint ? { destructiveHint: false } : {}),
+    ...(!hints.readOnlyHint && hints.idempotentHint ? { idempotentHint: true } : {}),
+    ...(!hints.openWorldHint ? { openWorldHint: false } : {})
+  }
   return {
     name: tool.name,
     title: tool.title,
     description: planning ? tool.description + READ_ONLY_NOTE : tool.description,
     inputSchema: leanJsonSchema(tool.input, false) as McpToolInfo["inputSchema"],
-    outputSchema: {
-      ...outputSchema,
-      type: "object",
-      properties: { ...properties, truncated: TRUNCATED_SCHEMA }
-    } as NonNullable<McpToolInfo["outputSchema"]>,
-    annotations: { title: tool.title, ...annotations }
+    outputSchema: { ...outputSchema, type: "object", properties } as NonNullable<McpToolInfo["outputSchema"]>,
+    annotations
   }
 }

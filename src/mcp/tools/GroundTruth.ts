@@ -19,6 +19,7 @@ import { inlineAnnotations } from "../../workflows/Annotations.js"
 import { toToolError } from "../Errors.js"
 import { isoDate, listTool } from "../Paging.js"
 import * as Tool from "../Tool.js"
+import { publishedRow } from "../ToolList.js"
 
 const versionIds = Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(50))
 const categoryInput = Category.annotations({ description: `Only this split: ${CATEGORIES.join(", ")}.` })
@@ -105,7 +106,7 @@ export const listGroundTruthEvents = listTool({
   },
   fields: EVENT_FIELDS,
   compact: EVENT_COMPACT_FIELDS,
-  row: EventRow,
+  row: publishedRow(EventRow, "An event"),
   what: "events",
   action: "Listing ground-truth events",
   fetch: (request) => Effect.flatMap(GroundTruths, (gt) => gt.listEvents(request, { urlConversion: false })),
@@ -171,7 +172,7 @@ export const listGroundTruths = listTool({
   },
   fields: GROUND_TRUTH_FIELDS,
   compact: GROUND_TRUTH_COMPACT_FIELDS,
-  row: GroundTruthRow,
+  row: publishedRow(GroundTruthRow, "A ground truth"),
   what: "ground truths",
   action: "Listing ground truths",
   fetch: (request) =>
@@ -221,7 +222,7 @@ export const listGroundTruthVersions = listTool({
   },
   fields: VERSION_FIELDS,
   compact: VERSION_COMPACT_FIELDS,
-  row: Schema.partial(DatasetVersion),
+  row: publishedRow(Schema.partial(DatasetVersion), "A dataset version"),
   what: "dataset versions",
   action: "Listing dataset versions",
   fetch: (request) => Effect.flatMap(GroundTruths, (gt) => gt.listVersions(request)),

@@ -10,6 +10,7 @@ import { Models } from "../../services/Models.js"
 import { toToolError } from "../Errors.js"
 import { isoDate, listTool } from "../Paging.js"
 import * as Tool from "../Tool.js"
+import { publishedRow } from "../ToolList.js"
 
 /** Every field a model row can show. */
 export const MODEL_FIELDS = [
@@ -40,9 +41,7 @@ export const MODEL_COMPACT_FIELDS = [
   "metrics"
 ] as const
 
-const ModelRow = Schema.partial(Model).annotations({
-  description: "A model, with the requested fields only; a field the backend did not send is left out."
-})
+const ModelRow = publishedRow(Schema.partial(Model), "A model")
 
 const modelId = Id.annotations({ description: "The model's id (from list_models)." })
 
