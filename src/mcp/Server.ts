@@ -39,8 +39,15 @@ export const SERVER_INFO = { name: NAME, version: VERSION } as const
 /** Resources a server offers besides its tools (models, finished exports). */
 export interface ResourceProvider<R> {
   readonly templates: ReadonlyArray<ResourceTemplate>
-  /** Concrete resources worth listing (finished exports). */
-  readonly list: Effect.Effect<ReadonlyArray<Resource>, never, R>
+  /**
+   * One page of the concrete resources worth listing (files of finished exports), from an opaque
+   * `cursor` (none for the first page); fails with a ToolError for a cursor it did not issue.
+   */
+  readonly list: (cursor: string | undefined) => Effect.Effect<
+    { readonly resources: ReadonlyArray<Resource>; readonly nextCursor?: string | undefined },
+    ToolError,
+    R
+  >
   /** Reads `uri`, or fails with an actionable ToolError (unknown scheme, missing id, …). */
   readonly read: (uri: string) => Effect.Effect<ReadResourceResult["contents"], ToolError, R>
 }
@@ -475,21 +482,28 @@ export const make = <R>(
         ListResourceTemplatesRequestSchema,
         async () => ({ resourceTemplates: [...resources.templates] })
       )
-      server.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => ({
-        resources: [...(await Runtime.runPromise(runtime)(resources.list, { signal: extra.signal }))]
-      }))
-      server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
-        const exit = await Runtime.runPromiseExit(runtime)(resources.read(request.params.uri), { signal: extra.signal })
-        if (Exit.isSuccess(exit)) return { contents: [...exit.value] }
+      // Resource requests have no isError result: a protocol error carries the actionable text.
+      const orProtocolError = async <A>(effect: Effect.Effect<A, ToolError, R>, signal: AbortSignal, what: string) => {
+        const exit = await Runtime.runPromiseExit(runtime)(effect, { signal })
+        if (Exit.isSuccess(exit)) return exit.value
         const failure = Cause.failureOption(exit.cause)
-        // Resource reads have no isError result: a protocol error carries the actionable text.
         throw new McpError(
           ErrorCode.InvalidParams,
-          Option.isSome(failure)
-            ? scrub(failure.value.message)
-            : `Reading ${request.params.uri} failed (see the server log).`
+          Option.isSome(failure) ? scrub(failure.value.message) : `${what} failed (see the server log).`
         )
+      }
+      server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => {
+        const page = await orProtocolError(resources.list(request.params?.cursor), extra.signal, "Listing resources")
+        return {
+          resources: [...page.resources],
+          ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {})
+        }
       })
+      server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => ({
+        contents: [
+          ...(await orProtocolError(resources.read(request.params.uri), extra.signal, `Reading ${request.params.uri}`))
+        ]
+      }))
       return server
     }
 

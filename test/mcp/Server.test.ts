@@ -61,7 +61,7 @@ const crashing = Tool.make({
 const tools = [getContext, echo, failing, crashing]
 const noResources: Server.ResourceProvider<never> = {
   templates: [],
-  list: Effect.succeed([]),
+  list: () => Effect.succeed({ resources: [] }),
   read: (uri) => Effect.fail(new Tool.ToolError({ message: `no resource ${uri}` }))
 }
 
