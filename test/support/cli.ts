@@ -6,11 +6,15 @@
  *   const result = await runCli(["export", "--dataset-version", "303"], { SYNAPSE_BASE_URL: url })
  *   expect(result.code).toBe(0)
  *
- * `runNode` runs any other script the same way (`["--import", "tsx", "examples/…"]`). For a
- * long-running command (a server), spawn `process.execPath` with `[...cliEntry, ...args]` in
- * `repoRoot` yourself.
+ * `runNode` runs any other script the same way (`["--import", "tsx", "examples/…"]`). A
+ * long-running command (a server) starts with `startCli`, which resolves once its output matches
+ * a pattern; `stop()` ends it with SIGTERM and waits for its exit.
+ *
+ *   const server = await startCli(["sandbox", "--port", "0"], {}, /listening on (\S+)/)
+ *   const origin = server.match[1]
+ *   await server.stop()
  */
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 
@@ -62,3 +66,59 @@ export const runNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Pr
 /** Runs the command to completion with `env` added to this process's environment. */
 export const runCli = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<CliResult> =>
   runNode([...cliEntry, ...args], { ...process.env, ...env })
+
+/** A command started by `startCli`, still running. */
+export interface RunningCli {
+  readonly child: ChildProcess
+  /** The match of the pattern `startCli` waited for. */
+  readonly match: RegExpMatchArray
+  /** Everything written so far, stdout and stderr interleaved. */
+  readonly output: () => string
+  /** Sends SIGTERM and resolves with the exit code once the process has exited. */
+  readonly stop: () => Promise<number | null>
+}
+
+/**
+ * Starts `synapse-ml <args>` with `env` added to this process's environment and resolves once its
+ * stdout or stderr matches `ready`. Rejects with everything it wrote when it exits first or after
+ * `timeoutMs`.
+ */
+export const startCli = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs = 30_000
+): Promise<RunningCli> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...cliEntry, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    let settled = false
+    const exited = new Promise<number | null>((done) => child.on("close", (code) => done(code)))
+    const stop = async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+      return exited
+    }
+    const fail = (why: string) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      void stop().then(() => reject(new Error(`synapse-ml ${args.join(" ")}: ${why}\n${output}`)))
+    }
+    const timer = setTimeout(() => fail(`no output matching ${ready} within ${timeoutMs} ms`), timeoutMs)
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = output.match(ready)
+      if (match !== null && !settled) {
+        settled = true
+        clearTimeout(timer)
+        resolve({ child, match, output: () => output, stop })
+      }
+    }
+    child.stdout.on("data", onData)
+    child.stderr.on("data", onData)
+    void exited.then((code) => fail(`exited with ${code} before its output matched ${ready}`))
+  })

@@ -9,15 +9,21 @@ import { Console, Effect, Option } from "effect"
 import { SANDBOX_PROFILES } from "../../sandbox/Context.js"
 import { defaultDataDir } from "../../sandbox/DataDir.js"
 import * as Sandbox from "../../sandbox/Sandbox.js"
+import { addressInUseMessage, choosePort, displacedNote, isAddressInUse } from "../Ports.js"
 
-/** The port the command listens on unless told otherwise (`--port 0` picks a free one). */
+/**
+ * The port the command listens on unless told otherwise; when another program holds it, the
+ * command takes any free port and says which (`--port 0` always picks a free one).
+ */
 export const DEFAULT_SANDBOX_PORT = 8765
 
 /** The sandbox's command-line options, shared with commands that embed it (`start`). */
 export const sandboxOptions = {
   port: Options.integer("port").pipe(
-    Options.withDefault(DEFAULT_SANDBOX_PORT),
-    Options.withDescription("TCP port (0: any free port)")
+    Options.optional,
+    Options.withDescription(
+      `TCP port (default ${DEFAULT_SANDBOX_PORT}, or any free port when it is taken; 0: any free port)`
+    )
   ),
   host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("interface to bind")),
   dataDir: Options.text("data-dir").pipe(
@@ -71,7 +77,7 @@ export const sandboxOptions = {
 
 /** Parsed sandbox options. */
 export interface SandboxCliOptions {
-  readonly port: number
+  readonly port: Option.Option<number>
   readonly host: string
   readonly dataDir: Option.Option<string>
   readonly seed: "demo" | "large" | "none"
@@ -93,9 +99,11 @@ export const startFromCli = (options: SandboxCliOptions) =>
     const profile = yield* Sandbox.parseProfile(Option.getOrUndefined(options.profile), "--profile", {
       blankIsUnset: false
     })
+    const requested = Option.getOrUndefined(options.port)
+    const choice = yield* choosePort(requested, DEFAULT_SANDBOX_PORT, options.host)
     const info = yield* Sandbox.start({
       profile,
-      port: options.port,
+      port: choice.port,
       host: options.host,
       dataDir,
       seed: options.seed,
@@ -112,12 +120,22 @@ export const startFromCli = (options: SandboxCliOptions) =>
           process.stderr.write(`synapse-ml sandbox: seeding ${done}/${total} events\n`)
         }
       }
-    })
+    }).pipe(
+      Effect.mapError((error) =>
+        isAddressInUse(error.detail)
+          ? new Sandbox.SandboxError({
+            detail: addressInUseMessage(choice.port, options.host, "--port"),
+            cause: error
+          })
+          : error
+      )
+    )
     yield* Console.error(
       [
         `synapse-ml sandbox: ${
           info.seeded ? `seeded ${options.seed} data in` : "serving existing data from"
         } ${info.dataDir}`,
+        ...displacedNote(choice, info.port, "--port").map((line) => `synapse-ml sandbox: ${line}`),
         `synapse-ml sandbox: listening on ${info.origin} (profile ${info.profile})`,
         `  SYNAPSE_BASE_URL=${info.url}`,
         `  SYNAPSE_ACCESS_TOKEN=${info.token}`,

@@ -10,7 +10,8 @@ import { Console, Effect, Option } from "effect"
 import * as Main from "../../mcp/Main.js"
 import { SANDBOX_PROFILES } from "../../sandbox/Context.js"
 import * as Sandbox from "../../sandbox/Sandbox.js"
-import { builtEntryPoint, mcpOptions, overridesOf, reportStartError } from "./mcp.js"
+import { displacedNote } from "../Ports.js"
+import { builtEntryPoint, mcpOptions, reportStartError, withHttpPort } from "./mcp.js"
 import { DEFAULT_SANDBOX_PORT } from "./sandbox.js"
 
 /** `synapse-ml start`. */
@@ -19,8 +20,10 @@ export const startCommand = Command.make(
   {
     ...mcpOptions,
     sandboxPort: Options.integer("sandbox-port").pipe(
-      Options.withDefault(DEFAULT_SANDBOX_PORT),
-      Options.withDescription("port of the in-process sandbox API (0: any free port)")
+      Options.withDefault(0),
+      Options.withDescription(
+        `port of the in-process sandbox API (default 0: any free port, never the ${DEFAULT_SANDBOX_PORT} of \`synapse-ml sandbox\`)`
+      )
     ),
     dataDir: Options.text("data-dir").pipe(
       Options.optional,
@@ -40,10 +43,11 @@ export const startCommand = Command.make(
       const profile = yield* Sandbox.parseProfile(Option.getOrUndefined(options.sandboxProfile), "--sandbox-profile", {
         blankIsUnset: false
       })
+      const { choice, overrides } = yield* withHttpPort(options, process.env)
       return yield* Main.run({
         transport: "http",
         env: process.env,
-        overrides: overridesOf(options),
+        overrides,
         sandbox: {
           port: options.sandboxPort,
           ...(Option.isSome(options.dataDir) ? { dataDir: options.dataDir.value } : {}),
@@ -52,6 +56,7 @@ export const startCommand = Command.make(
         onListening: (endpoint, backend) =>
           Console.log([
             "",
+            ...displacedNote(choice, endpoint.port, "--port"),
             `synapse-ml MCP server (Streamable HTTP, stateless) listening on ${endpoint.url}`,
             `backend: ${backend.description}`,
             `         ${backend.baseUrl}`,
