@@ -11,6 +11,10 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import {
   CallToolRequestSchema,
   type CallToolResult,
+  type ElicitRequest,
+  type ElicitRequestFormParams,
+  type ElicitResult,
+  ElicitResultSchema,
   ErrorCode,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
@@ -25,11 +29,12 @@ import {
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
 import { Cause, Context, Effect, Either, Exit, JSONSchema, Layer, Option, ParseResult, Runtime, Schema } from "effect"
 import { guardOf } from "../schemas/Guard.js"
+import { scrub as scrubSecrets } from "../services/SynapseError.js"
 import { NAME, VERSION } from "../services/Version.js"
 import { applyBudget } from "./Budget.js"
 import { McpConfig } from "./Config.js"
-import { type ClientSession, hasStructuredResults, negotiate, screenRequest } from "./Protocol.js"
-import type { AnyTool, ToolContext } from "./Tool.js"
+import { canElicit, type ClientSession, hasStructuredResults, negotiate, screenRequest } from "./Protocol.js"
+import type { AnyTool, ElicitAction, ElicitSchema, ToolContext } from "./Tool.js"
 import { ToolError } from "./Tool.js"
 import { instructionsFor, selectTools, toolInfo, unavailableMessage } from "./ToolList.js"
 
@@ -264,7 +269,7 @@ const toolCodec = (tool: AnyTool<unknown>): ToolCodec => {
 
 /** Options of the factory. */
 export interface FactoryOptions {
-  /** Values that must never appear in a result (tokens); replaced by `***` as a last line of defence. */
+  /** Values that must never appear in a result (tokens); replaced by `[redacted]` as a last line of defence. */
   readonly secrets?: ReadonlyArray<string> | undefined
   /** Extra text for the `initialize` instructions (e.g. "running on the sandbox"). */
   readonly instructions?: string | undefined
@@ -347,13 +352,8 @@ export const make = <R>(
     let legacyList: Array<McpToolInfo> | undefined
     const legacyTools = () => (legacyList ??= published.map(({ outputSchema: _o, ...rest }) => rest))
     const instructions = instructionsFor(published.map((tool) => tool.name), config.readOnly)
-    const secrets = (options.secrets ?? []).filter((s) => s.length >= 4)
-
-    const redact = (text: string): string => {
-      let out = text
-      for (const secret of secrets) out = out.split(secret).join("***")
-      return out
-    }
+    const secrets = options.secrets ?? []
+    const redact = (text: string): string => scrubSecrets(text, secrets)
     // Error texts are capped; a successful result's text is the JSON of its structured content,
     // already fitted to the output budget (cutting it again would break the JSON).
     const scrub = (text: string): string => {
@@ -444,6 +444,11 @@ export const make = <R>(
         const header = extra.requestInfo?.headers?.["mcp-protocol-version"]
         return typeof header === "string" ? header : createOptions.session?.protocolVersion ?? server.negotiated
       }
+      // Whether the client can ask its user: declared at initialize (carried by the transport when
+      // stateless) and possible in the request's revision (elicitation begins with 2025-06-18).
+      const canAsk = (extra: { readonly requestInfo?: { readonly headers?: Record<string, unknown> } }) =>
+        hasStructuredResults(eraOf(extra)) &&
+        (createOptions.session?.elicitation ?? canElicit(server.getClientCapabilities()))
       server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({
         tools: hasStructuredResults(eraOf(extra)) ? [...published] : legacyTools()
       }))
@@ -452,6 +457,7 @@ export const make = <R>(
         let last = Number.NEGATIVE_INFINITY
         let lastSentAt = 0
         const context: ToolContext = {
+          elicit: canAsk(extra) ? elicitThrough(extra) : undefined,
           progress: (progress, total, message) =>
             token === undefined
               ? Effect.void
@@ -527,6 +533,38 @@ const resourceLinks = (value: Record<string, unknown>): CallToolResult["content"
     }]
   })
 }
+
+/** How long the user has to answer a question before it counts as dismissed. */
+export const ELICIT_TIMEOUT_MS = 10 * 60 * 1000
+
+/**
+ * `ToolContext.elicit` for one request: an `elicitation/create` request sent as part of the call
+ * (on its stream over HTTP), answered `"cancel"` when the client fails, times out or the call is
+ * cancelled. (The SDK's `Server.elicitInput` checks capabilities a per-request HTTP server never
+ * saw and is not tied to the call's stream, so the request goes through the call's own `extra`.)
+ */
+const elicitThrough = (extra: {
+  readonly sendRequest: (
+    request: ElicitRequest,
+    schema: typeof ElicitResultSchema,
+    options?: { signal?: AbortSignal; timeout?: number }
+  ) => Promise<ElicitResult>
+}) =>
+(message: string, requestedSchema: ElicitSchema): Effect.Effect<ElicitAction> =>
+  Effect.promise((signal) =>
+    extra.sendRequest(
+      {
+        method: "elicitation/create",
+        params: {
+          mode: "form",
+          message,
+          requestedSchema: requestedSchema as ElicitRequestFormParams["requestedSchema"]
+        }
+      },
+      ElicitResultSchema,
+      { signal, timeout: ELICIT_TIMEOUT_MS }
+    ).then((answer) => answer.action, () => "cancel" as const)
+  )
 
 /**
  * A result as a client before 2025-06-18 understands it: no `structuredContent` (the text block
