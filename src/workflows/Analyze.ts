@@ -4,19 +4,16 @@
  * truth's distribution and, when predictions are supplied, metrics computed from them on the
  * dataset version, with every reported metric that disagrees with its computed counterpart listed.
  */
-import { Effect, Either, Option, Schema, Stream } from "effect"
-import * as Fsp from "node:fs/promises"
+import { Effect, Option, Schema } from "effect"
 import { Id } from "../schemas/Common.js"
 import type { DatasetVersion } from "../schemas/DatasetVersion.js"
-import type { GroundTruthEvent } from "../schemas/GroundTruth.js"
 import { type Model, numericMetrics } from "../schemas/Model.js"
 import { FileCache } from "../services/FileCache.js"
 import { GroundTruths } from "../services/GroundTruths.js"
 import { Models } from "../services/Models.js"
 import { validate } from "../services/SynapseClient.js"
 import type { SynapseError } from "../services/SynapseError.js"
-import { dataMetaOnly, eventAnnotations, eventImage, fromDataMeta, type SourceAnnotation } from "./Annotations.js"
-import { GroundTruthCollector, type GroundTruthStats } from "./GroundTruthSummary.js"
+import { type GroundTruthCollector, type GroundTruthStats, readGroundTruth } from "./GroundTruthSummary.js"
 import { parseClassifications, parseDetections, PredictionsError } from "./Predictions.js"
 import { compareReported, type MetricComparison, type Score, scoreClassifications, scoreDetections } from "./Scoring.js"
 
@@ -172,22 +169,11 @@ const summarizeVersion = (v: DatasetVersion): VersionSummary => ({
   event_count: v.event_count ?? null
 })
 
-/** A file that could not be read, as an entry the collector counts among unusable annotations. */
-const UNREADABLE = {
-  categoryId: undefined,
-  categoryName: undefined,
-  bbox: undefined,
-  polygons: undefined,
-  rle: undefined,
-  iscrowd: undefined,
-  area: undefined
-} as const
-
 /**
- * Streams every ground-truth event of a version into a collector. `keepBoxes` keeps the boxes in
- * memory (needed to score detections only). Annotations are read inline in either form; an event
- * whose annotations are only in `data_meta_*` files has them downloaded and read when the file
- * cache is provided (it always is with the whole SDK layer), and is counted as unread otherwise.
+ * Streams every ground-truth event of a version into a collector (see `readGroundTruth`).
+ * `keepBoxes` keeps the boxes in memory (needed to score detections only). With the file cache
+ * (always there with the whole SDK layer), images of unknown size and `data_meta_*` files are
+ * downloaded and read, as the export reads them; without it, such events are counted as unread.
  */
 export const collectGroundTruth = Effect.fn("Workflows.collectGroundTruth")(function*(
   versionId: number,
@@ -199,50 +185,15 @@ export const collectGroundTruth = Effect.fn("Workflows.collectGroundTruth")(func
     { ground_truth_dataset_versions: [versionId] },
     { pageSize: 1000, urlConversion: false }
   )
-  const collector = new GroundTruthCollector(keepBoxes)
-  // Optional, so that the requirements stay GroundTruths alone: a caller without a cache gets the
-  // events counted as unread instead.
+  // Optional, so that the requirements stay GroundTruths alone.
   const cache = yield* Effect.serviceOption(FileCache)
   onProgress?.({ stage: "ground_truth", done: 0, total: count })
-  let done = 0
-  yield* Stream.runForEachChunk(stream, (chunk) =>
-    Effect.gen(function*() {
-      // Files are read for the whole page first (bounded concurrency), then events are added in order.
-      const fromFiles = new Map<number, ReadonlyArray<SourceAnnotation>>()
-      if (Option.isSome(cache)) {
-        const pending: Array<readonly [number, GroundTruthEvent]> = []
-        let k = 0
-        for (const event of chunk) {
-          if (dataMetaOnly(event)) pending.push([k, event])
-          k++
-        }
-        yield* Effect.forEach(pending, ([index, event]) =>
-          Effect.gen(function*() {
-            const imageKey = eventImage(event).fileKey
-            const sources: Array<SourceAnnotation> = []
-            const found = eventAnnotations(event, imageKey)
-            if (found._tag !== "files") return
-            for (const key of found.keys) {
-              const entry = event.files![key]!
-              if (typeof entry.url !== "string" && entry.path === undefined) continue
-              const path = entry.path ??
-                (yield* cache.value.download(entry.url!, { size: entry.size, checksum: entry.checksum }))
-              const json = yield* Effect.promise(() =>
-                Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined)
-              )
-              const read = fromDataMeta(json, imageKey)
-              if (Either.isRight(read)) sources.push(...read.right)
-              else sources.push({ ...UNREADABLE, unusable: read.left })
-            }
-            fromFiles.set(index, sources)
-          }), { concurrency: 8, discard: true })
-      }
-      let k = 0
-      for (const event of chunk) collector.add(event, fromFiles.get(k++))
-      done += chunk.length
-      onProgress?.({ stage: "ground_truth", done, total: Math.max(count, done) })
-    }))
-  return collector
+  return yield* readGroundTruth(stream, keepBoxes, {
+    fetchFile: Option.isSome(cache)
+      ? (entry) => cache.value.download(entry.url!, { size: entry.size, checksum: entry.checksum })
+      : undefined,
+    onPage: (done) => onProgress?.({ stage: "ground_truth", done, total: Math.max(count, done) })
+  })
 })
 
 /** Parses and scores predictions of one model on collected ground truth. */

@@ -525,6 +525,62 @@ export const prepare = (a: SourceAnnotation, width: number, height: number): Pre
   return { _tag: "ok", geometry: { bbox, area: round2(bbox[2] * bbox[3]), iscrowd } }
 }
 
+/** An annotation prepared for writing, overwritten in place by `prepareInto`. */
+export interface PreparedOut extends BoxOut {
+  area: number
+  iscrowd: 0 | 1
+  /** Clipped polygons, when the annotation has a segmentation of polygons. */
+  polygons: ReadonlyArray<ReadonlyArray<number>> | undefined
+  /** The run-length mask, when the annotation has one. */
+  rle: PreparedGeometry["rle"]
+}
+
+/** A blank `PreparedOut`. */
+export const preparedOut = (): PreparedOut => ({
+  x: 0,
+  y: 0,
+  w: 0,
+  h: 0,
+  area: 0,
+  iscrowd: 0,
+  polygons: undefined,
+  rle: undefined
+})
+
+/**
+ * `prepare` into `out` for an image of `width` × `height`: the box (clipped, rounded), the area,
+ * the crowd flag and any segmentation; returns the skip reason when the annotation cannot be used.
+ * Box-only annotations (the common case) allocate nothing; the numbers are those of `prepare`.
+ */
+export const prepareInto = (
+  a: SourceAnnotation,
+  width: number,
+  height: number,
+  out: PreparedOut
+): SkipReason | undefined => {
+  if (a.polygons === undefined && a.rle === undefined && a.unusable === undefined) {
+    const reason = prepareBox(a.bbox, width, height, out)
+    if (reason !== undefined) return reason
+    out.area = round2(out.w * out.h)
+    out.iscrowd = a.iscrowd === 1 ? 1 : 0
+    out.polygons = undefined
+    out.rle = undefined
+    return undefined
+  }
+  const prepared = prepare(a, width, height)
+  if (prepared._tag === "skip") return prepared.reason
+  const g = prepared.geometry
+  out.x = g.bbox[0]
+  out.y = g.bbox[1]
+  out.w = g.bbox[2]
+  out.h = g.bbox[3]
+  out.area = g.area
+  out.iscrowd = g.iscrowd
+  out.polygons = g.polygons
+  out.rle = g.rle
+  return undefined
+}
+
 /**
  * An event's inline annotations in either form (the rich list, or the native record), read;
  * annotations only in `data_meta_*` files are not downloaded here, so they are not included.

@@ -1,35 +1,36 @@
 /**
  * What model analysis needs from a dataset version's ground-truth events, gathered in one pass
  * over the event stream: the distribution (events, data units, data types, classes, splits) and,
- * when predictions are to be scored, the evaluation targets — boxes per data unit for detection,
- * one label per data unit for classification.
+ * when predictions are to be scored, the evaluation targets — boxes per image for detection, one
+ * label per image for classification.
  *
- * Conventions, matching the COCO export: an image is a data unit, or for an event without one the
- * image file it names, with the same id the export gives it (several events on one image are
- * annotation passes over it, so their boxes are pooled); a category is the annotation's
- * `category_id`, named by its `category`; classes known by name only (the native form) get ids
- * after the largest known one, in name order, as the export numbers them. Annotations are read in
- * the rich list form and in the native form inline in `data`; annotations only in `data_meta_*`
- * files are read when the caller downloaded them (see `collectGroundTruth`), else the events are
- * counted as unread. A
+ * The boxes are the ones the COCO export writes, read by the same reader (GroundTruthReader.ts):
+ * the same image ids, the same image sizes (file entry, else the image file's header, downloaded
+ * when a downloader is given), annotations inline in either form or from `data_meta_*` files,
+ * every box clipped to its image and rounded, degenerate shapes skipped with the export's reasons
+ * (listed in `unusableAnnotations`), the same areas, and category ids numbered as the export
+ * numbers them. Predictions made from an export therefore score against exactly what it holds.
+ * Several events on one image are annotation passes over it, so their boxes are pooled. A
  * classification label is the event's `data.label` (or the native `classification` tool's class);
  * when passes disagree, the label of the pass whose largest object is largest wins (that is what
  * `data.label` means) and the disagreement is counted.
  */
-import { Schema } from "effect"
+import { Chunk, Effect, Schema, Stream } from "effect"
+import type { FileEntry } from "../schemas/Common.js"
 import type { GroundTruthEvent, NativeEntries } from "../schemas/GroundTruth.js"
 import {
-  type EventAnnotations,
-  eventAnnotations,
   eventImage,
   fileNameOf,
   nativeKey,
-  readEventAnnotation,
+  preparedOut,
+  prepareInto,
   scratchSource,
   type SourceAnnotation
 } from "./Annotations.js"
-import type { DetectionDataset, EvalCategory, EvalGroundTruth } from "./DetectionMetrics.js"
+import type { DetectionDataset, EvalGroundTruth } from "./DetectionMetrics.js"
 import { allFinite, polygonsBbox, shoelaceArea } from "./Geometry.js"
+import { CategoryTable, type EventRead, EventReader, forEachAnnotation } from "./GroundTruthReader.js"
+import { IdSizeMap } from "./IdSet.js"
 
 /** The distribution of a dataset version's ground truth. */
 export const GroundTruthStats = Schema.Struct({
@@ -43,7 +44,7 @@ export const GroundTruthStats = Schema.Struct({
   splits: Schema.Record({ key: Schema.String, value: Schema.Int }),
   /** Data units per classification label (only when events carry labels). */
   labels: Schema.Record({ key: Schema.String, value: Schema.Int }),
-  /** Annotations not usable as evaluation boxes, by reason. */
+  /** Annotations not usable as evaluation boxes, by reason (the export's skip reasons). */
   unusableAnnotations: Schema.Record({ key: Schema.String, value: Schema.Int }),
   /** Data units whose annotation passes disagree on the label. */
   conflictingLabels: Schema.Int,
@@ -57,11 +58,11 @@ export type GroundTruthStats = typeof GroundTruthStats.Type
 
 interface PendingBox {
   readonly image_id: number
-  readonly categoryId: number | undefined
-  readonly categoryName: string | undefined
+  /** The class's index in the collector's `CategoryTable`. */
+  readonly category: number
   readonly bbox: readonly [number, number, number, number]
-  readonly area: number | undefined
-  readonly iscrowd: number
+  readonly area: number
+  readonly iscrowd: 0 | 1
 }
 
 interface UnitLabel {
@@ -71,25 +72,19 @@ interface UnitLabel {
   conflicting: boolean
 }
 
-/** An annotation's box (its `bbox`, else its polygons' extent) and area, when its numbers allow one. */
-const boxOf = (
-  a: SourceAnnotation
-):
-  | { readonly bbox: readonly [number, number, number, number]; readonly area: number; readonly fromPolygon: boolean }
-  | undefined =>
-{
+/**
+ * The size of an annotation as given (its `area`, else its box's or polygons' area, 0 when its
+ * numbers allow none): what decides which annotation pass's label is the image's.
+ */
+const givenSize = (a: SourceAnnotation): number => {
+  if (a.area !== undefined && Number.isFinite(a.area)) return a.area
   const b = a.bbox
-  if (b !== undefined) {
-    if (b.length !== 4 || !allFinite(b)) return undefined
-    return { bbox: [b[0], b[1], b[2], b[3]], area: b[2] * b[3], fromPolygon: false }
-  }
+  if (b !== undefined) return b.length === 4 && allFinite(b) ? b[2] * b[3] : 0
   const polygons = a.polygons
-  if (polygons === undefined || polygons.length === 0) return undefined
-  for (const p of polygons) if (!allFinite(p) || p.length % 2 !== 0) return undefined
+  if (polygons === undefined || polygons.length === 0) return 0
+  for (const p of polygons) if (!allFinite(p) || p.length % 2 !== 0) return 0
   const numeric = polygons as ReadonlyArray<ReadonlyArray<number>>
-  const extent = polygonsBbox(numeric)
-  if (extent === undefined) return undefined
-  return { bbox: extent, area: numeric.reduce((sum, p) => sum + shoelaceArea(p), 0), fromPolygon: true }
+  return polygonsBbox(numeric) === undefined ? 0 : numeric.reduce((sum, p) => sum + shoelaceArea(p), 0)
 }
 
 /** The class of a native `classification` annotation: the image-level label of the native form. */
@@ -120,35 +115,53 @@ export class GroundTruthCollector {
   private readonly splits: Record<string, number> = {}
   private readonly unusable: Record<string, number> = {}
   private readonly boxes: Array<PendingBox> = []
+  private readonly categories = new CategoryTable(undefined)
+  private readonly sizes = new IdSizeMap()
   private readonly unitLabels = new Map<number, UnitLabel>()
   private readonly fileNames = new Map<string, number | null>()
   private readonly unread: Record<string, number> = {}
   private readonly scratch = scratchSource()
+  private readonly out = preparedOut()
 
   /** @param keepBoxes keep every box in memory (only needed to score detections). */
   constructor(private readonly keepBoxes: boolean) {}
 
   /**
-   * Adds one event. `fromFiles` are its annotations read from its `data_meta_*` files, when the
-   * caller downloaded them; without them such an event is counted as unread.
+   * A reader of events against this collector's table of image sizes, downloading through
+   * `fetchFile` (images of unknown size, `data_meta_*` files) when given; pass what it reads to
+   * {@link addRead}.
+   */
+  reader<E>(fetchFile?: (entry: FileEntry) => Effect.Effect<string, E>): EventReader<E> {
+    return new EventReader(this.sizes, fetchFile)
+  }
+
+  /**
+   * Adds one event without downloading anything. `fromFiles` are its annotations read from its
+   * `data_meta_*` files, when the caller has them; without them such an event is counted as unread.
+   * An image whose size neither its file entry nor an earlier event gives has no usable boxes
+   * (`image_size_unknown`): {@link readGroundTruth} with a downloader reads the size from the file.
    */
   add(event: GroundTruthEvent, fromFiles?: ReadonlyArray<SourceAnnotation>): void {
+    const read = this.reader<never>().read(event, eventImage(event), "all", false) as EventRead
+    this.addRead(read.unread && fromFiles !== undefined ? { ...read, sources: fromFiles, unread: false } : read)
+  }
+
+  /** Adds one event read by {@link reader}. */
+  addRead(read: EventRead): void {
     this.events++
+    const event = read.event
     const data = event.data ?? undefined
-    const img = eventImage(event)
-    const inline = eventAnnotations(event, img.fileKey)
-    const found: EventAnnotations = inline._tag === "files" && fromFiles !== undefined
-      ? { _tag: "native", sources: fromFiles }
-      : inline
+    const annotations = data?.annotations
+    const native = typeof annotations === "object" && annotations !== null && !Array.isArray(annotations) &&
+      Object.keys(annotations).length > 0
     // The native form says no `type`; it is keyed by media type, which is what `type` names.
-    const nativeImage = inline._tag === "native" && data?.type === undefined
-    bump(this.dataTypes, data?.type ?? (nativeImage ? "image" : "unknown"))
+    bump(this.dataTypes, data?.type ?? (native && data?.type === undefined ? "image" : "unknown"))
     bump(this.splits, event.category ?? "unassigned")
-    const unit = img.id
+    const unit = read.imageId
     if (unit !== undefined && !this.units.has(unit)) {
       this.units.add(unit)
       const files = event.data_unit?.files ?? undefined
-      const entries = files !== undefined ? Object.values(files) : img.entry !== undefined ? [img.entry] : []
+      const entries = files !== undefined ? Object.values(files) : read.image !== undefined ? [read.image] : []
       for (const entry of entries) {
         const name = fileNameOf(entry)
         if (name === undefined) continue
@@ -157,54 +170,39 @@ export class GroundTruthCollector {
         this.fileNames.set(name, seen === undefined || seen === unit ? unit : null)
       }
     }
-    if (found._tag === "files") bump(this.unread, "data_meta_files")
+    if (read.unread) bump(this.unread, "data_meta_files")
+    const keep = this.keepBoxes
+    // An event unusable as a whole for a reason of its own (not one per annotation) counts once.
+    const eventSkip = read.skip !== undefined && read.skip !== "no_image" ? read.skip : undefined
+    if (keep && eventSkip !== undefined) bump(this.unusable, eventSkip)
+    const width = read.width, height = read.height
+    const out = this.out
     let largest = -1
-    const n = found._tag === "list" ? found.list.length : found._tag === "native" ? found.sources.length : 0
-    for (let k = 0; k < n; k++) {
-      const a: SourceAnnotation = found._tag === "list"
-        ? readEventAnnotation(found.list[k], this.scratch)
-        : (found as { sources: ReadonlyArray<SourceAnnotation> }).sources[k]!
+    forEachAnnotation(read, this.scratch, (a) => {
       if (a.unusable !== undefined) {
         // Not an annotation of the image (an unsupported tool, no coordinate, not an object).
-        if (this.keepBoxes) bump(this.unusable, a.unusable)
-        continue
+        if (keep) bump(this.unusable, a.unusable)
+        return
       }
-      const name = a.categoryName ?? (a.categoryId !== undefined ? `#${a.categoryId}` : "unknown")
-      bump(this.classes, name)
-      const box = boxOf(a)
-      const area = a.area !== undefined && Number.isFinite(a.area) ? a.area : box !== undefined ? box.area : 0
-      if (area > largest) largest = area
-      if (!this.keepBoxes) continue
-      if (unit === undefined) {
-        bump(this.unusable, "no_image")
-        continue
-      }
-      if (box === undefined) {
-        bump(this.unusable, "invalid_bbox")
-        continue
-      }
-      const b = box.bbox
-      if (b[2] <= 0 || b[3] <= 0) {
-        bump(this.unusable, "non_positive_size")
-        continue
-      }
-      const categoryId = a.categoryId !== undefined && Number.isInteger(a.categoryId) ? a.categoryId : undefined
-      const categoryName = a.categoryName
-      if (categoryId === undefined && categoryName === undefined) {
-        bump(this.unusable, "unknown_class")
-        continue
-      }
-      const givenArea = a.area !== undefined && Number.isFinite(a.area) && a.area > 0 ? a.area : undefined
+      bump(this.classes, a.categoryName ?? (a.categoryId !== undefined ? `#${a.categoryId}` : "unknown"))
+      const size = givenSize(a)
+      if (size > largest) largest = size
+      if (!keep || eventSkip !== undefined) return
+      if (unit === undefined) return bump(this.unusable, "no_image")
+      if (width === undefined || height === undefined) return bump(this.unusable, "image_size_unknown")
+      const reason = prepareInto(a, width, height, out)
+      if (reason !== undefined) return bump(this.unusable, reason)
+      const name = this.categories.nameOf(a)
+      if (name === undefined) return bump(this.unusable, "unknown_class")
       this.boxes.push({
         image_id: unit,
-        categoryId,
-        categoryName,
-        bbox: b,
-        area: givenArea ?? (box.fromPolygon ? box.area : undefined),
-        iscrowd: a.iscrowd === 1 ? 1 : 0
+        category: this.categories.indexOf(name, a),
+        bbox: [out.x, out.y, out.w, out.h],
+        area: out.area,
+        iscrowd: out.iscrowd
       })
-    }
-    const label = data?.label ?? (inline._tag === "native" ? nativeLabel(event, img.fileKey) : undefined)
+    })
+    const label = data?.label ?? (native ? nativeLabel(event, read.fileKey) : undefined)
     if (unit !== undefined && typeof label === "string" && label.length > 0) {
       const previous = this.unitLabels.get(unit)
       if (previous === undefined) {
@@ -259,42 +257,60 @@ export class GroundTruthCollector {
     return out
   }
 
-  /** The detection evaluation target: every data unit as an image, categories, boxes. */
+  /**
+   * The detection evaluation target: every image seen, the categories with boxes under the ids the
+   * export gives them, and the boxes as the export writes them.
+   */
   detectionDataset(): DetectionDataset {
-    const names = new Map<number, string>()
-    for (const b of this.boxes) {
-      if (b.categoryId !== undefined && !names.has(b.categoryId)) {
-        names.set(b.categoryId, b.categoryName ?? `#${b.categoryId}`)
-      }
-    }
-    const idByName = new Map<string, number>()
-    for (const [id, name] of names) if (!idByName.has(name)) idByName.set(name, id)
-    // Classes known by name only are numbered after the largest known id in name order, as the
-    // export numbers them, so predictions written against an export's category ids match.
-    let next = Math.max(0, ...names.keys()) + 1
-    const unnamed = [
-      ...new Set(
-        this.boxes.filter((b) => b.categoryId === undefined && !idByName.has(b.categoryName!)).map((b) =>
-          b.categoryName!
-        )
-      )
-    ].sort()
-    for (const name of unnamed) {
-      idByName.set(name, next)
-      names.set(next++, name)
-    }
-    const annotations: Array<EvalGroundTruth> = []
-    for (const b of this.boxes) {
-      const id = b.categoryId ?? idByName.get(b.categoryName!)!
-      annotations.push({
-        image_id: b.image_id,
-        category_id: id,
-        bbox: b.bbox,
-        ...(b.area !== undefined ? { area: b.area } : {}),
-        iscrowd: b.iscrowd
-      })
-    }
-    const categories: Array<EvalCategory> = [...names].map(([id, name]) => ({ id, name })).sort((a, b) => a.id - b.id)
+    const { categories, ids } = this.categories.finalize()
+    const annotations: Array<EvalGroundTruth> = this.boxes.map((b) => ({
+      image_id: b.image_id,
+      category_id: ids[b.category]!,
+      bbox: b.bbox,
+      area: b.area,
+      iscrowd: b.iscrowd
+    }))
     return { images: [...this.units], categories, annotations }
   }
 }
+
+/** Options of {@link readGroundTruth}. */
+export interface ReadGroundTruthOptions<E> {
+  /** Downloads a file entry (images of unknown size, `data_meta_*` files); without it nothing is downloaded. */
+  readonly fetchFile?: ((entry: FileEntry) => Effect.Effect<string, E>) | undefined
+  /** Called after each page with the number of events added so far. */
+  readonly onPage?: ((eventsDone: number) => void) | undefined
+  /** Files downloaded at once. Default 8. */
+  readonly concurrency?: number
+}
+
+/**
+ * Collects a stream of events: each page is read first (downloads with bounded concurrency), then
+ * its events are added in order.
+ */
+export const readGroundTruth = <E, R>(
+  events: Stream.Stream<GroundTruthEvent, E, R>,
+  keepBoxes: boolean,
+  options: ReadGroundTruthOptions<E> = {}
+): Effect.Effect<GroundTruthCollector, E, R> =>
+  Effect.gen(function*() {
+    const collector = new GroundTruthCollector(keepBoxes)
+    const reader = collector.reader(options.fetchFile)
+    let done = 0
+    yield* Stream.runForEachChunk(events, (chunk) =>
+      Effect.gen(function*() {
+        const page = Chunk.toReadonlyArray(chunk)
+        const reads: Array<EventRead> = new Array(page.length)
+        const pending: Array<Effect.Effect<void, E>> = []
+        page.forEach((event, i) => {
+          const read = reader.read(event, eventImage(event), "all", false)
+          if (Effect.isEffect(read)) pending.push(Effect.map(read, (r) => void (reads[i] = r)))
+          else reads[i] = read
+        })
+        yield* Effect.all(pending, { concurrency: options.concurrency ?? 8, discard: true })
+        for (const read of reads) collector.addRead(read)
+        done += page.length
+        options.onPage?.(done)
+      }))
+    return collector
+  })

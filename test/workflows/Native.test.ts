@@ -20,7 +20,7 @@ import { collectGroundTruth } from "../../src/workflows/Analyze.js"
 import { eventImage, fromNative, imageIdentity, nativeKey } from "../../src/workflows/Annotations.js"
 import { validate } from "../../src/workflows/Coco.js"
 import { exportEvents, type ExportOptions, type ExportRun } from "../../src/workflows/Export.js"
-import { GroundTruthCollector } from "../../src/workflows/GroundTruthSummary.js"
+import { GroundTruthCollector, readGroundTruth } from "../../src/workflows/GroundTruthSummary.js"
 import { IdSet, IdSizeMap, syntheticImageId } from "../../src/workflows/IdSet.js"
 import { readImageSize, sizeFromHeader } from "../../src/workflows/ImageSize.js"
 import { splitEvents } from "../../src/workflows/Split.js"
@@ -437,35 +437,49 @@ describe("native form, no data unit: split and analysis", () => {
       }
     }))
 
-  it("analysis reads inline native annotations: classes, boxes under the export's ids, category ids in name order, the classification label", () => {
-    const collector = new GroundTruthCollector(true)
-    const labelled = (u: (typeof units)[number], label: string) => {
-      const data = native(u.shapes)
-      data.annotations.image.push({ id: "label", tool: "classification", classification: { class: label } })
-      return evidenceEvent(u.image, data)
-    }
-    for (const [i, u] of units.entries()) collector.add(labelled(u, i === 1 ? "night" : "day"))
-    collector.add(
-      evidenceEvent("https://s3.example/only-meta.png", {}, { data_meta_1: { url: "https://s3.example/m.json" } })
-    )
-    const stats = collector.stats()
-    expect(stats.events).toBe(4)
-    expect(stats.dataUnits).toBe(4)
-    expect(stats.dataTypes).toStrictEqual({ image: 3, unknown: 1 })
-    expect(stats.classes).toStrictEqual({ car: 3, person: 1, dog: 1 })
-    expect(stats.labels).toStrictEqual({ day: 2, night: 1 })
-    expect(stats.unreadEvents).toStrictEqual({ data_meta_files: 1 })
-    const dataset = collector.detectionDataset()
-    expect(dataset.categories).toStrictEqual([{ id: 1, name: "car" }, { id: 2, name: "dog" }, {
-      id: 3,
-      name: "person"
-    }])
-    const first = syntheticImageId(`url:${units[0]!.image}`)
-    expect(dataset.annotations.filter((a) => a.image_id === first)).toStrictEqual([
-      { image_id: first, category_id: 1, bbox: [10, 10, 50, 30], iscrowd: 0 },
-      { image_id: first, category_id: 3, bbox: [5, 5, 35, 55], area: 35 * 55, iscrowd: 0 }
-    ])
-  })
+  it.effect("analysis reads inline native annotations: classes, boxes under the export's ids, category ids in name order, the classification label", () =>
+    Effect.gen(function*() {
+      const labelled = (u: (typeof units)[number], label: string) => {
+        const data = native(u.shapes)
+        data.annotations.image.push({ id: "label", tool: "classification", classification: { class: label } })
+        return evidenceEvent(u.image, data)
+      }
+      const events = [
+        ...units.map((u, i) => labelled(u, i === 1 ? "night" : "day")),
+        evidenceEvent("https://s3.example/only-meta.png", {}, { data_meta_1: { url: "https://s3.example/m.json" } })
+      ]
+      // Without a downloader the image sizes (not in the file entries) stay unknown: no boxes, as
+      // the export would write none; with one, the sizes come from the image headers.
+      const offline = new GroundTruthCollector(true)
+      for (const e of events) offline.add(e)
+      expect(offline.detectionDataset().annotations).toStrictEqual([])
+      expect(offline.stats().unusableAnnotations).toStrictEqual({ image_size_unknown: 5 })
+      const collector = yield* readGroundTruth(Stream.fromIterable(events.slice(0, 3)), true, { fetchFile })
+      collector.add(events[3]!)
+      const stats = collector.stats()
+      expect(stats.events).toBe(4)
+      expect(stats.dataUnits).toBe(4)
+      expect(stats.dataTypes).toStrictEqual({ image: 3, unknown: 1 })
+      expect(stats.classes).toStrictEqual({ car: 3, person: 1, dog: 1 })
+      expect(stats.labels).toStrictEqual({ day: 2, night: 1 })
+      expect(stats.unreadEvents).toStrictEqual({ data_meta_files: 1 })
+      expect(stats.unusableAnnotations).toStrictEqual({})
+      const dataset = collector.detectionDataset()
+      expect(dataset.categories).toStrictEqual([{ id: 1, name: "car" }, { id: 2, name: "dog" }, {
+        id: 3,
+        name: "person"
+      }])
+      const first = syntheticImageId(`url:${units[0]!.image}`)
+      expect(dataset.annotations.filter((a) => a.image_id === first)).toStrictEqual([
+        { image_id: first, category_id: 1, bbox: [10, 10, 50, 30], area: 1500, iscrowd: 0 },
+        { image_id: first, category_id: 3, bbox: [5, 5, 35, 55], area: 35 * 55, iscrowd: 0 }
+      ])
+      // Clipped to the 64 x 48 image, as the export clips it.
+      const second = syntheticImageId(`url:${units[1]!.image}`)
+      expect(dataset.annotations.filter((a) => a.image_id === second)).toStrictEqual([
+        { image_id: second, category_id: 1, bbox: [50, 40, 14, 8], area: 112, iscrowd: 0 }
+      ])
+    }))
 
   it.effect("analysis downloads data_meta files when the file cache is there, and says which events it could not read otherwise", () =>
     Effect.gen(function*() {
