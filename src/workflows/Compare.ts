@@ -24,7 +24,7 @@ import {
   withTaskHint
 } from "./Analyze.js"
 import { PredictionsError } from "./Predictions.js"
-import { flatMetrics } from "./Scoring.js"
+import { flatMetrics, type Score } from "./Scoring.js"
 
 /** Which way a metric improves. */
 export const Direction = Schema.Literal("higher", "lower")
@@ -64,6 +64,31 @@ export class UnknownMetricError extends Schema.TaggedError<UnknownMetricError>()
 }) {
   override get message(): string {
     return this.detail
+  }
+}
+
+/** One model's figure for one class. */
+interface ClassFigure {
+  readonly metric: "AP" | "f1"
+  readonly model_id: number
+  readonly class: string
+  readonly value: number
+}
+
+/** A score's per-class figures: AP of each class with ground truth, or each label's F1. */
+const classFigures = (modelId: number, score: Score): ReadonlyArray<ClassFigure> =>
+  score.task === "detection"
+    ? score.metrics.perClass.flatMap((c) =>
+      c.ap === null ? [] : [{ metric: "AP" as const, model_id: modelId, class: c.name, value: c.ap }]
+    )
+    : score.metrics.perClass.map((c) => ({ metric: "f1" as const, model_id: modelId, class: c.label, value: c.f1 }))
+
+/** The per-class figures of the first figure's kind (models of another task are not comparable by class). */
+const sameMetric = (rows: ReadonlyArray<ClassFigure>): NonNullable<Comparison["perClass"]> => {
+  const metric = rows[0].metric
+  return {
+    metric,
+    rows: rows.filter((r) => r.metric === metric).map((r) => ({ model_id: r.model_id, class: r.class, value: r.value }))
   }
 }
 
@@ -123,6 +148,14 @@ export interface Comparison {
   readonly availableMetrics: ReadonlyArray<string>
   /** What the comparison assumed for lack of data (a task chosen without a model type…). */
   readonly notes: ReadonlyArray<string>
+  /**
+   * With recompute: every scored model's per-class figure (AP for detection, F1 for
+   * classification), so that models can be compared class by class.
+   */
+  readonly perClass?: {
+    readonly metric: "AP" | "f1"
+    readonly rows: ReadonlyArray<{ readonly model_id: number; readonly class: string; readonly value: number }>
+  }
 }
 
 /**
@@ -177,6 +210,7 @@ export const compareModels: (
   // A backend that sends only the evidenced fields sends no metrics: say so, not "has no accuracy".
   const sentNoMetrics = (m: Model) => m.metrics === undefined || m.metrics === null
   const recompute = input.recompute
+  const perClassRows: Array<ClassFigure> = []
   if (recompute === undefined) {
     for (const m of list) {
       values.set(m.id, numericMetrics(m))
@@ -224,6 +258,7 @@ export const compareModels: (
         scoreThreshold: recompute.score_threshold
       }).pipe(Effect.mapError(withTaskHint(taskNote(m, recompute.task))))
       values.set(m.id, flatMetrics(score))
+      perClassRows.push(...classFigures(m.id, score))
       done++
     }
     options.onProgress?.({ stage: "scoring", done, total: list.length })
@@ -279,6 +314,7 @@ export const compareModels: (
     missing,
     best: ranking[0] ?? null,
     availableMetrics: available,
-    notes
+    notes,
+    ...(perClassRows.length > 0 ? { perClass: sameMetric(perClassRows) } : {})
   } satisfies Comparison
 })
