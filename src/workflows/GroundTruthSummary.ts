@@ -106,6 +106,14 @@ const bump = (m: Record<string, number>, key: string, by = 1): void => {
   m[key] = (m[key] ?? 0) + by
 }
 
+/** An image's file entry, its local path when it was downloaded, and its size when known. */
+export interface ImageFile {
+  readonly entry: FileEntry
+  readonly path: string | undefined
+  readonly width: number | undefined
+  readonly height: number | undefined
+}
+
 /** Accumulates events; call {@link stats}, {@link detectionDataset} or {@link labels} at the end. */
 export class GroundTruthCollector {
   private events = 0
@@ -119,6 +127,7 @@ export class GroundTruthCollector {
   private readonly sizes = new IdSizeMap()
   private readonly unitLabels = new Map<number, UnitLabel>()
   private readonly fileNames = new Map<string, number | null>()
+  private readonly imageFiles = new Map<number, ImageFile>()
   private readonly unread: Record<string, number> = {}
   private readonly scratch = scratchSource()
   private readonly out = preparedOut()
@@ -160,6 +169,9 @@ export class GroundTruthCollector {
     const unit = read.imageId
     if (unit !== undefined && !this.units.has(unit)) {
       this.units.add(unit)
+      if (read.image !== undefined) {
+        this.imageFiles.set(unit, { entry: read.image, path: read.imagePath, width: read.width, height: read.height })
+      }
       const files = event.data_unit?.files ?? undefined
       const entries = files !== undefined ? Object.values(files) : read.image !== undefined ? [read.image] : []
       for (const entry of entries) {
@@ -243,6 +255,11 @@ export class GroundTruthCollector {
   /** Every data unit id seen. */
   dataUnitIds(): ReadonlySet<number> {
     return this.units
+  }
+
+  /** The image file of an image id and its size, as its first event gave them. */
+  imageFile(imageId: number): ImageFile | undefined {
+    return this.imageFiles.get(imageId)
   }
 
   /** The data unit a file name belongs to, or undefined (unknown or shared by several units). */
