@@ -53,6 +53,8 @@ export interface SandboxContext {
   readonly pages: PagePool
   readonly maxUploadBytes: number
   readonly uploadExpirySeconds: number
+  /** How long a request body may stop arriving before it is answered `408`; default `DEFAULT_BODY_TIMEOUT_MS`. */
+  readonly bodyTimeoutMs?: number | undefined
   /** `http://host:port` of the bound server, for links when a request has no usable Host. */
   origin: string
   /**

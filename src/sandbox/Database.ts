@@ -139,4 +139,14 @@ CREATE TABLE IF NOT EXISTS chunked_uploads (
   file_media TEXT,
   bytes_received INTEGER NOT NULL DEFAULT 0
 );
+
+-- The evidence profile's integer upload ids, handed out as a database sequence hands them out
+-- (AUTOINCREMENT: never twice, even after rows go). A directory whose uploads predate the sequence
+-- starts it past their highest integer id (this runs at every start; it inserts only once).
+CREATE TABLE IF NOT EXISTS upload_numbers (n INTEGER PRIMARY KEY AUTOINCREMENT);
+INSERT INTO upload_numbers (n)
+  SELECT MAX(CAST(id AS INTEGER)) FROM chunked_uploads
+  WHERE length(id) <= 15 AND id NOT GLOB '*[^0-9]*'
+    AND NOT EXISTS (SELECT 1 FROM upload_numbers)
+  HAVING MAX(CAST(id AS INTEGER)) IS NOT NULL;
 `

@@ -50,6 +50,53 @@ export const json = (
 export const errorResponse = (error: ApiError): HttpServerResponse.HttpServerResponse =>
   json(error.body, error.status, error.headers)
 
+/**
+ * How deeply a JSON request body may nest. A real serializer refuses far shallower documents than
+ * this; the limit exists so that rendering a stored value (recursive `JSON.stringify`) can never
+ * overflow the stack.
+ */
+export const MAX_JSON_DEPTH = 64
+
+/** The deepest nesting of arrays and objects in JSON text, found without parsing it (strings skipped). */
+const jsonDepth = (text: string): number => {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 || c === 91) deepest = Math.max(deepest, ++depth)
+    else if (c === 125 || c === 93) depth--
+  }
+  return deepest
+}
+
+/**
+ * Parses a JSON request body. Malformed JSON, nesting deeper than `MAX_JSON_DEPTH`, and a
+ * `__proto__` key at any level (which a plain object would take as its prototype, slipping past
+ * key checks) are each a 400 naming the problem, never a 500.
+ */
+export const parseJsonBody = (text: string): unknown => {
+  const depth = jsonDepth(text)
+  if (depth > MAX_JSON_DEPTH) {
+    throw detailError(400, `JSON nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted.`)
+  }
+  try {
+    return JSON.parse(text, (key, value: unknown) => {
+      if (key === "__proto__") throw new ReservedKey()
+      return value
+    })
+  } catch (e) {
+    if (e instanceof ReservedKey) throw detailError(400, "JSON key \"__proto__\" is not accepted.")
+    throw detailError(400, `JSON parse error - ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+class ReservedKey extends Error {}
+
 /** The request's query string. */
 export const queryOf = (request: HttpServerRequest.HttpServerRequest): URLSearchParams => {
   const q = request.url.indexOf("?")

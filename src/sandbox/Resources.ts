@@ -34,6 +34,7 @@ import {
   pageJson,
   pageLinks,
   pageRequest,
+  parseJsonBody,
   pathOf,
   queryOf,
   resolvePage,
@@ -267,29 +268,52 @@ const modelAnswer = (
 ): Record<string, unknown> =>
   ctx.profile === "evidence" ? evidenceModel(modelObject(row, sign)) : modelObject(row, sign)
 
+type ModelOrdering = (typeof MODEL_ORDERINGS)[number]
+
+/** Each ordering term's column, its SQL, and the id tie-break in the same direction (split once). */
+const ORDER_TERMS = Object.fromEntries(
+  MODEL_ORDERINGS.map((term) => {
+    const [sql, tieBreak] = ORDER_SQL[term].split(", ") as [string, string | undefined]
+    return [term, { column: sql.split(" ")[0]!, sql, tieBreak }]
+  })
+) as Record<ModelOrdering, { readonly column: string; readonly sql: string; readonly tieBreak: string | undefined }>
+
+/**
+ * ORDER BY clauses already built, by their distinct terms and the last term. Bounded by
+ * construction: three columns in two directions make a few dozen keys at most.
+ */
+const orderClauses = new Map<string, string>()
+
 /**
  * The models listing's `ordering`: comma-separated terms, as DRF's `OrderingFilter` reads them.
  * Unknown terms are dropped and, with none left, the default order applies: DRF ignores what it
- * cannot order by rather than answering 400 (docs/wire-protocol.md "Pagination").
+ * cannot order by rather than answering 400 (docs/wire-protocol.md "Pagination"). The SQL is each
+ * distinct column in the order given (a repeated column counts once, as in SQL), then the last
+ * term's id tie-break; each combination is built once.
  */
 const modelOrder = (query: URLSearchParams): string => {
-  const terms = listParam(query, "ordering").filter((t): t is (typeof MODEL_ORDERINGS)[number] =>
+  const terms = listParam(query, "ordering").filter((t): t is ModelOrdering =>
     (MODEL_ORDERINGS as ReadonlyArray<string>).includes(t)
   )
-  if (terms.length === 0) return ORDER_SQL.id
-  // Each term's SQL is its column then an id tie-break in the same direction: the columns in the
-  // order given (a repeated column counts once, as in SQL), then the last term's tie-break.
-  const seen = new Set<string>()
-  const parts: Array<string> = []
-  for (
-    const sql of [...terms.map((t) => ORDER_SQL[t].split(", ")[0]!), ORDER_SQL[terms[terms.length - 1]!].split(", ")[1]]
-  ) {
-    const column = sql?.split(" ")[0]
-    if (sql === undefined || seen.has(column!)) continue
-    seen.add(column!)
-    parts.push(sql)
+  const last = terms[terms.length - 1]
+  if (last === undefined) return ORDER_SQL.id
+  const distinct: Array<ModelOrdering> = []
+  const columns = new Set<string>()
+  for (const term of terms) {
+    if (columns.has(ORDER_TERMS[term].column)) continue
+    columns.add(ORDER_TERMS[term].column)
+    distinct.push(term)
   }
-  return parts.join(", ")
+  const key = `${distinct.join(",")}|${last}`
+  let clause = orderClauses.get(key)
+  if (clause === undefined) {
+    const parts = distinct.map((t) => ORDER_TERMS[t].sql)
+    const tieBreak = ORDER_TERMS[last].tieBreak
+    if (tieBreak !== undefined && !columns.has("id")) parts.push(tieBreak)
+    clause = parts.join(", ")
+    orderClauses.set(key, clause)
+  }
+  return clause
 }
 
 /** `GET models/`. */
@@ -384,18 +408,16 @@ export const getModel = (ctx: SandboxContext, rawId: string | undefined): Handle
     return json(yield* modelDetail(ctx, row, queryOf(request), originOf(request, ctx.origin)))
   })
 
-/** Reads a JSON object body; malformed JSON or a non-object is a 400 a person can act on. */
+/**
+ * Reads a JSON object body; malformed, too deeply nested or `__proto__`-keyed JSON, or a
+ * non-object, is a 400 a person can act on.
+ */
 export const readJsonObject = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   const text = yield* request.text.pipe(
     Effect.mapError((e) => detailError(400, `Could not read the request body: ${e.message}`))
   )
-  let body: unknown
-  try {
-    body = JSON.parse(text)
-  } catch (e) {
-    throw detailError(400, `JSON parse error - ${e instanceof Error ? e.message : String(e)}`)
-  }
+  const body = parseJsonBody(text)
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new ApiError({
       status: 400,
@@ -488,7 +510,9 @@ const validate = (
   allowed: ReadonlyArray<string>,
   required: ReadonlyArray<string>
 ): FieldErrors => {
-  const errors: FieldErrors = {}
+  // No prototype: a key such as `__proto__` is then an ordinary entry, never a prototype change
+  // that would leave the error list looking empty.
+  const errors = Object.create(null) as FieldErrors
   for (const key of Object.keys(body)) {
     if (!allowed.includes(key)) errors[excerpt(key)] = ["Unknown field."]
   }

@@ -25,7 +25,7 @@ import { SANDBOX_PROFILES, type SandboxContext, type SandboxProfile, SandboxStat
 import { defaultDataDir, prepareDataDir, type SeedKind } from "./DataDir.js"
 import { FaultInjector, parseFaultSpec } from "./Faults.js"
 import * as PagePool from "./PagePool.js"
-import { API_PREFIX, makeApp } from "./Server.js"
+import { API_PREFIX, DEFAULT_BODY_TIMEOUT_MS, makeApp, nodeServerTimeouts } from "./Server.js"
 
 /** The token a sandbox accepts unless told otherwise. */
 export const SANDBOX_DEV_TOKEN = "synapse-sandbox-dev-token"
@@ -60,6 +60,8 @@ export interface SandboxOptions {
   readonly maxUploadBytes?: number | undefined
   /** Seconds until an unfinished upload expires; default 24 h. */
   readonly uploadExpirySeconds?: number | undefined
+  /** Milliseconds a request's headers or body may stop arriving before a `408`; default 30 000. */
+  readonly bodyTimeoutMs?: number | undefined
   /**
    * Most threads reading and rendering event pages at once (each started when a page request finds
    * the others busy); default the number of cores, at most 4.
@@ -159,6 +161,7 @@ export const start = Effect.fn("Sandbox.start")(function*(options: SandboxOption
   yield* whole("events", options.events, 1)
   yield* whole("max upload bytes", options.maxUploadBytes, 0)
   yield* whole("upload expiry seconds", options.uploadExpirySeconds, 1)
+  yield* whole("body timeout ms", options.bodyTimeoutMs, 100)
   yield* whole("page threads", options.pageThreads, 1, MAX_PAGE_THREADS)
   const profile: SandboxProfile = (yield* parseProfile(options.profile, "the sandbox profile")) ??
     (yield* parseProfile(process.env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE")) ??
@@ -209,13 +212,17 @@ export const start = Effect.fn("Sandbox.start")(function*(options: SandboxOption
     pages,
     maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     uploadExpirySeconds: options.uploadExpirySeconds ?? 24 * 3600,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
     origin: "",
     counts: new Map(),
     seeks: new Map(),
     dataVersion: { value: -1 }
   }
   const server = yield* NodeHttpServer.make(
-    () => withJsonClientErrors(Http.createServer({ keepAliveTimeout: 5_000 })),
+    () =>
+      withJsonClientErrors(
+        Http.createServer({ keepAliveTimeout: 5_000, ...nodeServerTimeouts(ctx.bodyTimeoutMs) })
+      ),
     {
       port: options.port ?? 0,
       host

@@ -8,22 +8,46 @@
  * never a dropped connection (unless a fault asks for one). A 401 names its scheme
  * (`WWW-Authenticate: Token`); the evidence profile also answers a path missing its trailing slash
  * with Django's `301` to the slashed path.
+ *
+ * Bad input is a 4xx, never a 500 or a hang: a path with a `;` or `#` (which the router would cut
+ * off, answering for a shorter path) is a 404 and one with malformed percent-encoding a 400; a
+ * request body that stops arriving for `bodyTimeoutMs` is answered `408` and its connection closed
+ * (the handler is interrupted, so an upload keeps its offset and resumes with the next PUT); and a
+ * body the handler did not read is drained before the answer goes out, so that closing the
+ * connection never resets it under the client's feet.
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { toServerResponse } from "@effect/platform-node/NodeHttpServerRequest"
+import { toIncomingMessage, toServerResponse } from "@effect/platform-node/NodeHttpServerRequest"
 import { Cause, Effect, Option } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import * as Fs from "node:fs"
+import type * as Http from "node:http"
 import { pipeline } from "node:stream"
 import type { SandboxContext } from "./Context.js"
 import { FaultSpecError, formatFaultSpec, parseFaultSpec } from "./Faults.js"
-import { ApiError, detailError, errorResponse, json, pathOf, queryOf } from "./Http.js"
+import { ApiError, detailError, errorResponse, json, parseJsonBody, pathOf, queryOf } from "./Http.js"
 import { checkMediaRequest, parseRange, throttle } from "./Media.js"
 import * as Resources from "./Resources.js"
 import * as Uploads from "./Uploads.js"
 
 /** The path prefix of the API: the sandbox's base URL is `http://host:port/api/v1`. */
 export const API_PREFIX = "/api/v1"
+
+/** How long a request body may stop arriving before the sandbox answers `408`, unless configured. */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000
+
+/**
+ * Node server options that bound how long a request may take to arrive: its headers within the
+ * body timeout (a client trickling headers holds a connection as surely as one trickling a body),
+ * the whole request within ten minutes (a safety net: a stalled body is caught sooner by the idle
+ * check of `makeApp`, and a steady one of the size a chunk has arrives well within it), both
+ * checked every second instead of Node's thirty.
+ */
+export const nodeServerTimeouts = (bodyTimeoutMs: number = DEFAULT_BODY_TIMEOUT_MS) => ({
+  headersTimeout: bodyTimeoutMs,
+  requestTimeout: Math.max(600_000, bodyTimeoutMs),
+  connectionsCheckingInterval: Math.min(1_000, bodyTimeoutMs)
+})
 
 type Respond = Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>
 
@@ -135,12 +159,11 @@ const replaceFaults = (ctx: SandboxContext): Respond =>
     let spec = text
     let seed: number | undefined
     if (text.trim().startsWith("{")) {
-      let body: { spec?: unknown; rand_seed?: unknown }
-      try {
-        body = JSON.parse(text) as typeof body
-      } catch {
-        throw detailError(400, "Malformed JSON: expected {\"spec\": \"status5xx=0.1,…\"}.")
+      const parsed = parseJsonBody(text)
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw detailError(400, "Expected {\"spec\": \"status5xx=0.1,…\"}.")
       }
+      const body = parsed as { spec?: unknown; rand_seed?: unknown }
       if (typeof body.spec !== "string") throw detailError(400, "Expected {\"spec\": \"status5xx=0.1,…\"}.")
       spec = body.spec
       if (body.rand_seed !== undefined) {
@@ -301,7 +324,11 @@ export const makeApp = (ctx: SandboxContext) => {
   const routed = router.pipe(
     Effect.catchTag("RouteNotFound", ({ request }) => {
       const allowed = allowedMethods(pathOf(request))
-      if (allowed.length === 0) return Effect.succeed(json({ detail: "Not found." }, 404))
+      // A method the path allows that still found no route: the router read the path otherwise
+      // than the table does, so nothing here serves it.
+      if (allowed.length === 0 || allowed.includes(request.method)) {
+        return Effect.succeed(json({ detail: "Not found." }, 404))
+      }
       return Effect.succeed(
         json({ detail: `Method "${request.method}" not allowed.` }, 405, { allow: allowed.join(", ") })
       )
@@ -310,15 +337,16 @@ export const makeApp = (ctx: SandboxContext) => {
   )
   const authed = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
+    const malformed = checkPath(pathOf(request))
+    if (malformed !== undefined) return errorResponse(malformed)
     const redirect = ctx.profile === "evidence" ? slashRedirect(request, allowedMethods) : undefined
     if (redirect !== undefined) return redirect
     const denied = needsToken(pathOf(request)) ? authorize(ctx, request) : undefined
     if (denied !== undefined) return errorResponse(denied)
     return yield* routed
   })
-  return Effect.gen(function*() {
+  const answer = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    ctx.stats.requests++
     const decision = ctx.faults.decide(pathOf(request))
     if (decision.latency > 0) yield* Effect.sleep(decision.latency)
     switch (decision.kind) {
@@ -337,6 +365,120 @@ export const makeApp = (ctx: SandboxContext) => {
         return sabotage(request, response, decision.kind)
       }
     }
+  })
+  const bodyTimeoutMs = ctx.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS
+  return Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    ctx.stats.requests++
+    const incoming = toIncomingMessage(request)
+    const settled = Effect.flatMap(answer, (response) => settleBody(request, incoming, response))
+    // A request whose body has fully arrived (every GET) cannot stall: no watch, no timer.
+    if (incoming.complete) return yield* settled
+    // The application runs uninterruptibly (the platform's choice); the race needs its loser
+    // interruptible, as route handlers are anyway.
+    return yield* Effect.interruptible(Effect.raceFirst(
+      settled,
+      bodyStalled(incoming, bodyTimeoutMs).pipe(
+        Effect.zipRight(
+          Effect.logInfo(
+            `sandbox: ${request.method} ${pathOf(request)}: no body bytes for ${bodyTimeoutMs} ms; answered 408`
+          )
+        ),
+        Effect.zipRight(answerStalled(request, bodyTimeoutMs))
+      )
+    ))
+  })
+}
+
+/**
+ * A path the router must not see: one with `;` or `#`, which it would cut off (answering
+ * `models/101;DROP TABLE models/` as model 101), is not found; malformed percent-encoding is a 400.
+ */
+const checkPath = (path: string): ApiError | undefined => {
+  if (path.includes(";") || path.includes("#")) return detailError(404, "Not found.")
+  try {
+    decodeURIComponent(path)
+  } catch {
+    return detailError(400, "Malformed percent-encoding in the request path.")
+  }
+  return undefined
+}
+
+/**
+ * Answers `408` to a request whose body stopped arriving, and closes its connection. Written to the
+ * socket here, before the race interrupts the handler: interrupting a handler that was reading the
+ * body destroys the request, and the connection with it, so the answer must already be on its way.
+ */
+const answerStalled = (
+  request: HttpServerRequest.HttpServerRequest,
+  bodyTimeoutMs: number
+): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.async((resume) => {
+    const body = { detail: `The request body stopped arriving for ${bodyTimeoutMs / 1000} s; send the request again.` }
+    const response = json(body, 408, { connection: "close" })
+    const nodeResponse = toServerResponse(request)
+    if (nodeResponse.headersSent) {
+      nodeResponse.destroy()
+      return resume(Effect.succeed(response))
+    }
+    const text = JSON.stringify(body)
+    nodeResponse.writeHead(408, {
+      "content-type": "application/json",
+      "content-length": String(Buffer.byteLength(text)),
+      connection: "close"
+    })
+    nodeResponse.end(text, () => resume(Effect.succeed(response)))
+  })
+
+/**
+ * Completes once a request body has stopped arriving for `idleMs`: no new bytes on the socket while
+ * the server holds none of them unread (a handler busy elsewhere is not the client's stall). Never
+ * completes for a body that arrives whole; the interval stops when it does or when interrupted.
+ */
+const bodyStalled = (incoming: Http.IncomingMessage, idleMs: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    let seen = incoming.socket.bytesRead
+    let quietSince = Date.now()
+    const timer = setInterval(() => {
+      if (incoming.complete || incoming.destroyed) return clearInterval(timer)
+      const read = incoming.socket.bytesRead
+      if (read !== seen || incoming.readableLength > 0) {
+        seen = read
+        quietSince = Date.now()
+      } else if (Date.now() - quietSince >= idleMs) {
+        clearInterval(timer)
+        resume(Effect.void)
+      }
+    }, Math.max(20, Math.min(1_000, idleMs / 5)))
+    timer.unref()
+    return Effect.sync(() => clearInterval(timer))
+  })
+
+/**
+ * Reads and discards a body the handler answered without reading (a 404, 405, 401 or injected
+ * fault) before the answer goes out: a connection closed with unread bytes in flight (a client
+ * that sent `Connection: close`) is reset, and the client, still sending, loses the answer with it.
+ * The whole body is read, however large: a body that stops arriving is the stall watch's to end.
+ */
+const settleBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  incoming: Http.IncomingMessage,
+  response: HttpServerResponse.HttpServerResponse
+): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+  if (incoming.complete || incoming.readableDidRead || toServerResponse(request).writableEnded) {
+    return Effect.succeed(response)
+  }
+  return Effect.async<HttpServerResponse.HttpServerResponse>((resume) => {
+    const onData = () => {}
+    const onEnd = () => {
+      done()
+      resume(Effect.succeed(response))
+    }
+    const done = () => {
+      incoming.off("data", onData).off("end", onEnd).off("close", onEnd)
+    }
+    incoming.on("data", onData).on("end", onEnd).on("close", onEnd)
+    return Effect.sync(done)
   })
 }
 

@@ -188,29 +188,25 @@ const checkNotExpired = (ctx: SandboxContext, row: UploadRow): void => {
   }
 }
 
-/** A new id: the next integer (evidence, as a database sequence gives them) or 32 random hex digits. */
+/**
+ * A new id: the next number of the `upload_numbers` sequence (evidence: AUTOINCREMENT never hands
+ * a number out twice, even to two sandboxes on one directory) or 32 random hex digits.
+ */
 const newUploadId = (ctx: SandboxContext) =>
   ctx.profile === "evidence"
     ? ctx.sql
-      .unsafe<{ next: number }>(
-        "SELECT COALESCE(MAX(CAST(id AS INTEGER)), 0) + 1 AS next FROM chunked_uploads WHERE length(id) <= 15 AND id NOT GLOB '*[^0-9]*'"
-      )
-      .pipe(Effect.map((rows) => String(rows[0]?.next ?? 1)))
+      .unsafe<{ n: number }>("INSERT INTO upload_numbers DEFAULT VALUES RETURNING n")
+      .pipe(Effect.map((rows) => String(rows[0]!.n)))
     : Effect.succeed(randomBytes(16).toString("hex"))
 
 const createUpload = (ctx: SandboxContext, filename: string) =>
   Effect.gen(function*() {
     const now = Date.now()
-    const insert = Effect.gen(function*() {
-      const id = yield* newUploadId(ctx)
-      yield* ctx.sql.unsafe(
-        "INSERT INTO chunked_uploads (id, filename, offset, status, created_at, expires_at) VALUES (?, ?, 0, 'uploading', ?, ?)",
-        [id, filename, new Date(now).toISOString(), new Date(now + ctx.uploadExpirySeconds * 1000).toISOString()]
-      )
-      return id
-    })
-    // Two uploads started at once may pick the same next integer: the loser takes the one after.
-    const id = yield* insert.pipe(Effect.retry({ times: 5 }))
+    const id = yield* newUploadId(ctx)
+    yield* ctx.sql.unsafe(
+      "INSERT INTO chunked_uploads (id, filename, offset, status, created_at, expires_at) VALUES (?, ?, 0, 'uploading', ?, ?)",
+      [id, filename, new Date(now).toISOString(), new Date(now + ctx.uploadExpirySeconds * 1000).toISOString()]
+    )
     yield* Effect.promise(() => FsP.writeFile(partPath(ctx, id), new Uint8Array(0)))
     const rows = yield* ctx.sql.unsafe<UploadRow>("SELECT * FROM chunked_uploads WHERE id = ?", [id])
     return rows[0]!
@@ -218,6 +214,22 @@ const createUpload = (ctx: SandboxContext, filename: string) =>
 
 const isMultipart = (request: HttpServerRequest.HttpServerRequest): boolean =>
   (request.headers["content-type"] ?? "").toLowerCase().startsWith("multipart/form-data")
+
+/**
+ * A multipart `Content-Type` must name its boundary (RFC 7578: 1 to 70 characters); without one
+ * the body cannot be split into parts, which is the client's error (400), said before any byte is read.
+ */
+const checkBoundary = (ctx: SandboxContext, request: HttpServerRequest.HttpServerRequest): void => {
+  const m = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;"]{1,70}))\s*(?:;|$)/i.exec(request.headers["content-type"] ?? "")
+  if (m === null) {
+    throw detailError(
+      400,
+      ctx.profile === "evidence"
+        ? "Multipart form parse error - Invalid boundary in multipart: None"
+        : "Malformed multipart body: the Content-Type names no boundary (multipart/form-data; boundary=…)."
+    )
+  }
+}
 
 /**
  * Receives one chunk into an upload. Every byte of the `file` part is written at its position in
@@ -249,11 +261,14 @@ const receiveChunk = (
         evidence ? "No chunk file was submitted" : "A chunk must be multipart/form-data with a \"file\" part."
       )
     }
+    checkBoundary(ctx, request)
 
     let received = 0
     let sawFile = false
     let filename: string | undefined
-    const handle = resend ? undefined : yield* Effect.promise(() => FsP.open(partPath(ctx, upload.id), "r+"))
+    // The part file opens with the first byte of the `file` part, not before: a body that turns out
+    // malformed or empty, or never arrives, holds no descriptor.
+    let handle: FsP.FileHandle | undefined
     const tooLarge = () =>
       detailError(
         400,
@@ -267,8 +282,11 @@ const receiveChunk = (
         received += bytes.length
         ctx.stats.uploadBytesReceived += bytes.length
         if (received > length) return Effect.fail(tooLarge())
-        if (handle === undefined) return Effect.void
-        return Effect.promise(() => handle.write(bytes, 0, bytes.length, position))
+        if (resend) return Effect.void
+        return Effect.promise(async () => {
+          handle ??= await FsP.open(partPath(ctx, upload.id), "r+")
+          await handle.write(bytes, 0, bytes.length, position)
+        })
       })
     const consume = (part: Multipart.Part) => {
       if (part._tag === "Field") {
@@ -283,14 +301,18 @@ const receiveChunk = (
     yield* request.multipartStream.pipe(
       Stream.mapError(multipartError),
       Stream.runForEach(consume),
-      Effect.ensuring(handle === undefined ? Effect.void : Effect.promise(() => handle.close())),
-      // A client that hangs up mid-chunk (a timeout, a cancelled upload) is normal operation. The
-      // offset has not moved, so the bytes written so far are simply overwritten by the re-sent
-      // chunk; say where the upload stands, for whoever wonders why it stalled.
+      Effect.ensuring(Effect.promise(async () => {
+        await handle?.close()
+        handle = undefined
+      })),
+      // A client that hangs up or stalls mid-chunk (a timeout, a cancelled upload, a dead process)
+      // is normal operation. The offset has not moved, so the bytes written so far are simply
+      // overwritten by the re-sent chunk; say where the upload stands, for whoever wonders why it stalled.
       Effect.onInterrupt(() =>
         Effect.logInfo(
-          `sandbox: client disconnected during chunk bytes ${range.start}-${range.end} of upload ${upload.id} ` +
-            `after ${received} of ${length} bytes; the upload stays at offset ${upload.offset}, where the next PUT resumes.`
+          `sandbox: client disconnected or stalled during chunk bytes ${range.start}-${range.end} of upload ` +
+            `${upload.id} after ${received} of ${length} bytes; the upload stays at offset ${upload.offset}, ` +
+            "where the next PUT resumes."
         )
       )
     )
@@ -342,6 +364,7 @@ export const startUpload = (ctx: SandboxContext): Handler =>
       // Validate the range before creating anything, so a rejected first chunk leaves no upload behind.
       const range = chunkRange(ctx, request.headers["content-range"])
       if (range.start !== 0) throw offsetMismatch(ctx, 0, range.start)
+      checkBoundary(ctx, request)
       const upload = yield* createUpload(ctx, sanitizeFilename(query.get("filename") ?? undefined))
       const state = yield* receiveChunk(ctx, request, upload, range)
       return json(stateJson(ctx, state, origin))
