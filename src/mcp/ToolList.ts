@@ -311,7 +311,8 @@ export const leanJsonSchema = <A, I>(schema: Schema.Schema<A, I, never>, output:
 
 /**
  * An output schema keeps the descriptions of its top-level fields only (a model reads the result
- * itself; those say what each part is) and no bounds (they tell a caller what it may send).
+ * itself; those say what each part is), no bounds, and the required fields and enums of its upper
+ * levels only: looser than the result, never stricter, so every result still validates.
  */
 const outputOnly = (node: Json, depth: number): Json => {
   if (Array.isArray(node)) return node.map((n) => outputOnly(n, depth))
@@ -319,8 +320,10 @@ const outputOnly = (node: Json, depth: number): Json => {
   const out: JsonObject = {}
   for (const [key, value] of Object.entries(node)) {
     if (key === "description" && depth > 1) continue
-    // Bounds tell a caller what it may send; a result is what it is.
+    // Bounds tell a caller what it may send; a result is what it is. Below the top level, which
+    // fields are always present and which values an enum of a nested part allows are detail.
     if (OUTPUT_BOUNDS.has(key) && typeof value !== "object") continue
+    if ((key === "required" && depth > 1) || (key === "enum" && depth > 2)) continue
     const nested = key === "properties" || key === "$defs"
     out[key] = nested && isObject(value)
       ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, outputOnly(v, depth + 1)]))

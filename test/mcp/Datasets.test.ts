@@ -42,22 +42,22 @@ describe("dataset tools on the sandbox", () => {
       )
       expect(result.isError).toBeFalsy()
       const out = result.structuredContent as {
-        output_dir: string
+        outputDir: string
         files: Array<string>
         images: number
         annotations: number
         valid: boolean
         resource_links: Array<{ uri: string }>
       }
-      expect(out.output_dir).toBe(path.join(fs.realpathSync(mcp().outputDir), "coco-all"))
+      expect(out.outputDir).toBe(path.join(fs.realpathSync(mcp().outputDir), "coco-all"))
       expect(out.images).toBeGreaterThan(0)
       expect(out.annotations).toBeGreaterThan(0)
       expect(out.valid).toBe(true)
       expect(Object.keys((out as unknown as { validation: object }).validation)).toStrictEqual(["all"])
-      for (const file of out.files) expect(fs.existsSync(path.join(out.output_dir, file))).toBe(true)
+      for (const file of out.files) expect(fs.existsSync(path.join(out.outputDir, file))).toBe(true)
       // Never inline: the text is a summary, far smaller than the COCO file.
       const cocoFile = out.files.find((f) => f.endsWith(".json"))!
-      expect(textOf(result).length).toBeLessThan(fs.statSync(path.join(out.output_dir, cocoFile)).size)
+      expect(textOf(result).length).toBeLessThan(fs.statSync(path.join(out.outputDir, cocoFile)).size)
       expect(progress.length).toBeGreaterThan(0)
       for (let i = 1; i < progress.length; i++) expect(progress[i]!.progress).toBeGreaterThan(progress[i - 1]!.progress)
       const links = (result.content as Array<{ type: string; uri?: string }>).filter((c) => c.type === "resource_link")

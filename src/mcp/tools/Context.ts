@@ -13,13 +13,11 @@ import * as Tool from "../Tool.js"
 const ContextOutput = Schema.Struct({
   server: Schema.Struct({ name: Schema.String, version: Schema.String }),
   backend: Schema.Struct({
-    url: Schema.String.annotations({ description: "The Synapse API base URL the tools call." }),
-    sandbox: Schema.Boolean.annotations({
-      description: "True when this is the local sandbox with demo data, not a real Synapse deployment."
-    }),
+    url: Schema.String,
+    sandbox: Schema.Boolean,
     description: Schema.String
   }),
-  read_only: Schema.Boolean.annotations({ description: "True when write tools are not available." }),
+  read_only: Schema.Boolean,
   limits: Schema.Struct({
     output_budget_chars: Schema.Int.annotations({ description: "Results longer than this are truncated with a note." }),
     max_page_size: Schema.Int,
@@ -37,9 +35,8 @@ const ContextOutput = Schema.Struct({
 export const getContext = Tool.make({
   name: "get_context",
   title: "Server context",
-  description: "Describe this Synapse ML server: which backend it uses (the local sandbox with demo data, or a real " +
-    "Synapse URL), whether it is read-only, the output budget and page limits, and the file roots for uploads " +
-    "and exports. Call it first; it takes no arguments and costs nothing.",
+  description: "Call first: the backend in use (local sandbox with demo data, or a real Synapse), read-only " +
+    "mode, output budget, page limits and the file roots for uploads and exports.",
   input: Schema.Struct({}),
   output: ContextOutput,
   annotations: { ...Tool.readOnly, openWorldHint: false },

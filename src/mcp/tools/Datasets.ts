@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { Id } from "../../schemas/Common.js"
 import { isSynapseError, type SynapseError } from "../../services/SynapseError.js"
 import { CocoValidation, validateFile } from "../../workflows/Coco.js"
-import { ExportFormat, exportGroundTruth, type ExportProgress, type ExportSummary } from "../../workflows/Export.js"
+import { ExportFormat, exportGroundTruth, type ExportProgress, ExportSummary } from "../../workflows/Export.js"
 import { SplitMethod } from "../../workflows/Manifest.js"
 import { prepareTrainingData, SplitSummary } from "../../workflows/Split.js"
 import { McpConfig } from "../Config.js"
@@ -30,8 +30,7 @@ const ResourceLink = Schema.Struct({
 })
 
 const outputName = Schema.String.pipe(Schema.pattern(SAFE_NAME), Schema.maxLength(100)).annotations({
-  description:
-    "Name of the directory to create under the output directory (letters, digits, . _ -). Default: generated from the inputs and time."
+  description: "New directory under the output directory (default: from the inputs and time)."
 })
 
 const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-")
@@ -69,43 +68,21 @@ const mapWorkflowError =
         }`
       })
 
-const FileValidation = Schema.Struct({
-  valid: Schema.Boolean,
-  errors: Schema.Int,
-  warnings: Schema.Int,
-  finding_counts: Schema.Record({ key: Schema.String, value: Schema.Int }),
-  first_findings: Schema.Array(
-    Schema.Struct({ rule: Schema.String, severity: Schema.String, path: Schema.String, message: Schema.String })
-  )
-})
-
+/**
+ * The tool's result: the export workflow's own summary (file paths relative to `outputDir`, the
+ * first findings of each validated file), with the name to find it by and links to its files.
+ */
 const ExportOutput = Schema.Struct({
   output_name: Schema.String.annotations({
     description: "The export's directory name; its files are synapse://exports/{output_name}/…"
   }),
-  output_dir: Schema.String.annotations({ description: "Absolute path of the export on the server's disk." }),
-  format: ExportFormat,
-  dataset_versions: Schema.Array(Schema.Int),
-  events: Schema.Int,
-  images: Schema.Int,
-  annotations: Schema.Int,
-  categories: Schema.Array(Schema.Struct({ id: Schema.Int, name: Schema.String })),
-  class_counts: Schema.Record({ key: Schema.String, value: Schema.Int }),
-  skipped: Schema.Struct({
-    events: Schema.Record({ key: Schema.String, value: Schema.Int }),
-    annotations: Schema.Record({ key: Schema.String, value: Schema.Int })
-  }).annotations({ description: "Input left out, by reason (degenerate boxes, unknown classes, missing images …)." }),
-  splits: Schema.Record({
-    key: Schema.String,
-    value: Schema.Struct({ images: Schema.Int, annotations: Schema.Int, files: Schema.Array(Schema.String) })
-  }),
-  files: Schema.Array(Schema.String).annotations({ description: "Files written, relative to output_dir." }),
-  images_downloaded: Schema.Int,
-  bytes_written: Schema.Int,
-  valid: Schema.Boolean.annotations({ description: "True when every written COCO file passed the validator." }),
-  validation: Schema.Record({ key: Schema.String, value: FileValidation }),
+  ...ExportSummary.fields,
+  files: ExportSummary.fields.files.annotations({ description: "Files written, relative to outputDir (first 200)." }),
   resource_links: Schema.Array(ResourceLink)
 })
+
+/** Findings listed per validated file; all are counted in findingCounts. */
+const FINDINGS_SHOWN = 5
 
 const PHASES: Record<ExportProgress["phase"], number> = { reading: 0, assembling: 1, validating: 2, done: 3 }
 
@@ -116,28 +93,15 @@ const exportOutput = (name: string, dir: string, summary: ExportSummary): typeof
   const topLevel = files.filter((f) => !f.includes(path.sep) || f.split(path.sep).length <= 2).slice(0, 20)
   return {
     output_name: name,
-    output_dir: dir,
-    format: summary.format,
-    dataset_versions: summary.datasetVersions,
-    events: summary.events,
-    images: summary.images,
-    annotations: summary.annotations,
-    categories: summary.categories,
-    class_counts: summary.classCounts,
-    skipped: { events: summary.skipped.events, annotations: summary.skipped.annotations },
+    ...summary,
     splits: Object.fromEntries(Object.entries(summary.splits).map(([k, v]) => [k, { ...v, files: v.files.map(rel) }])),
     files: files.slice(0, 200),
-    images_downloaded: summary.imagesDownloaded,
-    bytes_written: summary.bytesWritten,
-    valid: summary.valid,
-    // Keyed by split name (as the export summary is), not by path.
+    staleFiles: summary.staleFiles.map(rel),
     validation: Object.fromEntries(
       Object.entries(summary.validation).map(([split, v]) => [split, {
-        valid: v.valid,
-        errors: v.errors,
-        warnings: v.warnings,
-        finding_counts: v.findingCounts,
-        first_findings: v.findings.slice(0, 5)
+        ...v,
+        findings: v.findings.slice(0, FINDINGS_SHOWN),
+        truncated: v.truncated || v.findings.length > FINDINGS_SHOWN
       }])
     ),
     resource_links: [EXPORT_SUMMARY_FILE, ...topLevel.filter((f) => f.endsWith(".json") || f.endsWith(".yaml"))].map((
@@ -154,33 +118,28 @@ const exportOutput = (name: string, dir: string, summary: ExportSummary): typeof
 export const exportGroundTruthTool = Tool.make({
   name: "export_ground_truth",
   title: "Export ground truth (COCO / YOLO)",
-  description: "Export the ground-truth events of one or more dataset versions to COCO JSON or a YOLO dataset, " +
-    "written to a new directory under the server's output directory (see get_context). Returns counts, " +
-    "categories, what was skipped and why, validation results, the file paths and resource links " +
-    "(synapse://exports/…) — never the dataset inline. Optionally one file set per split (the events' category, " +
-    "or a split made by prepare_training_data) and the images themselves. Sends progress; cancelling stops it " +
-    "and leaves no partial files.",
+  description: "Export dataset versions to COCO JSON or a YOLO dataset in a new directory under the output " +
+    "directory, optionally per split and with images. Returns counts, skips, validation, paths and resource " +
+    "links, never the data. Sends progress; a cancelled export leaves nothing.",
   input: Schema.Struct({
     dataset_version_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(20)).annotations({
-      description:
-        "Dataset version ids to export (1–20). A data unit in several of them (versions of one dataset share most) is exported once, with the annotations of the first listed version that has it."
+      description: "Dataset versions; a data unit in several is exported once, from the first listed."
     }),
     format: ExportFormat.annotations({
       description: "coco: annotations/instances_<split>.json; yolo: images/, labels/, data.yaml."
     }),
     split_by: Schema.optional(
       Schema.Literal("none", "category", "manifest").annotations({
-        description:
-          "One file set per split: none (default, one split 'all'), category (the events' train/validation/test), " +
-          "or manifest (the split written by prepare_training_data; give split_name)."
+        description: "Files per split: none (default: 'all'), the events' category, or a prepare_training_data " +
+          "manifest (split_name)."
       })
     ),
     split_name: Schema.optional(outputName.annotations({
-      description: "With split_by=manifest: the output_name of a prepare_training_data run (dry_run false)."
+      description: "The output_name of a written prepare_training_data split."
     })),
     include_images: Schema.optional(
       Schema.Boolean.annotations({
-        description: "Also download the images into images/<split>/ (default false; slower)."
+        description: "Also download the images (default false)."
       })
     ),
     output_name: Schema.optional(outputName)
@@ -232,9 +191,7 @@ export const exportGroundTruthTool = Tool.make({
 
 const SplitOutput = Schema.Struct({
   ...SplitSummary.fields,
-  output_name: Schema.NullOr(Schema.String).annotations({
-    description: "Where the manifest was written (null for a dry run)."
-  }),
+  output_name: Schema.NullOr(Schema.String).annotations({ description: "null for a dry run." }),
   resource_links: Schema.Array(ResourceLink)
 })
 
@@ -242,24 +199,21 @@ const SplitOutput = Schema.Struct({
 export const prepareTrainingDataTool = Tool.make({
   name: "prepare_training_data",
   title: "Split ground truth into train/validation/test",
-  description: "Split the ground-truth events of a project or of dataset versions into train/validation(/test) by " +
-    "image, so no image lands in two splits, stratified by class by default, reproducible from `seed`. Returns " +
-    "per-split counts and class balance; an image in several versions counts its boxes once (from the first listed " +
-    "version, or over a project from the newest). By default a dry run that writes nothing; with dry_run false the " +
-    "split manifest is written under the output directory, and export_ground_truth can then export per split " +
-    "(split_by manifest, split_name = this output_name).",
+  description: "Split a project's or dataset versions' events into train/validation(/test) by image (no image " +
+    "in two splits), stratified by class, reproducible from `seed`. A dry run by default; dry_run false writes a " +
+    "manifest that export_ground_truth can export per split.",
   input: Schema.Struct({
     project: Schema.optional(
-      Id.annotations({ description: "Split every event of this project id (or give dataset_version_ids)." })
+      Id.annotations({ description: "Split this project's events (or give dataset_version_ids)." })
     ),
     dataset_version_ids: Schema.optional(
       Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(20)).annotations({
-        description: "Split the events of these dataset version ids (1–20)."
+        description: "Split these dataset versions' events."
       })
     ),
     train: Schema.optional(
       Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)).annotations({
-        description: "Share of images for training, e.g. 0.8 (default 0.8). train + validation + test must be 1."
+        description: "Share for training (default 0.8); the shares add up to 1."
       })
     ),
     validation: Schema.optional(
@@ -270,17 +224,17 @@ export const prepareTrainingDataTool = Tool.make({
     ),
     seed: Schema.optional(
       Schema.Int.pipe(Schema.between(0, 2 ** 31 - 1)).annotations({
-        description: "Random seed; same seed and data give the same split (default 0)."
+        description: "Same seed and data, same split (default 0)."
       })
     ),
     method: Schema.optional(
       SplitMethod.annotations({
-        description: "stratified (default: class balance), random, or hash (stable as the dataset grows)."
+        description: "stratified (default), random, or hash (stable as data grows)."
       })
     ),
     dry_run: Schema.optional(
       Schema.Boolean.annotations({
-        description: "true (default): only compute and report. false: also write the manifest."
+        description: "false: also write the manifest (default true)."
       })
     ),
     output_name: Schema.optional(outputName)
@@ -349,27 +303,22 @@ export const prepareTrainingDataTool = Tool.make({
 export const validateCoco = Tool.make({
   name: "validate_coco",
   title: "Validate a COCO file",
-  description: "Check a COCO annotations JSON file against the format's rules (unique ids, references between " +
-    "images/annotations/categories, bbox inside the image, area, polygon and RLE shapes, iscrowd). The file must " +
-    "be under the output directory (e.g. an export: `<output_name>/annotations/instances_all.json`) or an upload " +
-    "root. Returns counts and the first findings, each with the rule, the JSON path and what to fix.",
+  description: "Check a COCO JSON file (under the output directory or an upload root) against the format's " +
+    "rules: ids, references, boxes, areas, polygons, RLE. Returns counts and findings with rule, JSON path and fix.",
   input: Schema.Struct({
     path: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
-      description:
-        "The COCO JSON file: relative to the output directory, or absolute inside the output directory or an upload root."
+      description: "Relative to the output directory, or absolute in it or an upload root."
     }),
     max_findings: Schema.optional(
       Schema.Int.pipe(Schema.between(1, 200)).annotations({
-        description: "How many findings to list (default 50; all are counted)."
+        description: "Findings to list (default 50)."
       })
     )
   }),
   output: Schema.Struct({
     path: Schema.String,
     ...Struct.omit(CocoValidation.fields, "truncated"),
-    findings_truncated: Schema.Boolean.annotations({
-      description: "true when more findings were made than `findings` lists."
-    })
+    findings_truncated: Schema.Boolean
   }),
   annotations: { ...Tool.readOnly, openWorldHint: false },
   toolset: "datasets",

@@ -6,14 +6,7 @@
 import { Effect, Schema } from "effect"
 import { DataUnit, FileMap, Id, JsonObject, withUndeclaredFields } from "../../schemas/Common.js"
 import { DatasetVersion } from "../../schemas/DatasetVersion.js"
-import {
-  CATEGORIES,
-  Category,
-  DatasetRef,
-  EventData,
-  type GroundTruth,
-  type GroundTruthEvent
-} from "../../schemas/GroundTruth.js"
+import { Category, DatasetRef, EventData, type GroundTruth, type GroundTruthEvent } from "../../schemas/GroundTruth.js"
 import { GroundTruths } from "../../services/GroundTruths.js"
 import { inlineAnnotations } from "../../workflows/Annotations.js"
 import { toToolError } from "../Errors.js"
@@ -22,7 +15,7 @@ import * as Tool from "../Tool.js"
 import { publishedRow } from "../ToolList.js"
 
 const versionIds = Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(50))
-const categoryInput = Category.annotations({ description: `Only this split: ${CATEGORIES.join(", ")}.` })
+const categoryInput = Category.annotations({ description: "Only this split." })
 
 /** Event row fields; the derived ones (data_type … classes) summarise `data` and `data_unit`. */
 export const EVENT_FIELDS = [
@@ -84,24 +77,23 @@ const summariseEvent = (event: GroundTruthEvent) => {
 export const listGroundTruthEvents = listTool({
   name: "list_ground_truth_events",
   title: "List ground-truth events",
-  description: "List ground-truth events (one annotation pass over one data unit) one page at a time, filtered by " +
-    "dataset version ids, project, split category, data type, creation date or text search. Rows summarise each " +
-    "event (data type, data unit id, number of annotations, class names); add `data` to `fields` for the " +
-    "annotations themselves. For a whole dataset, prefer export_ground_truth, which writes files instead.",
+  description: "List ground-truth events (annotations of one data unit), a page at a time. Rows summarise " +
+    "each event (data unit, annotation count, classes); `fields` with `data` gives the annotations. For a whole " +
+    "dataset use export_ground_truth.",
   filters: {
     ground_truth_dataset_versions: Schema.optional(
-      versionIds.annotations({ description: "Dataset version ids (1–50) to list events of." })
+      versionIds.annotations({ description: "Only events of these dataset versions." })
     ),
-    project: Schema.optional(Id.annotations({ description: "Only events of this project id." })),
+    project: Schema.optional(Id.annotations({ description: "Only events of this project." })),
     category: Schema.optional(categoryInput),
     data_type: Schema.optional(
       Schema.String.pipe(Schema.maxLength(50)).annotations({
-        description: "Only events of this data type, e.g. image."
+        description: "Only this data type, e.g. image."
       })
     ),
-    created_after: Schema.optional(isoDate("Only events created after this ISO 8601 date or date-time.")),
+    created_after: Schema.optional(isoDate("Only events created after this ISO date (-time).")),
     search: Schema.optional(
-      Schema.String.pipe(Schema.maxLength(200)).annotations({ description: "Text to find in the event data." })
+      Schema.String.pipe(Schema.maxLength(200)).annotations({ description: "Text in the event data." })
     )
   },
   fields: EVENT_FIELDS,
@@ -160,13 +152,12 @@ const summariseGroundTruth = (row: GroundTruth) => ({
 export const listGroundTruths = listTool({
   name: "list_ground_truths",
   title: "List ground truths",
-  description: "List ground truths with their file manifest (images and data_meta annotation JSON files), one page " +
-    "at a time, filtered by dataset id, dataset version ids or split category. Rows list the file roles; add " +
-    "`files` to `fields` for the presigned URLs.",
+  description: "List ground truths with their file manifest (images, data_meta JSON), a page at a time. Rows " +
+    "list file roles; `fields` with `files` gives the URLs.",
   filters: {
-    ground_truth_dataset: Schema.optional(Id.annotations({ description: "Only ground truths of this dataset id." })),
+    ground_truth_dataset: Schema.optional(Id.annotations({ description: "Only this dataset." })),
     ground_truth_dataset_versions: Schema.optional(
-      versionIds.annotations({ description: "Only ground truths in these dataset version ids (1–50)." })
+      versionIds.annotations({ description: "Only these dataset versions." })
     ),
     category: Schema.optional(categoryInput)
   },
@@ -211,13 +202,12 @@ export const VERSION_COMPACT_FIELDS = [
 export const listGroundTruthVersions = listTool({
   name: "list_ground_truth_versions",
   title: "List dataset versions",
-  description: "List ground-truth dataset versions (id, version name, dataset, event count, active/archived flags), " +
-    "one page at a time, optionally for one dataset and by archived status. Version ids are what the event, " +
-    "export, analysis and split tools take.",
+  description: "List dataset versions, a page at a time. Their ids are what the event, export, analysis and " +
+    "split tools take.",
   filters: {
-    ground_truth_dataset: Schema.optional(Id.annotations({ description: "Only versions of this dataset id." })),
+    ground_truth_dataset: Schema.optional(Id.annotations({ description: "Only this dataset." })),
     is_archived: Schema.optional(
-      Schema.Boolean.annotations({ description: "false: only current versions; true: only archived ones." })
+      Schema.Boolean.annotations({ description: "Only archived (true) or current (false) versions." })
     )
   },
   fields: VERSION_FIELDS,
@@ -233,11 +223,10 @@ export const listGroundTruthVersions = listTool({
 export const getGroundTruthVersion = Tool.make({
   name: "get_ground_truth_version",
   title: "Get a dataset version",
-  description: "Get one ground-truth dataset version: version name, parent dataset, event count, description, " +
-    "flags, creation date and statistics (class counts), as far as the backend sends them (fields it did not send " +
-    "are absent; fields this server does not know are kept).",
+  description: "One dataset version as the backend sent it: name, dataset, event count, flags and statistics " +
+    "(class counts).",
   input: Schema.Struct({
-    id: Id.annotations({ description: "The dataset version id (from list_ground_truth_versions)." })
+    id: Id.annotations({ description: "Dataset version id." })
   }),
   output: withUndeclaredFields(DatasetVersion),
   annotations: Tool.readOnly,

@@ -6,7 +6,7 @@
 import { Effect, Runtime, Schema } from "effect"
 import * as fs from "node:fs/promises"
 import { Id, JsonObject, withUndeclaredFields } from "../../schemas/Common.js"
-import { MetricsInput, Model, MODEL_TYPES, ModelType } from "../../schemas/Model.js"
+import { MetricsInput, Model, ModelType } from "../../schemas/Model.js"
 import type { UploadProgress } from "../../services/ChunkedUpload.js"
 import { Models } from "../../services/Models.js"
 import { isSynapseError, type SynapseError } from "../../services/SynapseError.js"
@@ -71,6 +71,15 @@ const readLocated = (located: { readonly requested: string; readonly argument: s
 /** Reads a predictions file from the upload roots. */
 const readPredictions = (path: string) => Effect.flatMap(locatePredictions(path, "predictions_path"), readLocated)
 
+/** How predictions are scored, described for a tool list. */
+const scoring = {
+  task: ScoringFields.task.annotations({ description: "How to read predictions (default: the model's type)." }),
+  zero_division: ScoringFields.zero_division.annotations({ description: "Precision/recall of 0/0 (default 0)." }),
+  score_threshold: ScoringFields.score_threshold.annotations({
+    description: "Detection: least score counted in precision/recall/F1 (not AP). Default 0."
+  })
+}
+
 /** A model, briefly; null stands for a field the backend did not send. */
 const ModelBrief = Schema.Struct({
   id: Schema.Int,
@@ -85,48 +94,38 @@ const ModelBrief = Schema.Struct({
 export const analyzeModelPerformance = Tool.make({
   name: "analyze_model_performance",
   title: "Analyze a model on a dataset version",
-  description: "Analyze a model against a ground-truth dataset version: the model's stored metrics (labelled as " +
-    "reported by its uploader, not verified), the ground truth's distribution (events, data units, classes, splits) " +
-    "and, when the model's predictions are given (inline or as a file in an upload root), metrics computed from " +
-    "them, with every reported metric that disagrees with its computed value listed as a discrepancy.",
+  description: "Analyze a model on a dataset version: its stored (reported, unverified) metrics, the ground " +
+    "truth's distribution and, given its predictions, computed metrics with every disagreeing reported one listed " +
+    "as a discrepancy.",
   input: Schema.Struct({
-    model_id: Id.annotations({ description: "The model to analyze (from list_models)." }),
-    ground_truth_version_id: Id.annotations({
-      description: "The dataset version to analyze it on (from list_ground_truth_versions)."
-    }),
+    model_id: Id.annotations({ description: "Model id." }),
+    ground_truth_version_id: Id.annotations({ description: "Dataset version id." }),
     predictions: Schema.optional(
       Schema.String.pipe(Schema.maxLength(2_000_000)).annotations({
-        description:
-          "The model's predictions as text. Detection: COCO results JSON [{image_id, category_id, bbox, score}] " +
-          "(image_id = data unit id) or JSON Lines. Classification: JSON Lines {data_unit, label}."
+        description: "Predictions as text. Detection: COCO results [{image_id (data unit id), category_id, bbox, " +
+          "score}] or JSON Lines; classification: JSON Lines {data_unit, label}."
       })
     ),
     predictions_path: Schema.optional(
       Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
-        description: "Instead of predictions: a predictions file inside an upload root."
+        description: "Or a predictions file in an upload root."
       })
     ),
     tolerance: Schema.optional(
       Schema.Number.pipe(Schema.between(0, 1)).annotations({
-        description: "Largest difference between reported and computed metrics that still agrees (default 0.01)."
+        description: "Largest reported − computed difference that agrees (default 0.01)."
       })
     ),
-    ...ScoringFields
+    ...scoring
   }),
   output: Schema.Struct({
     model: ModelBrief,
     datasetVersion: Obj,
-    reported: Obj.annotations({
-      description: "Metrics stored on the model: reported by its uploader, not computed here."
-    }),
+    reported: Obj.annotations({ description: "Stored on the model by its uploader, not verified." }),
     groundTruth: GroundTruthStats,
-    computed: Schema.optional(Obj).annotations({
-      description: "Metrics computed from the predictions (only with predictions)."
-    }),
+    computed: Schema.optional(Obj).annotations({ description: "From the predictions." }),
     comparisons: Schema.Array(Obj),
-    discrepancies: Schema.Array(Obj).annotations({
-      description: "Reported metrics that differ from the computed ones by more than the tolerance."
-    }),
+    discrepancies: Schema.Array(Obj).annotations({ description: "Reported metrics off by more than the tolerance." }),
     uncompared: Schema.Array(Schema.String),
     tolerance: Schema.Number,
     notes: Schema.Array(Schema.String)
@@ -270,47 +269,36 @@ type Scoring = Schema.Struct.Type<typeof ScoringFields>
 export const compareModelsTool = Tool.make({
   name: "compare_models",
   title: "Rank models by a metric",
-  description: "Rank models by one metric, best first, knowing that loss/error-like metrics are lower-is-better. " +
-    "Models without the metric are listed apart, never ranked as 0. By default the stored (reported) metrics are " +
-    "used; with `recompute`, every model is scored on one dataset version from its predictions (inline, or a file in " +
-    "an upload root per model) and ranked on the computed metric. An unknown metric name fails with the list of metrics the models have.",
+  description: "Rank models by one metric, best first (loss/error-like: lower is better); models without it are " +
+    "listed apart. Uses the stored metrics, or with `recompute` scores each model's predictions on one dataset " +
+    "version.",
   input: Schema.Struct({
     model_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(100)).annotations({
-      description: "The models to compare (1–100 ids)."
+      description: "Model ids."
     }),
     metric: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)).annotations({
-      description: "The metric to rank by, e.g. accuracy, mAP, f1_score, loss."
+      description: "e.g. accuracy, mAP, f1_score, loss."
     }),
     direction: Schema.optional(
-      Direction.annotations({ description: "higher or lower is better (default: lower for loss/error-like names)." })
+      Direction.annotations({ description: "Which is better (default from the name)." })
     ),
     recompute: Schema.optional(
       Schema.Struct({
-        ground_truth_version_id: Id.annotations({ description: "The dataset version every model is scored on." }),
+        ground_truth_version_id: Id.annotations({ description: "Dataset version id." }),
         predictions: Schema.optional(perModel(
           Schema.String.pipe(Schema.maxLength(2_000_000)),
-          "Predictions text per model id, e.g. {\"101\": \"…\"} (same formats as analyze_model_performance). For files too " +
-            "large to pass inline, use predictions_paths."
+          "Predictions text per model id, e.g. {\"101\": \"…\"}, as analyze_model_performance takes."
         )),
         predictions_paths: Schema.optional(perModel(
           Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)),
-          `A predictions file per model id, e.g. {"101": "preds/101.json"}: absolute inside an upload root, or relative to one; ` +
-            `at most ${mib(MAX_PREDICTIONS_BYTES)} per file and ${
-              mib(MAX_PREDICTIONS_TOTAL_BYTES)
-            } together. A model may have ` +
-            "inline predictions or a file, not both; different models may mix them."
+          `A predictions file (in an upload root) per model id, e.g. {"101": "preds/101.json"}; at most ${
+            mib(MAX_PREDICTIONS_BYTES)
+          } each, ${mib(MAX_PREDICTIONS_TOTAL_BYTES)} together.`
         )),
-        ...ScoringFields,
-        // A comparison returns only the ranked values, not analyze's list of zero-division cases.
-        zero_division: ScoringFields.zero_division.annotations({
-          description:
-            "Value of a precision/recall whose denominator is 0 (a class never predicted, or never present). Default 0."
-        })
+        ...scoring
       }).annotations({
-        description:
-          "Score every model on one dataset version from predictions (inline, or files in an upload root) and rank " +
-          "by the computed metric. Give predictions, predictions_paths or both (for different models); models with neither " +
-          "are listed as missing."
+        description: "Rank by metrics computed from predictions (inline or files; one per model, models without " +
+          "any are listed as missing)."
       })
     )
   }),
@@ -319,14 +307,11 @@ export const compareModelsTool = Tool.make({
     direction: Direction,
     directionSource: Schema.Literal("given", "default"),
     source: Schema.Literal("reported", "computed"),
-    ranking: Schema.Array(Obj).annotations({ description: "Ranked models, best first: {rank, model, value}." }),
-    missing: Schema.Array(Obj).annotations({ description: "Models without the metric, with the reason." }),
+    ranking: Schema.Array(Obj).annotations({ description: "Best first: {rank, model, value}." }),
+    missing: Schema.Array(Obj).annotations({ description: "Models without the metric, and why." }),
     best: Schema.NullOr(Obj),
     availableMetrics: Schema.Array(Schema.String),
-    notes: Schema.Array(Schema.String).annotations({
-      description:
-        "What the comparison assumed for lack of data, e.g. a task chosen for a model whose type the backend did not send."
-    })
+    notes: Schema.Array(Schema.String)
   }),
   annotations: Tool.readOnly,
   toolset: "evaluation",
@@ -368,35 +353,32 @@ export const uploadProgress = (context: Tool.ToolContext, runtime: Runtime.Runti
 export const createModel = Tool.make({
   name: "create_model",
   title: "Register a model",
-  description: "Register a new model in a project, optionally uploading its file from an upload root (see " +
-    "get_context) with the resumable chunked upload; sends upload progress. Returns the created model. Use " +
-    "deploy_model instead to register a model and make it the project's active one with a quality gate.",
+  description: "Register a model in a project, optionally uploading its file from an upload root (resumable, " +
+    "with progress). deploy_model registers and activates behind a gate.",
   input: Schema.Struct({
     name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "Model name." }),
-    model_type: ModelType.annotations({ description: `One of ${MODEL_TYPES.join(", ")}.` }),
+    model_type: ModelType.annotations({ description: "Model type." }),
     project: Id.annotations({ description: "Project id." }),
     description: Schema.optional(
       Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "What the model is." })
     ),
     metrics: Schema.optional(
-      MetricsInput.annotations({ description: "Metric name → number, e.g. {\"accuracy\": 0.92}." })
+      MetricsInput.annotations({ description: "e.g. {\"accuracy\": 0.92}." })
     ),
     configuration: Schema.optional(
-      JsonObject.annotations({ description: "Configuration object (input size, framework …)." })
+      JsonObject.annotations({ description: "Configuration (input size, framework …)." })
     ),
     is_active: Schema.optional(
       Schema.Boolean.annotations({
-        description:
-          "Register as active (default: the server's; the sandbox makes a new model active). Pass false to keep it out of service; deploy_model is the gated way to switch."
+        description: "Register as active (default: the backend's); false keeps it out of service."
       })
     ),
     version: Schema.optional(
-      Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "Version label, e.g. 1.2.0." })
+      Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "e.g. 1.2.0." })
     ),
     file_path: Schema.optional(
       Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
-        description:
-          "The model file: absolute inside an upload root, or relative to one. Without it the model has no file."
+        description: "The model file, in an upload root (absolute or relative to one)."
       })
     )
   }),

@@ -4,8 +4,8 @@
  */
 import { Effect, Schema } from "effect"
 import { Id, withUndeclaredFields } from "../../schemas/Common.js"
-import { Model, MODEL_TYPES, ModelType } from "../../schemas/Model.js"
-import { MODEL_EXPANSIONS, MODEL_ORDERINGS, ModelExpansion, ModelOrdering } from "../../schemas/Params.js"
+import { Model, ModelType } from "../../schemas/Model.js"
+import { MODEL_EXPANSIONS, ModelExpansion, ModelOrdering } from "../../schemas/Params.js"
 import { Models } from "../../services/Models.js"
 import { toToolError } from "../Errors.js"
 import { isoDate, listTool } from "../Paging.js"
@@ -43,35 +43,33 @@ export const MODEL_COMPACT_FIELDS = [
 
 const ModelRow = publishedRow(Schema.partial(Model), "A model")
 
-const modelId = Id.annotations({ description: "The model's id (from list_models)." })
+const modelId = Id.annotations({ description: "Model id." })
 
 /** `list_models`. */
 export const listModels = listTool({
   name: "list_models",
   title: "List models",
-  description: "List models in the Synapse registry, one page at a time, newest first unless `ordering` says " +
-    "otherwise. Filter by project, model_type, is_active, created_after or a text search in name and description. " +
-    "Returns compact rows (id, name, type, project, active flag, version, date, metrics); use get_model for one " +
-    "model's full record, compare_models to rank several by a metric.",
+  description: "List models, a page at a time, newest first. Compact rows; get_model gives a full record, " +
+    "compare_models ranks models by a metric.",
   filters: {
     project: Schema.optional(Id.annotations({ description: "Only models of this project id." })),
     model_type: Schema.optional(
-      ModelType.annotations({ description: `Only models of this type: ${MODEL_TYPES.join(", ")}.` })
+      ModelType.annotations({ description: "Only models of this type." })
     ),
     is_active: Schema.optional(
-      Schema.Boolean.annotations({ description: "true: only active models; false: only inactive ones." })
+      Schema.Boolean.annotations({ description: "Only active (true) or inactive (false) models." })
     ),
     created_after: Schema.optional(
-      isoDate("Only models created after this ISO 8601 date or date-time, e.g. 2026-11-01.")
+      isoDate("Only models created after this ISO date (-time).")
     ),
     search: Schema.optional(
       Schema.String.pipe(Schema.maxLength(200)).annotations({
-        description: "Text to find in model names and descriptions."
+        description: "Text in name or description."
       })
     ),
     ordering: Schema.optional(
       ModelOrdering.annotations({
-        description: `Sort order: ${MODEL_ORDERINGS.join(", ")} (a leading - means descending).`
+        description: "Sort order (- for descending)."
       })
     )
   },
@@ -88,20 +86,17 @@ export const listModels = listTool({
 export const getModel = Tool.make({
   name: "get_model",
   title: "Get a model",
-  description: "Get one model's full record: description, type, project, metrics, configuration, active flag, " +
-    "version and file URL, as the backend sent it (fields it did not send are absent; fields this server does not " +
-    "know are kept). `expand` adds its evaluations on dataset versions and the other versions of the same " +
-    "model; `include_file` adds the stored file's name, size and md5. The same record is readable as the " +
-    "resource synapse://models/{id}.",
+  description: "One model's full record as the backend sent it (also the resource synapse://models/{id}); " +
+    "`expand` adds its evaluations and other versions, `include_file` the file's name, size and md5.",
   input: Schema.Struct({
     id: modelId,
     expand: Schema.optional(
       Schema.Array(ModelExpansion).pipe(Schema.minItems(1), Schema.maxItems(MODEL_EXPANSIONS.length)).annotations({
-        description: `Extra data to include: ${MODEL_EXPANSIONS.join(", ")}.`
+        description: "Extra data to include."
       })
     ),
     include_file: Schema.optional(
-      Schema.Boolean.annotations({ description: "Add file_info (name, size, md5 of the model file)." })
+      Schema.Boolean.annotations({ description: "Add file_info." })
     )
   }),
   output: withUndeclaredFields(Model),

@@ -9,7 +9,7 @@
 import { Chunk, Effect, Runtime, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import { Id, JsonObject, withUndeclaredFields } from "../../schemas/Common.js"
-import { MetricsInput, type Model, Model as ModelSchema, MODEL_TYPES, ModelType } from "../../schemas/Model.js"
+import { MetricsInput, type Model, Model as ModelSchema, ModelType } from "../../schemas/Model.js"
 import { Models } from "../../services/Models.js"
 import { modelLabel, summarizeModel } from "../../workflows/Analyze.js"
 import { DeployGate, deployModel, type DeployPlan } from "../../workflows/Deploy.js"
@@ -26,23 +26,21 @@ const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 const consentFields = {
   plan_id: Schema.optional(
     Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({
-      description: "Execute the plan a previous call returned (same arguments); valid once, for 10 minutes."
+      description: "Execute the plan an earlier call with these arguments returned."
     })
   ),
   confirm: Schema.optional(
     Schema.Boolean.annotations({
-      description: "true: ask the user to approve and execute (clients that can ask); otherwise a plan_id is needed."
+      description: "Ask the user to approve, then execute (if the client can ask)."
     })
   )
 }
 
 /** What a consent-gated call answered besides its own result. */
 const consentOutput = {
-  plan_id: Schema.optional(Schema.String).annotations({
-    description: "With status planned: pass it back to execute this plan."
-  }),
+  plan_id: Schema.optional(Schema.String).annotations({ description: "Pass back to execute (once)." }),
   expires_at: Schema.optional(Schema.String),
-  next: Schema.String.annotations({ description: "What to do next." })
+  next: Schema.String
 }
 
 const Status = Schema.Literal("planned", "declined", "cancelled")
@@ -90,21 +88,15 @@ const updateFields = {
 export const updateModel = Tool.make({
   name: "update_model",
   title: "Update a model",
-  description: "Change fields of a model: name, description, metrics, configuration, version, is_active. A change " +
-    "of is_active changes which model serves, so it first returns a plan and a plan_id (nothing changed): show " +
-    "it to the user, then call again with the plan_id. Other changes apply at once. deploy_model is the gated " +
-    "way to switch the active model.",
+  description: "Change fields of a model. A change of is_active (which model serves) first returns a plan and " +
+    "a plan_id: show the plan to the user, then call again with the plan_id.",
   input: Schema.Struct({ ...updateFields, ...consentFields }),
   output: Schema.Struct({
     status: Schema.Literal("updated", "planned", "declined", "cancelled"),
-    model: Schema.optional(withUndeclaredFields(ModelSchema)).annotations({
-      description: "The model as updated (status updated)."
-    }),
-    plan: Schema.optional(Obj).annotations({
-      description: "The change of service: the model, its is_active before and after, the project's active models."
-    }),
+    model: Schema.optional(withUndeclaredFields(ModelSchema).annotations({ jsonSchema: { type: "object" } })),
+    plan: Schema.optional(Obj),
     ...consentOutput,
-    next: Schema.optional(Schema.String).annotations({ description: "What to do next." })
+    next: Schema.optional(Schema.String)
   }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   toolset: "models",
@@ -180,46 +172,33 @@ export const updateModel = Tool.make({
 export const deployModelTool = Tool.make({
   name: "deploy_model",
   title: "Deploy a model (plan, then execute)",
-  description: "Register a model (its file from an upload root), make it the project's active model and, with " +
-    "replace_active, deactivate the others, optionally only if it beats the active model on a metric (gate). A " +
-    "call without plan_id changes nothing and returns the plan (what is created and deactivated, the gate's " +
-    "verdict) and a plan_id: show the plan to the user, then call again with the same arguments and the plan_id. " +
-    "A failed step reports what was done and how to roll back.",
+  description: "Register a model, make it the project's active one and optionally deactivate the others, if it " +
+    "passes a gate. Without plan_id it only returns the plan and a plan_id: show the plan to the user, then call " +
+    "again with the same arguments and the plan_id. A failed step says how to roll back.",
   input: Schema.Struct({
-    name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({
-      description: "Name of the model to register."
-    }),
-    type: ModelType.annotations({ description: `Model type: ${MODEL_TYPES.join(", ")}.` }),
-    project_id: Id.annotations({ description: "The project to deploy into." }),
-    description: Schema.optional(
-      Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "Description of the model." })
-    ),
-    metrics: Schema.optional(
-      MetricsInput.annotations({ description: "The candidate's metrics, e.g. {\"mAP\": 0.87}." })
-    ),
-    configuration: Schema.optional(JsonObject.annotations({ description: "Configuration object." })),
+    name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "Model name." }),
+    type: ModelType.annotations({ description: "Model type." }),
+    project_id: Id.annotations({ description: "Project id." }),
+    description: Schema.optional(Schema.String.pipe(Schema.maxLength(5000)).annotations({ description: "About it." })),
+    metrics: Schema.optional(MetricsInput.annotations({ description: "e.g. {\"mAP\": 0.87}." })),
+    configuration: Schema.optional(JsonObject.annotations({ description: "Configuration." })),
     version: Schema.optional(Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "Version label." })),
     model_path: Schema.optional(
       Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)).annotations({
-        description: "The model file inside an upload root (absolute or relative to a root)."
+        description: "The model file, in an upload root."
       })
     ),
     replace_active: Schema.optional(
-      Schema.Boolean.annotations({ description: "Deactivate the project's other active models (default false)." })
+      Schema.Boolean.annotations({ description: "Deactivate the other active models (default false)." })
     ),
     gate: Schema.optional(
-      DeployGate.annotations({
-        description: "Deploy only if the candidate beats the active model on `metric` by at least min_improvement."
-      })
+      DeployGate.annotations({ description: "Deploy only if it beats the active model on metric." })
     ),
     ...consentFields
   }),
   output: Schema.Struct({
     status: Schema.Union(Status, Schema.Literal("gate_rejected", "deployed")),
-    plan: Obj.annotations({
-      description:
-        "What the deployment does: model to create, active models, models to deactivate, gate verdict, steps."
-    }),
+    plan: Obj.annotations({ description: "Model to create, active models, models to deactivate, gate, steps." }),
     model: Schema.optional(Obj),
     steps: Schema.Array(Obj),
     activeAfter: Schema.optional(Schema.Array(Schema.Int)),
