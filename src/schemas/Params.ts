@@ -1,8 +1,9 @@
 /**
  * Query parameters of every list and detail call, typed. The SDK validates them before any request
  * (bad ids, unknown enum values, page sizes out of range are `ValidationError`s naming the field);
- * the sandbox parses the same names from the query string. Unknown extra params are passed through
- * by the SDK (`extra`), since a real backend may accept more filters than docs/wire-protocol.md "Endpoints" lists.
+ * the sandbox parses the same names from the query string. A key these schemas do not declare is a
+ * `ValidationError` naming the known ones (a misspelt filter must not mean "everything"); query
+ * parameters a backend accepts beyond docs/wire-protocol.md "Endpoints" go through the SDK's `extra`.
  */
 import { Schema } from "effect"
 import { Id } from "./Common.js"

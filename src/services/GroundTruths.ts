@@ -10,6 +10,9 @@
  * SDK does (docs/wire-protocol.md "Pagination"); streams request later pages several at once by
  * default (`SynapseClient`'s `prefetch`, see `Pagination`).
  *
+ * Filters are checked before any request: an unknown key is a `ValidationError` naming the known
+ * filters; query parameters the SDK does not know go through `extra`.
+ *
  * Listings use the long read timeout (60 s by default) since ground-truth pages are large. URL
  * conversion is applied page by page while streaming, so a consumer never waits for the whole
  * dataset's files. `list`/`stream` convert `files` by default (as the seed does); pass
@@ -28,10 +31,11 @@ import {
   GroundTruthListParams,
   PageSize
 } from "../schemas/Params.js"
+import { validateDuration } from "./ClientConfig.js"
 import { FileCache, type UrlConversion, validateConversion } from "./FileCache.js"
-import { toQuery, validatePrefetch } from "./Models.js"
 import * as Pagination from "./Pagination.js"
-import { type Decoder, decoder, type ExtraParams, SynapseClient, validate } from "./SynapseClient.js"
+import { type ExtraParams, toQuery, validate, validatePrefetch } from "./Parameters.js"
+import { type Decoder, decoder, SynapseClient } from "./SynapseClient.js"
 import type { SynapseError } from "./SynapseError.js"
 
 /** Filters of the event listing; `extra` is passed through unvalidated. */
@@ -157,7 +161,9 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
     options: ListOptions | undefined
   ) =>
     Effect.gen(function*() {
-      const valid = (yield* validate(schema, params, { allowed: ALLOWED })) as Readonly<Record<string, unknown>>
+      const valid = (yield* validate(schema, params, { allowed: ALLOWED, closed: true })) as Readonly<
+        Record<string, unknown>
+      >
       const pageSize = options?.pageSize !== undefined
         ? yield* validate(PageSize, options.pageSize, { prefix: "pageSize" })
         : (valid.page_size as number | undefined) ?? listing.defaultPageSize
@@ -166,9 +172,8 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
         : options?.urlConversion !== undefined
         ? yield* validateConversion(options.urlConversion)
         : listing.defaultConversion
-      const timeout = options?.timeout !== undefined
-        ? Duration.sum(client.timeouts.connect, Duration.decode(options.timeout))
-        : listingTimeout
+      const read = yield* validateDuration("timeout", options?.timeout)
+      const timeout = read !== undefined ? Duration.sum(client.timeouts.connect, read) : listingTimeout
       const query = yield* toQuery({ ...valid, ...(pageSize !== undefined ? { page_size: pageSize } : {}) })
       const url = Pagination.withQuery(client.resolveUrl(listing.path), query)
       const convert = conversion === undefined

@@ -4,8 +4,9 @@
  * `get` fetches one model with optional expansions and url conversion of its `file`.
  *
  * Parameters are validated before any request (a bad `model_type` is a `ValidationError` listing
- * the allowed values; several bad parameters are all reported in one). The service closes over `SynapseClient` and `FileCache` when its layer is
- * built, so every operation has no requirements.
+ * the allowed values, an unknown filter one listing the known filters; several bad parameters are
+ * all reported in one); filters the SDK does not know go through `extra`. The service closes over
+ * `SynapseClient` and `FileCache` when its layer is built, so every operation has no requirements.
  *
  * The write operations (`create`, `update`, `setActive`) live in `ModelCreate.ts`; `create` uploads
  * through the `ChunkedUpload` service when one is provided, else one configured from the environment.
@@ -20,8 +21,9 @@ import * as ChunkedUpload from "./ChunkedUpload.js"
 import { FileCache, type UrlConversion, validateConversion } from "./FileCache.js"
 import { makeWrites, type Writes } from "./ModelCreate.js"
 import * as Pagination from "./Pagination.js"
-import { decoder, type ExtraParams, queryParams, SynapseClient, validate } from "./SynapseClient.js"
-import { type SynapseError, ValidationError } from "./SynapseError.js"
+import { type ExtraParams, toQuery, validate, validatePrefetch } from "./Parameters.js"
+import { decoder, SynapseClient } from "./SynapseClient.js"
+import type { SynapseError } from "./SynapseError.js"
 
 /** Filters of `Models.list`/`stream`; `extra` is passed through unvalidated. */
 export type ListParams = ModelListParams & { readonly extra?: ExtraParams | undefined }
@@ -58,38 +60,12 @@ export interface Service extends Writes {
 /** The `Models` service. */
 export class Models extends Context.Tag("synapse-ml/Models")<Models, Service>() {}
 
-/**
- * A call's prefetch, validated, or the client's default when the call gives none (shared with
- * `GroundTruths`). A bad value is a `ValidationError` on `prefetch`, before any request.
- */
-export const validatePrefetch = (prefetch: number | undefined, fallback: number) => {
-  if (prefetch === undefined) return Effect.succeed(fallback)
-  const problem = Pagination.prefetchProblem(prefetch)
-  return problem === undefined
-    ? Effect.succeed(prefetch)
-    : Effect.fail(
-      new ValidationError({ detail: `prefetch ${problem}`, field: "prefetch", fieldErrors: { prefetch: [problem] } })
-    )
-}
-
-/**
- * Validated params as query pairs: known and unknown keys, then `extra`. A `fields` selection
- * (repeated or comma-joined) that leaves out `id` gets `fields=id` added: a backend answering
- * `fields=` sends only the fields named, and a record is identified by its `id`, the one field
- * the SDK requires (docs/wire-protocol.md "Resources").
- */
-export const toQuery = (params: Readonly<Record<string, unknown>>) => {
-  const { extra, ...rest } = params as { extra?: ExtraParams } & Record<string, unknown>
-  return Effect.map(queryParams({ ...rest, ...(extra ?? {}) }), withIdField)
-}
-
-/** `query` with `fields=id` added when it selects fields without `id`. */
-const withIdField = (query: Array<[string, string]>): Array<[string, string]> => {
-  const selected = query.filter(([key]) => key === "fields").flatMap(([, value]) =>
-    value.split(",").map((f) => f.trim())
-  )
-  return selected.length > 0 && !selected.includes("id") ? [...query, ["fields", "id"]] : query
-}
+export {
+  /** Validated params as query pairs (shared with `GroundTruths`); see `Parameters.toQuery`. */
+  toQuery,
+  /** A call's prefetch, validated, or the client's default (shared with `GroundTruths`). */
+  validatePrefetch
+} from "./Parameters.js"
 
 /** Builds the service over the configured client and file cache. */
 export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Effect.gen(function*() {
@@ -105,7 +81,7 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
   )
 
   const firstUrl = (params: ListParams | undefined) =>
-    validate(ModelListParams, params, { allowed: ALLOWED }).pipe(
+    validate(ModelListParams, params, { allowed: ALLOWED, closed: true }).pipe(
       Effect.flatMap(toQuery),
       Effect.map((query) => Pagination.withQuery(listUrl, query))
     )
@@ -129,7 +105,8 @@ export const make: Effect.Effect<Service, never, SynapseClient | FileCache> = Ef
     const pk = yield* validate(Id, id, { prefix: "id" })
     const params = yield* validate(ModelGetParams, options?.params, {
       prefix: "params",
-      allowed: { expand: ["metrics", "evaluations", "versions"] }
+      allowed: { expand: ["metrics", "evaluations", "versions"] },
+      closed: true
     })
     const conversion = options?.urlConversion !== undefined
       ? yield* validateConversion(options.urlConversion)

@@ -164,6 +164,31 @@ class Walk {
   }
 }
 
+/** What one page gives a walk: its items (repeats dropped) and the listing's `next` link. */
+interface Step<A> {
+  readonly chunk: Chunk.Chunk<A>
+  readonly next: string | null
+}
+
+/**
+ * The rules every page obeys, whichever way the listing is walked: its `count` compared with page
+ * 1's, an empty page before `count` items were emitted an error (`None`: an empty page ends the
+ * listing), and its items taken through the walk (repeats of the previous page dropped).
+ */
+const stepOf = <A>(walk: Walk, url: string, page: Page<A>): Effect.Effect<Option.Option<Step<A>>, SynapseError> =>
+  Effect.zipRight(
+    walk.checkCount(page, url),
+    Effect.suspend(() => {
+      if (page.results.length > 0) {
+        return Effect.succeed(Option.some({ chunk: walk.take(page.results), next: page.next }))
+      }
+      if (page.next !== null && walk.emitted < page.count) {
+        return Effect.fail(shortPageError(url, walk.emitted, page.count))
+      }
+      return Effect.succeed(Option.none())
+    })
+  )
+
 type FollowState<A> =
   | { readonly _tag: "Have"; readonly url: string; readonly page: Page<A> }
   | { readonly _tag: "Fetch"; readonly url: string }
@@ -180,27 +205,14 @@ const follow = <A>(
     url: string,
     page: Page<A>
   ): Effect.Effect<Option.Option<readonly [Chunk.Chunk<A>, FollowState<A>]>, SynapseError> =>
-    Effect.zipRight(
-      walk.checkCount(page, url),
-      Effect.suspend(() => {
-        if (page.results.length === 0) {
-          if (page.next !== null && walk.emitted < page.count) {
-            return Effect.fail(shortPageError(url, walk.emitted, page.count))
-          }
-          return Effect.succeed(Option.none())
-        }
-        let nextState: FollowState<A>
-        if (page.next === null) {
-          nextState = { _tag: "Done" }
-        } else if (seen.has(page.next)) {
-          return Effect.fail(loopError(page.next))
-        } else {
-          seen.add(page.next)
-          nextState = { _tag: "Fetch", url: page.next }
-        }
-        return Effect.succeed(Option.some([walk.take(page.results), nextState] as const))
-      })
-    )
+    Effect.flatMap(stepOf(walk, url, page), (step) => {
+      if (Option.isNone(step)) return Effect.succeed(Option.none())
+      const { chunk, next } = step.value
+      if (next === null) return Effect.succeed(Option.some([chunk, { _tag: "Done" }] as const))
+      if (seen.has(next)) return Effect.fail(loopError(next))
+      seen.add(next)
+      return Effect.succeed(Option.some([chunk, { _tag: "Fetch", url: next }] as const))
+    })
   return Stream.unfoldChunkEffect<FollowState<A>, A, SynapseError, never>(start, (state) => {
     switch (state._tag) {
       case "Done":
@@ -308,25 +320,19 @@ const byNumber = <A>(
     const inOrder = (fetched: Fetched<A>): Effect.Effect<Emitted<A>, SynapseError> => {
       if (fetched._tag === "Gone") return Effect.fail(shrankError(fetched.url, fetched.page, walk.emitted, walk.count))
       const { page: number, url } = fetched
-      return Effect.flatMap(fetched.finish, (page) =>
-        Effect.zipRight(
-          walk.checkCount(page, url),
-          Effect.suspend((): Effect.Effect<Emitted<A>, SynapseError> => {
-            if (page.results.length === 0) {
-              if (page.next !== null && walk.emitted < page.count) {
-                return Effect.fail(shortPageError(url, walk.emitted, page.count))
-              }
-              return Effect.succeed({ chunk: Chunk.empty(), last: true })
-            }
-            const chunk = walk.take(page.results)
-            if (page.next === null) return Effect.succeed({ chunk, last: true })
-            if (number === plan.to) {
-              if (seen.has(page.next)) return Effect.fail(loopError(page.next))
-              beyond = page.next
-            }
-            return Effect.succeed({ chunk, last: false })
-          })
-        ))
+      return Effect.flatMap(
+        Effect.flatMap(fetched.finish, (page) => stepOf(walk, url, page)),
+        (step): Effect.Effect<Emitted<A>, SynapseError> => {
+          if (Option.isNone(step)) return Effect.succeed({ chunk: Chunk.empty(), last: true })
+          const { chunk, next } = step.value
+          if (next === null) return Effect.succeed({ chunk, last: true })
+          if (number === plan.to) {
+            if (seen.has(next)) return Effect.fail(loopError(next))
+            beyond = next
+          }
+          return Effect.succeed({ chunk, last: false })
+        }
+      )
     }
 
     const rest = Stream.fromIterable(pages).pipe(

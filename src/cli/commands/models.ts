@@ -16,7 +16,8 @@ import {
   analyzeModel,
   EVALUATION_TASKS,
   modelLabel,
-  type ModelSummary
+  type ModelSummary,
+  type ReportWritten
 } from "../../workflows/Analyze.js"
 import { type CompareInput, compareModels, type Comparison } from "../../workflows/Compare.js"
 import { type DeployInput, deployModel, type DeployResult, rollbackDeployment } from "../../workflows/Deploy.js"
