@@ -306,42 +306,39 @@ export const leanJsonSchema = <A, I>(schema: Schema.Schema<A, I, never>, output:
     root["type"] = "object"
     if (!output && root["properties"] === undefined) root["additionalProperties"] = false
   }
-  return shareRepeats(root)
+  // Output schemas are cut to their top level (`outputOnly`), where nothing repeats.
+  return output ? root : shareRepeats(root)
 }
 
 /**
- * An output schema keeps the descriptions of its top-level fields only (a model reads the result
- * itself; those say what each part is), no bounds, and the required fields and enums of its upper
- * levels only: looser than the result, never stricter, so every result still validates.
+ * An output schema describes the result's top-level fields: their types (and the type of a list's
+ * items or a map's values), enums, descriptions and which are required. What lies deeper is left to
+ * the result itself, which a model reads anyway: the schema stays looser than the result, never
+ * stricter, so every result still validates, and the tool list stays small.
  */
-const outputOnly = (node: Json, depth: number): Json => {
-  if (Array.isArray(node)) return node.map((n) => outputOnly(n, depth))
-  if (!isObject(node)) return node
+const outputOnly = (root: JsonObject): JsonObject => {
   const out: JsonObject = {}
-  for (const [key, value] of Object.entries(node)) {
-    if (key === "description" && depth > 1) continue
-    // Bounds tell a caller what it may send; a result is what it is. Below the top level, which
-    // fields are always present and which values an enum of a nested part allows are detail.
-    if (OUTPUT_BOUNDS.has(key) && typeof value !== "object") continue
-    if ((key === "required" && depth > 1) || (key === "enum" && depth > 2)) continue
-    const nested = key === "properties" || key === "$defs"
-    out[key] = nested && isObject(value)
-      ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, outputOnly(v, depth + 1)]))
-      : outputOnly(value, key === "items" || key === "additionalProperties" ? depth + 1 : depth)
+  for (const key of ["type", "required", "description"]) if (root[key] !== undefined) out[key] = root[key]
+  const properties = isObject(root["properties"]) ? root["properties"] : {}
+  out["properties"] = Object.fromEntries(
+    Object.entries(properties).map(([name, field]) => [name, isObject(field) ? topField(field) : field])
+  )
+  return out
+}
+
+/** A top-level output field: its type, enum and description, and the type of its items or values. */
+const topField = (node: JsonObject): JsonObject => {
+  const out: JsonObject = {}
+  for (const key of ["type", "enum", "description"]) if (node[key] !== undefined) out[key] = node[key]
+  for (const key of ["items", "additionalProperties"]) {
+    const inner = node[key]
+    if (isObject(inner) && inner["type"] !== undefined) out[key] = { type: inner["type"] }
+  }
+  if (Array.isArray(node["anyOf"])) {
+    out["anyOf"] = node["anyOf"].map((b) => (isObject(b) ? topField(b) : b))
   }
   return out
 }
-const OUTPUT_BOUNDS = new Set([
-  "minimum",
-  "maximum",
-  "exclusiveMinimum",
-  "exclusiveMaximum",
-  "minLength",
-  "maxLength",
-  "pattern",
-  "minItems",
-  "maxItems"
-])
 
 /** Read-only variants of write tools that only plan there. */
 const READ_ONLY_NOTE = " On this read-only server it only plans: nothing is changed."
@@ -352,7 +349,7 @@ export const toolInfo = (
   settings: Pick<McpSettings, "readOnly">
 ): McpToolInfo => {
   const planning = settings.readOnly && tool.write
-  const outputSchema = outputOnly(leanJsonSchema(tool.output, true), 0) as JsonObject
+  const outputSchema = outputOnly(leanJsonSchema(tool.output, true))
   const properties = isObject(outputSchema["properties"]) ? outputSchema["properties"] : {}
   const hints = planning
     ? { ...tool.annotations, readOnlyHint: true, destructiveHint: false, idempotentHint: true }
