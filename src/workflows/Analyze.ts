@@ -15,6 +15,14 @@ import { validate } from "../services/SynapseClient.js"
 import type { SynapseError } from "../services/SynapseError.js"
 import { type GroundTruthCollector, type GroundTruthStats, readGroundTruth } from "./GroundTruthSummary.js"
 import { parseClassifications, parseDetections, PredictionsError } from "./Predictions.js"
+import {
+  planAnalysisReport,
+  type ReportError,
+  type ReportPlan,
+  writeChartImages,
+  writeReport
+} from "./report/Report.js"
+import { loadThumbnails } from "./report/Thumbnails.js"
 import { compareReported, type MetricComparison, type Score, scoreClassifications, scoreDetections } from "./Scoring.js"
 
 /** The kinds of evaluation the workflows compute. Segmentation models are scored on their boxes. */
@@ -64,10 +72,31 @@ export interface Progress {
   readonly message?: string
 }
 
-/** Options that are not data: callbacks. */
+/** Where to write a visual report: an HTML file, PNG charts, or both. */
+export interface ReportRequest {
+  /** The self-contained HTML file. */
+  readonly path?: string | undefined
+  /** Each chart as `<chartsDir>/<chart>.png`. */
+  readonly chartsDir?: string | undefined
+}
+
+/** The report written, as the result names it. */
+export interface ReportWritten {
+  /** The HTML file, null when only charts were asked for. */
+  readonly path: string | null
+  /** Its size in bytes (0 without it). */
+  readonly bytes: number
+  readonly charts: ReadonlyArray<string>
+  /** What the report could not show. */
+  readonly missing: ReadonlyArray<string>
+}
+
+/** Options that are not data: callbacks, and the report to write. */
 export interface AnalyzeOptions {
   /** Called as ground-truth events arrive (about once per page) and around scoring. */
   readonly onProgress?: ((progress: Progress) => void) | undefined
+  /** Write a self-contained HTML report (and PNG charts) of the analysis. */
+  readonly report?: ReportRequest | undefined
 }
 
 /** The model, briefly. `null` stands for a field the backend did not send. */
@@ -115,6 +144,8 @@ export interface Analysis {
   readonly uncompared: ReadonlyArray<string>
   readonly tolerance: number
   readonly notes: ReadonlyArray<string>
+  /** The report written, when one was asked for. */
+  readonly report?: ReportWritten
 }
 
 /**
@@ -226,6 +257,38 @@ export const scorePredictions = (
     return score instanceof PredictionsError ? Effect.fail(score) : Effect.succeed(score)
   })
 
+/** Writes what a request asks for: the HTML report, the PNG charts, or both. */
+export const writeRequested = (
+  request: ReportRequest,
+  plan: ReportPlan
+): Effect.Effect<ReportWritten, ReportError> =>
+  Effect.gen(function*() {
+    const bytes = request.path === undefined ? 0 : yield* writeReport(request.path, plan)
+    const charts = request.chartsDir === undefined ? [] : yield* writeChartImages(request.chartsDir, plan)
+    return { path: request.path ?? null, bytes, charts, missing: plan.missing }
+  })
+
+/**
+ * Writes the report of an analysis: thumbnails of the images its error lists name (when their
+ * files can be read), the HTML file, and PNG charts when asked.
+ */
+const writeAnalysisReport = Effect.fn("Workflows.writeAnalysisReport")(function*(
+  analysis: Analysis,
+  collector: GroundTruthCollector,
+  request: ReportRequest
+) {
+  const errors = analysis.computed?.task === "detection" ? analysis.computed.errors : undefined
+  const thumbnails = errors === undefined
+    ? undefined
+    : yield* loadThumbnails(collector, errors.worst_images.slice(0, 8).map((i) => i.image_id))
+  const plan = planAnalysisReport(analysis, thumbnails === undefined ? {} : { thumbnails: thumbnails.images })
+  const missing = [
+    ...plan.missing,
+    ...Object.entries(thumbnails?.leftOut ?? {}).map(([reason, n]) => `${n} thumbnail(s): ${reason}`)
+  ]
+  return yield* writeRequested(request, { ...plan, missing })
+})
+
 /**
  * Analyzes a model on a ground-truth dataset version: reported metrics (labelled as such), the
  * ground truth's distribution, and — with predictions — computed metrics and the discrepancies
@@ -234,7 +297,7 @@ export const scorePredictions = (
 export const analyzeModel: (
   input: AnalyzeInput,
   options?: AnalyzeOptions
-) => Effect.Effect<Analysis, SynapseError | PredictionsError, Models | GroundTruths> = Effect.fn(
+) => Effect.Effect<Analysis, SynapseError | PredictionsError | ReportError, Models | GroundTruths> = Effect.fn(
   "Workflows.analyzeModel"
 )(
   function*(rawInput: AnalyzeInput, options: AnalyzeOptions = {}) {
@@ -302,7 +365,7 @@ export const analyzeModel: (
     }
     const stats = collector.stats()
     if (stats.events === 0) notes.push("the dataset version has no ground-truth events")
-    return {
+    const analysis = {
       model: summarizeModel(model),
       datasetVersion: summarizeVersion(version),
       reported: {
@@ -319,5 +382,8 @@ export const analyzeModel: (
       tolerance,
       notes
     } satisfies Analysis
+    if (options.report === undefined) return analysis
+    const report = yield* writeAnalysisReport(analysis, collector, options.report)
+    return { ...analysis, report } satisfies Analysis
   }
 )

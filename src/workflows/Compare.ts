@@ -16,14 +16,18 @@ import {
   collectGroundTruth,
   type ModelSummary,
   type Progress,
+  type ReportRequest,
+  type ReportWritten,
   scorePredictions,
   ScoringFields,
   summarizeModel,
   taskNote,
   taskOf,
-  withTaskHint
+  withTaskHint,
+  writeRequested
 } from "./Analyze.js"
 import { PredictionsError } from "./Predictions.js"
+import { planComparisonReport, type ReportError } from "./report/Report.js"
 import { flatMetrics, type Score } from "./Scoring.js"
 
 /** Which way a metric improves. */
@@ -92,6 +96,13 @@ const sameMetric = (rows: ReadonlyArray<ClassFigure>): NonNullable<Comparison["p
   }
 }
 
+/** Options of {@link compareModels}: progress, and the report to write. */
+export interface CompareOptions {
+  readonly onProgress?: ((progress: Progress) => void) | undefined
+  /** Write a self-contained HTML report (and PNG charts) of the comparison. */
+  readonly report?: ReportRequest | undefined
+}
+
 /** Input of {@link compareModels} (the seed's `compare_models(model_ids, metric)`). */
 export const CompareInput = Schema.Struct({
   model_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(100)).annotations({
@@ -156,6 +167,8 @@ export interface Comparison {
     readonly metric: "AP" | "f1"
     readonly rows: ReadonlyArray<{ readonly model_id: number; readonly class: string; readonly value: number }>
   }
+  /** The report written, when one was asked for. */
+  readonly report?: ReportWritten
 }
 
 /**
@@ -183,12 +196,16 @@ export const rank = <A extends { readonly value: number }>(
 /** Compares models by a metric, reported or recomputed on one dataset version. */
 export const compareModels: (
   input: CompareInput,
-  options?: { readonly onProgress?: ((progress: Progress) => void) | undefined }
-) => Effect.Effect<Comparison, SynapseError | PredictionsError | UnknownMetricError, Models | GroundTruths> = Effect.fn(
+  options?: CompareOptions
+) => Effect.Effect<
+  Comparison,
+  SynapseError | PredictionsError | UnknownMetricError | ReportError,
+  Models | GroundTruths
+> = Effect.fn(
   "Workflows.compareModels"
 )(function*(
   rawInput: CompareInput,
-  options: { readonly onProgress?: ((progress: Progress) => void) | undefined } = {}
+  options: CompareOptions = {}
 ) {
   const input = yield* validate(CompareInput, rawInput)
   const models = yield* Models
@@ -305,7 +322,7 @@ export const compareModels: (
       model: summarizeModel(m),
       reason: reasons.get(m.id) ?? `has no "${metric}" metric${recompute === undefined ? "" : " computed for its task"}`
     }))
-  return {
+  const comparison = {
     metric,
     direction,
     directionSource,
@@ -317,4 +334,7 @@ export const compareModels: (
     notes,
     ...(perClassRows.length > 0 ? { perClass: sameMetric(perClassRows) } : {})
   } satisfies Comparison
+  if (options.report === undefined) return comparison
+  const report = yield* writeRequested(options.report, planComparisonReport(comparison))
+  return { ...comparison, report } satisfies Comparison
 })

@@ -24,6 +24,29 @@ import { type DeployInput, deployModel, type DeployResult, rollbackDeployment } 
 import { EXIT, parseIdList, progressReporter, runCommand, sdkLayer, UsageError } from "./workflowSupport.js"
 
 const json = Options.boolean("json").pipe(Options.withDescription("print the whole result as JSON instead of a report"))
+const reportFile = Options.file("report").pipe(
+  Options.optional,
+  Options.withDescription("also write a self-contained HTML report (charts, error lists) to this file")
+)
+const chartsDir = Options.directory("charts").pipe(
+  Options.optional,
+  Options.withDescription("also write each chart as a PNG file into this directory")
+)
+/** The report options as the workflows take them, or undefined when neither was given. */
+const reportRequest = (o: { readonly report: Option.Option<string>; readonly charts: Option.Option<string> }) =>
+  Option.isNone(o.report) && Option.isNone(o.charts)
+    ? undefined
+    : { path: Option.getOrUndefined(o.report), chartsDir: Option.getOrUndefined(o.charts) }
+/** The line that says where the report went. */
+const reportLine = (r: { readonly report?: ReportWritten }): string =>
+  r.report === undefined ? "" : `\nReport: ${
+    [
+      ...(r.report.path === null ? [] : [`${r.report.path} (${Math.ceil(r.report.bytes / 1024)} KiB)`]),
+      ...(r.report.charts.length === 0
+        ? []
+        : [`${r.report.charts.length} PNG charts in ${Path.dirname(r.report.charts[0]!)}`])
+    ].join("; ")
+  }${r.report.missing.length === 0 ? "" : `\n  not shown: ${r.report.missing.join("; ")}`}`
 
 const fmt = (
   v: number | null | undefined,
@@ -42,6 +65,7 @@ const pairs = (record: Readonly<Record<string, number>>): string =>
 /** Our workflow errors: their own exit codes and full messages (a deploy report spans lines). */
 const MODEL_ERRORS: Record<string, number> = {
   PredictionsError: EXIT.usage,
+  ReportError: EXIT.io,
   UnknownMetricError: EXIT.usage,
   DeployPreconditionError: EXIT.usage,
   DeploymentFailed: 6
@@ -214,6 +238,8 @@ const analyze = Command.make(
       Options.optional,
       Options.withDescription("detection: minimum score for per-class P/R/F1")
     ),
+    report: reportFile,
+    charts: chartsDir,
     json
   },
   (o) =>
@@ -234,6 +260,7 @@ const analyze = Command.make(
         }
         const progress = progressReporter("analyze")
         const result = yield* analyzeModel(input, {
+          report: reportRequest(o),
           onProgress: (p) =>
             progress.report({
               phase: p.stage === "ground_truth" ? "ground truth" : "scoring",
@@ -243,7 +270,7 @@ const analyze = Command.make(
               extra: ""
             })
         }).pipe(Effect.ensuring(Effect.sync(() => progress.end())))
-        yield* Console.log(o.json ? JSON.stringify(result, null, 2) : analysisReport(result))
+        yield* Console.log(o.json ? JSON.stringify(result, null, 2) : analysisReport(result) + reportLine(result))
       })
     )
 ).pipe(
@@ -299,6 +326,8 @@ const compare = Command.make(
         "with --recompute-on: model-id=file, repeatable (e.g. --predictions 101=a.json --predictions 103=b.json)"
       )
     ),
+    report: reportFile,
+    charts: chartsDir,
     json
   },
   (o) =>
@@ -337,6 +366,7 @@ const compare = Command.make(
           ...(Option.isSome(o.direction) ? { direction: o.direction.value } : {}),
           ...(recompute !== undefined ? { recompute } : {})
         }, {
+          report: reportRequest(o),
           onProgress: (p) =>
             progress.report({
               phase: p.stage === "ground_truth" ? "ground truth" : "scoring",
@@ -346,7 +376,7 @@ const compare = Command.make(
               extra: ""
             })
         }).pipe(Effect.ensuring(Effect.sync(() => progress.end())))
-        yield* Console.log(o.json ? JSON.stringify(result, null, 2) : comparisonReport(result))
+        yield* Console.log(o.json ? JSON.stringify(result, null, 2) : comparisonReport(result) + reportLine(result))
       })
     )
 ).pipe(
