@@ -15,10 +15,10 @@
  */
 import { Effect, Option, Schema, Stream } from "effect"
 import { createHash, type Hash, randomBytes } from "node:crypto"
-import { constants as fsConstants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import { makeDirectory } from "../platform/Directories.js"
+import { type NotRegularFileError, openRegularFile } from "./RegularFile.js"
 
 /** How much is read from disk per read call, and hashed between two turns of the event loop. */
 export const PIECE_SIZE = 4 * 1024 * 1024
@@ -51,6 +51,8 @@ const describe = (path: string, cause: unknown): string => {
       return `file ${path} is not readable (permission denied)`
     case "EISDIR":
       return `${path} is a directory, not a file`
+    case "ENOTREG":
+      return `${path} is ${(cause as NotRegularFileError).kind}, not a regular file: only regular files can be uploaded`
     default:
       return `file ${path} cannot be read: ${cause instanceof Error ? cause.message : String(cause)}`
   }
@@ -58,25 +60,17 @@ const describe = (path: string, cause: unknown): string => {
 
 /**
  * Opens `path` for reading for the lifetime of the scope. Fails with `SourceFileError` (before any
- * request is made) when the file is missing, unreadable or not a regular file.
+ * request is made) when the file is missing, unreadable or not a regular file; a named pipe or a
+ * device is refused without blocking (`openRegularFile`).
  */
 export const openSource = (path: string) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async (): Promise<UploadSourceFile> => {
         const absolute = nodePath.resolve(path)
-        const handle = await fs.open(absolute, fsConstants.O_RDONLY)
-        try {
-          const stat = await handle.stat()
-          if (!stat.isFile()) {
-            throw Object.assign(new Error("not a regular file"), { code: stat.isDirectory() ? "EISDIR" : "" })
-          }
-          // Millisecond precision: what `utimes`, copies and archives preserve reliably.
-          return { path: absolute, size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs), handle }
-        } catch (error) {
-          await handle.close()
-          throw error
-        }
+        const { handle, stat } = await openRegularFile(absolute)
+        // Millisecond precision: what `utimes`, copies and archives preserve reliably.
+        return { path: absolute, size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs), handle }
       },
       catch: (cause) => new SourceFileError({ path, detail: describe(path, cause) })
     }),
@@ -218,12 +212,17 @@ export const sameIdentity = (state: ResumeState, file: FileIdentity): boolean =>
 
 /**
  * A `multipart/form-data` body with a `filename` field and a `file` part holding `bytes`, as a
- * stream of three pieces so the chunk is not copied into a bigger buffer. The content length is
+ * stream of pieces so the chunk is not copied into a bigger buffer (`pieces`, when given, are the
+ * same bytes cut up, e.g. to see them go out). The content length is
  * exact, so the server sees a normal, non-chunked request. Built by hand so that it works over
  * any transport: `HttpClientRequest.bodyFormData` of Node 20's global `FormData` fails over
  * `NodeHttpClient.layerUndici` (undici 7 serializes only its own `FormData` class: a TypeError).
  */
-export const multipartBody = (filename: string, bytes: Uint8Array) => {
+export const multipartBody = (
+  filename: string,
+  bytes: Uint8Array,
+  pieces?: Stream.Stream<Uint8Array>
+) => {
   const boundary = `----synapse-ml-${randomBytes(16).toString("hex")}`
   // Quotes and line breaks cannot appear inside a quoted header parameter: percent-encode them as browsers do.
   const quoted = filename.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A")
@@ -237,6 +236,8 @@ export const multipartBody = (filename: string, bytes: Uint8Array) => {
   return {
     contentType: `multipart/form-data; boundary=${boundary}`,
     contentLength: head.length + bytes.length + tail.length,
-    stream: Stream.make<Array<Uint8Array>>(head, bytes, tail)
+    stream: pieces === undefined
+      ? Stream.make<Array<Uint8Array>>(head, bytes, tail)
+      : Stream.make<Array<Uint8Array>>(head).pipe(Stream.concat(pieces), Stream.concat(Stream.make(tail)))
   }
 }
