@@ -11,6 +11,7 @@
 import { Effect, Schema } from "effect"
 import * as Fs from "node:fs"
 import { StringDecoder } from "node:string_decoder"
+import { openRegularFile } from "../services/RegularFile.js"
 import { HashedStringSet, IdSet, IdSizeMap } from "./IdSet.js"
 
 /** An entry of COCO `images`. */
@@ -706,7 +707,9 @@ export const validateFile = Effect.fn("Coco.validateFile")(function*(path: strin
       const decoder = new StringDecoder("utf8")
       // 64 KiB reads: the strings stay below V8's large-object size and die young, which keeps the
       // heap (and peak RSS) from growing with the file size.
-      const stream = Fs.createReadStream(path, { highWaterMark: 1 << 16, signal })
+      // Opened without blocking and checked first: a named pipe would block the open for good.
+      const { handle } = await openRegularFile(path)
+      const stream = Fs.createReadStream(path, { fd: handle, highWaterMark: 1 << 16, signal })
       for await (const chunk of stream) scanner.push(decoder.write(chunk as Buffer))
       scanner.push(decoder.end())
       scanner.end()
