@@ -25,10 +25,11 @@ import {
   TimeoutError
 } from "./SynapseError.js"
 
-/** A duration in seconds for messages: `120 s`, `13.2 s`. */
+/** A duration in seconds for messages: `120 s`, `13 s`, `2.5 s`. */
 export const seconds = (duration: Duration.Duration): string => {
   const ms = Duration.toMillis(duration)
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`
+  if (ms % 1000 === 0 || ms >= 10_000) return `${Math.round(ms / 1000)} s`
+  return `${(ms / 1000).toFixed(1)} s`
 }
 
 /** What a call is, for its errors and its warning. */
@@ -174,13 +175,21 @@ export const make = (options: PolicyOptions): CallPolicy => {
         const leftMs = endMs - now
         if (leftMs <= 0) return Effect.fail<SynapseError>(deadlineError(info, attempts - 1))
         const cut = leftMs < Duration.toMillis(timeout)
+        let endedByDeadline = false
         const budget: AttemptBudget = cut
-          ? { timeout: Duration.millis(leftMs), timeoutError: () => deadlineError(info, attempts) }
+          ? {
+            timeout: Duration.millis(leftMs),
+            timeoutError: () => {
+              endedByDeadline = true
+              return deadlineError(info, attempts)
+            }
+          }
           : { timeout, timeoutError: () => attemptTimeoutError(info.method, info.url, timeout) }
         return attempt(budget).pipe(
           Effect.tapError((error) => {
             if (!info.retry || !retryable(error)) return Effect.void
-            if (!warned && isUnreachable(error)) {
+            // not when the deadline ended the attempt: there is nothing left to retry for
+            if (!warned && !endedByDeadline && isUnreachable(error)) {
               warned = true
               return Effect.zipRight(
                 logFailure(error),
