@@ -33,6 +33,7 @@ import { scrub as scrubSecrets } from "../services/SynapseError.js"
 import { NAME, VERSION } from "../services/Version.js"
 import { applyBudget } from "./Budget.js"
 import { McpConfig } from "./Config.js"
+import { DETACHABLE, Runner, type ToolRunner } from "./Jobs.js"
 import { canElicit, type ClientSession, hasStructuredResults, negotiate, screenRequest } from "./Protocol.js"
 import type { AnyTool, ElicitAction, ElicitSchema, ToolContext } from "./Tool.js"
 import { ToolError } from "./Tool.js"
@@ -365,20 +366,12 @@ export const make = <R>(
       isError: true
     })
 
-    const callTool = async (
-      name: string,
-      args: unknown,
-      context: ToolContext,
-      signal: AbortSignal
-    ): Promise<CallToolResult> => {
-      const entry = byName.get(name)
-      if (entry === undefined) {
-        return errorResult(unavailableMessage(name, selection as Parameters<typeof unavailableMessage>[1]))
-      }
-      const { codec, info, tool } = entry
-      const program = Effect.suspend(() => {
-        // Unknown names are reported together with the invalid values (the decoder would stop at
-        // the first unknown name), so one corrected call can fix everything.
+    type Entry = typeof byName extends Map<string, infer E> ? E : never
+    // The arguments decoded, or one error listing every problem: unknown names are reported with the
+    // invalid values (the decoder would stop at the first unknown name), so one corrected call can
+    // fix everything.
+    const checkArgs = (name: string, { codec, info }: Entry, args: unknown) =>
+      Effect.suspend(() => {
         const unknown = args !== null && typeof args === "object"
           ? Object.keys(args).filter((k) => !codec.allowed.has(k))
           : []
@@ -398,13 +391,48 @@ export const make = <R>(
             })
           )
         }
-        // An output that does not match its own schema is a bug in the tool, not the caller's fault.
-        return Effect.flatMap(tool.run(decoded.right, context), (output) => Effect.orDie(codec.encodeOutput(output)))
-      }).pipe(
-        Effect.withSpan(`McpTool.${name}`),
-        Effect.withLogSpan(`tool.${name}`),
-        Effect.annotateLogs({ tool: name })
+        return Effect.succeed(decoded.right)
+      })
+    // Runs a tool on checked arguments; an output that does not match its own schema is a bug in
+    // the tool, not the caller's fault.
+    const runChecked = (entry: Entry, decoded: unknown, context: ToolContext): Effect.Effect<unknown, ToolError, R> =>
+      entry.tool.run(decoded, context).pipe(
+        Effect.provideService(Runner, runner),
+        Effect.flatMap((output) => Effect.orDie(entry.codec.encodeOutput(output)))
       )
+    // What start_job runs: the enabled long-running tools, checked and run as a direct call is.
+    const runner: ToolRunner = {
+      detachable: DETACHABLE.filter((name) => byName.has(name)),
+      prepare: (name, args) => {
+        const entry = byName.get(name)
+        if (entry === undefined) return Effect.fail(new ToolError({ message: `Tool ${name} is not available.` }))
+        return Effect.map(checkArgs(name, entry, args), (decoded) => (context: ToolContext) =>
+          runChecked(entry, decoded, context).pipe(
+            Effect.withSpan(`McpJob.${name}`),
+            Effect.annotateLogs({ tool: name, job: true }),
+            Effect.provide(runtime)
+          ))
+      }
+    }
+
+    const callTool = async (
+      name: string,
+      args: unknown,
+      context: ToolContext,
+      signal: AbortSignal
+    ): Promise<CallToolResult> => {
+      const entry = byName.get(name)
+      if (entry === undefined) {
+        return errorResult(unavailableMessage(name, selection as Parameters<typeof unavailableMessage>[1]))
+      }
+      const { tool } = entry
+      const program = Effect.flatMap(checkArgs(name, entry, args), (decoded) =>
+        runChecked(entry, decoded, context))
+        .pipe(
+          Effect.withSpan(`McpTool.${name}`),
+          Effect.withLogSpan(`tool.${name}`),
+          Effect.annotateLogs({ tool: name })
+        )
       const exit = await Runtime.runPromiseExit(runtime)(program, { signal })
       if (Exit.isSuccess(exit)) {
         const hint = tool.truncationHint ??
@@ -417,8 +445,12 @@ export const make = <R>(
         }
       }
       const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure)) return errorResult(failure.value.message)
-      if (Cause.isInterruptedOnly(exit.cause)) return errorResult(`${name} was cancelled before it finished.`)
+      if (Option.isSome(failure)) {
+        return errorResult(failure.value.message)
+      }
+      if (Cause.isInterruptedOnly(exit.cause)) {
+        return errorResult(`${name} was cancelled before it finished.`)
+      }
       await Runtime.runPromise(runtime)(
         Effect.logError(`tool ${name} crashed`, Cause.pretty(exit.cause)).pipe(Effect.annotateLogs({ tool: name }))
       )
@@ -464,10 +496,14 @@ export const make = <R>(
               : Effect.promise(async () => {
                 // Progress must grow; and a flood of notifications helps no one, so at most one per
                 // 50 ms except the final one.
-                if (!(progress > last)) return
+                if (!(progress > last)) {
+                  return
+                }
                 const now = Date.now()
                 const final = total !== undefined && progress >= total
-                if (!final && now - lastSentAt < 50) return
+                if (!final && now - lastSentAt < 50) {
+                  return
+                }
                 last = progress
                 lastSentAt = now
                 await extra.sendNotification({
@@ -478,7 +514,9 @@ export const make = <R>(
                     ...(total !== undefined ? { total } : {}),
                     ...(message !== undefined ? { message } : {})
                   }
-                }).catch(() => undefined)
+                }).catch(() =>
+                  undefined
+                )
               })
         }
         const result = await callTool(request.params.name, request.params.arguments, context, extra.signal)

@@ -15,7 +15,7 @@ export interface ToolAnnotations {
 }
 
 /** The groups tools are offered in; a server can be limited to some of them (`--toolsets`). */
-export const TOOLSETS = ["context", "models", "datasets", "evaluation", "deploy"] as const
+export const TOOLSETS = ["context", "models", "datasets", "evaluation", "deploy", "jobs"] as const
 /** One toolset name. */
 export type Toolset = (typeof TOOLSETS)[number]
 

@@ -33,13 +33,15 @@ const READ_TOOLS = [
   "validate_coco"
 ]
 const WRITE_TOOLS = ["create_model", "update_model", "export_ground_truth", "prepare_training_data", "deploy_model"]
+// Neither read-only nor writing themselves: they run and follow other tools as jobs.
+const JOB_TOOLS = ["start_job", "job"]
 
 describe("tool list", () => {
   it.scoped("matches the committed snapshot (names, schemas, annotations, descriptions)", () =>
     Effect.gen(function*() {
       const client = yield* connect(yield* factory(false))
       const { tools } = yield* Effect.promise(() => client.listTools())
-      expect(tools.map((t) => t.name).sort()).toStrictEqual([...READ_TOOLS, ...WRITE_TOOLS].sort())
+      expect(tools.map((t) => t.name).sort()).toStrictEqual([...READ_TOOLS, ...WRITE_TOOLS, ...JOB_TOOLS].sort())
       yield* Effect.promise(() =>
         expect(JSON.stringify(tools, null, 2) + "\n").toMatchFileSnapshot("./tools-list.snapshot.json")
       )
@@ -83,7 +85,7 @@ describe("tool list", () => {
     Effect.gen(function*() {
       const client = yield* connect(yield* factory(true))
       const { tools } = yield* Effect.promise(() => client.listTools())
-      expect(tools.map((t) => t.name).sort()).toStrictEqual([...READ_TOOLS, ...PLANNERS].sort())
+      expect(tools.map((t) => t.name).sort()).toStrictEqual([...READ_TOOLS, ...PLANNERS, ...JOB_TOOLS].sort())
       for (const tool of tools.filter((t) => PLANNERS.includes(t.name))) {
         expect({ name: tool.name, annotations: tool.annotations }).toStrictEqual({
           name: tool.name,
@@ -116,7 +118,8 @@ describe("tool list", () => {
           "prepare_training_data"
         ],
         evaluation: ["analyze_model_performance", "compare_models"],
-        deploy: ["deploy_model"]
+        deploy: ["deploy_model"],
+        jobs: JOB_TOOLS
       })
       const client = yield* connect(yield* factory(false, { toolsets: ["evaluation"], tools: ["get_model"] }))
       const { tools } = yield* Effect.promise(() => client.listTools())
@@ -146,7 +149,7 @@ describe("tool list", () => {
       Either.left(
         new Config.McpConfigError(
           "SYNAPSE_MCP_TOOLSETS / --toolsets",
-          "unknown toolset \"evals\"; valid toolsets: context, models, datasets, evaluation, deploy"
+          "unknown toolset \"evals\"; valid toolsets: context, models, datasets, evaluation, deploy, jobs"
         )
       )
     )

@@ -17,6 +17,7 @@ import {
   listGroundTruths,
   listGroundTruthVersions
 } from "./GroundTruth.js"
+import { jobTools } from "./Jobs.js"
 import { getModel, listModels } from "./Models.js"
 import { analyzeModelPerformance, compareModelsTool, createModel } from "./ModelWorkflows.js"
 import { deployModelTool, updateModel } from "./Serving.js"
@@ -40,5 +41,6 @@ export const allTools: ReadonlyArray<AnyTool<ToolRequirements>> = [
   updateModel,
   exportGroundTruthTool,
   prepareTrainingDataTool,
-  deployModelTool
+  deployModelTool,
+  ...jobTools
 ]
