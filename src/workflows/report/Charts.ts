@@ -220,7 +220,7 @@ export const reportedVsComputedChart = (
       y: { field: "metric", type: "nominal", title: null },
       yOffset: { field: "source", type: "nominal" },
       x: { field: "value", type: "quantitative", title: null },
-      color: { field: "source", type: "nominal", title: null, scale: { range: ["#9ca3af", "#2563eb"] } }
+      color: { field: "source", type: "nominal", title: null, scale: { domain: ["reported", "computed"], range: ["#9ca3af", "#2563eb"] } }
     }
   }
 })
