@@ -4,8 +4,10 @@
 // indent, 120 columns, no semicolons, double quotes, no trailing commas. `npm run format` applies it.
 //
 // The layer walls (docs/architecture.md "Layers") are `no-restricted-imports` rules per directory:
-// schemas <- services <- workflows <- mcp / cli, the sandbox on schemas only, and the SDK entry point
-// free of the MCP SDK and SQLite. A wrong import fails `npm test`.
+// platform (plain Node helpers) at the bottom, schemas <- services <- workflows <- mcp / cli, the
+// sandbox on schemas and platform only, the composition root (`src/*.ts`) above them all but below
+// the command, and each entry point loading only what its subpath promises: `synapse-ml` neither
+// the MCP SDK nor SQLite, `synapse-ml/sandbox` not the MCP SDK. A wrong import fails `npm test`.
 import effectPlugin from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
@@ -25,6 +27,9 @@ const walls = (layers, packages, message) => [
 
 /** Packages only the MCP server and the sandbox may load. */
 const serverPackages = ["@modelcontextprotocol/*", "better-sqlite3", "@effect/sql*"]
+
+/** The composition root and the entry points: the top-level modules of `src/`. */
+const root = ["./App.js", "../App.js", "../../App.js", "./AppConfig.js", "../AppConfig.js", "../../AppConfig.js"]
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "coverage/**", "**/*.d.ts"] },
@@ -58,12 +63,22 @@ export default tseslint.config(
     }
   },
   {
+    files: ["src/platform/**/*.ts"],
+    rules: {
+      "no-restricted-imports": walls(
+        ["schemas", "services", "workflows", "mcp", "cli", "sandbox"],
+        [...serverPackages, ...root],
+        "platform is the bottom layer: it imports only Node and effect (docs/architecture.md \"Layers\")"
+      )
+    }
+  },
+  {
     files: ["src/schemas/**/*.ts"],
     rules: {
       "no-restricted-imports": walls(
-        ["services", "workflows", "mcp", "cli", "sandbox"],
-        serverPackages,
-        "schemas are the bottom layer: they import only effect"
+        ["platform", "services", "workflows", "mcp", "cli", "sandbox"],
+        [...serverPackages, ...root],
+        "schemas are the wire contract: they import only effect (docs/architecture.md \"Layers\")"
       )
     }
   },
@@ -72,8 +87,8 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": walls(
         ["workflows", "mcp", "cli", "sandbox"],
-        serverPackages,
-        "services import only schemas (docs/architecture.md \"Layers\")"
+        [...serverPackages, ...root],
+        "services import only schemas and platform (docs/architecture.md \"Layers\")"
       )
     }
   },
@@ -82,8 +97,8 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": walls(
         ["mcp", "cli", "sandbox"],
-        serverPackages,
-        "workflows import only services and schemas (docs/architecture.md \"Layers\")"
+        [...serverPackages, ...root],
+        "workflows import only services, schemas and platform (docs/architecture.md \"Layers\")"
       )
     }
   },
@@ -92,15 +107,40 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": walls(
         ["services", "workflows", "mcp", "cli"],
-        ["@modelcontextprotocol/*"],
-        "the sandbox stands on schemas only (docs/architecture.md \"Layers\")"
+        ["@modelcontextprotocol/*", ...root],
+        "the sandbox stands on schemas and platform only (docs/architecture.md \"Layers\")"
       )
     }
   },
   {
     files: ["src/mcp/**/*.ts"],
+    ignores: ["src/mcp/Main.ts"],
     rules: {
-      "no-restricted-imports": walls(["cli"], [], "the MCP server does not import the CLI")
+      "no-restricted-imports": walls(
+        ["cli", "sandbox"],
+        ["better-sqlite3", "@effect/sql*", ...root],
+        "the MCP server reaches Synapse through the services; only mcp/Main.ts builds on the composition root"
+      )
+    }
+  },
+  {
+    files: ["src/mcp/Main.ts"],
+    rules: {
+      "no-restricted-imports": walls(
+        ["cli", "sandbox"],
+        ["better-sqlite3", "@effect/sql*"],
+        "the MCP server's assembly builds on the composition root (src/App.ts), which chooses the backend"
+      )
+    }
+  },
+  {
+    files: ["src/App.ts", "src/AppConfig.ts", "src/SandboxSdk.ts"],
+    rules: {
+      "no-restricted-imports": walls(
+        ["cli"],
+        ["@modelcontextprotocol/*"],
+        "the composition root wires services and the backend; it loads neither the command nor the MCP SDK"
+      )
     }
   },
   {
@@ -108,9 +148,25 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": walls(
         ["mcp", "cli", "sandbox"],
-        serverPackages,
+        [...serverPackages, ...root],
         "the SDK entry point loads neither the MCP SDK nor SQLite: those have their own subpaths"
       )
+    }
+  },
+  {
+    files: ["src/sandbox.ts"],
+    rules: {
+      "no-restricted-imports": walls(
+        ["mcp", "cli"],
+        ["@modelcontextprotocol/*"],
+        "synapse-ml/sandbox loads the sandbox and the SDK over it, never the MCP SDK"
+      )
+    }
+  },
+  {
+    files: ["src/mcp.ts"],
+    rules: {
+      "no-restricted-imports": walls(["cli"], [], "synapse-ml/mcp does not load the command")
     }
   }
 )

@@ -6,10 +6,11 @@
  * value stops start-up with a message naming the variable, instead of surfacing later as a confusing
  * tool failure.
  */
-import { Config, ConfigError, ConfigProvider, Context, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Config, ConfigError, Context, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { providerOf } from "../platform/Env.js"
 
 /** Default per-call output budget, in characters of JSON text. */
 export const DEFAULT_OUTPUT_BUDGET = 25_000
@@ -51,7 +52,7 @@ export class McpConfig extends Context.Tag("synapse-ml/McpConfig")<McpConfig, Mc
 /** A configuration problem, naming the variable (or flag) at fault. */
 export class McpConfigError extends Error {
   override readonly name = "McpConfigError"
-  constructor(readonly variable: string, detail: string) {
+  constructor(readonly variable: string, readonly detail: string) {
     super(`${variable}: ${detail}`)
   }
 }
@@ -205,12 +206,6 @@ export const settingsFromEnv = (
   cwd: string = process.cwd()
 ): Either.Either<McpSettings, McpConfigError> =>
   Effect.runSync(Effect.either(Effect.withConfigProvider(load(overrides, cwd), providerOf(env))))
-
-/** A `ConfigProvider` over a record of variables; unset entries are left out. */
-export const providerOf = (env: Record<string, string | undefined>): ConfigProvider.ConfigProvider =>
-  ConfigProvider.fromMap(
-    new Map(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
-  )
 
 /**
  * Checks what only matters for HTTP: a non-loopback bind without a token would expose the

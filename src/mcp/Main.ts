@@ -1,21 +1,19 @@
 /**
- * Assembles the MCP server from configuration: the settings (read-only mode, roots, budget, HTTP
- * binding), the backend (a real Synapse from `SYNAPSE_BASE_URL`, or else the sandbox with demo data
- * started in-process), the SDK services over it, the tool table and resources, and one of the two
- * transports. The `synapse-ml mcp` and `start` commands are thin wrappers around `run`.
+ * Assembles the MCP server on the composition root (`src/App.ts`): the settings (read-only mode,
+ * toolsets, roots, budget, HTTP binding; `Config.ts`), the backend the root chooses (a real Synapse
+ * from `SYNAPSE_BASE_URL`, or else the sandbox with demo data started in-process, in a fresh
+ * directory per run unless one is given), the SDK services over it, the tool table and resources,
+ * and one of the two transports. The `synapse-ml mcp` and `start` commands are thin wrappers around
+ * `run`.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Effect, Either, Layer, Logger, Redacted } from "effect"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { type ConfigError, Effect, Either, Layer, Logger, Redacted } from "effect"
+import * as App from "../App.js"
+import * as AppConfig from "../AppConfig.js"
+import { providerOf } from "../platform/Env.js"
 import { stderrLoggerLayer } from "../platform/Logging.js"
-import * as Sandbox from "../sandbox/Sandbox.js"
-import * as ChunkedUpload from "../services/ChunkedUpload.js"
-import * as FileCache from "../services/FileCache.js"
-import * as GroundTruths from "../services/GroundTruths.js"
-import * as Models from "../services/Models.js"
-import * as SynapseClient from "../services/SynapseClient.js"
+import * as Synapse from "../services/Synapse.js"
+import type * as SynapseClient from "../services/SynapseClient.js"
 import * as Backend from "./Backend.js"
 import * as Config from "./Config.js"
 import * as Http from "./Http.js"
@@ -30,91 +28,50 @@ export class McpStartError extends Error {
   override readonly name = "McpStartError"
 }
 
-const SECRET_VARIABLES = [
-  "SYNAPSE_ACCESS_TOKEN",
-  "SYNAPSE_AUTHORIZATION_TOKEN",
-  "SYNAPSE_TENANT",
-  "SYNAPSE_AGENT_TOKEN",
-  "SYNAPSE_MCP_HTTP_TOKEN"
-]
-
 /** The name prefix of the data directory an embedded sandbox gets when none is given. */
-export const FRESH_SANDBOX_PREFIX = "synapse-ml-mcp-sandbox-"
+export const FRESH_SANDBOX_PREFIX = App.FRESH_SANDBOX_PREFIX
 
-/**
- * The Synapse client and backend description. With `SYNAPSE_BASE_URL` unset, starts the sandbox
- * (demo data; in `sandboxOptions.dataDir` or `SYNAPSE_SANDBOX_DIR`, else in a fresh temporary
- * directory removed when the layer is released; an ephemeral port; the profile of `sandboxOptions`
- * or `SYNAPSE_SANDBOX_PROFILE`) for the lifetime of the layer and says so on stderr.
- */
-export const backendLayer = (env: Record<string, string | undefined>, sandboxOptions: Sandbox.SandboxOptions = {}) =>
-  Layer.unwrapScoped(
-    Effect.gen(function*() {
-      const baseUrl = env.SYNAPSE_BASE_URL?.trim()
-      if (baseUrl !== undefined && baseUrl !== "") {
-        const parsed = SynapseClient.parseBaseUrl(baseUrl, "SYNAPSE_BASE_URL")
-        if (Either.isLeft(parsed)) {
-          return yield* Effect.fail(new McpStartError(String(parsed.left.message ?? parsed.left)))
-        }
-        return Layer.merge(
-          SynapseClient.layerConfig().pipe(
-            Layer.mapError((error) => new McpStartError(`invalid Synapse configuration: ${String(error)}`))
-          ),
-          Backend.layer({ baseUrl: parsed.right, sandbox: false, description: `the Synapse API at ${parsed.right}` })
-        )
-      }
-      // A directory given (`start --data-dir`, SYNAPSE_SANDBOX_DIR) is kept across runs; otherwise
-      // each server run gets its own, removed when it stops, so that servers and users never share
-      // (and grow) one registry. The directory is released after the sandbox, which the scope
-      // closes first.
-      const given = sandboxOptions.dataDir ?? (env.SYNAPSE_SANDBOX_DIR?.trim() || undefined)
-      const dataDir = given ?? (yield* Effect.acquireRelease(
-        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), FRESH_SANDBOX_PREFIX))),
-        (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-      ))
-      const sandbox = yield* Sandbox.parseProfile(env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE").pipe(
-        Effect.flatMap((profile) =>
-          Sandbox.start({ seed: "demo", ...sandboxOptions, profile: sandboxOptions.profile ?? profile, dataDir })
-        ),
-        Effect.mapError((error) =>
-          new McpStartError(`SYNAPSE_BASE_URL is not set and the sandbox could not start: ${error.detail}`)
-        )
-      )
-      const kept = given !== undefined
-        ? "kept across runs"
-        : "a fresh directory for this run, removed when the server stops"
-      yield* Effect.logInfo(
-        `SYNAPSE_BASE_URL is not set: using the sandbox with demo data (profile ${sandbox.profile}) at ${sandbox.url} (data in ${sandbox.dataDir}, ${kept}). ` +
-          "Set SYNAPSE_BASE_URL and SYNAPSE_ACCESS_TOKEN to use a real Synapse."
-      )
-      return Layer.merge(
-        SynapseClient.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(
-          Layer.mapError((error) => new McpStartError(String(error)))
-        ),
-        Backend.layer({
-          baseUrl: sandbox.url,
-          sandbox: true,
-          description:
-            `the local Synapse sandbox started by this server, with generated demo data in its ${sandbox.profile} profile (not a real deployment)`
-        })
-      )
-    })
+/** A backend that could not be set up, as one line naming what to fix. */
+const startErrorOf = (error: App.BackendError): McpStartError => {
+  if (error._tag === "SandboxError") {
+    return new McpStartError(`SYNAPSE_BASE_URL is not set and the sandbox could not start: ${error.detail}`)
+  }
+  const problem = Config.fromConfigError(error)
+  // A bad base URL is named by its own message; any other setting is a Synapse client setting.
+  return new McpStartError(
+    problem.variable === "SYNAPSE_BASE_URL" ? problem.detail : `invalid Synapse configuration: ${problem.message}`
   )
+}
 
 /**
- * The HTTP client of the executables (this server and the `synapse-ml` workflow commands): Node's
- * client (docs/architecture.md "Composition roots": not undici) with connections kept alive. `NodeHttpClient.layer`'s agent opens
- * a connection per request, so every listing page and every downloaded file would pay a TCP (and,
- * against a real backend, TLS) handshake.
+ * The server's backend (`App.backendLayer`): with `SYNAPSE_BASE_URL` unset, the sandbox with demo
+ * data (in `sandboxOptions.dataDir` or `SYNAPSE_SANDBOX_DIR`, else in a fresh temporary directory
+ * removed when the layer is released; the profile of `sandboxOptions` or `SYNAPSE_SANDBOX_PROFILE`),
+ * said on stderr. Reads the `ConfigProvider` in force, or `env` when given.
  */
-export const httpClientLayer = NodeHttpClient.layerWithoutAgent.pipe(
-  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true }))
-)
+export const backendLayer = (
+  env?: Record<string, string | undefined> | undefined,
+  sandboxOptions: App.SandboxOptions = {}
+): Layer.Layer<SynapseClient.SynapseClient | Backend.Backend, McpStartError, HttpClient.HttpClient> => {
+  const layer = App.backendLayer({
+    sandbox: sandboxOptions,
+    dataDir: "fresh",
+    startedBy: "this server",
+    announce: ({ fresh, info }) =>
+      Effect.logInfo(
+        `SYNAPSE_BASE_URL is not set: using the sandbox with demo data (profile ${info.profile}) at ${info.url} (data in ${info.dataDir}, ${
+          fresh ? "a fresh directory for this run, removed when the server stops" : "kept across runs"
+        }). Set SYNAPSE_BASE_URL and SYNAPSE_ACCESS_TOKEN to use a real Synapse.`
+      )
+  }).pipe(Layer.mapError(startErrorOf))
+  return env === undefined ? layer : layer.pipe(Layer.provide(Layer.setConfigProvider(providerOf(env))))
+}
+
+/** The HTTP client of the executables (`App.httpClientLayer`). */
+export const httpClientLayer = App.httpClientLayer
 
 /** The SDK services the tools use, over a `SynapseClient`. */
-export const servicesLayer = Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(
-  Layer.provideMerge(Layer.merge(FileCache.layerConfig().pipe(Layer.orDie), ChunkedUpload.layerConfig()))
-)
+export const servicesLayer = Synapse.layerServicesConfig()
 
 /** Everything the tools need besides the settings and the backend. */
 export type ToolServices = Layer.Layer.Success<typeof servicesLayer>
@@ -133,7 +90,7 @@ export const serverLayer = <E>(
       })
     })
   ).pipe(
-    Layer.provideMerge(servicesLayer),
+    Layer.provideMerge(servicesLayer.pipe(Layer.mapError((error: ConfigError.ConfigError) => startErrorOf(error)))),
     Layer.provideMerge(Config.layer(settings)),
     Layer.provideMerge(backend)
   )
@@ -141,10 +98,11 @@ export const serverLayer = <E>(
 /** How to run the server. */
 export interface RunOptions {
   readonly transport: "stdio" | "http"
-  readonly env: Record<string, string | undefined>
+  /** The variables to read instead of the `ConfigProvider` in force (the process environment by default). */
+  readonly env?: Record<string, string | undefined> | undefined
   readonly overrides?: Config.McpOverrides | undefined
   /** Options of the in-process sandbox (used only when `SYNAPSE_BASE_URL` is unset). */
-  readonly sandbox?: Sandbox.SandboxOptions | undefined
+  readonly sandbox?: App.SandboxOptions | undefined
   /** Called once the HTTP endpoint listens (the `start` command prints its banner here). */
   readonly onListening?:
     | ((endpoint: Http.HttpEndpoint, backend: Backend.BackendInfo) => Effect.Effect<void>)
@@ -154,24 +112,31 @@ export interface RunOptions {
 /** Reads the settings, failing with a message that names the variable at fault. */
 export const loadSettings = (options: Pick<RunOptions, "env" | "overrides" | "transport">) =>
   Effect.gen(function*() {
-    const settings = Config.settingsFromEnv(options.env, options.overrides ?? {})
-    if (Either.isLeft(settings)) return yield* Effect.fail(new McpStartError(settings.left.message))
-    const roots = Config.checkUploadRoots(settings.right)
-    if (Either.isLeft(roots)) return yield* Effect.fail(new McpStartError(roots.left.message))
-    const selection = checkSelection(allTools, settings.right)
-    if (Either.isLeft(selection)) return yield* Effect.fail(new McpStartError(selection.left.message))
-    if (options.transport === "http") {
-      const checked = Config.checkHttpSettings(settings.right)
-      if (Either.isLeft(checked)) return yield* Effect.fail(new McpStartError(checked.left.message))
+    const settings = yield* readConfig(Config.load(options.overrides ?? {}), options.env).pipe(
+      Effect.mapError((error) => new McpStartError(error.message))
+    )
+    const checks: ReadonlyArray<Either.Either<unknown, Config.McpConfigError>> = [
+      Config.checkUploadRoots(settings),
+      checkSelection(allTools, settings),
+      ...(options.transport === "http" ? [Config.checkHttpSettings(settings)] : [])
+    ]
+    for (const check of checks) {
+      if (Either.isLeft(check)) return yield* Effect.fail(new McpStartError(check.left.message))
     }
-    return settings.right
+    return settings
   })
+
+/** Reads `config` from `env` when given, else from the `ConfigProvider` in force. */
+const readConfig = <A, E>(config: Effect.Effect<A, E>, env: RunOptions["env"]): Effect.Effect<A, E> =>
+  env === undefined ? config : Effect.withConfigProvider(config, providerOf(env))
 
 /** Runs the server until its transport ends (stdio) or the fiber is interrupted (HTTP). */
 export const run = (options: RunOptions) =>
   Effect.gen(function*() {
     const settings = yield* loadSettings(options)
-    const secrets = SECRET_VARIABLES.map((name) => options.env[name]?.trim() ?? "").filter((s) => s.length > 0)
+    const secrets = (yield* readConfig(AppConfig.secrets, options.env).pipe(
+      Effect.mapError((error) => new McpStartError(Config.fromConfigError(error).message))
+    )).map(Redacted.value)
     const program = Effect.gen(function*() {
       const factory = yield* Server.McpServer
       const backend = yield* Backend.Backend
@@ -190,7 +155,11 @@ export const run = (options: RunOptions) =>
     })
     return yield* program.pipe(
       Effect.provide(
-        serverLayer(settings, backendLayer(options.env, options.sandbox).pipe(Layer.provide(httpClientLayer)), secrets)
+        serverLayer(
+          settings,
+          backendLayer(options.env, options.sandbox).pipe(Layer.provide(App.httpClientLayer)),
+          secrets
+        )
       ),
       Effect.scoped,
       // Whatever loggers the caller installed, none may write to stdout: stdio belongs to the protocol.

@@ -35,7 +35,7 @@ import { applyBudget } from "./Budget.js"
 import { McpConfig } from "./Config.js"
 import { DETACHABLE, Runner, type ToolRunner } from "./Jobs.js"
 import { canElicit, type ClientSession, hasStructuredResults, negotiate, screenRequest } from "./Protocol.js"
-import type { AnyTool, ElicitAction, ElicitSchema, ToolContext } from "./Tool.js"
+import type { AnyTool, Attachment, ElicitAction, ElicitSchema, ToolContext } from "./Tool.js"
 import { ToolError } from "./Tool.js"
 import { instructionsFor, selectTools, toolInfo, unavailableMessage } from "./ToolList.js"
 
@@ -488,8 +488,10 @@ export const make = <R>(
         const token = request.params._meta?.progressToken
         let last = Number.NEGATIVE_INFINITY
         let lastSentAt = 0
+        const attachments: Array<Attachment> = []
         const context: ToolContext = {
           elicit: canAsk(extra) ? elicitThrough(extra) : undefined,
+          attach: (block) => Effect.sync(() => void attachments.push(block)),
           progress: (progress, total, message) =>
             token === undefined
               ? Effect.void
@@ -519,7 +521,10 @@ export const make = <R>(
                 )
               })
         }
-        const result = await callTool(request.params.name, request.params.arguments, context, extra.signal)
+        const called = await callTool(request.params.name, request.params.arguments, context, extra.signal)
+        const result = called.isError || attachments.length === 0
+          ? called
+          : { ...called, content: [...called.content, ...attachments.map((block) => ({ ...block }))] }
         return hasStructuredResults(eraOf(extra)) ? result : legacyResult(result)
       })
       server.setRequestHandler(

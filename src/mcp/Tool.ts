@@ -46,7 +46,21 @@ export interface ToolContext {
    * client error or a dropped request is answered as `"cancel"`.
    */
   readonly elicit?: ((message: string, requestedSchema: ElicitSchema) => Effect.Effect<ElicitAction>) | undefined
+  /**
+   * Adds a content block after the result's text: a chart as an image, a report as an embedded
+   * resource. Attachments are not part of the structured output and do not count against the text
+   * budget; absent where a result has no content blocks (a detached job's result).
+   */
+  readonly attach?: ((block: Attachment) => Effect.Effect<void>) | undefined
 }
+
+/** A content block a tool adds to its result besides the structured output. */
+export type Attachment =
+  | { readonly type: "image"; readonly data: string; readonly mimeType: string }
+  | {
+    readonly type: "resource"
+    readonly resource: { readonly uri: string; readonly mimeType: string; readonly text: string }
+  }
 
 /**
  * A failure the caller can act on: `message` says what failed, why, and what to try next. It is

@@ -1,6 +1,7 @@
 /**
  * Creating a directory with its missing parents, for every directory a user names (the sandbox's
- * data directory, the cache, export and split outputs, the MCP output directory).
+ * data directory, the cache, export and split outputs, the MCP output directory). Part of the
+ * platform layer: plain Node code that every other layer, the sandbox included, may use.
  *
  * Not Node's `mkdir(path, { recursive: true })` alone: on Node 20 it never returns when a parent
  * that exists refuses new entries with ENOENT, as everything under `/proc` does (it creates the
@@ -11,6 +12,7 @@
  */
 import * as Fs from "node:fs"
 import * as Fsp from "node:fs/promises"
+import * as Os from "node:os"
 import * as Path from "node:path"
 
 /** The levels of `dir` that do not exist yet, outermost first (a few `stat` calls: cheap enough to run synchronously). */
@@ -51,4 +53,20 @@ export const makeDirectory = async (dir: string): Promise<void> => {
     }
   }
   await Fsp.mkdir(dir, { recursive: true })
+}
+
+/**
+ * A per-user data directory for `app`: `$XDG_DATA_HOME/<app>`, else `~/.local/share/<app>` (the XDG
+ * base directory convention, also followed by most tools on macOS). Data kept there survives reboots
+ * and is not shared with other users, unlike the temporary directory.
+ */
+export const userDataDir = (
+  app: string,
+  env: Record<string, string | undefined> = process.env,
+  home: string = Os.homedir()
+): string => {
+  const xdg = env.XDG_DATA_HOME?.trim()
+  // The specification ignores a relative XDG_DATA_HOME.
+  const base = xdg !== undefined && xdg !== "" && Path.isAbsolute(xdg) ? xdg : Path.join(home, ".local", "share")
+  return Path.join(base, app)
 }

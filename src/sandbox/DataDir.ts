@@ -9,18 +9,21 @@
 import Database from "better-sqlite3"
 import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
-import { makeDirectorySync } from "../platform/Directories.js"
+import { makeDirectorySync, userDataDir } from "../platform/Directories.js"
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./Database.js"
 import { seedDatabase } from "./seed/index.js"
 
 /** Which data set a new data directory is filled with. */
 export type SeedKind = "demo" | "large" | "none"
 
-/** The default data directory: `$SYNAPSE_SANDBOX_DIR`, else `<os tmpdir>/synapse-ml-sandbox`. */
-export const defaultDataDir = (): string =>
-  process.env.SYNAPSE_SANDBOX_DIR || Path.join(Os.tmpdir(), "synapse-ml-sandbox")
+/**
+ * The default data directory: `$SYNAPSE_SANDBOX_DIR`, else the per-user
+ * `$XDG_DATA_HOME/synapse-ml/sandbox` (`~/.local/share/synapse-ml/sandbox`), so that the demo data
+ * and what a user adds to it are theirs alone and survive reboots.
+ */
+export const defaultDataDir = (env: Record<string, string | undefined> = process.env): string =>
+  env.SYNAPSE_SANDBOX_DIR?.trim() || Path.join(userDataDir("synapse-ml", env), "sandbox")
 
 /** What preparing a data directory found or did. */
 export interface PreparedDataDir {

@@ -42,7 +42,7 @@ export interface SandboxOptions {
   readonly port?: number | undefined
   /** Interface to bind; default `127.0.0.1`. */
   readonly host?: string | undefined
-  /** Data directory; default `$SYNAPSE_SANDBOX_DIR` or `<os tmpdir>/synapse-ml-sandbox`. */
+  /** Data directory; default `$SYNAPSE_SANDBOX_DIR`, else the per-user `~/.local/share/synapse-ml/sandbox`. */
   readonly dataDir?: string | undefined
   /** Data set for a new data directory (an existing one is served as it is); default `demo`. */
   readonly seed?: SeedKind | undefined

@@ -6,6 +6,9 @@
  * ```ts
  * program.pipe(Effect.provide(Synapse.layerConfig()), Effect.provide(NodeHttpClient.layer))
  * ```
+ *
+ * These are the only places that assemble the SDK's services; the executables' composition root
+ * (`src/App.ts`) and the sandbox quick start (`SandboxSdk`) build on them.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { type ConfigError, Layer } from "effect"
@@ -50,6 +53,21 @@ export const layer = (
   layerServices(options).pipe(Layer.provideMerge(SynapseClient.layer(options)))
 
 /**
+ * The SDK services over an already provided `SynapseClient`, with the file cache and upload
+ * settings from the environment (`SYNAPSE_CACHE_DIR`, `SYNAPSE_DOWNLOAD_CONCURRENCY`,
+ * `SYNAPSE_UPLOAD_STATE_DIR`): what an executable provides over the client it chose.
+ */
+export const layerServicesConfig = (): Layer.Layer<
+  Exclude<Services, SynapseClient.SynapseClient>,
+  ConfigError.ConfigError,
+  SynapseClient.SynapseClient
+> =>
+  // Models.create uploads through the same ChunkedUpload (same resume state directory).
+  Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(
+    Layer.provideMerge(Layer.merge(FileCache.layerConfig(), ChunkedUpload.layerConfig()))
+  )
+
+/**
  * Every SDK service from the environment: `SYNAPSE_BASE_URL`, the `SYNAPSE_*` tokens and timeouts,
  * `SYNAPSE_PREFETCH` (see `SynapseClient.layerConfig`), `SYNAPSE_CACHE_DIR`, `SYNAPSE_UPLOAD_STATE_DIR`.
  * `overrides` (a retry schedule, `transformClient`, `prefetch`, …) take precedence over the
@@ -57,9 +75,5 @@ export const layer = (
  */
 export const layerConfig = (
   overrides?: Partial<SynapseClient.Options>
-): Layer.Layer<Services, ConfigError.ConfigError, HttpClient.HttpClient> => {
-  const apis = Layer.mergeAll(Models.layer, GroundTruths.layer).pipe(
-    Layer.provideMerge(Layer.merge(FileCache.layerConfig(), ChunkedUpload.layerConfig()))
-  )
-  return apis.pipe(Layer.provideMerge(SynapseClient.layerConfig(overrides)))
-}
+): Layer.Layer<Services, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  layerServicesConfig().pipe(Layer.provideMerge(SynapseClient.layerConfig(overrides)))

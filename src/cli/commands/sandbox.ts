@@ -29,7 +29,7 @@ export const sandboxOptions = {
   dataDir: Options.text("data-dir").pipe(
     Options.optional,
     Options.withDescription(
-      "data directory (default $SYNAPSE_SANDBOX_DIR or <tmpdir>/synapse-ml-sandbox); reused across restarts"
+      "data directory (default $SYNAPSE_SANDBOX_DIR or ~/.local/share/synapse-ml/sandbox); reused across restarts"
     )
   ),
   seed: Options.choice("seed", ["demo", "large", "none"] as const).pipe(

@@ -4,10 +4,8 @@
  * stderr (a redrawn bar on a terminal, plain lines otherwise), and exit codes that tell usage
  * errors, API errors and validation failures apart.
  */
-import { Cause, Console, Effect, Layer, Redacted } from "effect"
-import { httpClientLayer } from "../../mcp/Main.js"
-import * as Sandbox from "../../sandbox/Sandbox.js"
-import * as Synapse from "../../services/Synapse.js"
+import { Cause, Console, Effect } from "effect"
+import * as App from "../../App.js"
 import { isSynapseError, type SynapseError } from "../../services/SynapseError.js"
 
 /** Exit codes of the workflow commands. */
@@ -47,28 +45,20 @@ export const parseIdList = (
 }
 
 /**
- * Every SDK service, over `SYNAPSE_BASE_URL` when set, else over an in-process sandbox with demo
- * data answering in the `SYNAPSE_SANDBOX_PROFILE` profile (said on stderr, so nobody mistakes it
- * for their real backend; an unknown profile is a usage error).
+ * Every SDK service (`App.sdkLayer`), over `SYNAPSE_BASE_URL` when set, else over an in-process
+ * sandbox with demo data in the per-user data directory (or `SYNAPSE_SANDBOX_DIR`), answering in the
+ * `SYNAPSE_SANDBOX_PROFILE` profile (said on stderr, so nobody mistakes it for their real backend;
+ * an unknown profile is a usage error).
  */
-export const sdkLayer = (env: Record<string, string | undefined> = process.env) => {
-  const baseUrl = env.SYNAPSE_BASE_URL?.trim()
-  if (baseUrl !== undefined && baseUrl !== "") {
-    return Synapse.layerConfig().pipe(Layer.provide(httpClientLayer))
-  }
-  return Layer.unwrapScoped(
-    Effect.gen(function*() {
-      const profile = yield* Sandbox.parseProfile(env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE")
-      const sandbox = yield* Sandbox.start({ seed: "demo", profile })
-      yield* Console.error(
-        `synapse-ml: SYNAPSE_BASE_URL is not set: using the local sandbox with demo data (profile ${sandbox.profile}) at ${sandbox.url}`
+export const sdkLayer = () =>
+  App.sdkLayer({
+    dataDir: "user",
+    startedBy: "this command",
+    announce: ({ info }) =>
+      Console.error(
+        `synapse-ml: SYNAPSE_BASE_URL is not set: using the local sandbox with demo data (profile ${info.profile}) at ${info.url}`
       )
-      return Synapse.layer({ baseUrl: sandbox.url, accessToken: Redacted.make(sandbox.token) }).pipe(
-        Layer.provide(httpClientLayer)
-      )
-    })
-  )
-}
+  })
 
 const tagOf = (e: unknown): string | undefined =>
   typeof e === "object" && e !== null && "_tag" in e && typeof (e as { _tag: unknown })._tag === "string"
