@@ -1,6 +1,6 @@
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { guardOf } from "../../src/schemas/Guard.js"
+import { guardOf, schemaGuard } from "../../src/schemas/Guard.js"
 
 // A page of rows as a list tool returns it: nested struct, array, record, optional, nullable, literal.
 const Row = Schema.Struct({
@@ -57,6 +57,9 @@ describe("guardOf", () => {
       // never more permissive than the schema, and exact only when the encoding changes nothing
       if (lenient(value)) expect(Schema.is(Page)(value)).toBe(true)
       if (exact(value)) expect(Either.getOrThrow(encode(value))).toStrictEqual(value)
+      // where code generation is disabled, Effect's own check gives the same answers
+      expect(schemaGuard(Page.ast, true)(value)).toBe(expected.exact)
+      expect(schemaGuard(Page.ast, false)(value)).toBe(expected.lenient)
     })
   }
 

@@ -572,3 +572,122 @@ describe("decoder (compiled guard for bulk rows)", () => {
     })
   }
 })
+
+describe("SynapseClient call deadline (TestClock)", () => {
+  it.effect("a GET that never answers ends at the deadline, the last attempt cut to it", () =>
+    Effect.gen(function*() {
+      const fake = fakeHttp(() => Effect.never)
+      const fiber = yield* Effect.fork(
+        Effect.flip(
+          withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item), { deadline: "50 seconds" })
+        )
+      )
+      yield* TestClock.adjust("49 seconds")
+      expect(fiber.unsafePoll()).toBeNull()
+      // attempts of 20 s each at 0 s and after the first waits; the third is cut to the deadline
+      expect(fake.seen).toHaveLength(3)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toStrictEqual(
+        new TimeoutError({
+          detail: "no complete answer within the call's deadline of 50 s (3 attempts)",
+          method: "GET",
+          url: `${BASE}/x/`,
+          timeoutMs: 50_000
+        })
+      )
+    }))
+
+  it.effect("a per-call deadline wins over the client's; a longer per-call timeout extends the default", () =>
+    Effect.gen(function*() {
+      const fake = fakeHttp(() => Effect.never)
+      const short = yield* Effect.fork(Effect.flip(withClient(
+        fake,
+        (client) => client.json(HttpClientRequest.get("x/"), Item, { deadline: "3 seconds" })
+      )))
+      const long = yield* Effect.fork(Effect.flip(withClient(
+        fake,
+        (client) => client.json(HttpClientRequest.post("x/"), Item, { timeout: "200 seconds" })
+      )))
+      yield* TestClock.adjust("3 seconds")
+      expect(yield* Fiber.join(short)).toMatchObject({ _tag: "TimeoutError", timeoutMs: 3000 })
+      yield* TestClock.adjust("196 seconds")
+      expect(long.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(long)).toMatchObject({ detail: "no complete answer within 3m 20s" })
+    }))
+
+  it.effect("a retried failure that cannot connect says how many attempts it made in how long", () =>
+    Effect.gen(function*() {
+      const fake = fakeHttp((request) => reset(request))
+      const fiber = yield* Effect.fork(
+        Effect.flip(withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item)))
+      )
+      yield* TestClock.adjust("5 minutes")
+      const error = yield* Fiber.join(fiber)
+      expect(error._tag).toBe("ConnectionError")
+      expect(error.detail).toMatch(
+        /^the connection was reset \(ECONNRESET\); gave up after 7 attempts in \d+(\.\d)? s$/
+      )
+    }))
+
+  it.effect("the client's deadline is 120 s by default", () =>
+    Effect.gen(function*() {
+      const fake = fakeHttp(() => jsonResponse({ id: 1, name: "a" }))
+      const deadline = yield* withClient(fake, (client) => Effect.succeed(client.deadline))
+      expect(Duration.toMillis(deadline)).toBe(120_000)
+    }))
+})
+
+describe("SynapseClient per-call options", () => {
+  for (
+    const [name, options, field] of [
+      ["timeout: \"soon\"", { timeout: "soon" }, "timeout"],
+      ["timeout: -1", { timeout: -1 }, "timeout"],
+      ["deadline: \"never\"", { deadline: "never" }, "deadline"]
+    ] as const
+  ) {
+    it.effect(`${name} is a ValidationError naming the option, before any request`, () =>
+      Effect.gen(function*() {
+        const fake = fakeHttp(() => jsonResponse({ id: 1, name: "a" }))
+        const opts = options as SynapseClient.RequestOptions
+        const errors = yield* withClient(fake, (client) =>
+          Effect.all([
+            Effect.flip(client.json(HttpClientRequest.get("x/"), Item, opts)),
+            Effect.flip(client.execute(HttpClientRequest.get("x/"), opts)),
+            Effect.flip(client.jsonLater(HttpClientRequest.get("x/"), SynapseClient.decoder(Item), opts))
+          ]))
+        for (const error of errors) {
+          expect(error).toMatchObject({ _tag: "ValidationError", field })
+          expect(error.detail).toContain(`${field} must be a positive duration`)
+        }
+        expect(fake.seen).toHaveLength(0)
+      }))
+  }
+})
+
+describe("SynapseClient: a body cut short is a transient failure", () => {
+  it.effect("cut-short bodies and 503s share one retry budget (the schedule's six retries)", () =>
+    Effect.gen(function*() {
+      const fake = fakeHttp((_, __, n) =>
+        n % 2 === 1 ? new Response("{\"id\": 1, \"na", { status: 200 }) : new Response("", { status: 503 })
+      )
+      const fiber = yield* Effect.fork(
+        Effect.flip(withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item)))
+      )
+      yield* TestClock.adjust("10 minutes")
+      expect(yield* Fiber.join(fiber)).toMatchObject({ _tag: "DecodeError", truncated: true })
+      expect(fake.seen).toHaveLength(7)
+    }))
+
+  it.effect("jsonLater asks again for a page cut short, within the same call", () =>
+    Effect.gen(function*() {
+      const fake = fakeHttp((_, __, n) =>
+        n <= 2 ? new Response("{\"id\": 1, \"na", { status: 200 }) : jsonResponse({ id: 1, name: "a" })
+      )
+      const fiber = yield* Effect.fork(withClient(fake, (client) =>
+        Effect.flatten(client.jsonLater(HttpClientRequest.get("x/"), SynapseClient.decoder(Item)))))
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.join(fiber)).toStrictEqual({ id: 1, name: "a" })
+      expect(fake.seen).toHaveLength(3)
+    }))
+})
