@@ -1,5 +1,5 @@
 /**
- * `synapse-ml export`: ground truth of one or more dataset versions to COCO or YOLO, streamed
+ * `synapse-ml export`: ground truth of one or more dataset versions to COCO, YOLO or Pascal VOC, streamed
  * page by page with progress on stderr and the summary on stdout (text, or `--json`). Exits 4
  * when the written COCO files fail validation (the files are kept for inspection).
  */
@@ -21,7 +21,7 @@ const options = {
     Options.repeated,
     Options.withDescription("dataset version id(s) to export: repeat the option or separate with commas (303,304)")
   ),
-  format: Options.choice("format", ["coco", "yolo"] as const).pipe(
+  format: Options.choice("format", ["coco", "yolo", "voc"] as const).pipe(
     Options.withDefault("coco" as const),
     Options.withDescription("output format")
   ),
@@ -152,4 +152,8 @@ export const exportCommand = Command.make("export", options, (o) =>
       yield* Console.log(o.json ? JSON.stringify(summary, null, 2) : formatExportSummary(summary))
       if (!summary.valid) process.exitCode = EXIT.invalid
     })
-  )).pipe(Command.withDescription("Export ground truth of dataset versions to COCO or YOLO (streamed, validated)."))
+  )).pipe(
+    Command.withDescription(
+      "Export ground truth of dataset versions to COCO, YOLO or Pascal VOC (streamed, validated)."
+    )
+  )

@@ -117,16 +117,17 @@ const exportOutput = (name: string, dir: string, summary: ExportSummary): typeof
 /** `export_ground_truth`. */
 export const exportGroundTruthTool = Tool.make({
   name: "export_ground_truth",
-  title: "Export ground truth (COCO / YOLO)",
-  description: "Export dataset versions to COCO JSON or a YOLO dataset in a new directory under the output " +
-    "directory, optionally per split and with images. Returns counts, skips, validation, paths and resource " +
+  title: "Export ground truth (COCO / YOLO / VOC)",
+  description: "Export dataset versions to COCO JSON, a YOLO dataset or Pascal VOC XML in a new directory under the " +
+    "output directory, optionally per split and with images. Returns counts, skips, validation, paths and resource " +
     "links, never the data. Sends progress; a cancelled export leaves nothing.",
   input: Schema.Struct({
     dataset_version_ids: Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(20)).annotations({
       description: "Dataset versions; a data unit in several is exported once, from the first listed."
     }),
     format: ExportFormat.annotations({
-      description: "coco: annotations/instances_<split>.json; yolo: images/, labels/, data.yaml."
+      description:
+        "coco: annotations/instances_<split>.json; yolo: images/, labels/, data.yaml; voc: Annotations/<split>/*.xml."
     }),
     split_by: Schema.optional(
       Schema.Literal("none", "category", "manifest").annotations({
