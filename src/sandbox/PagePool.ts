@@ -56,11 +56,26 @@ const workerUrl = new URL(fromSource ? "./PageWorker.ts" : "./PageWorker.js", im
  * new thread does not inherit from vitest, and then imports `PageWorker.ts`.
  */
 const startWorker = (data: PageWorkerData): Worker => {
-  if (!fromSource) return new Worker(workerUrl, { workerData: data })
+  if (!fromSource) return new Worker(workerUrl, { workerData: data, execArgv: workerExecArgv() })
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href
   const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { (tsx.register ?? tsx.default.register)(); ` +
     `return import(${JSON.stringify(workerUrl.href)}) })`
-  return new Worker(bootstrap, { eval: true, workerData: data })
+  return new Worker(bootstrap, { eval: true, workerData: data, execArgv: workerExecArgv() })
+}
+
+/**
+ * The process's Node options minus `--input-type`: a worker inherits them, and a sandbox started
+ * from `node --input-type=module -e …` would otherwise have every page thread refuse to start
+ * ("--input-type can only be used with string input").
+ */
+const workerExecArgv = (): Array<string> => {
+  const out: Array<string> = []
+  const argv = process.execArgv
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--input-type") i++
+    else if (!argv[i]!.startsWith("--input-type=")) out.push(argv[i]!)
+  }
+  return out
 }
 
 interface Thread {
