@@ -8,7 +8,7 @@
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { defaultTeardown } from "@effect/platform/Runtime"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Console, Effect, Exit, Layer } from "effect"
 import { stderrLoggerLayer } from "../platform/Logging.js"
 import { VERSION } from "../services/Version.js"
 import { cocoCommand } from "./commands/coco.js"
@@ -18,8 +18,11 @@ import { modelsCommand } from "./commands/models.js"
 import { sandboxCommand } from "./commands/sandbox.js"
 import { splitCommand } from "./commands/split.js"
 import { startCommand } from "./commands/start.js"
+import { colorAllowed, commandNode, usageConsole, withCommandConsole } from "./Manners.js"
 
-const root = Command.make("synapse-ml").pipe(
+const NAME = "synapse-ml"
+
+const root = Command.make(NAME).pipe(
   Command.withDescription("Synapse ML SDK command line: the MCP server, the local sandbox backend, exports and more."),
   Command.withSubcommands([
     startCommand,
@@ -29,12 +32,35 @@ const root = Command.make("synapse-ml").pipe(
     exportCommand,
     splitCommand,
     cocoCommand
-  ])
+  ]),
+  // The commands print with the plain console; only @effect/cli's own output is reworded.
+  Command.transformHandler(withCommandConsole)
 )
 
-const cli = Command.run(root, { name: "synapse-ml", version: VERSION })
+// What argument errors are explained against: each command with its options and subcommands.
+const commandTree = commandNode(NAME, root, [
+  commandNode("start", startCommand),
+  commandNode("mcp", mcpCommand),
+  commandNode("sandbox", sandboxCommand),
+  commandNode("models", modelsCommand),
+  commandNode("export", exportCommand),
+  commandNode("split", splitCommand),
+  commandNode("coco", cocoCommand)
+])
 
-cli(process.argv).pipe(
+const cli = Command.run(root, { name: NAME, version: VERSION })
+
+Console.consoleWith((plain) =>
+  cli(process.argv).pipe(
+    Effect.withConsole(
+      usageConsole(plain, {
+        args: process.argv.slice(2),
+        root: commandTree,
+        color: colorAllowed(process.env, process.stdout.isTTY)
+      })
+    )
+  )
+).pipe(
   // @effect/cli has already printed what is wrong with the arguments: exit 2 (usage), not 1.
   Effect.catchIf(ValidationError.isValidationError, () => Effect.sync(() => void (process.exitCode = 2))),
   Effect.provide(Layer.mergeAll(NodeContext.layer, stderrLoggerLayer)),

@@ -322,6 +322,7 @@ const compare = Command.make(
     // do not have a default value") does not say what is expected.
     predictions: Options.text("predictions").pipe(
       Options.repeated,
+      Options.withDefault([]),
       Options.withDescription(
         "with --recompute-on: model-id=file, repeatable (e.g. --predictions 101=a.json --predictions 103=b.json)"
       )
@@ -537,10 +538,12 @@ const rollback = Command.make(
     // Text parsed by parseIdList: @effect/cli's repeated integer option refuses a single occurrence.
     reactivate: Options.text("reactivate").pipe(
       Options.repeated,
+      Options.withDefault([]),
       Options.withDescription("models to re-activate first (repeat, or separate with commas)")
     ),
     deactivate: Options.text("deactivate").pipe(
       Options.repeated,
+      Options.withDefault([]),
       Options.withDescription("models to deactivate after (repeat, or separate with commas)")
     ),
     json

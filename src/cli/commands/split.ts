@@ -14,6 +14,7 @@ const options = {
   ),
   versions: Options.text("dataset-version").pipe(
     Options.repeated,
+    Options.withDefault([]),
     Options.withDescription("…or of these dataset versions: repeat the option or separate with commas")
   ),
   train: Options.float("train").pipe(Options.optional, Options.withDescription("train share (default 0.8)")),
