@@ -222,6 +222,20 @@ describe("Models.get against the sandbox", () => {
   })
 })
 
+const MODEL_FILTERS = [
+  "project",
+  "model_type",
+  "is_active",
+  "created_after",
+  "search",
+  "name",
+  "ordering",
+  "page",
+  "page_size",
+  "limit",
+  "offset"
+]
+
 describe("Models rejects bad input before any request", () => {
   const cases: Array<
     [string, (m: typeof Models.Service) => Effect.Effect<unknown, unknown>, string, ReadonlyArray<string> | undefined]
@@ -248,6 +262,18 @@ describe("Models rejects bad input before any request", () => {
       "urlConversion.filesFields",
       undefined
     ],
+    ["a misspelt filter", (m) => m.list({ projekt: 1 } as ListParams), "projekt", MODEL_FILTERS],
+    [
+      "a misspelt filter of a stream",
+      (m) => Stream.runDrain(m.stream({ is_activ: true } as ListParams)),
+      "is_activ",
+      MODEL_FILTERS
+    ],
+    ["a misspelt get parameter", (m) => m.get(1, { params: { expnd: "metrics" } as never }), "params.expnd", [
+      "expand",
+      "include_file"
+    ]],
+    ["an extra that is not a record", (m) => m.list({ extra: "projekt=1" as never }), "extra", undefined],
     ["an unknown ordering", (m) => m.list({ ordering: "size" as never }), "ordering", [
       "created_at",
       "-created_at",
@@ -325,5 +351,55 @@ describe("SynapseClient against the sandbox", () => {
     )
     // Not retried: a wrong method stays wrong.
     expect(sdk.sent).toStrictEqual([`${sandbox().url}/models/${id}/`])
+  })
+})
+
+describe("Models filters the SDK does not know", () => {
+  it("a misspelt filter names itself and the known ones, instead of listing everything", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const error = await run(sdk, (m) => Effect.flip(m.list({ projekt: 1 } as ListParams)))
+    const known = `${MODEL_FILTERS.join(", ")} (pass other query parameters through \`extra\`)`
+    expect(error).toStrictEqual(
+      new ValidationError({
+        detail: `unknown parameter "projekt"; the parameters are ${known}`,
+        field: "projekt",
+        allowed: MODEL_FILTERS,
+        fieldErrors: { projekt: [`is not a known parameter; the parameters are ${known}`] }
+      })
+    )
+    expect(sdk.sent).toStrictEqual([])
+  })
+
+  it("passed through extra, it reaches the server as given", async () => {
+    const sdk = sandboxSdk(sandbox())
+    await run(sdk, (m) => m.list({ page_size: 2, extra: { projekt: 1 } }))
+    expect(queryOf(sdk.sent[0]!)).toStrictEqual([["page_size", "2"], ["projekt", "1"]])
+  })
+})
+
+describe("Models with answers cut short", () => {
+  // A 200 whose body ends early is a transient failure of a safe request: asked for again on the
+  // retry schedule, for every read (one page, a stream, one model), never returned as an error.
+  const truncating = useSandbox({ faults: "truncate=0.3,paths=models", randSeed: 5 })
+
+  it("list, stream and get under 30% truncated bodies: every answer whole, the faults really injected", async () => {
+    const sdk = sandboxSdk(truncating(), { fastRetry: true })
+    const stats = () =>
+      fetch(`${truncating().origin}/_sandbox/stats`, { headers: truncating().headers }).then((r) =>
+        r.json()
+      ) as Promise<
+        { faults_injected: Record<string, number> }
+      >
+    const before = (await stats()).faults_injected.truncate ?? 0
+    const expected = truncating().query<{ id: number }>("SELECT id FROM models ORDER BY id").map((r) => r.id)
+    for (let round = 0; round < 5; round++) {
+      const page = await run(sdk, (m) => m.list({ page_size: 5 }))
+      expect(page.results.map((m) => m.id)).toStrictEqual(expected.slice(0, 5))
+      const streamed = await run(sdk, (m) => Stream.runCollect(m.stream({ page_size: 3 }, { prefetch: 4 })))
+      expect(Chunk.toReadonlyArray(streamed).map((m) => m.id)).toStrictEqual(expected)
+      const one = await run(sdk, (m) => m.get(expected[round]!))
+      expect(one.id).toBe(expected[round])
+    }
+    expect(((await stats()).faults_injected.truncate ?? 0) - before).toBeGreaterThan(5)
   })
 })
