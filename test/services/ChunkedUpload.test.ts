@@ -514,6 +514,48 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
     }))
 })
 
+describe.each(PROFILES)("ChunkedUpload progress and cut answers (%s profile)", (profile) => {
+  const sandbox = useSandbox({ seed: "none", profile })
+
+  it.live("a 40 MiB upload in one default chunk reports progress every MiB as the bytes go out", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      const { bytes, path: file } = makeFile(40 * MiB)
+      const events: Array<ChunkedUpload.UploadProgress> = []
+      const result = yield* upload(sb, file, {
+        chunkSize: ChunkedUpload.DEFAULT_CHUNK_SIZE,
+        resume: false,
+        onProgress: (e) => events.push(e)
+      })
+      expect(result.checksum).toBe(md5(bytes))
+      const uploading = events.filter((e) => e.phase === "uploading")
+      // one event per MiB handed to the connection, the last one the server's acknowledgement
+      expect(uploading.map((e) => e.bytesSent)).toStrictEqual(
+        Array.from({ length: 40 }, (_, i) => (i + 1) * ChunkedUpload.PROGRESS_STEP)
+      )
+      expect(uploading.every((e) => e.chunk === 1 && e.chunks === 1 && e.totalBytes === 40 * MiB)).toBe(true)
+      expect(events.at(-1)).toStrictEqual({
+        phase: "finalizing",
+        bytesSent: 40 * MiB,
+        totalBytes: 40 * MiB,
+        chunk: 1,
+        chunks: 1
+      })
+    }))
+
+  it.live("under 5% of answers cut short (truncate=0.05), three uploads complete byte-identical", () =>
+    Effect.gen(function*() {
+      const sb = sandbox()
+      yield* setFaults(sb, "truncate=0.05", FAULT_SEED)
+      const results = yield* Effect.forEach([1, 2, 3], () => {
+        const { bytes, path: file } = makeFile(6 * MiB + 3)
+        return Effect.map(upload(sb, file, { resume: false }), (result) => ({ result, bytes }))
+      }).pipe(Effect.ensuring(setFaults(sb, "", FAULT_SEED)))
+      for (const { bytes, result } of results) expect(result.checksum).toBe(md5(bytes))
+      expect((yield* stats(sb)).faults_injected.truncate).toBeGreaterThan(0)
+    }))
+})
+
 describe("ChunkedUpload against a server that keeps refusing a chunk", () => {
   it.live("fails with a clear error after a few refusals at the offset the server asks for, instead of looping", () =>
     Effect.acquireUseRelease(
