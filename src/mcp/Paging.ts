@@ -35,20 +35,20 @@ export const fieldsInput = <const F extends readonly [string, ...Array<string>]>
 ) =>
   Schema.optional(
     Schema.Array(Schema.Literal(...all)).pipe(Schema.minItems(1), Schema.maxItems(all.length)).annotations({
-      description: `Fields of each row (default: ${compact.join(", ")}); more fields, fewer rows fit the budget.`
+      description: `Fields of each row (default: ${compact.length} compact ones); more fields, fewer rows fit.`
     })
   )
 
 /** The output of a list tool with rows `item`. */
 export const pageOutput = <A, I>(item: Schema.Schema<A, I, never>, what: string) =>
   Schema.Struct({
-    count: Schema.Int.annotations({ description: `All ${what} matching, over all pages.` }),
+    count: Schema.Int.annotations({ description: "Matches on all pages." }),
     page: Schema.Int,
     page_size: Schema.Int,
     next_page: Schema.NullOr(Schema.Int).annotations({ description: "null on the last page." }),
     results: Schema.Array(item).annotations({ description: `The ${what} on this page.` }),
     hint: Schema.optional(Schema.String).annotations({
-      description: "On an empty page: why (e.g. an unknown filter id)."
+      description: "Why a page is empty."
     })
   })
 

@@ -30,7 +30,7 @@ const ResourceLink = Schema.Struct({
 })
 
 const outputName = Schema.String.pipe(Schema.pattern(SAFE_NAME), Schema.maxLength(100)).annotations({
-  description: "New directory under the output directory (default: from the inputs and time)."
+  description: "New directory under the output directory."
 })
 
 const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-")
@@ -77,7 +77,8 @@ const ExportOutput = Schema.Struct({
     description: "The export's directory name; its files are synapse://exports/{output_name}/…"
   }),
   ...ExportSummary.fields,
-  files: ExportSummary.fields.files.annotations({ description: "Files written, relative to outputDir (first 200)." }),
+  files: ExportSummary.fields.files.annotations({ description: "Relative to outputDir (first 200)." }),
+  staleFiles: ExportSummary.fields.staleFiles.annotations({ description: "An earlier export's files, left in place." }),
   resource_links: Schema.Array(ResourceLink)
 })
 
@@ -200,9 +201,8 @@ const SplitOutput = Schema.Struct({
 export const prepareTrainingDataTool = Tool.make({
   name: "prepare_training_data",
   title: "Split ground truth into train/validation/test",
-  description: "Split a project's or dataset versions' events into train/validation(/test) by image (no image " +
-    "in two splits), stratified by class, reproducible from `seed`. A dry run by default; dry_run false writes a " +
-    "manifest that export_ground_truth can export per split.",
+  description: "Split events into train/validation(/test) by image, stratified by class, reproducible from " +
+    "`seed`. A dry run unless dry_run is false, which writes a manifest export_ground_truth can export by.",
   input: Schema.Struct({
     project: Schema.optional(
       Id.annotations({ description: "Split this project's events (or give dataset_version_ids)." })

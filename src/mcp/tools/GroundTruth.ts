@@ -77,9 +77,8 @@ const summariseEvent = (event: GroundTruthEvent) => {
 export const listGroundTruthEvents = listTool({
   name: "list_ground_truth_events",
   title: "List ground-truth events",
-  description: "List ground-truth events (annotations of one data unit), a page at a time. Rows summarise " +
-    "each event (data unit, annotation count, classes); `fields` with `data` gives the annotations. For a whole " +
-    "dataset use export_ground_truth.",
+  description: "List ground-truth events (one data unit's annotations), a page at a time, summarised; `fields` " +
+    "with `data` adds the annotations. For whole datasets use export_ground_truth.",
   filters: {
     ground_truth_dataset_versions: Schema.optional(
       versionIds.annotations({ description: "Only events of these dataset versions." })

@@ -102,8 +102,8 @@ export const analyzeModelPerformance = Tool.make({
     ground_truth_version_id: Id.annotations({ description: "Dataset version id." }),
     predictions: Schema.optional(
       Schema.String.pipe(Schema.maxLength(2_000_000)).annotations({
-        description: "Predictions as text. Detection: COCO results [{image_id (data unit id), category_id, bbox, " +
-          "score}] or JSON Lines; classification: JSON Lines {data_unit, label}."
+        description: "Detection: COCO results (image_id = data unit id), JSON or JSON Lines; classification: " +
+          "JSON Lines {data_unit, label}."
       })
     ),
     predictions_path: Schema.optional(
@@ -287,18 +287,15 @@ export const compareModelsTool = Tool.make({
         ground_truth_version_id: Id.annotations({ description: "Dataset version id." }),
         predictions: Schema.optional(perModel(
           Schema.String.pipe(Schema.maxLength(2_000_000)),
-          "Predictions text per model id, e.g. {\"101\": \"…\"}, as analyze_model_performance takes."
+          "Per model id: predictions text, as analyze_model_performance takes."
         )),
         predictions_paths: Schema.optional(perModel(
           Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)),
-          `A predictions file (in an upload root) per model id, e.g. {"101": "preds/101.json"}; at most ${
-            mib(MAX_PREDICTIONS_BYTES)
-          } each, ${mib(MAX_PREDICTIONS_TOTAL_BYTES)} together.`
+          `Per model id: a predictions file in an upload root (≤ ${mib(MAX_PREDICTIONS_BYTES)}).`
         )),
         ...scoring
       }).annotations({
-        description: "Rank by metrics computed from predictions (inline or files; one per model, models without " +
-          "any are listed as missing)."
+        description: "Rank by metrics computed from each model's predictions."
       })
     )
   }),

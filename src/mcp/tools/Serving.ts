@@ -26,12 +26,12 @@ const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 const consentFields = {
   plan_id: Schema.optional(
     Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({
-      description: "Execute the plan an earlier call with these arguments returned."
+      description: "Execute the plan this call returned."
     })
   ),
   confirm: Schema.optional(
     Schema.Boolean.annotations({
-      description: "Ask the user to approve, then execute (if the client can ask)."
+      description: "Ask the user, then execute."
     })
   )
 }
@@ -172,9 +172,9 @@ export const updateModel = Tool.make({
 export const deployModelTool = Tool.make({
   name: "deploy_model",
   title: "Deploy a model (plan, then execute)",
-  description: "Register a model, make it the project's active one and optionally deactivate the others, if it " +
-    "passes a gate. Without plan_id it only returns the plan and a plan_id: show the plan to the user, then call " +
-    "again with the same arguments and the plan_id. A failed step says how to roll back.",
+  description: "Register a model and make it the project's active one (optionally replacing the others, behind " +
+    "a gate). Without plan_id it returns the plan and a plan_id: show the plan to the user, then call again with " +
+    "the plan_id.",
   input: Schema.Struct({
     name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "Model name." }),
     type: ModelType.annotations({ description: "Model type." }),
@@ -192,7 +192,13 @@ export const deployModelTool = Tool.make({
       Schema.Boolean.annotations({ description: "Deactivate the other active models (default false)." })
     ),
     gate: Schema.optional(
-      DeployGate.annotations({ description: "Deploy only if it beats the active model on metric." })
+      Schema.Struct({
+        ...DeployGate.fields,
+        against: DeployGate.fields.against.annotations({ description: "The active model(s)." }),
+        metric: DeployGate.fields.metric.annotations({ description: "The metric compared." }),
+        min_improvement: DeployGate.fields.min_improvement.annotations({ description: "Least gain (default 0)." }),
+        direction: DeployGate.fields.direction.annotations({ description: "Which is better (default from the name)." })
+      }).annotations({ description: "Deploy only if it beats the active model on metric." })
     ),
     ...consentFields
   }),
