@@ -69,7 +69,7 @@ const readLocated = (located: { readonly requested: string; readonly argument: s
   })
 
 /** Reads a predictions file from the upload roots. */
-const readPredictions = (path: string) => Effect.flatMap(locatePredictions(path, "predictions_path"), readLocated)
+export const readPredictions = (path: string) => Effect.flatMap(locatePredictions(path, "predictions_path"), readLocated)
 
 /** How predictions are scored, described for a tool list. */
 const scoring = {

@@ -20,6 +20,7 @@ import {
 import { jobTools } from "./Jobs.js"
 import { getModel, listModels } from "./Models.js"
 import { analyzeModelPerformance, compareModelsTool, createModel } from "./ModelWorkflows.js"
+import { findModelErrorsTool } from "./Evaluation.js"
 import { deployModelTool, updateModel } from "./Serving.js"
 
 /** What the tools need from the application. */
@@ -36,6 +37,7 @@ export const allTools: ReadonlyArray<AnyTool<ToolRequirements>> = [
   getGroundTruthVersion,
   analyzeModelPerformance,
   compareModelsTool,
+  findModelErrorsTool,
   validateCoco,
   createModel,
   updateModel,
