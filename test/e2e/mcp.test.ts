@@ -14,7 +14,8 @@ import { isRich, sandboxProfile } from "../support/profile.js"
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..")
 const MAIN = path.join(ROOT, "dist", "cli", "main.js")
-const INSPECTOR = path.join(ROOT, "node_modules", "@modelcontextprotocol", "inspector-cli", "build", "cli.js")
+const INSPECTOR_BUILD = path.join(ROOT, "node_modules", "@modelcontextprotocol", "inspector-cli", "build")
+const INSPECTOR = path.join(INSPECTOR_BUILD, "cli.js")
 
 let dir = ""
 let env: Record<string, string> = {}
@@ -46,7 +47,8 @@ const run = (args: ReadonlyArray<string>, extraEnv: Record<string, string> = {},
   new Promise((resolve, reject) => {
     const { SYNAPSE_BASE_URL: _drop, ...base } = process.env
     const child = spawn(process.execPath, args, {
-      cwd: ROOT,
+      // The inspector finds its own package.json as "../package.json" from the working directory.
+      cwd: args[0] === INSPECTOR ? INSPECTOR_BUILD : ROOT,
       env: { ...base, ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"]
     })
