@@ -17,9 +17,11 @@ import { Effect } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
+import type { GroundTruths } from "../services/GroundTruths.js"
 import { Models } from "../services/Models.js"
 import { McpConfig } from "./Config.js"
 import { toToolError } from "./Errors.js"
+import { makePrompts } from "./Prompts.js"
 import { resolveOutputFile, SAFE_NAME } from "./Roots.js"
 import type { ResourceProvider } from "./Server.js"
 import { ToolError } from "./Tool.js"
@@ -93,8 +95,9 @@ const exportFiles = (outputDir: string, name: string) =>
     return [...top, ...annotations]
   })
 
-/** The resources of the server. */
-export const makeResources = (): ResourceProvider<Models | McpConfig> => ({
+/** The resources of the server, with its prompts and completions. */
+export const makeResources = (): ResourceProvider<Models | GroundTruths | McpConfig> => ({
+  prompts: makePrompts(),
   templates: [
     {
       uriTemplate: "synapse://models/{id}",

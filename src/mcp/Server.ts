@@ -11,11 +11,14 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import {
   CallToolRequestSchema,
   type CallToolResult,
+  CompleteRequestSchema,
   type ElicitRequest,
   type ElicitRequestFormParams,
   type ElicitResult,
   ElicitResultSchema,
   ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
@@ -34,6 +37,7 @@ import { NAME, VERSION } from "../services/Version.js"
 import { applyBudget } from "./Budget.js"
 import { McpConfig } from "./Config.js"
 import { DETACHABLE, Runner, type ToolRunner } from "./Jobs.js"
+import type { PromptCatalog } from "./Prompts.js"
 import { canElicit, type ClientSession, hasStructuredResults, negotiate, screenRequest } from "./Protocol.js"
 import type { AnyTool, Attachment, ElicitAction, ElicitSchema, ToolContext } from "./Tool.js"
 import { ToolError } from "./Tool.js"
@@ -56,6 +60,8 @@ export interface ResourceProvider<R> {
   >
   /** Reads `uri`, or fails with an actionable ToolError (unknown scheme, missing id, …). */
   readonly read: (uri: string) => Effect.Effect<ReadResourceResult["contents"], ToolError, R>
+  /** Prompts, and completions for their arguments and for the templates' variables. */
+  readonly prompts?: PromptCatalog<R> | undefined
 }
 
 /**
@@ -464,10 +470,16 @@ export const make = <R>(
     // cost of a stateless HTTP request in a profile); the server only uses it to validate
     // elicitation answers, and one Ajv instance is safe to share, so it is built once here.
     const jsonSchemaValidator = new AjvJsonSchemaValidator()
+    const prompts = resources.prompts
     const create = (createOptions: CreateOptions = {}): AdapterServer => {
       const server = new AdapterServer(SERVER_INFO, {
         jsonSchemaValidator,
-        capabilities: { tools: { listChanged: false }, resources: { listChanged: false } },
+        capabilities: {
+          tools: { listChanged: false },
+          // Finished exports appear in resources/list: a tool call that wrote one says so.
+          resources: { listChanged: true },
+          ...(prompts !== undefined ? { prompts: { listChanged: false }, completions: {} } : {})
+        },
         instructions: options.instructions === undefined ? instructions : `${instructions} ${options.instructions}`
       })
       // The revision a request speaks: its HTTP header, else what the transport carried, else what
@@ -491,7 +503,8 @@ export const make = <R>(
         const attachments: Array<Attachment> = []
         const context: ToolContext = {
           elicit: canAsk(extra) ? elicitThrough(extra) : undefined,
-          attach: (block) => Effect.sync(() => void attachments.push(block)),
+          attach: (block) =>
+            Effect.sync(() => void attachments.push(block)),
           progress: (progress, total, message) =>
             token === undefined
               ? Effect.void
@@ -516,15 +529,17 @@ export const make = <R>(
                     ...(total !== undefined ? { total } : {}),
                     ...(message !== undefined ? { message } : {})
                   }
-                }).catch(() =>
-                  undefined
-                )
+                }).catch(() => undefined)
               })
         }
         const called = await callTool(request.params.name, request.params.arguments, context, extra.signal)
         const result = called.isError || attachments.length === 0
           ? called
           : { ...called, content: [...called.content, ...attachments.map((block) => ({ ...block }))] }
+        // A write that produced files (an export, a split) changed resources/list.
+        if (!result.isError && byName.get(request.params.name)?.tool.write === true && hasLinks(result)) {
+          await extra.sendNotification({ method: "notifications/resources/list_changed" }).catch(() => undefined)
+        }
         return hasStructuredResults(eraOf(extra)) ? result : legacyResult(result)
       })
       server.setRequestHandler(
@@ -548,6 +563,21 @@ export const make = <R>(
           ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {})
         }
       })
+      if (prompts !== undefined) {
+        server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: [...prompts.prompts] }))
+        server.setRequestHandler(GetPromptRequestSchema, async (request, extra) =>
+          orProtocolError(
+            prompts.get(request.params.name, request.params.arguments ?? {}),
+            extra.signal,
+            `Prompt ${request.params.name}`
+          ))
+        server.setRequestHandler(CompleteRequestSchema, async (request, extra) => ({
+          completion: await Runtime.runPromise(runtime)(
+            prompts.complete(request.params.ref, request.params.argument.name, request.params.argument.value),
+            { signal: extra.signal }
+          )
+        }))
+      }
       server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => ({
         contents: [
           ...(await orProtocolError(resources.read(request.params.uri), extra.signal, `Reading ${request.params.uri}`))
@@ -575,6 +605,11 @@ const resourceLinks = (value: Record<string, unknown>): CallToolResult["content"
       ...(typeof description === "string" ? { description } : {})
     }]
   })
+}
+
+const hasLinks = (result: CallToolResult): boolean => {
+  const links = (result.structuredContent as { resource_links?: unknown } | undefined)?.resource_links
+  return Array.isArray(links) && links.length > 0
 }
 
 /** How long the user has to answer a question before it counts as dismissed. */

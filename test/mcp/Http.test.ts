@@ -97,7 +97,7 @@ describe("Streamable HTTP transport", () => {
         const client = new Client({ name: "http-test", version: "0" })
         yield* Effect.promise(() => client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url))))
         const { tools } = yield* Effect.promise(() => client.listTools())
-        expect(tools.length).toBe(15)
+        expect(tools.length).toBe(17)
         const result = yield* Effect.promise(() =>
           client.callTool({ name: "list_models", arguments: { page_size: 2 } })
         )

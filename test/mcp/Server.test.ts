@@ -89,7 +89,8 @@ describe("MCP adapter", () => {
         },
         additionalProperties: false
       })
-      expect(echoInfo.outputSchema?.properties).toHaveProperty("truncated")
+      // The truncation note is described once, in the instructions, not in every tool's schema.
+      expect(echoInfo.outputSchema?.properties).not.toHaveProperty("truncated")
       expect(echoInfo.annotations).toStrictEqual({ title: "Echo rows", ...Tool.readOnly })
     }))
 
