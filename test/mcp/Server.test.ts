@@ -91,7 +91,8 @@ describe("MCP adapter", () => {
       })
       // The truncation note is described once, in the instructions, not in every tool's schema.
       expect(echoInfo.outputSchema?.properties).not.toHaveProperty("truncated")
-      expect(echoInfo.annotations).toStrictEqual({ title: "Echo rows", ...Tool.readOnly })
+      // Hints equal to MCP's defaults, or meaningless for a read-only tool, are left out.
+      expect(echoInfo.annotations).toStrictEqual({ readOnlyHint: true })
     }))
 
   it.scoped("returns structuredContent and the same JSON as text", () =>
