@@ -1,0 +1,71 @@
+/**
+ * `find_model_errors`: where a model goes wrong on a dataset version, image by image, with each
+ * image's file (a local path, else its URL) so that an assistant can open and show it.
+ */
+import { Effect, Schema } from "effect"
+import { Id } from "../../schemas/Common.js"
+import { ScoringFields } from "../../workflows/Analyze.js"
+import { findModelErrors } from "../../workflows/ModelErrors.js"
+import * as Tool from "../Tool.js"
+import { mapError, readPredictions } from "./ModelWorkflows.js"
+
+const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+export const findModelErrorsTool = Tool.make({
+  name: "find_model_errors",
+  title: "Find a model's errors",
+  description: "Judge a model's predictions on a dataset version (IoU 0.5) and list where it goes wrong: " +
+    "the images with the most errors, the most confident false positives (and the class they cover), " +
+    "the largest missed objects, the confused classes; for classification the wrong predictions by " +
+    "confidence. Each named image comes with its file path or URL.",
+  input: Schema.Struct({
+    model_id: Id,
+    ground_truth_version_id: Id,
+    predictions: Schema.optional(Schema.String.pipe(Schema.maxLength(2_000_000))).annotations({
+      description: "Predictions as analyze_model_performance takes them."
+    }),
+    predictions_path: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000))).annotations({
+      description: "Instead: a predictions file inside an upload root."
+    }),
+    limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 100))).annotations({
+      description: "Entries per list (default 20)."
+    }),
+    task: ScoringFields.task,
+    score_threshold: ScoringFields.score_threshold
+  }),
+  output: Schema.Struct({
+    model: Obj,
+    ground_truth_version_id: Schema.Int,
+    errors: Obj.annotations({ description: "The error lists (see the description)." }),
+    images: Schema.Array(Schema.Struct({
+      image_id: Schema.Int,
+      name: Schema.NullOr(Schema.String),
+      path: Schema.NullOr(Schema.String),
+      url: Schema.NullOr(Schema.String)
+    })).annotations({ description: "The files of the images the lists name." }),
+    notes: Schema.Array(Schema.String)
+  }),
+  truncationHint: "Ask for a smaller limit.",
+  annotations: Tool.readOnly,
+  toolset: "evaluation",
+  write: false,
+  run: (input) =>
+    Effect.gen(function*() {
+      if ((input.predictions === undefined) === (input.predictions_path === undefined)) {
+        return yield* new Tool.ToolError({ message: "Give predictions or predictions_path (one of them)." })
+      }
+      const predictions = input.predictions ?? (yield* readPredictions(input.predictions_path!))
+      const { predictions_path: _path, ...rest } = input
+      const found = yield* findModelErrors({ ...rest, predictions }).pipe(Effect.mapError(mapError(
+        `Finding the errors of model ${input.model_id} on dataset version ${input.ground_truth_version_id}`,
+        "the model or the dataset version does not exist. Check the ids with list_models and list_ground_truth_versions."
+      )))
+      return found as unknown as {
+        readonly model: Record<string, unknown>
+        readonly ground_truth_version_id: number
+        readonly errors: Record<string, unknown>
+        readonly images: ReadonlyArray<typeof found.images[number]>
+        readonly notes: ReadonlyArray<string>
+      }
+    })
+})
