@@ -275,9 +275,13 @@ const activeModelsOf = (project: number, modelType: ModelType | undefined, neede
 const NO_SUCH_UPLOAD = "00000000-0000-0000-0000-000000000000"
 
 /**
- * Whether a project exists, without changing anything: there is no projects endpoint, so a model
- * is posted that no server can create (it references an upload that does not exist). A DRF backend
- * validates every field before refusing, so the refusal says whether `project` was valid too.
+ * Whether a project exists, without changing anything: there is no projects endpoint (nor a read
+ * that says whether a project exists: a `project` filter naming none answers an empty page), so a
+ * model is posted that no server can create (it references an upload that does not exist). A DRF
+ * backend validates every field before refusing, so the refusal says whether `project` was valid
+ * too. Since the POST cannot create anything, sending it again is safe: it goes through the
+ * client's retry policy like a read, so a transient 5xx, 429, reset or timeout is retried instead of
+ * failing the deployment before anything was done.
  */
 const projectExists = (project: number, modelType: ModelType) =>
   Effect.gen(function*() {
@@ -290,7 +294,7 @@ const projectExists = (project: number, modelType: ModelType) =>
       chunked_upload: NO_SUCH_UPLOAD
     }
     const outcome = yield* client
-      .execute(HttpClientRequest.post("models/").pipe(HttpClientRequest.bodyUnsafeJson(body)), { retry: false })
+      .execute(HttpClientRequest.post("models/").pipe(HttpClientRequest.bodyUnsafeJson(body)), { retry: true })
       .pipe(Effect.either)
     if (outcome._tag === "Right") {
       // Not possible on a backend that refuses an unknown upload (docs/wire-protocol.md "Creating a model"); say so rather than pretend it was fine.

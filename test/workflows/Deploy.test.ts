@@ -15,6 +15,7 @@ import * as Synapse from "../../src/services/Synapse.js"
 import { type DeployInput, deployModel, rollbackDeployment } from "../../src/workflows/Deploy.js"
 import { call } from "../support/http.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
+import { setFaults, stats } from "../support/sandboxAdmin.js"
 import { runEither, sdkLayer } from "../support/sdk.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-deploy-test-"))
@@ -408,4 +409,47 @@ describe("rollbackDeployment", () => {
     const now = await activeOf(sb, 3)
     expect([a, b, c].map((id) => now.includes(id!))).toStrictEqual([true, false, false])
   })
+})
+
+describe("deployModel's project check under transient failures", () => {
+  const sandbox = useSandbox({ seed: "none" })
+
+  it("a 500 to the project check is retried: the deployment goes through", async () => {
+    const sb = sandbox()
+    let refusals = 0
+    const firstProbe = (method: string, url: string, body: string) =>
+      method === "POST" && url.endsWith("/models/") && body.includes("synapse-ml project check") && refusals++ === 0
+    await withProxy(sb.origin, firstProbe, async (proxy) => {
+      const r = await run(proxy.url, sb.token, deployModel(config(2, { name: "after a refused check" })))
+      if (Either.isLeft(r)) throw new Error(`expected a deployment, got ${String(r.left)}`)
+      expect(r.right.status).toBe("deployed")
+      expect(proxy.refused.length).toBe(1)
+    })
+    expect((await modelsOf(sb, 2)).filter((m) => m.name === "after a refused check").length).toBe(1)
+  })
+
+  it("25 deploys under status5xx=0.3 on models/ all deploy, each registering exactly one model", async () => {
+    const sb = sandbox()
+    await Effect.runPromise(setFaults(sb, "status5xx=0.3,paths=models", 17))
+    const layer = sdkLayer({ url: sb.url, token: sb.token }, work, {
+      retry: Schedule.spaced("2 millis").pipe(Schedule.intersect(Schedule.recurs(12)))
+    })
+    const outcomes: Array<string> = []
+    try {
+      for (let i = 0; i < 25; i++) {
+        const r = await runEither(layer, deployModel(config(3, { name: `soak deploy ${i}`, type: "classification" })))
+        outcomes.push(Either.isRight(r) ? r.right.status : r.left._tag)
+      }
+    } finally {
+      await Effect.runPromise(setFaults(sb, "", 17))
+    }
+    const injected = (await Effect.runPromise(stats(sb))).faults_injected.status5xx as number
+    expect(injected).toBeGreaterThan(10)
+    // With a retry budget of 12, a run of 13 refusals in a row (0.3^13) does not happen: every deploy goes through.
+    expect(outcomes).toStrictEqual(Array.from({ length: 25 }, () => "deployed"))
+    const names = (await modelsOf(sb, 3)).map((m) => m.name as string).filter((n) => n.startsWith("soak deploy "))
+    expect(names.length).toBe(25)
+    expect(new Set(names).size).toBe(25)
+    expect(await activeOf(sb, 3)).toHaveLength(1)
+  }, 120_000)
 })

@@ -13,6 +13,7 @@ import { isSynapseError, type SynapseError } from "../../services/SynapseError.j
 import { analyzeModel, ScoringFields } from "../../workflows/Analyze.js"
 import { compareModels, Direction } from "../../workflows/Compare.js"
 import { GroundTruthStats } from "../../workflows/GroundTruthSummary.js"
+import { CHARTS_DESCRIPTION, withReportAttachments } from "./ReportAttachments.js"
 import { McpConfig } from "../Config.js"
 import { toToolError } from "../Errors.js"
 import { resolveUploadFile } from "../Roots.js"
@@ -116,6 +117,7 @@ export const analyzeModelPerformance = Tool.make({
         description: "Largest reported − computed difference that agrees (default 0.01)."
       })
     ),
+    charts: Schema.optional(Schema.Boolean.annotations({ description: CHARTS_DESCRIPTION })),
     ...scoring
   }),
   output: Schema.Struct({
@@ -146,10 +148,13 @@ export const analyzeModelPerformance = Tool.make({
         ? yield* readPredictions(input.predictions_path)
         : input.predictions
       const runtime = yield* Effect.runtime<never>()
-      const { predictions: _p, predictions_path: _pp, ...rest } = input
-      const analysis = yield* analyzeModel(
+      const { charts, predictions: _p, predictions_path: _pp, ...rest } = input
+      const name = `analysis-${input.model_id}-${input.ground_truth_version_id}`
+      const analysis = yield* withReportAttachments(charts, context, name, (report) =>
+        analyzeModel(
         { ...rest, ...(predictions !== undefined ? { predictions } : {}) },
         {
+          report,
           onProgress: (p) =>
             Runtime.runFork(runtime)(
               context.progress(
@@ -162,7 +167,7 @@ export const analyzeModelPerformance = Tool.make({
       ).pipe(Effect.mapError(mapError(
         `Analyzing model ${input.model_id} on dataset version ${input.ground_truth_version_id}`,
         "the model or the dataset version does not exist. Check the ids with list_models and list_ground_truth_versions."
-      )))
+      ))))
       return analysis as unknown as {
         readonly model: typeof ModelBrief.Type
         readonly datasetVersion: Record<string, unknown>
@@ -297,7 +302,8 @@ export const compareModelsTool = Tool.make({
       }).annotations({
         description: "Rank by metrics computed from each model's predictions."
       })
-    )
+    ),
+    charts: Schema.optional(Schema.Boolean.annotations({ description: CHARTS_DESCRIPTION }))
   }),
   output: Schema.Struct({
     metric: Schema.String,
@@ -313,11 +319,12 @@ export const compareModelsTool = Tool.make({
   annotations: Tool.readOnly,
   toolset: "evaluation",
   write: false,
-  run: (input) =>
+  run: (input, context) =>
     Effect.gen(function*() {
-      const { recompute: given, ...rest } = input
+      const { charts, recompute: given, ...rest } = input
       const recompute = given !== undefined ? yield* recomputePredictions(input.model_ids, given) : undefined
-      return yield* compareModels({ ...rest, ...(recompute !== undefined ? { recompute } : {}) }).pipe(
+      return yield* withReportAttachments(charts, context, `comparison-${input.model_ids.join("-")}`, (report) =>
+        compareModels({ ...rest, ...(recompute !== undefined ? { recompute } : {}) }, { report })).pipe(
         Effect.mapError(
           mapError(
             `Comparing models ${input.model_ids.join(", ")}`,
