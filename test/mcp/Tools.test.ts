@@ -131,4 +131,31 @@ describe("ground-truth tools on the sandbox", () => {
       expect(page.results.length).toBeGreaterThan(0)
       expect(page.results[0]!.file_keys.some((k) => k.startsWith("image"))).toBe(true)
     }))
+
+  it.scoped("an unknown id in a list filter gives an empty page with a hint naming it", () =>
+    Effect.gen(function*() {
+      const hintOf = (name: string, args: Record<string, unknown>) =>
+        Effect.map(call(name, args), (result) => result.structuredContent as { count: number; hint?: string })
+      const events = yield* hintOf("list_ground_truth_events", { ground_truth_dataset_versions: [99999] })
+      expect(events).toMatchObject({ count: 0, results: [] })
+      expect(events.hint).toBe(
+        "No event matched: dataset version 99999 does not exist; find ids with list_ground_truth_versions."
+      )
+      const truths = yield* hintOf("list_ground_truths", { ground_truth_dataset_versions: [99998, 99999] })
+      expect(truths.hint).toBe(
+        "No ground truth matched: dataset versions 99998, 99999 do not exist; find ids with list_ground_truth_versions."
+      )
+      if (!isRich()) return
+      const models = yield* hintOf("list_models", { project: 99999 })
+      expect(models.hint).toMatch(
+        /^No model matched: project 99999 has no models \(it does not exist or is empty\)\. Projects with models: \d+(, \d+)*\.$/
+      )
+      const versions = yield* hintOf("list_ground_truth_versions", { ground_truth_dataset: 99999 })
+      expect(versions.hint).toMatch(
+        /^no dataset version belongs to dataset 99999: it does not exist or is empty\. Datasets with versions: \d+/
+      )
+      // Filters that exist but match nothing need no hint.
+      const none = yield* hintOf("list_models", { project: 1, search: "no-such-model-anywhere" })
+      expect(none).toStrictEqual({ count: 0, page: 1, page_size: 20, next_page: null, results: [] })
+    }))
 })

@@ -8,6 +8,7 @@ import { DataUnit, FileMap, Id, JsonObject, withUndeclaredFields } from "../../s
 import { DatasetVersion } from "../../schemas/DatasetVersion.js"
 import { Category, DatasetRef, EventData, type GroundTruth, type GroundTruthEvent } from "../../schemas/GroundTruth.js"
 import { GroundTruths } from "../../services/GroundTruths.js"
+import type { SynapseError } from "../../services/SynapseError.js"
 import { inlineAnnotations } from "../../workflows/Annotations.js"
 import { toToolError } from "../Errors.js"
 import { isoDate, listTool } from "../Paging.js"
@@ -16,6 +17,61 @@ import { publishedRow } from "../ToolList.js"
 
 const versionIds = Schema.Array(Id).pipe(Schema.minItems(1), Schema.maxItems(50))
 const categoryInput = Category.annotations({ description: "Only this split." })
+
+/** The id of a dataset reference (an id, or `{id, name}`), if any. */
+const datasetIdOf = (ref: DatasetRef | null | undefined): number | undefined => typeof ref === "number" ? ref : ref?.id
+
+/**
+ * Why a filter by dataset versions matched nothing: the ids that do not exist (one request per id,
+ * at most 50, four at a time). Undefined when they all exist (the filters just match nothing).
+ */
+export const missingVersions = (ids: ReadonlyArray<number> | undefined) =>
+  Effect.gen(function*() {
+    if (ids === undefined) return undefined
+    const gt = yield* GroundTruths
+    const missing = yield* Effect.filter(
+      ids,
+      (id) =>
+        gt.getVersion(id).pipe(
+          Effect.as(false),
+          Effect.catchAll((error) => Effect.succeed(error._tag === "NotFoundError"))
+        ),
+      { concurrency: 4 }
+    )
+    return missing.length === 0 ?
+      undefined :
+      `dataset version${missing.length === 1 ? "" : "s"} ${missing.join(", ")} ${
+        missing.length === 1 ? "does" : "do"
+      } not exist; find ids with list_ground_truth_versions.`
+  })
+
+/**
+ * Why a filter by dataset matched nothing, when no version names that dataset: the datasets the
+ * newest versions belong to (one request).
+ */
+const unknownDataset = (dataset: number | undefined) =>
+  Effect.gen(function*() {
+    if (dataset === undefined) return undefined
+    const gt = yield* GroundTruths
+    const own = yield* gt.listVersions({ ground_truth_dataset: dataset, page_size: 1 })
+    if (own.count > 0) return undefined
+    const newest = yield* gt.listVersions({ page_size: 100 })
+    const known = [...new Set(newest.results.map((v) => datasetIdOf(v.ground_truth_dataset)))]
+      .filter((id): id is number => id !== undefined).sort((a, b) => a - b)
+    return `no dataset version belongs to dataset ${dataset}: it does not exist or is empty. ` +
+      `Datasets with versions: ${known.join(", ") || "none"} (list_ground_truth_versions).`
+  })
+
+/** The first reason among `reasons` (run in order, stopping at the first), or undefined. */
+const firstReason = <R>(
+  ...reasons: ReadonlyArray<Effect.Effect<string | undefined, SynapseError, R>>
+): Effect.Effect<string | undefined, never, R> =>
+  Effect.reduce(
+    reasons,
+    undefined as string | undefined,
+    (found, next) => found !== undefined ? Effect.succeed(found) : next
+  )
+    .pipe(Effect.orElseSucceed(() => undefined))
 
 /** Event row fields; the derived ones (data_type … classes) summarise `data` and `data_unit`. */
 export const EVENT_FIELDS = [
@@ -102,6 +158,11 @@ export const listGroundTruthEvents = listTool({
   action: "Listing ground-truth events",
   fetch: (request) => Effect.flatMap(GroundTruths, (gt) => gt.listEvents(request, { urlConversion: false })),
   summarise: summariseEvent,
+  explainEmpty: (filters) =>
+    firstReason(
+      Effect.map(missingVersions(filters.ground_truth_dataset_versions), (why) =>
+        why !== undefined ? `No event matched: ${why}` : undefined)
+    ),
   toolset: "datasets"
 })
 
@@ -169,6 +230,13 @@ export const listGroundTruths = listTool({
     // No url conversion: listing must not download every file of the page.
     Effect.flatMap(GroundTruths, (gt) => gt.list(request, { urlConversion: false, pageSize: request.page_size })),
   summarise: summariseGroundTruth,
+  explainEmpty: (filters) =>
+    firstReason(
+      Effect.map(missingVersions(filters.ground_truth_dataset_versions), (why) =>
+        why !== undefined ? `No ground truth matched: ${why}` : undefined),
+      Effect.map(unknownDataset(filters.ground_truth_dataset), (why) =>
+        why !== undefined ? `No ground truth matched: ${why}` : undefined)
+    ),
   toolset: "datasets"
 })
 
@@ -215,6 +283,7 @@ export const listGroundTruthVersions = listTool({
   what: "dataset versions",
   action: "Listing dataset versions",
   fetch: (request) => Effect.flatMap(GroundTruths, (gt) => gt.listVersions(request)),
+  explainEmpty: (filters) => firstReason(unknownDataset(filters.ground_truth_dataset)),
   toolset: "datasets"
 })
 

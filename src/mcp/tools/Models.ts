@@ -79,6 +79,18 @@ export const listModels = listTool({
   what: "models",
   action: "Listing models",
   fetch: (request) => Effect.flatMap(Models, (models) => models.list(request)),
+  explainEmpty: (filters) =>
+    filters.project === undefined ? Effect.succeed(undefined) : Effect.gen(function*() {
+      // There is no projects endpoint: the projects of the newest models are the known ones.
+      const models = yield* Models
+      const own = yield* models.list({ project: filters.project, page_size: 1 })
+      if (own.count > 0) return undefined
+      const newest = yield* models.list({ page_size: 100 })
+      const known = [...new Set(newest.results.map((m) => m.project))]
+        .filter((id): id is number => typeof id === "number").sort((a, b) => a - b)
+      return `No model matched: project ${filters.project} has no models (it does not exist or is empty). ` +
+        `Projects with models: ${known.join(", ") || "none"}.`
+    }).pipe(Effect.orElseSucceed(() => undefined)),
   toolset: "models"
 })
 
