@@ -8,7 +8,8 @@ import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
 import { describe, expect, it } from "vitest"
 import type { DataMeta } from "../../src/schemas/GroundTruth.js"
-import { GroundTruths } from "../../src/services/GroundTruths.js"
+import { type EventParams, GroundTruths } from "../../src/services/GroundTruths.js"
+import { ValidationError } from "../../src/services/SynapseError.js"
 import { isRich } from "../support/profile.js"
 import { useSandbox } from "../support/sandbox.js"
 import { queryOf, sandboxSdk } from "./SandboxSdk.js"
@@ -314,8 +315,8 @@ describe("GroundTruths with answers cut short", () => {
 // This block chooses its profiles itself: it runs once, in the rich project's run.
 describe.skipIf(!isRich())("GroundTruths paging under every fault the sandbox injects, on both profiles", () => {
   // answers lost after the page was read, resets mid-body, 5xx and 429 at once, each retried by the
-  // client: the walk by number must neither lose nor repeat an event (bodies cut short, which the
-  // client asks for once more only, are tested above)
+  // client: the walk by number must neither lose nor repeat an event (bodies cut short are tested
+  // above)
   const spec =
     "status5xx=0.1,status429=0.05,retryAfter=1,reset=0.05,loseResponse=0.05,latency=2,paths=ground_truth_events"
   for (const profile of ["rich", "evidence"] as const) {
@@ -344,4 +345,83 @@ describe.skipIf(!isRich())("GroundTruths paging under every fault the sandbox in
       })
     }
   }
+})
+
+describe("GroundTruths filters the SDK does not know", () => {
+  const EVENT_FILTERS =
+    "ground_truth_dataset_versions, project, created_after, data_type, category, search, page, page_size " +
+    "(pass other query parameters through `extra`)"
+
+  it("streamEvents({ colour: \"red\" }) is a ValidationError naming the key and the known filters, nothing sent", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const error = await run(sdk, (g) => Effect.flip(Stream.runDrain(g.streamEvents({ colour: "red" } as EventParams))))
+    expect(error).toStrictEqual(
+      new ValidationError({
+        detail: `unknown parameter "colour"; the parameters are ${EVENT_FILTERS}`,
+        field: "colour",
+        allowed: EVENT_FILTERS.split(" (")[0]!.split(", "),
+        fieldErrors: { colour: [`is not a known parameter; the parameters are ${EVENT_FILTERS}`] }
+      })
+    )
+    expect(sdk.sent).toStrictEqual([])
+  })
+
+  it("every listing refuses a misspelt filter; through extra it is sent", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const calls: Array<[string, (g: typeof GroundTruths.Service) => Effect.Effect<unknown, unknown>]> = [
+      ["listEvents", (g) => g.listEvents({ categroy: "train" } as never)],
+      ["listAllEvents", (g) => g.listAllEvents({ categroy: "train" } as never)],
+      ["list", (g) => g.list({ categroy: "train" } as never)],
+      ["listAll", (g) => g.listAll({ categroy: "train" } as never)],
+      ["stream", (g) => Stream.runDrain(g.stream({ categroy: "train" } as never))],
+      ["listVersions", (g) => g.listVersions({ categroy: "train" } as never)],
+      ["streamVersions", (g) => Stream.runDrain(g.streamVersions({ categroy: "train" } as never))]
+    ]
+    for (const [name, call] of calls) {
+      const error = await run(sdk, (g) => Effect.flip(call(g)))
+      expect([name, error]).toMatchObject([name, { _tag: "ValidationError", field: "categroy" }])
+    }
+    expect(sdk.sent).toStrictEqual([])
+    await run(sdk, (g) => g.listVersions({ extra: { categroy: "train" } }))
+    expect(queryOf(sdk.sent[0]!)).toStrictEqual([["categroy", "train"]])
+  })
+
+  it("a listing timeout that is not a duration is a ValidationError, not a defect", async () => {
+    const sdk = sandboxSdk(sandbox())
+    const error = await run(sdk, (g) => Effect.flip(g.listEvents({}, { timeout: "soon" as never })))
+    expect(error).toMatchObject({ _tag: "ValidationError", field: "timeout" })
+    expect(sdk.sent).toStrictEqual([])
+  })
+})
+
+describe("GroundTruths reads of ground truths and versions with answers cut short", () => {
+  const truncating = useSandbox({
+    faults: "truncate=0.3,paths=ground_truths|ground_truth_dataset_versions",
+    randSeed: 3
+  })
+
+  it("list, stream, listVersions and getVersion under 30% truncated bodies: every answer whole", async () => {
+    const sdk = sandboxSdk(truncating(), { fastRetry: true })
+    const stats = () =>
+      fetch(`${truncating().origin}/_sandbox/stats`, { headers: truncating().headers }).then((r) =>
+        r.json()
+      ) as Promise<
+        { faults_injected: Record<string, number> }
+      >
+    const before = (await stats()).faults_injected.truncate ?? 0
+    const truths = truncating().query<{ id: number }>("SELECT id FROM ground_truths ORDER BY id").map((r) => r.id)
+    const versions = truncating().query<{ id: number }>("SELECT id FROM ground_truth_dataset_versions ORDER BY id")
+      .map((r) => r.id)
+    for (let round = 0; round < 4; round++) {
+      const page = await run(sdk, (g) => g.list({}, { pageSize: 2, urlConversion: false }))
+      expect(page.results.map((t) => t.id)).toStrictEqual(truths.slice(0, 2))
+      const all = await collect(sdk, (g) => g.stream({}, { pageSize: 20, urlConversion: false, prefetch: 4 }))
+      expect(all.map((t) => t.id)).toStrictEqual(truths)
+      const listed = await run(sdk, (g) => g.listVersions({ page_size: 100 }))
+      expect(listed.results.map((v) => v.id)).toStrictEqual(versions)
+      const one = await run(sdk, (g) => g.getVersion(versions[round % versions.length]!))
+      expect(one.id).toBe(versions[round % versions.length])
+    }
+    expect(((await stats()).faults_injected.truncate ?? 0) - before).toBeGreaterThan(3)
+  })
 })
