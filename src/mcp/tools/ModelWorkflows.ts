@@ -13,11 +13,11 @@ import { isSynapseError, type SynapseError } from "../../services/SynapseError.j
 import { analyzeModel, ScoringFields } from "../../workflows/Analyze.js"
 import { compareModels, Direction } from "../../workflows/Compare.js"
 import { GroundTruthStats } from "../../workflows/GroundTruthSummary.js"
-import { CHARTS_DESCRIPTION, withReportAttachments } from "./ReportAttachments.js"
 import { McpConfig } from "../Config.js"
 import { toToolError } from "../Errors.js"
 import { resolveUploadFile } from "../Roots.js"
 import * as Tool from "../Tool.js"
+import { CHARTS_DESCRIPTION, withReportAttachments } from "./ReportAttachments.js"
 
 const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 /** A predictions file is read whole into memory, so one file may not be larger than this. */
@@ -70,7 +70,8 @@ const readLocated = (located: { readonly requested: string; readonly argument: s
   })
 
 /** Reads a predictions file from the upload roots. */
-export const readPredictions = (path: string) => Effect.flatMap(locatePredictions(path, "predictions_path"), readLocated)
+export const readPredictions = (path: string) =>
+  Effect.flatMap(locatePredictions(path, "predictions_path"), readLocated)
 
 /** How predictions are scored, described for a tool list. */
 const scoring = {
@@ -152,22 +153,22 @@ export const analyzeModelPerformance = Tool.make({
       const name = `analysis-${input.model_id}-${input.ground_truth_version_id}`
       const analysis = yield* withReportAttachments(charts, context, name, (report) =>
         analyzeModel(
-        { ...rest, ...(predictions !== undefined ? { predictions } : {}) },
-        {
-          report,
-          onProgress: (p) =>
-            Runtime.runFork(runtime)(
-              context.progress(
-                p.stage === "ground_truth" ? p.done : p.total + p.done,
-                p.total * 2,
-                `${p.stage}: ${p.done}/${p.total}`
+          { ...rest, ...(predictions !== undefined ? { predictions } : {}) },
+          {
+            report,
+            onProgress: (p) =>
+              Runtime.runFork(runtime)(
+                context.progress(
+                  p.stage === "ground_truth" ? p.done : p.total + p.done,
+                  p.total * 2,
+                  `${p.stage}: ${p.done}/${p.total}`
+                )
               )
-            )
-        }
-      ).pipe(Effect.mapError(mapError(
-        `Analyzing model ${input.model_id} on dataset version ${input.ground_truth_version_id}`,
-        "the model or the dataset version does not exist. Check the ids with list_models and list_ground_truth_versions."
-      ))))
+          }
+        ).pipe(Effect.mapError(mapError(
+          `Analyzing model ${input.model_id} on dataset version ${input.ground_truth_version_id}`,
+          "the model or the dataset version does not exist. Check the ids with list_models and list_ground_truth_versions."
+        ))))
       return analysis as unknown as {
         readonly model: typeof ModelBrief.Type
         readonly datasetVersion: Record<string, unknown>
@@ -325,13 +326,13 @@ export const compareModelsTool = Tool.make({
       const recompute = given !== undefined ? yield* recomputePredictions(input.model_ids, given) : undefined
       return yield* withReportAttachments(charts, context, `comparison-${input.model_ids.join("-")}`, (report) =>
         compareModels({ ...rest, ...(recompute !== undefined ? { recompute } : {}) }, { report })).pipe(
-        Effect.mapError(
-          mapError(
-            `Comparing models ${input.model_ids.join(", ")}`,
-            "one of the model ids does not exist. Check them with list_models."
+          Effect.mapError(
+            mapError(
+              `Comparing models ${input.model_ids.join(", ")}`,
+              "one of the model ids does not exist. Check them with list_models."
+            )
           )
         )
-      )
     }).pipe(
       Effect.map((comparison) =>
         comparison as unknown as {
