@@ -35,7 +35,7 @@ const pagination = {
   page_size: Schema.optional(PageSize)
 }
 
-/** Filters of `GET models/` (the seed's `list_models(params)`). */
+/** Filters of `GET models/` (the official Python SDK's `list_models(params)`). */
 export const ModelListParams = Schema.Struct({
   project: Schema.optional(Id),
   model_type: Schema.optional(ModelType),
@@ -55,7 +55,7 @@ export const MODEL_EXPANSIONS = ["metrics", "evaluations", "versions"] as const
 export const ModelExpansion = Schema.Literal(...MODEL_EXPANSIONS)
 export type ModelExpansion = typeof ModelExpansion.Type
 
-/** Params of `GET models/{id}/` (the seed's `get_model(pk, params)`). */
+/** Params of `GET models/{id}/` (the official Python SDK's `get_model(pk, params)`). */
 export const ModelGetParams = Schema.Struct({
   expand: Schema.optional(Schema.Union(ModelExpansion, Schema.Array(ModelExpansion))),
   include_file: Schema.optional(Schema.Boolean)

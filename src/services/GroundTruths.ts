@@ -1,9 +1,9 @@
 /**
  * Ground truth: events (`sdk/ground_truth_events/`), ground truths with their file manifest
- * (`ground_truths/`) and dataset versions (`ground_truth_dataset_versions/`). The seed's
+ * (`ground_truths/`) and dataset versions (`ground_truth_dataset_versions/`). The official Python SDK's
  * `list_ground_truth_events`, `list_ground_truths`, `list_ground_truth_versions` and
  * `get_ground_truth_version`, each in a one-page form (`{ results, count }`) and a streaming form
- * (the seed's `list_all=True`), plus `listAllEvents`/`listAll` for callers who want the count
+ * (the official Python SDK's `list_all=True`), plus `listAllEvents`/`listAll` for callers who want the count
  * before consuming the stream (page 1 is fetched once either way).
  *
  * Event and ground-truth listings send `page_size=100` unless the caller gives one, as the official
@@ -15,7 +15,7 @@
  *
  * Listings use the long read timeout (60 s by default) since ground-truth pages are large. URL
  * conversion is applied page by page while streaming, so a consumer never waits for the whole
- * dataset's files. `list`/`stream` convert `files` by default (as the seed does); pass
+ * dataset's files. `list`/`stream` convert `files` by default (as the official Python SDK does); pass
  * `urlConversion: false` to keep the URLs.
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -45,7 +45,7 @@ export type GroundTruthParams = GroundTruthListParams & { readonly extra?: Extra
 /** Filters of the dataset-version listing. */
 export type VersionParams = DatasetVersionListParams & { readonly extra?: ExtraParams | undefined }
 
-/** Options of the listing calls (the seed's `url_conversion`, `page_size`, `timeout`). */
+/** Options of the listing calls (the official Python SDK's `url_conversion`, `page_size`, `timeout`). */
 export interface ListOptions {
   /** Downloads (or rewrites) file URLs; `false` keeps them. Events: none by default; ground truths: `files`. */
   readonly urlConversion?: UrlConversion | false | undefined
@@ -77,7 +77,7 @@ export interface Service {
     params?: EventParams,
     options?: ListOptions
   ) => Effect.Effect<Pagination.ListResult<GroundTruthEvent>, SynapseError>
-  /** Every event, page by page as the stream is pulled (the seed's `list_all=True`). */
+  /** Every event, page by page as the stream is pulled (the official Python SDK's `list_all=True`). */
   readonly streamEvents: (
     params?: EventParams,
     options?: StreamOptions
@@ -94,7 +94,7 @@ export interface Service {
   ) => Effect.Effect<Pagination.ListResult<GroundTruth>, SynapseError>
   /** Every ground truth, page by page. */
   readonly stream: (params?: GroundTruthParams, options?: StreamOptions) => Stream.Stream<GroundTruth, SynapseError>
-  /** The seed's `list_ground_truths(list_all=True)`: `{ stream, count }`. */
+  /** The official Python SDK's `list_ground_truths(list_all=True)`: `{ stream, count }`. */
   readonly listAll: (
     params?: GroundTruthParams,
     options?: StreamOptions

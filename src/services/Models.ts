@@ -1,5 +1,5 @@
 /**
- * Models in the registry (`models/`): the seed's `list_models` and `get_model`, as Effect
+ * Models in the registry (`models/`): the official Python SDK's `list_models` and `get_model`, as Effect
  * programs. `list` returns one page as `{ results, count }`; `stream` walks every page lazily;
  * `get` fetches one model with optional expansions and url conversion of its `file`.
  *
@@ -37,7 +37,7 @@ export interface StreamOptions {
   readonly prefetch?: number | undefined
 }
 
-/** Options of `Models.get` (the seed's `get_model(pk, params, url_conversion)`). */
+/** Options of `Models.get` (the official Python SDK's `get_model(pk, params, url_conversion)`). */
 export interface GetOptions {
   /** `expand` (`metrics`, `evaluations`, `versions`) and `include_file`; `extra` passed through. */
   readonly params?: (ModelGetParams & { readonly extra?: ExtraParams | undefined }) | undefined
@@ -49,7 +49,7 @@ export type { CreateOptions, ModelCreateInput, ModelPatch } from "./ModelCreate.
 
 /** The model operations: reads here, writes (`create`, `update`, `setActive`) from `ModelCreate`. */
 export interface Service extends Writes {
-  /** One page of models and the total count (the seed's `(models_list, total_count)`). */
+  /** One page of models and the total count (the official Python SDK's `(models_list, total_count)`). */
   readonly list: (params?: ListParams) => Effect.Effect<Pagination.ListResult<Model>, SynapseError>
   /** Every model matching the filters, fetched page by page as the stream is pulled. */
   readonly stream: (params?: ListParams, options?: StreamOptions) => Stream.Stream<Model, SynapseError>

@@ -374,7 +374,7 @@ export const fromFirstPage = <A>(
 export const stream = <A>(firstUrl: string, fetch: FetchPage<A>, options?: Options): Stream.Stream<A, SynapseError> =>
   Stream.unwrap(Effect.map(fetch(firstUrl), (first) => fromFirstPage(firstUrl, first, fetch, options)))
 
-/** One page of a listing as the list operations return it (the seed's `(results, total_count)`). */
+/** One page of a listing as the list operations return it (the official Python SDK's `(results, total_count)`). */
 export interface ListResult<A> {
   readonly results: ReadonlyArray<A>
   readonly count: number

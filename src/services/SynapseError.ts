@@ -5,8 +5,9 @@
  * `Schema.TaggedError` classes, mapped once at the client boundary (`SynapseClient`). Public
  * signatures never mention `HttpClientError` or `ParseError`.
  *
- * It plays the role of the seed's `ClientError`: each class carries `status_code` when HTTP gave one
- * and a `detail` a person can act on. Nothing here ever holds a request, its headers or a URL query
+ * It plays the role of the official Python SDK's `ClientError`: each class carries `status_code`
+ * when HTTP gave one and a `detail` a person can act on, and they share one message format
+ * (`HTTP 404: Not found. (GET https://…/models/9/)`). Nothing here ever holds a request, its headers or a URL query
  * string, so no token can leak through an error or a log line (presigned file URLs carry their
  * signature in the query, which is why `url` is always stored without it).
  */
@@ -23,39 +24,35 @@ const common = {
   url: Schema.optional(Schema.String)
 }
 
+/**
+ * The message of every error class: `HTTP <status>: <detail>` followed by `at <path>` and
+ * `; received: <excerpt>` when the error has them (a `DecodeError`), and `(<method> <url>)`.
+ */
 const describe = (
   self: {
     readonly detail: string
     readonly status_code?: number | undefined
     readonly method?: string | undefined
     readonly url?: string | undefined
+    readonly path?: string | undefined
+    readonly excerpt?: string | undefined
   }
 ): string => {
   const where = self.method !== undefined && self.url !== undefined ? ` (${self.method} ${self.url})` : ""
   const status = self.status_code !== undefined ? `HTTP ${self.status_code}: ` : ""
-  return `${status}${self.detail}${where}`
+  const at = self.path !== undefined ? ` at ${self.path}` : ""
+  const received = self.excerpt !== undefined ? `; received: ${self.excerpt}` : ""
+  return `${status}${self.detail}${at}${received}${where}`
 }
 
 /** 401: no token, or a token the server does not accept. */
-export class AuthenticationError extends Schema.TaggedError<AuthenticationError>()("AuthenticationError", common) {
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class AuthenticationError extends Schema.TaggedError<AuthenticationError>()("AuthenticationError", common) {}
 
 /** 403: the token is valid but may not do this (or a presigned file URL expired). */
-export class AuthorizationError extends Schema.TaggedError<AuthorizationError>()("AuthorizationError", common) {
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class AuthorizationError extends Schema.TaggedError<AuthorizationError>()("AuthorizationError", common) {}
 
 /** 404: no such resource. */
-export class NotFoundError extends Schema.TaggedError<NotFoundError>()("NotFoundError", common) {
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class NotFoundError extends Schema.TaggedError<NotFoundError>()("NotFoundError", common) {}
 
 /**
  * 400/422 from the server (with its field errors), or a parameter the SDK rejected before sending
@@ -72,35 +69,19 @@ export class ValidationError extends Schema.TaggedError<ValidationError>()("Vali
   field: Schema.optional(Schema.String),
   /** The values the parameter accepts, when they form a closed set. */
   allowed: Schema.optional(Schema.Array(Schema.String))
-}) {
-  override get message(): string {
-    return describe(this)
-  }
-}
+}) {}
 
 /** 413: the upload is larger than the server accepts. */
-export class PayloadTooLargeError extends Schema.TaggedError<PayloadTooLargeError>()("PayloadTooLargeError", common) {
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class PayloadTooLargeError extends Schema.TaggedError<PayloadTooLargeError>()("PayloadTooLargeError", common) {}
 
 /** 429: throttled. `retryAfter` is the server's `Retry-After`, in seconds, when it sent one. */
 export class RateLimitError extends Schema.TaggedError<RateLimitError>()("RateLimitError", {
   ...common,
   retryAfter: Schema.optional(Schema.Number)
-}) {
-  override get message(): string {
-    return describe(this)
-  }
-}
+}) {}
 
 /** 5xx: the server failed. The real status is kept (502 stays 502). */
-export class ServerError extends Schema.TaggedError<ServerError>()("ServerError", common) {
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class ServerError extends Schema.TaggedError<ServerError>()("ServerError", common) {}
 
 /**
  * Any other non-2xx status (405, 409, 410, an unfollowed 3xx…): nothing the SDK knows how to act on,
@@ -108,29 +89,17 @@ export class ServerError extends Schema.TaggedError<ServerError>()("ServerError"
  */
 export class UnexpectedStatusError
   extends Schema.TaggedError<UnexpectedStatusError>()("UnexpectedStatusError", common)
-{
-  override get message(): string {
-    return describe(this)
-  }
-}
+{}
 
 /** No complete answer within the per-attempt timeout (or a 408 from the server). */
 export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutError", {
   ...common,
   /** The timeout that elapsed, in milliseconds. */
   timeoutMs: Schema.optional(Schema.Number)
-}) {
-  override get message(): string {
-    return describe(this)
-  }
-}
+}) {}
 
 /** The connection could not be made, or broke before the answer was complete. */
-export class ConnectionError extends Schema.TaggedError<ConnectionError>()("ConnectionError", common) {
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class ConnectionError extends Schema.TaggedError<ConnectionError>()("ConnectionError", common) {}
 
 /**
  * The server answered something that does not follow the wire contract: a body that does not match
@@ -143,13 +112,7 @@ export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError"
   path: Schema.optional(Schema.String),
   excerpt: Schema.optional(Schema.String),
   truncated: Schema.optional(Schema.Boolean)
-}) {
-  override get message(): string {
-    const at = this.path !== undefined ? ` at ${this.path}` : ""
-    const excerpt = this.excerpt !== undefined ? `; received: ${this.excerpt}` : ""
-    return describe({ ...this, detail: `${this.detail}${at}${excerpt}` })
-  }
-}
+}) {}
 
 /**
  * A record the backend sent lacks a field that a workflow needs to carry on ("model 456 has no
@@ -167,11 +130,7 @@ export class IncompleteRecordError extends Schema.TaggedError<IncompleteRecordEr
   field: Schema.String,
   /** What needs the field (`deploy`, `rollback`, `compare`…). */
   needed_by: Schema.String
-}) {
-  override get message(): string {
-    return describe(this)
-  }
-}
+}) {}
 
 /**
  * The `IncompleteRecordError` for record `id` of kind `resource` lacking `field`, with a detail
@@ -204,30 +163,10 @@ export class OutcomeUnknownError extends Schema.TaggedError<OutcomeUnknownError>
   ...common,
   /** Ids of the records that may be the one the lost request created. */
   candidates: Schema.Array(Schema.Number)
-}) {
-  override get message(): string {
-    return describe(this)
-  }
-}
+}) {}
 
-/** Every failure of an SDK operation. */
-export type SynapseError =
-  | AuthenticationError
-  | AuthorizationError
-  | NotFoundError
-  | ValidationError
-  | PayloadTooLargeError
-  | RateLimitError
-  | ServerError
-  | UnexpectedStatusError
-  | TimeoutError
-  | ConnectionError
-  | DecodeError
-  | IncompleteRecordError
-  | OutcomeUnknownError
-
-/** The union as a schema (for MCP tool error shapes, serialisation across processes). */
-export const SynapseError = Schema.Union(
+/** Every error class, listed once: the union, its schema, the tag check and the message derive from it. */
+const CLASSES = [
   AuthenticationError,
   AuthorizationError,
   NotFoundError,
@@ -241,23 +180,27 @@ export const SynapseError = Schema.Union(
   DecodeError,
   IncompleteRecordError,
   OutcomeUnknownError
-)
+] as const
 
-const TAGS: ReadonlySet<string> = new Set([
-  "AuthenticationError",
-  "AuthorizationError",
-  "NotFoundError",
-  "ValidationError",
-  "PayloadTooLargeError",
-  "RateLimitError",
-  "ServerError",
-  "UnexpectedStatusError",
-  "TimeoutError",
-  "ConnectionError",
-  "DecodeError",
-  "IncompleteRecordError",
-  "OutcomeUnknownError"
-])
+/** Every failure of an SDK operation. */
+export type SynapseError = InstanceType<(typeof CLASSES)[number]>
+
+/** The union as a schema (for MCP tool error shapes, serialisation across processes). */
+export const SynapseError = Schema.Union(...CLASSES)
+
+const TAGS: ReadonlySet<string> = new Set(CLASSES.map((Class) => Class._tag))
+
+// One message for every class, defined as Effect defines its own default message of a tagged error
+// (a non-enumerable getter on the prototype), so that it is never a field of the error.
+for (const Class of CLASSES) {
+  Object.defineProperty(Class.prototype, "message", {
+    get(this: SynapseError) {
+      return describe(this)
+    },
+    enumerable: false,
+    configurable: true
+  })
+}
 
 /** Whether a value is one of the SDK's errors. */
 export const isSynapseError = (u: unknown): u is SynapseError =>
@@ -268,7 +211,8 @@ export const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 5
 
 /**
  * Whether another attempt of a safe request may succeed: 408/429/500/502/503/504, timeouts, broken
- * connections. A truncated body is not listed: it gets exactly one extra attempt of its own.
+ * connections. A 2xx body cut short is not listed because the failure is the answer's, not the
+ * request's: `SynapseClient` retries it too for the requests it reads and decodes itself.
  */
 export const isTransient = (error: SynapseError): boolean => {
   switch (error._tag) {
