@@ -61,16 +61,19 @@ if (!fs.existsSync(dist("index.js"))) {
 const deadline = Date.now() + minutes * 60_000
 // Work per fault kind grows with the budget: the default budget is three minutes.
 const scale = quick ? 0 : Math.max(1, Math.floor(minutes / 3))
-const EVENTS = quick ? 600 : 3_000
+// The demo data (about 600 events) in --quick; the large set's first events on top otherwise.
+const SEED = quick ? { seed: "demo" } : { seed: "large", events: 3_000 }
 const CREATES = quick ? 1 : 4 * scale
 const DEPLOYS = quick ? 1 : 2 * scale
 const UPLOADS = 1
 const UPLOAD_BYTES = quick ? 2 * 1024 * 1024 + 123 : 3 * 1024 * 1024 + 123
-const KILL_BYTES = quick ? 6 * 1024 * 1024 : 12 * 1024 * 1024
+const KILL_BYTES = quick ? 4 * 1024 * 1024 + 123 : 12 * 1024 * 1024 + 123
 // How long one SDK operation may take before it counts as a hang (the SDK's own deadlines end
 // every call well before this).
 const GUARD_MS = 120_000
 const BODY_TIMEOUT_MS = 1_500
+// During the kill -9 runs: each chunk request waits this long first, so a kill lands mid-upload.
+const SLOW_CHUNKS = "latency=300,paths=chunked_upload"
 
 const { Effect, Layer, Redacted, Stream } = await import("effect")
 const { NodeHttpClient } = await import("@effect/platform-node")
@@ -83,10 +86,33 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-soak-"))
 
 /** One line of the report: what was tried under one condition and how it ended. */
 const rows = []
-const tally = (section, condition, what) => {
-  const row = { section, condition, what, tried: 0, passed: 0, failed: 0, lost: 0, duplicated: 0, hangs: 0, x5xx: 0 }
+const tally = (profile, section, condition, what) => {
+  const row = {
+    profile,
+    section,
+    condition,
+    what,
+    tried: 0,
+    passed: 0,
+    failed: 0,
+    lost: 0,
+    duplicated: 0,
+    hangs: 0,
+    x5xx: 0,
+    ms: 0
+  }
   rows.push(row)
   return row
+}
+/** Runs one workload of `profile`, adding its time to the rows it opened. */
+const timed = async (profile, work) => {
+  const first = rows.length
+  const start = Date.now()
+  try {
+    return await work()
+  } finally {
+    for (const row of rows.slice(first)) if (row.profile === profile) row.ms += Date.now() - start
+  }
 }
 const notes = []
 
@@ -108,7 +134,7 @@ const freePort = () =>
  * `{ child, url, origin, token }` once it listens.
  */
 const startSandbox = (profile, dataDir, port) => {
-  const options = { profile, dataDir, port, seed: "large", events: EVENTS, bodyTimeoutMs: BODY_TIMEOUT_MS, faults: "" }
+  const options = { profile, dataDir, port, ...SEED, bodyTimeoutMs: BODY_TIMEOUT_MS, faults: "" }
   const child = spawn(process.execPath, [
     "--input-type=module",
     "-e",
@@ -256,7 +282,7 @@ let serial = 0
 const unique = (what) => `soak-${what}-${process.pid}-${++serial}`
 
 const streamUnderFaults = async (sb, layer, condition, truth) => {
-  const row = tally("faults", condition, "stream events")
+  const row = tally(sb.profile, "faults", condition, "stream events")
   row.tried++
   const seen = new Map()
   const outcome = await runGuarded(
@@ -282,7 +308,7 @@ const streamUnderFaults = async (sb, layer, condition, truth) => {
 }
 
 const createsUnderFaults = async (sb, layer, condition, check) => {
-  const row = tally("faults", condition, "create models")
+  const row = tally(sb.profile, "faults", condition, "create models")
   for (let i = 0; i < CREATES; i++) {
     row.tried++
     const name = unique("create")
@@ -309,7 +335,7 @@ const createsUnderFaults = async (sb, layer, condition, check) => {
 }
 
 const deploysUnderFaults = async (sb, layer, condition, check) => {
-  const row = tally("faults", condition, "deploy models")
+  const row = tally(sb.profile, "faults", condition, "deploy models")
   for (let i = 0; i < DEPLOYS; i++) {
     row.tried++
     const name = unique("deploy")
@@ -351,7 +377,7 @@ const deploysUnderFaults = async (sb, layer, condition, check) => {
 }
 
 const uploadsUnderFaults = async (sb, layer, condition, check) => {
-  const row = tally("faults", condition, "upload files")
+  const row = tally(sb.profile, "faults", condition, "upload files")
   for (let i = 0; i < UPLOADS; i++) {
     row.tried++
     const source = writeRandomFile(`${unique("upload")}.bin`, UPLOAD_BYTES)
@@ -439,14 +465,18 @@ const waitUntil = async (check, ms) => {
 
 /** Uploads in a child process, kill -9s it mid-upload, resumes in a new one; the file must be exact. */
 const killClient = async (sb) => {
-  const row = tally("kill -9", "client mid-upload", "upload, resume")
+  const row = tally(sb.profile, "kill -9", "client mid-upload", "upload, resume")
   row.tried++
   const source = writeRandomFile(`${unique("kill-client")}.bin`, KILL_BYTES)
   const stateDir = path.join(work, unique("state"))
   const before = (await sb.admin.stats()).upload_bytes_received
+  // Slowed chunk requests, so that the kill lands mid-upload rather than after a loopback-fast finish.
+  await sb.admin.setFaults(SLOW_CHUNKS)
   const first = uploadProcess(sb, source.file, stateDir)
   const reached = await waitUntil(() => first.state.sent >= KILL_BYTES / 3 || first.state.done !== undefined, GUARD_MS)
   await killHard(first.child)
+  const killedAt = first.state.sent
+  await sb.admin.setFaults("")
   if (!reached) {
     row.hangs++
     notes.push(`kill client: the first upload made no progress: ${first.state.err.slice(0, 300)}`)
@@ -470,7 +500,7 @@ const killClient = async (sb) => {
   if (stored === source.md5 && result.size === source.size) row.passed++
   else row.lost++
   notes.push(
-    `kill -9 client (${sb.profile}): killed at ${first.state.sent} of ${source.size} bytes; the sandbox received ` +
+    `kill -9 client (${sb.profile}): killed at ${killedAt} of ${source.size} bytes; the sandbox received ` +
       `${received} bytes in all (${received - source.size} sent twice), file ${
         stored === source.md5 ? "exact" : "WRONG"
       }`
@@ -483,13 +513,16 @@ const killClient = async (sb) => {
  * database must pass SQLite's integrity check.
  */
 const killServer = async (sb, restart) => {
-  const row = tally("kill -9", "server mid-upload", "upload, resume")
+  const row = tally(sb.profile, "kill -9", "server mid-upload", "upload, resume")
   row.tried++
   const source = writeRandomFile(`${unique("kill-server")}.bin`, KILL_BYTES)
   const stateDir = path.join(work, unique("state"))
+  await sb.admin.setFaults(SLOW_CHUNKS)
   const first = uploadProcess(sb, source.file, stateDir)
   const reached = await waitUntil(() => first.state.sent >= KILL_BYTES / 3 || first.state.done !== undefined, GUARD_MS)
   await killHard(sb.child)
+  const killedAt = first.state.sent
+  // The restarted sandbox has no faults: the rest of the upload goes at loopback speed.
   const fresh = await restart()
   if (!reached) {
     await killHard(first.child)
@@ -527,7 +560,7 @@ const killServer = async (sb, restart) => {
   if (stored === source.md5 && result.size === source.size && integrity === "ok") row.passed++
   else row.lost++
   notes.push(
-    `kill -9 server (${sb.profile}): killed at ${first.state.sent} of ${source.size} bytes; finished ${how}; ` +
+    `kill -9 server (${sb.profile}): killed at ${killedAt} of ${source.size} bytes; finished ${how}; ` +
       `file ${stored === source.md5 ? "exact" : "WRONG"}; SQLite integrity_check: ${integrity}`
   )
   return fresh
@@ -732,7 +765,7 @@ const fuzzCases = (sb) => {
         method,
         path: target,
         headers: jsonHeaders,
-        body: Buffer.alloc(256 * 1024, 0x61)
+        body: Buffer.alloc(quick ? 16 * 1024 : 256 * 1024, 0x61)
       }, (s) => s >= 200 && s < 500)
     }
   }
@@ -823,7 +856,7 @@ const fuzzCases = (sb) => {
 }
 
 const fuzz = async (sb) => {
-  const row = tally("fuzz", "bad input", "every route")
+  const row = tally(sb.profile, "fuzz", "bad input", "every route")
   const cases = fuzzCases(sb)
   const port = Number(new URL(sb.origin).port)
   // A few at a time: the stalled ones wait out the body timeout together.
@@ -879,54 +912,67 @@ const rawThenClose = (port, request) =>
 // Main
 
 const started = Date.now()
-const overBudget = () => Date.now() > deadline
+const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`
+// Each profile gets an equal share of the budget; a fault kind not started within it is reported.
+const profileDeadline = (index) => started + ((deadline - started) * (index + 1)) / profiles.length
+
+/**
+ * The fault kinds a profile runs: all of them; in `--quick`, every kind on one profile or the
+ * other (and the mix of all on both), so that the two profiles, run side by side, finish within a minute.
+ */
+const kindsFor = (profile) =>
+  !quick || profiles.length === 1
+    ? FAULT_KINDS
+    : FAULT_KINDS.filter(([kind], i) => kind === "mix" || (i % 2 === 0) === (profile === "rich"))
+
+/** Everything one profile runs, on its own sandbox process. */
+const soakProfile = async (profile, index) => {
+  const dataDir = path.join(work, `sandbox-${profile}`)
+  const port = await freePort()
+  let sb = { ...(await startSandbox(profile, dataDir, port)), profile, dataDir }
+  sb.admin = admin(sb)
+  const restart = async () => {
+    const fresh = { ...(await startSandbox(profile, dataDir, port)), profile, dataDir }
+    fresh.admin = admin(fresh)
+    return fresh
+  }
+  const say = (line) => console.log(`${profile.padEnd(8)} ${line}  (${elapsed()})`)
+  try {
+    const truth = await sb.admin.eventIds()
+    say(`sandbox pid ${sb.child.pid}, ${truth.length} events`)
+    for (const [condition, spec] of kindsFor(profile)) {
+      // Kept back for the kill -9 runs and the fuzz that follow.
+      if (!quick && Date.now() > profileDeadline(index) - 45_000) {
+        notes.push(`${profile}: out of time before ${condition}`)
+        continue
+      }
+      const layer = sdkLayer(sb, path.join(work, unique("state")))
+      const check = []
+      await sb.admin.setFaults(spec)
+      await timed(profile, () => streamUnderFaults(sb, layer, condition, truth))
+      await timed(profile, () => createsUnderFaults(sb, layer, condition, check))
+      await timed(profile, () => deploysUnderFaults(sb, layer, condition, check))
+      await timed(profile, () => uploadsUnderFaults(sb, layer, condition, check))
+      await sb.admin.setFaults("")
+      for (const verify of check) await verify()
+      const mine = rows.filter((r) => r.condition === condition && r.profile === profile)
+      say(`${condition.padEnd(13)} ${mine.map((r) => `${r.what.split(" ")[0]} ${r.passed}/${r.tried}`).join("  ")}`)
+    }
+    // In --quick the client's kill runs on the rich profile and the server's on the evidence one.
+    const both = !quick || profiles.length === 1
+    if (both || profile === "rich") await timed(profile, () => killClient(sb))
+    if (both || profile === "evidence") sb = await timed(profile, () => killServer(sb, restart))
+    say("kill -9       mid-upload, resumed")
+    await timed(profile, () => fuzz(sb))
+    say("fuzz          done")
+  } finally {
+    await stopSandbox(sb)
+  }
+}
 
 try {
-  for (const profile of profiles) {
-    const dataDir = path.join(work, `sandbox-${profile}`)
-    const port = await freePort()
-    let sb = { ...(await startSandbox(profile, dataDir, port)), profile, dataDir }
-    sb.admin = admin(sb)
-    const restart = async () => {
-      const fresh = { ...(await startSandbox(profile, dataDir, port)), profile, dataDir }
-      fresh.admin = admin(fresh)
-      return fresh
-    }
-    try {
-      const truth = await sb.admin.eventIds()
-      console.log(`soak: ${profile} profile, ${truth.length} events, sandbox pid ${sb.child.pid}`)
-      for (const [condition, spec] of FAULT_KINDS) {
-        if (overBudget()) {
-          notes.push(`${profile}: out of time before ${condition}`)
-          continue
-        }
-        const layer = sdkLayer(sb, path.join(work, unique("state")))
-        const check = []
-        await sb.admin.setFaults(spec)
-        await streamUnderFaults(sb, layer, condition, truth)
-        await createsUnderFaults(sb, layer, condition, check)
-        await deploysUnderFaults(sb, layer, condition, check)
-        await uploadsUnderFaults(sb, layer, condition, check)
-        await sb.admin.setFaults("")
-        for (const verify of check) await verify()
-        const mine = rows.filter((r) => r.condition === condition && r.section === "faults").slice(-4)
-        console.log(
-          `  ${condition.padEnd(13)} ${
-            mine.map((r) => `${r.what.split(" ")[0]} ${r.passed}/${r.tried}`).join("  ")
-          }  (${Math.round((Date.now() - started) / 1000)} s)`
-        )
-      }
-      await killClient(sb)
-      sb = await killServer(sb, restart)
-      console.log(`  kill -9       client and server mid-upload  (${Math.round((Date.now() - started) / 1000)} s)`)
-      await fuzz(sb)
-      console.log(
-        `  fuzz          ${rows[rows.length - 1].tried} bad requests  (${Math.round((Date.now() - started) / 1000)} s)`
-      )
-    } finally {
-      await stopSandbox(sb)
-    }
-  }
+  if (quick) await Promise.all(profiles.map(soakProfile))
+  else for (const [index, profile] of profiles.entries()) await soakProfile(profile, index)
 } finally {
   fs.rmSync(work, { recursive: true, force: true })
 }
@@ -948,21 +994,14 @@ const totals = {
   x5xxOnBadInput: sum("x5xx")
 }
 console.log("")
-console.log("section   condition           what               tried passed failed lost dup hangs 5xx")
-const bySection = new Map()
+console.log("profile  section  condition          what             tried passed failed lost dup hangs 5xx  secs")
 for (const r of rows) {
-  const key = `${r.section}|${r.condition}|${r.what}`
-  const agg = bySection.get(key) ?? { ...r, tried: 0, passed: 0, failed: 0, lost: 0, duplicated: 0, hangs: 0, x5xx: 0 }
-  for (const k of ["tried", "passed", "failed", "lost", "duplicated", "hangs", "x5xx"]) agg[k] += r[k]
-  bySection.set(key, agg)
-}
-for (const r of bySection.values()) {
   console.log(
-    `${r.section.padEnd(9)} ${r.condition.padEnd(19)} ${r.what.padEnd(18)} ${String(r.tried).padStart(5)} ${
-      String(r.passed).padStart(6)
-    } ${String(r.failed).padStart(6)} ${String(r.lost).padStart(4)} ${String(r.duplicated).padStart(3)} ${
-      String(r.hangs).padStart(5)
-    } ${String(r.x5xx).padStart(3)}`
+    `${r.profile.padEnd(8)} ${r.section.padEnd(8)} ${r.condition.padEnd(18)} ${r.what.padEnd(16)} ${
+      String(r.tried).padStart(5)
+    } ${String(r.passed).padStart(6)} ${String(r.failed).padStart(6)} ${String(r.lost).padStart(4)} ${
+      String(r.duplicated).padStart(3)
+    } ${String(r.hangs).padStart(5)} ${String(r.x5xx).padStart(3)} ${(r.ms / 1000).toFixed(1).padStart(5)}`
   )
 }
 if (notes.length > 0) {
