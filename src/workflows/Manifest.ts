@@ -36,6 +36,14 @@ export const ManifestSplit = Schema.Struct({
 })
 export type ManifestSplit = typeof ManifestSplit.Type
 
+/** A split's image count against its ratio: the count `ratio × total`, and how far the split is from it. */
+export const ImageDeviation = Schema.Struct({
+  images: Schema.Int,
+  target: Schema.Number.annotations({ description: "ratio × all images (2 decimals)" }),
+  deviation: Schema.Number.annotations({ description: "images − target (2 decimals): positive means more images" })
+})
+export type ImageDeviation = typeof ImageDeviation.Type
+
 /** The manifest document. */
 export const SplitManifest = Schema.Struct({
   format: Schema.Literal(MANIFEST_FORMAT),
@@ -49,6 +57,8 @@ export const SplitManifest = Schema.Struct({
   assignment_sha256: Schema.String,
   max_deviation: Schema.Number,
   deviations: Schema.Record({ key: Schema.String, value: Schema.Record({ key: Schema.String, value: Schema.Number }) }),
+  /** Each split's image count against its ratio (optional, so that every manifest of this format decodes). */
+  image_deviations: Schema.optional(Schema.Record({ key: Schema.String, value: ImageDeviation })),
   splits: Schema.Record({ key: Schema.String, value: ManifestSplit })
 })
 export type SplitManifest = typeof SplitManifest.Type

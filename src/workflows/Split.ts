@@ -11,7 +11,7 @@
  *   dataset grows; `random` is a seeded shuffle and cut.
  * The result is a manifest (see Manifest.ts) that the exporter consumes.
  */
-import { Chunk, Effect, Either, Schema, Stream } from "effect"
+import { Chunk, Effect, Schema, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as Fsp from "node:fs/promises"
 import * as Path from "node:path"
@@ -22,16 +22,10 @@ import type { GroundTruthEvent } from "../schemas/GroundTruth.js"
 import { MAX_PAGE_SIZE } from "../schemas/Page.js"
 import { FileCache } from "../services/FileCache.js"
 import { GroundTruths } from "../services/GroundTruths.js"
-import {
-  eventAnnotations,
-  eventImage,
-  fromDataMeta,
-  fromEventAnnotations,
-  type SourceAnnotation,
-  withVersion
-} from "./Annotations.js"
-import { hash52 } from "./IdSet.js"
-import { assignmentHash, MANIFEST_FORMAT, type SplitManifest, SplitMethod } from "./Manifest.js"
+import { eventImage, preparedOut, prepareInto, scratchSource } from "./Annotations.js"
+import { CategoryTable, type EventRead, EventReader, forEachAnnotation, versionEvents } from "./GroundTruthReader.js"
+import { hash52, IdSizeMap } from "./IdSet.js"
+import { assignmentHash, ImageDeviation, MANIFEST_FORMAT, type SplitManifest, SplitMethod } from "./Manifest.js"
 
 /** Target shares of each split. `test` is optional; the shares must add up to 1. */
 export const SplitRatios = Schema.Struct({
@@ -85,6 +79,13 @@ export const SplitSummary = Schema.Struct({
     description: "Largest |class share in a split − target ratio| over classes and splits"
   }),
   deviations: Schema.Record({ key: Schema.String, value: Schema.Record({ key: Schema.String, value: Schema.Number }) }),
+  imageDeviations: Schema.Record({ key: Schema.String, value: ImageDeviation }).annotations({
+    description: "Per split: its images, ratio × all images, and the difference"
+  }),
+  maxImageDeviation: Schema.Number.annotations({
+    description:
+      "Largest |images in a split − ratio × all images|: below 1 for stratified and random; hash follows the ratios on average only"
+  }),
   leakedImages: Schema.Int.annotations({
     description: "Images in more than one split (always 0: kept as a checked invariant)"
   }),
@@ -249,8 +250,107 @@ export const assignSplits = (
   }
   // Units without annotations only need the image ratio.
   for (const u of shuffle(sorted.filter((u) => !done.has(u.id)), rand)) assign(u, pick(desiredUnits, desiredUnits))
+  balanceImageCounts(sorted, out, ratios, labels, labelTotals)
   refineBySwaps(sorted, out, ratios, labels, labelTotals, rand)
   return out
+}
+
+/**
+ * The whole number of images each split should hold: `ratio × n` rounded so that the counts add
+ * up to `n` (largest remainder; equal remainders go to the split listed first). Each differs from
+ * `ratio × n` by less than one image.
+ */
+export const targetCounts = (n: number, ratios: ReadonlyArray<readonly [string, number]>): Array<number> => {
+  const exact = ratios.map(([, r]) => r * n)
+  const counts = exact.map((x) => Math.floor(x + 1e-9))
+  let left = n - counts.reduce((a, b) => a + b, 0)
+  const order = exact.map((x, j) => [x - counts[j]!, j] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1])
+  for (const [, j] of order) {
+    if (left <= 0) break
+    counts[j]!++
+    left--
+  }
+  return counts
+}
+
+/**
+ * Greedy stratification balances classes, not images: a split can end several images away from
+ * its share. Moves images, one at a time, from the split most over its target count (see
+ * `targetCounts`) to the one most under it, each time the image whose move raises the sum of
+ * squared class-share deviations least (images without annotations cost nothing; ties go to the
+ * lowest id), until every split holds its target. Deterministic, and the swaps that follow keep
+ * the counts.
+ */
+export const balanceImageCounts = (
+  units: ReadonlyArray<SplitUnit>,
+  out: Map<number, string>,
+  ratios: ReadonlyArray<readonly [string, number]>,
+  labels: ReadonlyArray<string>,
+  labelTotals: ReadonlyMap<string, number>
+): void => {
+  const names = ratios.map(([name]) => name)
+  const target = targetCounts(units.length, ratios)
+  const count = names.map((name) => units.filter((u) => out.get(u.id) === name).length)
+  const perSplit = names.map(() => new Map<string, number>(labels.map((l) => [l, 0])))
+  for (const u of units) {
+    const m = perSplit[names.indexOf(out.get(u.id)!)]!
+    for (const [l, c] of u.classes) m.set(l, m.get(l)! + c)
+  }
+  const deviation = (j: number, l: string, c: number) => c / labelTotals.get(l)! - ratios[j]![1]
+  const moveCost = (u: SplitUnit, from: number, to: number): number => {
+    let change = 0
+    for (const [l, c] of u.classes) {
+      const a = perSplit[from]!.get(l)!, b = perSplit[to]!.get(l)!
+      change += deviation(from, l, a - c) ** 2 - deviation(from, l, a) ** 2
+      change += deviation(to, l, b + c) ** 2 - deviation(to, l, b) ** 2
+    }
+    return change
+  }
+  for (;;) {
+    let from = -1, to = -1
+    for (let j = 0; j < names.length; j++) {
+      if (count[j]! > target[j]! && (from < 0 || count[j]! - target[j]! > count[from]! - target[from]!)) from = j
+      if (count[j]! < target[j]! && (to < 0 || target[j]! - count[j]! > target[to]! - count[to]!)) to = j
+    }
+    if (from < 0 || to < 0) return
+    let best: SplitUnit | undefined
+    let bestCost = Infinity
+    for (const u of units) {
+      if (out.get(u.id) !== names[from]) continue
+      const cost = moveCost(u, from, to)
+      if (cost < bestCost - 1e-12) {
+        best = u
+        bestCost = cost
+      }
+    }
+    out.set(best!.id, names[to]!)
+    count[from]!--
+    count[to]!++
+    for (const [l, c] of best!.classes) {
+      perSplit[from]!.set(l, perSplit[from]!.get(l)! - c)
+      perSplit[to]!.set(l, perSplit[to]!.get(l)! + c)
+    }
+  }
+}
+
+/** Each split's image count against its ratio, and the largest distance in images. */
+export const imageDeviations = (
+  assignment: ReadonlyMap<number, string>,
+  ratios: ReadonlyArray<readonly [string, number]>
+): { readonly max: number; readonly bySplit: Record<string, ImageDeviation> } => {
+  const n = assignment.size
+  const counts = new Map<string, number>()
+  for (const s of assignment.values()) counts.set(s, (counts.get(s) ?? 0) + 1)
+  const r2 = (v: number) => Math.round(v * 100) / 100
+  let max = 0
+  const bySplit: Record<string, ImageDeviation> = {}
+  for (const [name, r] of ratios) {
+    const images = counts.get(name) ?? 0
+    const d = images - r * n
+    if (Math.abs(d) > max) max = Math.abs(d)
+    bySplit[name] = { images, target: r2(r * n), deviation: r2(d) }
+  }
+  return { max: r2(max), bySplit }
 }
 
 /**
@@ -373,9 +473,6 @@ export interface SplitSource<E> {
   readonly inputs: { readonly project?: number; readonly dataset_versions?: ReadonlyArray<number> }
 }
 
-const classNameOf = (a: SourceAnnotation): string | undefined =>
-  a.categoryName ?? (a.categoryId !== undefined ? `class_${a.categoryId}` : undefined)
-
 /** The ratios as an ordered list, from the input (defaults: 0.8 / 0.2). */
 export const resolveRatios = (
   input: Pick<PrepareTrainingDataInput, "ratios" | "splitRatio">
@@ -443,58 +540,60 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
     let events = 0
     let withoutUnit = 0
     let withoutVersion = 0
+    // Read as the export reads (GroundTruthReader.ts), so that the class counts are the annotations
+    // an export by this manifest writes: sizes from the file entries or image headers, clipping,
+    // degenerate shapes and unknown classes left out. Without a downloader, an image whose size is
+    // unknown is checked against an unbounded image (nothing clipped, nothing outside).
+    const reader = new EventReader<E>(new IdSizeMap(), source.fetchFile)
+    const categories = new CategoryTable(undefined)
+    const scratch = scratchSource()
+    const g = preparedOut()
+    const count = (read: EventRead): void => {
+      events++
+      const du = read.imageId
+      if (du === undefined) {
+        withoutUnit++
+        return
+      }
+      const event = read.event
+      const version = event.ground_truth_dataset_version ?? null
+      if (version === null) withoutVersion++
+      let acc = units.get(du)
+      if (!acc) units.set(du, acc = { classes: new Map(), events: 0, version })
+      acc.events++
+      if (version !== acc.version) {
+        if (rank(version) >= rank(acc.version)) return
+        acc.version = version
+        acc.classes = new Map()
+      }
+      // An event the export skips as a whole (an unreadable data_meta file) adds no annotations.
+      if (read.skip !== undefined) return
+      const width = read.width ?? Infinity, height = read.height ?? Infinity
+      const classes = acc.classes
+      forEachAnnotation(read, scratch, (a) => {
+        if (prepareInto(a, width, height, g) !== undefined) return
+        const name = categories.nameOf(a)
+        if (name === undefined) return
+        categories.indexOf(name, a)
+        classes.set(name, (classes.get(name) ?? 0) + 1)
+      })
+    }
     yield* source.events.pipe(
       Stream.runForEachChunk((chunk) =>
-        Effect.forEach(
-          Chunk.toReadonlyArray(chunk),
-          (event) =>
-            Effect.gen(function*() {
-              events++
-              // The unit is the data unit, or for an event without one the image file it names
-              // (the same id the export gives that image: see eventImage).
-              const img = eventImage(event)
-              const du = img.id
-              if (du === undefined) {
-                withoutUnit++
-                return
-              }
-              const version = event.ground_truth_dataset_version ?? null
-              if (version === null) withoutVersion++
-              let acc = units.get(du)
-              if (!acc) units.set(du, acc = { classes: new Map(), events: 0, version })
-              acc.events++
-              let sources: ReadonlyArray<SourceAnnotation> = []
-              const found = eventAnnotations(event, img.fileKey)
-              if (found._tag === "list") sources = fromEventAnnotations(found.list)
-              else if (found._tag === "native") sources = found.sources
-              else if (found._tag === "files" && source.fetchFile !== undefined) {
-                for (const key of found.keys) {
-                  const entry = event.files![key]!
-                  if (typeof entry.url !== "string" && entry.path === undefined) continue
-                  const path = entry.path ?? (yield* source.fetchFile(entry))
-                  const json = yield* Effect.promise(() =>
-                    Fsp.readFile(path, "utf8").then((t) => JSON.parse(t) as unknown).catch(() => undefined)
-                  )
-                  const read = fromDataMeta(json, img.fileKey)
-                  if (Either.isRight(read)) sources = [...sources, ...read.right]
-                }
-              }
-              // Decided after the files are read: another event of this unit may have come in meanwhile.
-              if (version !== acc.version) {
-                if (rank(version) >= rank(acc.version)) return
-                acc.version = version
-                acc.classes = new Map()
-              }
-              for (const a of sources) {
-                // An entry that is no annotation at all (an unsupported tool, no coordinate, an
-                // orphan coordinate) is not counted; degenerate geometry is, as given.
-                if (a.unusable !== undefined) continue
-                const name = classNameOf(a)
-                if (name !== undefined) acc.classes.set(name, (acc.classes.get(name) ?? 0) + 1)
-              }
-            }),
-          { concurrency: 8, discard: true }
-        ).pipe(Effect.tap(() => run.onProgress?.({ eventsRead: events, images: units.size })))
+        Effect.gen(function*() {
+          const page = Chunk.toReadonlyArray(chunk)
+          const reads: Array<EventRead> = new Array(page.length)
+          const pending: Array<Effect.Effect<void, E>> = []
+          page.forEach((event, i) => {
+            const r = reader.read(event, eventImage(event), "all", false)
+            if (Effect.isEffect(r)) pending.push(Effect.map(r, (done) => void (reads[i] = done)))
+            else reads[i] = r
+          })
+          yield* Effect.all(pending, { concurrency: 8, discard: true })
+          // Counted in event order, so that a unit's version is decided as the events come.
+          for (const read of reads) count(read)
+          run.onProgress?.({ eventsRead: events, images: units.size })
+        })
       )
     )
     if (units.size === 0) {
@@ -512,6 +611,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
     const unitList: Array<SplitUnit> = [...units.entries()].map(([id, acc]) => ({ id, classes: acc.classes }))
     const assignment = assignSplits(unitList, ratios, method, seed)
     const dev = deviations(unitList, assignment, ratios)
+    const imageDev = imageDeviations(assignment, ratios)
 
     const splits: Record<string, MutableSplit> = {}
     for (const [name] of ratios) {
@@ -559,6 +659,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
       assignment_sha256: sha,
       max_deviation: dev.max,
       deviations: dev.byClass,
+      image_deviations: imageDev.bySplit,
       splits
     }
     const dryRun = input.dryRun === true
@@ -588,6 +689,14 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
       )
       yield* Effect.logWarning(`split: ${notes[notes.length - 1]}`)
     }
+    if (imageDev.max >= 1) {
+      // Only `hash` can get here: the other methods hold every split within one image of its share.
+      notes.push(
+        `image counts are up to ${imageDev.max} images from the ratios: ${method} places each image by its own hash ` +
+          "so that assignments never move when the dataset grows, which follows the ratios on average only; " +
+          "use stratified or random for counts within one image"
+      )
+    }
     if (withoutUnit > 0) {
       notes.push(`${withoutUnit} events naming neither a data unit nor an image file were left out`)
       yield* Effect.logWarning(`split: ${notes[notes.length - 1]}`)
@@ -604,6 +713,8 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
       ),
       maxDeviation: dev.max,
       deviations: dev.byClass,
+      imageDeviations: imageDev.bySplit,
+      maxImageDeviation: imageDev.max,
       leakedImages: leaked,
       assignmentSha256: sha,
       manifestPath: written,
@@ -637,18 +748,9 @@ export const prepareTrainingData = Effect.fn("Workflows.prepareTrainingData")(
     // Several versions are listed one after another, so that an event that does not say its version
     // (a backend answering only the evidenced fields) is known to belong to the one being listed:
     // a unit's classes come from one version only (see versionRank).
-    const events = versionIds.length > 1
-      ? Stream.concatAll(
-        Chunk.fromIterable(
-          versionIds.map((id) =>
-            gt.streamEvents({ ground_truth_dataset_versions: [id] }, options).pipe(Stream.map(withVersion(id)))
-          )
-        )
-      )
-      : gt.streamEvents(
-        hasVersions ? { ground_truth_dataset_versions: versionIds } : { project: input.project! },
-        options
-      )
+    const { stream: events } = hasVersions
+      ? yield* versionEvents(versionIds, options, false)
+      : { stream: gt.streamEvents({ project: input.project! }, options) }
     const fetchFile = (entry: FileEntry) => cache.download(entry.url!, { size: entry.size, checksum: entry.checksum })
     const inputs = hasVersions ? { dataset_versions: input.datasetVersionIds! } : { project: input.project! }
     return yield* splitEvents({ events, fetchFile, inputs }, input, run)

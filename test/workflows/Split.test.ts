@@ -14,11 +14,14 @@ import type { GroundTruthEvent } from "../../src/schemas/GroundTruth.js"
 import { assignmentHash } from "../../src/workflows/Manifest.js"
 import {
   assignSplits,
+  balanceImageCounts,
   deviations,
+  imageDeviations,
   PrepareTrainingDataInput,
   prng,
   splitEvents,
-  type SplitUnit
+  type SplitUnit,
+  targetCounts
 } from "../../src/workflows/Split.js"
 
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "split-test-"))
@@ -81,6 +84,67 @@ describe("assignSplits", () => {
   })
 })
 
+describe("image counts", () => {
+  const unit = (id: number, classes: Record<string, number>): SplitUnit => ({
+    id,
+    classes: new Map(Object.entries(classes))
+  })
+
+  it("targets: ratio × n rounded by largest remainder, adding up to n, ties to the split listed first", () => {
+    expect(targetCounts(10, RATIOS)).toStrictEqual([7, 2, 1])
+    expect(targetCounts(7, [["train", 0.5], ["validation", 0.5]])).toStrictEqual([4, 3])
+    // 3.5, 1, 0.5: floors 3, 1, 0; the one image left goes to train (tied with test, listed first).
+    expect(targetCounts(5, RATIOS)).toStrictEqual([4, 1, 0])
+    // 112, 32, 16 for the demo project's 160 images.
+    expect(targetCounts(160, RATIOS)).toStrictEqual([112, 32, 16])
+  })
+
+  it("deviations: each split's images against ratio × all images", () => {
+    const assignment = new Map<number, string>()
+    for (let id = 1; id <= 10; id++) assignment.set(id, id <= 6 ? "train" : id <= 9 ? "validation" : "test")
+    expect(imageDeviations(assignment, RATIOS)).toStrictEqual({
+      max: 1,
+      bySplit: {
+        train: { images: 6, target: 7, deviation: -1 },
+        validation: { images: 3, target: 2, deviation: 1 },
+        test: { images: 1, target: 1, deviation: 0 }
+      }
+    })
+  })
+
+  it("balancing moves, one at a time, the image that costs the class shares least", () => {
+    // All four in train, 50/50 asked: two must move. Moving image 1 (class a) halves a's share
+    // error, as would 2, 3 or 4: the lowest id goes. Then moving 2 would empty a from train, while
+    // moving 3 balances b: 3 goes.
+    const units = [unit(1, { a: 1 }), unit(2, { a: 1 }), unit(3, { b: 1 }), unit(4, { b: 1 })]
+    const out = new Map(units.map((u) => [u.id, "train"]))
+    const ratios = [["train", 0.5], ["validation", 0.5]] as const
+    balanceImageCounts(units, out, ratios, ["a", "b"], new Map([["a", 2], ["b", 2]]))
+    expect([...out]).toStrictEqual([[1, "validation"], [2, "train"], [3, "validation"], [4, "train"]])
+  })
+
+  it("an image without annotations moves first: it costs the class shares nothing", () => {
+    const units = [unit(1, { a: 1 }), unit(2, { a: 1 }), unit(3, {})]
+    const out = new Map<number, string>([[1, "train"], [2, "validation"], [3, "train"]])
+    balanceImageCounts(units, out, [["train", 1 / 3], ["validation", 2 / 3]], ["a"], new Map([["a", 2]]))
+    expect([...out]).toStrictEqual([[1, "train"], [2, "validation"], [3, "validation"]])
+  })
+
+  it("stratified and random hold every split within one image of its ratio, for any seed; hash says why not", () => {
+    for (const seed of [1, 2, 3, 7, 42]) {
+      const units = makeUnits(160 + seed, seed)
+      for (const method of ["stratified", "random"] as const) {
+        const assignment = assignSplits(units, RATIOS, method, seed)
+        expect(imageDeviations(assignment, RATIOS).max).toBeLessThan(1)
+        // The same seed gives the same split.
+        expect(assignmentHash(assignSplits(units, RATIOS, method, seed))).toBe(assignmentHash(assignment))
+      }
+      // Balancing costs little class balance.
+      expect(deviations(units, assignSplits(units, RATIOS, "stratified", seed), RATIOS).max).toBeLessThan(0.05)
+    }
+  })
+})
+
 describe("splitEvents", () => {
   let id = 0
   const ev = (dataUnit: number, classes: ReadonlyArray<string>): GroundTruthEvent => ({
@@ -118,6 +182,32 @@ describe("splitEvents", () => {
         inputs: { project: 1 }
       })
       expect(Fs.readdirSync(dir).filter((f) => f.includes(".tmp"))).toEqual([])
+    }))
+
+  it.effect("the summary and the manifest report each split's images against its ratio; hash says why it drifts", () =>
+    Effect.gen(function*() {
+      const { manifest, summary } = yield* splitEvents(
+        { events: Stream.fromIterable(events), inputs: { project: 1 } },
+        { seed: 1, ratios: { train: 0.7, validation: 0.2, test: 0.1 }, dryRun: true }
+      )
+      // 120 images: 84 / 24 / 12 exactly.
+      const exact = {
+        train: { images: 84, target: 84, deviation: 0 },
+        validation: { images: 24, target: 24, deviation: 0 },
+        test: { images: 12, target: 12, deviation: 0 }
+      }
+      expect(summary.imageDeviations).toStrictEqual(exact)
+      expect(summary.maxImageDeviation).toBe(0)
+      expect(manifest.image_deviations).toStrictEqual(exact)
+      expect(summary.notes).toBeUndefined()
+      const hashed = yield* splitEvents(
+        { events: Stream.fromIterable(events), inputs: { project: 1 } },
+        { seed: 1, ratios: { train: 0.7, validation: 0.2, test: 0.1 }, method: "hash", dryRun: true }
+      )
+      const drift = Object.values(hashed.summary.imageDeviations).map((d) => Math.abs(d.deviation))
+      expect(hashed.summary.maxImageDeviation).toBe(Math.max(...drift))
+      expect(hashed.summary.maxImageDeviation).toBeGreaterThanOrEqual(1)
+      expect(hashed.summary.notes?.join(" ")).toContain("hash places each image by its own hash")
     }))
 
   it.effect("a dry run returns the summary and writes nothing", () =>

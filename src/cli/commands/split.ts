@@ -39,15 +39,23 @@ const options = {
   json: Options.boolean("json").pipe(Options.withDescription("print the summary as JSON"))
 }
 
+/** How far a split's image count is from its ratio, e.g. `+0.4 vs 111.6`. */
+const imageDrift = (s: SplitSummary, name: string): string => {
+  const d = s.imageDeviations[name]
+  return d === undefined ? "" : `${d.deviation >= 0 ? "+" : ""}${d.deviation} vs ${d.target}`
+}
+
 /** The summary as a person reads it. */
 export const formatSplitSummary = (s: SplitSummary): string =>
   [
     `Split ${s.total.images} images (${s.total.events} events, ${s.total.annotations} annotations) by ${s.method}, seed ${s.seed}`,
     ...Object.entries(s.splits).map(
       ([name, x]) =>
-        `  ${name} (${s.ratios[name]}): ${x.images} images, ${x.events} events, ${x.annotations} annotations`
+        `  ${name} (${s.ratios[name]}): ${x.images} images (${
+          imageDrift(s, name)
+        }), ${x.events} events, ${x.annotations} annotations`
     ),
-    `  largest class-share deviation: ${s.maxDeviation}; images in two splits: ${s.leakedImages}`,
+    `  largest class-share deviation: ${s.maxDeviation}; largest image-count deviation: ${s.maxImageDeviation}; images in two splits: ${s.leakedImages}`,
     `  assignment sha256: ${s.assignmentSha256}`,
     s.manifestPath !== null
       ? `  manifest: ${s.manifestPath}`
