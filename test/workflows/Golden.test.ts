@@ -12,7 +12,9 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
 import * as Synapse from "../../src/services/Synapse.js"
+import { collectGroundTruth, scorePredictions } from "../../src/workflows/Analyze.js"
 import { validate } from "../../src/workflows/Coco.js"
+import { type DetectionDataset, evaluateDetections } from "../../src/workflows/DetectionMetrics.js"
 import {
   exportGroundTruth,
   type ExportGroundTruthInput,
@@ -397,4 +399,73 @@ describe("splits of the demo data", () => {
       expect(ids.every((id: number) => s.data_units.includes(id))).toBe(true)
     }
   })
+})
+
+describe("analysis scores against what the export writes", () => {
+  const SUMMARY = [
+    "AP",
+    "AP50",
+    "AP75",
+    "AP_small",
+    "AP_medium",
+    "AP_large",
+    "AR1",
+    "AR10",
+    "AR100",
+    "AR_small",
+    "AR_medium",
+    "AR_large"
+  ] as const
+
+  it(
+    "predictions made from the COCO export of every demo version score AP 1 and AR 1; any predictions score the same against the export file",
+    async () => {
+      for (const version of await versions()) {
+        const out = fresh()
+        await doExport({ datasetVersionIds: [version.id], format: "coco", outputDir: out })
+        const coco = JSON.parse(Fs.readFileSync(Path.join(out, "annotations", "instances_all.json"), "utf8"))
+        const collector = await Effect.runPromise(collectGroundTruth(version.id, true).pipe(Effect.provide(layer())))
+        const dataset = collector.detectionDataset()
+        // The same boxes, areas, crowd flags and category ids as the file, image by image.
+        const key = (a: any) => JSON.stringify([a.image_id, a.category_id, a.bbox, a.area, a.iscrowd])
+        const fromFile = coco.annotations.map((a: any) => key(a)).sort()
+        expect(dataset.annotations.map(key).sort()).toStrictEqual(fromFile)
+        expect(dataset.categories).toStrictEqual(coco.categories.map((c: any) => ({ id: c.id, name: c.name })))
+        expect([...dataset.images].sort()).toStrictEqual(coco.images.map((i: any) => i.id).sort())
+
+        // Every ground-truth box as a detection with score 1.
+        const perfect = coco.annotations.map((a: any) => ({
+          image_id: a.image_id,
+          category_id: a.category_id,
+          bbox: a.bbox,
+          score: 1
+        }))
+        const score = await Effect.runPromise(scorePredictions(JSON.stringify(perfect), "detection", collector, {}))
+        if (score.task !== "detection") throw new Error("expected a detection score")
+        expect({ version: version.id, AP: score.metrics.AP, AR100: score.metrics.AR100 }).toStrictEqual({
+          version: version.id,
+          AP: 1,
+          AR100: 1
+        })
+
+        // Imperfect predictions (shifted, some missing, some extra) give every summary figure,
+        // AR_small included, equal to an evaluation against the export file itself.
+        const imperfect = perfect.filter((_: unknown, i: number) => i % 7 !== 3).map((p: any, i: number) => ({
+          ...p,
+          bbox: [p.bbox[0] + (i % 5), p.bbox[1] - (i % 3), p.bbox[2] * (1 + (i % 4) / 10), p.bbox[3]],
+          score: ((i * 37) % 100) / 100
+        }))
+        const rows = imperfect.map((p: any, i: number) => ({ row: i, ...p }))
+        const fileDataset: DetectionDataset = {
+          images: coco.images.map((i: any) => i.id),
+          categories: coco.categories.map((c: any) => ({ id: c.id, name: c.name })),
+          annotations: coco.annotations
+        }
+        const fromExport = evaluateDetections(fileDataset, rows)
+        const fromAnalysis = evaluateDetections(dataset, rows)
+        for (const k of SUMMARY) expect({ k, v: fromAnalysis[k] }).toStrictEqual({ k, v: fromExport[k] })
+      }
+    },
+    120_000
+  )
 })

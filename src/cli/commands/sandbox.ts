@@ -7,7 +7,6 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { SANDBOX_PROFILES } from "../../sandbox/Context.js"
-import { defaultDataDir } from "../../sandbox/DataDir.js"
 import * as Sandbox from "../../sandbox/Sandbox.js"
 import { addressInUseMessage, choosePort, displacedNote, isAddressInUse } from "../Ports.js"
 
@@ -93,7 +92,8 @@ export interface SandboxCliOptions {
 /** Starts a sandbox for the current scope from command-line options, reporting on stderr. */
 export const startFromCli = (options: SandboxCliOptions) =>
   Effect.gen(function*() {
-    const dataDir = Option.getOrElse(options.dataDir, defaultDataDir)
+    // Unset: $SYNAPSE_SANDBOX_DIR, else the per-user data directory (the sandbox's default).
+    const dataDir = Option.getOrUndefined(options.dataDir)
     let lastReport = 0
     // An explicit blank value is a mistake, not "unset": it must not fall back to the environment.
     const profile = yield* Sandbox.parseProfile(Option.getOrUndefined(options.profile), "--profile", {
