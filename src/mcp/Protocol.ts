@@ -43,6 +43,10 @@ export const negotiate = (requested: unknown): string =>
 export const hasStructuredResults = (version: string | undefined): boolean =>
   (version ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION) >= STRUCTURED_ERA
 
+/** True when revision `version` has (experimental) tasks: 2025-11-25 and later. */
+export const hasTasks = (version: string | undefined): boolean =>
+  (version ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION) >= "2025-11-25"
+
 /** True when revision `version` has `notifications/resources/list_changed` (every revision the SDK speaks). */
 export const hasListChanged = (version: string | undefined): boolean =>
   (version ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION) >= "2024-11-05"

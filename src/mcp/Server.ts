@@ -6,7 +6,9 @@
  * into an `isError` result a model can act on. One factory serves every transport: stdio connects
  * one server for the process, stateless HTTP creates one per request.
  */
+import { InMemoryTaskStore } from "@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js"
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import {
   CallToolRequestSchema,
@@ -27,10 +29,25 @@ import {
   type ReadResourceResult,
   type Resource,
   type ResourceTemplate,
+  type ServerNotification,
+  type ServerRequest,
   type Tool as McpToolInfo
 } from "@modelcontextprotocol/sdk/types.js"
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
-import { Cause, Context, Effect, Either, Exit, JSONSchema, Layer, Option, ParseResult, Runtime, Schema } from "effect"
+import {
+  Cause,
+  Context,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  JSONSchema,
+  Layer,
+  Option,
+  ParseResult,
+  Runtime,
+  Schema
+} from "effect"
 import { guardOf } from "../schemas/Guard.js"
 import { scrub as scrubSecrets } from "../services/SynapseError.js"
 import { NAME, VERSION } from "../services/Version.js"
@@ -38,7 +55,7 @@ import { applyBudget } from "./Budget.js"
 import { McpConfig } from "./Config.js"
 import { DETACHABLE, Runner, type ToolRunner } from "./Jobs.js"
 import type { PromptCatalog } from "./Prompts.js"
-import { canElicit, type ClientSession, hasStructuredResults, negotiate, screenRequest } from "./Protocol.js"
+import { canElicit, type ClientSession, hasStructuredResults, hasTasks, negotiate, screenRequest } from "./Protocol.js"
 import type { AnyTool, Attachment, ElicitAction, ElicitSchema, ToolContext } from "./Tool.js"
 import { ToolError } from "./Tool.js"
 import { instructionsFor, selectTools, toolInfo, unavailableMessage } from "./ToolList.js"
@@ -439,7 +456,15 @@ export const make = <R>(
           Effect.withLogSpan(`tool.${name}`),
           Effect.annotateLogs({ tool: name })
         )
-      const exit = await Runtime.runPromiseExit(runtime)(program, { signal })
+      return resultOf(name, tool, await Runtime.runPromiseExit(runtime)(program, { signal }))
+    }
+
+    // A run's exit as a tools/call result: the output fitted to the budget, or an actionable error.
+    const resultOf = async (
+      name: string,
+      tool: AnyTool<R>,
+      exit: Exit.Exit<unknown, ToolError>
+    ): Promise<CallToolResult> => {
       if (Exit.isSuccess(exit)) {
         const hint = tool.truncationHint ??
           "Ask for a smaller page_size, fewer fields, or a narrower filter, and page with next_page."
@@ -466,6 +491,62 @@ export const make = <R>(
       )
     }
 
+    // Tasks (2025-11-25, experimental): one store for every server of the process, so that any
+    // per-request server answers tasks/get, tasks/result and tasks/cancel.
+    const taskStore = new JobTaskStore()
+    const detachable = new Set<string>(runner.detachable)
+    // 2025-11-25 clients learn from the list which tools accept a task.
+    let taskList: Array<McpToolInfo> | undefined
+    const taskTools = () => (taskList ??= published.map((tool) =>
+      detachable.has(tool.name) ? { ...tool, execution: { taskSupport: "optional" as const } } : tool
+    ))
+    /**
+     * Starts a task-augmented call: checks the arguments (a bad call is -32602, no task made),
+     * creates the task, runs the tool detached and stores its result (or error) when it ends;
+     * cancelling the task interrupts the run.
+     */
+    const startTask = async (
+      name: string,
+      args: unknown,
+      params: { ttl?: number | null | undefined },
+      store: NonNullable<RequestHandlerExtra<ServerRequest, ServerNotification>["taskStore"]>
+    ) => {
+      const entry = byName.get(name)
+      if (entry === undefined || !detachable.has(name)) {
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `${name} cannot run as a task; tools that can: ${[...detachable].join(", ") || "none"}.`
+        )
+      }
+      const checked = await Runtime.runPromiseExit(runtime)(checkArgs(name, entry, args))
+      if (Exit.isFailure(checked)) {
+        const failure = Cause.failureOption(checked.cause)
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          Option.isSome(failure) ? failure.value.message : "Invalid arguments."
+        )
+      }
+      const task = await store.createTask({ ttl: params.ttl ?? TASK_TTL_MS, pollInterval: 1000 })
+      const fiber = Runtime.runFork(runtime)(
+        runChecked(entry, checked.value, {
+          progress: () =>
+            Effect.void
+        }).pipe(
+          Effect.withSpan(`McpTask.${name}`),
+          Effect.annotateLogs({ tool: name, task: task.taskId })
+        )
+      )
+      taskStore.cancellers.set(task.taskId, () =>
+        void Runtime.runPromise(runtime)(Fiber.interrupt(fiber)))
+      fiber.addObserver((exit) => {
+        taskStore.cancellers.delete(task.taskId)
+        if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return
+        void resultOf(name, entry.tool, exit).then((result) =>
+          store.storeTaskResult(task.taskId, result.isError === true ? "failed" : "completed", result)
+        ).catch(() => undefined)
+      })
+      return { task }
+    }
     // The SDK's default is a fresh Ajv instance per `Server` (about 0.4 ms of CPU, the largest single
     // cost of a stateless HTTP request in a profile); the server only uses it to validate
     // elicitation answers, and one Ajv instance is safe to share, so it is built once here.
@@ -474,10 +555,12 @@ export const make = <R>(
     const create = (createOptions: CreateOptions = {}): AdapterServer => {
       const server = new AdapterServer(SERVER_INFO, {
         jsonSchemaValidator,
+        taskStore,
         capabilities: {
           tools: { listChanged: false },
           // Finished exports appear in resources/list: a tool call that wrote one says so.
           resources: { listChanged: true },
+          tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
           ...(prompts !== undefined ? { prompts: { listChanged: false }, completions: {} } : {})
         },
         instructions: options.instructions === undefined ? instructions : `${instructions} ${options.instructions}`
@@ -493,18 +576,22 @@ export const make = <R>(
       const canAsk = (extra: { readonly requestInfo?: { readonly headers?: Record<string, unknown> } }) =>
         hasStructuredResults(eraOf(extra)) &&
         (createOptions.session?.elicitation ?? canElicit(server.getClientCapabilities()))
-      server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({
-        tools: hasStructuredResults(eraOf(extra)) ? [...published] : legacyTools()
-      }))
+      server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
+        const era = eraOf(extra)
+        return { tools: hasTasks(era) ? taskTools() : hasStructuredResults(era) ? [...published] : legacyTools() }
+      })
       server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+        const taskParams = request.params.task
+        if (taskParams !== undefined && extra.taskStore !== undefined) {
+          return startTask(request.params.name, request.params.arguments, taskParams, extra.taskStore)
+        }
         const token = request.params._meta?.progressToken
         let last = Number.NEGATIVE_INFINITY
         let lastSentAt = 0
         const attachments: Array<Attachment> = []
         const context: ToolContext = {
           elicit: canAsk(extra) ? elicitThrough(extra) : undefined,
-          attach: (block) =>
-            Effect.sync(() => void attachments.push(block)),
+          attach: (block) => Effect.sync(() => void attachments.push(block)),
           progress: (progress, total, message) =>
             token === undefined
               ? Effect.void
@@ -610,6 +697,27 @@ const resourceLinks = (value: Record<string, unknown>): CallToolResult["content"
 const hasLinks = (result: CallToolResult): boolean => {
   const links = (result.structuredContent as { resource_links?: unknown } | undefined)?.resource_links
   return Array.isArray(links) && links.length > 0
+}
+
+/** How long a finished task's result is kept when the client asks for no other lifetime. */
+export const TASK_TTL_MS = 60 * 60 * 1000
+
+/** The SDK's in-memory task store, which also stops a task's run when the task is cancelled. */
+class JobTaskStore extends InMemoryTaskStore {
+  readonly cancellers = new Map<string, () => void>()
+
+  override async updateTaskStatus(
+    taskId: string,
+    status: Parameters<InMemoryTaskStore["updateTaskStatus"]>[1],
+    statusMessage?: string,
+    sessionId?: string
+  ): Promise<void> {
+    await super.updateTaskStatus(taskId, status, statusMessage, sessionId)
+    if (status === "cancelled") {
+      this.cancellers.get(taskId)?.()
+      this.cancellers.delete(taskId)
+    }
+  }
 }
 
 /** How long the user has to answer a question before it counts as dismissed. */

@@ -9,6 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Http from "../../src/mcp/Http.js"
 import * as Main from "../../src/mcp/Main.js"
+import { allTools } from "../../src/mcp/tools/index.js"
 import { useMcp } from "./fixture.js"
 
 const mcp = useMcp()
@@ -97,7 +98,7 @@ describe("Streamable HTTP transport", () => {
         const client = new Client({ name: "http-test", version: "0" })
         yield* Effect.promise(() => client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url))))
         const { tools } = yield* Effect.promise(() => client.listTools())
-        expect(tools.length).toBe(17)
+        expect(tools.length).toBe(allTools.length)
         const result = yield* Effect.promise(() =>
           client.callTool({ name: "list_models", arguments: { page_size: 2 } })
         )
