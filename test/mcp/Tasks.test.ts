@@ -41,7 +41,7 @@ describe("tasks (2025-11-25, experimental) over stateless HTTP", () => {
       expect(support["list_models"]).toBeNull()
       const version = yield* firstVersion(client)
       const kinds: Array<string> = []
-      let result: { structuredContent?: unknown } | undefined
+      let result: unknown
       yield* Effect.promise(async () => {
         const stream = client.experimental.tasks.callToolStream({
           name: "export_ground_truth",
@@ -49,13 +49,15 @@ describe("tasks (2025-11-25, experimental) over stateless HTTP", () => {
         })
         for await (const message of stream) {
           kinds.push(message.type)
-          if (message.type === "result") result = message.result
+          if (message.type === "result") result = message.result as unknown
           if (message.type === "error") throw message.error
         }
       })
       expect(kinds[0]).toBe("taskCreated")
       expect(kinds.at(-1)).toBe("result")
-      expect((result?.structuredContent as { output_name: string }).output_name).toBe("task-export")
+      expect((result as { structuredContent: { output_name: string } }).structuredContent.output_name).toBe(
+        "task-export"
+      )
       expect(fs.existsSync(path.join(mcp().outputDir, "task-export", "synapse-export.json"))).toBe(true)
     }))
 
