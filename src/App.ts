@@ -10,13 +10,12 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { type ConfigError, Effect, Layer, Redacted } from "effect"
+import { type ConfigError, Effect, Layer, Redacted, type Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as AppConfig from "./AppConfig.js"
 import * as Backend from "./mcp/Backend.js"
-import { defaultDataDir } from "./sandbox/DataDir.js"
 import * as Sandbox from "./sandbox/Sandbox.js"
 import * as Synapse from "./services/Synapse.js"
 import * as SynapseClient from "./services/SynapseClient.js"
@@ -67,33 +66,21 @@ export type BackendError = ConfigError.ConfigError | Sandbox.SandboxError
  * A data directory made for this scope in the temporary directory, removed when the scope closes
  * (after the sandbox using it, which the scope closes first).
  */
-const freshDataDir = Effect.acquireRelease(
+export const freshDataDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), FRESH_SANDBOX_PREFIX))),
   (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
 )
 
 /**
  * Starts an embedded sandbox with demo data for the current scope, from `options` and, where they
- * are silent, the `SYNAPSE_SANDBOX_*` settings.
+ * are silent, the `SYNAPSE_SANDBOX_*` settings (`Sandbox.environment`).
  */
 export const startSandbox = Effect.fn("App.startSandbox")(function*(
-  settings: AppConfig.BackendSettings,
   options: Pick<BackendOptions, "sandbox" | "dataDir">
 ) {
-  // Checked before any directory is made: a bad profile must leave nothing behind.
-  const profile = options.sandbox?.profile ??
-    (yield* Sandbox.parseProfile(settings.sandboxProfile, "SYNAPSE_SANDBOX_PROFILE"))
-  const given = options.sandbox?.dataDir ?? settings.sandboxDir
-  const dataDir = given ??
-    (options.dataDir === "fresh" ? yield* freshDataDir : defaultDataDir({ XDG_DATA_HOME: settings.xdgDataHome }))
-  const info = yield* Sandbox.start({
-    seed: "demo",
-    token: settings.sandboxToken,
-    faults: settings.sandboxFaults,
-    ...options.sandbox,
-    profile,
-    dataDir
-  })
+  const given = options.sandbox?.dataDir ?? (yield* Sandbox.environment).dataDir
+  const dataDir = given ?? (options.dataDir === "fresh" ? yield* freshDataDir : undefined)
+  const info = yield* Sandbox.start({ seed: "demo", ...options.sandbox, dataDir })
   return { info, fresh: given === undefined && options.dataDir === "fresh" } satisfies EmbeddedSandbox
 })
 
@@ -107,15 +94,15 @@ export const backendLayer = (
 ): Layer.Layer<SynapseClient.SynapseClient | Backend.Backend, BackendError, HttpClient.HttpClient> =>
   Layer.unwrapScoped(
     Effect.gen(function*() {
-      const settings = yield* AppConfig.backendSettings
-      if (settings.baseUrl !== undefined) {
-        const baseUrl = yield* SynapseClient.parseBaseUrl(settings.baseUrl, "SYNAPSE_BASE_URL")
+      const configured = yield* AppConfig.baseUrl
+      if (configured !== undefined) {
+        const baseUrl = yield* SynapseClient.parseBaseUrl(configured, "SYNAPSE_BASE_URL")
         return Layer.merge(
           SynapseClient.layerConfig(),
           Backend.layer({ baseUrl, sandbox: false, description: `the Synapse API at ${baseUrl}` })
         )
       }
-      const sandbox = yield* startSandbox(settings, options)
+      const sandbox = yield* startSandbox(options)
       yield* options.announce(sandbox)
       const { info } = sandbox
       return Layer.merge(

@@ -20,8 +20,7 @@
  */
 import { type ConfigError, Context, Effect, Layer, Redacted } from "effect"
 import * as App from "./App.js"
-import * as AppConfig from "./AppConfig.js"
-import type * as Sandbox from "./sandbox/Sandbox.js"
+import * as Sandbox from "./sandbox/Sandbox.js"
 import type * as ChunkedUpload from "./services/ChunkedUpload.js"
 import type * as FileCache from "./services/FileCache.js"
 import * as Synapse from "./services/Synapse.js"
@@ -44,15 +43,15 @@ export interface Options extends Sandbox.SandboxOptions {
 export const layer = (
   options: Options = {}
 ): Layer.Layer<Synapse.Services | RunningSandbox, Sandbox.SandboxError | ConfigError.ConfigError> => {
-  const { chunkedUpload, fileCache, ...sandboxOptions } = options
+  const { chunkedUpload, dataDir, fileCache, ...sandboxOptions } = options
   return Layer.unwrapScoped(
     Effect.gen(function*() {
       // The profile, token and faults may come from the environment; the data directory only from
       // the options, so that a program never writes into a directory kept for something else.
-      const settings = yield* AppConfig.backendSettings
-      const { info } = yield* App.startSandbox({ ...settings, sandboxDir: undefined }, {
-        sandbox: sandboxOptions,
-        dataDir: "fresh"
+      const info = yield* Sandbox.start({
+        seed: "demo",
+        ...sandboxOptions,
+        dataDir: dataDir ?? (yield* App.freshDataDir)
       })
       return Layer.merge(
         Synapse.layer({ baseUrl: info.url, accessToken: Redacted.make(info.token), fileCache, chunkedUpload }),

@@ -18,12 +18,12 @@ import { seedDatabase } from "./seed/index.js"
 export type SeedKind = "demo" | "large" | "none"
 
 /**
- * The default data directory: `$SYNAPSE_SANDBOX_DIR`, else the per-user
- * `$XDG_DATA_HOME/synapse-ml/sandbox` (`~/.local/share/synapse-ml/sandbox`), so that the demo data
- * and what a user adds to it are theirs alone and survive reboots.
+ * The per-user default data directory, `$XDG_DATA_HOME/synapse-ml/sandbox`
+ * (`~/.local/share/synapse-ml/sandbox`), so that the demo data and what a user adds to it are
+ * theirs alone and survive reboots.
  */
-export const defaultDataDir = (env: Record<string, string | undefined> = process.env): string =>
-  env.SYNAPSE_SANDBOX_DIR?.trim() || Path.join(userDataDir("synapse-ml", env), "sandbox")
+export const defaultDataDir = (xdgDataHome?: string | undefined): string =>
+  Path.join(userDataDir("synapse-ml", { XDG_DATA_HOME: xdgDataHome }), "sandbox")
 
 /** What preparing a data directory found or did. */
 export interface PreparedDataDir {

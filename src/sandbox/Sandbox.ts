@@ -9,13 +9,15 @@
  * everyone else uses `startSandbox(options)`, which returns a handle with `close()`.
  *
  * The token defaults to `SANDBOX_DEV_TOKEN` (documented, fixed: this is a local development
- * backend bound to 127.0.0.1 by default), or `$SYNAPSE_SANDBOX_TOKEN` when set.
+ * backend bound to 127.0.0.1 by default), or `$SYNAPSE_SANDBOX_TOKEN` when set. Options left unset
+ * come from the `SYNAPSE_SANDBOX_*` variables (`environment`), read through Effect `Config` from
+ * the `ConfigProvider` in force.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { HttpServer } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Cause, Data, Effect, Exit, Scope } from "effect"
+import { Cause, Config, Data, Effect, Exit, Option, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
@@ -26,6 +28,33 @@ import { defaultDataDir, prepareDataDir, type SeedKind } from "./DataDir.js"
 import { FaultInjector, parseFaultSpec } from "./Faults.js"
 import * as PagePool from "./PagePool.js"
 import { API_PREFIX, DEFAULT_BODY_TIMEOUT_MS, makeApp, nodeServerTimeouts } from "./Server.js"
+
+/** The sandbox's settings from the environment, used where the options are silent. */
+export interface SandboxEnvironment {
+  /** `SYNAPSE_SANDBOX_DIR`, trimmed; unset or blank leaves the per-user default. */
+  readonly dataDir: string | undefined
+  /** `SYNAPSE_SANDBOX_TOKEN`; unset or empty leaves `SANDBOX_DEV_TOKEN`. */
+  readonly token: string | undefined
+  /** `SYNAPSE_SANDBOX_PROFILE`, unchecked (`start` refuses an unknown one, naming the variable). */
+  readonly profile: string | undefined
+  /** `SYNAPSE_SANDBOX_FAULTS`: the fault spec. */
+  readonly faults: string | undefined
+  /** `XDG_DATA_HOME`: the base of the per-user default data directory. */
+  readonly xdgDataHome: string | undefined
+}
+
+const optionalVar = (name: string, keep: (text: string) => boolean) =>
+  Config.string(name).pipe(Config.option, Config.map((value) => Option.getOrUndefined(Option.filter(value, keep))))
+
+/** The `SYNAPSE_SANDBOX_*` settings as one Effect `Config`. */
+export const environment: Config.Config<SandboxEnvironment> = Config.all({
+  dataDir: optionalVar("SYNAPSE_SANDBOX_DIR", (text) => text.trim() !== "").pipe(Config.map((dir) => dir?.trim())),
+  // Not trimmed: a token of spaces is refused rather than replaced.
+  token: optionalVar("SYNAPSE_SANDBOX_TOKEN", (text) => text !== ""),
+  profile: optionalVar("SYNAPSE_SANDBOX_PROFILE", () => true),
+  faults: optionalVar("SYNAPSE_SANDBOX_FAULTS", () => true),
+  xdgDataHome: optionalVar("XDG_DATA_HOME", (text) => text.trim() !== "")
+})
 
 /** The token a sandbox accepts unless told otherwise. */
 export const SANDBOX_DEV_TOKEN = "synapse-sandbox-dev-token"
@@ -42,7 +71,10 @@ export interface SandboxOptions {
   readonly port?: number | undefined
   /** Interface to bind; default `127.0.0.1`. */
   readonly host?: string | undefined
-  /** Data directory; default `$SYNAPSE_SANDBOX_DIR`, else the per-user `~/.local/share/synapse-ml/sandbox`. */
+  /**
+   * Data directory; default `$SYNAPSE_SANDBOX_DIR`, else the per-user
+   * `$XDG_DATA_HOME/synapse-ml/sandbox` (`~/.local/share/synapse-ml/sandbox`).
+   */
   readonly dataDir?: string | undefined
   /** Data set for a new data directory (an existing one is served as it is); default `demo`. */
   readonly seed?: SeedKind | undefined
@@ -149,7 +181,9 @@ const withJsonClientErrors = (server: Http.Server): Http.Server =>
 export const start = Effect.fn("Sandbox.start")(function*(options: SandboxOptions = {}) {
   const host = options.host ?? "127.0.0.1"
   const randSeed = options.randSeed ?? 42
-  const token = options.token ?? (process.env.SYNAPSE_SANDBOX_TOKEN || SANDBOX_DEV_TOKEN)
+  // A variable that is set is text: reading it cannot fail.
+  const env = yield* Effect.orDie(environment)
+  const token = options.token ?? env.token ?? SANDBOX_DEV_TOKEN
   if (token.trim() === "") return yield* new SandboxError({ detail: "the sandbox token must not be empty" })
   // Checked up front: Node throws on a port out of range (a defect with a stack trace, after the
   // data directory was already seeded), and a negative limit or count would be taken silently.
@@ -164,17 +198,17 @@ export const start = Effect.fn("Sandbox.start")(function*(options: SandboxOption
   yield* whole("body timeout ms", options.bodyTimeoutMs, 100)
   yield* whole("page threads", options.pageThreads, 1, MAX_PAGE_THREADS)
   const profile: SandboxProfile = (yield* parseProfile(options.profile, "the sandbox profile")) ??
-    (yield* parseProfile(process.env.SYNAPSE_SANDBOX_PROFILE, "SYNAPSE_SANDBOX_PROFILE")) ??
+    (yield* parseProfile(env.profile, "SYNAPSE_SANDBOX_PROFILE")) ??
     "rich"
   const faultSpec = yield* Effect.try({
-    try: () => parseFaultSpec(options.faults ?? process.env.SYNAPSE_SANDBOX_FAULTS),
+    try: () => parseFaultSpec(options.faults ?? env.faults),
     catch: (cause) =>
       new SandboxError({ detail: `bad fault spec: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
   })
   const data = yield* Effect.try({
     try: () =>
       prepareDataDir({
-        dataDir: options.dataDir ?? defaultDataDir(),
+        dataDir: options.dataDir ?? env.dataDir ?? defaultDataDir(env.xdgDataHome),
         seed: options.seed ?? "demo",
         randSeed,
         events: options.events,
