@@ -279,7 +279,7 @@ describe("the same demo data in both profiles", () => {
       const partial = Effect.gen(function*() {
         const gt = yield* GroundTruths
         const cache = yield* FileCache
-        const params = { ground_truth_dataset_versions: [version], fields: ["category", "files", "data"] }
+        const params = { ground_truth_dataset_versions: [version], extra: { fields: ["category", "files", "data"] } }
         const first = yield* gt.listEvents(params, { pageSize: 1, urlConversion: false })
         expect(Object.keys(first.results[0]!).sort()).toStrictEqual(["category", "data", "files", "id"])
         const events = gt.streamEvents(params, { pageSize: 100, urlConversion: false })
