@@ -91,16 +91,19 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 export const jsonRpcProblem = (message: unknown): string | undefined => {
   if (!isObject(message)) return `a JSON-RPC message is an object; got ${describe(message)}.`
   if (message["jsonrpc"] !== "2.0") return `"jsonrpc" must be "2.0"; got ${describe(message["jsonrpc"])}.`
-  if (JSONRPCMessageSchema.safeParse(message).success) return undefined
-  if ("method" in message && typeof message["method"] !== "string") {
-    return `"method" must be a string; got ${describe(message["method"])}.`
-  }
   if ("id" in message && typeof message["id"] !== "string" && typeof message["id"] !== "number") {
     return `"id" must be a string or a number; got ${describe(message["id"])}.`
   }
-  if ("params" in message && !isObject(message["params"])) {
-    return `"params" must be an object; got ${describe(message["params"])}.`
+  if ("method" in message) {
+    // Requests and notifications, the messages a client sends, are checked by hand: cheap, and the
+    // answer can name the member that is wrong.
+    if (typeof message["method"] !== "string") return `"method" must be a string; got ${describe(message["method"])}.`
+    const params = message["params"]
+    if (params === undefined) return undefined
+    if (!isObject(params)) return `"params" must be an object; got ${describe(params)}.`
+    return metaProblem(params)
   }
+  if (JSONRPCMessageSchema.safeParse(message).success) return undefined
   return "a message is a request {jsonrpc, id, method, params?}, a notification {jsonrpc, method, params?} " +
     "or a response {jsonrpc, id, result | error}."
 }
@@ -147,8 +150,11 @@ const CHECKS: Record<string, (params: Record<string, unknown>) => string | undef
   "tools/call": (params) =>
     stringField(params, "name", "the name of a tool from tools/list") ??
       objectField(params, "arguments", "the tool's arguments by name, as its inputSchema describes") ??
-      // Whatever else the SDK's own schema refuses (a malformed task request), phrased by path.
-      zodProblem(CallToolRequestSchema.safeParse({ method: "tools/call", params })),
+      // Whatever else the SDK's own schema refuses (a malformed task request), phrased by path;
+      // checked only when there is something else, as an ordinary call has nothing else.
+      (Object.keys(params).some((key) => key !== "name" && key !== "arguments" && key !== "_meta")
+        ? zodProblem(CallToolRequestSchema.safeParse({ method: "tools/call", params }))
+        : undefined),
   "resources/read": (params) => stringField(params, "uri", "a resource URI from resources/list or a template"),
   "prompts/get": (params) =>
     stringField(params, "name", "the name of a prompt from prompts/list") ??
