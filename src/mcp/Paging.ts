@@ -42,14 +42,12 @@ export const fieldsInput = <const F extends readonly [string, ...Array<string>]>
 /** The output of a list tool with rows `item`. */
 export const pageOutput = <A, I>(item: Schema.Schema<A, I, never>, what: string) =>
   Schema.Struct({
-    count: Schema.Int.annotations({ description: "Matches on all pages." }),
+    count: Schema.Int.annotations({ description: `Matching ${what} on all pages.` }),
     page: Schema.Int,
     page_size: Schema.Int,
-    next_page: Schema.NullOr(Schema.Int).annotations({ description: "null on the last page." }),
-    results: Schema.Array(item).annotations({ description: `The ${what} on this page.` }),
-    hint: Schema.optional(Schema.String).annotations({
-      description: "Why a page is empty."
-    })
+    next_page: Schema.NullOr(Schema.Int),
+    results: Schema.Array(item),
+    hint: Schema.optional(Schema.String)
   })
 
 /** The page after `page`, or null when `page` already reaches `count`. */

@@ -201,6 +201,12 @@ const lean = (node: Json, defs: JsonObject, output: boolean): Json => {
     out = { ...allOf[0], ...out }
   }
   if (Array.isArray(out["required"]) && out["required"].length === 0) delete out["required"]
+  // For an integer, "> n" is ">= n + 1", said in fewer characters.
+  if (out["type"] === "integer" && typeof out["exclusiveMinimum"] === "number" && out["minimum"] === undefined) {
+    const bound = out["exclusiveMinimum"]
+    delete out["exclusiveMinimum"]
+    out["minimum"] = Math.floor(bound) + 1
+  }
   const extra = out["additionalProperties"]
   // `{}` and `true` are the default; `false` only matters to a caller building input.
   if (isObject(extra) && Object.keys(extra).length === 0) delete out["additionalProperties"]
@@ -318,7 +324,7 @@ export const leanJsonSchema = <A, I>(schema: Schema.Schema<A, I, never>, output:
  */
 const outputOnly = (root: JsonObject): JsonObject => {
   const out: JsonObject = {}
-  for (const key of ["type", "required", "description"]) if (root[key] !== undefined) out[key] = root[key]
+  for (const key of ["type", "description"]) if (root[key] !== undefined) out[key] = root[key]
   const properties = isObject(root["properties"]) ? root["properties"] : {}
   out["properties"] = Object.fromEntries(
     Object.entries(properties).map(([name, field]) => [name, isObject(field) ? topField(field) : field])

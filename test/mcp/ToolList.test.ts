@@ -30,6 +30,7 @@ const READ_TOOLS = [
   "get_ground_truth_version",
   "analyze_model_performance",
   "compare_models",
+  "find_model_errors",
   "validate_coco"
 ]
 const WRITE_TOOLS = ["create_model", "update_model", "export_ground_truth", "prepare_training_data", "deploy_model"]
@@ -117,7 +118,7 @@ describe("tool list", () => {
           "export_ground_truth",
           "prepare_training_data"
         ],
-        evaluation: ["analyze_model_performance", "compare_models"],
+        evaluation: ["analyze_model_performance", "compare_models", "find_model_errors"],
         deploy: ["deploy_model"],
         jobs: JOB_TOOLS
       })
@@ -128,7 +129,7 @@ describe("tool list", () => {
       expect(textOf(refused)).toBe(
         "Tool list_models is not available: this server offers only the toolsets and tools it was started with " +
           "(SYNAPSE_MCP_TOOLSETS / --toolsets, SYNAPSE_MCP_TOOLS / --tools). Available tools: get_context, get_model, " +
-          "analyze_model_performance, compare_models."
+          "analyze_model_performance, compare_models, find_model_errors."
       )
     }))
 

@@ -193,6 +193,13 @@ export const exportGroundTruthTool = Tool.make({
 
 const SplitOutput = Schema.Struct({
   ...SplitSummary.fields,
+  maxDeviation: SplitSummary.fields.maxDeviation.annotations({ description: "Largest class-share gap to a ratio." }),
+  leakedImages: SplitSummary.fields.leakedImages.annotations({ description: "Images in two splits (always 0)." }),
+  notes: SplitSummary.fields.notes.annotations({ description: "What the figures leave out." }),
+  imageDeviations: SplitSummary.fields.imageDeviations.annotations({ description: "Per split: images vs. ratio." }),
+  maxImageDeviation: SplitSummary.fields.maxImageDeviation.annotations({
+    description: "Largest image-count gap to a ratio."
+  }),
   output_name: Schema.NullOr(Schema.String).annotations({ description: "null for a dry run." }),
   resource_links: Schema.Array(ResourceLink)
 })

@@ -14,13 +14,12 @@ const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 export const findModelErrorsTool = Tool.make({
   name: "find_model_errors",
   title: "Find a model's errors",
-  description: "Judge a model's predictions on a dataset version (IoU 0.5) and list where it goes wrong: " +
-    "the images with the most errors, the most confident false positives (and the class they cover), " +
-    "the largest missed objects, the confused classes; for classification the wrong predictions by " +
-    "confidence. Each named image comes with its file path or URL.",
+  description: "Where a model's predictions on a dataset version go wrong (IoU 0.5): images with most errors, " +
+    "confident false positives, largest misses, confused classes (classification: wrong predictions by " +
+    "confidence), each image with its file path or URL.",
   input: Schema.Struct({
-    model_id: Id,
-    ground_truth_version_id: Id,
+    model_id: Id.annotations({ description: "Model id." }),
+    ground_truth_version_id: Id.annotations({ description: "Dataset version id." }),
     predictions: Schema.optional(Schema.String.pipe(Schema.maxLength(2_000_000))).annotations({
       description: "Predictions as analyze_model_performance takes them."
     }),
@@ -30,13 +29,13 @@ export const findModelErrorsTool = Tool.make({
     limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 100))).annotations({
       description: "Entries per list (default 20)."
     }),
-    task: ScoringFields.task,
-    score_threshold: ScoringFields.score_threshold
+    task: ScoringFields.task.annotations({ description: "How to read predictions (default: the model's type)." }),
+    score_threshold: ScoringFields.score_threshold.annotations({ description: "Detection: least score counted." })
   }),
   output: Schema.Struct({
     model: Obj,
     ground_truth_version_id: Schema.Int,
-    errors: Obj.annotations({ description: "The error lists (see the description)." }),
+    errors: Obj,
     images: Schema.Array(Schema.Struct({
       image_id: Schema.Int,
       name: Schema.NullOr(Schema.String),

@@ -387,7 +387,10 @@ export const createModel = Tool.make({
       })
     )
   }),
-  output: withUndeclaredFields(Model),
+  // Published as an object: get_model describes the record's fields.
+  output: withUndeclaredFields(Model).annotations({
+    jsonSchema: { type: "object", description: "The created model, as get_model returns it." }
+  }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   toolset: "models",
   write: true,
