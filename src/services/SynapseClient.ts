@@ -126,9 +126,13 @@ export interface Service {
   /**
    * The retry policy alone: retries `self` on transient failures (408, 429, 5xx except 501/505…,
    * timeouts, broken connections) with the configured schedule, waiting at least `Retry-After`,
-   * starting no retry past the client's deadline from now.
+   * starting no retry past the deadline from now (`options.deadline`, default the client's). A bad
+   * `deadline` is a `ValidationError`.
    */
-  readonly retry: <A, R>(self: Effect.Effect<A, SynapseError, R>) => Effect.Effect<A, SynapseError, R>
+  readonly retry: <A, R>(
+    self: Effect.Effect<A, SynapseError, R>,
+    options?: { readonly deadline?: Duration.DurationInput | undefined }
+  ) => Effect.Effect<A, SynapseError, R>
   /** Removes the configured secrets from a text (for messages built by callers). */
   readonly redact: (text: string) => string
 }
@@ -215,7 +219,11 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
     const clean = <A, R>(self: Effect.Effect<A, SynapseError, R>) =>
       Effect.mapError(self, (error) => scrubError(error, secrets))
 
-    const retry: Service["retry"] = (self) => withRedactedHeaders(policy.retry(clean(self), config.deadline))
+    const retry: Service["retry"] = (self, options) =>
+      Either.match(validateDuration("deadline", options?.deadline), {
+        onLeft: Effect.fail,
+        onRight: (deadline) => withRedactedHeaders(policy.retry(clean(self), deadline ?? config.deadline))
+      })
 
     /** A call's settings from its options, or the `ValidationError` of a bad option value. */
     const callOf = (

@@ -630,6 +630,26 @@ describe("SynapseClient call deadline (TestClock)", () => {
       )
     }))
 
+  it.effect("client.retry starts no retry past its deadline; a bad deadline is a ValidationError", () =>
+    Effect.gen(function*() {
+      const fake = fakeHttp(() => jsonResponse({ id: 1, name: "a" }))
+      let attempts = 0
+      const failing = Effect.suspend(() => {
+        attempts++
+        return Effect.fail(new ServerError({ status_code: 503, detail: "busy" }))
+      })
+      const fiber = yield* Effect.fork(
+        Effect.flip(withClient(fake, (client) => client.retry(failing, { deadline: "1 second" })))
+      )
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.join(fiber)).toStrictEqual(new ServerError({ status_code: 503, detail: "busy" }))
+      // waits of about 250 ms and 500 ms fit in 1 s, the next (about 1 s) does not
+      expect(attempts).toBeGreaterThanOrEqual(2)
+      expect(attempts).toBeLessThanOrEqual(3)
+      const bad = yield* withClient(fake, (client) => Effect.flip(client.retry(failing, { deadline: "soon" as never })))
+      expect(bad).toMatchObject({ _tag: "ValidationError", field: "deadline" })
+    }))
+
   it.effect("the client's deadline is 120 s by default", () =>
     Effect.gen(function*() {
       const fake = fakeHttp(() => jsonResponse({ id: 1, name: "a" }))
