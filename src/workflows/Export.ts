@@ -187,9 +187,6 @@ const LAYOUT: ReadonlyArray<LayoutEntry> = [
   { dir: "images", kind: "dirs" }
 ]
 
-/** An event read, with the split the export places it in. */
-type Resolved = EventRead
-
 /**
  * Which dataset version a data unit's annotations come from when several versions are exported
  * together. Successive versions of a dataset repeat most of its data units, so merging their events
@@ -341,7 +338,7 @@ const runExport = <E>(
     // Stage 1: per event, decide split and image, read annotations. Synchronous unless a file must
     // be downloaded (image without size, images requested, native data_meta): the common case
     // allocates no fiber, which is what keeps a million annotations fast.
-    const resolve = (event: GroundTruthEvent): Resolved | Effect.Effect<Resolved, E> => {
+    const resolve = (event: GroundTruthEvent): EventRead | Effect.Effect<EventRead, E> => {
       // The image is the data unit when the event names one, else the primary image of `files`
       // (events listed with `fields=` carry no data unit): see eventImage.
       const img = eventImage(event)
@@ -368,7 +365,7 @@ const runExport = <E>(
     // One annotation record and one prepared geometry, overwritten for each annotation.
     const scratch = scratchSource()
     const g = preparedOut()
-    let current: { image: ExportImage; state: SplitState; read: Resolved } | undefined
+    let current: { image: ExportImage; state: SplitState; read: EventRead } | undefined
     const writeAnnotation = (a: SourceAnnotation): void => {
       const { image, state, read } = current!
       const reason = prepareInto(a, image.width, image.height, g)
@@ -387,7 +384,7 @@ const runExport = <E>(
       state.annotationCount++
       writer.annotation(image, cat, g, a)
     }
-    const write = (r: Resolved): void => {
+    const write = (r: EventRead): void => {
       eventsRead++
       const { event } = r
       if (r.skip !== undefined) return noteSkip(skippedEvents, r.skip, event, r.dataUnit)
@@ -444,8 +441,8 @@ const runExport = <E>(
       Stream.runForEachChunk((chunk) =>
         Effect.gen(function*() {
           const events = Chunk.toReadonlyArray(chunk)
-          const resolved: Array<Resolved> = new Array(events.length)
-          const downloads: Array<readonly [number, Effect.Effect<Resolved, E>]> = []
+          const resolved: Array<EventRead> = new Array(events.length)
+          const downloads: Array<readonly [number, Effect.Effect<EventRead, E>]> = []
           for (let i = 0; i < events.length; i++) {
             const r = resolve(events[i]!)
             if (Effect.isEffect(r)) downloads.push([i, r])
