@@ -1,4 +1,5 @@
 import { Either, Schema } from "effect"
+import { spawnSync } from "node:child_process"
 import { describe, expect, it } from "vitest"
 import { guardOf, schemaGuard } from "../../src/schemas/Guard.js"
 
@@ -72,5 +73,21 @@ describe("guardOf", () => {
   it("has no guard for schemas it cannot check without running them (transformations)", () => {
     expect(guardOf(Schema.Struct({ at: Schema.DateFromString }).ast)).toBeUndefined()
     expect(guardOf(Schema.NumberFromString.ast, { exact: true })).toBeUndefined()
+  })
+
+  it("where code generation is disabled, the guard is Effect's own check, with the same answers", () => {
+    const script = "import { Schema } from \"effect\"; import { guardOf } from \"./src/schemas/Guard.ts\"; " +
+      "const g = guardOf(Schema.Struct({ id: Schema.Int }).ast); " +
+      "console.log(JSON.stringify([g({ id: 1 }), g({ id: 1.5 }), g.name]))"
+    const run = (flags: ReadonlyArray<string>) => {
+      const result = spawnSync(process.execPath, [...flags, "--import", "tsx", "--input-type=module", "-e", script], {
+        encoding: "utf8"
+      })
+      expect(result.stderr).toBe("")
+      return JSON.parse(result.stdout) as unknown
+    }
+    // the generated function is named `guard`; the fallback is ParseResult.is's anonymous one
+    expect(run([])).toStrictEqual([true, false, "guard"])
+    expect(run(["--disallow-code-generation-from-strings"])).toStrictEqual([true, false, ""])
   })
 })
