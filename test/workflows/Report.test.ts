@@ -13,6 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Synapse from "../../src/services/Synapse.js"
 import { analyzeModel } from "../../src/workflows/Analyze.js"
 import { compareModels } from "../../src/workflows/Compare.js"
+import { parseDetections, PredictionsError } from "../../src/workflows/Predictions.js"
+import { planAnalysisReport, writeReport } from "../../src/workflows/report/Report.js"
+import { scoreDetections } from "../../src/workflows/Scoring.js"
 import { call } from "../support/http.js"
 import { imageIdsByEvent, isRich } from "../support/profile.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
@@ -221,6 +224,52 @@ describe("evaluation reports", () => {
       for (const id of ["ranking", "per-class", "per-class-difference"]) {
         expect(await ink(page, await page.locator(`#chart-${id} svg`).screenshot())).toBeGreaterThan(0.01)
       }
+      expect(problems).toStrictEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  it("a version with no usable annotations: predictions fail clearly, the report lists what it lacks", async () => {
+    const dataset = { images: [1, 2], categories: [], annotations: [] }
+    const parsed = parseDetections(JSON.stringify([{ image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], score: 0.5 }]))
+    if (parsed instanceof PredictionsError) throw parsed
+    const failed = scoreDetections(parsed, dataset)
+    expect(failed).toBeInstanceOf(PredictionsError)
+    expect((failed as PredictionsError).detail).toContain("unknown_category")
+    const plan = planAnalysisReport({
+      model: { id: 1, name: null, model_type: null, project: null, version: null, is_active: null },
+      datasetVersion: { id: 9, name: null, version: null, dataset: null, event_count: 2 },
+      reported: {
+        source: "reported by the model's uploader; not computed by this analysis",
+        metrics: {},
+        nonNumeric: [],
+        evaluationsOnVersion: []
+      },
+      groundTruth: {
+        events: 2,
+        dataUnits: 2,
+        dataTypes: { image: 2 },
+        classes: {},
+        splits: {},
+        labels: {},
+        unusableAnnotations: { polygon_too_few_points: 3 },
+        conflictingLabels: 0
+      },
+      comparisons: [],
+      discrepancies: [],
+      uncompared: [],
+      tolerance: 0.01,
+      notes: []
+    })
+    expect(plan.charts).toStrictEqual([])
+    expect(plan.missing).toStrictEqual(["computed metrics, curves, confusion and errors: no predictions were given"])
+    const file = path.join(work, "no-annotations.html")
+    await Effect.runPromise(writeReport(file, plan))
+    const { page, problems, context } = await open(file)
+    try {
+      expect(await page.locator("td", { hasText: "polygon_too_few_points" }).count()).toBe(1)
+      expect(await page.locator(".missing li").count()).toBe(1)
       expect(problems).toStrictEqual([])
     } finally {
       await context.close()

@@ -24,11 +24,14 @@ import { type DeployInput, deployModel, type DeployResult, rollbackDeployment } 
 import { EXIT, parseIdList, progressReporter, runCommand, sdkLayer, UsageError } from "./workflowSupport.js"
 
 const json = Options.boolean("json").pipe(Options.withDescription("print the whole result as JSON instead of a report"))
-const reportFile = Options.file("report").pipe(
+// Plain text: @effect/cli's file options probe the path first and fail with a defect on ENOTDIR.
+const reportFile = Options.text("report").pipe(
+  Options.withPseudoName("FILE"),
   Options.optional,
   Options.withDescription("also write a self-contained HTML report (charts, error lists) to this file")
 )
-const chartsDir = Options.directory("charts").pipe(
+const chartsDir = Options.text("charts").pipe(
+  Options.withPseudoName("DIR"),
   Options.optional,
   Options.withDescription("also write each chart as a PNG file into this directory")
 )
