@@ -12,7 +12,7 @@ import { Effect } from "effect"
 import { createRequire } from "node:module"
 import { pathToFileURL } from "node:url"
 import { inspect } from "node:util"
-import { Worker } from "node:worker_threads"
+import { Worker, type WorkerOptions } from "node:worker_threads"
 import type { SandboxProfile } from "./Context.js"
 
 /** What a worker is started with. */
@@ -56,26 +56,31 @@ const workerUrl = new URL(fromSource ? "./PageWorker.ts" : "./PageWorker.js", im
  * new thread does not inherit from vitest, and then imports `PageWorker.ts`.
  */
 const startWorker = (data: PageWorkerData): Worker => {
-  if (!fromSource) return new Worker(workerUrl, { workerData: data, execArgv: workerExecArgv() })
+  if (!fromSource) return newWorker(workerUrl, { workerData: data })
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href
   const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { (tsx.register ?? tsx.default.register)(); ` +
     `return import(${JSON.stringify(workerUrl.href)}) })`
-  return new Worker(bootstrap, { eval: true, workerData: data, execArgv: workerExecArgv() })
+  return newWorker(bootstrap, { eval: true, workerData: data })
 }
 
+const isInputType = (arg: string): boolean => arg === "--input-type" || arg.startsWith("--input-type=")
+
 /**
- * The process's Node options minus `--input-type`: a worker inherits them, and a sandbox started
- * from `node --input-type=module -e …` would otherwise have every page thread refuse to start
- * ("--input-type can only be used with string input").
+ * A worker that starts whatever options the process was given. A worker inherits the process's
+ * Node options, and with `--input-type` among them (a sandbox started from `node --input-type=module
+ * -e …`) it refuses to start ("--input-type can only be used with string input"): it then gets the
+ * options without it, or none when Node refuses one of those as a worker's own (V8 flags such as
+ * `--expose-gc` are accepted inherited, refused given).
  */
-const workerExecArgv = (): Array<string> => {
-  const out: Array<string> = []
+const newWorker = (target: string | URL, options: WorkerOptions): Worker => {
   const argv = process.execArgv
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--input-type") i++
-    else if (!argv[i]!.startsWith("--input-type=")) out.push(argv[i]!)
+  if (!argv.some(isInputType)) return new Worker(target, options)
+  const kept = argv.filter((arg, i) => !isInputType(arg) && argv[i - 1] !== "--input-type")
+  try {
+    return new Worker(target, { ...options, execArgv: kept })
+  } catch {
+    return new Worker(target, { ...options, execArgv: [] })
   }
-  return out
 }
 
 interface Thread {

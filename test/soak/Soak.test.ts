@@ -10,6 +10,30 @@ import * as Path from "node:path"
 
 const root = Path.resolve(import.meta.dirname, "../..")
 
+describe("the built sandbox in a node -e process", () => {
+  // The soak runs its sandboxes this way; page threads inherit the process's options, and both
+  // `--input-type` and a V8 flag such as `--expose-gc` once kept every one of them from starting.
+  it("serves event pages from its page threads", () => {
+    const script = `import { startSandbox } from ${JSON.stringify(Path.join(root, "dist/sandbox/Sandbox.js"))}
+      import * as Fs from "node:fs"
+      import * as Os from "node:os"
+      import * as Path from "node:path"
+      const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "synapse-ml-soak-test-"))
+      const sb = await startSandbox({ seed: "demo", dataDir })
+      const r = await fetch(sb.url + "/sdk/ground_truth_events/?page_size=5", { headers: { "Synapse-Access-Token": "Token " + sb.token } })
+      const body = await r.json()
+      await sb.close()
+      Fs.rmSync(dataDir, { recursive: true, force: true })
+      console.log(JSON.stringify({ status: r.status, rows: body.results?.length }))`
+    const run = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    expect(JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}")).toStrictEqual({ status: 200, rows: 5 })
+  })
+})
+
 describe("soak --quick", () => {
   it("loses, duplicates and hangs nothing, and answers no bad input with a 5xx", () => {
     const run = spawnSync(process.execPath, [Path.join(root, "scripts/soak.mjs"), "--quick", "--json"], {
