@@ -13,7 +13,7 @@ import { Effect } from "effect"
 import { CATEGORIES } from "../schemas/GroundTruth.js"
 import { MODEL_TYPES } from "../schemas/Model.js"
 import { MODEL_ORDERINGS } from "../schemas/Params.js"
-import { forgetListings, type SandboxContext } from "./Context.js"
+import { forgetListings, MAX_LISTING_CACHE_ENTRIES, type SandboxContext } from "./Context.js"
 import { EVENT_COLUMNS, keepFields } from "./EventRows.js"
 import { evidenceGroundTruth, evidenceModel, evidenceVersion, isRecord, parseStored } from "./Evidence.js"
 import {
@@ -109,7 +109,7 @@ const cachedCount = (ctx: SandboxContext, table: string, w: Where, key: string) 
     if (hit !== undefined) return hit
     const rows = yield* ctx.sql.unsafe<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}${whereSql(w)}`, w.params)
     const n = Number(rows[0]?.n ?? 0)
-    if (ctx.counts.size > 10_000) ctx.counts.clear()
+    if (ctx.counts.size >= MAX_LISTING_CACHE_ENTRIES) ctx.counts.clear()
     ctx.counts.set(key, n)
     return n
   })
@@ -185,7 +185,7 @@ const readPage = (
       : yield* options.read({ where: after(options.where, last), limit: `${Math.trunc(limit)}`, origin, fields })
     if (last !== undefined) ctx.stats.listingSeeks++
     if (options.seekable === true && rows.lastId !== undefined) {
-      if (ctx.seeks.size > 10_000) ctx.seeks.clear()
+      if (ctx.seeks.size >= MAX_LISTING_CACHE_ENTRIES) ctx.seeks.clear()
       ctx.seeks.set(`${key}|${offset + rows.length}`, rows.lastId)
     }
     return rows
