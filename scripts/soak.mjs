@@ -2,8 +2,8 @@
 // sandbox injects, survives kill -9 of either side mid-upload, and that no bad input makes the
 // sandbox hang or answer 5xx. Loopback only; bounded in time.
 //
-//   npm run soak                      # both profiles, default budget (about 3 minutes)
-//   node scripts/soak.mjs --minutes 5 # more work per fault kind, within about 5 minutes
+//   npm run soak                      # both profiles, a budget of 4 minutes (plus start-up)
+//   node scripts/soak.mjs --minutes 8 # more rounds of every fault kind within the budget
 //   node scripts/soak.mjs --quick     # the short version `npm test` runs (under a minute)
 //   options: --profiles rich,evidence   --json (last line: the totals as JSON)
 //
@@ -42,7 +42,7 @@ const value = (name, fallback) => {
   return at >= 0 && args[at + 1] !== undefined ? args[at + 1] : fallback
 }
 const quick = flag("quick")
-const minutes = Number(value("minutes", quick ? "1" : "3"))
+const minutes = Number(value("minutes", "4"))
 if (!Number.isFinite(minutes) || minutes <= 0) {
   console.error(`--minutes must be a positive number, got ${value("minutes")}`)
   process.exit(2)
@@ -58,13 +58,14 @@ if (!fs.existsSync(dist("index.js"))) {
   console.error("dist/ is missing: run `npm run build` first")
   process.exit(2)
 }
-const deadline = Date.now() + minutes * 60_000
-// Work per fault kind grows with the budget: the default budget is three minutes.
-const scale = quick ? 0 : Math.max(1, Math.floor(minutes / 3))
+// Each profile's share of the budget, from when its sandbox is up; the fault rounds stop early
+// enough to leave `RESERVE_MS` for the kill -9 runs and the fuzz.
+const SHARE_MS = (minutes * 60_000) / profiles.length
+const RESERVE_MS = 45_000
 // The demo data (about 600 events) in --quick; the large set's first events on top otherwise.
-const SEED = quick ? { seed: "demo" } : { seed: "large", events: 3_000 }
-const CREATES = quick ? 1 : 4 * scale
-const DEPLOYS = quick ? 1 : 2 * scale
+const SEED = quick ? { seed: "demo" } : { seed: "large", events: 2_000 }
+const CREATES = quick ? 1 : 3
+const DEPLOYS = quick ? 1 : 2
 const UPLOADS = 1
 const UPLOAD_BYTES = quick ? 2 * 1024 * 1024 + 123 : 3 * 1024 * 1024 + 123
 const KILL_BYTES = quick ? 4 * 1024 * 1024 + 123 : 12 * 1024 * 1024 + 123
@@ -87,6 +88,10 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-soak-"))
 /** One line of the report: what was tried under one condition and how it ended. */
 const rows = []
 const tally = (profile, section, condition, what) => {
+  const same = rows.find((r) =>
+    r.profile === profile && r.section === section && r.condition === condition && r.what === what
+  )
+  if (same !== undefined) return same
   const row = {
     profile,
     section,
@@ -913,8 +918,6 @@ const rawThenClose = (port, request) =>
 
 const started = Date.now()
 const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`
-// Each profile gets an equal share of the budget; a fault kind not started within it is reported.
-const profileDeadline = (index) => started + ((deadline - started) * (index + 1)) / profiles.length
 
 /**
  * The fault kinds a profile runs: all of them; in `--quick`, every kind on one profile or the
@@ -925,8 +928,12 @@ const kindsFor = (profile) =>
     ? FAULT_KINDS
     : FAULT_KINDS.filter(([kind], i) => kind === "mix" || (i % 2 === 0) === (profile === "rich"))
 
-/** Everything one profile runs, on its own sandbox process. */
-const soakProfile = async (profile, index) => {
+/**
+ * Everything one profile runs, on its own sandbox process: rounds of every fault kind (the first
+ * always; more while its share of the budget lasts, except in --quick), then the kill -9 runs and
+ * the fuzz.
+ */
+const soakProfile = async (profile) => {
   const dataDir = path.join(work, `sandbox-${profile}`)
   const port = await freePort()
   let sb = { ...(await startSandbox(profile, dataDir, port)), profile, dataDir }
@@ -940,23 +947,9 @@ const soakProfile = async (profile, index) => {
   try {
     const truth = await sb.admin.eventIds()
     say(`sandbox pid ${sb.child.pid}, ${truth.length} events`)
-    for (const [condition, spec] of kindsFor(profile)) {
-      // Kept back for the kill -9 runs and the fuzz that follow.
-      if (!quick && Date.now() > profileDeadline(index) - 45_000) {
-        notes.push(`${profile}: out of time before ${condition}`)
-        continue
-      }
-      const layer = sdkLayer(sb, path.join(work, unique("state")))
-      const check = []
-      await sb.admin.setFaults(spec)
-      await timed(profile, () => streamUnderFaults(sb, layer, condition, truth))
-      await timed(profile, () => createsUnderFaults(sb, layer, condition, check))
-      await timed(profile, () => deploysUnderFaults(sb, layer, condition, check))
-      await timed(profile, () => uploadsUnderFaults(sb, layer, condition, check))
-      await sb.admin.setFaults("")
-      for (const verify of check) await verify()
-      const mine = rows.filter((r) => r.condition === condition && r.profile === profile)
-      say(`${condition.padEnd(13)} ${mine.map((r) => `${r.what.split(" ")[0]} ${r.passed}/${r.tried}`).join("  ")}`)
+    const faultsUntil = Date.now() + SHARE_MS - RESERVE_MS
+    for (let round = 1; round === 1 || (!quick && Date.now() < faultsUntil); round++) {
+      for (const [condition, spec] of kindsFor(profile)) await faultRound(sb, profile, round, condition, spec, truth)
     }
     // In --quick the client's kill runs on the rich profile and the server's on the evidence one.
     const both = !quick || profiles.length === 1
@@ -970,9 +963,28 @@ const soakProfile = async (profile, index) => {
   }
 }
 
+/** One fault kind on one profile: faults on, the four workloads, faults off, then the checks. */
+const faultRound = async (sb, profile, round, condition, spec, truth) => {
+  const layer = sdkLayer(sb, path.join(work, unique("state")))
+  const check = []
+  await sb.admin.setFaults(spec)
+  await timed(profile, () => streamUnderFaults(sb, layer, condition, truth))
+  await timed(profile, () => createsUnderFaults(sb, layer, condition, check))
+  await timed(profile, () => deploysUnderFaults(sb, layer, condition, check))
+  await timed(profile, () => uploadsUnderFaults(sb, layer, condition, check))
+  await sb.admin.setFaults("")
+  for (const verify of check) await verify()
+  const mine = rows.filter((r) => r.condition === condition && r.profile === profile)
+  console.log(
+    `${profile.padEnd(8)} round ${round} ${condition.padEnd(13)} ${
+      mine.map((r) => `${r.what.split(" ")[0]} ${r.passed}/${r.tried}`).join("  ")
+    }  (${elapsed()})`
+  )
+}
+
 try {
   if (quick) await Promise.all(profiles.map(soakProfile))
-  else for (const [index, profile] of profiles.entries()) await soakProfile(profile, index)
+  else for (const profile of profiles) await soakProfile(profile)
 } finally {
   fs.rmSync(work, { recursive: true, force: true })
 }
