@@ -103,18 +103,40 @@ describe.runIf(isRich())("confirmations of service-changing calls", () => {
       expect(forged.text).toMatch(/^plan_id "deploy-now" is not a plan handle\./)
 
       // Another model of the type becomes active: the plan the user saw would not deactivate it.
-      const { answer } = yield* call("create_model", {
-        name: "confirm-newcomer",
-        model_type: "detection",
-        project,
-        is_active: true
+      const { answer } = yield* call("create_model", { name: "confirm-newcomer", model_type: "detection", project })
+      const newcomer = answer as unknown as { id: number; is_active: boolean }
+      expect(newcomer.is_active).toBe(false)
+      const activation = yield* call("update_model", { id: newcomer.id, is_active: true })
+      expect(activation.answer.status).toBe("planned")
+      const activated = yield* call("update_model", {
+        id: newcomer.id,
+        is_active: true,
+        plan_id: activation.answer.plan_id
       })
-      expect(answer).toMatchObject({ is_active: true })
+      expect(activated.answer).toMatchObject({ status: "updated", model: { id: newcomer.id, is_active: true } })
       const stale = yield* call("deploy_model", { ...args, plan_id: planId })
       expect(stale.result.isError).toBe(true)
       expect(stale.text).toMatch(/^The plan no longer matches the backend: it changed since the plan was made/)
       expect(stale.text).toContain("Plan again: call deploy_model without plan_id")
       expect(named("confirm-stale")).toStrictEqual([])
+    }))
+
+  it.scoped("create_model registers inactive models; an active one is refused, naming the planned ways", () =>
+    Effect.gen(function*() {
+      const { active, project } = yield* activeDetection
+      const refused = yield* call("create_model", {
+        name: "confirm-active",
+        model_type: "detection",
+        project,
+        is_active: true
+      })
+      expect(refused.text).toMatch(
+        /^create_model registers models inactive: .* Use deploy_model .*Nothing was changed\.$/
+      )
+      expect(named("confirm-active")).toStrictEqual([])
+      const created = yield* call("create_model", { name: "confirm-inactive", model_type: "detection", project })
+      expect(created.answer).toMatchObject({ name: "confirm-inactive", is_active: false })
+      expect(yield* activeIds(project)).toStrictEqual(active)
     }))
 
   it.scoped("update_model: deactivation is planned first; other fields apply at once", () =>

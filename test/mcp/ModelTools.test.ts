@@ -376,7 +376,7 @@ describe("model workflow tools on the sandbox", () => {
       const plan = yield* call("deploy_model", args)
       expect(plan.structuredContent).toMatchObject({ status: "planned", steps: [] })
       const planId = (plan.structuredContent as { plan_id: string }).plan_id
-      expect(textOf(plan)).toContain(`plan_id "${planId}"`)
+      expect((plan.structuredContent as { next: string }).next).toContain(`plan_id "${planId}"`)
       expect((yield* models({ project, is_active: true, model_type: "detection" })).map((m) => m.id).sort())
         .toStrictEqual(activeBefore)
 

@@ -358,8 +358,8 @@ export const uploadProgress = (context: Tool.ToolContext, runtime: Runtime.Runti
 export const createModel = Tool.make({
   name: "create_model",
   title: "Register a model",
-  description: "Register a model in a project, optionally uploading its file from an upload root (resumable, " +
-    "with progress). deploy_model registers and activates behind a gate.",
+  description: "Register an inactive model in a project, optionally uploading its file from an upload root " +
+    "(resumable, with progress). To make it serve, use deploy_model (planned, gated).",
   input: Schema.Struct({
     name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ description: "Model name." }),
     model_type: ModelType.annotations({ description: "Model type." }),
@@ -374,9 +374,7 @@ export const createModel = Tool.make({
       JsonObject.annotations({ description: "Configuration (input size, framework …)." })
     ),
     is_active: Schema.optional(
-      Schema.Boolean.annotations({
-        description: "Register as active (default: the backend's); false keeps it out of service."
-      })
+      Schema.Boolean.annotations({ description: "Only false: a new model starts out of service." })
     ),
     version: Schema.optional(
       Schema.String.pipe(Schema.maxLength(100)).annotations({ description: "e.g. 1.2.0." })
@@ -398,12 +396,21 @@ export const createModel = Tool.make({
     Effect.gen(function*() {
       const config = yield* McpConfig
       const models = yield* Models
+      // Registering an active model changes which model serves: that is deploy_model's planned step.
+      if (input.is_active === true) {
+        return yield* new Tool.ToolError({
+          message: "create_model registers models inactive: an active one would change which model serves without " +
+            "a plan. Use deploy_model (it plans first and asks for the plan_id), or register it here and activate " +
+            "it with update_model is_active: true (also planned). Nothing was changed."
+        })
+      }
       const file = input.file_path !== undefined
         ? yield* resolveUploadFile(config.uploadRoots, input.file_path)
         : undefined
       const runtime = yield* Effect.runtime<never>()
       const { file_path: _f, ...data } = input
-      return yield* models.create({ ...data, ...(file !== undefined ? { file } : {}) }, {
+      // Sent explicitly: a backend's default may be active (the sandbox's is).
+      return yield* models.create({ ...data, is_active: false, ...(file !== undefined ? { file } : {}) }, {
         upload: { onProgress: uploadProgress(context, runtime) }
       }).pipe(
         Effect.mapError(
