@@ -37,9 +37,10 @@ const startErrorOf = (error: App.BackendError): McpStartError => {
     return new McpStartError(`SYNAPSE_BASE_URL is not set and the sandbox could not start: ${error.detail}`)
   }
   const problem = Config.fromConfigError(error)
-  // A bad base URL is named by its own message; any other setting is a Synapse client setting.
+  // The SDK's messages name their variable already; a bad base URL needs no more words.
+  const named = problem.detail.startsWith(problem.variable) ? problem.detail : problem.message
   return new McpStartError(
-    problem.variable === "SYNAPSE_BASE_URL" ? problem.detail : `invalid Synapse configuration: ${problem.message}`
+    problem.variable === "SYNAPSE_BASE_URL" ? named : `invalid Synapse configuration: ${named}`
   )
 }
 
