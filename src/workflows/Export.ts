@@ -566,7 +566,7 @@ export const ExportGroundTruthInput = Schema.Struct({
 export type ExportGroundTruthInput = typeof ExportGroundTruthInput.Type
 
 /**
- * The seed's `export_ground_truth_data`, done right: exports the events of one or more dataset
+ * The official SDK's `export_ground_truth_data`, done right: exports the events of one or more dataset
  * versions through the SDK (pages fetched ahead with bounded concurrency, files through the cache).
  */
 export const exportGroundTruth = Effect.fn("Workflows.exportGroundTruth")(

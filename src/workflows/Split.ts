@@ -1,5 +1,5 @@
 /**
- * Reproducible, leak-free train/validation/test splits (the seed's `prepare_training_data`, fixed):
+ * Reproducible, leak-free train/validation/test splits (the official SDK's `prepare_training_data`, fixed):
  * - the unit of assignment is the data unit (image), never the event, so no image lands in two
  *   splits however many annotation passes it has;
  * - every random choice comes from a PRNG seeded by `seed`, over units in id order, so the same
@@ -728,7 +728,7 @@ export const splitEvents = <E>(source: SplitSource<E>, input: PrepareTrainingDat
 // Over the SDK
 
 /**
- * The seed's `prepare_training_data(project_id, split_ratio)`, reproducible and leak-free: splits
+ * The official SDK's `prepare_training_data(project_id, split_ratio)`, reproducible and leak-free: splits
  * the events of a project or of dataset versions by data unit and writes the manifest.
  */
 export const prepareTrainingData = Effect.fn("Workflows.prepareTrainingData")(

@@ -1,5 +1,5 @@
 /**
- * The exporter over in-memory events: each defect of the seed's example (and of exporters in
+ * The exporter over in-memory events: each defect of the official SDK's example (and of exporters in
  * general) as a regression test, degenerate input, per-split output, both annotation forms, YOLO,
  * and interruption. Golden exports of the sandbox demo data are in Golden.test.ts.
  */

@@ -377,7 +377,7 @@ describe("splits of the demo data", () => {
     }
     expect(manifestOf(manifestPath).image_deviations).toStrictEqual(a.summary.imageDeviations)
 
-    // The seed's form: split_ratio only.
+    // The official SDK's form: split_ratio only.
     const seedForm = await doSplit({ project: 1, splitRatio: 0.8, dryRun: true })
     expect(Object.keys(seedForm.summary.splits)).toEqual(["train", "validation"])
     expect(seedForm.summary.manifestPath).toBeNull()

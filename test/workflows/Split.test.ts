@@ -1,5 +1,5 @@
 /**
- * The split algorithms on synthetic data: determinism, grouping by data unit (the seed's unseeded
+ * The split algorithms on synthetic data: determinism, grouping by data unit (the official SDK's unseeded
  * event split leaked images into both sets), stratification quality, stability of the `hash`
  * method as the dataset grows, and the manifest written atomically (or not at all on a dry run).
  * The demo-data checks (≤ 0.05 deviation, export by manifest) are in Golden.test.ts.
