@@ -55,7 +55,10 @@ export interface UploadOptions {
   readonly resume?: boolean | undefined
   /** The name the server stores the file under (default: the file's base name). */
   readonly filename?: string | undefined
-  /** Called on every progress event. */
+  /**
+   * Called on every progress event: while uploading, every `PROGRESS_STEP` (1 MiB) handed to the
+   * connection and once each chunk is acknowledged.
+   */
   readonly onProgress?: ((progress: UploadProgress) => void) | undefined
   /** Aborting stops the upload before its next chunk (the upload stays resumable). */
   readonly signal?: AbortSignal | undefined
@@ -102,6 +105,17 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
           field: "chunkSize"
         })
       }
+      const chunkTimeout = uploadOptions.chunkTimeout === undefined
+        ? Option.some(defaultChunkTimeout(client, chunkSize))
+        : Option.filter(Duration.decodeUnknown(uploadOptions.chunkTimeout), Duration.greaterThan(Duration.zero))
+      if (Option.isNone(chunkTimeout)) {
+        return yield* new ValidationError({
+          detail: `chunkTimeout must be a positive duration (milliseconds, or e.g. "2 minutes"), got ${
+            JSON.stringify(uploadOptions.chunkTimeout)
+          }`,
+          field: "chunkTimeout"
+        })
+      }
       return yield* Effect.scoped(Effect.gen(function*() {
         const source = yield* openSource(path).pipe(
           Effect.mapError(sourceError)
@@ -110,9 +124,7 @@ export const make = (options: LayerOptions = {}): Effect.Effect<Service, never, 
         return yield* runSession(client, sender, source, store, {
           chunkSize,
           filename: uploadOptions.filename ?? nodePath.basename(source.path),
-          chunkTimeout: uploadOptions.chunkTimeout !== undefined
-            ? Duration.decode(uploadOptions.chunkTimeout)
-            : defaultChunkTimeout(client, chunkSize),
+          chunkTimeout: chunkTimeout.value,
           onProgress: uploadOptions.onProgress,
           signal: uploadOptions.signal
         })

@@ -148,7 +148,7 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       }))
   }
 
-  it.live("a missing file, a directory or a too small chunk size fail before any request", () =>
+  it.live("a missing file, a directory, a too small chunk size or a bad chunk timeout fail before any request", () =>
     Effect.gen(function*() {
       const sb = sandbox()
       yield* resetStats(sb)
@@ -159,6 +159,18 @@ describe.each(PROFILES)("ChunkedUpload (%s profile)", (profile) => {
       expect(directory.detail).toContain("is a directory")
       const small = yield* Effect.flip(upload(sb, makeFile(10).path, { chunkSize: 1000 }))
       expect(small).toMatchObject({ _tag: "ValidationError", field: "chunkSize" })
+      // Callers in JavaScript (or from JSON) can pass anything: checked, not a defect.
+      for (const chunkTimeout of ["soon", -5, 0, Number.NaN] as Array<unknown>) {
+        const options = { chunkTimeout } as ChunkedUpload.UploadOptions
+        const timeout = yield* Effect.flip(upload(sb, makeFile(10).path, options))
+        expect(timeout).toMatchObject({
+          _tag: "ValidationError",
+          field: "chunkTimeout",
+          detail: `chunkTimeout must be a positive duration (milliseconds, or e.g. "2 minutes"), got ${
+            JSON.stringify(chunkTimeout)
+          }`
+        })
+      }
       expect((yield* stats(sb)).requests).toBe(1) // the stats call itself
     }))
 
