@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { allTools } from "../../src/mcp/tools/index.js"
 import { isRich, sandboxProfile } from "../support/profile.js"
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..")
@@ -161,7 +162,7 @@ describe("built `synapse-ml mcp` with the MCP inspector CLI", () => {
       })
       const listed = await run([INSPECTOR, "--cli", url, "--transport", "http", "--method", "tools/list"])
       expect(listed.code).toBe(0)
-      expect((JSON.parse(listed.stdout) as { tools: Array<unknown> }).tools).toHaveLength(15)
+      expect((JSON.parse(listed.stdout) as { tools: Array<unknown> }).tools).toHaveLength(allTools.length)
       const called = await run([
         INSPECTOR,
         "--cli",
@@ -224,7 +225,11 @@ describe.skipIf(!isRich())("built `synapse-ml mcp` on stdio", () => {
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no answer to ${id}:\n${stdout}\n${stderr}`)), 60_000)
         const check = () => {
-          if (stdout.split("\n").some((line) => line.includes(`"id":${id}`))) {
+          // By the message's own id: a result's data may hold `"id":7` too.
+          const ids = stdout.split("\n").filter((line) => line.endsWith("}")).map((line) =>
+            (JSON.parse(line) as { id?: unknown }).id
+          )
+          if (ids.includes(id)) {
             clearTimeout(timer)
             child.stdout.off("data", check)
             resolve()
@@ -249,9 +254,10 @@ describe.skipIf(!isRich())("built `synapse-ml mcp` on stdio", () => {
     send({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "get_model", arguments: { id: 999999 } } })
     send({ jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "list_ground_truth_versions", arguments: {} } })
     await Promise.all([answered(2), answered(3), answered(4), answered(5)])
-    const versions = JSON.parse(stdout.split("\n").find((line) => line.includes(`"id":5`))!) as {
-      result: { structuredContent: { results: Array<{ id: number }> } }
-    }
+    const versions = stdout.split("\n").filter((line) => line.endsWith("}")).map((line) => JSON.parse(line) as unknown)
+      .find((message) => (message as { id?: unknown }).id === 5) as {
+        result: { structuredContent: { results: Array<{ id: number }> } }
+      }
     const version = versions.result.structuredContent.results[0]!.id
     // With a progress token, progress notifications go to stdout too: they must be JSON-RPC as well.
     send({
@@ -266,6 +272,19 @@ describe.skipIf(!isRich())("built `synapse-ml mcp` on stdio", () => {
     })
     await answered(6)
     expect(stdout).toContain(`"method":"notifications/progress"`)
+    // Malformed input is answered, not dropped: a parse error for a line that is not JSON, invalid
+    // params naming the field for a call without a tool name.
+    child.stdin.write("{not json\n")
+    send({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { arguments: {} } })
+    await answered(7)
+    const answers = stdout.split("\n").filter((line) => line.length > 0).map((line) =>
+      JSON.parse(line) as { id?: unknown; error?: { code: number; message: string } }
+    )
+    expect(answers.find((a) => a.id === null)?.error?.code).toBe(-32700)
+    expect(answers.find((a) => a.id === 7)?.error).toStrictEqual({
+      code: -32602,
+      message: "Invalid params for tools/call: params.name is required: the name of a tool from tools/list."
+    })
     child.stdin.end()
     expect(await exited).toBe(0)
 
