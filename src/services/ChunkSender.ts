@@ -33,7 +33,9 @@ import {
   SIZE_LIMIT_PATTERN,
   type UploadId
 } from "../schemas/ChunkedUpload.js"
-import { decoder, fromHttpClientError, parseJson, type Service as Client } from "./SynapseClient.js"
+import { decoder, parseJson } from "./Decoding.js"
+import { fromHttpClientError } from "./ErrorMapping.js"
+import type { Service as Client } from "./SynapseClient.js"
 import {
   ConnectionError,
   DecodeError,
