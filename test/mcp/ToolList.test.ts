@@ -2,10 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
 import * as Backend from "../../src/mcp/Backend.js"
 import * as Config from "../../src/mcp/Config.js"
+import { loadSettings } from "../../src/mcp/Main.js"
 import { makeResources } from "../../src/mcp/Resources.js"
 import * as Server from "../../src/mcp/Server.js"
 import { TOOLSETS } from "../../src/mcp/Tool.js"
-import { checkSelection, instructionsFor } from "../../src/mcp/ToolList.js"
+import { checkSelection, instructionsFor, selectTools } from "../../src/mcp/ToolList.js"
 import { allTools } from "../../src/mcp/tools/index.js"
 import { testSettings } from "./fixture.js"
 import { connect, textOf } from "./harness.js"
@@ -162,6 +163,22 @@ describe("tool list", () => {
     )
     expect(checkSelection(allTools, { toolsets: ["deploy"], tools: ["get_model"] })).toStrictEqual(Either.void)
   })
+
+  it.effect("the server does not start with an unknown toolset in SYNAPSE_MCP_TOOLSETS", () =>
+    Effect.gen(function*() {
+      const failure = yield* Effect.flip(
+        loadSettings({ env: { SYNAPSE_MCP_TOOLSETS: "models, evals" }, transport: "stdio" })
+      )
+      expect(failure.message).toBe(
+        `SYNAPSE_MCP_TOOLSETS / --toolsets: unknown toolset "evals"; valid toolsets: ${TOOLSETS.join(", ")}`
+      )
+      const settings = yield* loadSettings({ env: { SYNAPSE_MCP_TOOLS: "get_model,deploy_model" }, transport: "stdio" })
+      expect(selectTools(allTools, settings).enabled.map((t) => t.name)).toStrictEqual([
+        "get_context",
+        "get_model",
+        "deploy_model"
+      ])
+    }))
 
   it.scoped("the instructions name only tools the server offers", () =>
     Effect.gen(function*() {
