@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -223,6 +224,21 @@ describe("protocol eras", () => {
         expect(JSON.parse(content[0]!.text!)).toHaveProperty("resource_links")
       }))
   }
+
+  it.scopedLive("a 2025-03-26 client over a connection (stdio-like) gets no structuredContent either", () =>
+    Effect.gen(function*() {
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+      const server = mcp().factory.create()
+      yield* Effect.promise(() => server.connect(serverSide))
+      const client = new Client({ name: "old-stdio", version: "0" })
+      yield* Effect.promise(() => client.connect(askingFor("2025-03-26", clientSide)))
+      yield* Effect.addFinalizer(() => Effect.promise(() => client.close()))
+      const { tools } = yield* Effect.promise(() => client.listTools())
+      expect(tools.some((t) => t.outputSchema !== undefined || t.execution !== undefined)).toBe(false)
+      const page = yield* Effect.promise(() => client.callTool({ name: "list_models", arguments: { page_size: 1 } }))
+      expect(page.structuredContent).toBeUndefined()
+      expect((JSON.parse(textOf(page)) as { results: Array<unknown> }).results).toHaveLength(1)
+    }))
 
   it.scopedLive("a 2025-11-25 client over HTTP gets resource_link blocks and structuredContent", () =>
     Effect.gen(function*() {
