@@ -111,6 +111,8 @@ const viaMcp = () =>
         headers: {
           "content-type": "application/json",
           accept: "application/json, text/event-stream",
+          // As a client after initialize sends it; without it the server assumes 2025-03-26 (no structuredContent).
+          "mcp-protocol-version": "2025-11-25",
           "content-length": Buffer.byteLength(body)
         }
       },
@@ -134,7 +136,11 @@ const viaMcp = () =>
 const viaMcpFetch = async () => {
   const response = await fetch(endpoint, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-11-25"
+    },
     body: callBody()
   })
   checkAnswer("mcp over fetch", response.headers.get("content-type"), await response.text())
