@@ -766,10 +766,11 @@ const fuzzCases = (sb, mediaPath) => {
       ]
     ) {
       for (const method of ["GET", "HEAD"]) {
+        // A control byte makes the whole request malformed: Node's parser answers 400.
         add(
-          `${method} media Range ${range}`,
+          `${method} media Range ${JSON.stringify(range)}`,
           { method, path: mediaPath, headers: { Range: range } },
-          (s) => s === 200 || s === 206 || s === 416
+          (s) => s === 200 || s === 206 || s === 416 || (s === 400 && range.includes("\u0000"))
         )
       }
     }
