@@ -15,12 +15,18 @@ import type { TopLevelSpec } from "vega-lite"
 import type { PrecisionRecallCurve } from "../DetectionMetrics.js"
 import type { ConfusionTable, ThresholdPoint } from "../ErrorAnalysis.js"
 
+/** A Vega-Lite specification, as JSON (its TypeScript types stay inside this module). */
+export type ChartSpec = { readonly [key: string]: unknown }
+
 /** A chart of a report: an id for anchors and file names, a title, and its specification. */
 export interface Chart {
   readonly id: string
   readonly title: string
-  readonly spec: TopLevelSpec
+  readonly spec: ChartSpec
 }
+
+/** Checks a specification against Vega-Lite's types, and hides them from this module's interface. */
+const vegaLite = (spec: TopLevelSpec): ChartSpec => spec as unknown as ChartSpec
 
 const WIDTH = 560
 const HEIGHT = 300
@@ -51,7 +57,7 @@ export const precisionRecallChart = (
   return {
     id: `pr-${label}`,
     title: `Precision–recall per class at IoU ${iou}`,
-    spec: {
+    spec: vegaLite({
       ...base,
       width: WIDTH,
       height: HEIGHT,
@@ -63,7 +69,7 @@ export const precisionRecallChart = (
         y: { field: "precision", title: "precision", ...UNIT },
         color: { field: "class", type: "nominal", title: "class" }
       }
-    }
+    })
   }
 }
 
@@ -84,7 +90,7 @@ export const apPerClassChart = (
   return {
     id: "ap-per-class",
     title: "AP per class",
-    spec: {
+    spec: vegaLite({
       ...base,
       width: WIDTH,
       title: "AP per class",
@@ -97,7 +103,7 @@ export const apPerClassChart = (
         color: { field: "metric", type: "nominal", title: "metric" },
         tooltip: [{ field: "class" }, { field: "metric" }, { field: "value", format: ".3f" }]
       }
-    }
+    })
   }
 }
 
@@ -126,7 +132,7 @@ export const thresholdChart = (curve: ReadonlyArray<ThresholdPoint>, best: Thres
   return {
     id: "score-threshold",
     title: "Precision, recall and F1 by score threshold",
-    spec: {
+    spec: vegaLite({
       ...base,
       width: WIDTH,
       height: HEIGHT,
@@ -143,7 +149,7 @@ export const thresholdChart = (curve: ReadonlyArray<ThresholdPoint>, best: Thres
         },
         ...rule
       ]
-    } as TopLevelSpec
+    } as TopLevelSpec)
   }
 }
 
@@ -151,7 +157,7 @@ export const thresholdChart = (curve: ReadonlyArray<ThresholdPoint>, best: Thres
 export const apBySizeChart = (sizes: ReadonlyArray<{ readonly size: string; readonly ap: number }>): Chart => ({
   id: "ap-by-size",
   title: "AP by object size",
-  spec: {
+  spec: vegaLite({
     ...base,
     width: 360,
     height: 200,
@@ -162,7 +168,7 @@ export const apBySizeChart = (sizes: ReadonlyArray<{ readonly size: string; read
       x: { field: "size", type: "nominal", sort: ["small", "medium", "large"], title: null },
       y: { field: "AP", ...UNIT }
     }
-  }
+  })
 })
 
 /** A confusion matrix as a heat map with its counts; rows actual, columns predicted. */
@@ -175,7 +181,7 @@ export const confusionChart = (table: ConfusionTable, title: string): Chart => {
   return {
     id: "confusion",
     title,
-    spec: {
+    spec: vegaLite({
       ...base,
       width: size,
       height: size,
@@ -195,7 +201,7 @@ export const confusionChart = (table: ConfusionTable, title: string): Chart => {
           }
         }
       ]
-    } as TopLevelSpec
+    } as TopLevelSpec)
   }
 }
 
@@ -205,7 +211,7 @@ export const reportedVsComputedChart = (
 ): Chart => ({
   id: "reported-vs-computed",
   title: "Reported vs computed",
-  spec: {
+  spec: vegaLite({
     ...base,
     width: WIDTH,
     title: "Reported (by the uploader) vs computed (from predictions)",
@@ -220,9 +226,14 @@ export const reportedVsComputedChart = (
       y: { field: "metric", type: "nominal", title: null },
       yOffset: { field: "source", type: "nominal" },
       x: { field: "value", type: "quantitative", title: null },
-      color: { field: "source", type: "nominal", title: null, scale: { domain: ["reported", "computed"], range: ["#9ca3af", "#2563eb"] } }
+      color: {
+        field: "source",
+        type: "nominal",
+        title: null,
+        scale: { domain: ["reported", "computed"], range: ["#9ca3af", "#2563eb"] }
+      }
     }
-  }
+  })
 })
 
 /** One bar per model: the ranked metric. */
@@ -232,7 +243,7 @@ export const rankingChart = (
 ): Chart => ({
   id: "ranking",
   title: `Models by ${metric}`,
-  spec: {
+  spec: vegaLite({
     ...base,
     width: WIDTH,
     title: `Models by ${metric}`,
@@ -242,7 +253,7 @@ export const rankingChart = (
       y: { field: "model", type: "nominal", sort: null, title: null },
       x: { field: "value", type: "quantitative", title: metric }
     }
-  }
+  })
 })
 
 /** Per-class scores of every model as a heat map, and each model's difference from the first. */
@@ -257,7 +268,7 @@ export const perClassComparisonCharts = (
   const heat: Chart = {
     id: "per-class",
     title: `${metric} per class and model`,
-    spec: {
+    spec: vegaLite({
       ...base,
       title: `${metric} per class and model`,
       data: { values: rows.map((r) => ({ ...r })) },
@@ -277,13 +288,13 @@ export const perClassComparisonCharts = (
           encoding: { text: { field: "value", type: "quantitative", format: ".3f" } }
         }
       ]
-    } as TopLevelSpec
+    } as TopLevelSpec)
   }
   if (differences.length === 0) return [heat]
   const diff: Chart = {
     id: "per-class-difference",
     title: `${metric} per class, difference from ${reference}`,
-    spec: {
+    spec: vegaLite({
       ...base,
       width: WIDTH,
       title: `${metric} per class: difference from ${reference}`,
@@ -295,15 +306,17 @@ export const perClassComparisonCharts = (
         x: { field: "difference", type: "quantitative", title: `${metric} − ${metric} of ${reference}` },
         color: { field: "model", type: "nominal", title: "model" }
       }
-    }
+    })
   }
   return [heat, diff]
 }
 
 /** Renders a chart to SVG text. */
 export const renderSvg = async (chart: Chart): Promise<string> => {
-  const [vega, vegaLite] = await Promise.all([import("vega"), import("vega-lite")])
-  const view = new vega.View(vega.parse(vegaLite.compile(chart.spec).spec), { renderer: "none" })
+  const [vega, lite] = await Promise.all([import("vega"), import("vega-lite")])
+  const view = new vega.View(vega.parse(lite.compile(chart.spec as unknown as TopLevelSpec).spec), {
+    renderer: "none"
+  })
   try {
     return await view.toSVG()
   } finally {
