@@ -189,7 +189,8 @@ export const runSession = (
           end,
           base: prefix.hash(),
           prefetched,
-          onSent: (position) => report("uploading", position)
+          // Cut into pieces only for someone listening: otherwise the body goes out whole.
+          onSent: settings.onProgress !== undefined ? (position) => report("uploading", position) : undefined
         }, settings.chunkTimeout)
       )
       sent++
