@@ -96,7 +96,8 @@ describe("a call against a closed port", () => {
     const attempts = Number(/after (\d+) attempts/.exec(error.detail)![1])
     // the default schedule's waits (250 ms, 500 ms, 1 s … with jitter) that fit in 2 s
     expect(attempts).toBeGreaterThanOrEqual(3)
-    expect(seconds).toBeLessThan(2.5)
+    // bounded by the deadline (with slack for a loaded machine), where the schedule alone takes ~13 s
+    expect(seconds).toBeLessThan(3)
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toMatch(
       new RegExp(
@@ -117,7 +118,7 @@ describe("a call against a closed port", () => {
     const { error, seconds } = await timed(Effect.flatMap(Models, (m) => m.list()), layer)
     expect(error._tag).toBe("ConnectionError")
     expect(error.detail).toContain("ECONNREFUSED")
-    expect(seconds).toBeLessThan(1.5)
+    expect(seconds).toBeLessThan(2.5)
   })
 
   it("a POST is not retried: one attempt, no warning, no effort added", async () => {
@@ -153,7 +154,7 @@ describe("a call against a server that accepts and never answers", () => {
       timeoutMs: 1500
     })
     expect(seconds).toBeGreaterThanOrEqual(1.4)
-    expect(seconds).toBeLessThan(2.5)
+    expect(seconds).toBeLessThan(3)
     // the attempt was the deadline's: nothing was retried, so nothing to warn about
     expect(warnings).toStrictEqual([])
   })
@@ -174,7 +175,7 @@ describe("a call against a server that accepts and never answers", () => {
       /^no complete answer within (the call's deadline of 2 s \(\d+ attempts\)|400ms; gave up after \d+ attempts in \d\.\d s)$/
     )
     expect(seconds).toBeGreaterThanOrEqual(1.5)
-    expect(seconds).toBeLessThan(2.5)
+    expect(seconds).toBeLessThan(3)
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toMatch(
       new RegExp(
