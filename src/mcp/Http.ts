@@ -23,6 +23,7 @@ import { timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { McpSettings } from "./Config.js"
+import { headerProblem, INNER_ERA, isModern, sessionOf, toInner, toModern } from "./Era2026.js"
 import {
   type ClientSession,
   decodeSession,
@@ -32,10 +33,13 @@ import {
   newSession,
   parseErrorResponse
 } from "./Protocol.js"
-import type { ServerFactory } from "./Server.js"
+import { SERVER_INFO, type ServerFactory } from "./Server.js"
 
 /** The header carrying the session token (Node lower-cases header names). */
 const SESSION_HEADER = "mcp-session-id"
+
+/** The header naming the revision a request speaks. */
+const VERSION_HEADER = "mcp-protocol-version"
 
 /**
  * The requests this process is running, by session scope and request id, and the server-to-client
@@ -166,8 +170,16 @@ export const makeHandler = (
       const problem = jsonRpcProblem(message)
       if (problem !== undefined) return answer(res, 400, invalidMessageAnswer(message, problem))
     }
-    let session = decodeSession(headerOf(req, SESSION_HEADER))
-    const opening = messages.find((m) => m["method"] === "initialize" && "id" in m)
+    // A 2026-07-28 request carries everything about its client itself and is served, translated, as a
+    // request of the revision the SDK speaks (see `Era2026.ts`).
+    const modern = isModern(headerOf(req, VERSION_HEADER), messages)
+    if (modern) {
+      const problem = headerProblem(headerOf(req, "mcp-method"), headerOf(req, "mcp-name"), messages)
+      if (problem !== undefined) return answer(res, 400, invalidMessageAnswer(messages[0], problem))
+      replaceHeader(req, VERSION_HEADER, INNER_ERA)
+    }
+    let session = modern ? sessionOf(messages) : decodeSession(headerOf(req, SESSION_HEADER))
+    const opening = modern ? undefined : messages.find((m) => m["method"] === "initialize" && "id" in m)
     if (opening !== undefined) {
       const params = opening["params"] as { protocolVersion?: unknown; capabilities?: object } | undefined
       session = newSession(params?.protocolVersion, params?.capabilities)
@@ -175,7 +187,8 @@ export const makeHandler = (
     }
     if (session !== undefined) cancelNamed(inFlight, session, messages)
     // Answers to this process's elicitation requests go to the request that asked, not to a new server.
-    const rest = messages.filter((m) => !deliverAnswer(inFlight, m))
+    const remaining = messages.filter((m) => !deliverAnswer(inFlight, m))
+    const rest = modern ? remaining.map(toInner) : remaining
     if (rest.length === 0) {
       res.writeHead(202).end()
       return
@@ -185,6 +198,7 @@ export const makeHandler = (
     // stream is opened only when progress notifications or requests to the client may follow.
     const transport = new StreamableHTTPServerTransport({ enableJsonResponse: !wantsStream(rest, session) }) // no sessionIdGenerator: stateless
     routeOutgoing(inFlight, transport)
+    if (modern) answerModern(transport, remaining)
     const keys = session === undefined
       ? []
       : rest.filter((m) => "id" in m && "method" in m).map((m) => runningKey(session.scope, m["id"]))
@@ -212,6 +226,36 @@ const answer = (res: http.ServerResponse, status: number, body: unknown) => {
 const headerOf = (req: http.IncomingMessage, name: string): string | undefined => {
   const value = req.headers[name]
   return typeof value === "string" ? value : undefined
+}
+
+/** Rewrites a request header before the SDK transport reads it (it reads both header views). */
+const replaceHeader = (req: http.IncomingMessage, name: string, value: string) => {
+  req.headers[name] = value
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.toLowerCase() === name) req.rawHeaders[i + 1] = value
+  }
+}
+
+/** Puts the answers `transport` sends to the 2026 requests among `requests` into 2026 shape. */
+const answerModern = (transport: StreamableHTTPServerTransport, requests: ReadonlyArray<Record<string, unknown>>) => {
+  const methods = new Map<string, string>()
+  for (const request of requests) {
+    if ("id" in request && typeof request["method"] === "string") {
+      methods.set(JSON.stringify(request["id"]), request["method"])
+    }
+  }
+  const send = transport.send.bind(transport)
+  transport.send = (message, options) =>
+    "id" in message && !("method" in message)
+      ? send(
+        toModern(
+          methods.get(JSON.stringify(message.id)),
+          message as unknown as Record<string, unknown>,
+          SERVER_INFO
+        ) as unknown as JSONRPCMessage,
+        options
+      )
+      : send(message, options)
 }
 
 /** Cancels the running requests that `notifications/cancelled` messages in the body name. */

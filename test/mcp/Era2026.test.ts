@@ -1,0 +1,169 @@
+/**
+ * The 2026-07-28 revision over Streamable HTTP, tried with the official 2026-era client
+ * (`@modelcontextprotocol/client`) against the real server and sandbox: discovery, the tool list, a
+ * tool call whose `structuredContent` validates, header checks, and 2025-era clients alongside.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
+import { Effect } from "effect"
+import * as http from "node:http"
+import * as Http from "../../src/mcp/Http.js"
+import { SERVER_INFO } from "../../src/mcp/Server.js"
+import { useMcp } from "./fixture.js"
+
+const mcp = useMcp()
+
+const settings = () => ({ ...mcp().settings, http: { ...mcp().settings.http, port: 0 } })
+
+const ENVELOPE = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientInfo": { name: "raw", version: "0" },
+  "io.modelcontextprotocol/clientCapabilities": {}
+}
+
+/** A raw POST of one 2026 request, with the headers a 2026 client sends plus `headers`. */
+const post = (port: number, body: unknown, headers: Record<string, string> = {}) =>
+  Effect.async<{ status: number; body: unknown }>((resume) => {
+    const req = http.request({
+      host: "127.0.0.1",
+      port,
+      path: "/mcp",
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2026-07-28",
+        ...headers
+      }
+    }, (res) => {
+      let text = ""
+      res.setEncoding("utf8")
+      res.on("data", (c: string) => (text += c))
+      res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown })))
+    })
+    req.on("error", (e) => resume(Effect.die(e)))
+    req.end(JSON.stringify(body))
+  })
+
+const modernClient = (url: string, mode: "auto" | { pin: string }) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new ModernClient({ name: "era-2026-test", version: "0" }, { versionNegotiation: { mode } })
+      await client.connect(new ModernTransport(new URL(url)))
+      return client
+    }),
+    (client) => Effect.promise(() => client.close())
+  )
+
+describe("the 2026-07-28 revision over Streamable HTTP", () => {
+  it.scopedLive("the official 2026 client discovers the server, lists tools and calls one without falling back", () =>
+    Effect.gen(function*() {
+      const endpoint = yield* Http.serve(mcp().factory, settings())
+      const client = yield* modernClient(endpoint.url, { pin: "2026-07-28" })
+      expect(client.getNegotiatedProtocolVersion()).toBe("2026-07-28")
+      expect(client.getServerVersion()).toStrictEqual(SERVER_INFO)
+      expect(client.getInstructions()).toMatch(/Synapse/)
+
+      const published = mcp().factory.tools.map((tool) => tool.name)
+      const first = yield* Effect.promise(() => client.listTools())
+      const second = yield* Effect.promise(() => client.listTools())
+      expect(first.tools.map((tool) => tool.name)).toStrictEqual(published)
+      expect(second.tools.map((tool) => tool.name)).toStrictEqual(published)
+      // 2026 moved tasks to an extension: no 2025-11-25 `execution` field on any tool.
+      expect(first.tools.filter((tool) => "execution" in tool)).toStrictEqual([])
+
+      const result = yield* Effect.promise(() => client.callTool({ name: "list_models", arguments: { page_size: 2 } }))
+      expect(result.isError).toBeUndefined()
+      const listed = first.tools.find((tool) => tool.name === "list_models")!
+      const verdict = new AjvJsonSchemaValidator().getValidator(listed.outputSchema as never)(result.structuredContent)
+      expect(verdict.valid).toBe(true)
+      expect((result.structuredContent as { results: Array<unknown> }).results).toHaveLength(2)
+      const text = (result.content as Array<{ type: string; text: string }>)[0]!
+      expect(JSON.parse(text.text)).toStrictEqual(result.structuredContent)
+    }))
+
+  it.scopedLive("a client negotiating automatically picks 2026-07-28", () =>
+    Effect.gen(function*() {
+      const endpoint = yield* Http.serve(mcp().factory, settings())
+      const client = yield* modernClient(endpoint.url, "auto")
+      expect(client.getNegotiatedProtocolVersion()).toBe("2026-07-28")
+      const { tools } = yield* Effect.promise(() => client.listTools())
+      expect(tools.length).toBe(mcp().factory.tools.length)
+    }))
+
+  it.scopedLive("server/discover answers revisions, capabilities, instructions and the server's identity", () =>
+    Effect.gen(function*() {
+      const { port } = yield* Http.serve(mcp().factory, settings())
+      const { body, status } = yield* post(port, {
+        jsonrpc: "2.0",
+        id: 7,
+        method: "server/discover",
+        params: { _meta: ENVELOPE }
+      }, { "mcp-method": "server/discover" })
+      expect(status).toBe(200)
+      const { result } = body as { result: Record<string, unknown> }
+      expect(result["resultType"]).toBe("complete")
+      expect(result["supportedVersions"]).toStrictEqual([
+        "2026-07-28",
+        "2025-11-25",
+        "2025-06-18",
+        "2025-03-26",
+        "2024-11-05",
+        "2024-10-07"
+      ])
+      expect(Object.keys(result["capabilities"] as object).sort()).toStrictEqual(
+        ["completions", "prompts", "resources", "tools"]
+      )
+      expect(result["_meta"]).toStrictEqual({ "io.modelcontextprotocol/serverInfo": SERVER_INFO })
+      expect(typeof result["instructions"]).toBe("string")
+    }))
+
+  it.scopedLive("list results carry the cache fields; a header that contradicts the body is refused", () =>
+    Effect.gen(function*() {
+      const { port } = yield* Http.serve(mcp().factory, settings())
+      const list = yield* post(port, { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: ENVELOPE } })
+      const result = (list.body as { result: Record<string, unknown> }).result
+      expect([result["resultType"], result["ttlMs"], result["cacheScope"]]).toStrictEqual(["complete", 0, "private"])
+
+      const call = {
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "list_models", arguments: {}, _meta: ENVELOPE }
+      }
+      const wrongMethod = yield* post(port, call, { "mcp-method": "tools/list" })
+      expect(wrongMethod).toStrictEqual({
+        status: 400,
+        body: {
+          jsonrpc: "2.0",
+          id: 2,
+          error: {
+            code: -32600,
+            message:
+              "Invalid request: the Mcp-Method header \"tools/list\" does not match the body's method \"tools/call\"."
+          }
+        }
+      })
+      const wrongName = yield* post(port, call, { "mcp-method": "tools/call", "mcp-name": "get_model" })
+      expect(wrongName.status).toBe(400)
+      expect((wrongName.body as { error: { message: string } }).error.message).toBe(
+        "Invalid request: the Mcp-Name header \"get_model\" does not match the body's \"list_models\"."
+      )
+    }))
+
+  it.scopedLive("2025-era clients are served as before on the same endpoint", () =>
+    Effect.gen(function*() {
+      const endpoint = yield* Http.serve(mcp().factory, settings())
+      const client = new Client({ name: "era-2025-test", version: "0" })
+      yield* Effect.promise(() => client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url))))
+      expect(client.getServerVersion()).toStrictEqual(SERVER_INFO)
+      const { tools } = yield* Effect.promise(() => client.listTools())
+      expect(tools.some((tool) => tool.execution !== undefined)).toBe(true)
+      const result = yield* Effect.promise(() => client.callTool({ name: "list_models", arguments: { page_size: 1 } }))
+      expect("resultType" in result).toBe(false)
+      yield* Effect.promise(() => client.close())
+    }))
+})
