@@ -33,11 +33,12 @@ const newestSource = (dir: string): number =>
 
 const built = Path.join(repoRoot, "dist/cli/main.js")
 
+/** Whether `dist` is built and no source is newer than it. */
+export const buildIsFresh: boolean = Fs.existsSync(built) &&
+  Fs.statSync(built).mtimeMs >= newestSource(Path.join(repoRoot, "src"))
+
 /** The node arguments that start the command: the build if no source is newer, else tsx on the sources. */
-export const cliEntry: ReadonlyArray<string> =
-  Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestSource(Path.join(repoRoot, "src"))
-    ? [built]
-    : ["--import", "tsx", "src/cli/main.ts"]
+export const cliEntry: ReadonlyArray<string> = buildIsFresh ? [built] : ["--import", "tsx", "src/cli/main.ts"]
 
 /** A finished command: its exit code and everything it wrote. */
 export interface CliResult {
