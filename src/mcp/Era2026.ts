@@ -21,7 +21,8 @@
  * that need the user's consent answer a plan with a `plan_id`, as for clients that cannot be asked.
  * Cancelling is closing the request's stream, as for every HTTP request.
  */
-import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
+import type { ClientCapabilities, JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import { SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js"
 import { type ClientSession, newSession } from "./Protocol.js"
 
@@ -115,18 +116,19 @@ export const sessionOf = (messages: ReadonlyArray<Message>): ClientSession => {
 
 /**
  * A 2026 message as the 1.x server serves it: `server/discover` becomes `initialize` at `INNER_ERA`
- * with the client and capabilities of the request's `_meta`; every other message is unchanged.
+ * with the client named in the request's `_meta`; every other message is unchanged.
  */
 export const toInner = (message: Message): Message => {
   if (message["method"] !== DISCOVER) return message
   const meta = metaOf(message) ?? {}
   const clientInfo = isObject(meta[META.clientInfo]) ? meta[META.clientInfo] : { name: "unknown", version: "0" }
-  const capabilities = isObject(meta[META.clientCapabilities]) ? meta[META.clientCapabilities] : {}
+  // No capabilities: a 2026 client takes no requests from the server (a connection that speaks 2026
+  // drops them), so the server must not think it can ask for input or roots.
   return {
     jsonrpc: "2.0",
     id: message["id"],
     method: "initialize",
-    params: { protocolVersion: INNER_ERA, capabilities, clientInfo }
+    params: { protocolVersion: INNER_ERA, capabilities: {}, clientInfo }
   }
 }
 
@@ -167,5 +169,42 @@ export const toModern = (
       _meta: identity,
       ...(method !== undefined && CACHEABLE.has(method) ? { ttlMs: 0, cacheScope: "private" } : {})
     }
+  }
+}
+
+/**
+ * Lets a server connected for a whole conversation (stdio) answer 2026 requests among 2025 ones:
+ * 2026 requests go in through `toInner` (and, when no `initialize` came first, set the connection's
+ * revision to `INNER_ERA`), and their answers go out through `toModern`. Call once the server has set
+ * the transport's `onmessage`, before the transport delivers its first message.
+ */
+export const speakModern = (
+  transport: Transport,
+  connection: { negotiated: string | undefined },
+  serverInfo: { readonly name: string; readonly version: string }
+): void => {
+  const inner = transport.onmessage
+  const pending = new Map<string, string>()
+  transport.onmessage = (message, extra) => {
+    const record = message as unknown as Message
+    if ("method" in message && isModern(undefined, [record])) {
+      if ("id" in message) pending.set(JSON.stringify(message.id), message.method)
+      connection.negotiated ??= INNER_ERA
+      inner?.(toInner(record) as unknown as JSONRPCMessage, extra)
+      return
+    }
+    inner?.(message, extra)
+  }
+  const send = transport.send.bind(transport)
+  transport.send = (message, options) => {
+    if ("id" in message && !("method" in message)) {
+      const key = JSON.stringify(message.id)
+      const method = pending.get(key)
+      if (method !== undefined) {
+        pending.delete(key)
+        return send(toModern(method, message as unknown as Message, serverInfo) as unknown as JSONRPCMessage, options)
+      }
+    }
+    return send(message, options)
   }
 }

@@ -3,13 +3,16 @@
  * one MCP server for the process, JSON-RPC on stdin/stdout. stdout must carry nothing but protocol
  * messages, which is why every log in this project goes to stderr. A line that is not JSON is
  * answered with a parse error (`-32700`) and a JSON line that is not a JSON-RPC message with an
- * invalid-request error (`-32600`), both with `id: null`, and the conversation goes on.
+ * invalid-request error (`-32600`), both with `id: null`, and the conversation goes on. Clients of
+ * 2026-07-28 (`server/discover`, per-request `_meta`) and of the 2025 revisions are both served (see
+ * `Era2026.ts`).
  */
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { Effect } from "effect"
 import type { Readable, Writable } from "node:stream"
+import { speakModern } from "./Era2026.js"
 import { invalidRequestResponse, parseErrorResponse } from "./Protocol.js"
-import type { ServerFactory } from "./Server.js"
+import { SERVER_INFO, type ServerFactory } from "./Server.js"
 
 /**
  * Answers the lines the SDK transport could not read: it reports them through `onerror` (a
@@ -55,6 +58,13 @@ export const serve = (
     server.onclose = finish
     // The SDK transport does not notice end of input by itself; a closed stdin means the client left.
     stdin.once("end", () => void server.close().finally(finish))
+    // The 2026 translation goes in when the server has installed its handler and before the transport
+    // reads its first line: lines already waiting on stdin are read as soon as it starts.
+    const start = transport.start.bind(transport)
+    transport.start = () => {
+      speakModern(transport, server, SERVER_INFO)
+      return start()
+    }
     server.connect(transport).then(() => answerUnreadable(transport), (error: unknown) => {
       done = true
       resume(Effect.fail(error instanceof Error ? error : new Error(String(error))))

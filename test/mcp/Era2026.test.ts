@@ -4,14 +4,21 @@
  * tool call whose `structuredContent` validates, header checks, and 2025-era clients alongside.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client"
+import {
+  Client as ModernClient,
+  type JSONRPCMessage,
+  StreamableHTTPClientTransport as ModernTransport,
+  type Transport
+} from "@modelcontextprotocol/client"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
 import { Effect } from "effect"
 import * as http from "node:http"
+import { PassThrough } from "node:stream"
 import * as Http from "../../src/mcp/Http.js"
 import { SERVER_INFO } from "../../src/mcp/Server.js"
+import * as Stdio from "../../src/mcp/Stdio.js"
 import { useMcp } from "./fixture.js"
 
 const mcp = useMcp()
@@ -57,6 +64,64 @@ const modernClient = (url: string, mode: "auto" | { pin: string }) =>
     }),
     (client) => Effect.promise(() => client.close())
   )
+
+/**
+ * The client side of stdio in this process: JSON lines written to the server's stdin and read from
+ * its stdout, as the 2026 client's own stdio transport does with a child process.
+ */
+class LinesTransport implements Transport {
+  onclose?: () => void
+  onerror?: (error: Error) => void
+  onmessage?: <T extends JSONRPCMessage>(message: T) => void
+  private buffer = ""
+  constructor(private readonly stdin: PassThrough, private readonly stdout: PassThrough) {}
+  async start() {
+    this.stdout.setEncoding("utf8")
+    this.stdout.on("data", (chunk: string) => {
+      this.buffer += chunk
+      for (let i = this.buffer.indexOf("\n"); i >= 0; i = this.buffer.indexOf("\n")) {
+        const line = this.buffer.slice(0, i)
+        this.buffer = this.buffer.slice(i + 1)
+        this.onmessage?.(JSON.parse(line) as JSONRPCMessage)
+      }
+    })
+  }
+  async send(message: JSONRPCMessage) {
+    this.stdin.write(`${JSON.stringify(message)}\n`)
+  }
+  async close() {
+    this.stdin.end()
+    this.onclose?.()
+  }
+}
+
+describe("the 2026-07-28 revision over stdio", () => {
+  it.scopedLive("the official 2026 client discovers, lists tools and calls one without falling back", () =>
+    Effect.gen(function*() {
+      const stdin = new PassThrough()
+      const stdout = new PassThrough()
+      yield* Effect.forkScoped(Stdio.serve(mcp().factory, { stdin, stdout }))
+      const client = yield* Effect.acquireRelease(
+        Effect.promise(async () => {
+          const client = new ModernClient({ name: "era-2026-stdio", version: "0" }, {
+            versionNegotiation: { mode: { pin: "2026-07-28" } }
+          })
+          await client.connect(new LinesTransport(stdin, stdout))
+          return client
+        }),
+        (client) => Effect.promise(() => client.close())
+      )
+      expect(client.getNegotiatedProtocolVersion()).toBe("2026-07-28")
+      expect(client.getServerVersion()).toStrictEqual(SERVER_INFO)
+      const { tools } = yield* Effect.promise(() => client.listTools())
+      expect(tools.map((tool) => tool.name)).toStrictEqual(mcp().factory.tools.map((tool) => tool.name))
+      const result = yield* Effect.promise(() => client.callTool({ name: "list_models", arguments: { page_size: 3 } }))
+      const listed = tools.find((tool) => tool.name === "list_models")!
+      const verdict = new AjvJsonSchemaValidator().getValidator(listed.outputSchema as never)(result.structuredContent)
+      expect(verdict.valid).toBe(true)
+      expect((result.structuredContent as { results: Array<unknown> }).results).toHaveLength(3)
+    }))
+})
 
 describe("the 2026-07-28 revision over Streamable HTTP", () => {
   it.scopedLive("the official 2026 client discovers the server, lists tools and calls one without falling back", () =>
