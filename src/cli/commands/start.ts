@@ -62,8 +62,8 @@ export const startCommand = Command.make(
             `         ${backend.baseUrl}`,
             "",
             "Try it with the MCP inspector:",
-            `  npx @modelcontextprotocol/inspector-cli ${endpoint.url} --transport http --method tools/list`,
-            `  npx @modelcontextprotocol/inspector-cli ${endpoint.url} --transport http --method tools/call --tool-name list_models --tool-arg page_size=5`,
+            `  npx @modelcontextprotocol/inspector --cli ${endpoint.url} --transport http --method tools/list`,
+            `  npx @modelcontextprotocol/inspector --cli ${endpoint.url} --transport http --method tools/call --tool-name list_models --tool-arg page_size=5`,
             "",
             "Claude Desktop (stdio): after `npm run build`, add to claude_desktop_config.json:",
             JSON.stringify(
