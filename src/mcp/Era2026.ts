@@ -78,17 +78,28 @@ export const isModern = (header: string | undefined, messages: ReadonlyArray<Mes
   header === MODERN_VERSION || messages.some((m) => metaOf(m)?.[META.protocolVersion] === MODERN_VERSION)
 
 /**
- * Why the `Mcp-Method` / `Mcp-Name` headers of a 2026 request disagree with its body, or undefined
+ * Why the `MCP-Protocol-Version`, `Mcp-Method` or `Mcp-Name` header of a 2026 request disagrees with
+ * its body (the `_meta` revision, the method, the tool name or resource URI), or undefined
  * when they agree (or are absent). A proxy routes on the headers, so a mismatch is refused rather
  * than served as the body says.
  */
 export const headerProblem = (
-  method: string | undefined,
-  name: string | undefined,
+  headers: {
+    readonly version: string | undefined
+    readonly method: string | undefined
+    readonly name: string | undefined
+  },
   messages: ReadonlyArray<Message>
 ): string | undefined => {
+  const { method, name, version } = headers
   const request = messages.find((m) => typeof m["method"] === "string")
   if (request === undefined) return undefined
+  const declared = metaOf(request)?.[META.protocolVersion]
+  if (version !== undefined && declared !== undefined && version !== declared) {
+    return `the MCP-Protocol-Version header ${JSON.stringify(version)} does not match the request's _meta ${
+      JSON.stringify(declared)
+    }.`
+  }
   if (method !== undefined && method !== request["method"]) {
     return `the Mcp-Method header ${JSON.stringify(method)} does not match the body's method ${
       JSON.stringify(request["method"])

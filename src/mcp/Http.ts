@@ -174,7 +174,11 @@ export const makeHandler = (
     // request of the revision the SDK speaks (see `Era2026.ts`).
     const modern = isModern(headerOf(req, VERSION_HEADER), messages)
     if (modern) {
-      const problem = headerProblem(headerOf(req, "mcp-method"), headerOf(req, "mcp-name"), messages)
+      const problem = headerProblem({
+        version: headerOf(req, VERSION_HEADER),
+        method: headerOf(req, "mcp-method"),
+        name: headerOf(req, "mcp-name")
+      }, messages)
       if (problem !== undefined) return answer(res, 400, invalidMessageAnswer(messages[0], problem))
       replaceHeader(req, VERSION_HEADER, INNER_ERA)
     }

@@ -14,7 +14,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
 import { Effect } from "effect"
+import * as fs from "node:fs"
 import * as http from "node:http"
+import * as path from "node:path"
 import { PassThrough } from "node:stream"
 import * as Http from "../../src/mcp/Http.js"
 import { SERVER_INFO } from "../../src/mcp/Server.js"
@@ -55,10 +57,13 @@ const post = (port: number, body: unknown, headers: Record<string, string> = {})
     req.end(JSON.stringify(body))
   })
 
-const modernClient = (url: string, mode: "auto" | { pin: string }) =>
+const modernClient = (url: string, mode: "auto" | { pin: string }, capabilities: Record<string, object> = {}) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
-      const client = new ModernClient({ name: "era-2026-test", version: "0" }, { versionNegotiation: { mode } })
+      const client = new ModernClient({ name: "era-2026-test", version: "0" }, {
+        versionNegotiation: { mode },
+        capabilities
+      })
       await client.connect(new ModernTransport(new URL(url)))
       return client
     }),
@@ -213,6 +218,11 @@ describe("the 2026-07-28 revision over Streamable HTTP", () => {
         }
       })
       const wrongName = yield* post(port, call, { "mcp-method": "tools/call", "mcp-name": "get_model" })
+      const wrongVersion = yield* post(port, call, { "mcp-protocol-version": "2025-11-25" })
+      expect(wrongVersion.status).toBe(400)
+      expect((wrongVersion.body as { error: { message: string } }).error.message).toBe(
+        "Invalid request: the MCP-Protocol-Version header \"2025-11-25\" does not match the request's _meta \"2026-07-28\"."
+      )
       expect(wrongName.status).toBe(400)
       expect((wrongName.body as { error: { message: string } }).error.message).toBe(
         "Invalid request: the Mcp-Name header \"get_model\" does not match the body's \"list_models\"."
@@ -230,5 +240,83 @@ describe("the 2026-07-28 revision over Streamable HTTP", () => {
       const result = yield* Effect.promise(() => client.callTool({ name: "list_models", arguments: { page_size: 1 } }))
       expect("resultType" in result).toBe(false)
       yield* Effect.promise(() => client.close())
+    }))
+
+  it.scopedLive("a 2026 client gets the plan_id step for a service change, even when it declares elicitation", () =>
+    Effect.gen(function*() {
+      const endpoint = yield* Http.serve(mcp().factory, settings())
+      const client = yield* modernClient(endpoint.url, { pin: "2026-07-28" }, { elicitation: { form: {} } })
+      yield* Effect.promise(() => client.listTools())
+      const listed = yield* Effect.promise(() =>
+        client.callTool({ name: "list_models", arguments: { is_active: true, page_size: 1, fields: ["id"] } })
+      )
+      const id = (listed.structuredContent as { results: Array<{ id: number }> }).results[0]!.id
+      const planned = yield* Effect.promise(() =>
+        client.callTool({ name: "update_model", arguments: { id, is_active: false } })
+      )
+      const plan = planned.structuredContent as { status: string; plan_id: string }
+      expect(plan.status).toBe("planned")
+      const done = yield* Effect.promise(() =>
+        client.callTool({ name: "update_model", arguments: { id, is_active: false, plan_id: plan.plan_id } })
+      )
+      expect(done.structuredContent).toMatchObject({ status: "updated", model: { id, is_active: false } })
+      yield* Effect.promise(() =>
+        client.callTool({ name: "update_model", arguments: { id, is_active: true } }).then((again) =>
+          client.callTool({
+            name: "update_model",
+            arguments: { id, is_active: true, plan_id: (again.structuredContent as { plan_id: string }).plan_id }
+          })
+        )
+      )
+    }))
+
+  it.scopedLive("progress reaches a 2026 client, and closing the request's stream stops an export, leaving no files", () =>
+    Effect.gen(function*() {
+      const { headers, origin } = mcp().sandbox
+      const setFaults = (spec: string) =>
+        Effect.promise(() =>
+          fetch(`${origin}/_sandbox/faults`, { method: "PUT", headers, body: spec }).then((r) => r.text())
+        )
+      const requests = Effect.promise(() =>
+        fetch(`${origin}/_sandbox/stats`, { headers }).then((r) => r.json() as Promise<{ requests: number }>)
+      ).pipe(Effect.map((stats) => stats.requests))
+      const endpoint = yield* Http.serve(mcp().factory, settings())
+      const client = yield* modernClient(endpoint.url, { pin: "2026-07-28" })
+      const versions = yield* Effect.promise(() =>
+        client.callTool({ name: "list_ground_truth_versions", arguments: {} })
+      )
+      const version = (versions.structuredContent as { results: Array<{ id: number }> }).results[0]!.id
+      yield* setFaults("latency=150,paths=media")
+      yield* Effect.addFinalizer(() => setFaults(""))
+      const controller = new AbortController()
+      let progressed = 0
+      const outcome = yield* Effect.promise(() =>
+        client.callTool(
+          {
+            name: "export_ground_truth",
+            arguments: {
+              dataset_version_ids: [version],
+              format: "yolo",
+              include_images: true,
+              output_name: "era-2026-cancel"
+            }
+          },
+          {
+            signal: controller.signal,
+            onprogress: () => {
+              progressed++
+              if (progressed === 2) controller.abort("user cancelled")
+            }
+          }
+        ).then(() => "finished", () => "rejected")
+      )
+      expect(outcome).toBe("rejected")
+      expect(progressed).toBeGreaterThanOrEqual(2)
+      yield* Effect.sleep("1 second")
+      const after = yield* requests
+      yield* Effect.sleep("1 second")
+      // Nothing but the stats request itself reached the backend: the export's downloads stopped.
+      expect((yield* requests) - after).toBeLessThanOrEqual(1)
+      expect(fs.existsSync(path.join(mcp().outputDir, "era-2026-cancel"))).toBe(false)
     }))
 })
