@@ -341,7 +341,12 @@ const topField = (node: JsonObject): JsonObject => {
     if (isObject(inner) && inner["type"] !== undefined) out[key] = { type: inner["type"] }
   }
   if (Array.isArray(node["anyOf"])) {
-    out["anyOf"] = node["anyOf"].map((b) => (isObject(b) ? topField(b) : b))
+    const branches = node["anyOf"].map((b) => (isObject(b) ? topField(b) : b))
+    // Branches that differ only below the top level (a union of object shapes) are one type here.
+    const bare = branches.every((b) => isObject(b) && Object.keys(b).length === 1 && typeof b["type"] === "string")
+    const types = new Set(branches.map((b) => (isObject(b) ? b["type"] : undefined)))
+    if (bare && types.size === 1) return { type: [...types][0]!, ...out }
+    out["anyOf"] = branches
   }
   return out
 }

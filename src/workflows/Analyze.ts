@@ -13,7 +13,7 @@ import { GroundTruths } from "../services/GroundTruths.js"
 import { Models } from "../services/Models.js"
 import { validate } from "../services/SynapseClient.js"
 import type { SynapseError } from "../services/SynapseError.js"
-import { type GroundTruthCollector, type GroundTruthStats, readGroundTruth } from "./GroundTruthSummary.js"
+import { type GroundTruthCollector, GroundTruthStats, readGroundTruth } from "./GroundTruthSummary.js"
 import { parseClassifications, parseDetections, PredictionsError } from "./Predictions.js"
 import {
   planAnalysisReport,
@@ -23,7 +23,7 @@ import {
   writeReport
 } from "./report/Report.js"
 import { loadThumbnails } from "./report/Thumbnails.js"
-import { compareReported, type MetricComparison, type Score, scoreClassifications, scoreDetections } from "./Scoring.js"
+import { compareReported, MetricComparison, Score, scoreClassifications, scoreDetections } from "./Scoring.js"
 
 /** The kinds of evaluation the workflows compute. Segmentation models are scored on their boxes. */
 export const EVALUATION_TASKS = ["detection", "classification"] as const
@@ -81,15 +81,15 @@ export interface ReportRequest {
 }
 
 /** The report written, as the result names it. */
-export interface ReportWritten {
-  /** The HTML file, null when only charts were asked for. */
-  readonly path: string | null
-  /** Its size in bytes (0 without it). */
-  readonly bytes: number
-  readonly charts: ReadonlyArray<string>
-  /** What the report could not show. */
-  readonly missing: ReadonlyArray<string>
-}
+export const ReportWritten = Schema.Struct({
+  path: Schema.NullOr(Schema.String).annotations({
+    description: "The HTML file, null when only charts were asked for."
+  }),
+  bytes: Schema.Number.annotations({ description: "The HTML file's size in bytes (0 without it)." }),
+  charts: Schema.Array(Schema.String).annotations({ description: "The PNG files written, one per chart." }),
+  missing: Schema.Array(Schema.String).annotations({ description: "What the report could not show." })
+})
+export type ReportWritten = typeof ReportWritten.Type
 
 /** Options that are not data: callbacks, and the report to write. */
 export interface AnalyzeOptions {
@@ -100,53 +100,64 @@ export interface AnalyzeOptions {
 }
 
 /** The model, briefly. `null` stands for a field the backend did not send. */
-export interface ModelSummary {
-  readonly id: number
-  readonly name: string | null
-  readonly model_type: string | null
-  readonly project: number | null
-  readonly version: string | null
-  readonly is_active: boolean | null
-}
+export const ModelSummary = Schema.Struct({
+  id: Schema.Int,
+  name: Schema.NullOr(Schema.String),
+  model_type: Schema.NullOr(Schema.String),
+  project: Schema.NullOr(Schema.Int),
+  version: Schema.NullOr(Schema.String),
+  is_active: Schema.NullOr(Schema.Boolean)
+})
+export type ModelSummary = typeof ModelSummary.Type
 
 /** The dataset version, briefly. `null` stands for a field the backend did not send. */
-export interface VersionSummary {
-  readonly id: number
-  readonly name: string | null
-  readonly version: string | null
-  readonly dataset: string | null
-  readonly event_count: number | null
-}
+export const VersionSummary = Schema.Struct({
+  id: Schema.Int,
+  name: Schema.NullOr(Schema.String),
+  version: Schema.NullOr(Schema.String),
+  dataset: Schema.NullOr(Schema.String).annotations({ description: "The ground-truth dataset's name." }),
+  event_count: Schema.NullOr(Schema.Number)
+})
+export type VersionSummary = typeof VersionSummary.Type
 
 /** Metrics as stored on the model: not verified by anyone. */
-export interface ReportedMetrics {
-  readonly source: "reported by the model's uploader; not computed by this analysis"
-  readonly metrics: Readonly<Record<string, number>>
-  /** Stored metric entries that are not finite numbers (left out of every comparison). */
-  readonly nonNumeric: ReadonlyArray<string>
-  /** Evaluations stored for this dataset version, when the server has any. */
-  readonly evaluationsOnVersion: ReadonlyArray<Readonly<Record<string, unknown>>>
-}
+export const ReportedMetrics = Schema.Struct({
+  source: Schema.Literal("reported by the model's uploader; not computed by this analysis"),
+  metrics: Schema.Record({ key: Schema.String, value: Schema.Number }).annotations({
+    description: "The model's stored metrics that are finite numbers."
+  }),
+  nonNumeric: Schema.Array(Schema.String).annotations({
+    description: "Stored metric entries that are not finite numbers (left out of every comparison)."
+  }),
+  evaluationsOnVersion: Schema.Array(Schema.Record({ key: Schema.String, value: Schema.Unknown })).annotations({
+    description: "Evaluations stored for this dataset version, as the backend sent them."
+  })
+})
+export type ReportedMetrics = typeof ReportedMetrics.Type
 
-/** The result of {@link analyzeModel}. */
-export interface Analysis {
-  readonly model: ModelSummary
-  readonly datasetVersion: VersionSummary
-  readonly reported: ReportedMetrics
-  readonly groundTruth: GroundTruthStats
-  /** Present when predictions were given. */
-  readonly computed?: Score
+/**
+ * The result of {@link analyzeModel}. The MCP tool publishes it (without `report`), so the
+ * descriptions of its top-level fields are part of the tool list: they stay short.
+ */
+export const Analysis = Schema.Struct({
+  model: ModelSummary,
+  datasetVersion: VersionSummary,
+  reported: ReportedMetrics.annotations({ description: "Stored on the model by its uploader, not verified." }),
+  groundTruth: GroundTruthStats,
+  computed: Schema.optionalWith(Score.annotations({ description: "From the predictions." }), { exact: true }),
   /** Reported metrics set against computed ones (empty without predictions). */
-  readonly comparisons: ReadonlyArray<MetricComparison>
-  /** The comparisons that differ by more than the tolerance. */
-  readonly discrepancies: ReadonlyArray<MetricComparison>
+  comparisons: Schema.Array(MetricComparison),
+  discrepancies: Schema.Array(MetricComparison).annotations({
+    description: "Reported metrics off by more than the tolerance."
+  }),
   /** Reported metrics with no computed counterpart. */
-  readonly uncompared: ReadonlyArray<string>
-  readonly tolerance: number
-  readonly notes: ReadonlyArray<string>
+  uncompared: Schema.Array(Schema.String),
+  tolerance: Schema.Number,
+  notes: Schema.Array(Schema.String),
   /** The report written, when one was asked for. */
-  readonly report?: ReportWritten
-}
+  report: Schema.optionalWith(ReportWritten, { exact: true })
+})
+export type Analysis = typeof Analysis.Type
 
 /**
  * The task a model's predictions are read as: the one given, else from the model's type. A model

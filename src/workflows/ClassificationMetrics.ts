@@ -8,6 +8,7 @@
  * means "undefined" can be told from a 0 that means "always wrong". F1 is 2·TP / (2·TP + FP + FN),
  * which is defined for every class that occurs or is predicted.
  */
+import { Schema } from "effect"
 
 /** Options of {@link classificationMetrics}. */
 export interface ClassificationOptions {
@@ -21,41 +22,45 @@ export interface ClassificationOptions {
 }
 
 /** Figures of one class. */
-export interface ClassMetrics {
-  readonly label: string
-  readonly precision: number
-  readonly recall: number
-  readonly f1: number
-  /** How many samples actually have this label. */
-  readonly support: number
-  readonly tp: number
-  readonly fp: number
-  readonly fn: number
-}
+export const ClassMetrics = Schema.Struct({
+  label: Schema.String,
+  precision: Schema.Number,
+  recall: Schema.Number,
+  f1: Schema.Number,
+  support: Schema.Number.annotations({ description: "How many samples actually have this label." }),
+  tp: Schema.Number,
+  fp: Schema.Number,
+  fn: Schema.Number
+})
+export type ClassMetrics = typeof ClassMetrics.Type
 
 /** Precision, recall and F1 averaged over classes. */
-export interface AveragedMetrics {
-  readonly precision: number
-  readonly recall: number
-  readonly f1: number
-}
+export const AveragedMetrics = Schema.Struct({
+  precision: Schema.Number,
+  recall: Schema.Number,
+  f1: Schema.Number
+})
+export type AveragedMetrics = typeof AveragedMetrics.Type
 
 /** The result of {@link classificationMetrics}. */
-export interface ClassificationMetrics {
-  readonly samples: number
-  readonly accuracy: number
-  readonly labels: ReadonlyArray<string>
-  /** Rows are actual labels, columns predicted labels, both in `labels` order. */
-  readonly confusionMatrix: ReadonlyArray<ReadonlyArray<number>>
-  readonly perClass: ReadonlyArray<ClassMetrics>
-  /** Unweighted mean over `labels`. */
-  readonly macro: AveragedMetrics
-  /** Mean over `labels` weighted by support. */
-  readonly weighted: AveragedMetrics
-  readonly zeroDivisionPolicy: 0 | 1
-  /** Which ratios were undefined and took the policy's value. */
-  readonly zeroDivisions: ReadonlyArray<{ readonly label: string; readonly metric: "precision" | "recall" | "f1" }>
-}
+export const ClassificationMetrics = Schema.Struct({
+  samples: Schema.Number,
+  accuracy: Schema.Number,
+  labels: Schema.Array(Schema.String),
+  confusionMatrix: Schema.Array(Schema.Array(Schema.Number)).annotations({
+    description: "Rows are actual labels, columns predicted labels, both in labels order."
+  }),
+  perClass: Schema.Array(ClassMetrics),
+  macro: AveragedMetrics.annotations({ description: "Unweighted mean over labels." }),
+  weighted: AveragedMetrics.annotations({ description: "Mean over labels weighted by support." }),
+  zeroDivisionPolicy: Schema.Literal(0, 1).annotations({
+    description: "The value a precision or recall with a zero denominator takes."
+  }),
+  zeroDivisions: Schema.Array(
+    Schema.Struct({ label: Schema.String, metric: Schema.Literal("precision", "recall", "f1") })
+  ).annotations({ description: "Which ratios were undefined and took the policy's value." })
+})
+export type ClassificationMetrics = typeof ClassificationMetrics.Type
 
 /** One classified sample. */
 export interface LabelPair {

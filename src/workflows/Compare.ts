@@ -14,10 +14,10 @@ import { validate } from "../services/SynapseClient.js"
 import type { SynapseError } from "../services/SynapseError.js"
 import {
   collectGroundTruth,
-  type ModelSummary,
+  ModelSummary,
   type Progress,
   type ReportRequest,
-  type ReportWritten,
+  ReportWritten,
   scorePredictions,
   ScoringFields,
   summarizeModel,
@@ -131,45 +131,52 @@ export const CompareInput = Schema.Struct({
 export type CompareInput = typeof CompareInput.Type
 
 /** A ranked model. Tied models share a rank and keep the order they were given in. */
-export interface RankedModel {
-  readonly rank: number
-  readonly model: ModelSummary
-  readonly value: number
-  /** With recompute: the model's stored value of the same metric name, if any. */
-  readonly reported?: number
-}
+export const RankedModel = Schema.Struct({
+  rank: Schema.Number.annotations({ description: "1 is best; tied models share a rank (1, 1, 3)." }),
+  model: ModelSummary,
+  value: Schema.Number.annotations({ description: "The model's value of the metric ranked by." }),
+  reported: Schema.optionalWith(Schema.Number, { exact: true }).annotations({
+    description: "With recompute: the model's stored value of the same metric name, if any."
+  })
+})
+export type RankedModel = typeof RankedModel.Type
 
 /** A model left out of the ranking, and why. */
-export interface UnrankedModel {
-  readonly model: ModelSummary
-  readonly reason: string
-}
+export const UnrankedModel = Schema.Struct({
+  model: ModelSummary,
+  reason: Schema.String
+})
+export type UnrankedModel = typeof UnrankedModel.Type
 
-/** The result of {@link compareModels}. */
-export interface Comparison {
-  readonly metric: string
-  readonly direction: Direction
-  readonly directionSource: "given" | "default"
-  readonly source: "reported" | "computed"
-  readonly ranking: ReadonlyArray<RankedModel>
-  /** Models without the metric: never ranked as if they scored 0. */
-  readonly missing: ReadonlyArray<UnrankedModel>
-  readonly best: RankedModel | null
+/** One model's figure for one class, as {@link Comparison} lists them. */
+export const ClassFigureRow = Schema.Struct({ model_id: Schema.Number, class: Schema.String, value: Schema.Number })
+
+/**
+ * The result of {@link compareModels}. The MCP tool publishes it (without `perClass` and `report`),
+ * so the descriptions of its top-level fields are part of the tool list: they stay short.
+ */
+export const Comparison = Schema.Struct({
+  metric: Schema.String,
+  direction: Direction,
+  directionSource: Schema.Literal("given", "default"),
+  source: Schema.Literal("reported", "computed"),
+  ranking: Schema.Array(RankedModel).annotations({ description: "Best first: {rank, model, value}." }),
+  missing: Schema.Array(UnrankedModel).annotations({ description: "Models without the metric, and why." }),
+  best: Schema.NullOr(RankedModel),
   /** Every metric name present on at least one model (of the source compared). */
-  readonly availableMetrics: ReadonlyArray<string>
+  availableMetrics: Schema.Array(Schema.String),
   /** What the comparison assumed for lack of data (a task chosen without a model type…). */
-  readonly notes: ReadonlyArray<string>
-  /**
-   * With recompute: every scored model's per-class figure (AP for detection, F1 for
-   * classification), so that models can be compared class by class.
-   */
-  readonly perClass?: {
-    readonly metric: "AP" | "f1"
-    readonly rows: ReadonlyArray<{ readonly model_id: number; readonly class: string; readonly value: number }>
-  }
+  notes: Schema.Array(Schema.String),
+  perClass: Schema.optionalWith(
+    Schema.Struct({ metric: Schema.Literal("AP", "f1"), rows: Schema.Array(ClassFigureRow) }),
+    { exact: true }
+  ).annotations({
+    description: "With recompute: every scored model's per-class figure (AP for detection, F1 for classification)."
+  }),
   /** The report written, when one was asked for. */
-  readonly report?: ReportWritten
-}
+  report: Schema.optionalWith(ReportWritten, { exact: true })
+})
+export type Comparison = typeof Comparison.Type
 
 /**
  * Ranks values with a direction: stable (ties keep input order) and with shared ranks for ties

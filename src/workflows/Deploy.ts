@@ -23,7 +23,7 @@ import type * as ChunkedUpload from "../services/ChunkedUpload.js"
 import { Models } from "../services/Models.js"
 import { SynapseClient, validate } from "../services/SynapseClient.js"
 import { incompleteRecord, type IncompleteRecordError, type SynapseError } from "../services/SynapseError.js"
-import { modelLabel, type ModelSummary, summarizeModel } from "./Analyze.js"
+import { modelLabel, ModelSummary, summarizeModel } from "./Analyze.js"
 import { defaultDirection, Direction } from "./Compare.js"
 
 /** The quality gate: the candidate must beat the active model(s) on a metric. */
@@ -99,47 +99,52 @@ export class DeployPreconditionError extends Schema.TaggedError<DeployPreconditi
 }
 
 /** The gate's verdict. */
-export interface GateVerdict {
-  readonly metric: string
-  readonly direction: Direction
-  readonly candidate: number
-  /** The best active model on the metric; null when the project has no active model. */
-  readonly baseline: { readonly model: ModelSummary; readonly value: number } | null
-  /** Candidate minus baseline, signed so that positive is better. */
-  readonly improvement: number | null
-  readonly minImprovement: number
-  readonly passed: boolean
-  readonly reason: string
-}
+export const GateVerdict = Schema.Struct({
+  metric: Schema.String,
+  direction: Direction,
+  candidate: Schema.Number.annotations({ description: "The candidate's value of the metric." }),
+  baseline: Schema.NullOr(Schema.Struct({ model: ModelSummary, value: Schema.Number })).annotations({
+    description: "The best active model on the metric; null when the project has no active model."
+  }),
+  improvement: Schema.NullOr(Schema.Number).annotations({
+    description: "Candidate minus baseline, signed so that positive is better."
+  }),
+  minImprovement: Schema.Number,
+  passed: Schema.Boolean,
+  reason: Schema.String
+})
+export type GateVerdict = typeof GateVerdict.Type
 
 /** What a deployment would do. */
-export interface DeployPlan {
-  readonly create: {
-    readonly name: string
-    readonly model_type: ModelType
-    readonly project: number
-    readonly version: string | null
-    readonly metrics: Readonly<Record<string, number>>
-    readonly file: { readonly path: string; readonly size: number } | null
-  }
-  /** Which active models are in scope: the project's of the same type, or all of the project's. */
-  readonly scope: "type" | "project"
-  /** Active models in scope now. */
-  readonly activeModels: ReadonlyArray<ModelSummary>
-  /** The active models that would be deactivated (`replace_active`). */
-  readonly wouldDeactivate: ReadonlyArray<ModelSummary>
-  readonly gate: GateVerdict | null
-  /** The steps executing would run, in order. */
-  readonly steps: ReadonlyArray<string>
-}
+export const DeployPlan = Schema.Struct({
+  create: Schema.Struct({
+    name: Schema.String,
+    model_type: ModelType,
+    project: Schema.Number,
+    version: Schema.NullOr(Schema.String),
+    metrics: Schema.Record({ key: Schema.String, value: Schema.Number }),
+    file: Schema.NullOr(Schema.Struct({ path: Schema.String, size: Schema.Number }))
+  }).annotations({ description: "The model to register." }),
+  scope: Schema.Literal("type", "project").annotations({
+    description: "Which active models are in scope: the project's of the same type, or all of the project's."
+  }),
+  activeModels: Schema.Array(ModelSummary).annotations({ description: "Active models in scope now." }),
+  wouldDeactivate: Schema.Array(ModelSummary).annotations({
+    description: "The active models that would be deactivated (replace_active)."
+  }),
+  gate: Schema.NullOr(GateVerdict),
+  steps: Schema.Array(Schema.String).annotations({ description: "The steps executing would run, in order." })
+})
+export type DeployPlan = typeof DeployPlan.Type
 
 /** One step of an execution. */
-export interface StepReport {
-  readonly step: "create" | "activate" | "deactivate" | "verify" | "reactivate"
-  readonly modelId: number | null
-  readonly status: "done" | "failed" | "not_run"
-  readonly detail?: string
-}
+export const StepReport = Schema.Struct({
+  step: Schema.Literal("create", "activate", "deactivate", "verify", "reactivate"),
+  modelId: Schema.NullOr(Schema.Number),
+  status: Schema.Literal("done", "failed", "not_run"),
+  detail: Schema.optionalWith(Schema.String, { exact: true })
+})
+export type StepReport = typeof StepReport.Type
 
 /** What restores the state before a failed deployment: re-activate first, then deactivate. */
 export const RollbackPlan = Schema.Struct({
@@ -149,17 +154,21 @@ export const RollbackPlan = Schema.Struct({
 })
 export type RollbackPlan = typeof RollbackPlan.Type
 
-/** The result of {@link deployModel} when no step failed. */
-export interface DeployResult {
-  readonly status: "planned" | "gate_rejected" | "deployed"
-  readonly dryRun: boolean
-  readonly plan: DeployPlan
+/**
+ * The result of {@link deployModel} when no step failed. The MCP tool publishes it, so the
+ * descriptions of its top-level fields are part of the tool list: they stay short.
+ */
+export const DeployResult = Schema.Struct({
+  status: Schema.Literal("planned", "gate_rejected", "deployed"),
+  dryRun: Schema.Boolean,
+  plan: DeployPlan.annotations({ description: "Model to create, active models, models to deactivate, gate, steps." }),
   /** The registered model (after activation). */
-  readonly model?: ModelSummary
-  readonly steps: ReadonlyArray<StepReport>
+  model: Schema.optionalWith(ModelSummary, { exact: true }),
+  steps: Schema.Array(StepReport),
   /** Active models of the project after the deployment, as verified. */
-  readonly activeAfter?: ReadonlyArray<number>
-}
+  activeAfter: Schema.optionalWith(Schema.Array(Schema.Int), { exact: true })
+})
+export type DeployResult = typeof DeployResult.Type
 
 /** One step as {@link DeploymentFailed} carries it, for the deployment and for its rollback alike. */
 const StepRecord = Schema.Struct({

@@ -16,12 +16,11 @@
  * Pure and synchronous: the inputs are plain arrays, so the MCP server, the CLI, tests and the
  * benchmark all call the same function.
  */
+import { Schema } from "effect"
 
 /** A category of the evaluated dataset. */
-export interface EvalCategory {
-  readonly id: number
-  readonly name: string
-}
+export const EvalCategory = Schema.Struct({ id: Schema.Number, name: Schema.String })
+export type EvalCategory = typeof EvalCategory.Type
 
 /** One ground-truth box. `area` defaults to the box area; `iscrowd` marks a crowd region. */
 export interface EvalGroundTruth {
@@ -64,68 +63,75 @@ export interface DetectionEvalOptions {
  * One class's precision-recall curves as COCO interpolates them: precision at the 101 recall
  * points 0, 0.01, …, 1 (area all, 100 detections per image); AP50 and AP75 are their means.
  */
-export interface PrecisionRecallCurve {
-  readonly category_id: number
-  readonly name: string
-  readonly iou50: ReadonlyArray<number>
-  readonly iou75: ReadonlyArray<number>
-}
+export const PrecisionRecallCurve = Schema.Struct({
+  category_id: Schema.Number,
+  name: Schema.String,
+  iou50: Schema.Array(Schema.Number).annotations({ description: "Precision at recall 0, 0.01, …, 1; IoU 0.5." }),
+  iou75: Schema.Array(Schema.Number).annotations({ description: "Precision at recall 0, 0.01, …, 1; IoU 0.75." })
+})
+export type PrecisionRecallCurve = typeof PrecisionRecallCurve.Type
 
 /** Per-class figures. `ap*` are null when the class is excluded (no ground truth). */
-export interface DetectionClassMetrics {
-  readonly category_id: number
-  readonly name: string
-  /** Non-crowd ground-truth boxes (area "all"). */
-  readonly support: number
-  readonly detections: number
-  readonly ap: number | null
-  readonly ap50: number | null
-  readonly ap75: number | null
-  /** At IoU 0.5, area all, 100 detections per image, detections with score ≥ scoreThreshold. */
-  readonly tp: number
-  readonly fp: number
-  readonly fn: number
-  readonly precision: number
-  readonly recall: number
-  readonly f1: number
-}
+export const DetectionClassMetrics = Schema.Struct({
+  category_id: Schema.Number,
+  name: Schema.String,
+  support: Schema.Number.annotations({ description: "Non-crowd ground-truth boxes (area all)." }),
+  detections: Schema.Number,
+  ap: Schema.NullOr(Schema.Number).annotations({ description: "AP at IoU 0.50:0.95; null without ground truth." }),
+  ap50: Schema.NullOr(Schema.Number),
+  ap75: Schema.NullOr(Schema.Number),
+  tp: Schema.Number.annotations({
+    description: "At IoU 0.5, area all, 100 detections per image, score at least the threshold (as fp, fn)."
+  }),
+  fp: Schema.Number,
+  fn: Schema.Number,
+  precision: Schema.Number,
+  recall: Schema.Number,
+  f1: Schema.Number
+})
+export type DetectionClassMetrics = typeof DetectionClassMetrics.Type
 
 /** The twelve COCO summary numbers; null where pycocotools prints -1 (nothing to average). */
-export interface CocoSummary {
-  readonly AP: number | null
-  readonly AP50: number | null
-  readonly AP75: number | null
-  readonly AP_small: number | null
-  readonly AP_medium: number | null
-  readonly AP_large: number | null
-  readonly AR1: number | null
-  readonly AR10: number | null
-  readonly AR100: number | null
-  readonly AR_small: number | null
-  readonly AR_medium: number | null
-  readonly AR_large: number | null
-}
+export const CocoSummary = Schema.Struct({
+  AP: Schema.NullOr(Schema.Number).annotations({ description: "AP at IoU 0.50:0.95 (COCO's mAP)." }),
+  AP50: Schema.NullOr(Schema.Number),
+  AP75: Schema.NullOr(Schema.Number),
+  AP_small: Schema.NullOr(Schema.Number),
+  AP_medium: Schema.NullOr(Schema.Number),
+  AP_large: Schema.NullOr(Schema.Number),
+  AR1: Schema.NullOr(Schema.Number),
+  AR10: Schema.NullOr(Schema.Number),
+  AR100: Schema.NullOr(Schema.Number),
+  AR_small: Schema.NullOr(Schema.Number),
+  AR_medium: Schema.NullOr(Schema.Number),
+  AR_large: Schema.NullOr(Schema.Number)
+})
+export type CocoSummary = typeof CocoSummary.Type
 
 /** The result of a detection evaluation. */
-export interface DetectionMetrics extends CocoSummary {
-  /**
-   * Micro-averaged at IoU 0.5 over the classes that have ground truth (same counting as the
-   * per-class figures; detections of excluded classes show up in their per-class `fp` only).
-   */
-  readonly precision: number
-  readonly recall: number
-  readonly f1: number
-  readonly perClass: ReadonlyArray<DetectionClassMetrics>
-  /** Categories left out of every mean because they have no ground truth. */
-  readonly excludedCategories: ReadonlyArray<EvalCategory>
-  readonly images: number
-  readonly groundTruthBoxes: number
-  readonly detections: number
-  /** Detections dropped because their image/category already had 100 higher-scored ones. */
-  readonly detectionsBeyondMaxDets: number
-  /** With the `curves` option: the curves of every class that has ground truth. */
-  readonly curves?: ReadonlyArray<PrecisionRecallCurve>
-}
+export const DetectionMetrics = Schema.Struct({
+  ...CocoSummary.fields,
+  precision: Schema.Number.annotations({
+    description: "Micro-averaged at IoU 0.5 over the classes with ground truth, as recall and f1 (detections of " +
+      "excluded classes count in their per-class fp only)."
+  }),
+  recall: Schema.Number,
+  f1: Schema.Number,
+  perClass: Schema.Array(DetectionClassMetrics),
+  excludedCategories: Schema.Array(EvalCategory).annotations({
+    description: "Categories left out of every mean because they have no ground truth."
+  }),
+  images: Schema.Number,
+  groundTruthBoxes: Schema.Number,
+  detections: Schema.Number,
+  detectionsBeyondMaxDets: Schema.Number.annotations({
+    description: "Detections dropped because their image and category already had 100 higher-scored ones."
+  }),
+  curves: Schema.optionalWith(Schema.Array(PrecisionRecallCurve), { exact: true }).annotations({
+    description: "With the curves option: the curves of every class that has ground truth."
+  })
+})
+export type DetectionMetrics = typeof DetectionMetrics.Type
 
 /** numpy.linspace as pycocotools calls it: start + i·step, last value exactly `stop`. */
 const linspace = (start: number, stop: number, num: number): ReadonlyArray<number> => {

@@ -12,6 +12,7 @@
  *
  * Pure and synchronous, linear in the boxes apart from the per-cell IoU matrices.
  */
+import { Schema } from "effect"
 import type { LabelPair } from "./ClassificationMetrics.js"
 import { boxIou, type DetectionDataset, type EvalDetection, MAX_DETS } from "./DetectionMetrics.js"
 
@@ -22,49 +23,58 @@ export const ERROR_LIST_LENGTH = 20
 export const ERROR_IOU = 0.5
 
 /** One image's counts at IoU 0.5 and the score threshold. */
-export interface ImageErrors {
-  readonly image_id: number
-  readonly tp: number
-  readonly fp: number
-  readonly fn: number
-}
+export const ImageErrors = Schema.Struct({
+  image_id: Schema.Number,
+  tp: Schema.Number.annotations({ description: "Detections that found a ground-truth object of their class." }),
+  fp: Schema.Number.annotations({ description: "Detections that found none (false alarms and confusions)." }),
+  fn: Schema.Number.annotations({ description: "Ground-truth objects no detection of their class found." })
+})
+export type ImageErrors = typeof ImageErrors.Type
 
 /** A false positive, with the ground truth it overlaps most, if any. */
-export interface FalsePositive {
-  readonly image_id: number
-  readonly category_id: number
-  readonly category: string
-  readonly bbox: ReadonlyArray<number>
-  readonly score: number
-  /** Best IoU with any ground-truth box of its class in the image (below 0.5, or that box was taken). */
-  readonly iou_same_class: number
-  /** The other-class ground truth it covers at IoU ≥ 0.5, when there is one: a class confusion. */
-  readonly confused_with: { readonly category_id: number; readonly category: string; readonly iou: number } | null
-}
+export const FalsePositive = Schema.Struct({
+  image_id: Schema.Number,
+  category_id: Schema.Number,
+  category: Schema.String,
+  bbox: Schema.Array(Schema.Number).annotations({ description: "[x, y, width, height] in pixels." }),
+  score: Schema.Number,
+  iou_same_class: Schema.Number.annotations({
+    description: "Best IoU with any ground-truth box of its class in the image (below 0.5, or that box was taken)."
+  }),
+  confused_with: Schema.NullOr(
+    Schema.Struct({ category_id: Schema.Number, category: Schema.String, iou: Schema.Number })
+  ).annotations({
+    description: "The other-class ground truth it covers at IoU ≥ 0.5, when there is one: a class confusion."
+  })
+})
+export type FalsePositive = typeof FalsePositive.Type
 
 /** A ground-truth object no detection of its class found. */
-export interface MissedObject {
-  readonly image_id: number
-  readonly category_id: number
-  readonly category: string
-  readonly bbox: ReadonlyArray<number>
-  readonly area: number
-}
+export const MissedObject = Schema.Struct({
+  image_id: Schema.Number,
+  category_id: Schema.Number,
+  category: Schema.String,
+  bbox: Schema.Array(Schema.Number).annotations({ description: "[x, y, width, height] in pixels." }),
+  area: Schema.Number
+})
+export type MissedObject = typeof MissedObject.Type
 
 /** One cell of the class confusion: how often ground truth of `actual` was detected as `predicted`. */
-export interface Confusion {
-  readonly actual: string
-  readonly predicted: string
-  readonly count: number
-}
+export const Confusion = Schema.Struct({
+  actual: Schema.String,
+  predicted: Schema.String,
+  count: Schema.Number
+})
+export type Confusion = typeof Confusion.Type
 
 /** Precision, recall and F1 counting only detections scored at least `threshold`. */
-export interface ThresholdPoint {
-  readonly threshold: number
-  readonly precision: number
-  readonly recall: number
-  readonly f1: number
-}
+export const ThresholdPoint = Schema.Struct({
+  threshold: Schema.Number,
+  precision: Schema.Number,
+  recall: Schema.Number,
+  f1: Schema.Number
+})
+export type ThresholdPoint = typeof ThresholdPoint.Type
 
 /**
  * A confusion matrix whose rows are the actual classes and whose columns the predicted ones, each
@@ -72,54 +82,69 @@ export interface ThresholdPoint {
  * found, confused or missed) and every judged detection once in its column (as a true positive, a
  * confusion or a false alarm on background).
  */
-export interface ConfusionTable {
-  readonly labels: ReadonlyArray<string>
-  readonly matrix: ReadonlyArray<ReadonlyArray<number>>
-}
+export const ConfusionTable = Schema.Struct({
+  labels: Schema.Array(Schema.String).annotations({ description: "The classes, then background." }),
+  matrix: Schema.Array(Schema.Array(Schema.Number)).annotations({
+    description: "Rows: actual class; columns: predicted class; both in labels order."
+  })
+})
+export type ConfusionTable = typeof ConfusionTable.Type
 
 /** Error analysis of detections. */
-export interface DetectionErrors {
-  readonly task: "detection"
-  readonly iou_threshold: number
-  readonly score_threshold: number
-  /** Every image of the version, in id order. */
-  readonly per_image: ReadonlyArray<ImageErrors>
-  /** The images with the most errors (false positives + misses), worst first. */
-  readonly worst_images: ReadonlyArray<ImageErrors>
-  /** The false positives with the highest scores. */
-  readonly confident_false_positives: ReadonlyArray<FalsePositive>
-  /** The largest ground-truth objects that were missed. */
-  readonly largest_misses: ReadonlyArray<MissedObject>
-  /** Off-diagonal, non-background cells of the confusion table, most frequent first. */
-  readonly confusions: ReadonlyArray<Confusion>
-  readonly confusion_matrix: ConfusionTable
-  /** Precision, recall and F1 as the score threshold rises (at most 101 points, ascending). */
-  readonly threshold_curve: ReadonlyArray<ThresholdPoint>
-  /** The point of the curve with the highest F1 (the lowest such threshold), null without detections. */
-  readonly best_f1: ThresholdPoint | null
-}
+export const DetectionErrors = Schema.Struct({
+  task: Schema.Literal("detection"),
+  iou_threshold: Schema.Number,
+  score_threshold: Schema.Number,
+  per_image: Schema.Array(ImageErrors).annotations({ description: "Every image of the version, in id order." }),
+  worst_images: Schema.Array(ImageErrors).annotations({
+    description: "The images with the most errors (false positives + misses), worst first."
+  }),
+  confident_false_positives: Schema.Array(FalsePositive).annotations({
+    description: "The false positives with the highest scores."
+  }),
+  largest_misses: Schema.Array(MissedObject).annotations({
+    description: "The largest ground-truth objects that were missed."
+  }),
+  confusions: Schema.Array(Confusion).annotations({
+    description: "Off-diagonal, non-background cells of the confusion table, most frequent first."
+  }),
+  confusion_matrix: ConfusionTable,
+  threshold_curve: Schema.Array(ThresholdPoint).annotations({
+    description: "Precision, recall and F1 as the score threshold rises (at most 101 points, ascending)."
+  }),
+  best_f1: Schema.NullOr(ThresholdPoint).annotations({
+    description: "The point of the curve with the highest F1 (the lowest such threshold), null without detections."
+  })
+})
+export type DetectionErrors = typeof DetectionErrors.Type
 
 /** A classification row the model got wrong. */
-export interface Misclassified {
-  readonly data_unit: number
-  readonly actual: string
-  readonly predicted: string
-  /** The prediction's confidence, when the predictions carried one. */
-  readonly score: number | null
-}
+export const Misclassified = Schema.Struct({
+  data_unit: Schema.Number,
+  actual: Schema.String,
+  predicted: Schema.String,
+  score: Schema.NullOr(Schema.Number).annotations({
+    description: "The prediction's confidence, when the predictions carried one."
+  })
+})
+export type Misclassified = typeof Misclassified.Type
 
 /** Error analysis of classifications. */
-export interface ClassificationErrors {
-  readonly task: "classification"
-  readonly misclassified_count: number
-  /** The wrong predictions, the most confident first (those without a score last). */
-  readonly misclassified: ReadonlyArray<Misclassified>
-  /** Off-diagonal cells of the confusion matrix, most frequent first. */
-  readonly confusions: ReadonlyArray<Confusion>
-}
+export const ClassificationErrors = Schema.Struct({
+  task: Schema.Literal("classification"),
+  misclassified_count: Schema.Number,
+  misclassified: Schema.Array(Misclassified).annotations({
+    description: "The wrong predictions, the most confident first (those without a score last)."
+  }),
+  confusions: Schema.Array(Confusion).annotations({
+    description: "Off-diagonal cells of the confusion matrix, most frequent first."
+  })
+})
+export type ClassificationErrors = typeof ClassificationErrors.Type
 
 /** Either kind. */
-export type ErrorAnalysis = DetectionErrors | ClassificationErrors
+export const ErrorAnalysis = Schema.Union(DetectionErrors, ClassificationErrors)
+export type ErrorAnalysis = typeof ErrorAnalysis.Type
 
 type GroundTruthBox = DetectionDataset["annotations"][number]
 

@@ -3,13 +3,14 @@
  * what the model's uploader reported. Pure functions between the parsers (`Predictions`), the
  * ground-truth collector and the metric computations; the analyze and compare workflows call them.
  */
-import { type ClassificationMetrics, classificationMetrics } from "./ClassificationMetrics.js"
-import { type DetectionDataset, type DetectionMetrics, evaluateDetections } from "./DetectionMetrics.js"
+import { Schema } from "effect"
+import { ClassificationMetrics, classificationMetrics } from "./ClassificationMetrics.js"
+import { type DetectionDataset, DetectionMetrics, evaluateDetections } from "./DetectionMetrics.js"
 import {
   analyzeClassificationErrors,
   analyzeDetectionErrors,
-  type ClassificationErrors,
-  type DetectionErrors,
+  ClassificationErrors,
+  DetectionErrors,
   type UnitPrediction
 } from "./ErrorAnalysis.js"
 import type { GroundTruthCollector } from "./GroundTruthSummary.js"
@@ -20,7 +21,7 @@ import {
   PredictionsError,
   requireUsable,
   SkipCounter,
-  type SkippedRows
+  SkippedRows
 } from "./Predictions.js"
 
 /** Options shared by both kinds of scoring. */
@@ -33,29 +34,44 @@ export interface ScoringOptions {
   readonly name?: string
 }
 
+/** How many prediction rows were read, scored, and skipped (by reason). */
+export const PredictionCounts = Schema.Struct({
+  rows: Schema.Number.annotations({ description: "Rows read." }),
+  used: Schema.Number.annotations({ description: "Rows scored." }),
+  skipped: SkippedRows.annotations({ description: "Rows left out, by reason, with the first row numbers." })
+})
+export type PredictionCounts = typeof PredictionCounts.Type
+
 /** Detection predictions scored. */
-export interface DetectionScore {
-  readonly task: "detection"
-  /** The COCO figures, with each class's precision-recall curves. */
-  readonly metrics: DetectionMetrics
-  readonly predictions: { readonly rows: number; readonly used: number; readonly skipped: SkippedRows }
-  /** Where the detector goes wrong, at IoU 0.5 and the score threshold. */
-  readonly errors: DetectionErrors
-}
+export const DetectionScore = Schema.Struct({
+  task: Schema.Literal("detection"),
+  metrics: DetectionMetrics.annotations({
+    description: "The COCO figures, with each class's precision-recall curves."
+  }),
+  predictions: PredictionCounts,
+  errors: DetectionErrors.annotations({
+    description: "Where the detector goes wrong, at IoU 0.5 and the score threshold."
+  })
+})
+export type DetectionScore = typeof DetectionScore.Type
 
 /** Classification predictions scored. */
-export interface ClassificationScore {
-  readonly task: "classification"
-  readonly metrics: ClassificationMetrics
-  readonly predictions: { readonly rows: number; readonly used: number; readonly skipped: SkippedRows }
-  /** Data units with a ground-truth label but no prediction (left out of the metrics). */
-  readonly unpredicted: number
-  /** The wrong predictions by confidence, and the confused classes. */
-  readonly errors: ClassificationErrors
-}
+export const ClassificationScore = Schema.Struct({
+  task: Schema.Literal("classification"),
+  metrics: ClassificationMetrics,
+  predictions: PredictionCounts,
+  unpredicted: Schema.Number.annotations({
+    description: "Data units with a ground-truth label but no prediction (left out of the metrics)."
+  }),
+  errors: ClassificationErrors.annotations({
+    description: "The wrong predictions by confidence, and the confused classes."
+  })
+})
+export type ClassificationScore = typeof ClassificationScore.Type
 
 /** Either kind. */
-export type Score = DetectionScore | ClassificationScore
+export const Score = Schema.Union(DetectionScore, ClassificationScore)
+export type Score = typeof Score.Type
 
 /**
  * Scores detection rows. Rows whose image is no data unit of the version, or whose category has no
@@ -243,17 +259,20 @@ const ALIASES: Record<Score["task"], Record<string, string>> = {
 }
 
 /** One reported metric set against its computed counterpart. */
-export interface MetricComparison {
-  readonly metric: string
-  readonly reported: number
-  /** The computed metric it was compared with (e.g. `mAP` → `AP`). */
-  readonly computedAs: string
-  readonly computed: number
-  /** computed − reported. */
-  readonly difference: number
-  readonly agrees: boolean
-  readonly note?: string
-}
+export const MetricComparison = Schema.Struct({
+  metric: Schema.String.annotations({ description: "The name the model reports it under." }),
+  reported: Schema.Number,
+  computedAs: Schema.String.annotations({
+    description: "The computed metric it was compared with (e.g. mAP is compared with AP)."
+  }),
+  computed: Schema.Number,
+  difference: Schema.Number.annotations({ description: "computed − reported." }),
+  agrees: Schema.Boolean.annotations({ description: "Whether the difference is within the tolerance." }),
+  note: Schema.optionalWith(Schema.String, { exact: true }).annotations({
+    description: "Why the two may differ (a reported percentage)."
+  })
+})
+export type MetricComparison = typeof MetricComparison.Type
 
 /**
  * Compares reported metrics with computed ones, by name (with the usual aliases: `mAP` is

@@ -10,16 +10,14 @@ import { MetricsInput, Model, ModelType } from "../../schemas/Model.js"
 import type { UploadProgress } from "../../services/ChunkedUpload.js"
 import { Models } from "../../services/Models.js"
 import { isSynapseError, type SynapseError } from "../../services/SynapseError.js"
-import { analyzeModel, ScoringFields } from "../../workflows/Analyze.js"
-import { compareModels, Direction } from "../../workflows/Compare.js"
-import { GroundTruthStats } from "../../workflows/GroundTruthSummary.js"
+import { Analysis, analyzeModel, ScoringFields } from "../../workflows/Analyze.js"
+import { compareModels, Comparison, Direction } from "../../workflows/Compare.js"
 import { McpConfig } from "../Config.js"
 import { toToolError } from "../Errors.js"
 import { resolveUploadFile } from "../Roots.js"
 import * as Tool from "../Tool.js"
 import { CHARTS_DESCRIPTION, withReportAttachments } from "./ReportAttachments.js"
 
-const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 /** A predictions file is read whole into memory, so one file may not be larger than this. */
 const MAX_PREDICTIONS_BYTES = 64 * 1024 * 1024
 /** All the prediction files of one compare_models call together, held in memory at once. */
@@ -82,16 +80,6 @@ const scoring = {
   })
 }
 
-/** A model, briefly; null stands for a field the backend did not send. */
-const ModelBrief = Schema.Struct({
-  id: Schema.Int,
-  name: Schema.NullOr(Schema.String),
-  model_type: Schema.NullOr(Schema.String),
-  project: Schema.NullOr(Schema.Int),
-  version: Schema.NullOr(Schema.String),
-  is_active: Schema.NullOr(Schema.Boolean)
-})
-
 /** `analyze_model_performance`. */
 export const analyzeModelPerformance = Tool.make({
   name: "analyze_model_performance",
@@ -121,18 +109,8 @@ export const analyzeModelPerformance = Tool.make({
     charts: Schema.optional(Schema.Boolean.annotations({ description: CHARTS_DESCRIPTION })),
     ...scoring
   }),
-  output: Schema.Struct({
-    model: ModelBrief,
-    datasetVersion: Obj,
-    reported: Obj.annotations({ description: "Stored on the model by its uploader, not verified." }),
-    groundTruth: GroundTruthStats,
-    computed: Schema.optional(Obj).annotations({ description: "From the predictions." }),
-    comparisons: Schema.Array(Obj),
-    discrepancies: Schema.Array(Obj).annotations({ description: "Reported metrics off by more than the tolerance." }),
-    uncompared: Schema.Array(Schema.String),
-    tolerance: Schema.Number,
-    notes: Schema.Array(Schema.String)
-  }),
+  // The analysis without `report`, which names files the tool removes (see withReportAttachments).
+  output: Analysis.omit("report"),
   // An analysis has no page to ask for: the default hint (page_size, next_page) would mislead.
   truncationHint:
     "An analysis is not paged: the left-out parts (per-class rows, comparisons, confusion matrix) need a " +
@@ -169,18 +147,7 @@ export const analyzeModelPerformance = Tool.make({
           `Analyzing model ${input.model_id} on dataset version ${input.ground_truth_version_id}`,
           "the model or the dataset version does not exist. Check the ids with list_models and list_ground_truth_versions."
         ))))
-      return analysis as unknown as {
-        readonly model: typeof ModelBrief.Type
-        readonly datasetVersion: Record<string, unknown>
-        readonly reported: Record<string, unknown>
-        readonly groundTruth: typeof GroundTruthStats.Type
-        readonly computed?: Record<string, unknown>
-        readonly comparisons: ReadonlyArray<Record<string, unknown>>
-        readonly discrepancies: ReadonlyArray<Record<string, unknown>>
-        readonly uncompared: ReadonlyArray<string>
-        readonly tolerance: number
-        readonly notes: ReadonlyArray<string>
-      }
+      return analysis
     })
 })
 
@@ -306,17 +273,9 @@ export const compareModelsTool = Tool.make({
     ),
     charts: Schema.optional(Schema.Boolean.annotations({ description: CHARTS_DESCRIPTION }))
   }),
-  output: Schema.Struct({
-    metric: Schema.String,
-    direction: Direction,
-    directionSource: Schema.Literal("given", "default"),
-    source: Schema.Literal("reported", "computed"),
-    ranking: Schema.Array(Obj).annotations({ description: "Best first: {rank, model, value}." }),
-    missing: Schema.Array(Obj).annotations({ description: "Models without the metric, and why." }),
-    best: Schema.NullOr(Obj),
-    availableMetrics: Schema.Array(Schema.String),
-    notes: Schema.Array(Schema.String)
-  }),
+  // The comparison without `report` (files the tool removes) and `perClass` (the encoder drops it:
+  // the per-class figures are in the charts and in `synapse-ml models compare --json`).
+  output: Comparison.omit("perClass", "report"),
   annotations: Tool.readOnly,
   toolset: "evaluation",
   write: false,
@@ -333,21 +292,7 @@ export const compareModelsTool = Tool.make({
             )
           )
         )
-    }).pipe(
-      Effect.map((comparison) =>
-        comparison as unknown as {
-          readonly metric: string
-          readonly direction: "higher" | "lower"
-          readonly directionSource: "given" | "default"
-          readonly source: "reported" | "computed"
-          readonly ranking: ReadonlyArray<Record<string, unknown>>
-          readonly missing: ReadonlyArray<Record<string, unknown>>
-          readonly best: Record<string, unknown> | null
-          readonly availableMetrics: ReadonlyArray<string>
-          readonly notes: ReadonlyArray<string>
-        }
-      )
-    )
+    })
 })
 
 /** Forwards upload progress to the caller as progress notifications. */

@@ -12,7 +12,7 @@ import { Id, JsonObject, withUndeclaredFields } from "../../schemas/Common.js"
 import { MetricsInput, type Model, Model as ModelSchema, ModelType } from "../../schemas/Model.js"
 import { Models } from "../../services/Models.js"
 import { modelLabel, summarizeModel } from "../../workflows/Analyze.js"
-import { DeployGate, deployModel, type DeployPlan } from "../../workflows/Deploy.js"
+import { DeployGate, deployModel, DeployResult } from "../../workflows/Deploy.js"
 import { McpConfig } from "../Config.js"
 import { toToolError } from "../Errors.js"
 import { resolveUploadFile } from "../Roots.js"
@@ -202,12 +202,11 @@ export const deployModelTool = Tool.make({
     ),
     ...consentFields
   }),
+  // The deployment's result (without dryRun: a call that plans says so by its status), or a plan
+  // waiting for its plan_id.
   output: Schema.Struct({
     status: Schema.Union(Status, Schema.Literal("gate_rejected", "deployed")),
-    plan: Obj.annotations({ description: "Model to create, active models, models to deactivate, gate, steps." }),
-    model: Schema.optional(Obj),
-    steps: Schema.Array(Obj),
-    activeAfter: Schema.optional(Schema.Array(Schema.Int)),
+    ...DeployResult.omit("status", "dryRun").fields,
     ...consentOutput
   }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
@@ -228,8 +227,8 @@ export const deployModelTool = Tool.make({
         `project ${input.project_id} does not exist.`
       )
       const planned = yield* deployModel({ ...deployInput, dry_run: true }).pipe(Effect.mapError(failed))
-      const plan = planned.plan as DeployPlan
-      const result = { plan: plan as unknown as Record<string, unknown>, steps: [] }
+      const plan = planned.plan
+      const result = { plan, steps: [] }
       if (plan.gate !== null && !plan.gate.passed) {
         return {
           status: "gate_rejected" as const,
@@ -276,9 +275,9 @@ export const deployModelTool = Tool.make({
         : "Deployed. The new model is active; activeAfter lists the active models in the deployment's scope (plan.scope)."
       return {
         status: done.status,
-        plan: done.plan as unknown as Record<string, unknown>,
-        ...(done.model !== undefined ? { model: done.model as unknown as Record<string, unknown> } : {}),
-        steps: done.steps as unknown as ReadonlyArray<Record<string, unknown>>,
+        plan: done.plan,
+        ...(done.model !== undefined ? { model: done.model } : {}),
+        steps: done.steps,
         ...(done.activeAfter !== undefined ? { activeAfter: done.activeAfter } : {}),
         next
       }
