@@ -3,10 +3,13 @@
  * colour when piped or under `NO_COLOR` (and does on a terminal, through `script`), the usage
  * line names the full command, optional options are marked so, and argument errors name the
  * command and option, suggest the closest valid name, point to `--help` and exit with status 2.
+ *
+ * Runs in the `rich` project only: nothing here reaches a sandbox.
  */
 import { spawnSync } from "node:child_process"
 import { describe, expect, it } from "vitest"
 import { cliEntry, repoRoot, runCli } from "../support/cli.js"
+import { isRich } from "../support/profile.js"
 
 const COMMANDS = [
   [],
@@ -33,7 +36,7 @@ const inPairs = async <A, B>(items: ReadonlyArray<A>, f: (item: A) => Promise<B>
   return out
 }
 
-describe("synapse-ml --help", () => {
+describe.skipIf(!isRich())("synapse-ml --help", () => {
   it("fits every page in 100 columns, without colour when piped", { timeout: 240_000 }, async () => {
     const pages = await inPairs(COMMANDS, (command) => runCli([...command, "--help"], { NO_COLOR: "" }))
     const report = pages.map((page, i) => ({
@@ -70,7 +73,7 @@ describe("synapse-ml --help", () => {
   })
 })
 
-describe("argument errors", () => {
+describe.skipIf(!isRich())("argument errors", () => {
   const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
     [["export", "--formt", "yolo"], "synapse-ml export: unknown option --formt; did you mean --format?"],
     [["split", "--projct", "1"], "synapse-ml split: unknown option --projct; did you mean --project?"],
