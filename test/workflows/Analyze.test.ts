@@ -9,10 +9,11 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import * as Synapse from "../../src/services/Synapse.js"
-import { type AnalyzeInput, analyzeModel } from "../../src/workflows/Analyze.js"
+import { Analysis, type AnalyzeInput, analyzeModel } from "../../src/workflows/Analyze.js"
 import { call } from "../support/http.js"
 import { imageIdsByEvent, isRich } from "../support/profile.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
+import { expectDescribed } from "../support/schema.js"
 import { ok, runEither, sdkLayer } from "../support/sdk.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-analyze-test-"))
@@ -67,6 +68,7 @@ describe("analyzeModel", () => {
       )
     }
     expect(a.computed).toBeUndefined()
+    expectDescribed(Analysis, a)
     expect(a.discrepancies).toStrictEqual([])
     expect(a.groundTruth.events).toBe(events.length)
     expect(a.groundTruth.events).toBe(version.event_count)
@@ -114,6 +116,7 @@ describe("analyzeModel", () => {
       )
     )
     expect(a.computed?.task).toBe("detection")
+    expectDescribed(Analysis, a)
     if (a.computed?.task !== "detection") return
     expect(a.computed.metrics.AP).toBeCloseTo(1, 9)
     expect(a.computed.metrics.AR100).toBeCloseTo(1, 9)
@@ -148,6 +151,7 @@ describe("analyzeModel", () => {
       })
     )
     if (a.computed?.task !== "classification") throw new Error("expected classification")
+    expectDescribed(Analysis, a)
     const units = byUnit.size
     const wrong = Math.ceil(units / 4)
     // Some units have two passes that disagree on the label: those may count as wrong too.

@@ -10,10 +10,11 @@ import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { Models } from "../../src/services/Models.js"
 import * as Synapse from "../../src/services/Synapse.js"
-import { compareModels, defaultDirection, rank } from "../../src/workflows/Compare.js"
+import { compareModels, Comparison, defaultDirection, rank } from "../../src/workflows/Compare.js"
 import { call } from "../support/http.js"
 import { isRich } from "../support/profile.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
+import { expectDescribed } from "../support/schema.js"
 import { ok, runEither, sdkLayer } from "../support/sdk.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-compare-test-"))
@@ -167,6 +168,8 @@ describe("compareModels", () => {
       )
     )
     expect(r.source).toBe("computed")
+    expectDescribed(Comparison, r)
+    expect(r.perClass?.metric).toBe("f1")
     expect(r.ranking.map((x) => x.model.id)).toStrictEqual([b, a])
     expect(r.ranking[0].value).toBeGreaterThan(0.8)
     expect(r.ranking[0].reported).toBe(isRich() ? 0.95 : undefined)

@@ -12,10 +12,11 @@ import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { Models } from "../../src/services/Models.js"
 import * as Synapse from "../../src/services/Synapse.js"
-import { type DeployInput, deployModel, rollbackDeployment } from "../../src/workflows/Deploy.js"
+import { type DeployInput, deployModel, DeployResult, rollbackDeployment } from "../../src/workflows/Deploy.js"
 import { call } from "../support/http.js"
 import { type TestSandbox, useSandbox } from "../support/sandbox.js"
 import { setFaults, stats } from "../support/sandboxAdmin.js"
+import { expectDescribed } from "../support/schema.js"
 import { runEither, sdkLayer } from "../support/sdk.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "synapse-ml-deploy-test-"))
@@ -163,6 +164,7 @@ describe("deployModel", () => {
     )
     if (Either.isLeft(r)) throw r.left
     expect(r.right.status).toBe("planned")
+    expectDescribed(DeployResult, r.right)
     expect(r.right.plan.wouldDeactivate.map((m) => m.id)).toStrictEqual([a, b])
     expect(r.right.plan.gate).toMatchObject({
       passed: true,
@@ -197,6 +199,7 @@ describe("deployModel", () => {
     if (Either.isLeft(r)) throw r.left
     const id = r.right.model!.id
     expect(r.right.status).toBe("deployed")
+    expectDescribed(DeployResult, r.right)
     expect(r.right.steps.map((s) => `${s.step}:${s.status}`)).toStrictEqual([
       "create:done",
       "activate:done",
