@@ -24,7 +24,10 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import type { ClientCapabilities, JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import { SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js"
-import { type ClientSession, newSession } from "./Protocol.js"
+import { Effect } from "effect"
+import { createHash } from "node:crypto"
+import { canElicit, type ClientSession, newSession } from "./Protocol.js"
+import type { ElicitAction, ElicitSchema } from "./Tool.js"
 
 /** The stateless revision served through translation. */
 export const MODERN_VERSION = "2026-07-28"
@@ -127,10 +130,12 @@ export const sessionOf = (messages: ReadonlyArray<Message>): ClientSession => {
 
 /**
  * A 2026 message as the 1.x server serves it: `server/discover` becomes `initialize` at `INNER_ERA`
- * with the client named in the request's `_meta`; every other message is unchanged.
+ * with the client named in the request's `_meta`; the answers of a retried call (`inputResponses`)
+ * move into its `_meta`, which the SDK keeps whole (it drops unknown params); every other message is
+ * unchanged.
  */
 export const toInner = (message: Message): Message => {
-  if (message["method"] !== DISCOVER) return message
+  if (message["method"] !== DISCOVER) return carryResponses(message)
   const meta = metaOf(message) ?? {}
   const clientInfo = isObject(meta[META.clientInfo]) ? meta[META.clientInfo] : { name: "unknown", version: "0" }
   // No capabilities: a 2026 client takes no requests from the server (a connection that speaks 2026
@@ -157,6 +162,12 @@ export const toModern = (
   if (!isObject(result)) return message
   const meta = isObject(result["_meta"]) ? result["_meta"] : {}
   const identity = { ...meta, [META.serverInfo]: serverInfo }
+  if (result["resultType"] === "input_required") {
+    return {
+      ...message,
+      result: { resultType: "input_required", inputRequests: result["inputRequests"], _meta: identity }
+    }
+  }
   if (method === DISCOVER) {
     const { tasks: _tasks, ...capabilities } = isObject(result["capabilities"]) ? result["capabilities"] : {}
     return {
@@ -217,5 +228,61 @@ export const speakModern = (
       }
     }
     return send(message, options)
+  }
+}
+
+/** Where `toInner` carries a retried call's `inputResponses` (in `_meta`, which the SDK keeps whole). */
+const RESPONSES_KEY = "synapse-ml/inputResponses"
+
+const carryResponses = (message: Message): Message => {
+  const params = message["params"]
+  if (!isObject(params) || params["inputResponses"] === undefined) return message
+  const { inputResponses, requestState: _state, ...rest } = params
+  return { ...message, params: { ...rest, _meta: { ...(metaOf(message) ?? {}), [RESPONSES_KEY]: inputResponses } } }
+}
+
+/** The key of a question in `inputRequests`: made from the question, so a changed plan is asked anew. */
+const questionKey = (message: string, requestedSchema: ElicitSchema): string =>
+  `confirm-${createHash("sha256").update(JSON.stringify([message, requestedSchema])).digest("base64url").slice(0, 16)}`
+
+const ACTIONS: ReadonlyArray<unknown> = ["accept", "decline", "cancel"]
+
+/** Questions to a 2026 client's user, asked in rounds (`input_required` results) instead of requests. */
+export interface InputRounds {
+  /** `ToolContext.elicit`: the user's answer when the call carries it, else notes the question and answers `"cancel"`. */
+  readonly elicit: (message: string, requestedSchema: ElicitSchema) => Effect.Effect<ElicitAction>
+  /** The `input_required` result to answer instead of the tool's own, when it asked something not yet answered. */
+  readonly pending: () => Record<string, unknown> | undefined
+}
+
+/**
+ * Questions in rounds for a 2026 `tools/call` whose client declared form elicitation, or undefined
+ * for any other call. A question the call does not carry the answer to makes the call answer
+ * `input_required` with the question (the tool's own result is dropped: it only goes ahead on
+ * `"accept"`, so answering `"cancel"` meanwhile changes nothing); the client asks its user and calls
+ * again with the answer, and the tool, run again, finds it under the same key. A plan that changed
+ * in between is a different question, so it is asked again.
+ */
+export const askInRounds = (params: Record<string, unknown> | undefined): InputRounds | undefined => {
+  const meta = isObject(params?.["_meta"]) ? params["_meta"] : undefined
+  if (meta?.[META.protocolVersion] !== MODERN_VERSION) return undefined
+  // A plan_id is used up by the round that asks, so a call presenting one executes on it, as for a
+  // client that cannot ask (the model has seen the plan); `confirm: true` is the way to be asked.
+  const args = params?.["arguments"]
+  if (isObject(args) && args["plan_id"] !== undefined) return undefined
+  const capabilities = meta[META.clientCapabilities]
+  if (!isObject(capabilities) || !canElicit(capabilities as ClientCapabilities)) return undefined
+  const responses = isObject(meta[RESPONSES_KEY]) ? meta[RESPONSES_KEY] : {}
+  const asked: Record<string, unknown> = {}
+  return {
+    elicit: (message, requestedSchema) =>
+      Effect.sync(() => {
+        const key = questionKey(message, requestedSchema)
+        const answer = responses[key]
+        if (isObject(answer) && ACTIONS.includes(answer["action"])) return answer["action"] as ElicitAction
+        asked[key] = { method: "elicitation/create", params: { mode: "form", message, requestedSchema } }
+        return "cancel"
+      }),
+    pending: () => Object.keys(asked).length === 0 ? undefined : { resultType: "input_required", inputRequests: asked }
   }
 }

@@ -53,6 +53,7 @@ import { scrub as scrubSecrets } from "../services/SynapseError.js"
 import { NAME, VERSION } from "../services/Version.js"
 import { applyBudget } from "./Budget.js"
 import { McpConfig } from "./Config.js"
+import { askInRounds } from "./Era2026.js"
 import { DETACHABLE, Runner, type ToolRunner } from "./Jobs.js"
 import type { PromptCatalog } from "./Prompts.js"
 import { canElicit, type ClientSession, hasStructuredResults, hasTasks, negotiate, screenRequest } from "./Protocol.js"
@@ -589,8 +590,10 @@ export const make = <R>(
         let last = Number.NEGATIVE_INFINITY
         let lastSentAt = 0
         const attachments: Array<Attachment> = []
+        // A 2026 client is asked in rounds: the call answers `input_required` and is sent again.
+        const rounds = askInRounds(request.params)
         const context: ToolContext = {
-          elicit: canAsk(extra) ? elicitThrough(extra) : undefined,
+          elicit: canAsk(extra) ? elicitThrough(extra) : rounds?.elicit,
           attach: (block) => Effect.sync(() => void attachments.push(block)),
           progress: (progress, total, message) =>
             token === undefined
@@ -620,6 +623,8 @@ export const make = <R>(
               })
         }
         const called = await callTool(request.params.name, request.params.arguments, context, extra.signal)
+        const question = rounds?.pending()
+        if (question !== undefined) return { content: [], ...question }
         const result = called.isError || attachments.length === 0
           ? called
           : { ...called, content: [...called.content, ...attachments.map((block) => ({ ...block }))] }

@@ -100,6 +100,41 @@ class LinesTransport implements Transport {
   }
 }
 
+/** The id of an active model. */
+const activeModel = (client: ModernClient) =>
+  Effect.promise(() =>
+    client.callTool({ name: "list_models", arguments: { is_active: true, page_size: 1, fields: ["id"] } })
+  ).pipe(Effect.map((listed) => (listed.structuredContent as { results: Array<{ id: number }> }).results[0]!.id))
+
+const isActive = (client: ModernClient, id: number) =>
+  Effect.promise(() => client.callTool({ name: "get_model", arguments: { id } })).pipe(
+    Effect.map((got) => (got.structuredContent as { is_active: boolean }).is_active)
+  )
+
+const isActiveRaw = (port: number, id: number, envelope: Record<string, unknown>) =>
+  post(port, {
+    jsonrpc: "2.0",
+    id: 9,
+    method: "tools/call",
+    params: { name: "get_model", arguments: { id }, _meta: envelope }
+  })
+    .pipe(
+      Effect.map((got) =>
+        (got.body as { result: { structuredContent: { is_active: boolean } } }).result.structuredContent.is_active
+      )
+    )
+
+/** Puts a model back in service through the plan_id step. */
+const reactivate = (client: ModernClient, id: number) =>
+  Effect.promise(() =>
+    client.callTool({ name: "update_model", arguments: { id, is_active: true } }).then((again) =>
+      client.callTool({
+        name: "update_model",
+        arguments: { id, is_active: true, plan_id: (again.structuredContent as { plan_id: string }).plan_id }
+      })
+    )
+  )
+
 describe("the 2026-07-28 revision over stdio", () => {
   it.scopedLive("the official 2026 client discovers, lists tools and calls one without falling back", () =>
     Effect.gen(function*() {
@@ -242,15 +277,11 @@ describe("the 2026-07-28 revision over Streamable HTTP", () => {
       yield* Effect.promise(() => client.close())
     }))
 
-  it.scopedLive("a 2026 client gets the plan_id step for a service change, even when it declares elicitation", () =>
+  it.scopedLive("a 2026 client that cannot ask its user gets the plan_id step for a service change", () =>
     Effect.gen(function*() {
       const endpoint = yield* Http.serve(mcp().factory, settings())
-      const client = yield* modernClient(endpoint.url, { pin: "2026-07-28" }, { elicitation: { form: {} } })
-      yield* Effect.promise(() => client.listTools())
-      const listed = yield* Effect.promise(() =>
-        client.callTool({ name: "list_models", arguments: { is_active: true, page_size: 1, fields: ["id"] } })
-      )
-      const id = (listed.structuredContent as { results: Array<{ id: number }> }).results[0]!.id
+      const client = yield* modernClient(endpoint.url, { pin: "2026-07-28" })
+      const id = yield* activeModel(client)
       const planned = yield* Effect.promise(() =>
         client.callTool({ name: "update_model", arguments: { id, is_active: false } })
       )
@@ -260,14 +291,72 @@ describe("the 2026-07-28 revision over Streamable HTTP", () => {
         client.callTool({ name: "update_model", arguments: { id, is_active: false, plan_id: plan.plan_id } })
       )
       expect(done.structuredContent).toMatchObject({ status: "updated", model: { id, is_active: false } })
-      yield* Effect.promise(() =>
-        client.callTool({ name: "update_model", arguments: { id, is_active: true } }).then((again) =>
-          client.callTool({
-            name: "update_model",
-            arguments: { id, is_active: true, plan_id: (again.structuredContent as { plan_id: string }).plan_id }
-          })
-        )
+      yield* reactivate(client, id)
+    }))
+
+  it.scopedLive("a 2026 client that can ask its user is asked through input_required; only an accept executes", () =>
+    Effect.gen(function*() {
+      const endpoint = yield* Http.serve(mcp().factory, settings())
+      const client = yield* modernClient(endpoint.url, { pin: "2026-07-28" }, { elicitation: { form: {} } })
+      const asked: Array<string> = []
+      let action: "accept" | "decline" = "decline"
+      client.setRequestHandler("elicitation/create", async (request) => {
+        asked.push((request.params as { message: string }).message)
+        return { action }
+      })
+      const id = yield* activeModel(client)
+      const declined = yield* Effect.promise(() =>
+        client.callTool({ name: "update_model", arguments: { id, is_active: false, confirm: true } })
       )
+      expect(asked).toHaveLength(1)
+      expect(declined.structuredContent).not.toMatchObject({ status: "updated" })
+      expect(yield* isActive(client, id)).toBe(true)
+
+      action = "accept"
+      const accepted = yield* Effect.promise(() =>
+        client.callTool({ name: "update_model", arguments: { id, is_active: false, confirm: true } })
+      )
+      expect(asked).toHaveLength(2)
+      expect(accepted.structuredContent).toMatchObject({ status: "updated", model: { id, is_active: false } })
+      expect(yield* isActive(client, id)).toBe(false)
+      action = "accept"
+      yield* Effect.promise(() =>
+        client.callTool({ name: "update_model", arguments: { id, is_active: true, confirm: true } })
+      )
+      expect(yield* isActive(client, id)).toBe(true)
+    }))
+
+  it.scopedLive("input_required on the wire: the question, then the answer on a new call", () =>
+    Effect.gen(function*() {
+      const { port } = yield* Http.serve(mcp().factory, settings())
+      const envelope = { ...ENVELOPE, "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } } }
+      const listed = yield* post(port, {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "list_models", arguments: { is_active: true, page_size: 1, fields: ["id"] }, _meta: envelope }
+      })
+      const id = (listed.body as { result: { structuredContent: { results: Array<{ id: number }> } } }).result
+        .structuredContent.results[0]!.id
+      const call = { name: "update_model", arguments: { id, is_active: false, confirm: true }, _meta: envelope }
+      const first = yield* post(port, { jsonrpc: "2.0", id: 2, method: "tools/call", params: call })
+      const result = (first.body as { result: Record<string, unknown> }).result
+      expect(Object.keys(result).sort()).toStrictEqual(["_meta", "inputRequests", "resultType"])
+      expect(result["resultType"]).toBe("input_required")
+      const [key, question] = Object.entries(result["inputRequests"] as Record<string, Record<string, unknown>>)[0]!
+      expect(key).toMatch(/^confirm-/)
+      expect(question["method"]).toBe("elicitation/create")
+      expect((question["params"] as { mode: string }).mode).toBe("form")
+      const again = yield* post(port, {
+        jsonrpc: "2.0",
+        id: 3,
+        method: "tools/call",
+        params: { ...call, inputResponses: { [key]: { action: "decline" } } }
+      })
+      const declined = (again.body as { result: Record<string, unknown> }).result
+      expect(declined["resultType"]).toBe("complete")
+      expect(declined["isError"]).not.toBe(false)
+      expect(yield* isActiveRaw(port, id, envelope)).toBe(true)
     }))
 
   it.scopedLive("progress reaches a 2026 client, and closing the request's stream stops an export, leaving no files", () =>
