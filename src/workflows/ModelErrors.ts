@@ -12,7 +12,7 @@ import { validate } from "../services/SynapseClient.js"
 import type { SynapseError } from "../services/SynapseError.js"
 import {
   collectGroundTruth,
-  type ModelSummary,
+  ModelSummary,
   scorePredictions,
   ScoringFields,
   summarizeModel,
@@ -21,7 +21,7 @@ import {
   withTaskHint
 } from "./Analyze.js"
 import { fileNameOf } from "./Annotations.js"
-import type { ClassificationErrors, DetectionErrors } from "./ErrorAnalysis.js"
+import { ClassificationErrors, DetectionErrors } from "./ErrorAnalysis.js"
 import type { GroundTruthCollector } from "./GroundTruthSummary.js"
 import type { PredictionsError } from "./Predictions.js"
 
@@ -39,25 +39,29 @@ export const FindErrorsInput = Schema.Struct({
 export type FindErrorsInput = typeof FindErrorsInput.Type
 
 /** An image's file, as found. */
-export interface ImageFileRef {
-  readonly image_id: number
-  /** The file name. */
-  readonly name: string | null
-  /** A local path, when the file is on this machine (downloaded into the file cache). */
-  readonly path: string | null
-  /** The backend's URL of the file, when it sent one. */
-  readonly url: string | null
-}
+export const ImageFileRef = Schema.Struct({
+  image_id: Schema.Int,
+  name: Schema.NullOr(Schema.String).annotations({ description: "The file name." }),
+  path: Schema.NullOr(Schema.String).annotations({
+    description: "A local path, when the file is on this machine (downloaded into the file cache)."
+  }),
+  url: Schema.NullOr(Schema.String).annotations({ description: "The backend's URL of the file, when it sent one." })
+})
+export type ImageFileRef = typeof ImageFileRef.Type
 
-/** The result of {@link findModelErrors}. */
-export interface ModelErrors {
-  readonly model: ModelSummary
-  readonly ground_truth_version_id: number
-  readonly errors: DetectionErrors | ClassificationErrors
-  /** The files of the images the detection error lists name (empty for classification). */
-  readonly images: ReadonlyArray<ImageFileRef>
-  readonly notes: ReadonlyArray<string>
-}
+/**
+ * The result of {@link findModelErrors}. The MCP tool publishes it, so the descriptions of its
+ * top-level fields are part of the tool list: they stay short.
+ */
+export const ModelErrors = Schema.Struct({
+  model: ModelSummary,
+  ground_truth_version_id: Schema.Int,
+  errors: Schema.Union(DetectionErrors, ClassificationErrors),
+  /** Empty for classification. */
+  images: Schema.Array(ImageFileRef).annotations({ description: "The files of the images the lists name." }),
+  notes: Schema.Array(Schema.String)
+})
+export type ModelErrors = typeof ModelErrors.Type
 
 /** The detection error lists cut to `limit` entries, without the per-image table (it names every image). */
 const shorten = (errors: DetectionErrors, limit: number): DetectionErrors => ({

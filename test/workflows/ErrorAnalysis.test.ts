@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest"
 import { type DetectionDataset, type EvalDetection, evaluateDetections } from "../../src/workflows/DetectionMetrics.js"
-import { analyzeClassificationErrors, analyzeDetectionErrors } from "../../src/workflows/ErrorAnalysis.js"
+import {
+  analyzeClassificationErrors,
+  analyzeDetectionErrors,
+  ClassificationErrors,
+  DetectionErrors
+} from "../../src/workflows/ErrorAnalysis.js"
+import { expectDescribed } from "../support/schema.js"
 
 // Three images, a car and a person class. Worked out by hand:
 // - image 1: the car is found (0.9); a second car box on it (0.8) is a duplicate false positive; a car
@@ -30,6 +36,7 @@ const detections: ReadonlyArray<EvalDetection> = [
 describe("detection error analysis", () => {
   it("counts, lists and tabulates a hand-worked case", () => {
     const e = analyzeDetectionErrors(dataset, detections)
+    expectDescribed(DetectionErrors, e)
     expect(e.per_image).toStrictEqual([
       { image_id: 1, tp: 1, fp: 2, fn: 1 },
       { image_id: 2, tp: 0, fp: 1, fn: 1 },
@@ -172,6 +179,7 @@ describe("classification error analysis", () => {
       ],
       { labels: ["cat", "dog"], matrix: [[1, 1], [2, 1]] }
     )
+    expectDescribed(ClassificationErrors, e)
     expect(e).toStrictEqual({
       task: "classification",
       misclassified_count: 3,

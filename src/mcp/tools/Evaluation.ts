@@ -5,11 +5,9 @@
 import { Effect, Schema } from "effect"
 import { Id } from "../../schemas/Common.js"
 import { ScoringFields } from "../../workflows/Analyze.js"
-import { findModelErrors } from "../../workflows/ModelErrors.js"
+import { findModelErrors, ModelErrors } from "../../workflows/ModelErrors.js"
 import * as Tool from "../Tool.js"
 import { mapError, readPredictions } from "./ModelWorkflows.js"
-
-const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
 export const findModelErrorsTool = Tool.make({
   name: "find_model_errors",
@@ -32,18 +30,7 @@ export const findModelErrorsTool = Tool.make({
     task: ScoringFields.task.annotations({ description: "How to read predictions (default: the model's type)." }),
     score_threshold: ScoringFields.score_threshold.annotations({ description: "Detection: least score counted." })
   }),
-  output: Schema.Struct({
-    model: Obj,
-    ground_truth_version_id: Schema.Int,
-    errors: Obj,
-    images: Schema.Array(Schema.Struct({
-      image_id: Schema.Int,
-      name: Schema.NullOr(Schema.String),
-      path: Schema.NullOr(Schema.String),
-      url: Schema.NullOr(Schema.String)
-    })).annotations({ description: "The files of the images the lists name." }),
-    notes: Schema.Array(Schema.String)
-  }),
+  output: ModelErrors,
   truncationHint: "Ask for a smaller limit.",
   annotations: Tool.readOnly,
   toolset: "evaluation",
@@ -59,12 +46,6 @@ export const findModelErrorsTool = Tool.make({
         `Finding the errors of model ${input.model_id} on dataset version ${input.ground_truth_version_id}`,
         "the model or the dataset version does not exist. Check the ids with list_models and list_ground_truth_versions."
       )))
-      return found as unknown as {
-        readonly model: Record<string, unknown>
-        readonly ground_truth_version_id: number
-        readonly errors: Record<string, unknown>
-        readonly images: ReadonlyArray<typeof found.images[number]>
-        readonly notes: ReadonlyArray<string>
-      }
+      return found
     })
 })
