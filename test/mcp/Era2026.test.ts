@@ -163,6 +163,39 @@ describe("the 2026-07-28 revision over stdio", () => {
     }))
 })
 
+describe("the 2026-07-28 revision over stdio: questions", () => {
+  it.scopedLive("a 2026 client on stdio is asked through input_required; a decline changes nothing", () =>
+    Effect.gen(function*() {
+      const stdin = new PassThrough()
+      const stdout = new PassThrough()
+      yield* Effect.forkScoped(Stdio.serve(mcp().factory, { stdin, stdout }))
+      const client = yield* Effect.acquireRelease(
+        Effect.promise(async () => {
+          const client = new ModernClient({ name: "era-2026-stdio", version: "0" }, {
+            versionNegotiation: { mode: { pin: "2026-07-28" } },
+            capabilities: { elicitation: { form: {} } }
+          })
+          await client.connect(new LinesTransport(stdin, stdout))
+          return client
+        }),
+        (client) => Effect.promise(() => client.close())
+      )
+      const asked: Array<string> = []
+      client.setRequestHandler("elicitation/create", async (request) => {
+        asked.push((request.params as { message: string }).message)
+        return { action: "decline" }
+      })
+      const id = yield* activeModel(client)
+      const declined = yield* Effect.promise(() =>
+        client.callTool({ name: "update_model", arguments: { id, is_active: false, confirm: true } })
+      )
+      expect(asked).toHaveLength(1)
+      expect(asked[0]).toMatch(/Proceed\?$/)
+      expect((declined.structuredContent as { status: string }).status).toBe("declined")
+      expect(yield* isActive(client, id)).toBe(true)
+    }))
+})
+
 describe("the 2026-07-28 revision over Streamable HTTP", () => {
   it.scopedLive("the official 2026 client discovers the server, lists tools and calls one without falling back", () =>
     Effect.gen(function*() {
