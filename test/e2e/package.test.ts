@@ -28,6 +28,8 @@ const exec = promisify(execFile)
 const npm = async (args: ReadonlyArray<string>, cwd: string) =>
   (await exec("npm", [...args], { cwd, encoding: "utf8", timeout: 240_000, maxBuffer: 64 * 1024 * 1024 })).stdout
 
+afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
+
 let tarball = ""
 let packed: ReadonlyArray<string> = []
 
@@ -49,7 +51,6 @@ describe.skipIf(!isRich())("the packed tarball installed into an empty project",
     Fs.mkdirSync(Path.dirname(Path.join(project, native)), { recursive: true })
     Fs.copyFileSync(Path.join(repoRoot, native), Path.join(project, native))
   }, 300_000)
-  afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
 
   it("holds the licence, the build with declarations, and the sources its maps point to", () => {
     expect(packed).toEqual(
@@ -167,4 +168,46 @@ describe.skipIf(!isRich())("the packed tarball installed into an empty project",
     const compiled = await runProcess(process.execPath, [tsc, "-p", Path.join(project, "tsconfig.json")], process.env)
     expect({ code: compiled.code, stdout: compiled.stdout }).toStrictEqual({ code: 0, stdout: "" })
   })
+})
+
+describe.skipIf(!isRich())("the checkout installed by path (npm install --install-links)", () => {
+  const consumer = Path.join(tmp, "by-path")
+
+  it("installs a copy with the peers beside it and runs an SDK program", async () => {
+    Fs.mkdirSync(consumer, { recursive: true })
+    Fs.writeFileSync(
+      Path.join(consumer, "package.json"),
+      JSON.stringify({ name: "by-path", version: "1.0.0", private: true, type: "module" })
+    )
+    // Scripts skipped as above; `dist` is this checkout's build (`npm test` builds first).
+    await npm(
+      ["install", "--install-links", repoRoot, "--offline", "--ignore-scripts", "--no-audit", "--no-fund"],
+      consumer
+    )
+    const native = Path.join("node_modules", "better-sqlite3", "build", "Release", "better_sqlite3.node")
+    Fs.mkdirSync(Path.dirname(Path.join(consumer, native)), { recursive: true })
+    Fs.copyFileSync(Path.join(repoRoot, native), Path.join(consumer, native))
+    expect(Fs.lstatSync(Path.join(consumer, "node_modules", "synapse-ml")).isSymbolicLink()).toBe(false)
+    expect(Fs.existsSync(Path.join(consumer, "node_modules", "effect", "package.json"))).toBe(true)
+    Fs.writeFileSync(
+      Path.join(consumer, "program.mjs"),
+      [
+        `import { Effect } from "effect"`,
+        `import { Models } from "synapse-ml"`,
+        `import { SandboxSdk } from "synapse-ml/sandbox"`,
+        `const program = Effect.flatMap(Models.Models, (models) => models.list({ page_size: 1 }))`,
+        `const page = await Effect.runPromise(program.pipe(Effect.provide(SandboxSdk.layer())))`,
+        `console.log(page.results.length)`
+      ].join("\n")
+    )
+    const run = await runProcess(process.execPath, [Path.join(consumer, "program.mjs")], {
+      ...process.env,
+      SYNAPSE_BASE_URL: ""
+    })
+    expect({ code: run.code, stdout: run.stdout.trim(), stderr: run.code === 0 ? "" : run.stderr }).toStrictEqual({
+      code: 0,
+      stdout: "1",
+      stderr: ""
+    })
+  }, 300_000)
 })
