@@ -35,7 +35,7 @@ const ENVELOPE = {
 
 /** A raw POST of one 2026 request, with the headers a 2026 client sends plus `headers`. */
 const post = (port: number, body: unknown, headers: Record<string, string> = {}) =>
-  Effect.async<{ status: number; body: unknown }>((resume) => {
+  Effect.async<{ status: number; body: unknown; sessionHeader: unknown }>((resume) => {
     const req = http.request({
       host: "127.0.0.1",
       port,
@@ -51,7 +51,12 @@ const post = (port: number, body: unknown, headers: Record<string, string> = {})
       let text = ""
       res.setEncoding("utf8")
       res.on("data", (c: string) => (text += c))
-      res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown })))
+      res.on("end", () =>
+        resume(Effect.succeed({
+          status: res.statusCode ?? 0,
+          body: JSON.parse(text) as unknown,
+          sessionHeader: res.headers["mcp-session-id"]
+        })))
     })
     req.on("error", (e) => resume(Effect.die(e)))
     req.end(JSON.stringify(body))
@@ -223,6 +228,33 @@ describe("the 2026-07-28 revision over Streamable HTTP", () => {
       expect(JSON.parse(text.text)).toStrictEqual(result.structuredContent)
     }))
 
+  it.scopedLive("resources, templates, prompts and completions answer a 2026 client in its shapes", () =>
+    Effect.gen(function*() {
+      const endpoint = yield* Http.serve(mcp().factory, settings())
+      const client = yield* modernClient(endpoint.url, { pin: "2026-07-28" })
+      const templates = yield* Effect.promise(() => client.listResourceTemplates())
+      expect(templates.resourceTemplates.map((t) => t.uriTemplate)).toContain("synapse://models/{id}")
+      const resources = yield* Effect.promise(() => client.listResources())
+      expect(Array.isArray(resources.resources)).toBe(true)
+      const id = yield* activeModel(client)
+      const read = yield* Effect.promise(() => client.readResource({ uri: `synapse://models/${id}` }))
+      const first = read.contents[0] as { text: string }
+      expect((JSON.parse(first.text) as { id: number }).id).toBe(id)
+      const prompts = yield* Effect.promise(() => client.listPrompts())
+      expect(prompts.prompts.map((p) => p.name)).toContain("evaluate_model")
+      const prompt = yield* Effect.promise(() =>
+        client.getPrompt({ name: "evaluate_model", arguments: { model_id: String(id), dataset_version_id: "1" } })
+      )
+      expect(prompt.messages).toHaveLength(1)
+      const completion = yield* Effect.promise(() =>
+        client.complete({
+          ref: { type: "ref/resource", uri: "synapse://models/{id}" },
+          argument: { name: "id", value: "" }
+        })
+      )
+      expect(completion.completion.values.length).toBeGreaterThan(0)
+    }))
+
   it.scopedLive("a client negotiating automatically picks 2026-07-28", () =>
     Effect.gen(function*() {
       const endpoint = yield* Http.serve(mcp().factory, settings())
@@ -235,13 +267,14 @@ describe("the 2026-07-28 revision over Streamable HTTP", () => {
   it.scopedLive("server/discover answers revisions, capabilities, instructions and the server's identity", () =>
     Effect.gen(function*() {
       const { port } = yield* Http.serve(mcp().factory, settings())
-      const { body, status } = yield* post(port, {
+      const { body, sessionHeader, status } = yield* post(port, {
         jsonrpc: "2.0",
         id: 7,
         method: "server/discover",
         params: { _meta: ENVELOPE }
       }, { "mcp-method": "server/discover" })
       expect(status).toBe(200)
+      expect(sessionHeader).toBeUndefined()
       const { result } = body as { result: Record<string, unknown> }
       expect(result["resultType"]).toBe("complete")
       expect(result["supportedVersions"]).toStrictEqual([
@@ -275,6 +308,7 @@ describe("the 2026-07-28 revision over Streamable HTTP", () => {
       const wrongMethod = yield* post(port, call, { "mcp-method": "tools/list" })
       expect(wrongMethod).toStrictEqual({
         status: 400,
+        sessionHeader: undefined,
         body: {
           jsonrpc: "2.0",
           id: 2,
