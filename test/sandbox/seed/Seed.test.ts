@@ -34,12 +34,18 @@ const seed = (name: string, options: Omit<SeedOptions, "mediaDir">): Seeded => {
   return { db, mediaDir, summary }
 }
 
-/** Every table's rows, in primary-key order. */
+/** Every table's rows, in primary-key order (SQLite's own bookkeeping tables left out). */
 const dumpTables = (db: Database.Database): Record<string, unknown> => {
-  const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<
+  const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<
     { name: string }
-  >
-  return Object.fromEntries(tables.map(({ name }) => [name, db.prepare(`SELECT * FROM "${name}" ORDER BY 1, 2`).all()]))
+  >).filter(({ name }) => !name.startsWith("sqlite_"))
+  const order = (name: string) =>
+    (db.prepare(`SELECT count(*) AS n FROM pragma_table_info(?)`).get(name) as { n: number }).n > 1
+      ? "ORDER BY 1, 2"
+      : "ORDER BY 1"
+  return Object.fromEntries(
+    tables.map(({ name }) => [name, db.prepare(`SELECT * FROM "${name}" ${order(name)}`).all()])
+  )
 }
 
 /** Every media file's md5, by relative path. */
@@ -498,7 +504,9 @@ describe("seedDatabase kinds", () => {
     try {
       expect(s.summary.projects).toBe(3)
       const counts = dumpTables(s.db) as Record<string, Array<unknown>>
-      for (const [table, rows] of Object.entries(counts)) expect(rows.length).toBe(table === "projects" ? 3 : 0)
+      for (const [table, rows] of Object.entries(counts)) {
+        expect(rows.length, table).toBe(table === "projects" ? 3 : 0)
+      }
       expect(readdirSync(s.mediaDir)).toStrictEqual([])
     } finally {
       s.db.close()
