@@ -1,5 +1,7 @@
 // Added latency of the MCP server: `tools/call list_models` through the Streamable HTTP transport
-// (the built `synapse-ml mcp --http`, its own process, stateless: a fresh server per request) vs
+// (the built `synapse-ml mcp --http`, its own process, stateless: a fresh server per request) and
+// through stdio (the built `synapse-ml mcp`, spawned by the MCP SDK's client as a desktop client
+// spawns it) vs
 // `Models.list` called directly with the SDK from this process, same page (20 rows), same sandbox
 // (the built `synapse-ml sandbox`, demo data, its own process), same run, interleaved.
 // Target: added latency at p50 <= 3 ms.
@@ -175,6 +177,27 @@ const viaAdapter = async () => {
   if (result.structuredContent?.results?.length !== PAGE_SIZE) throw new Error("adapter: short page")
 }
 
+// stdio: the official client spawns the built server with the sandbox's settings.
+const { StdioClientTransport } = await import("@modelcontextprotocol/sdk/client/stdio.js")
+const stdioClient = new Client({ name: "bench-stdio", version: "0" })
+await stdioClient.connect(
+  new StdioClientTransport({
+    command: process.execPath,
+    args: [main, "mcp"],
+    env: {
+      ...cleanEnv,
+      SYNAPSE_BASE_URL: baseUrl,
+      SYNAPSE_ACCESS_TOKEN: token,
+      SYNAPSE_MCP_OUTPUT_DIR: path.join(dir, "out")
+    },
+    stderr: "ignore"
+  })
+)
+const viaStdio = async () => {
+  const result = await stdioClient.callTool({ name: "list_models", arguments: { page_size: PAGE_SIZE } })
+  if (result.structuredContent?.results?.length !== PAGE_SIZE) throw new Error("stdio: short page")
+}
+
 const time = async (f) => {
   const t0 = performance.now()
   await f()
@@ -185,8 +208,10 @@ for (let i = 0; i < WARMUP; i++) {
   await viaAdapter()
   await viaMcp()
   await viaMcpFetch()
+  await viaStdio()
 }
 const directTimes = []
+const stdioTimes = []
 const adapterTimes = []
 const mcpTimes = []
 const fetchTimes = []
@@ -195,6 +220,7 @@ for (let i = 0; i < CALLS; i++) {
   adapterTimes.push(await time(viaAdapter))
   mcpTimes.push(await time(viaMcp))
   fetchTimes.push(await time(viaMcpFetch))
+  stdioTimes.push(await time(viaStdio))
 }
 const pct = (xs, p) => {
   const sorted = [...xs].sort((a, b) => a - b)
@@ -208,10 +234,14 @@ console.log(row("Models.list (direct, SDK)", directTimes))
 console.log(row("tools/call, in-memory (adapter)", adapterTimes))
 console.log(row("tools/call list_models (MCP)", mcpTimes))
 console.log(row("the same, client on fetch", fetchTimes))
+console.log(row("tools/call list_models (stdio)", stdioTimes))
 console.log(`adapter alone adds ${(pct(adapterTimes, 50) - pct(directTimes, 50)).toFixed(2)} ms at p50`)
 const added = pct(mcpTimes, 50) - pct(directTimes, 50)
 console.log(`added latency at p50: ${added.toFixed(2)} ms (target <= 3 ms): ${added <= 3 ? "met" : "NOT met"}`)
 console.log(`added latency at p50 with a fetch client: ${(pct(fetchTimes, 50) - pct(directTimes, 50)).toFixed(2)} ms`)
+console.log(
+  `added latency at p50 over stdio (official client): ${(pct(stdioTimes, 50) - pct(directTimes, 50)).toFixed(2)} ms`
+)
 
 // CPU per call, steadier than wall time on a loaded machine: the direct loop's CPU in this process,
 // against the MCP server process's CPU (from /proc) for the same number of tools/call.
@@ -244,6 +274,7 @@ console.log(
 console.log(`added CPU per call in the server: ${(serverCpu - directCpu).toFixed(2)} ms`)
 
 await memoryClient.close()
+await stdioClient.close()
 await inProcess.dispose()
 await runtime.dispose()
 mcp.child.kill("SIGTERM")
