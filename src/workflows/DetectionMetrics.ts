@@ -108,6 +108,9 @@ export const CocoSummary = Schema.Struct({
 })
 export type CocoSummary = typeof CocoSummary.Type
 
+/** The twelve summary names, in pycocotools' order. */
+export const COCO_SUMMARY_KEYS = Object.keys(CocoSummary.fields) as ReadonlyArray<keyof CocoSummary>
+
 /** The result of a detection evaluation. */
 export const DetectionMetrics = Schema.Struct({
   ...CocoSummary.fields,

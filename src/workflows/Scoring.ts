@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import { ClassificationMetrics, classificationMetrics } from "./ClassificationMetrics.js"
-import { type DetectionDataset, DetectionMetrics, evaluateDetections } from "./DetectionMetrics.js"
+import { COCO_SUMMARY_KEYS, type DetectionDataset, DetectionMetrics, evaluateDetections } from "./DetectionMetrics.js"
 import {
   analyzeClassificationErrors,
   analyzeDetectionErrors,
@@ -164,22 +164,7 @@ export const flatMetrics = (score: Score): Record<string, number> => {
   const out: Record<string, number> = {}
   if (score.task === "detection") {
     const m = score.metrics
-    for (
-      const key of [
-        "AP",
-        "AP50",
-        "AP75",
-        "AP_small",
-        "AP_medium",
-        "AP_large",
-        "AR1",
-        "AR10",
-        "AR100",
-        "AR_small",
-        "AR_medium",
-        "AR_large"
-      ] as const
-    ) {
+    for (const key of COCO_SUMMARY_KEYS) {
       const v = m[key]
       if (v !== null) out[key] = v
     }

@@ -14,7 +14,7 @@ import { afterAll } from "vitest"
 import * as Synapse from "../../src/services/Synapse.js"
 import { collectGroundTruth, scorePredictions } from "../../src/workflows/Analyze.js"
 import { validate } from "../../src/workflows/Coco.js"
-import { type DetectionDataset, evaluateDetections } from "../../src/workflows/DetectionMetrics.js"
+import { COCO_SUMMARY_KEYS, type DetectionDataset, evaluateDetections } from "../../src/workflows/DetectionMetrics.js"
 import {
   exportGroundTruth,
   type ExportGroundTruthInput,
@@ -402,20 +402,7 @@ describe("splits of the demo data", () => {
 })
 
 describe("analysis scores against what the export writes", () => {
-  const SUMMARY = [
-    "AP",
-    "AP50",
-    "AP75",
-    "AP_small",
-    "AP_medium",
-    "AP_large",
-    "AR1",
-    "AR10",
-    "AR100",
-    "AR_small",
-    "AR_medium",
-    "AR_large"
-  ] as const
+  const SUMMARY = COCO_SUMMARY_KEYS
 
   it(
     "predictions made from the COCO export of every demo version score AP 1 and AR 1; any predictions score the same against the export file",
