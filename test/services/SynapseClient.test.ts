@@ -41,6 +41,12 @@ const withClient = <A, E>(
   options: Partial<SynapseClient.Options> = {}
 ) => Effect.flatMap(SynapseClient.SynapseClient, f).pipe(Effect.provide(clientLayer(fake, options)))
 
+/** Waits, without moving the test clock, until the fake backend has received `n` requests. */
+const sentAtLeast = (fake: { readonly seen: ReadonlyArray<unknown> }, n: number) =>
+  Effect.gen(function*() {
+    while (fake.seen.length < n) yield* Effect.yieldNow()
+  })
+
 describe("SynapseClient requests", () => {
   it.effect("sends every configured auth header, JSON accept and user agent; resolves relative paths", () =>
     Effect.gen(function*() {
@@ -582,6 +588,9 @@ describe("SynapseClient call deadline (TestClock)", () => {
           withClient(fake, (client) => client.json(HttpClientRequest.get("x/"), Item), { deadline: "50 seconds" })
         )
       )
+      // The clock moves only once the first attempt is on the wire (its timeout is running): a
+      // loaded machine may start the forked call after this fiber would have moved the clock.
+      yield* sentAtLeast(fake, 1)
       yield* TestClock.adjust("49 seconds")
       expect(fiber.unsafePoll()).toBeNull()
       // attempts of 20 s each at 0 s and after the first waits; the third is cut to the deadline
@@ -608,6 +617,7 @@ describe("SynapseClient call deadline (TestClock)", () => {
         fake,
         (client) => client.json(HttpClientRequest.post("x/"), Item, { timeout: "200 seconds" })
       )))
+      yield* sentAtLeast(fake, 2)
       yield* TestClock.adjust("3 seconds")
       expect(yield* Fiber.join(short)).toMatchObject({ _tag: "TimeoutError", timeoutMs: 3000 })
       yield* TestClock.adjust("196 seconds")
