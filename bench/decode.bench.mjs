@@ -1,5 +1,6 @@
-// Validation cost of event pages: the SDK's page decoder (`Decoding.decoder`, whose fast path is
-// Effect's own `Schema.is`) against the baseline every page pays anyway, `JSON.parse` of its text.
+// Validation cost of event pages: the SDK's page decoder (`Decoding.decoder`, whose fast path is the
+// generated guard of `schemas/Guard.ts`) against the baseline every page pays anyway, `JSON.parse`
+// of its text, and against Effect's own `Schema.is`, which the guard is measured to beat.
 //
 // The pages are real: BENCH_PAGES (default 5) pages of 1 000 events fetched once from a `large`
 // sandbox (the built `synapse-ml sandbox` command, as sdk-stream.bench.mjs starts it), which is then
@@ -7,7 +8,7 @@
 // pages, round-robin over the fetched ones, BENCH_RUNS (default 5) interleaved rounds; the figure is
 // the best round. Contenders:
 // - parse: `JSON.parse` of the page text (the baseline);
-// - Schema.is: `Schema.is(Page(GroundTruthEvent))` on the parsed page (the decoder's fast path);
+// - Schema.is: `Schema.is(Page(GroundTruthEvent))` on the parsed page (Effect's own check);
 // - decoder: `decoder(Page(GroundTruthEvent))`, what `GroundTruths.streamEvents` runs per page;
 // - full decode: `Schema.decodeUnknownEither` with unknown fields preserved (what runs without a
 //   fast path);
