@@ -179,7 +179,8 @@ export const boxIou = (d: ReadonlyArray<number>, g: ReadonlyArray<number>, crowd
   return inter / (crowd ? da : da + g[2] * g[3] - inter)
 }
 
-const isCrowd = (g: EvalGroundTruth): boolean =>
+/** Whether a ground-truth box is a crowd region (`iscrowd` true or non-zero). */
+export const isCrowd = (g: Pick<EvalGroundTruth, "iscrowd">): boolean =>
   g.iscrowd === true || (typeof g.iscrowd === "number" && g.iscrowd !== 0)
 
 /** Scratch space reused across cells: one evaluation allocates per category, not per image. */

@@ -14,7 +14,7 @@
  */
 import { Schema } from "effect"
 import type { LabelPair } from "./ClassificationMetrics.js"
-import { boxIou, type DetectionDataset, type EvalDetection, MAX_DETS } from "./DetectionMetrics.js"
+import { boxIou, type DetectionDataset, type EvalDetection, isCrowd, MAX_DETS } from "./DetectionMetrics.js"
 
 /** How many entries each "worst" list keeps. */
 export const ERROR_LIST_LENGTH = 20
@@ -147,9 +147,6 @@ export const ErrorAnalysis = Schema.Union(DetectionErrors, ClassificationErrors)
 export type ErrorAnalysis = typeof ErrorAnalysis.Type
 
 type GroundTruthBox = DetectionDataset["annotations"][number]
-
-const isCrowd = (g: { readonly iscrowd?: boolean | number | null | undefined }): boolean =>
-  g.iscrowd === true || (typeof g.iscrowd === "number" && g.iscrowd !== 0)
 
 const ratio = (num: number, den: number): number => (den === 0 ? 0 : num / den)
 
